@@ -1,0 +1,74 @@
+# The README's commands. CMake does the building; this file only strings the steps
+# together:
+#
+#   make test    install what is missing, build, run every test; then run the unit
+#                tests again under AddressSanitizer and UndefinedBehaviorSanitizer
+#   make bench   build and run the benchmarks
+#   make demo    the main job (comes with the autotuner; not there yet)
+#   make clean   remove the build folders
+#
+# build/ is the ordinary build, build-asan/ the sanitizer one. Each is configured once;
+# after that `cmake --build` re-runs CMake by itself when a CMakeLists.txt changes.
+# Extra configure options: make test CMAKE_FLAGS='-DCMAKE_BUILD_TYPE=Debug'.
+
+BUILD_DIR ?= build
+ASAN_BUILD_DIR ?= build-asan
+CMAKE ?= cmake
+CTEST ?= ctest
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+# CMake writes cmake_install.cmake only when a configure run succeeds, so its absence
+# means the folder still has to be configured (or its last configure failed).
+CONFIGURED := $(BUILD_DIR)/cmake_install.cmake
+ASAN_CONFIGURED := $(ASAN_BUILD_DIR)/cmake_install.cmake
+
+# cmake --build runs make for its own Makefiles; its "Entering directory" lines are noise.
+MAKEFLAGS += --no-print-directory
+
+.PHONY: all deps build test test-asan bench demo clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(CONFIGURED): | deps
+	$(CMAKE) -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+
+ASAN_CONFIGURE = $(CMAKE) -S . -B $(ASAN_BUILD_DIR) -DTESSERA_SANITIZE=ON \
+    -DTESSERA_BUILD_BENCHMARKS=OFF $(CMAKE_FLAGS)
+
+$(ASAN_CONFIGURED): | deps
+	$(ASAN_CONFIGURE)
+
+build: deps $(CONFIGURED)
+	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
+
+# The unit tests (label "unit") in the sanitizer build.
+define run_asan_tests
+	$(CMAKE) --build $(ASAN_BUILD_DIR) -j$(JOBS)
+	cd $(ASAN_BUILD_DIR) && UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(CTEST) --output-on-failure -j$(JOBS) -L unit
+endef
+
+# The whole suite first; the sanitizer build is configured only once that passed.
+test: build
+	cd $(BUILD_DIR) && $(CTEST) --output-on-failure -j$(JOBS)
+	@test -f $(ASAN_CONFIGURED) || { echo "$(ASAN_CONFIGURE)"; $(ASAN_CONFIGURE); }
+	$(run_asan_tests)
+
+test-asan: deps $(ASAN_CONFIGURED)
+	$(run_asan_tests)
+
+bench: deps $(CONFIGURED)
+	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS) --target bench
+
+demo:
+	@echo "make demo: not there yet. The main job (tune a real operator on a local device" >&2
+	@echo "server, export the tuned shared object, load it back and check it) comes with" >&2
+	@echo "the autotuner. What works today is listed in README.md; 'make test' checks it." >&2
+	@exit 1
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

@@ -1,0 +1,95 @@
+# Finds Tessera's dependencies the way CMake users expect, and names the Debian package
+# to install when one is missing (scripts/install-deps.sh installs them all).
+#
+# Targets defined here:
+#   Tessera::LLVM       LLVM 16's C API (code generation)
+#   Tessera::ProtobufC  protobuf-c runtime, plus TESSERA_PROTOC_C (the protoc-c compiler)
+#   Tessera::OpenBLAS   the reference BLAS for tests and benchmarks
+#   Tessera::cmocka     the unit-test framework
+
+find_package(PkgConfig QUIET)
+
+function(tessera_missing what package)
+  message(FATAL_ERROR
+    "Tessera needs ${what}, which was not found.\n"
+    "On Debian or Ubuntu: apt-get install ${package}  (or run scripts/install-deps.sh)")
+endfunction()
+
+# LLVM 16: its CMake package first (LLVM_DIR or Debian's /usr/lib/llvm-16), then
+# llvm-config.
+find_package(LLVM 16 CONFIG QUIET HINTS /usr/lib/llvm-16/lib/cmake/llvm)
+if(LLVM_FOUND)
+  set(TESSERA_LLVM_LIBDIR "${LLVM_LIBRARY_DIR}")
+  set(TESSERA_LLVM_INCLUDE "${LLVM_INCLUDE_DIRS}")
+else()
+  find_program(TESSERA_LLVM_CONFIG NAMES llvm-config-16 llvm-config
+               HINTS /usr/lib/llvm-16/bin)
+  if(TESSERA_LLVM_CONFIG)
+    execute_process(COMMAND ${TESSERA_LLVM_CONFIG} --version
+                    OUTPUT_VARIABLE _llvm_version OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT _llvm_version MATCHES "^16\\.")
+      tessera_missing("LLVM 16 (found ${_llvm_version} at ${TESSERA_LLVM_CONFIG})" llvm-16-dev)
+    endif()
+    execute_process(COMMAND ${TESSERA_LLVM_CONFIG} --libdir
+                    OUTPUT_VARIABLE TESSERA_LLVM_LIBDIR OUTPUT_STRIP_TRAILING_WHITESPACE)
+    execute_process(COMMAND ${TESSERA_LLVM_CONFIG} --includedir
+                    OUTPUT_VARIABLE TESSERA_LLVM_INCLUDE OUTPUT_STRIP_TRAILING_WHITESPACE)
+  else()
+    tessera_missing("LLVM 16 (its CMake package or llvm-config-16)" llvm-16-dev)
+  endif()
+endif()
+find_library(TESSERA_LLVM_LIBRARY NAMES LLVM-16 LLVM HINTS "${TESSERA_LLVM_LIBDIR}" NO_DEFAULT_PATH)
+if(NOT TESSERA_LLVM_LIBRARY)
+  tessera_missing("the LLVM 16 shared library (libLLVM-16.so)" llvm-16-dev)
+endif()
+add_library(Tessera::LLVM INTERFACE IMPORTED)
+target_include_directories(Tessera::LLVM SYSTEM INTERFACE "${TESSERA_LLVM_INCLUDE}")
+target_link_libraries(Tessera::LLVM INTERFACE "${TESSERA_LLVM_LIBRARY}")
+
+# protobuf-c: the runtime library and the protoc-c compiler.
+if(PkgConfig_FOUND)
+  pkg_check_modules(TESSERA_PROTOBUF_C QUIET IMPORTED_TARGET libprotobuf-c)
+endif()
+if(TESSERA_PROTOBUF_C_FOUND)
+  add_library(Tessera::ProtobufC ALIAS PkgConfig::TESSERA_PROTOBUF_C)
+else()
+  tessera_missing("protobuf-c (libprotobuf-c)" libprotobuf-c-dev)
+endif()
+find_program(TESSERA_PROTOC_C NAMES protoc-c protoc-gen-c)
+if(NOT TESSERA_PROTOC_C)
+  tessera_missing("the protobuf-c compiler (protoc-c)" protobuf-c-compiler)
+endif()
+
+# OpenBLAS: its CMake package, else pkg-config.
+if(TESSERA_BUILD_TESTS OR TESSERA_BUILD_BENCHMARKS)
+  find_package(OpenBLAS CONFIG QUIET)
+  if(OpenBLAS_FOUND)
+    add_library(Tessera::OpenBLAS INTERFACE IMPORTED)
+    target_include_directories(Tessera::OpenBLAS SYSTEM INTERFACE ${OpenBLAS_INCLUDE_DIRS})
+    target_link_libraries(Tessera::OpenBLAS INTERFACE ${OpenBLAS_LIBRARIES})
+  elseif(PkgConfig_FOUND)
+    pkg_check_modules(TESSERA_OPENBLAS QUIET IMPORTED_TARGET openblas)
+    if(TESSERA_OPENBLAS_FOUND)
+      add_library(Tessera::OpenBLAS ALIAS PkgConfig::TESSERA_OPENBLAS)
+    endif()
+  endif()
+  if(NOT TARGET Tessera::OpenBLAS)
+    tessera_missing("OpenBLAS (for tests and benchmarks)" libopenblas-dev)
+  endif()
+endif()
+
+# cmocka: its CMake package, else pkg-config.
+if(TESSERA_BUILD_TESTS)
+  find_package(cmocka CONFIG QUIET)
+  if(cmocka_FOUND AND TARGET cmocka::cmocka)
+    add_library(Tessera::cmocka ALIAS cmocka::cmocka)
+  elseif(PkgConfig_FOUND)
+    pkg_check_modules(TESSERA_CMOCKA QUIET IMPORTED_TARGET cmocka)
+    if(TESSERA_CMOCKA_FOUND)
+      add_library(Tessera::cmocka ALIAS PkgConfig::TESSERA_CMOCKA)
+    endif()
+  endif()
+  if(NOT TARGET Tessera::cmocka)
+    tessera_missing("cmocka (for tests)" libcmocka-dev)
+  endif()
+endif()

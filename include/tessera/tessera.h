@@ -1,0 +1,15 @@
+/* Tessera's public C API in one include. */
+#ifndef TESSERA_TESSERA_H
+#define TESSERA_TESSERA_H
+
+#include "tessera/arena.h"
+#include "tessera/dtype.h"
+#include "tessera/error.h"
+#include "tessera/ops.h"
+#include "tessera/te.h"
+
+#define TESSERA_VERSION_MAJOR 0
+#define TESSERA_VERSION_MINOR 1
+#define TESSERA_VERSION_PATCH 0
+
+#endif /* TESSERA_TESSERA_H */

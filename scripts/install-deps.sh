@@ -1,0 +1,54 @@
+#!/bin/sh
+# Installs the Debian packages Tessera needs to build and test, when they are missing.
+# Quiet and quick when everything is there. Later features add their packages to PACKAGES.
+set -eu
+
+PACKAGES="
+build-essential
+cmake
+pkg-config
+llvm-16-dev
+libprotobuf-c-dev
+protobuf-c-compiler
+libopenblas-dev
+libcmocka-dev
+"
+
+missing=""
+for pkg in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $pkg"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1 || [ ! -r /etc/debian_version ]; then
+    echo "install-deps: this is not a Debian or Ubuntu system; install these by hand:" >&2
+    echo "  $missing" >&2
+    exit 1
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        SUDO="sudo -n"
+    else
+        echo "install-deps: missing packages and not root; run as root or install by hand:" >&2
+        echo "  apt-get install$missing" >&2
+        exit 1
+    fi
+else
+    SUDO=""
+fi
+
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# A stale package index is the usual reason for "Unable to locate package".
+if ! $SUDO apt-get install -y -q --no-install-recommends $missing >/tmp/tessera-install-deps.log 2>&1; then
+    $SUDO apt-get update -q >>/tmp/tessera-install-deps.log 2>&1 || true
+    if ! $SUDO apt-get install -y -q --no-install-recommends $missing >>/tmp/tessera-install-deps.log 2>&1; then
+        echo "install-deps: apt-get failed; see /tmp/tessera-install-deps.log" >&2
+        tail -n 20 /tmp/tessera-install-deps.log >&2
+        exit 1
+    fi
+fi

@@ -1,0 +1,235 @@
+/* The printer: expressions and DAGs as text, one line per stage, in the spirit of TVM's
+ * printer. Used in golden tests, in error messages and by `tessera lower`.
+ *
+ * Conventions: int32 constants print bare ("3"), other integer constants carry their
+ * type ("3i64", "255u8"), float32 constants end in "f", float16 ones in "h"; binary
+ * operators are parenthesised; reductions print as
+ * "sum(source, axis=[k:32], where=cond)". */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "te_internal.h"
+
+typedef struct {
+    char *text;
+    size_t len;
+    size_t cap;
+    bool failed;
+} Buf;
+
+static void put(Buf *b, const char *fmt, ...) TS_PRINTF_LIKE(2, 3);
+
+static void put(Buf *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->text ? b->text + b->len : NULL, b->text ? b->cap - b->len : 0, fmt,
+                          ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = true;
+            return;
+        }
+        if (b->text && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap <= b->len + (size_t)n)
+            cap *= 2;
+        char *grown = realloc(b->text, cap);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        b->text = grown;
+        b->cap = cap;
+    }
+}
+
+static void put_expr(Buf *b, const TsExpr *e);
+
+static void put_int(Buf *b, const TsExpr *e)
+{
+    TsDType t = e->dtype;
+    if (ts_dtype_is_bool(t))
+        put(b, "%s", e->u.int_value ? "true" : "false");
+    else if (ts_dtype_is_uint(t))
+        put(b, "%lluu%u", (unsigned long long)e->u.int_value, t.bits);
+    else if (t.bits == 32)
+        put(b, "%lld", (long long)e->u.int_value);
+    else
+        put(b, "%lldi%u", (long long)e->u.int_value, t.bits);
+}
+
+static void put_float(Buf *b, const TsExpr *e)
+{
+    double v = e->u.float_value;
+    const char *suffix = e->dtype.bits == 32 ? "f" : e->dtype.bits == 16 ? "h" : "";
+    char text[40];
+    snprintf(text, sizeof text, "%.*g", e->dtype.bits == 64 ? 17 : 9, v);
+    /* Keep a float looking like a float: 1 prints as 1.0f. */
+    bool plain = strspn(text, "-0123456789") == strlen(text);
+    put(b, "%s%s%s", text, plain ? ".0" : "", suffix);
+}
+
+static void put_axes(Buf *b, int n, TsAxis *const *axes)
+{
+    put(b, "[");
+    for (int i = 0; i < n; i++)
+        put(b, "%s%s:%lld", i ? ", " : "", axes[i]->name, (long long)ts_axis_extent(axes[i]));
+    put(b, "]");
+}
+
+static void put_expr(Buf *b, const TsExpr *e)
+{
+    char dt[TS_DTYPE_STR_MAX];
+    if (!e) {
+        put(b, "<null>");
+        return;
+    }
+    const char *op = te_expr_kind_name(e->kind);
+    switch (e->kind) {
+    case TE_INT: put_int(b, e); return;
+    case TE_FLOAT: put_float(b, e); return;
+    case TE_VAR: put(b, "%s", e->u.var.name); return;
+    case TE_ADD: case TE_SUB: case TE_MUL: case TE_DIV: case TE_MOD: case TE_EQ: case TE_NE:
+    case TE_LT: case TE_LE: case TE_GT: case TE_GE: case TE_AND: case TE_OR: case TE_BITAND:
+    case TE_BITOR: case TE_BITXOR: case TE_SHL: case TE_SHR:
+        put(b, "(");
+        put_expr(b, e->u.op.a);
+        put(b, " %s ", op);
+        put_expr(b, e->u.op.b);
+        put(b, ")");
+        return;
+    case TE_FLOORDIV: case TE_FLOORMOD: case TE_MIN: case TE_MAX:
+        put(b, "%s(", op);
+        put_expr(b, e->u.op.a);
+        put(b, ", ");
+        put_expr(b, e->u.op.b);
+        put(b, ")");
+        return;
+    case TE_NOT: case TE_BITNOT:
+        put(b, "%s", op);
+        put_expr(b, e->u.op.a);
+        return;
+    case TE_POPCOUNT:
+        put(b, "popcount(");
+        put_expr(b, e->u.op.a);
+        put(b, ")");
+        return;
+    case TE_SELECT: case TE_IF_THEN_ELSE:
+        put(b, "%s(", op);
+        put_expr(b, e->u.select.cond);
+        put(b, ", ");
+        put_expr(b, e->u.select.then_value);
+        put(b, ", ");
+        put_expr(b, e->u.select.else_value);
+        put(b, ")");
+        return;
+    case TE_CAST:
+        put(b, "%s(", ts_dtype_str(e->dtype, dt));
+        put_expr(b, e->u.cast.value);
+        put(b, ")");
+        return;
+    case TE_CALL:
+        put(b, "%s(", te_call_name(e->u.call.fn));
+        put_expr(b, e->u.call.args[0]);
+        if (e->u.call.args[1]) {
+            put(b, ", ");
+            put_expr(b, e->u.call.args[1]);
+        }
+        put(b, ")");
+        return;
+    case TE_ACCESS:
+        put(b, "%s[", e->u.access.tensor->name);
+        for (int i = 0; i < e->u.access.num_indices; i++) {
+            put(b, "%s", i ? ", " : "");
+            put_expr(b, e->u.access.indices[i]);
+        }
+        put(b, "]");
+        return;
+    case TE_REDUCE:
+        put(b, "%s(", e->u.reduce.reducer->name);
+        put_expr(b, e->u.reduce.source);
+        put(b, ", axis=");
+        put_axes(b, e->u.reduce.num_axes, e->u.reduce.axes);
+        if (e->u.reduce.cond) {
+            put(b, ", where=");
+            put_expr(b, e->u.reduce.cond);
+        }
+        put(b, ")");
+        return;
+    case TE_NUM_EXPR_KINDS:
+        break;
+    }
+    put(b, "<bad kind %d>", (int)e->kind);
+}
+
+/* Moves the buffer into the arena; NULL (with TS_ENOMEM recorded) on failure. */
+static const char *finish(TsArena *arena, Buf *b)
+{
+    const char *text = NULL;
+    if (b->failed)
+        ts_arena_fail(arena, TS_ENOMEM, "printer: out of memory");
+    else
+        text = ts_arena_strdup(arena, b->text ? b->text : "");
+    free(b->text);
+    return text;
+}
+
+const char *te_expr_str(TsArena *arena, const TsExpr *e)
+{
+    Buf b = { 0 };
+    put_expr(&b, e);
+    return finish(arena, &b);
+}
+
+const char *ts_expr_str(TsArena *arena, const TsExpr *e)
+{
+    return te_expr_str(arena, e);
+}
+
+/* "placeholder A: float32[64, 32]" or
+ * "compute C[i, j]: float32[64, 16] = sum((A[i, k] * B[k, j]), axis=[k:32])  # matmul" */
+static void put_stage(Buf *b, const TsTensor *t)
+{
+    char dt[TS_DTYPE_STR_MAX];
+    put(b, "%s %s", t->op == TE_OP_PLACEHOLDER ? "placeholder" : "compute", t->name);
+    if (t->op == TE_OP_COMPUTE) {
+        put(b, "[");
+        for (int i = 0; i < t->ndim; i++)
+            put(b, "%s%s", i ? ", " : "", t->axes[i]->name);
+        put(b, "]");
+    }
+    put(b, ": %s[", ts_dtype_str(t->dtype, dt));
+    for (int i = 0; i < t->ndim; i++) {
+        put(b, "%s", i ? ", " : "");
+        put_expr(b, t->shape[i]);
+    }
+    put(b, "]");
+    if (t->op == TE_OP_COMPUTE) {
+        put(b, " = ");
+        put_expr(b, t->body);
+        if (t->tag[0])
+            put(b, "  # %s", t->tag);
+    }
+    put(b, "\n");
+}
+
+const char *ts_dag_str(TsArena *arena, int num_outputs, TsTensor *const *outputs)
+{
+    TsTensor **stages;
+    int n = ts_dag_stages(arena, num_outputs, outputs, &stages);
+    if (n < 0)
+        return NULL;
+    Buf b = { 0 };
+    for (int i = 0; i < n; i++)
+        put_stage(&b, stages[i]);
+    return finish(arena, &b);
+}

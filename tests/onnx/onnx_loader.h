@@ -1,0 +1,108 @@
+/* Reads the files of the ONNX backend node tests (tests/onnx/node/): serialized
+ * onnx.TensorProto files into dense buffers, and a serialized onnx.ModelProto's graph
+ * (its first node with attributes, its inputs and initializers).
+ *
+ * Test support only: it knows just enough of ONNX to drive single-node tests. The
+ * model importer proper belongs to relay_lite. protobuf-c stays inside onnx_loader.c.
+ */
+#ifndef TESSERA_TESTS_ONNX_LOADER_H
+#define TESSERA_TESTS_ONNX_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tessera/dtype.h"
+#include "tessera/error.h"
+#include "tessera/te.h"
+
+/* ONNX TensorProto.DataType codes that the loader converts. */
+enum {
+    ONNX_FLOAT = 1,
+    ONNX_UINT8 = 2,
+    ONNX_INT8 = 3,
+    ONNX_UINT16 = 4,
+    ONNX_INT16 = 5,
+    ONNX_INT32 = 6,
+    ONNX_INT64 = 7,
+    ONNX_BOOL = 9,
+    ONNX_FLOAT16 = 10,
+    ONNX_DOUBLE = 11,
+    ONNX_UINT32 = 12,
+    ONNX_UINT64 = 13
+};
+
+/* A tensor read from a TensorProto. data is a dense row-major buffer of
+ * num_elements * ts_dtype_bytes(dtype) bytes in host byte order, with Tessera's
+ * conventions (bool one byte 0 or 1, float16 as its bits). */
+typedef struct OnnxTensor {
+    char *name;        /* the proto's name, "" when it has none */
+    int32_t onnx_type; /* TensorProto.DataType */
+    TsDType dtype;
+    int ndim; /* 0 for a scalar */
+    int64_t shape[TS_MAX_DIMS];
+    int64_t num_elements; /* 1 for a scalar */
+    void *data;
+} OnnxTensor;
+
+typedef enum OnnxAttrKind {
+    ONNX_ATTR_FLOAT,
+    ONNX_ATTR_INT,
+    ONNX_ATTR_STRING,
+    ONNX_ATTR_FLOATS,
+    ONNX_ATTR_INTS
+} OnnxAttrKind;
+
+/* One node attribute; only the member its kind names is meaningful. */
+typedef struct OnnxAttr {
+    char *name;
+    OnnxAttrKind kind;
+    double f;      /* FLOAT (a float32 in the file) */
+    int64_t i;     /* INT */
+    char *s;       /* STRING, NUL-terminated */
+    int num_values; /* FLOATS / INTS */
+    double *floats;
+    int64_t *ints;
+} OnnxAttr;
+
+typedef struct OnnxNode {
+    char *op_type;
+    char *domain; /* "" for the default operator set */
+    char *name;
+    int num_inputs;
+    char **inputs; /* "" for an omitted optional input */
+    int num_outputs;
+    char **outputs;
+    int num_attrs;
+    OnnxAttr *attrs;
+} OnnxNode;
+
+typedef struct OnnxModel {
+    int64_t opset; /* version of the default ("" / "ai.onnx") operator set */
+    int num_nodes; /* nodes in the graph; only the first is kept */
+    OnnxNode node;
+    int num_graph_inputs; /* graph inputs in order, initializers among them */
+    char **graph_inputs;
+    int num_initializers;
+    OnnxTensor *initializers;
+} OnnxModel;
+
+/* Reads one serialized TensorProto. On failure (missing or unreadable file, bytes that
+ * are not a TensorProto, data that do not match the shape, a data type Tessera lacks,
+ * external data) *out is left empty and the message names the file. */
+TsStatus onnx_load_tensor(const char *path, OnnxTensor *out, TsError *err);
+void onnx_tensor_free(OnnxTensor *tensor);
+
+/* Reads a serialized ModelProto: the opset, the graph's first node, the graph's input
+ * names and its initializers. Failures as for onnx_load_tensor; an attribute of a kind
+ * other than float, int, string, floats or ints is an error naming it. */
+TsStatus onnx_load_model(const char *path, OnnxModel *out, TsError *err);
+void onnx_model_free(OnnxModel *model);
+
+/* The attribute called name, or NULL. */
+const OnnxAttr *onnx_node_attr(const OnnxNode *node, const char *name);
+/* The initializer called name, or NULL. */
+const OnnxTensor *onnx_model_initializer(const OnnxModel *model, const char *name);
+/* "FLOAT", "UINT8", ... as ONNX spells the data types; "UNKNOWN" for other codes. */
+const char *onnx_type_name(int32_t onnx_type);
+
+#endif /* TESSERA_TESTS_ONNX_LOADER_H */
