@@ -36,8 +36,11 @@ deps:
 $(CONFIGURED): | deps
 	$(CMAKE) -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
 
+# The sanitizer build keeps assert() on (no NDEBUG) and optimizes a little (-O1), as the
+# sanitizers' authors advise.
 ASAN_CONFIGURE = $(CMAKE) -S . -B $(ASAN_BUILD_DIR) -DTESSERA_SANITIZE=ON \
-    -DTESSERA_BUILD_BENCHMARKS=OFF $(CMAKE_FLAGS)
+    -DTESSERA_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=Debug '-DCMAKE_C_FLAGS_DEBUG=-g -O1' \
+    $(CMAKE_FLAGS)
 
 $(ASAN_CONFIGURED): | deps
 	$(ASAN_CONFIGURE)
