@@ -72,7 +72,7 @@ static TsTensor *stage(TsArena *arena, const char *name, const char *tag, const 
     return ts_compute_tagged(arena, name, tag, shape->ndim, axes, body);
 }
 
-/* in[0] at the output point with the softmax axis replaced by index. */
+/* t at the output point, with the index along the softmax axis replaced. */
 static TsExpr *along(TsArena *arena, TsTensor *t, TsExpr **vars, int ndim, int at, TsExpr *index)
 {
     TsExpr *saved = vars[at], *e;

@@ -84,8 +84,9 @@ static bool resolve_shape(TsArena *arena, const TeOpShape *in, int64_t total, in
 {
     int inferred = -1;
 
-    if (ndim < 1 || ndim > TS_MAX_DIMS || new_shape == NULL) {
-        ts_arena_fail(arena, TS_EINVAL, "reshape: new_shape %s rank %d (must be in [1, %d])",
+    /* Rank 0 (a scalar, for a one-element input) needs no new_shape. */
+    if (ndim < 0 || ndim > TS_MAX_DIMS || (ndim > 0 && new_shape == NULL)) {
+        ts_arena_fail(arena, TS_EINVAL, "reshape: new_shape %s rank %d (must be in [0, %d])",
                       new_shape ? "has" : "is NULL with", ndim, TS_MAX_DIMS);
         return false;
     }

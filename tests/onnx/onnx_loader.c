@@ -133,9 +133,21 @@ static void store_bits(void *data, int64_t index, size_t width, uint64_t bits)
 {
     uint8_t *dst = (uint8_t *)data + (size_t)index * width;
     switch (width) {
-    case 1: { uint8_t v = (uint8_t)bits; memcpy(dst, &v, 1); break; }
-    case 2: { uint16_t v = (uint16_t)bits; memcpy(dst, &v, 2); break; }
-    case 4: { uint32_t v = (uint32_t)bits; memcpy(dst, &v, 4); break; }
+    case 1: {
+        uint8_t v = (uint8_t)bits;
+        memcpy(dst, &v, 1);
+        break;
+    }
+    case 2: {
+        uint16_t v = (uint16_t)bits;
+        memcpy(dst, &v, 2);
+        break;
+    }
+    case 4: {
+        uint32_t v = (uint32_t)bits;
+        memcpy(dst, &v, 4);
+        break;
+    }
     default: memcpy(dst, &bits, 8); break;
     }
 }
@@ -148,8 +160,8 @@ static TsStatus decode_raw(const ProtobufCBinaryData *raw, OnnxTensor *t, const 
     size_t need = (size_t)t->num_elements * width;
     if (raw->len != need)
         return ts_fail(err, TS_EPROTO,
-                       "%s: raw_data has %zu bytes, but %" PRId64 " %s elements need %zu",
-                       where, raw->len, t->num_elements, onnx_type_name(t->onnx_type), need);
+                       "%s: raw_data has %zu bytes, but %" PRId64 " %s elements need %zu", where,
+                       raw->len, t->num_elements, onnx_type_name(t->onnx_type), need);
     for (int64_t i = 0; i < t->num_elements; i++) {
         const uint8_t *src = raw->data + (size_t)i * width;
         uint64_t bits = 0;
@@ -169,9 +181,18 @@ static TsStatus store_integer(OnnxTensor *t, int64_t i, int64_t value, uint64_t 
 {
     int64_t lo = 0, hi = 0;
     switch (t->onnx_type) {
-    case ONNX_INT8: lo = INT8_MIN; hi = INT8_MAX; break;
-    case ONNX_INT16: lo = INT16_MIN; hi = INT16_MAX; break;
-    case ONNX_INT32: lo = INT32_MIN; hi = INT32_MAX; break;
+    case ONNX_INT8:
+        lo = INT8_MIN;
+        hi = INT8_MAX;
+        break;
+    case ONNX_INT16:
+        lo = INT16_MIN;
+        hi = INT16_MAX;
+        break;
+    case ONNX_INT32:
+        lo = INT32_MIN;
+        hi = INT32_MAX;
+        break;
     case ONNX_UINT8: hi = UINT8_MAX; break;
     case ONNX_UINT16:
     case ONNX_FLOAT16: hi = UINT16_MAX; break; /* a half is stored as its 16 bits */
@@ -186,10 +207,12 @@ static TsStatus store_integer(OnnxTensor *t, int64_t i, int64_t value, uint64_t 
     bool fits = is_unsigned ? uvalue <= (uint64_t)hi : value >= lo && value <= hi;
     if (!fits) {
         if (is_unsigned)
-            return ts_fail(err, TS_EPROTO, "%s: element %" PRId64 " = %" PRIu64 " is out of range for %s",
-                           where, i, uvalue, onnx_type_name(t->onnx_type));
-        return ts_fail(err, TS_EPROTO, "%s: element %" PRId64 " = %" PRId64 " is out of range for %s",
-                       where, i, value, onnx_type_name(t->onnx_type));
+            return ts_fail(err, TS_EPROTO,
+                           "%s: element %" PRId64 " = %" PRIu64 " is out of range for %s", where, i,
+                           uvalue, onnx_type_name(t->onnx_type));
+        return ts_fail(err, TS_EPROTO,
+                       "%s: element %" PRId64 " = %" PRId64 " is out of range for %s", where, i,
+                       value, onnx_type_name(t->onnx_type));
     }
     store_bits(t->data, i, ts_dtype_bytes(t->dtype), is_unsigned ? uvalue : (uint64_t)value);
     return TS_OK;
@@ -228,16 +251,18 @@ static TsStatus read_header(const Onnx__TensorProto *tp, OnnxTensor *t, const ch
         return ts_fail(err, TS_EINVAL, "%s: data type %s (%d) is not supported", where,
                        onnx_type_name(tp->data_type), (int)tp->data_type);
     if (tp->n_dims > TS_MAX_DIMS)
-        return ts_fail(err, TS_EINVAL, "%s: %zu dimensions, more than the %d Tessera allows",
-                       where, tp->n_dims, TS_MAX_DIMS);
-    size_t width = ts_dtype_bytes(t->dtype);
+        return ts_fail(err, TS_EINVAL, "%s: %zu dimensions, more than the %d Tessera allows", where,
+                       tp->n_dims, TS_MAX_DIMS);
+    /* The byte count must fit both int64_t and size_t. */
+    uint64_t max_bytes = SIZE_MAX < (uint64_t)INT64_MAX ? SIZE_MAX : (uint64_t)INT64_MAX;
+    int64_t max_elements = (int64_t)(max_bytes / ts_dtype_bytes(t->dtype));
     t->ndim = (int)tp->n_dims;
     t->num_elements = 1;
     for (int d = 0; d < t->ndim; d++) {
         int64_t extent = tp->dims[d];
         if (extent < 0)
             return ts_fail(err, TS_EPROTO, "%s: dimension %d is %" PRId64, where, d, extent);
-        if (extent > 0 && t->num_elements > (int64_t)(SIZE_MAX / width) / extent)
+        if (extent > 0 && t->num_elements > max_elements / extent)
             return ts_fail(err, TS_EPROTO, "%s: the shape has too many elements", where);
         t->shape[d] = extent;
         t->num_elements *= extent;
@@ -251,8 +276,8 @@ static TsStatus read_header(const Onnx__TensorProto *tp, OnnxTensor *t, const ch
 static TsStatus check_data_fields(const Onnx__TensorProto *tp, const OnnxTensor *t,
                                   const char *where, bool *typed, TsError *err)
 {
-    size_t counts[NUM_FIELDS] = {tp->n_float_data, tp->n_int32_data, tp->n_int64_data,
-                                 tp->n_double_data, tp->n_uint64_data, tp->n_string_data};
+    size_t counts[NUM_FIELDS] = { tp->n_float_data,  tp->n_int32_data,  tp->n_int64_data,
+                                  tp->n_double_data, tp->n_uint64_data, tp->n_string_data };
     int field = typed_field_of(t->onnx_type);
     *typed = false;
     for (int f = 0; f < NUM_FIELDS; f++) {
@@ -267,8 +292,8 @@ static TsStatus check_data_fields(const Onnx__TensorProto *tp, const OnnxTensor 
         return ts_fail(err, TS_EPROTO, "%s: both raw_data and %s are set", where,
                        field_names[field]);
     if (*typed && counts[field] != (size_t)t->num_elements)
-        return ts_fail(err, TS_EPROTO, "%s: %s has %zu values, but the shape has %" PRId64,
-                       where, field_names[field], counts[field], t->num_elements);
+        return ts_fail(err, TS_EPROTO, "%s: %s has %zu values, but the shape has %" PRId64, where,
+                       field_names[field], counts[field], t->num_elements);
     if (!*typed && !tp->raw_data.len && t->num_elements > 0)
         return ts_fail(err, TS_EPROTO,
                        "%s: no data (neither raw_data nor %s) for %" PRId64 " elements", where,
@@ -278,8 +303,8 @@ static TsStatus check_data_fields(const Onnx__TensorProto *tp, const OnnxTensor 
 
 /* Converts a TensorProto; where names it in messages (the file, plus the initializer).
  * On failure *t is left empty. */
-static TsStatus tensor_from_proto(const Onnx__TensorProto *tp, const char *where,
-                                  OnnxTensor *t, TsError *err)
+static TsStatus tensor_from_proto(const Onnx__TensorProto *tp, const char *where, OnnxTensor *t,
+                                  TsError *err)
 {
     memset(t, 0, sizeof *t);
     bool typed = false;
@@ -384,8 +409,10 @@ static TsStatus attr_from_proto(const Onnx__AttributeProto *ap, const char *path
             memcpy(out->ints, ap->ints, ap->n_ints * sizeof(int64_t));
         return TS_OK;
     default:
-        return ts_fail(err, TS_EINVAL, "%s: node %s: attribute %s has type %s, which the "
-                       "loader does not read", path, op_type, out->name, attr_type_name(ap->type));
+        return ts_fail(err, TS_EINVAL,
+                       "%s: node %s: attribute %s has type %s, which the "
+                       "loader does not read",
+                       path, op_type, out->name, attr_type_name(ap->type));
     }
 }
 
@@ -419,13 +446,12 @@ static TsStatus node_from_proto(const Onnx__NodeProto *np, const char *path, Onn
     if (out->outputs)
         out->num_outputs = (int)np->n_output;
     out->attrs = calloc(np->n_attribute ? np->n_attribute : 1, sizeof *out->attrs);
-    if (!out->op_type || !out->domain || !out->name || !out->inputs || !out->outputs ||
-        !out->attrs)
+    if (!out->op_type || !out->domain || !out->name || !out->inputs || !out->outputs || !out->attrs)
         return ts_fail(err, TS_ENOMEM, "%s: out of memory", path);
     for (size_t k = 0; k < np->n_attribute; k++) {
         out->num_attrs = (int)k + 1; /* so that onnx_model_free frees a partial one */
-        TsStatus status = attr_from_proto(np->attribute[k], path, out->op_type,
-                                          &out->attrs[k], err);
+        TsStatus status =
+            attr_from_proto(np->attribute[k], path, out->op_type, &out->attrs[k], err);
         if (status != TS_OK)
             return status;
     }
@@ -457,8 +483,7 @@ static TsStatus model_from_proto(const Onnx__ModelProto *mp, const char *path, O
         return status;
 
     out->graph_inputs = calloc(graph->n_input ? graph->n_input : 1, sizeof(char *));
-    out->initializers = calloc(graph->n_initializer ? graph->n_initializer : 1,
-                               sizeof(OnnxTensor));
+    out->initializers = calloc(graph->n_initializer ? graph->n_initializer : 1, sizeof(OnnxTensor));
     if (!out->graph_inputs || !out->initializers)
         return ts_fail(err, TS_ENOMEM, "%s: out of memory", path);
     for (size_t k = 0; k < graph->n_input; k++) {
@@ -469,8 +494,7 @@ static TsStatus model_from_proto(const Onnx__ModelProto *mp, const char *path, O
     }
     for (size_t k = 0; k < graph->n_initializer; k++) {
         char where[TS_ERROR_MESSAGE_MAX];
-        snprintf(where, sizeof where, "%s: initializer \"%s\"", path,
-                 graph->initializer[k]->name);
+        snprintf(where, sizeof where, "%s: initializer \"%s\"", path, graph->initializer[k]->name);
         status = tensor_from_proto(graph->initializer[k], where, &out->initializers[k], err);
         if (status != TS_OK)
             return status;

@@ -56,9 +56,9 @@ typedef enum OnnxAttrKind {
 typedef struct OnnxAttr {
     char *name;
     OnnxAttrKind kind;
-    double f;      /* FLOAT (a float32 in the file) */
-    int64_t i;     /* INT */
-    char *s;       /* STRING, NUL-terminated */
+    double f;       /* FLOAT (a float32 in the file) */
+    int64_t i;      /* INT */
+    char *s;        /* STRING, NUL-terminated */
     int num_values; /* FLOATS / INTS */
     double *floats;
     int64_t *ints;

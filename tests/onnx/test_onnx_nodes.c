@@ -36,9 +36,9 @@
 #define MAX_FILES 8
 #define REPORT_MAX 2048
 
-/* ONNX backend runner's tolerance for node tests. */
-static const double rtol = 1e-3;
-static const double atol = 1e-7;
+/* The ONNX backend runner's tolerance for node tests (its rtol and atol). */
+static const double rel_tolerance = 1e-3;
+static const double abs_tolerance = 1e-7;
 
 /* One ONNX test folder: its model and the tensors of test_data_set_0. */
 typedef struct NodeTest {
@@ -189,13 +189,13 @@ static TsTensor *operand(Mapping *m, int k)
     if (m->placeholder[k])
         return m->placeholder[k];
     const OnnxTensor *t = m->operand[k];
-    static const int64_t one[1] = {1};
+    static const int64_t one[1] = { 1 };
     TsTensor *p = ts_placeholder(m->arena, m->node->inputs[k], t->ndim ? t->ndim : 1,
                                  t->ndim ? t->shape : one, t->dtype);
     if (!p)
         return NULL;
     m->placeholder[k] = p;
-    m->bindings[m->num_bindings++] = (TsBinding){.tensor = p, .data = t->data};
+    m->bindings[m->num_bindings++] = (TsBinding){ .tensor = p, .data = t->data };
     return p;
 }
 
@@ -291,10 +291,9 @@ typedef struct Window {
  * when given; a pool has no weight and requires kernel_shape. SAME_UPPER / SAME_LOWER
  * pad so that the output is ceil(in / stride), the odd pixel going to the end / the
  * beginning, as the ONNX spec computes it. */
-static bool read_window(Mapping *m, const int64_t in_hw[2], const int64_t *weight_kernel,
-                        Window *w)
+static bool read_window(Mapping *m, const int64_t in_hw[2], const int64_t *weight_kernel, Window *w)
 {
-    static const int64_t ones[2] = {1, 1}, zeros[4] = {0, 0, 0, 0};
+    static const int64_t ones[2] = { 1, 1 }, zeros[4] = { 0, 0, 0, 0 };
     const char *auto_pad = NULL;
     if (!attr_ints(m, "kernel_shape", 2, weight_kernel, w->kernel) ||
         !attr_ints(m, "strides", 2, ones, w->stride) ||
@@ -338,8 +337,8 @@ static TsTensor *map_conv(Mapping *m)
     TsTensor *x = operand(m, 0), *w = operand(m, 1);
     if (!require_rank(m, x, 4, "the input") || !require_rank(m, w, 4, "the weight"))
         return NULL;
-    int64_t in_hw[2] = {ts_tensor_dim(x, 2), ts_tensor_dim(x, 3)};
-    int64_t kernel[2] = {ts_tensor_dim(w, 2), ts_tensor_dim(w, 3)};
+    int64_t in_hw[2] = { ts_tensor_dim(x, 2), ts_tensor_dim(x, 3) };
+    int64_t kernel[2] = { ts_tensor_dim(w, 2), ts_tensor_dim(w, 3) };
     Window win;
     int64_t group = 1;
     if (!read_window(m, in_hw, kernel, &win) || !attr_int(m, "group", 1, &group))
@@ -365,7 +364,7 @@ static TsTensor *map_pool(Mapping *m, TsPoolKind kind)
         return NULL;
     if (m->node->num_outputs > 1)
         return map_error(m, "the Indices output (argmax) has no Tessera counterpart");
-    int64_t in_hw[2] = {ts_tensor_dim(x, 2), ts_tensor_dim(x, 3)};
+    int64_t in_hw[2] = { ts_tensor_dim(x, 2), ts_tensor_dim(x, 3) };
     Window win;
     int64_t ceil_mode = 0, count_include_pad = 0;
     if (!read_window(m, in_hw, NULL, &win) || !attr_int(m, "ceil_mode", 0, &ceil_mode) ||
@@ -406,8 +405,8 @@ static TsTensor *map_global_avg_pool(Mapping *m)
 /* factor * t, elementwise, as a compute op built from te.h. */
 static TsTensor *scaled(Mapping *m, TsTensor *t, double factor, const char *name)
 {
-    static const char *const axis_names[TS_MAX_DIMS] = {"i0", "i1", "i2", "i3",
-                                                        "i4", "i5", "i6", "i7"};
+    static const char *const axis_names[TS_MAX_DIMS] = { "i0", "i1", "i2", "i3",
+                                                         "i4", "i5", "i6", "i7" };
     if (!t)
         return NULL;
     int ndim = ts_tensor_ndim(t);
@@ -431,9 +430,9 @@ static TsTensor *map_gemm(Mapping *m)
     if (!attr_int(m, "transA", 0, &trans_a) || !attr_int(m, "transB", 0, &trans_b) ||
         !attr_float(m, "alpha", 1.0, &alpha) || !attr_float(m, "beta", 1.0, &beta))
         return NULL;
-    TsDType same_as_inputs = {0, 0, 0};
-    TsTensor *y = ts_op_matmul(m->arena, operand(m, 0), operand(m, 1), trans_a != 0,
-                               trans_b != 0, same_as_inputs);
+    TsDType same_as_inputs = { 0, 0, 0 };
+    TsTensor *y = ts_op_matmul(m->arena, operand(m, 0), operand(m, 1), trans_a != 0, trans_b != 0,
+                               same_as_inputs);
     if (alpha != 1.0)
         y = scaled(m, y, alpha, "gemm_alpha");
     if (has_operand(m, 2)) {
@@ -450,7 +449,7 @@ static TsTensor *map_matmul(Mapping *m)
     TsTensor *a = operand(m, 0), *b = operand(m, 1);
     if (!require_rank(m, a, 2, "A") || !require_rank(m, b, 2, "B"))
         return NULL;
-    TsDType same_as_inputs = {0, 0, 0};
+    TsDType same_as_inputs = { 0, 0, 0 };
     return ts_op_matmul(m->arena, a, b, false, false, same_as_inputs);
 }
 
@@ -504,8 +503,8 @@ static TsTensor *map_batch_norm(Mapping *m)
         return NULL;
     if (training != 0 || m->node->num_outputs > 1)
         return map_error(m, "training mode has no Tessera counterpart");
-    return ts_op_batch_norm(m->arena, operand(m, 0), operand(m, 1), operand(m, 2),
-                            operand(m, 3), operand(m, 4), 1, epsilon);
+    return ts_op_batch_norm(m->arena, operand(m, 0), operand(m, 1), operand(m, 2), operand(m, 3),
+                            operand(m, 4), 1, epsilon);
 }
 
 /* The value of a one-element tensor (Clip's min / max), when a double holds it exactly. */
@@ -587,8 +586,10 @@ static TsTensor *map_clip(Mapping *m)
         if (!attr_float(m, "min", -FLT_MAX, &lo) || !attr_float(m, "max", FLT_MAX, &hi))
             return NULL;
     } else {
-        bool lo_ok = has_operand(m, 1) ? scalar_operand(m, 1, &lo) : open_bound(m, dtype, false, &lo);
-        bool hi_ok = has_operand(m, 2) ? scalar_operand(m, 2, &hi) : open_bound(m, dtype, true, &hi);
+        bool lo_ok =
+            has_operand(m, 1) ? scalar_operand(m, 1, &lo) : open_bound(m, dtype, false, &lo);
+        bool hi_ok =
+            has_operand(m, 2) ? scalar_operand(m, 2, &hi) : open_bound(m, dtype, true, &hi);
         if (!lo_ok || !hi_ok)
             return NULL;
     }
@@ -660,21 +661,21 @@ static const struct {
     const char *op_type;
     MapFn map;
 } mappers[] = {
-    {"Conv", map_conv},
-    {"MaxPool", map_max_pool},
-    {"AveragePool", map_avg_pool},
-    {"GlobalAveragePool", map_global_avg_pool},
-    {"Gemm", map_gemm},
-    {"MatMul", map_matmul},
-    {"Relu", map_relu},
-    {"Add", map_add},
-    {"Mul", map_mul},
-    {"Softmax", map_softmax},
-    {"BatchNormalization", map_batch_norm},
-    {"Clip", map_clip},
-    {"Concat", map_concat},
-    {"Flatten", map_flatten},
-    {"Reshape", map_reshape},
+    { "Conv", map_conv },
+    { "MaxPool", map_max_pool },
+    { "AveragePool", map_avg_pool },
+    { "GlobalAveragePool", map_global_avg_pool },
+    { "Gemm", map_gemm },
+    { "MatMul", map_matmul },
+    { "Relu", map_relu },
+    { "Add", map_add },
+    { "Mul", map_mul },
+    { "Softmax", map_softmax },
+    { "BatchNormalization", map_batch_norm },
+    { "Clip", map_clip },
+    { "Concat", map_concat },
+    { "Flatten", map_flatten },
+    { "Reshape", map_reshape },
 };
 
 /* Builds the Tessera DAG of the test's node; NULL with the reason in the arena. */
@@ -711,8 +712,7 @@ static void format_index(const OnnxTensor *t, int64_t flat, char *buf, size_t si
 }
 
 /* Element i of a buffer of t's dtype, as text. */
-static void format_value(const OnnxTensor *t, const void *data, int64_t i, char *buf,
-                         size_t size)
+static void format_value(const OnnxTensor *t, const void *data, int64_t i, char *buf, size_t size)
 {
     switch (t->onnx_type) {
     case ONNX_FLOAT: snprintf(buf, size, "%.9g", ((const float *)data)[i]); break;
@@ -738,12 +738,13 @@ static bool close_enough(double expected, double got)
         return isnan(expected) && isnan(got);
     if (expected == got)
         return true;
-    return fabs(got - expected) <= atol + rtol * fabs(expected);
+    return fabs(got - expected) <= abs_tolerance + rel_tolerance * fabs(expected);
 }
 
-/* Compares got (a buffer of expected's dtype and size) with expected: floats under the
- * tolerance, everything else bit for bit. Returns the number of differing elements and
- * describes the first few in report. */
+/* Compares got (a buffer of expected's dtype and size) with expected: float32 and float64
+ * under the tolerance, everything else bit for bit (float16 too, which is stricter than
+ * ONNX's runner; no vendored test has a float16 output). Returns the number of differing
+ * elements and describes the first few in report. */
 static int64_t compare_output(const OnnxTensor *expected, const void *got, char *report,
                               size_t size)
 {
@@ -767,9 +768,8 @@ static int64_t compare_output(const OnnxTensor *expected, const void *got, char 
             format_index(expected, i, where, sizeof where);
             format_value(expected, expected->data, i, want, sizeof want);
             format_value(expected, got, i, have, sizeof have);
-            used += (size_t)snprintf(report + used, size - used,
-                                     "%s at %s expected %s, got %s", mismatches > 1 ? ";" : "",
-                                     where, want, have);
+            used += (size_t)snprintf(report + used, size - used, "%sat %s expected %s, got %s",
+                                     mismatches > 1 ? "; " : "", where, want, have);
         }
     }
     return mismatches;
@@ -828,8 +828,9 @@ static bool check_node_test(const char *name, char *why, size_t size)
         snprintf(why, size, "%s: cannot create an arena", name);
         goto out_free_test;
     }
-    Mapping m = {.arena = arena, .test = &test, .node = &test.model.node,
-                 .opset = test.model.opset};
+    Mapping m = {
+        .arena = arena, .test = &test, .node = &test.model.node, .opset = test.model.opset
+    };
     TsTensor *y = map_node(&m);
     if (ts_arena_check(arena, &err) != TS_OK || !y) {
         snprintf(why, size, "building the DAG failed: %s: %s", ts_status_name(err.status),
@@ -851,7 +852,7 @@ static bool check_node_test(const char *name, char *why, size_t size)
         snprintf(why, size, "out of memory for the output");
         goto out_free_arena;
     }
-    m.bindings[m.num_bindings++] = (TsBinding){.tensor = y, .data = result};
+    m.bindings[m.num_bindings++] = (TsBinding){ .tensor = y, .data = result };
     if (ts_evaluate(1, &y, m.num_bindings, m.bindings, &err) != TS_OK) {
         snprintf(why, size, "ts_evaluate: %s: %s", ts_status_name(err.status), err.message);
         goto out_free_result;
@@ -860,7 +861,8 @@ static bool check_node_test(const char *name, char *why, size_t size)
     int64_t mismatches = compare_output(expected, result, report, sizeof report);
     if (mismatches) {
         snprintf(why, size, "%s: %" PRId64 " of %" PRId64 " elements differ (rtol %g, atol %g): %s",
-                 test.model.node.op_type, mismatches, expected->num_elements, rtol, atol, report);
+                 test.model.node.op_type, mismatches, expected->num_elements, rel_tolerance,
+                 abs_tolerance, report);
         goto out_free_result;
     }
     ok = true;
@@ -882,8 +884,8 @@ static void run_node_test(void **state)
         fail_msg("%s: %s", name, why);
 }
 
-#define NODE_TEST(test_name)                                                               \
-    {                                                                                      \
+#define NODE_TEST(test_name)                                                                \
+    {                                                                                       \
         .name = #test_name, .test_func = run_node_test, .initial_state = (void *)#test_name \
     }
 
@@ -1022,7 +1024,8 @@ static void vendored_folders_are_listed(void **state)
         folders++;
         bool listed = false;
         for (int k = 0; k < NUM_TESTS && !listed; k++)
-            listed = tests[k].test_func == run_node_test && strcmp(tests[k].name, entry->d_name) == 0;
+            listed =
+                tests[k].test_func == run_node_test && strcmp(tests[k].name, entry->d_name) == 0;
         if (!listed && !unlisted[0])
             snprintf(unlisted, sizeof unlisted, "%s", entry->d_name);
     }

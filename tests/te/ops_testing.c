@@ -117,8 +117,8 @@ void ops_expect_tag(const TsTensor *t, const char *name, const char *tag)
     assert_string_equal(ts_tensor_tag(t), tag);
 }
 
-void ops_expect_f32_within(const float *got, const double *want, const double *bound,
-                           size_t n, const char *what)
+void ops_expect_f32_within(const float *got, const double *want, const double *bound, size_t n,
+                           const char *what)
 {
     for (size_t i = 0; i < n; i++) {
         double diff = fabs((double)got[i] - want[i]);

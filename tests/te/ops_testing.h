@@ -53,8 +53,8 @@ void ops_expect_shape(const TsTensor *t, int ndim, const int64_t *dims);
 void ops_expect_tag(const TsTensor *t, const char *name, const char *tag);
 
 /* |got[i] - want[i]| <= bound[i] for every i (bound NULL: exact equality). */
-void ops_expect_f32_within(const float *got, const double *want, const double *bound,
-                           size_t n, const char *what);
+void ops_expect_f32_within(const float *got, const double *want, const double *bound, size_t n,
+                           const char *what);
 void ops_expect_f32_equal(const float *got, const float *want, size_t n, const char *what);
 void ops_expect_i32_equal(const int32_t *got, const int64_t *want, size_t n, const char *what);
 void ops_expect_bytes_equal(const void *got, const void *want, size_t n, const char *what);

@@ -20,9 +20,9 @@ typedef struct MatmulCase {
 } MatmulCase;
 
 static const MatmulCase matmul_cases[] = {
-    { 1, 1, 1, false, false },  { 7, 13, 5, false, false }, { 7, 13, 5, true, false },
-    { 7, 13, 5, false, true },  { 7, 13, 5, true, true },   { 16, 31, 3, false, false },
-    { 1, 17, 11, true, true },  { 11, 1, 2, false, true },
+    { 1, 1, 1, false, false }, { 7, 13, 5, false, false }, { 7, 13, 5, true, false },
+    { 7, 13, 5, false, true }, { 7, 13, 5, true, true },   { 16, 31, 3, false, false },
+    { 1, 17, 11, true, true }, { 11, 1, 2, false, true },
 };
 
 /* A's element (i, k) and B's element (k, j) in their stored layouts. */
@@ -37,8 +37,8 @@ static size_t b_index(const MatmulCase *c, int64_t k, int64_t j)
 }
 
 /* Placeholders for a case: A is [M, K] or [K, M], B is [K, N] or [N, K]. */
-static void matmul_placeholders(TsArena *arena, const MatmulCase *c, TsDType dtype,
-                                TsTensor **a, TsTensor **b)
+static void matmul_placeholders(TsArena *arena, const MatmulCase *c, TsDType dtype, TsTensor **a,
+                                TsTensor **b)
 {
     int64_t sa[2] = { c->trans_a ? c->k : c->m, c->trans_a ? c->m : c->k };
     int64_t sb[2] = { c->trans_b ? c->n : c->k, c->trans_b ? c->k : c->n };
@@ -128,9 +128,28 @@ static void test_matmul_int8(void **state)
     }
 }
 
+/* float16 is a storage type: operands are cast to float32 before the multiply. */
+static void test_matmul_float16_to_float32(void **state)
+{
+    (void)state;
+    TsArena *arena = ts_arena_create();
+    TsTensor *a = ops_placeholder(arena, "a", TS_FLOAT16, 2, (int64_t[]){ 2, 2 });
+    TsTensor *b = ops_placeholder(arena, "b", TS_FLOAT16, 2, (int64_t[]){ 2, 3 });
+    TsTensor *out = ts_op_matmul(arena, a, b, false, false, TS_FLOAT32);
+    ops_expect_built(arena, out);
+    /* IEEE half bits: 1 = 0x3c00, 2 = 0x4000, 0.5 = 0x3800, -1 = 0xbc00, 3 = 0x4200,
+     * 0.25 = 0x3400. a = [[1, 2], [0.5, -1]], b = [[3, 0.25, -1], [1, 2, 0.5]]. */
+    uint16_t da[4] = { 0x3c00, 0x4000, 0x3800, 0xbc00 };
+    uint16_t db[6] = { 0x4200, 0x3400, 0xbc00, 0x3c00, 0x4000, 0x3800 };
+    float got[6];
+    ops_evaluate(out, got, 2, (TsBinding[]){ { a, da }, { b, db } });
+    ops_expect_f32_equal(got, (float[]){ 5.0f, 4.25f, 0.0f, 0.5f, -1.875f, -1.0f }, 6,
+                         "float16 matmul into float32");
+    ts_arena_destroy(arena);
+}
+
 /* dense: out[n, m] = sum_k data[n, k] * weight[m, k] (+ bias[m]). */
-static void check_dense_f32(int64_t batch, int64_t in_f, int64_t out_f, bool with_bias,
-                            OpsRng *rng)
+static void check_dense_f32(int64_t batch, int64_t in_f, int64_t out_f, bool with_bias, OpsRng *rng)
 {
     TsArena *arena = ts_arena_create();
     TsTensor *data = ops_placeholder(arena, "data", TS_FLOAT32, 2, (int64_t[]){ batch, in_f });
@@ -230,7 +249,8 @@ static void test_matmul_errors(void **state)
                      "matmul: a 'a' has dtype float32 but b 'b8' has dtype int8");
     ops_expect_error(arena, ts_op_matmul(arena, a, v, false, false, no_dtype),
                      "matmul: b 'v' has rank 1, expected 2");
-    ops_expect_error(arena, ts_op_matmul(arena, a, NULL, false, false, no_dtype), "matmul: b is NULL");
+    ops_expect_error(arena, ts_op_matmul(arena, a, NULL, false, false, no_dtype),
+                     "matmul: b is NULL");
     ops_expect_error(arena, ts_op_matmul(arena, flags, flags, false, false, no_dtype),
                      "matmul: input dtype bool is not a scalar number");
     ops_expect_error(arena, ts_op_matmul(arena, half, half, false, false, no_dtype),
@@ -239,7 +259,8 @@ static void test_matmul_errors(void **state)
                      "cannot accumulate in bool");
     /* A NULL operand after an earlier failure keeps the first message. */
     TsTensor *bad = ts_op_matmul(arena, a, b, false, false, no_dtype);
-    ops_expect_error(arena, ts_op_matmul(arena, bad, a, false, false, no_dtype), "reduction extent 6");
+    ops_expect_error(arena, ts_op_matmul(arena, bad, a, false, false, no_dtype),
+                     "reduction extent 6");
     ts_arena_destroy(arena);
 }
 
@@ -270,9 +291,13 @@ static void test_dense_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul_f32),      cmocka_unit_test(test_matmul_int8),
-        cmocka_unit_test(test_dense_f32),       cmocka_unit_test(test_dense_int8_bias),
-        cmocka_unit_test(test_matmul_errors),   cmocka_unit_test(test_dense_errors),
+        cmocka_unit_test(test_matmul_f32),
+        cmocka_unit_test(test_matmul_int8),
+        cmocka_unit_test(test_matmul_float16_to_float32),
+        cmocka_unit_test(test_dense_f32),
+        cmocka_unit_test(test_dense_int8_bias),
+        cmocka_unit_test(test_matmul_errors),
+        cmocka_unit_test(test_dense_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
