@@ -549,8 +549,11 @@ static bool reducer_free_vars_ok(TsArena *arena, const char *name, const TsExpr 
         return false;
     case TE_ACCESS:
     case TE_REDUCE:
+    case TE_LOAD:
+    case TE_RAMP:
+    case TE_BROADCAST:
         ts_arena_fail(arena, TS_EINVAL, "reducer %s: the combiner may not contain %s", name,
-                      e->kind == TE_ACCESS ? "a tensor access" : "a reduction");
+                      te_expr_str(arena, e));
         return false;
     case TE_SELECT:
     case TE_IF_THEN_ELSE:

@@ -419,6 +419,10 @@ static bool eval(Interp *in, const TsExpr *e, Value *out)
     case TE_REDUCE:
         return eval_fail(in, "a reduction nested inside an expression (construction should "
                              "have refused it)");
+    case TE_LOAD:
+    case TE_RAMP:
+    case TE_BROADCAST:
+        return eval_fail(in, "a loop-nest node in a tensor expression");
     case TE_NUM_EXPR_KINDS:
         break;
     }

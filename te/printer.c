@@ -165,6 +165,26 @@ static void put_expr(Buf *b, const TsExpr *e)
         }
         put(b, ")");
         return;
+    case TE_LOAD:
+        put(b, "%s[", e->u.load.buffer->name);
+        for (int i = 0; i < e->u.load.num_indices; i++) {
+            put(b, "%s", i ? ", " : "");
+            put_expr(b, e->u.load.indices[i]);
+        }
+        put(b, "]");
+        return;
+    case TE_RAMP:
+        put(b, "ramp(");
+        put_expr(b, e->u.ramp.base);
+        put(b, ", ");
+        put_expr(b, e->u.ramp.stride);
+        put(b, ", %d)", e->u.ramp.lanes);
+        return;
+    case TE_BROADCAST:
+        put(b, "broadcast(");
+        put_expr(b, e->u.broadcast.value);
+        put(b, ", %d)", e->u.broadcast.lanes);
+        return;
     case TE_NUM_EXPR_KINDS:
         break;
     }
@@ -193,6 +213,130 @@ const char *te_expr_str(TsArena *arena, const TsExpr *e)
 const char *ts_expr_str(TsArena *arena, const TsExpr *e)
 {
     return te_expr_str(arena, e);
+}
+
+/* ---- loop nests ---- */
+
+static void indent(Buf *b, int depth)
+{
+    put(b, "%*s", 2 * depth, "");
+}
+
+static void put_stmt(Buf *b, const TeStmt *s, int depth);
+
+static void put_block(Buf *b, const TeStmt *s, int depth)
+{
+    put(b, " {\n");
+    put_stmt(b, s, depth + 1);
+    indent(b, depth);
+    put(b, "}\n");
+}
+
+static void put_buffer_type(Buf *b, const TeBuffer *buf)
+{
+    char dt[TS_DTYPE_STR_MAX];
+    put(b, "%s[", ts_dtype_str(buf->dtype, dt));
+    for (int i = 0; i < buf->ndim; i++)
+        put(b, "%s%lld", i ? ", " : "", (long long)buf->shape[i]);
+    put(b, "]");
+}
+
+static void put_indices(Buf *b, const char *name, int n, TsExpr *const *indices)
+{
+    put(b, "%s[", name);
+    for (int i = 0; i < n; i++) {
+        put(b, "%s", i ? ", " : "");
+        put_expr(b, indices[i]);
+    }
+    put(b, "]");
+}
+
+/* One line per statement, as TVM's simple mode: "for (i, 0, 64) {", "C[i, j] = ...". */
+static void put_stmt(Buf *b, const TeStmt *s, int depth)
+{
+    switch (s->kind) {
+    case TE_STMT_FOR:
+        indent(b, depth);
+        put(b, "%s (", te_for_kind_name(s->u.loop.for_kind));
+        put_expr(b, s->u.loop.var);
+        put(b, ", ");
+        put_expr(b, s->u.loop.min);
+        put(b, ", ");
+        put_expr(b, s->u.loop.extent);
+        put(b, ")");
+        for (int i = 0; i < s->u.loop.num_pragmas; i++)
+            put(b, "%s%s=%lld%s", i ? ", " : " [", s->u.loop.pragmas[i].key,
+                (long long)s->u.loop.pragmas[i].value, i + 1 == s->u.loop.num_pragmas ? "]" : "");
+        put_block(b, s->u.loop.body, depth);
+        return;
+    case TE_STMT_STORE:
+        indent(b, depth);
+        put_indices(b, s->u.store.buffer->name, s->u.store.num_indices, s->u.store.indices);
+        put(b, " = ");
+        put_expr(b, s->u.store.value);
+        put(b, "\n");
+        return;
+    case TE_STMT_ALLOCATE:
+        indent(b, depth);
+        put(b, "allocate %s: ", s->u.allocate.buffer->name);
+        put_buffer_type(b, s->u.allocate.buffer);
+        put_block(b, s->u.allocate.body, depth);
+        return;
+    case TE_STMT_IF:
+        indent(b, depth);
+        put(b, s->u.if_then.likely ? "if (likely(" : "if (");
+        put_expr(b, s->u.if_then.cond);
+        put(b, s->u.if_then.likely ? "))" : ")");
+        put_block(b, s->u.if_then.then_case, depth);
+        if (s->u.if_then.else_case) {
+            indent(b, depth);
+            put(b, "else");
+            put_block(b, s->u.if_then.else_case, depth);
+        }
+        return;
+    case TE_STMT_LET:
+        indent(b, depth);
+        put(b, "let ");
+        put_expr(b, s->u.let.var);
+        put(b, " = ");
+        put_expr(b, s->u.let.value);
+        put(b, "\n");
+        put_stmt(b, s->u.let.body, depth);
+        return;
+    case TE_STMT_SEQ:
+        for (int i = 0; i < s->u.seq.num_stmts; i++)
+            put_stmt(b, s->u.seq.stmts[i], depth);
+        return;
+    case TE_NUM_STMT_KINDS:
+        break;
+    }
+    indent(b, depth);
+    put(b, "<bad statement kind %d>\n", (int)s->kind);
+}
+
+const char *te_stmt_str(TsArena *arena, const TeStmt *s)
+{
+    Buf b = { 0 };
+    put_stmt(&b, s, 0);
+    return finish(arena, &b);
+}
+
+const char *ts_lowered_str(TsArena *arena, const TsLoweredFunc *f)
+{
+    if (!f) {
+        ts_arena_fail(arena, TS_EINVAL, "printer: no lowered function");
+        return NULL;
+    }
+    Buf b = { 0 };
+    put(&b, "func %s(", f->name);
+    for (int i = 0; i < f->num_args; i++) {
+        put(&b, "%s%s: ", i ? ", " : "", f->args[i]->name);
+        put_buffer_type(&b, f->args[i]);
+    }
+    put(&b, ") {\n");
+    put_stmt(&b, f->body, 1);
+    put(&b, "}\n");
+    return finish(arena, &b);
 }
 
 /* "placeholder A: float32[64, 32]" or

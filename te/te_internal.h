@@ -48,6 +48,8 @@ struct TsAxis {
     const TsTensor *owner; /* data-parallel axes: the compute op they index, once built */
 };
 
+typedef struct TeBuffer TeBuffer;
+
 struct TsExpr {
     TeExprKind kind;
     TsDType dtype;
@@ -85,6 +87,20 @@ struct TsExpr {
             TsAxis **axes;
             TsExpr *cond; /* NULL: always */
         } reduce;
+        struct {
+            const TeBuffer *buffer;
+            int num_indices; /* buffer->ndim, or 1 when flat */
+            TsExpr **indices;
+            bool flat;       /* one index in elements, after storage flattening */
+        } load;              /* LOAD; a vector index gives a vector load */
+        struct {
+            TsExpr *base, *stride; /* int32 scalars */
+            int lanes;
+        } ramp;              /* RAMP: base + stride * [0, 1, ..., lanes - 1] */
+        struct {
+            TsExpr *value;
+            int lanes;
+        } broadcast;
     } u;
 };
 
@@ -103,6 +119,171 @@ struct TsTensor {
     int num_inputs;
     TsTensor **inputs;
 };
+
+/* ---- the loop-nest IR ---- */
+
+typedef enum TeBufferScope {
+    TE_SCOPE_GLOBAL, /* a kernel argument: a placeholder or an output */
+    TE_SCOPE_LOCAL   /* an allocation inside the kernel */
+} TeBufferScope;
+
+/* Storage for one tensor (or a part of it, at an attach point). Extents are constant;
+ * strides are in elements and row-major unless storage_align padded a dimension. */
+struct TeBuffer {
+    const char *name;
+    TsDType dtype; /* the scalar element type */
+    int ndim;
+    int64_t shape[TS_MAX_DIMS];
+    int64_t strides[TS_MAX_DIMS];
+    int64_t num_elements;    /* what an allocation reserves, padding included */
+    const TsTensor *tensor;  /* the tensor stored here */
+    TeBufferScope scope;
+};
+
+typedef enum TeStmtKind {
+#define X(kind, name) TE_STMT_##kind,
+#include "stmt_kinds.def"
+#undef X
+    TE_NUM_STMT_KINDS
+} TeStmtKind;
+
+typedef enum TeForKind {
+    TE_FOR_SERIAL,
+    TE_FOR_PARALLEL,
+    TE_FOR_VECTORIZED,
+    TE_FOR_UNROLLED
+} TeForKind;
+
+/* A key = value annotation on a loop, e.g. "unroll_max_extent" = 16. */
+typedef struct TePragma {
+    const char *key;
+    int64_t value;
+} TePragma;
+
+typedef struct TeStmt TeStmt;
+
+struct TeStmt {
+    TeStmtKind kind;
+    union {
+        struct {
+            TsExpr *var; /* int32 VAR */
+            TsExpr *min, *extent;
+            TeForKind for_kind;
+            int num_pragmas;
+            const TePragma *pragmas;
+            TeStmt *body;
+        } loop;
+        struct {
+            const TeBuffer *buffer;
+            int num_indices; /* buffer->ndim, or 1 when flat */
+            TsExpr **indices;
+            TsExpr *value;   /* a vector value with a vector index stores all lanes */
+            bool flat;
+        } store;
+        struct {
+            const TeBuffer *buffer;
+            TeStmt *body;
+        } allocate;
+        struct {
+            TsExpr *cond;
+            TeStmt *then_case;
+            TeStmt *else_case; /* may be NULL */
+            bool likely;       /* a bound guard, almost always true (loop partition) */
+        } if_then;
+        struct {
+            TsExpr *var;
+            TsExpr *value;
+            TeStmt *body;
+        } let;
+        struct {
+            int num_stmts;
+            TeStmt **stmts;
+        } seq;
+    } u;
+};
+
+/* A lowered kernel: its arguments (placeholders first, then outputs, each in the order
+ * given to the schedule) and its body. Lives in the arena of its schedule. */
+struct TsLoweredFunc {
+    const char *name;
+    int num_args;
+    const TeBuffer **args;
+    TeStmt *body;
+};
+
+/* Builders of loop-nest IR; NULL with the error recorded in the arena on failure. */
+TsExpr *te_load(TsArena *arena, const TeBuffer *buffer, int num_indices, TsExpr *const *indices,
+                bool flat);
+TsExpr *te_ramp(TsArena *arena, TsExpr *base, TsExpr *stride, int lanes);
+TsExpr *te_broadcast(TsArena *arena, TsExpr *value, int lanes);
+TeStmt *te_for(TsArena *arena, TsExpr *var, TsExpr *min, TsExpr *extent, TeForKind kind,
+               int num_pragmas, const TePragma *pragmas, TeStmt *body);
+TeStmt *te_store(TsArena *arena, const TeBuffer *buffer, int num_indices, TsExpr *const *indices,
+                 TsExpr *value, bool flat);
+TeStmt *te_allocate(TsArena *arena, const TeBuffer *buffer, TeStmt *body);
+TeStmt *te_if(TsArena *arena, TsExpr *cond, TeStmt *then_case, TeStmt *else_case, bool likely);
+TeStmt *te_let(TsArena *arena, TsExpr *var, TsExpr *value, TeStmt *body);
+/* A sequence; nested sequences are flattened and a sequence of one is that statement. */
+TeStmt *te_seq(TsArena *arena, int num_stmts, TeStmt *const *stmts);
+/* A dense row-major buffer for tensor t with the given extents (t's own when NULL). */
+TeBuffer *te_buffer(TsArena *arena, const char *name, const TsTensor *t, int ndim,
+                    const int64_t *shape, TeBufferScope scope);
+
+const char *te_stmt_kind_name(TeStmtKind kind);
+const char *te_for_kind_name(TeForKind kind);
+/* The text of a statement, indented, one line per statement (TVM's simple mode). */
+const char *te_stmt_str(TsArena *arena, const TeStmt *s);
+
+/* ---- rewriting (mutate.c) ---- */
+
+/* Callbacks of a rewrite: given a node, return NULL to have its children rewritten (and
+ * the node rebuilt if any changed), a replacement node (not visited further; the node
+ * itself to keep it as is), or TE_MUTATE_FAILED / TE_MUTATE_STMT_FAILED after recording
+ * an error in the arena. */
+typedef struct TeMutator {
+    TsExpr *(*expr)(void *ctx, TsArena *arena, TsExpr *e);
+    TeStmt *(*stmt)(void *ctx, TsArena *arena, TeStmt *s);
+    void *ctx;
+} TeMutator;
+
+extern TsExpr te_mutate_failed_expr;
+extern TeStmt te_mutate_failed_stmt;
+#define TE_MUTATE_FAILED (&te_mutate_failed_expr)
+#define TE_MUTATE_STMT_FAILED (&te_mutate_failed_stmt)
+
+/* Rewrites bottom-up; returns e itself when nothing changed, NULL on failure. */
+TsExpr *te_mutate_expr(TsArena *arena, TsExpr *e, const TeMutator *m);
+TeStmt *te_mutate_stmt(TsArena *arena, TeStmt *s, const TeMutator *m);
+/* Replaces each vars[i] by values[i] (loop and let variables that bind are left). */
+TsExpr *te_substitute(TsArena *arena, TsExpr *e, int n, const TsExpr *const *vars,
+                      TsExpr *const *values);
+TeStmt *te_substitute_stmt(TsArena *arena, TeStmt *s, int n, const TsExpr *const *vars,
+                           TsExpr *const *values);
+bool te_expr_uses_var(const TsExpr *e, const TsExpr *var);
+bool te_stmt_uses_var(const TeStmt *s, const TsExpr *var);
+
+/* ---- simplification and interval analysis (simplify.c) ---- */
+
+/* What is known of an int32 variable: min <= var <= max. */
+typedef struct TeRange {
+    const TsExpr *var;
+    int64_t min, max;
+} TeRange;
+
+/* Constant bounds lo <= e <= hi of an integer expression, given the ranges of its
+ * variables; false when unbounded or not an integer expression. */
+bool te_const_bounds(const TsExpr *e, int num_ranges, const TeRange *ranges, int64_t *lo,
+                     int64_t *hi);
+/* True when cond (bool) holds for every value of the variables in their ranges. */
+bool te_prove(TsArena *arena, const TsExpr *cond, int num_ranges, const TeRange *ranges);
+/* Constant folding, a canonical form for linear integer arithmetic (sum of variable
+ * terms with constant coefficients, constants last), floordiv/floormod rules, and
+ * comparisons decided by interval analysis. Returns e itself when nothing changed. */
+TsExpr *te_simplify_expr(TsArena *arena, TsExpr *e, int num_ranges, const TeRange *ranges);
+/* Simplifies every expression with the ranges of the enclosing loops, removes if
+ * statements whose condition is proven true or false, loops of extent 0, and loops of
+ * extent 1 (substituting their min). */
+TeStmt *te_simplify_stmt(TsArena *arena, TeStmt *s);
 
 /* Names of kinds, for printing and messages. */
 const char *te_expr_kind_name(TeExprKind kind);

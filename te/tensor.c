@@ -202,6 +202,12 @@ static bool check_body(BodyCheck *c, const TsExpr *e, bool guarded)
                           "axes", c->name, ax->name);
         return false;
     }
+    case TE_LOAD:
+    case TE_RAMP:
+    case TE_BROADCAST:
+        ts_arena_fail(c->arena, TS_EINVAL, "compute %s: %s is a loop-nest node, not part of a "
+                      "tensor expression", c->name, te_expr_str(c->arena, e));
+        return false;
     case TE_REDUCE:
         ts_arena_fail(c->arena, TS_EINVAL, "compute %s: a reduction must be the whole body "
                       "(found %s nested inside it); compute it as a stage of its own",

@@ -236,6 +236,25 @@ typedef struct TsBinding {
 TsStatus ts_evaluate(int num_outputs, TsTensor *const *outputs, int num_bindings,
                      const TsBinding *bindings, TsError *err);
 
+/* ---- lowered loop nests ---- */
+
+/* A kernel lowered from a schedule (schedule.h's ts_lower): arguments are buffers of
+ * the placeholders and outputs, the body a loop nest. */
+typedef struct TsLoweredFunc TsLoweredFunc;
+
+/* The loop nest as text, one statement per line, as tvm.lower(simple_mode=True) shows. */
+const char *ts_lowered_str(TsArena *arena, const TsLoweredFunc *func);
+/* Number of arguments and the tensor of argument i. */
+int ts_lowered_num_args(const TsLoweredFunc *func);
+const TsTensor *ts_lowered_arg(const TsLoweredFunc *func, int i);
+
+/* The loop-nest interpreter: runs the lowered IR on the caller's buffers (bound as for
+ * ts_evaluate: every argument's tensor to a dense row-major buffer), so a wrong
+ * lowering is caught before any code is generated. Reads and writes outside a buffer,
+ * integer division by zero and out-of-range shifts are errors naming the statement. */
+TsStatus ts_lowered_run(const TsLoweredFunc *func, int num_bindings, const TsBinding *bindings,
+                        TsError *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,142 @@
+/* The schedule's data and the lowering pipeline, shared by the files of schedule/.
+ *
+ * A schedule is data (STYLE.md): each stage keeps its root axes, its current leaf axes,
+ * a log of relations (split, fuse) in the order they were made, per-axis annotations,
+ * and where it is attached. Lowering replays the relations against the extents that
+ * bound inference finds, so a split's outer extent is not frozen when it is made. */
+#ifndef TESSERA_SCH_INTERNAL_H
+#define TESSERA_SCH_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "te/te_internal.h"
+#include "tessera/schedule.h"
+
+typedef enum SchRelKind {
+    SCH_REL_SPLIT,       /* parent -> outer * factor + inner */
+    SCH_REL_SPLIT_NPARTS, /* parent -> outer (nparts) * ceil(parent / nparts) + inner */
+    SCH_REL_FUSE         /* outer, inner -> fused = outer * extent(inner) + inner */
+} SchRelKind;
+
+typedef struct SchRelation {
+    SchRelKind kind;
+    TsAxis *parent; /* split */
+    TsAxis *outer;  /* split output; fuse input */
+    TsAxis *inner;  /* split output; fuse input */
+    TsAxis *fused;  /* fuse output */
+    int64_t factor; /* SPLIT: the inner extent; SPLIT_NPARTS: the outer extent */
+} SchRelation;
+
+typedef enum SchLoopKind {
+    SCH_LOOP_SERIAL,
+    SCH_LOOP_VECTORIZED,
+    SCH_LOOP_UNROLLED,
+    SCH_LOOP_PARALLEL
+} SchLoopKind;
+
+enum { SCH_MAX_PRAGMAS = 4 };
+
+/* What a primitive said about one axis of a stage (root or made by a relation). */
+typedef struct SchAxisInfo {
+    TsAxis *axis;
+    SchLoopKind loop_kind;
+    int num_pragmas;
+    TePragma pragmas[SCH_MAX_PRAGMAS];
+} SchAxisInfo;
+
+typedef enum SchAttach {
+    SCH_ATTACH_ROOT,
+    SCH_ATTACH_INLINE,
+    SCH_ATTACH_AT
+} SchAttach;
+
+struct TsStage {
+    TsSchedule *sch;
+    /* The tensor users know this stage by (an output keeps its handle) and the op that
+     * computes it now: a different tensor once cache_read, cache_write or rfactor
+     * rewrote its body, with the same output axes. */
+    const TsTensor *tensor;
+    TsTensor *op;
+    bool is_output;
+    int num_root;
+    TsAxis **root; /* output axes, then reduce axes */
+    int num_leaves;
+    TsAxis **leaves;
+    int num_axes;
+    SchAxisInfo *axes; /* every axis the stage has had, root ones first */
+    int num_relations;
+    SchRelation *relations;
+    SchAttach attach;
+    TsStage *attach_parent;
+    TsAxis *attach_axis;
+    int64_t align_factor[TS_MAX_DIMS]; /* storage_align per output dimension; 0: none */
+    int64_t align_offset[TS_MAX_DIMS];
+};
+
+struct TsSchedule {
+    TsArena *arena;
+    int num_outputs;
+    TsTensor **outputs;
+    int num_stages;
+    TsStage **stages; /* compute stages, every stage after the stages it reads */
+    int num_log;
+    const char **log; /* one line per primitive applied, for ts_schedule_str */
+};
+
+/* The stage whose tensor or op is t, or NULL (placeholders have none). */
+TsStage *sch_find_stage(const TsSchedule *sch, const TsTensor *t);
+/* The record of axis in stage, or NULL when the stage never had it. */
+SchAxisInfo *sch_axis_info(const TsStage *stage, const TsAxis *axis);
+
+/* ---- lowering ---- */
+
+typedef struct SchLowerOptions {
+    /* vectorize: keep a loop that cannot become vector code as a scalar loop (with a
+     * note on stderr) instead of failing. */
+    bool allow_scalar_fallback;
+    /* unroll: loops of at most this constant extent inside a loop with pragma
+     * "unroll_max_extent" are unrolled too; 0 unrolls only loops marked unrolled. */
+    int64_t auto_unroll_max_extent;
+} SchLowerOptions;
+
+/* A pass: rewrites a lowered function, allocating in arena. Returns the new function
+ * (func itself when nothing changed), or NULL with err filled. */
+typedef TsLoweredFunc *(*SchPass)(TsArena *arena, TsLoweredFunc *func,
+                                  const SchLowerOptions *options, TsError *err);
+
+/* The schedule to a loop nest: one nest per root stage in order, attached stages inside
+ * their parent's loop with their buffer allocated there, inlined stages substituted,
+ * multi-dimensional loads and stores, and if (likely(...)) guards where a split factor
+ * does not divide an extent or an attached region may leave the tensor's domain. */
+TsLoweredFunc *sch_lower(TsSchedule *sch, const char *name, TsError *err);
+
+/* The loop passes, one per file, run in this order by ts_lower (pipeline.c). */
+TsLoweredFunc *sch_pass_simplify(TsArena *arena, TsLoweredFunc *func,
+                                 const SchLowerOptions *options, TsError *err);
+/* A loop whose body holds a likely guard that is linear in the loop variable is split
+ * into a main part, where the guard is proven true and removed, and a tail. */
+TsLoweredFunc *sch_pass_loop_partition(TsArena *arena, TsLoweredFunc *func,
+                                       const SchLowerOptions *options, TsError *err);
+/* Multi-dimensional loads and stores become flat ones (one index, in elements, using
+ * each buffer's strides). */
+TsLoweredFunc *sch_pass_storage_flatten(TsArena *arena, TsLoweredFunc *func,
+                                        const SchLowerOptions *options, TsError *err);
+/* A vectorized loop of constant extent becomes vector expressions: the variable a ramp,
+ * loop-invariant values broadcast, loads and stores with vector indices. */
+TsLoweredFunc *sch_pass_vectorize(TsArena *arena, TsLoweredFunc *func,
+                                  const SchLowerOptions *options, TsError *err);
+/* An unrolled loop of constant extent becomes a sequence of copies of its body. */
+TsLoweredFunc *sch_pass_unroll(TsArena *arena, TsLoweredFunc *func,
+                               const SchLowerOptions *options, TsError *err);
+/* Temporary buffers whose lifetimes do not overlap share memory. */
+TsLoweredFunc *sch_pass_storage_rewrite(TsArena *arena, TsLoweredFunc *func,
+                                        const SchLowerOptions *options, TsError *err);
+
+/* Builds a lowered function record. */
+TsLoweredFunc *sch_func(TsArena *arena, const char *name, int num_args, const TeBuffer **args,
+                        TeStmt *body);
+/* The same function with another body. */
+TsLoweredFunc *sch_func_with_body(TsArena *arena, const TsLoweredFunc *func, TeStmt *body);
+
+#endif /* TESSERA_SCH_INTERNAL_H */
