@@ -3,21 +3,14 @@
  *
  * It is the oracle every schedule, lowering and generated kernel is checked against,
  * so it is written to be obviously right, not fast: a tree walk over the body for each
- * point, integer arithmetic done in uint64 and wrapped to the dtype, float32 arithmetic
- * done in float, every access bounds-checked. */
+ * point, every access bounds-checked. The arithmetic of each operator is value.c's,
+ * shared with the loop-nest interpreter (loop_interp.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "te_internal.h"
-
-/* A scalar value. Integers and bools are kept canonical (te_wrap_int); floats are
- * doubles already rounded to their dtype. The dtype is the expression's. */
-typedef union {
-    int64_t i;
-    double f;
-} Value;
+#include "value.h"
 
 typedef struct {
     const TsTensor *tensor;
@@ -30,7 +23,7 @@ enum { MAX_BOUND_VARS = 64 };
 
 typedef struct {
     const TsExpr *var;
-    Value value;
+    TeValue value;
 } Binding;
 
 typedef struct {
@@ -62,236 +55,22 @@ static bool eval_fail(Interp *in, const char *what)
     return false;
 }
 
-/* ---- loads and stores of one element ---- */
-
-static Value load(TsDType t, const unsigned char *p)
+/* Applies a binary operator to canonical values of dtype t (the operands'), putting an
+ * evaluation error (division by zero, a shift out of range) in context. */
+static bool binary_op(Interp *in, TeExprKind kind, TsDType t, TeValue a, TeValue b, TeValue *out)
 {
-    Value v = { 0 };
-    if (ts_dtype_is_float(t)) {
-        if (t.bits == 16) {
-            uint16_t h;
-            memcpy(&h, p, 2);
-            v.f = te_half_to_float(h);
-        } else if (t.bits == 32) {
-            float f;
-            memcpy(&f, p, 4);
-            v.f = f;
-        } else {
-            memcpy(&v.f, p, 8);
-        }
-        return v;
-    }
-    uint64_t u = 0;
-    switch (t.bits) {
-    case 8: { uint8_t x; memcpy(&x, p, 1); u = x; break; }
-    case 16: { uint16_t x; memcpy(&x, p, 2); u = x; break; }
-    case 32: { uint32_t x; memcpy(&x, p, 4); u = x; break; }
-    default: memcpy(&u, p, 8); break;
-    }
-    v.i = te_wrap_int(t, (int64_t)u);
-    return v;
-}
-
-static void store(TsDType t, unsigned char *p, Value v)
-{
-    if (ts_dtype_is_float(t)) {
-        if (t.bits == 16) {
-            uint16_t h = te_double_to_half(v.f);
-            memcpy(p, &h, 2);
-        } else if (t.bits == 32) {
-            float f = (float)v.f;
-            memcpy(p, &f, 4);
-        } else {
-            memcpy(p, &v.f, 8);
-        }
-        return;
-    }
-    uint64_t u = (uint64_t)v.i;
-    switch (t.bits) {
-    case 8: { uint8_t x = (uint8_t)u; memcpy(p, &x, 1); break; }
-    case 16: { uint16_t x = (uint16_t)u; memcpy(p, &x, 2); break; }
-    case 32: { uint32_t x = (uint32_t)u; memcpy(p, &x, 4); break; }
-    default: memcpy(p, &u, 8); break;
-    }
-}
-
-/* ---- arithmetic ---- */
-
-static bool is_f32(TsDType t) { return ts_dtype_is_float(t) && t.bits == 32; }
-
-static bool int_less(TsDType t, int64_t a, int64_t b)
-{
-    return ts_dtype_is_uint(t) ? (uint64_t)a < (uint64_t)b : a < b;
-}
-
-/* Integer division and remainder, truncating toward zero, for canonical operands. */
-static void int_divmod(TsDType t, int64_t a, int64_t b, int64_t *q, int64_t *r)
-{
-    if (ts_dtype_is_uint(t)) {
-        *q = (int64_t)((uint64_t)a / (uint64_t)b);
-        *r = (int64_t)((uint64_t)a % (uint64_t)b);
-    } else if (a == INT64_MIN && b == -1) {
-        *q = INT64_MIN; /* wraps, as stated */
-        *r = 0;
-    } else {
-        *q = a / b;
-        *r = a % b;
-    }
-}
-
-static bool float_binary(TeExprKind kind, TsDType t, double a, double b, Value *out)
-{
-    bool f32 = is_f32(t);
-    float fa = (float)a, fb = (float)b;
-    switch (kind) {
-    case TE_ADD: out->f = f32 ? (double)(fa + fb) : a + b; return true;
-    case TE_SUB: out->f = f32 ? (double)(fa - fb) : a - b; return true;
-    case TE_MUL: out->f = f32 ? (double)(fa * fb) : a * b; return true;
-    case TE_DIV: out->f = f32 ? (double)(fa / fb) : a / b; return true;
-    case TE_MIN: out->f = fmin(a, b); return true;
-    case TE_MAX: out->f = fmax(a, b); return true;
-    case TE_EQ: out->i = a == b; return true;
-    case TE_NE: out->i = a != b; return true;
-    case TE_LT: out->i = a < b; return true;
-    case TE_LE: out->i = a <= b; return true;
-    case TE_GT: out->i = a > b; return true;
-    case TE_GE: out->i = a >= b; return true;
-    default: return false;
-    }
-}
-
-/* Applies a binary operator to canonical values of dtype t (the operands'). */
-static bool binary_op(Interp *in, TeExprKind kind, TsDType t, Value a, Value b, Value *out)
-{
-    if (ts_dtype_is_float(t)) {
-        if (!float_binary(kind, t, a.f, b.f, out))
-            return eval_fail(in, "operator not defined on floats");
-        return true;
-    }
-    uint64_t ua = (uint64_t)a.i, ub = (uint64_t)b.i;
-    int64_t q, r, raw;
-    switch (kind) {
-    case TE_ADD: raw = (int64_t)(ua + ub); break;
-    case TE_SUB: raw = (int64_t)(ua - ub); break;
-    case TE_MUL: raw = (int64_t)(ua * ub); break;
-    case TE_DIV: case TE_MOD: case TE_FLOORDIV: case TE_FLOORMOD:
-        if (b.i == 0)
-            return eval_fail(in, "integer division by zero");
-        int_divmod(t, a.i, b.i, &q, &r);
-        if (kind == TE_FLOORDIV && !ts_dtype_is_uint(t) && r != 0 && ((r < 0) != (b.i < 0)))
-            q -= 1;
-        if (kind == TE_FLOORMOD && !ts_dtype_is_uint(t) && r != 0 && ((r < 0) != (b.i < 0)))
-            r += b.i;
-        raw = kind == TE_DIV || kind == TE_FLOORDIV ? q : r;
-        break;
-    case TE_MIN: raw = int_less(t, b.i, a.i) ? b.i : a.i; break;
-    case TE_MAX: raw = int_less(t, a.i, b.i) ? b.i : a.i; break;
-    case TE_EQ: out->i = a.i == b.i; return true;
-    case TE_NE: out->i = a.i != b.i; return true;
-    case TE_LT: out->i = int_less(t, a.i, b.i); return true;
-    case TE_LE: out->i = !int_less(t, b.i, a.i); return true;
-    case TE_GT: out->i = int_less(t, b.i, a.i); return true;
-    case TE_GE: out->i = !int_less(t, a.i, b.i); return true;
-    case TE_AND: out->i = a.i && b.i; return true;
-    case TE_OR: out->i = a.i || b.i; return true;
-    case TE_BITAND: raw = (int64_t)(ua & ub); break;
-    case TE_BITOR: raw = (int64_t)(ua | ub); break;
-    case TE_BITXOR: raw = (int64_t)(ua ^ ub); break;
-    case TE_SHL: case TE_SHR: {
-        bool negative = !ts_dtype_is_uint(t) && b.i < 0;
-        if (negative || (uint64_t)b.i >= t.bits) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "shift by %lld is outside [0, %u)",
-                     (long long)b.i, t.bits);
-            return eval_fail(in, msg);
-        }
-        if (kind == TE_SHL)
-            raw = (int64_t)(ua << b.i);
-        else if (ts_dtype_is_uint(t) || a.i >= 0)
-            raw = (int64_t)(ua >> b.i);
-        else
-            raw = (int64_t)~(~ua >> b.i); /* arithmetic shift of a negative value */
-        break;
-    }
-    default:
-        return eval_fail(in, "operator not defined on integers");
-    }
-    out->i = te_wrap_int(t, raw);
+    TsError why;
+    if (te_value_binary(kind, t, a, b, out, &why) != TS_OK)
+        return eval_fail(in, why.message);
     return true;
 }
 
-static double call_f64(TeCallKind fn, double a, double b)
+static bool unary_op(Interp *in, TeExprKind kind, TsDType t, TeValue a, TeValue *out)
 {
-    switch (fn) {
-    case TE_CALL_EXP: return exp(a);
-    case TE_CALL_LOG: return log(a);
-    case TE_CALL_SQRT: return sqrt(a);
-    case TE_CALL_TANH: return tanh(a);
-    case TE_CALL_SIGMOID: return 1.0 / (1.0 + exp(-a));
-    case TE_CALL_FABS: return fabs(a);
-    case TE_CALL_FLOOR: return floor(a);
-    case TE_CALL_CEIL: return ceil(a);
-    case TE_CALL_POW: return pow(a, b);
-    case TE_NUM_CALL_KINDS: break;
-    }
-    return NAN;
-}
-
-static float call_f32(TeCallKind fn, float a, float b)
-{
-    switch (fn) {
-    case TE_CALL_EXP: return expf(a);
-    case TE_CALL_LOG: return logf(a);
-    case TE_CALL_SQRT: return sqrtf(a);
-    case TE_CALL_TANH: return tanhf(a);
-    case TE_CALL_SIGMOID: return 1.0f / (1.0f + expf(-a));
-    case TE_CALL_FABS: return fabsf(a);
-    case TE_CALL_FLOOR: return floorf(a);
-    case TE_CALL_CEIL: return ceilf(a);
-    case TE_CALL_POW: return powf(a, b);
-    case TE_NUM_CALL_KINDS: break;
-    }
-    return NAN;
-}
-
-/* Float to integer: toward zero, saturating, NaN to 0. */
-static int64_t float_to_int(TsDType to, double v)
-{
-    if (isnan(v))
-        return 0;
-    if (ts_dtype_is_uint(to)) {
-        double limit = ldexp(1.0, to.bits); /* 2^bits, exact */
-        if (v <= -1.0)
-            return 0;
-        if (v >= limit)
-            return te_wrap_int(to, -1); /* all ones */
-        return te_wrap_int(to, (int64_t)(uint64_t)v);
-    }
-    double limit = ldexp(1.0, to.bits - 1);
-    if (v >= limit)
-        return (int64_t)((UINT64_C(1) << (to.bits - 1)) - 1);
-    if (v < -limit)
-        return te_wrap_int(to, (int64_t)(UINT64_C(1) << (to.bits - 1)));
-    return (int64_t)v;
-}
-
-static Value cast_value(TsDType from, TsDType to, Value v)
-{
-    Value out = { 0 };
-    if (ts_dtype_is_bool(to)) {
-        out.i = ts_dtype_is_float(from) ? v.f != 0.0 : v.i != 0;
-    } else if (ts_dtype_is_int(to)) {
-        out.i = ts_dtype_is_float(from) ? float_to_int(to, v.f) : te_wrap_int(to, v.i);
-    } else if (ts_dtype_is_float(from)) {
-        out.f = te_round_float(to, v.f);
-    } else if (to.bits == 32) {
-        /* One rounding, straight from the integer. */
-        out.f = ts_dtype_is_uint(from) ? (double)(float)(uint64_t)v.i : (double)(float)v.i;
-    } else {
-        double d = ts_dtype_is_uint(from) ? (double)(uint64_t)v.i : (double)v.i;
-        out.f = te_round_float(to, d);
-    }
-    return out;
+    TsError why;
+    if (te_value_unary(kind, t, a, out, &why) != TS_OK)
+        return eval_fail(in, why.message);
+    return true;
 }
 
 /* ---- evaluating expressions ---- */
@@ -304,9 +83,9 @@ static Buffer *find_buffer(Interp *in, const TsTensor *t)
     return NULL;
 }
 
-static bool eval(Interp *in, const TsExpr *e, Value *out);
+static bool eval(Interp *in, const TsExpr *e, TeValue *out);
 
-static bool eval_access(Interp *in, const TsExpr *e, Value *out)
+static bool eval_access(Interp *in, const TsExpr *e, TeValue *out)
 {
     const TsTensor *t = e->u.access.tensor;
     Buffer *buf = find_buffer(in, t);
@@ -318,7 +97,7 @@ static bool eval_access(Interp *in, const TsExpr *e, Value *out)
     }
     int64_t offset = 0;
     for (int i = 0; i < e->u.access.num_indices; i++) {
-        Value ix;
+        TeValue ix;
         if (!eval(in, e->u.access.indices[i], &ix))
             return false;
         int64_t dim = ts_tensor_dim(t, i);
@@ -330,11 +109,11 @@ static bool eval_access(Interp *in, const TsExpr *e, Value *out)
         }
         offset += ix.i * buf->strides[i];
     }
-    *out = load(t->dtype, buf->data + (size_t)offset * ts_dtype_bytes(t->dtype));
+    *out = te_value_load(t->dtype, buf->data + (size_t)offset * ts_dtype_bytes(t->dtype));
     return true;
 }
 
-static bool lookup(Interp *in, const TsExpr *var, Value *out)
+static bool lookup(Interp *in, const TsExpr *var, TeValue *out)
 {
     for (int i = in->num_bound - 1; i >= 0; i--) {
         if (in->bound[i].var == var) {
@@ -347,9 +126,9 @@ static bool lookup(Interp *in, const TsExpr *var, Value *out)
     return eval_fail(in, msg);
 }
 
-static bool eval(Interp *in, const TsExpr *e, Value *out)
+static bool eval(Interp *in, const TsExpr *e, TeValue *out)
 {
-    Value a, b, c;
+    TeValue a, b, c;
     switch (e->kind) {
     case TE_INT:
         out->i = e->u.int_value;
@@ -366,27 +145,9 @@ static bool eval(Interp *in, const TsExpr *e, Value *out)
         return eval(in, e->u.op.a, &a) && eval(in, e->u.op.b, &b) &&
                binary_op(in, e->kind, e->u.op.a->dtype, a, b, out);
     case TE_NOT:
-        if (!eval(in, e->u.op.a, &a))
-            return false;
-        out->i = !a.i;
-        return true;
     case TE_BITNOT:
-        if (!eval(in, e->u.op.a, &a))
-            return false;
-        out->i = te_wrap_int(e->dtype, (int64_t)~(uint64_t)a.i);
-        return true;
-    case TE_POPCOUNT: {
-        if (!eval(in, e->u.op.a, &a))
-            return false;
-        uint64_t bits = (uint64_t)a.i;
-        if (e->dtype.bits < 64)
-            bits &= (UINT64_C(1) << e->dtype.bits) - 1;
-        int64_t count = 0;
-        for (; bits; bits >>= 1)
-            count += (int64_t)(bits & 1);
-        out->i = count;
-        return true;
-    }
+    case TE_POPCOUNT:
+        return eval(in, e->u.op.a, &a) && unary_op(in, e->kind, e->u.op.a->dtype, a, out);
     case TE_SELECT:
         if (!eval(in, e->u.select.cond, &c) || !eval(in, e->u.select.then_value, &a) ||
             !eval(in, e->u.select.else_value, &b))
@@ -400,7 +161,7 @@ static bool eval(Interp *in, const TsExpr *e, Value *out)
     case TE_CAST:
         if (!eval(in, e->u.cast.value, &a))
             return false;
-        *out = cast_value(e->u.cast.value->dtype, e->dtype, a);
+        *out = te_value_cast(e->u.cast.value->dtype, e->dtype, a);
         return true;
     case TE_CALL: {
         const TsExpr *arg1 = e->u.call.args[1];
@@ -408,10 +169,7 @@ static bool eval(Interp *in, const TsExpr *e, Value *out)
             return false;
         if (!arg1)
             b.f = 0.0;
-        if (is_f32(e->dtype))
-            out->f = call_f32(e->u.call.fn, (float)a.f, (float)b.f);
-        else
-            out->f = call_f64(e->u.call.fn, a.f, b.f);
+        *out = te_value_call(e->u.call.fn, e->dtype, a, b);
         return true;
     }
     case TE_ACCESS:
@@ -431,7 +189,7 @@ static bool eval(Interp *in, const TsExpr *e, Value *out)
 
 /* ---- reductions ---- */
 
-static bool push_binding(Interp *in, const TsExpr *var, Value v)
+static bool push_binding(Interp *in, const TsExpr *var, TeValue v)
 {
     if (in->num_bound == MAX_BOUND_VARS)
         return eval_fail(in, "too many nested variables");
@@ -441,9 +199,9 @@ static bool push_binding(Interp *in, const TsExpr *var, Value v)
     return true;
 }
 
-static Value reducer_identity(const TsReducer *r, TsDType t)
+static TeValue reducer_identity(const TsReducer *r, TsDType t)
 {
-    Value v = { 0 };
+    TeValue v = { 0 };
     bool is_float = ts_dtype_is_float(t);
     switch (r->kind) {
     case TE_REDUCER_SUM:
@@ -477,7 +235,7 @@ static Value reducer_identity(const TsReducer *r, TsDType t)
     return v;
 }
 
-static bool combine(Interp *in, const TsReducer *r, TsDType t, Value acc, Value x, Value *out)
+static bool combine(Interp *in, const TsReducer *r, TsDType t, TeValue acc, TeValue x, TeValue *out)
 {
     switch (r->kind) {
     case TE_REDUCER_SUM: return binary_op(in, TE_ADD, t, acc, x, out);
@@ -496,17 +254,17 @@ static bool combine(Interp *in, const TsReducer *r, TsDType t, Value acc, Value 
 }
 
 /* Visits every point of the reduce axes (row-major, first axis outermost). */
-static bool eval_reduce(Interp *in, const TsExpr *e, Value *out)
+static bool eval_reduce(Interp *in, const TsExpr *e, TeValue *out)
 {
     const TsReducer *r = e->u.reduce.reducer;
     int n = e->u.reduce.num_axes;
     int mark = in->num_bound;
-    Value acc = reducer_identity(r, e->dtype);
+    TeValue acc = reducer_identity(r, e->dtype);
     for (int i = 0; i < n; i++)
-        if (!push_binding(in, e->u.reduce.axes[i]->var, (Value){ .i = 0 }))
+        if (!push_binding(in, e->u.reduce.axes[i]->var, (TeValue){ .i = 0 }))
             return false;
     for (;;) {
-        Value cond = { .i = 1 }, x;
+        TeValue cond = { .i = 1 }, x;
         if (e->u.reduce.cond && !eval(in, e->u.reduce.cond, &cond))
             return false;
         if (cond.i) {
@@ -537,17 +295,17 @@ static bool eval_stage(Interp *in, const TsTensor *t, Buffer *buf)
     in->num_bound = 0;
     for (int i = 0; i < t->ndim; i++) {
         in->point[i] = 0;
-        if (!push_binding(in, t->axes[i]->var, (Value){ .i = 0 }))
+        if (!push_binding(in, t->axes[i]->var, (TeValue){ .i = 0 }))
             return false;
     }
     size_t elem = ts_dtype_bytes(t->dtype);
     for (int64_t flat = 0;; flat++) {
-        Value v;
+        TeValue v;
         bool ok = t->body->kind == TE_REDUCE ? eval_reduce(in, t->body, &v)
                                              : eval(in, t->body, &v);
         if (!ok)
             return false;
-        store(t->dtype, buf->data + (size_t)flat * elem, v);
+        te_value_store(t->dtype, buf->data + (size_t)flat * elem, v);
         int k = t->ndim - 1;
         for (; k >= 0; k--) {
             if (++in->point[k] < ts_tensor_dim(t, k))

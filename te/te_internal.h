@@ -285,6 +285,10 @@ TsExpr *te_simplify_expr(TsArena *arena, TsExpr *e, int num_ranges, const TeRang
  * extent 1 (substituting their min). */
 TeStmt *te_simplify_stmt(TsArena *arena, TeStmt *s);
 
+/* A compute op like op (same output axes and tag) with another body and, when name is
+ * not NULL, another name: how schedules rewrite the readers of a cached tensor. */
+TsTensor *te_compute_rewrite(TsArena *arena, const TsTensor *op, const char *name, TsExpr *body);
+
 /* Names of kinds, for printing and messages. */
 const char *te_expr_kind_name(TeExprKind kind);
 const char *te_call_name(TeCallKind fn);

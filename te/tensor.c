@@ -277,11 +277,11 @@ static bool check_axes(TsArena *arena, const char *name, int ndim, TsAxis *const
     return true;
 }
 
-TsTensor *ts_compute_tagged(TsArena *arena, const char *name, const char *tag, int ndim,
-                            TsAxis *const *axes, TsExpr *body)
+/* Checks body against axes and builds the op. bind_axes marks the axes as owned by
+ * the new op (ts_compute); a rewrite of an existing op keeps them (te_compute_rewrite). */
+static TsTensor *build_compute(TsArena *arena, const char *name, const char *tag, int ndim,
+                               TsAxis *const *axes, TsExpr *body, bool bind_axes)
 {
-    if (!check_name(arena, "compute", name) || !check_axes(arena, name, ndim, axes) || !body)
-        return NULL;
     BodyCheck c = { .arena = arena, .name = name, .ndim = ndim, .axes = axes };
     bool ok;
     if (body->kind == TE_REDUCE) {
@@ -301,7 +301,8 @@ TsTensor *ts_compute_tagged(TsArena *arena, const char *name, const char *tag, i
     for (int i = 0; i < ndim; i++) {
         dims[i] = axes[i]->extent;
         axes_copy[i] = axes[i];
-        axes[i]->owner = t; /* binding the axis is the last step of building the op */
+        if (bind_axes)
+            axes[i]->owner = t; /* binding the axis is the last step of building the op */
     }
     t->op = TE_OP_COMPUTE;
     t->name = ts_arena_strdup(arena, name);
@@ -314,6 +315,21 @@ TsTensor *ts_compute_tagged(TsArena *arena, const char *name, const char *tag, i
     t->num_inputs = c.num_inputs;
     t->inputs = c.inputs;
     return t->name && t->tag ? t : NULL;
+}
+
+TsTensor *ts_compute_tagged(TsArena *arena, const char *name, const char *tag, int ndim,
+                            TsAxis *const *axes, TsExpr *body)
+{
+    if (!check_name(arena, "compute", name) || !check_axes(arena, name, ndim, axes) || !body)
+        return NULL;
+    return build_compute(arena, name, tag, ndim, axes, body, true);
+}
+
+TsTensor *te_compute_rewrite(TsArena *arena, const TsTensor *op, const char *name, TsExpr *body)
+{
+    if (!op || !body || op->op != TE_OP_COMPUTE)
+        return NULL;
+    return build_compute(arena, name ? name : op->name, op->tag, op->ndim, op->axes, body, false);
 }
 
 TsTensor *ts_compute(TsArena *arena, const char *name, int ndim, TsAxis *const *axes,
