@@ -76,6 +76,41 @@ static int leaf_position(const TsStage *st, const TsAxis *ax)
     return -1;
 }
 
+/* The leaf of st's parent that st is computed in. A stage attached at an axis that was
+ * split or fused afterwards goes to the innermost leaf derived from it, which runs
+ * inside every loop the axis became; bound inference sizes the region for that spot. */
+static const TsAxis *attach_leaf(const TsStage *st)
+{
+    const TsStage *p = st->attach_parent;
+    const TsAxis *ax = st->attach_axis;
+    if (leaf_position(p, ax) >= 0)
+        return ax;
+    const TsAxis *best = NULL;
+    int best_pos = -1;
+    for (int i = 0; i < p->num_leaves; i++) {
+        /* Walk up the relations from leaf i: is ax among its ancestors? */
+        const TsAxis *cur = p->leaves[i];
+        for (bool moved = true; moved && cur != ax;) {
+            moved = false;
+            for (int r = 0; r < p->num_relations && !moved; r++) {
+                const SchRelation *rel = &p->relations[r];
+                if (rel->kind == SCH_REL_FUSE && rel->fused == cur) {
+                    cur = rel->outer == ax || rel->inner == ax ? ax : rel->outer;
+                    moved = true;
+                } else if (rel->kind != SCH_REL_FUSE && (rel->outer == cur || rel->inner == cur)) {
+                    cur = rel->parent;
+                    moved = true;
+                }
+            }
+        }
+        if (cur == ax && i > best_pos) {
+            best = p->leaves[i];
+            best_pos = i;
+        }
+    }
+    return best;
+}
+
 /* ---- 1. inlining ---- */
 
 static TsExpr *expand_access(void *ctx, TsArena *arena, TsExpr *e)
@@ -220,7 +255,7 @@ static bool inside_scope(const TsStage *st, const Scope *sc)
 {
     for (const TsStage *s = st; s && s->attach == SCH_ATTACH_AT; s = s->attach_parent)
         if (s->attach_parent == sc->parent)
-            return leaf_position(sc->parent, s->attach_axis) >= sc->attach_pos;
+            return leaf_position(sc->parent, attach_leaf(s)) >= sc->attach_pos;
     return false;
 }
 
@@ -361,7 +396,13 @@ static bool infer_region(Lower *L, StageLower *sl)
 {
     TsStage *st = sl->stage;
     const TsTensor *op = st->op;
-    Scope sc = { st->attach_parent, leaf_position(st->attach_parent, st->attach_axis) };
+    Scope sc = { st->attach_parent, leaf_position(st->attach_parent, attach_leaf(st)) };
+    if (sc.attach_pos < 0) {
+        ts_fail(L->err, TS_ESCHEDULE, "lower: stage %s is computed at %s.%s, which is no longer "
+                "a loop of %s", op->name, sc.parent->op->name, st->attach_axis->name,
+                sc.parent->op->name);
+        return false;
+    }
     Collect c = { .L = L, .target = st->tensor, .scope = &sc };
     for (int i = 0; i < L->num_stages; i++) {
         StageLower *other = &L->stages[i];
@@ -490,9 +531,12 @@ static TsExpr *lower_access(void *ctx, TsArena *arena, TsExpr *e)
     return load ? load : TE_MUTATE_FAILED;
 }
 
+/* a && b, where either may be absent (NULL: no condition). */
 static TsExpr *and_all(TsArena *A, TsExpr *a, TsExpr *b)
 {
-    return a ? ts_and(A, a, b) : b;
+    if (!a)
+        return b;
+    return b ? ts_and(A, a, b) : a;
 }
 
 /* Guards of the stage: split tails (on data or reduce axes) and, for an attached stage,
@@ -597,7 +641,7 @@ static TeStmt *with_children(Lower *L, const TsStage *st, int pos, TeStmt *body)
     for (int i = 0; i < L->num_stages && n < 63; i++) {
         StageLower *c = &L->stages[i];
         if (c->stage->attach != SCH_ATTACH_AT || c->stage->attach_parent != st ||
-            c->stage->attach_axis != st->leaves[pos])
+            attach_leaf(c->stage) != st->leaves[pos])
             continue;
         buffers[n] = c->buffer;
         if (!(parts[n++] = stage_nest(L, c)))

@@ -1,7 +1,7 @@
 /* Loop partitioning, the loop pass after simplify (pipeline.c): a loop whose body holds
  * an if (likely(cond)) guard (lowering's guard for a split factor that does not divide
- * an extent, or for padding) is cut into a main part, where the guard is proven true
- * and removed, and a head and/or tail that keep it:
+ * an extent, or for an attached region) is cut into a main part, where the guard is
+ * proven true and removed, and a head and/or tail that keep it:
  *
  *     for (io, 0, 3) { for (ii, 0, 8) { if (likely(io*8 + ii < 20)) S } }
  * becomes
@@ -14,16 +14,19 @@
  * masked lanes. The price is a copy of the body per part, which unroll and codegen
  * already accept for tails.
  *
- * How the main part is found. For the loop variable v over [min, max], each conjunct of
- * the guard is checked with te_prove under the ranges of the enclosing loops and lets
- * and of the loops between the candidate loop and the guard (their ranges are taken
- * over v's whole range, which only weakens proofs). A guard linear in v holds on a
- * prefix or a suffix of the range, found by binary search; the conjunction holds on
- * the intersection, which is proven once more as a whole before the loop is cut, so
- * the result rests on te_prove alone whatever the guard's shape. When no part is
- * proven true, a prefix or suffix proven false is cut off the same way: those
- * iterations do nothing (or only the else branch), as in the last outer iterations of
- * a two-level split, and cutting them leaves the one partial iteration on its own.
+ * How the parts are found. The guard's conjuncts are taken one at a time: in
+ * (i < 20 && j < 20) the loop over i decides the first and the loop over j the second,
+ * and where a cut proves a conjunct true it is replaced by true (the guard goes away
+ * once all are). For the loop variable v over [min, max], a conjunct is checked with
+ * te_prove under the ranges of the enclosing loops and lets and of the loops between
+ * the candidate loop and the guard (their ranges are taken over v's whole range, which
+ * only weakens proofs). A conjunct monotone in v (built from + - min max and products
+ * and divisions by constants) holds on a prefix or a suffix of the range, found by
+ * binary search and proven once more as a whole before the loop is cut, so the result
+ * rests on te_prove alone. When no part is proven true, a prefix or suffix where the
+ * conjunct is proven false is cut off the same way, and there the guard takes its else
+ * branch: those iterations skip the guarded statement, as in the last outer iterations
+ * of a two-level split, and cutting them leaves the one partial iteration on its own.
  *
  * Order. Outermost loops first: for io*8 + ii < 20 the outer loop io has a main part
  * [0, 2); the inner loop ii would only give a main part inside each io. After each
@@ -33,10 +36,13 @@
  * uncut are still correct because their guards stay. Loop kinds and pragmas are kept
  * on every part. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "sch_internal.h"
 
 enum { MAX_PARTITIONS = 256 };
+
+enum { MAX_DEPTH = 256 }; /* guards nested deeper inside a loop are not looked at */
 
 typedef struct Partitioner {
     TsArena *arena;
@@ -45,14 +51,22 @@ typedef struct Partitioner {
     int cap;
     bool failed;     /* out of memory (recorded in the arena) */
     int partitions;  /* loops cut so far */
+    int path[MAX_DEPTH]; /* child indices from the candidate loop's body to the statement
+                          * being examined (see child_stmt) */
+    int depth;
     TeMutator self;
 } Partitioner;
 
-/* A part of a loop's range where a guard is decided. */
+/* A part of a loop's range where one conjunct of a guard is decided. The guard is named
+ * by its path from the loop's body, not by its pointer: an unchanged subtree is shared
+ * by the copies a cut makes, so one node can sit in several places with different
+ * ranges around it, and the proof holds in the place it was made. */
 typedef struct Guard {
-    const TeStmt *stmt; /* the if (likely(...)) */
+    const TsExpr *conjunct;  /* a conjunct of the guard's condition (or all of it) */
     int64_t lo, hi;
-    bool value;         /* proven true there, or proven false */
+    bool value;              /* the conjunct is proven true there, or proven false */
+    int path[MAX_DEPTH];
+    int depth;
 } Guard;
 
 static bool push_range(Partitioner *p, const TsExpr *var, int64_t lo, int64_t hi)
@@ -105,37 +119,70 @@ static bool proven_on(Partitioner *p, const TsExpr *cond, int slot, int64_t lo, 
     return proven;
 }
 
-/* Whether cond is built from comparisons of integers a op b where a - b changes by a
- * constant when var steps by one: linear in var, so each comparison is monotone in it
- * and holds on a prefix or a suffix. (Other guards could be proven on scattered
- * iterations, and cutting those off one at a time would only copy the body.) */
-static bool linear_in(Partitioner *p, const TsExpr *cond, const TsExpr *var)
+/* How an int32 expression moves as a variable grows. */
+typedef enum Direction { FLAT, RISING, FALLING, UNKNOWN } Direction;
+
+static Direction flip(Direction d)
+{
+    return d == RISING ? FALLING : d == FALLING ? RISING : d;
+}
+
+static Direction combine(Direction a, Direction b)
+{
+    if (a == FLAT || a == b)
+        return b;
+    return b == FLAT ? a : UNKNOWN;
+}
+
+/* The direction of e in var, from + - min max, products and floor or truncating
+ * divisions by constants (wrap-around aside: the proofs check exactness). */
+static Direction direction(const TsExpr *e, const TsExpr *var)
+{
+    int64_t c;
+    if (!te_expr_uses_var(e, var))
+        return FLAT;
+    if (e == var)
+        return RISING;
+    TeExprKind k = e->kind;
+    if (k == TE_ADD || k == TE_MIN || k == TE_MAX)
+        return combine(direction(e->u.op.a, var), direction(e->u.op.b, var));
+    if (k == TE_SUB)
+        return combine(direction(e->u.op.a, var), flip(direction(e->u.op.b, var)));
+    if (k == TE_MUL && (te_const_int(e->u.op.b, &c) || te_const_int(e->u.op.a, &c))) {
+        Direction d = direction(te_const_int(e->u.op.b, &c) ? e->u.op.a : e->u.op.b, var);
+        return c > 0 ? d : c < 0 ? flip(d) : FLAT;
+    }
+    if ((k == TE_FLOORDIV || k == TE_DIV) && te_const_int(e->u.op.b, &c) && c != 0)
+        return c > 0 ? direction(e->u.op.a, var) : flip(direction(e->u.op.a, var));
+    return UNKNOWN;
+}
+
+/* Whether cond is built from comparisons of int32 values a op b where a - b only rises
+ * or only falls with var, so that each comparison holds on a prefix or a suffix of the
+ * loop. (Other guards could be proven on scattered iterations, and cutting those off
+ * one at a time would only copy the body.) */
+static bool monotone_in(const TsExpr *cond, const TsExpr *var)
 {
     if (cond->kind == TE_NOT)
-        return linear_in(p, cond->u.op.a, var);
+        return monotone_in(cond->u.op.a, var);
     if (cond->kind == TE_AND || cond->kind == TE_OR)
-        return linear_in(p, cond->u.op.a, var) && linear_in(p, cond->u.op.b, var);
+        return monotone_in(cond->u.op.a, var) && monotone_in(cond->u.op.b, var);
     bool compare = cond->kind == TE_LT || cond->kind == TE_LE || cond->kind == TE_GT ||
                    cond->kind == TE_GE || cond->kind == TE_EQ || cond->kind == TE_NE;
     if (!compare || !ts_dtype_eq(cond->u.op.a->dtype, TS_INT32))
         return false;
-    TsArena *A = p->arena;
-    TsExpr *diff = ts_sub(A, cond->u.op.a, cond->u.op.b);
-    TsExpr *next = ts_add(A, (TsExpr *)var, ts_i32(A, 1));
-    TsExpr *shifted = diff && next ? te_substitute(A, diff, 1, &var, &next) : NULL;
-    TsExpr *step = shifted ? te_simplify_expr(A, ts_sub(A, shifted, diff), 0, NULL) : NULL;
-    p->failed = p->failed || !step;
-    return step && step->kind == TE_INT;
+    Direction a = direction(cond->u.op.a, var), b = direction(cond->u.op.b, var);
+    return combine(a, flip(b)) != UNKNOWN;
 }
 
 /* Narrows [*lo, *hi] to where one conjunct is proven: all of the range, a prefix (the
  * largest one proven) or a suffix (the largest one proven); false when it is proven
- * at neither end or is not linear in the loop variable. */
+ * at neither end or is not monotone in the loop variable. */
 static bool conjunct_part(Partitioner *p, const TsExpr *cond, int slot, int64_t *lo,
                           int64_t *hi)
 {
     int64_t vmin = p->ranges[slot].min, vmax = p->ranges[slot].max;
-    if (!linear_in(p, cond, p->ranges[slot].var))
+    if (!monotone_in(cond, p->ranges[slot].var))
         return false;
     if (proven_on(p, cond, slot, vmin, vmax))
         return true;
@@ -160,38 +207,28 @@ static bool conjunct_part(Partitioner *p, const TsExpr *cond, int slot, int64_t 
     return false;
 }
 
-static bool conjunction_part(Partitioner *p, const TsExpr *cond, int slot, int64_t *lo,
-                             int64_t *hi)
-{
-    if (cond->kind == TE_AND)
-        return conjunction_part(p, cond->u.op.a, slot, lo, hi) &&
-               conjunction_part(p, cond->u.op.b, slot, lo, hi);
-    return conjunct_part(p, cond, slot, lo, hi);
-}
-
 /* Whether cond is proven on a non-empty part of the loop's range that is not all of it
- * (all of it: simplify removes the guard without a cut). */
+ * (all of it: simplify removes it without a cut). */
 static bool proven_part(Partitioner *p, const TsExpr *cond, int slot, int64_t *lo, int64_t *hi)
 {
     int64_t vmin = p->ranges[slot].min, vmax = p->ranges[slot].max;
     *lo = vmin;
     *hi = vmax;
-    return conjunction_part(p, cond, slot, lo, hi) && *lo <= *hi &&
+    return conjunct_part(p, cond, slot, lo, hi) && *lo <= *hi &&
            !(*lo == vmin && *hi == vmax) && proven_on(p, cond, slot, *lo, *hi);
 }
 
-/* Where the guard is proven true (the main part), or else proven false: iterations that
- * do nothing, as in the last outer iterations of a two-level split, which the cut
- * separates from the one partial iteration. */
-static bool guard_part(Partitioner *p, const TeStmt *guard, int slot, Guard *g)
+/* Where one conjunct is proven true (the main part), or else proven false: iterations
+ * that skip the guarded statement, as in the last outer iterations of a two-level split,
+ * which the cut separates from the one partial iteration. */
+static bool conjunct_decided(Partitioner *p, TsExpr *conjunct, int slot, Guard *g)
 {
-    TsExpr *cond = guard->u.if_then.cond, *negated;
-    g->stmt = guard;
+    g->conjunct = conjunct;
     g->value = true;
-    if (proven_part(p, cond, slot, &g->lo, &g->hi))
+    if (proven_part(p, conjunct, slot, &g->lo, &g->hi))
         return true;
     g->value = false;
-    negated = ts_not(p->arena, cond);
+    TsExpr *negated = ts_not(p->arena, conjunct);
     if (!negated) {
         p->failed = true;
         return false;
@@ -199,52 +236,138 @@ static bool guard_part(Partitioner *p, const TeStmt *guard, int slot, Guard *g)
     return proven_part(p, negated, slot, &g->lo, &g->hi);
 }
 
+/* The first conjunct of cond decided on part of the loop. Conjuncts are taken one at a
+ * time: in (i < 20 && j < 20) only the first is decided by the loop over i, the second
+ * by the loop over j, and each cut removes its own. */
+static bool conjunction_part(Partitioner *p, TsExpr *cond, int slot, Guard *g)
+{
+    if (cond->kind == TE_AND)
+        return conjunction_part(p, cond->u.op.a, slot, g) ||
+               (!p->failed && conjunction_part(p, cond->u.op.b, slot, g));
+    return conjunct_decided(p, cond, slot, g);
+}
+
+/* The same for the guard at the current path, which the result records. */
+static bool guard_part(Partitioner *p, const TeStmt *guard, int slot, Guard *g)
+{
+    if (!conjunction_part(p, guard->u.if_then.cond, slot, g))
+        return false;
+    memcpy(g->path, p->path, sizeof p->path[0] * (size_t)p->depth);
+    g->depth = p->depth;
+    return true;
+}
+
+/* Child i of s: the body of a loop, let or allocation (i = 0), the then (0) or else
+ * (1) branch of an if, statement i of a sequence; NULL when there is none. */
+static TeStmt *child_stmt(const TeStmt *s, int i)
+{
+    switch (s->kind) {
+    case TE_STMT_FOR: return i == 0 ? s->u.loop.body : NULL;
+    case TE_STMT_LET: return i == 0 ? s->u.let.body : NULL;
+    case TE_STMT_ALLOCATE: return i == 0 ? s->u.allocate.body : NULL;
+    case TE_STMT_IF:
+        return i == 0 ? s->u.if_then.then_case : i == 1 ? s->u.if_then.else_case : NULL;
+    case TE_STMT_SEQ: return i < s->u.seq.num_stmts ? s->u.seq.stmts[i] : NULL;
+    case TE_STMT_STORE: case TE_NUM_STMT_KINDS:
+        return NULL;
+    }
+    return NULL;
+}
+
 static bool find_guard(Partitioner *p, const TeStmt *s, int slot, Guard *g);
 
-static bool find_guard_in_scope(Partitioner *p, const TeStmt *scope, const TeStmt *body,
-                                int slot, Guard *g)
+/* Looks for a guard in each child of s, with the ranges s binds. */
+static bool find_guard_below(Partitioner *p, const TeStmt *s, int slot, Guard *g)
 {
     int saved = p->num_ranges;
-    bool pushed = scope->kind == TE_STMT_FOR ? push_loop(p, scope) : push_let(p, scope);
-    bool found = pushed && find_guard(p, body, slot, g);
+    if (p->depth == MAX_DEPTH)
+        return false;
+    bool found = false, pushed = s->kind == TE_STMT_FOR   ? push_loop(p, s)
+                                 : s->kind == TE_STMT_LET ? push_let(p, s)
+                                                          : true;
+    if (!pushed)
+        return false;
+    TeStmt *child;
+    for (int i = 0; !found && !p->failed && (child = child_stmt(s, i)) != NULL; i++) {
+        p->path[p->depth++] = i;
+        found = find_guard(p, child, slot, g);
+        p->depth--;
+    }
     p->num_ranges = saved;
     return found;
 }
 
 /* The first likely guard inside s (pre-order) that gives the loop of ranges[slot] a
- * main part. */
+ * part where one of its conjuncts is decided. */
 static bool find_guard(Partitioner *p, const TeStmt *s, int slot, Guard *g)
 {
-    switch (s->kind) {
-    case TE_STMT_FOR: return find_guard_in_scope(p, s, s->u.loop.body, slot, g);
-    case TE_STMT_LET: return find_guard_in_scope(p, s, s->u.let.body, slot, g);
-    case TE_STMT_ALLOCATE: return find_guard(p, s->u.allocate.body, slot, g);
-    case TE_STMT_IF:
-        if (s->u.if_then.likely && guard_part(p, s, slot, g))
-            return true;
-        return !p->failed && (find_guard(p, s->u.if_then.then_case, slot, g) ||
-                              (s->u.if_then.else_case &&
-                               find_guard(p, s->u.if_then.else_case, slot, g)));
-    case TE_STMT_SEQ:
-        for (int i = 0; i < s->u.seq.num_stmts && !p->failed; i++)
-            if (find_guard(p, s->u.seq.stmts[i], slot, g))
-                return true;
-        return false;
-    case TE_STMT_STORE: case TE_NUM_STMT_KINDS:
-        return false;
-    }
-    return false;
+    if (s->kind == TE_STMT_IF && s->u.if_then.likely && guard_part(p, s, slot, g))
+        return true;
+    return !p->failed && find_guard_below(p, s, slot, g);
 }
 
-/* Replaces the guard by the branch its proven value takes. */
-static TeStmt *decide_guard(void *ctx, TsArena *arena, TeStmt *s)
+static TsExpr *conjunct_true(void *ctx, TsArena *arena, TsExpr *e)
 {
     const Guard *g = ctx;
-    if (s != g->stmt)
+    if (e != g->conjunct)
         return NULL;
-    if (g->value)
+    TsExpr *t = ts_bool(arena, true);
+    return t ? t : TE_MUTATE_FAILED;
+}
+
+/* The guard in the part where its conjunct is decided: a false conjunct makes it take
+ * its else branch; a true one is replaced by true (the simplification after the cut
+ * folds the && it leaves). */
+static TeStmt *decided_guard(Partitioner *p, const TeStmt *s, const Guard *g)
+{
+    if (!g->value)
+        return s->u.if_then.else_case ? s->u.if_then.else_case : te_seq(p->arena, 0, NULL);
+    if (g->conjunct == s->u.if_then.cond)
         return s->u.if_then.then_case;
-    return s->u.if_then.else_case ? s->u.if_then.else_case : te_seq(arena, 0, NULL);
+    TeMutator m = { .expr = conjunct_true, .ctx = (void *)g };
+    TsExpr *cond = te_mutate_expr(p->arena, s->u.if_then.cond, &m);
+    return cond ? te_if(p->arena, cond, s->u.if_then.then_case, s->u.if_then.else_case,
+                        s->u.if_then.likely)
+                : NULL;
+}
+
+/* s with child i replaced. */
+static TeStmt *with_child(Partitioner *p, const TeStmt *s, int i, TeStmt *child)
+{
+    if (s->kind == TE_STMT_SEQ) {
+        int n = s->u.seq.num_stmts;
+        TeStmt **items = ts_arena_alloc(p->arena, sizeof *items * (size_t)n);
+        if (!items)
+            return NULL;
+        memcpy(items, s->u.seq.stmts, sizeof *items * (size_t)n);
+        items[i] = child;
+        return te_seq(p->arena, n, items);
+    }
+    TeStmt *copy = ts_arena_alloc(p->arena, sizeof *copy);
+    if (!copy)
+        return NULL;
+    *copy = *s;
+    if (s->kind == TE_STMT_FOR)
+        copy->u.loop.body = child;
+    else if (s->kind == TE_STMT_LET)
+        copy->u.let.body = child;
+    else if (s->kind == TE_STMT_ALLOCATE)
+        copy->u.allocate.body = child;
+    else if (i == 0)
+        copy->u.if_then.then_case = child;
+    else
+        copy->u.if_then.else_case = child;
+    return copy;
+}
+
+/* s with the guard at the end of path (child indices from s) decided. */
+static TeStmt *decide_at(Partitioner *p, const TeStmt *s, const int *path, int depth,
+                         const Guard *g)
+{
+    if (depth == 0)
+        return decided_guard(p, s, g);
+    TeStmt *child = decide_at(p, child_stmt(s, path[0]), path + 1, depth - 1, g);
+    return child ? with_child(p, s, path[0], child) : NULL;
 }
 
 static TeStmt *loop_part(Partitioner *p, const TeStmt *loop, int64_t lo, int64_t hi,
@@ -260,8 +383,7 @@ static TeStmt *loop_part(Partitioner *p, const TeStmt *loop, int64_t lo, int64_t
 static TeStmt *cut_loop(Partitioner *p, const TeStmt *loop, int64_t vmin, int64_t vmax,
                         const Guard *g)
 {
-    TeMutator decide = { .stmt = decide_guard, .ctx = (void *)g };
-    TeStmt *main_body = te_mutate_stmt(p->arena, loop->u.loop.body, &decide);
+    TeStmt *main_body = decide_at(p, loop->u.loop.body, g->path, g->depth, g);
     TeStmt *parts[3];
     int n = 0;
     if (g->lo > vmin)
@@ -282,6 +404,7 @@ static TeStmt *visit_for(Partitioner *p, TeStmt *s)
     TeStmt *r = NULL, *body = NULL;
     Guard g;
     if (push_loop(p, s)) {
+        p->depth = 0; /* paths start at the body of the loop being examined */
         if (candidate && p->num_ranges > slot && find_guard(p, s->u.loop.body, slot, &g))
             r = cut_loop(p, s, min, min + extent - 1, &g);
         else if (!p->failed)

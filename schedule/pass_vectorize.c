@@ -20,10 +20,11 @@
  *   - lanes could see or overwrite each other's writes: a buffer written with a
  *     varying index is accessed elsewhere in the loop through a different index, or
  *     through an index that is not a ramp of nonzero constant stride, or the index of
- *     a varying store uses a variable bound inside the loop (an inner loop's).
+ *     a varying store moves with an inner loop so that one lane could reach another
+ *     lane's element in a later iteration.
  * The last two rules make the statement order that vectorization changes (every lane
- * of one statement before the next statement) unobservable; the schedule only
- * vectorizes data-parallel axes, so lowered code meets them. Then the pass fails with
+ * of one statement before the next statement) unobservable; lowered code, where only
+ * data-parallel axes are vectorized, normally meets them. Otherwise the pass fails with
  * TS_ECODEGEN naming the loop and the reason, or, with options->allow_scalar_fallback,
  * keeps the loop as a serial loop and says so on stderr. A loop of extent 1 becomes its
  * body with the variable replaced by min; extent 0 or less, nothing. */
@@ -61,7 +62,7 @@ typedef struct Vectorizer {
     int num_accesses, cap_accesses;
     Access *accesses;
     int num_bound, cap_bound;
-    const TsExpr **bound;
+    const TeStmt **bound; /* the loops and lets inside, binding their variables */
     bool scan_failed;
     /* Why the loop cannot be vectorized; has_reason is false while it can. */
     bool has_reason;
@@ -177,15 +178,20 @@ static void add_access(Vectorizer *v, const TeBuffer *buffer, bool is_store, int
     v->accesses[v->num_accesses++] = (Access){ buffer, is_store, n, indices };
 }
 
-static void add_bound(Vectorizer *v, const TsExpr *var)
+static void add_bound(Vectorizer *v, const TeStmt *binder)
 {
     void *items = (void *)v->bound;
-    if (!grow(v->arena, &items, &v->cap_bound, v->num_bound, sizeof(const TsExpr *))) {
+    if (!grow(v->arena, &items, &v->cap_bound, v->num_bound, sizeof(const TeStmt *))) {
         v->scan_failed = true;
         return;
     }
     v->bound = items;
-    v->bound[v->num_bound++] = var;
+    v->bound[v->num_bound++] = binder;
+}
+
+static TsExpr *bound_var(const TeStmt *binder)
+{
+    return binder->kind == TE_STMT_FOR ? binder->u.loop.var : binder->u.let.var;
 }
 
 static TsExpr *scan_expr(void *ctx, TsArena *arena, TsExpr *e)
@@ -201,10 +207,8 @@ static TeStmt *scan_stmt(void *ctx, TsArena *arena, TeStmt *s)
     (void)arena;
     if (s->kind == TE_STMT_STORE)
         add_access(ctx, s->u.store.buffer, true, s->u.store.num_indices, s->u.store.indices);
-    else if (s->kind == TE_STMT_FOR)
-        add_bound(ctx, s->u.loop.var);
-    else if (s->kind == TE_STMT_LET)
-        add_bound(ctx, s->u.let.var);
+    else if (s->kind == TE_STMT_FOR || s->kind == TE_STMT_LET)
+        add_bound(ctx, s);
     return NULL;
 }
 
@@ -513,16 +517,166 @@ static const TsExpr *inner_variable(const Vectorizer *v, int n, TsExpr *const *i
 {
     for (int b = 0; b < v->num_bound; b++)
         for (int i = 0; i < n; i++)
-            if (te_expr_uses_var(indices[i], v->bound[b]))
-                return v->bound[b];
+            if (te_expr_uses_var(indices[i], bound_var(v->bound[b])))
+                return bound_var(v->bound[b]);
     return NULL;
 }
 
-/* The rules that keep the order of lanes unobservable (see the file comment): a buffer
- * the loop writes at a varying index is private to each lane (a fixed element per
- * lane, the same in every iteration of the loops inside), or written once and never
- * read; a store to a fixed address writes the same value from every lane to a buffer
- * the loop does not read. */
+enum { MAX_INNER_RANGES = 16 };
+
+static int64_t gcd(int64_t a, int64_t b)
+{
+    a = a < 0 ? -a : a;
+    b = b < 0 ? -b : b;
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* One term of a linear form: coef * var (var NULL for the lanes), var in a range of
+ * extent values. */
+typedef struct Term {
+    const TsExpr *var;
+    int64_t coef, extent;
+} Term;
+
+enum { MAX_TERMS = MAX_INNER_RANGES + 1 };
+
+/* Adds scale * e to the linear form terms[] (one term per variable, constants
+ * dropped); false when e is not linear in its variables. */
+static bool linear_terms(const TsExpr *e, int64_t scale, Term *terms, int *num_terms)
+{
+    int64_t c;
+    if (scale > INT32_MAX || scale < -(int64_t)INT32_MAX)
+        return false;
+    if (e->kind == TE_INT)
+        return true;
+    if (e->kind == TE_VAR) {
+        int t = 0;
+        while (t < *num_terms && terms[t].var != e)
+            t++;
+        if (t == *num_terms) {
+            if (t == MAX_TERMS)
+                return false;
+            terms[(*num_terms)++] = (Term){ e, 0, 0 };
+        }
+        terms[t].coef += scale;
+        return true;
+    }
+    if (e->kind == TE_ADD || e->kind == TE_SUB)
+        return linear_terms(e->u.op.a, scale, terms, num_terms) &&
+               linear_terms(e->u.op.b, e->kind == TE_SUB ? -scale : scale, terms, num_terms);
+    if (e->kind != TE_MUL)
+        return false;
+    const TsExpr *term = te_const_int(e->u.op.b, &c)   ? e->u.op.a
+                         : te_const_int(e->u.op.a, &c) ? e->u.op.b
+                                                       : NULL;
+    return term && linear_terms(term, scale * c, terms, num_terms);
+}
+
+/* Whether lane offsets stride * l (l < v->lanes) and the moves of a linear base never
+ * coincide for different lanes: either every move is a multiple of a step larger than
+ * stride * (lanes - 1), or the terms, lanes included, form a mixed radix (each weight
+ * beyond the reach of all smaller ones together, as the strides of a dense buffer
+ * are), which makes every (lane, iteration) pair its own element. */
+static bool lanes_apart(const Vectorizer *v, int64_t stride, Term *terms, int num_terms,
+                        const TeRange *ranges, int num_ranges)
+{
+    int64_t step = 0;
+    for (int t = 0; t < num_terms; t++)
+        step = gcd(step, terms[t].coef);
+    if (step > stride * (v->lanes - 1))
+        return true;
+    int n = 0;
+    Term sorted[MAX_TERMS + 1];
+    for (int t = 0; t < num_terms; t++) {
+        if (terms[t].coef == 0)
+            continue;
+        int r = 0;
+        while (r < num_ranges && ranges[r].var != terms[t].var)
+            r++;
+        if (r == num_ranges)
+            return false; /* an outer variable that did not cancel */
+        sorted[n++] = (Term){ terms[t].var, terms[t].coef < 0 ? -terms[t].coef : terms[t].coef,
+                              ranges[r].max - ranges[r].min + 1 };
+    }
+    sorted[n++] = (Term){ NULL, stride, v->lanes };
+    for (int i = 1; i < n; i++) /* insertion sort by weight: a handful of terms */
+        for (int j = i; j > 0 && sorted[j].coef < sorted[j - 1].coef; j--) {
+            Term swap = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = swap;
+        }
+    int64_t reach = 0; /* the largest offset the smaller weights reach together */
+    for (int i = 0; i < n; i++) {
+        if (sorted[i].coef <= reach || reach > ((int64_t)1 << 40))
+            return false;
+        reach += sorted[i].coef * (sorted[i].extent - 1);
+    }
+    return true;
+}
+
+/* True when index is ramp(base, s, n) with a constant s != 0 and no lane can reach
+ * another lane's element in any iteration of the loops inside the vectorized one: base
+ * spans less than |s| (C[i * 8 + k] over a vectorized i and an inner k < 8), or
+ * lanes_apart holds for its moves (C[(n * 6 + y) * 10 + x] over a vectorized y and
+ * inner n, x). Both are judged on base minus base at the inner loops' mins, simplified
+ * with their ranges so the outer variables cancel; a let variable or an inner loop of
+ * non-constant bounds in base gives false. */
+static bool base_keeps_lanes_apart(Vectorizer *v, const TsExpr *index)
+{
+    int64_t stride, lo, hi;
+    if (index->kind != TE_RAMP || !te_const_int(index->u.ramp.stride, &stride) || stride == 0)
+        return false;
+    stride = stride < 0 ? -stride : stride;
+    TsExpr *base = index->u.ramp.base, *base_at_mins = base;
+    TeRange ranges[MAX_INNER_RANGES];
+    int num_ranges = 0;
+    for (int b = 0; b < v->num_bound; b++) {
+        const TeStmt *binder = v->bound[b];
+        TsExpr *var = bound_var(binder);
+        int64_t min, extent;
+        if (!te_expr_uses_var(base, var))
+            continue;
+        if (binder->kind != TE_STMT_FOR || !te_const_int(binder->u.loop.min, &min) ||
+            !te_const_int(binder->u.loop.extent, &extent) || extent < 1 ||
+            num_ranges == MAX_INNER_RANGES)
+            return false;
+        ranges[num_ranges++] = (TeRange){ var, min, min + extent - 1 };
+        base_at_mins = te_substitute(v->arena, base_at_mins, 1, (const TsExpr *const[]){ var },
+                                     (TsExpr *const[]){ binder->u.loop.min });
+    }
+    TsExpr *moved = te_simplify_expr(v->arena, ts_sub(v->arena, base, base_at_mins),
+                                     num_ranges, ranges);
+    if (!moved)
+        return false;
+    if (te_const_bounds(moved, num_ranges, ranges, &lo, &hi) && hi - lo < stride)
+        return true;
+    Term terms[MAX_TERMS];
+    int num_terms = 0;
+    return linear_terms(moved, 1, terms, &num_terms) &&
+           lanes_apart(v, stride, terms, num_terms, ranges, num_ranges);
+}
+
+/* The index gives each lane elements no other lane touches, in every iteration of the
+ * loops inside: see base_keeps_lanes_apart. */
+static bool private_across_iterations(Vectorizer *v, int n, TsExpr *const *indices)
+{
+    for (int i = 0; i < n; i++)
+        if (base_keeps_lanes_apart(v, indices[i]))
+            return true;
+    return false;
+}
+
+/* The rules that keep the order of lanes unobservable (see the file comment). A buffer
+ * the loop writes at a varying index is written by one store and read nowhere, or
+ * accessed everywhere through that store's index, which gives each lane its own
+ * elements; in both cases the index may move with an inner loop only by less than its
+ * stride. A store to a fixed address writes the same value from every lane to a buffer
+ * the loop does not read, so doing it once is the same. */
 static bool check_store(Vectorizer *v, TeStmt *s, TsExpr *const *indices, bool index_varies,
                         bool value_varies)
 {
@@ -538,7 +692,7 @@ static bool check_store(Vectorizer *v, TeStmt *s, TsExpr *const *indices, bool i
         return true;
     }
     const TsExpr *inner = inner_variable(v, s->u.store.num_indices, indices);
-    if (inner)
+    if (inner && !private_across_iterations(v, s->u.store.num_indices, indices))
         return cannot(v, "the index of the store to %s depends on %s, which is bound inside "
                       "the loop, so lanes of %s may write each other's elements", buffer->name,
                       inner->u.var.name, name);

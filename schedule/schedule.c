@@ -520,6 +520,9 @@ TsStatus ts_compute_at(TsStage *stage, TsStage *parent, TsAxis *axis, TsError *e
     if (stage->is_output)
         return ts_fail(err, TS_ESCHEDULE, "compute_at: stage %s is an output of the schedule "
                        "and is computed at the root", sname);
+    if (parent->attach == SCH_ATTACH_INLINE)
+        return ts_fail(err, TS_ESCHEDULE, "compute_at: stage %s is inlined and has no loops to "
+                       "compute %s in", pname, sname);
     TsStatus st = check_leaf(parent, axis, "compute_at", err);
     if (st != TS_OK)
         return st;

@@ -5,5 +5,5 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-"$top/build"}
 cmake --build "$build" -j2
-TESSERA_UPDATE_GOLDEN=1 ctest --test-dir "$build" -R 'test_printer' --output-on-failure
+TESSERA_UPDATE_GOLDEN=1 ctest --test-dir "$build" -R 'test_printer|test_lower_golden' --output-on-failure
 git -C "$top" status --short -- 'tests/*/golden'

@@ -57,10 +57,14 @@ TeBuffer *te_buffer(TsArena *arena, const char *name, const TsTensor *t, int ndi
     int64_t n = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         int64_t d = shape ? shape[i] : ts_tensor_dim(t, i);
-        if (d < 1 || d > TS_MAX_EXTENT || n > TS_MAX_EXTENT / d) {
-            ts_arena_fail(arena, TS_EINVAL, "buffer %s: dimension %d has extent %lld; the "
-                          "buffer must hold between 1 and %lld elements", name, i,
-                          (long long)d, (long long)TS_MAX_EXTENT);
+        if (d < 1 || d > TS_MAX_EXTENT) {
+            ts_arena_fail(arena, TS_EINVAL, "buffer %s: dimension %d has extent %lld, outside "
+                          "[1, %lld]", name, i, (long long)d, (long long)TS_MAX_EXTENT);
+            return NULL;
+        }
+        if (n > TS_MAX_EXTENT / d) {
+            ts_arena_fail(arena, TS_EINVAL, "buffer %s: more than %lld elements in all; int32 "
+                          "index arithmetic cannot address it", name, (long long)TS_MAX_EXTENT);
             return NULL;
         }
         b->shape[i] = d;

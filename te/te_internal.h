@@ -262,7 +262,7 @@ TeStmt *te_substitute_stmt(TsArena *arena, TeStmt *s, int n, const TsExpr *const
 bool te_expr_uses_var(const TsExpr *e, const TsExpr *var);
 bool te_stmt_uses_var(const TeStmt *s, const TsExpr *var);
 
-/* ---- simplification and interval analysis (simplify.c) ---- */
+/* ---- simplification and interval analysis (bounds.c, simplify.c) ---- */
 
 /* What is known of an int32 variable: min <= var <= max. */
 typedef struct TeRange {

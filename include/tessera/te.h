@@ -248,6 +248,11 @@ const char *ts_lowered_str(TsArena *arena, const TsLoweredFunc *func);
 int ts_lowered_num_args(const TsLoweredFunc *func);
 const TsTensor *ts_lowered_arg(const TsLoweredFunc *func, int i);
 
+/* Vector code in a loop nest (after the vectorize pass) follows the scalar rules lane by
+ * lane: ts_if_then_else is lazy per lane (a lane whose condition is false reads
+ * nothing), a scalar index next to vector ones is the same for every lane, and a vector
+ * store whose lanes hit one address leaves the last lane's value. */
+
 /* The loop-nest interpreter: runs the lowered IR on the caller's buffers (bound as for
  * ts_evaluate: every argument's tensor to a dense row-major buffer), so a wrong
  * lowering is caught before any code is generated. Reads and writes outside a buffer,

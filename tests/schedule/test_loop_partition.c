@@ -1,7 +1,9 @@
 /* The loop passes simplify and loop_partition on loop nests built by hand: the printed
  * loop nest after the pass, exact, for the guards lowering makes (a split factor that
- * does not divide the extent, one and two levels deep; padding on both sides), loop
- * kinds and pragmas kept on every part, and nests left alone; and values: the loop-nest
+ * does not divide the extent, one and two levels deep, in two dimensions; a monotone
+ * guard; padding on both sides), loop
+ * kinds and pragmas kept on every part, a guard node shared by two contexts, and nests
+ * left alone; and values: the loop-nest
  * interpreter runs the function before and after the pass on the same input, and the
  * output must be the same and equal to what the guard allows. */
 #include <setjmp.h>
@@ -102,14 +104,15 @@ static void test_split_tail(void **state)
     TsExpr *index = ts_add(A, ts_mul(A, io, ts_i32(A, 8)), ii);
     TeStmt *nest = loop(A, io, 0, 3, loop(A, ii, 0, 8, te_if(A, ts_lt(A, index, ts_i32(A, 20)),
                                                             copy(&c, index, index), NULL, true)));
-    TsLoweredFunc *f = check_partition(&c, nest, "for (io, 0, 2) {\n"
-                                                 "  for (ii, 0, 8) {\n"
-                                                 "    B[((io * 8) + ii)] = (A[((io * 8) + ii)] + 1)\n"
-                                                 "  }\n"
-                                                 "}\n"
-                                                 "for (ii, 0, 4) {\n"
-                                                 "  B[(ii + 16)] = (A[(ii + 16)] + 1)\n"
-                                                 "}\n");
+    TsLoweredFunc *f = check_partition(&c, nest,
+                                       "for (io, 0, 2) {\n"
+                                       "  for (ii, 0, 8) {\n"
+                                       "    B[((io * 8) + ii)] = (A[((io * 8) + ii)] + 1)\n"
+                                       "  }\n"
+                                       "}\n"
+                                       "for (ii, 0, 4) {\n"
+                                       "  B[(ii + 16)] = (A[(ii + 16)] + 1)\n"
+                                       "}\n");
     int32_t out[N];
     run(f, &c, out);
     for (int k = 0; k < N; k++)
@@ -144,6 +147,66 @@ static void test_two_level_split(void **state)
     run(f, &c, out);
     for (int k = 0; k < N; k++)
         assert_int_equal(out[k], k < 19 ? 100 + k + 1 : -1);
+    ts_arena_destroy(A);
+}
+
+/* A 6 x 7 tile split by 4 x 4: the guard (io*4 + ii < 6 && jo*4 + ji < 7) has one
+ * conjunct per dimension; the loop over io cuts on the first, jo on the second. */
+static void test_two_dimensions(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    Copy c = make_copy(A);
+    TsExpr *io = var(A, "io"), *jo = var(A, "jo"), *ii = var(A, "ii"), *ji = var(A, "ji");
+    TsExpr *row = ts_add(A, ts_mul(A, io, ts_i32(A, 4)), ii);
+    TsExpr *col = ts_add(A, ts_mul(A, jo, ts_i32(A, 4)), ji);
+    TsExpr *index = ts_add(A, ts_mul(A, row, ts_i32(A, 8)), col);
+    TsExpr *inside = ts_and(A, ts_lt(A, row, ts_i32(A, 6)), ts_lt(A, col, ts_i32(A, 7)));
+    TeStmt *nest = loop(A, io, 0, 2, loop(A, jo, 0, 2, loop(A, ii, 0, 4, loop(A, ji, 0, 4,
+                        te_if(A, inside, copy(&c, index, index), NULL, true)))));
+    /* io and jo have extent 2: every part is a single iteration, without guards. */
+    TsLoweredFunc *f = check_partition(
+        &c, nest,
+        "for (ii, 0, 4) {\n"
+        "  for (ji, 0, 4) {\n"
+        "    B[((ii * 8) + ji)] = (A[((ii * 8) + ji)] + 1)\n"
+        "  }\n"
+        "}\n"
+        "for (ii, 0, 4) {\n"
+        "  for (ji, 0, 3) {\n"
+        "    B[(((ii * 8) + ji) + 4)] = (A[(((ii * 8) + ji) + 4)] + 1)\n"
+        "  }\n"
+        "}\n"
+        "for (ii, 0, 2) {\n"
+        "  for (ji, 0, 4) {\n"
+        "    B[(((ii * 8) + ji) + 32)] = (A[(((ii * 8) + ji) + 32)] + 1)\n"
+        "  }\n"
+        "}\n"
+        "for (ii, 0, 2) {\n"
+        "  for (ji, 0, 3) {\n"
+        "    B[(((ii * 8) + ji) + 36)] = (A[(((ii * 8) + ji) + 36)] + 1)\n"
+        "  }\n"
+        "}\n");
+    int32_t out[N];
+    run(f, &c, out);
+    for (int n = 0; n < N; n++)
+        assert_int_equal(out[n], n / 8 < 6 && n % 8 < 7 ? 100 + n + 1 : -1);
+    ts_arena_destroy(A);
+}
+
+/* A guard that is monotone but not linear in the loop variable is cut too. */
+static void test_monotone_guard(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    Copy c = make_copy(A);
+    TsExpr *f = var(A, "f");
+    TsExpr *block = ts_floordiv(A, f, ts_i32(A, 4));
+    TeStmt *nest = loop(A, f, 0, 20, te_if(A, ts_lt(A, block, ts_i32(A, 3)), copy(&c, f, f), NULL,
+                                           true));
+    check_partition(&c, nest, "for (f, 0, 12) {\n"
+                              "  B[f] = (A[f] + 1)\n"
+                              "}\n");
     ts_arena_destroy(A);
 }
 
@@ -197,6 +260,39 @@ static void test_kinds_and_pragmas(void **state)
     ts_arena_destroy(A);
 }
 
+/* One guard node in two places: for k in [6, 8], the same if (likely(k + ki < 9)) sits
+ * in a loop over ki in [1, 3] (false for every ki at k = 8) and in one over ki in
+ * [0, 3] (true at k = 8, ki = 0). Cutting k = 8 off may decide the first occurrence
+ * only. */
+static void test_shared_guard(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    Copy c = make_copy(A);
+    TsExpr *k = var(A, "k"), *ki = var(A, "ki");
+    TsExpr *index = ts_add(A, k, ki);
+    TeStmt *guard = te_if(A, ts_lt(A, index, ts_i32(A, 9)), copy(&c, index, index), NULL, true);
+    TeStmt *both[] = { loop(A, ki, 1, 3, guard), loop(A, ki, 0, 4, guard) };
+    TeStmt *nest = loop(A, k, 6, 3, te_seq(A, 2, both));
+    /* Cut to single iterations of k (small extents), each with its own tails of ki. */
+    TsLoweredFunc *f = check_partition(&c, nest, "B[7] = (A[7] + 1)\n"
+                                                 "B[8] = (A[8] + 1)\n"
+                                                 "for (ki, 0, 2) {\n"
+                                                 "  B[(ki + 6)] = (A[(ki + 6)] + 1)\n"
+                                                 "}\n"
+                                                 "B[8] = (A[8] + 1)\n"
+                                                 "B[8] = (A[8] + 1)\n"
+                                                 "for (ki, 0, 2) {\n"
+                                                 "  B[(ki + 7)] = (A[(ki + 7)] + 1)\n"
+                                                 "}\n"
+                                                 "B[8] = (A[8] + 1)\n");
+    int32_t out[N];
+    run(f, &c, out);
+    for (int n = 0; n < N; n++)
+        assert_int_equal(out[n], n >= 6 && n < 9 ? 100 + n + 1 : -1);
+    ts_arena_destroy(A);
+}
+
 /* Nests the pass leaves alone, returned as the same function: no guard, a guard that is
  * not "likely", a guard on an unbounded value, and a guard true nowhere. */
 static void test_left_alone(void **state)
@@ -245,8 +341,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_tail),
         cmocka_unit_test(test_two_level_split),
+        cmocka_unit_test(test_two_dimensions),
+        cmocka_unit_test(test_monotone_guard),
         cmocka_unit_test(test_padding_both_sides),
         cmocka_unit_test(test_kinds_and_pragmas),
+        cmocka_unit_test(test_shared_guard),
         cmocka_unit_test(test_left_alone),
         cmocka_unit_test(test_errors),
     };

@@ -570,6 +570,44 @@ static void test_vectorize_refusals(void **state)
     }
 }
 
+/* A vectorized axis outside serial ones: C[j * 3 + k] over k < 3 moves the ramp's base
+ * by less than its stride, so every element still belongs to one lane. */
+static void test_vectorized_outside_serial(void **state)
+{
+    (void)state;
+    TeBuffer *a = arg("A", 1, (int64_t[]){ 12 }, TS_INT32);
+    TeBuffer *c = arg("C", 1, (int64_t[]){ 12 }, TS_INT32);
+    TsExpr *j = var("j"), *k = var("k");
+    TsExpr *index = ts_add(A, ts_mul(A, j, i32(3)), k);
+    TeStmt *body = loop(k, 3, TE_FOR_SERIAL,
+                        store_flat(c, index, ts_add(A, load_flat(c, index), load_flat(a, index))));
+    TsLoweredFunc *f = func(2, (TeBuffer *[]){ a, c }, loop(j, 4, TE_FOR_VECTORIZED, body));
+    TsLoweredFunc *vec = run_pass(sch_pass_vectorize, f, &strict);
+    assert_text(vec, "for (k, 0, 3) {\n"
+                     "  C[ramp(k, 3, 4)] = (C[ramp(k, 3, 4)] + A[ramp(k, 3, 4)])\n"
+                     "}\n");
+    assert_same_results(f, vec);
+
+    /* An NHWC-like O[n, y, x] with y vectorized outside n and x: the base moves by
+     * n * 60 + x, a mixed radix around the lanes' stride 10. */
+    TeBuffer *in = arg("In", 3, (int64_t[]){ 2, 6, 10 }, TS_FLOAT32);
+    TeBuffer *out = arg("Out", 3, (int64_t[]){ 2, 6, 10 }, TS_FLOAT32);
+    TsExpr *y = var("y"), *n = var("n"), *x = var("x");
+    TsExpr *at = ts_add(A, ts_add(A, ts_mul(A, n, i32(60)), ts_mul(A, y, i32(10))), x);
+    TeStmt *update = store_flat(out, at, ts_mul(A, load_flat(out, at), load_flat(in, at)));
+    TsLoweredFunc *g = func(2, (TeBuffer *[]){ in, out },
+                            loop(y, 6, TE_FOR_VECTORIZED,
+                                 loop(n, 2, TE_FOR_SERIAL, loop(x, 10, TE_FOR_SERIAL, update))));
+    TsLoweredFunc *gvec = run_pass(sch_pass_vectorize, g, &strict);
+    assert_text(gvec, "for (n, 0, 2) {\n"
+                      "  for (x, 0, 10) {\n"
+                      "    Out[ramp(((n * 60) + x), 10, 6)] = (Out[ramp(((n * 60) + x), 10, 6)] * "
+                      "In[ramp(((n * 60) + x), 10, 6)])\n"
+                      "  }\n"
+                      "}\n");
+    assert_same_results(g, gvec);
+}
+
 /* Nested vectorized loops: the inner one is vectorized, the outer one refused (kept
  * serial with fallback). */
 static void test_nested_vectorized(void **state)
@@ -806,6 +844,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vectorize_extents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reduction_across_lanes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vectorize_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vectorized_outside_serial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_vectorized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unroll_marked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unroll_pragma, setup, teardown),

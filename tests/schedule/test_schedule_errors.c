@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "sch_testing.h"
 #include "test_util.h"
 
 typedef struct Fixture {
@@ -605,6 +606,64 @@ static void test_attached_stage_read_outside_its_loop(void **state)
     ts_arena_destroy(A);
 }
 
+/* Splitting (or fusing) the leaf a stage is computed at leaves that stage without a loop
+ * to live in. Either the split is refused, naming the attached stage, or lowering
+ * refuses it, or the attached stage must still be computed (the values say which). */
+static void check_moved_attach_point(bool fuse)
+{
+    TsArena *A = ts_arena_create();
+    TsTensor *x = ts_placeholder(A, "x", 2, (int64_t[]){ 6, 8 }, TS_FLOAT32);
+    TsAxis *a0 = ts_axis(A, "a0", 6), *a1 = ts_axis(A, "a1", 8);
+    TsAxis *b0 = ts_axis(A, "b0", 6), *b1 = ts_axis(A, "b1", 8);
+    TsTensor *x2 = ts_compute(A, "x2", 2, (TsAxis *[]){ a0, a1 },
+                              ts_mul(A, ts_at(A, x, ts_var(a0), ts_var(a1)), ts_f32(A, 2)));
+    TsTensor *y = ts_compute(A, "y", 2, (TsAxis *[]){ b0, b1 },
+                             ts_add(A, ts_at(A, x2, ts_var(b0), ts_var(b1)), ts_f32(A, 1)));
+    TsSchedule *sch = ts_schedule_create(A, 1, &y);
+    assert_non_null(sch);
+    TsStage *sx = ts_stage(sch, x2), *sy = ts_stage(sch, y);
+    TsError err;
+    accept(ts_compute_at(sx, sy, b0, &err), &err);
+    TsStatus got = fuse ? ts_fuse(sy, b0, b1, NULL, &err) : ts_split(sy, b0, 4, NULL, NULL, &err);
+    if (got != TS_OK) {
+        if (got != TS_ESCHEDULE || !strstr(err.message, "x2") || !strstr(err.message, "b0"))
+            fprintf(stderr, "refused with: %s: %s\n", ts_status_name(got), err.message);
+        assert_int_equal(got, TS_ESCHEDULE);
+        assert_non_null(strstr(err.message, "x2"));
+        assert_non_null(strstr(err.message, "b0"));
+        ts_arena_destroy(A);
+        return;
+    }
+    TsLoweredFunc *func;
+    got = ts_lower(sch, "f", &func, &err);
+    if (got != TS_OK) {
+        if (got != TS_ESCHEDULE || !strstr(err.message, "x2"))
+            fprintf(stderr, "ts_lower: %s: %s\n", ts_status_name(got), err.message);
+        assert_int_equal(got, TS_ESCHEDULE);
+        assert_non_null(strstr(err.message, "x2"));
+        ts_arena_destroy(A);
+        return;
+    }
+    SchCheck check;
+    if (sch_check_lowered(func, 1, &y, 7, &check) != TS_OK)
+        fprintf(stderr, "%s accepted and lowered, but wrong: %s: %s\n%s",
+                fuse ? "fuse" : "split", check.stage, check.message, ts_lowered_str(A, func));
+    assert_int_equal(check.status, TS_OK);
+    ts_arena_destroy(A);
+}
+
+static void test_split_of_an_attach_axis(void **state)
+{
+    (void)state;
+    check_moved_attach_point(false);
+}
+
+static void test_fuse_of_an_attach_axis(void **state)
+{
+    (void)state;
+    check_moved_attach_point(true);
+}
+
 /* ---- a refusal changes nothing ---- */
 
 static TsStatus refuse_many(TsError *err)
@@ -766,6 +825,8 @@ int main(void)
         T(test_cache_read_for_a_non_reader),
         T(test_storage_align_non_output_axis),
         T(test_attached_stage_read_outside_its_loop),
+        T(test_split_of_an_attach_axis),
+        T(test_fuse_of_an_attach_axis),
         T(test_refusal_leaves_schedule_unchanged),
         T(test_null_arguments),
     };
