@@ -34,7 +34,8 @@
  * and its guards become ii < 4, which the next round cuts) until nothing changes, or
  * MAX_PARTITIONS cuts were made: the bound keeps compile time in check, and loops left
  * uncut are still correct because their guards stay. Loop kinds and pragmas are kept
- * on every part. */
+ * on every part. A parallel loop is not cut into several loops, which would leave the
+ * thread pool short pieces; its parts become the branches of an if on its variable. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -386,6 +387,21 @@ static TeStmt *cut_loop(Partitioner *p, const TeStmt *loop, int64_t vmin, int64_
     TeStmt *main_body = decide_at(p, loop->u.loop.body, g->path, g->depth, g);
     TeStmt *parts[3];
     int n = 0;
+    if (loop->u.loop.for_kind == TE_FOR_PARALLEL && main_body) {
+        /* A parallel loop keeps all its iterations in one loop, so the thread pool still
+         * gets them all: the parts become branches on the loop variable. */
+        TsArena *A = p->arena;
+        TsExpr *v = loop->u.loop.var, *in_main = NULL;
+        if (g->lo > vmin)
+            in_main = ts_ge(A, v, ts_i32(A, g->lo));
+        if (g->hi < vmax) {
+            TsExpr *below = ts_le(A, v, ts_i32(A, g->hi));
+            in_main = in_main ? ts_and(A, in_main, below) : below;
+        }
+        TeStmt *body = te_if(A, in_main, main_body, loop->u.loop.body, false);
+        p->partitions++;
+        return loop_part(p, loop, vmin, vmax, body);
+    }
     if (g->lo > vmin)
         parts[n++] = loop_part(p, loop, vmin, g->lo - 1, loop->u.loop.body);
     parts[n++] = main_body ? loop_part(p, loop, g->lo, g->hi, main_body) : NULL;

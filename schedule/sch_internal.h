@@ -95,8 +95,9 @@ typedef struct SchLowerOptions {
     /* vectorize: keep a loop that cannot become vector code as a scalar loop (with a
      * note on stderr) instead of failing. */
     bool allow_scalar_fallback;
-    /* unroll: loops of at most this constant extent inside a loop with pragma
-     * "unroll_max_extent" are unrolled too; 0 unrolls only loops marked unrolled. */
+    /* unroll: serial loops of at most this constant extent are unrolled everywhere
+     * except inside a loop with pragma "unroll_max_extent", whose value sets the limit
+     * there; 0 unrolls only loops marked unrolled (and those under such a pragma). */
     int64_t auto_unroll_max_extent;
 } SchLowerOptions;
 

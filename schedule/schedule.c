@@ -627,6 +627,23 @@ static TsExpr *retarget_access(void *ctx, TsArena *arena, TsExpr *e)
     return x ? x : TE_MUTATE_FAILED;
 }
 
+/* "<base>.<suffix>", or "<base>.<suffix>2", ... when a stage already has that name. */
+static void unique_name(const TsSchedule *sch, const char *base, const char *suffix, char *out,
+                        size_t size)
+{
+    for (int n = 1;; n++) {
+        if (n == 1)
+            snprintf(out, size, "%s.%s", base, suffix);
+        else
+            snprintf(out, size, "%s.%s%d", base, suffix, n);
+        bool taken = false;
+        for (int i = 0; i < sch->num_stages && !taken; i++)
+            taken = strcmp(sch->stages[i]->op->name, out) == 0;
+        if (!taken)
+            return;
+    }
+}
+
 /* A compute op copying src over fresh axes: name[i...] = src[i...]. */
 static TsTensor *copy_op(TsArena *arena, const char *name, const TsTensor *src, const char *tag)
 {
@@ -692,8 +709,10 @@ TsStatus ts_cache_read(TsSchedule *sch, TsTensor *tensor, int num_readers,
     }
     TsArena *arena = sch->arena;
     char name[256];
-    snprintf(name, sizeof name, "%s.cache", tensor->name);
-    TsTensor *copy = copy_op(arena, name, source, "cache_read");
+    unique_name(sch, tensor->name, "cache", name, sizeof name);
+    /* The copy reads the stage by its lasting identity, not by its current op, which a
+     * later cache_write or rfactor may replace. */
+    TsTensor *copy = copy_op(arena, name, own ? own->tensor : tensor, "cache_read");
     TsStage *st = copy ? new_stage(sch, copy, copy) : NULL;
     if (!st || !insert_stage(sch, st, first))
         return builder_failed(arena, err, "cache_read");
@@ -747,7 +766,7 @@ TsStatus ts_cache_write(TsSchedule *sch, TsTensor *tensor, TsTensor **cache, TsE
         values[i] = ts_var(axes[i]);
     }
     char name[256];
-    snprintf(name, sizeof name, "%s.local", sname);
+    unique_name(sch, sname, "local", name, sizeof name);
     TsExpr *body = te_substitute(arena, op->body, op->ndim, vars, values);
     TsTensor *local = body ? ts_compute_tagged(arena, name, op->tag, op->ndim, axes, body) : NULL;
     TsTensor *copy = NULL;
@@ -916,7 +935,7 @@ TsStatus ts_rfactor(TsSchedule *sch, TsTensor *tensor, TsAxis *axis, TsTensor **
         rf_body = ts_reduce(A, body->u.reduce.reducer, source, 1, &one, cond);
     }
     char name[256];
-    snprintf(name, sizeof name, "%s.rf", sname);
+    unique_name(sch, sname, "rf", name, sizeof name);
     TsTensor *rf = ts_compute_tagged(A, name, op->tag, op->ndim + 1, rf_axes, rf_body);
     /* The stage now reduces rf over a new axis of the factored extent. */
     TsAxis *k = ts_reduce_axis(A, axis->name, ts_axis_extent(axis));

@@ -35,10 +35,10 @@ int sch_rng_chance(SchRng *rng, int percent);
 #define SCH_FLOAT_RTOL 1e-4
 
 typedef struct SchCheck {
-    TsStatus status;     /* TS_OK: every output matched */
-    const char *stage;   /* "run" (ts_lowered_run), "evaluate" (the oracle), "compare" */
-    int64_t elements;    /* output elements compared */
-    char message[1024];  /* the error, or the first mismatching element */
+    TsStatus status;    /* TS_OK: every output matched */
+    const char *stage;  /* "run" (ts_lowered_run), "evaluate" (the oracle), "compare" */
+    int64_t elements;   /* output elements compared */
+    char message[1024]; /* the error, or the first mismatching element */
 } SchCheck;
 
 /* Runs func on random inputs drawn from seed and compares its outputs (outputs, in

@@ -249,13 +249,18 @@ static void test_kinds_and_pragmas(void **state)
                            te_if(A, ts_lt(A, index, ts_i32(A, 30)), copy(&c, index, index), NULL,
                                  true));
     TeStmt *nest = te_for(A, io, ts_i32(A, 0), ts_i32(A, 4), TE_FOR_PARALLEL, 1, &pragma, inner);
-    check_partition(&c, nest, "parallel (io, 0, 3) [unroll_max_extent=4] {\n"
-                              "  vectorized (ii, 0, 8) {\n"
-                              "    B[((io * 8) + ii)] = (A[((io * 8) + ii)] + 1)\n"
+    /* The parallel loop keeps its four iterations: its parts are branches inside it. */
+    check_partition(&c, nest, "parallel (io, 0, 4) [unroll_max_extent=4] {\n"
+                              "  if ((io <= 2)) {\n"
+                              "    vectorized (ii, 0, 8) {\n"
+                              "      B[((io * 8) + ii)] = (A[((io * 8) + ii)] + 1)\n"
+                              "    }\n"
                               "  }\n"
-                              "}\n"
-                              "vectorized (ii, 0, 6) {\n"
-                              "  B[(ii + 24)] = (A[(ii + 24)] + 1)\n"
+                              "  else {\n"
+                              "    vectorized (ii, 0, 6) {\n"
+                              "      B[(ii + 24)] = (A[(ii + 24)] + 1)\n"
+                              "    }\n"
+                              "  }\n"
                               "}\n");
     ts_arena_destroy(A);
 }

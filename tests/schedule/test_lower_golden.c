@@ -86,7 +86,7 @@ enum { GEMM_M = 64, GEMM_N = 64, GEMM_K = 64, GEMM_BN = 32 };
 
 typedef struct Gemm {
     TsTensor *a, *b, *packed, *c;
-    TsAxis *m, *n, *k; /* C's axes */
+    TsAxis *m, *n, *k;    /* C's axes */
     TsAxis *px, *py, *pz; /* packedB's axes */
 } Gemm;
 

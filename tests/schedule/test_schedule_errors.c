@@ -117,12 +117,12 @@ static void expect_refused(TsStatus got, const TsError *err, TsStatus want, cons
 }
 
 /* For the common case: the fixture before and after one call. */
-#define EXPECT_REFUSED(f, call, want, needle)                                                 \
-    do {                                                                                  \
-        char *before_ = fixture_snapshot(f);                                              \
-        TsError err_ = { TS_OK, "" };                                                     \
-        TsStatus got_ = call(&err_);                                                      \
-        expect_refused(got_, &err_, (want), (needle), before_, fixture_snapshot(f));      \
+#define EXPECT_REFUSED(f, call, want, needle)                                        \
+    do {                                                                             \
+        char *before_ = fixture_snapshot(f);                                         \
+        TsError err_ = { TS_OK, "" };                                                \
+        TsStatus got_ = call(&err_);                                                 \
+        expect_refused(got_, &err_, (want), (needle), before_, fixture_snapshot(f)); \
     } while (0)
 
 /* Each request is written as a small function of the error record, so EXPECT_REFUSED can
@@ -190,7 +190,8 @@ static TsStatus tile_factor_0(TsError *err)
 static void test_split_factor_zero(void **state)
 {
     F = *state;
-    EXPECT_REFUSED(F, split_factor_0, TS_EINVAL, "split on stage mm: factor 0 of axis j must be >= 1");
+    EXPECT_REFUSED(F, split_factor_0, TS_EINVAL,
+                   "split on stage mm: factor 0 of axis j must be >= 1");
     EXPECT_REFUSED(F, split_factor_negative, TS_EINVAL, "factor -3 of axis k must be >= 1");
     EXPECT_REFUSED(F, split_nparts_0, TS_EINVAL,
                    "split_nparts on stage out: nparts 0 of axis oi must be >= 1");
@@ -213,7 +214,8 @@ static TsStatus reorder_foreign_reduce(TsError *err)
 static void test_reorder_axis_of_another_stage(void **state)
 {
     F = *state;
-    EXPECT_REFUSED(F, reorder_foreign, TS_ESCHEDULE, "reorder on stage out: axis j belongs to stage mm");
+    EXPECT_REFUSED(F, reorder_foreign, TS_ESCHEDULE,
+                   "reorder on stage out: axis j belongs to stage mm");
     /* A reduce axis of another stage is not out's either. */
     EXPECT_REFUSED(F, reorder_foreign_reduce, TS_ESCHEDULE, "reorder on stage out: axis k");
 }
@@ -264,10 +266,12 @@ static TsStatus fuse_j_k(TsError *err)
 static void test_fuse_non_adjacent(void **state)
 {
     F = *state;
-    EXPECT_REFUSED(F, fuse_i_k, TS_ESCHEDULE,
-                   "fuse on stage mm: k must be the loop directly inside i (they are leaves 0 and 2)");
+    EXPECT_REFUSED(
+        F, fuse_i_k, TS_ESCHEDULE,
+        "fuse on stage mm: k must be the loop directly inside i (they are leaves 0 and 2)");
     /* Adjacent, but in the wrong order. */
-    EXPECT_REFUSED(F, fuse_j_i, TS_ESCHEDULE, "fuse on stage mm: i must be the loop directly inside j");
+    EXPECT_REFUSED(F, fuse_j_i, TS_ESCHEDULE,
+                   "fuse on stage mm: i must be the loop directly inside j");
     /* Adjacent and in order, but a data-parallel and a reduce axis. */
     EXPECT_REFUSED(F, fuse_j_k, TS_ESCHEDULE,
                    "fuse on stage mm: j and k are not both data-parallel or both reduce axes");
@@ -288,7 +292,8 @@ static TsStatus vectorize_k_inner(TsError *err)
 static void test_vectorize_reduction_axis(void **state)
 {
     F = *state;
-    EXPECT_REFUSED(F, vectorize_k, TS_ESCHEDULE, "vectorize on stage mm: axis k is a reduction axis");
+    EXPECT_REFUSED(F, vectorize_k, TS_ESCHEDULE,
+                   "vectorize on stage mm: axis k is a reduction axis");
     /* The pieces of a split reduce axis are reduce axes too. */
     TsError err;
     accept(ts_split(F->s_mm, F->k, 4, NULL, NULL, &err), &err);
@@ -310,8 +315,8 @@ static void test_vectorize_more_than_1024_lanes(void **state)
     TsError err;
     TsStatus got = ts_vectorize(st, i, &err);
     expect_refused(got, &err, TS_ESCHEDULE,
-                   "vectorize on stage y: axis i has extent 2000, more than 1024 lanes",
-                   before, snapshot(sch, &st, 1));
+                   "vectorize on stage y: axis i has extent 2000, more than 1024 lanes", before,
+                   snapshot(sch, &st, 1));
     /* 1024 lanes are allowed: split by 1024 and vectorize the inner axis. */
     TsAxis *inner;
     accept(ts_split(st, i, 1024, NULL, &inner, &err), &err);
@@ -340,7 +345,8 @@ static void test_annotate_axis_twice(void **state)
     F = *state;
     TsError err;
     accept(ts_parallel(F->s_out, F->oi, &err), &err);
-    EXPECT_REFUSED(F, vectorize_parallel_oi, TS_ESCHEDULE, "vectorize on stage out: axis oi is already parallel");
+    EXPECT_REFUSED(F, vectorize_parallel_oi, TS_ESCHEDULE,
+                   "vectorize on stage out: axis oi is already parallel");
 }
 
 /* ---- compute_at ---- */
@@ -374,7 +380,8 @@ static TsStatus attach_scaled_at_itself(TsError *err)
 static void test_compute_at_cycle(void **state)
 {
     F = *state;
-    EXPECT_REFUSED(F, attach_mm_at_itself, TS_ESCHEDULE, "compute_at: stage mm cannot be attached to itself");
+    EXPECT_REFUSED(F, attach_mm_at_itself, TS_ESCHEDULE,
+                   "compute_at: stage mm cannot be attached to itself");
     TsError err;
     accept(ts_compute_at(F->s_mm, F->s_out, F->oj, &err), &err);
     EXPECT_REFUSED(F, attach_scaled_at_itself, TS_ESCHEDULE,
@@ -389,17 +396,18 @@ static void test_compute_at_of_an_output(void **state)
     TsArena *A = ts_arena_create();
     TsTensor *x = ts_placeholder(A, "x", 1, (int64_t[]){ 10 }, TS_FLOAT32);
     TsAxis *i = ts_axis(A, "i", 10), *j = ts_axis(A, "j", 10);
-    TsTensor *first = ts_compute(A, "first", 1, &i, ts_mul(A, ts_at(A, x, ts_var(i)), ts_f32(A, 3)));
-    TsTensor *second = ts_compute(A, "second", 1, &j, ts_add(A, ts_at(A, first, ts_var(j)), ts_f32(A, 1)));
+    TsTensor *first =
+        ts_compute(A, "first", 1, &i, ts_mul(A, ts_at(A, x, ts_var(i)), ts_f32(A, 3)));
+    TsTensor *second =
+        ts_compute(A, "second", 1, &j, ts_add(A, ts_at(A, first, ts_var(j)), ts_f32(A, 1)));
     TsSchedule *sch = ts_schedule_create(A, 2, (TsTensor *[]){ first, second });
     assert_non_null(sch);
     TsStage *stages[2] = { ts_stage(sch, first), ts_stage(sch, second) };
     char *before = snapshot(sch, stages, 2);
     TsError err;
     TsStatus got = ts_compute_at(stages[0], stages[1], j, &err);
-    expect_refused(got, &err, TS_ESCHEDULE,
-                   "compute_at: stage first is an output of the schedule", before,
-                   snapshot(sch, stages, 2));
+    expect_refused(got, &err, TS_ESCHEDULE, "compute_at: stage first is an output of the schedule",
+                   before, snapshot(sch, stages, 2));
     ts_arena_destroy(A);
 }
 
@@ -427,7 +435,8 @@ static TsStatus inline_mm(TsError *err)
 static void test_inline_reduction(void **state)
 {
     F = *state;
-    EXPECT_REFUSED(F, inline_mm, TS_ESCHEDULE, "compute_inline: stage mm is a reduction and cannot be inlined");
+    EXPECT_REFUSED(F, inline_mm, TS_ESCHEDULE,
+                   "compute_inline: stage mm is a reduction and cannot be inlined");
 }
 
 static TsStatus inline_out(TsError *err)
@@ -438,7 +447,8 @@ static TsStatus inline_out(TsError *err)
 static void test_inline_output(void **state)
 {
     F = *state;
-    EXPECT_REFUSED(F, inline_out, TS_ESCHEDULE, "compute_inline: stage out is an output of the schedule");
+    EXPECT_REFUSED(F, inline_out, TS_ESCHEDULE,
+                   "compute_inline: stage out is an output of the schedule");
 }
 
 static TsStatus inline_parent_of_attached(TsError *err)
@@ -460,8 +470,11 @@ static void test_inline_stage_with_attached_child(void **state)
     TsTensor *o = ts_compute(A, "o", 1, &k, ts_neg(A, ts_at(A, p1, ts_var(k))));
     TsSchedule *sch = ts_schedule_create(A, 1, &o);
     assert_non_null(sch);
-    Fixture local = { .A = A, .sch = sch, .s_scaled = ts_stage(sch, p1),
-                      .s_mm = ts_stage(sch, s2), .s_out = ts_stage(sch, o) };
+    Fixture local = { .A = A,
+                      .sch = sch,
+                      .s_scaled = ts_stage(sch, p1),
+                      .s_mm = ts_stage(sch, s2),
+                      .s_out = ts_stage(sch, o) };
     Fixture *saved = F;
     F = &local;
     TsError err;
@@ -531,7 +544,8 @@ static TsStatus cache_read_b_for_out(TsError *err)
 static void test_cache_read_for_a_non_reader(void **state)
 {
     F = *state;
-    EXPECT_REFUSED(F, cache_read_b_for_out, TS_ESCHEDULE, "cache_read of b: stage out does not read it");
+    EXPECT_REFUSED(F, cache_read_b_for_out, TS_ESCHEDULE,
+                   "cache_read of b: stage out does not read it");
 }
 
 /* ---- storage_align ---- */
@@ -586,7 +600,8 @@ static void test_attached_stage_read_outside_its_loop(void **state)
     TsTensor *x2 = ts_compute(A, "x2", 1, &a0, ts_mul(A, ts_at(A, x, ts_var(a0)), ts_f32(A, 2)));
     TsTensor *y = ts_compute(A, "y", 1, &a1, ts_add(A, ts_at(A, x2, ts_var(a1)), ts_f32(A, 1)));
     TsTensor *z = ts_compute(A, "z", 1, &a2, ts_sub(A, ts_at(A, x2, ts_var(a2)), ts_f32(A, 1)));
-    TsTensor *w = ts_compute(A, "w", 1, &a3, ts_add(A, ts_at(A, y, ts_var(a3)), ts_at(A, z, ts_var(a3))));
+    TsTensor *w =
+        ts_compute(A, "w", 1, &a3, ts_add(A, ts_at(A, y, ts_var(a3)), ts_at(A, z, ts_var(a3))));
     TsSchedule *sch = ts_schedule_create(A, 1, &w);
     assert_non_null(sch);
     TsError err;
@@ -646,8 +661,8 @@ static void check_moved_attach_point(bool fuse)
     }
     SchCheck check;
     if (sch_check_lowered(func, 1, &y, 7, &check) != TS_OK)
-        fprintf(stderr, "%s accepted and lowered, but wrong: %s: %s\n%s",
-                fuse ? "fuse" : "split", check.stage, check.message, ts_lowered_str(A, func));
+        fprintf(stderr, "%s accepted and lowered, but wrong: %s: %s\n%s", fuse ? "fuse" : "split",
+                check.stage, check.message, ts_lowered_str(A, func));
     assert_int_equal(check.status, TS_OK);
     ts_arena_destroy(A);
 }
@@ -662,6 +677,61 @@ static void test_fuse_of_an_attach_axis(void **state)
 {
     (void)state;
     check_moved_attach_point(true);
+}
+
+/* The converse: legal requests are not refused. cache_read of a compute stage whose op
+ * is rewritten afterwards (cache_read of one of its inputs, rfactor, cache_write) must
+ * still lower, and compute the same values. */
+static void check_cache_read_then_rewrite(int how)
+{
+    TsArena *A = ts_arena_create();
+    TsTensor *a = ts_placeholder(A, "a", 2, (int64_t[]){ 4, 6 }, TS_FLOAT32);
+    TsTensor *b = ts_placeholder(A, "b", 2, (int64_t[]){ 6, 5 }, TS_FLOAT32);
+    TsTensor *bias = ts_placeholder(A, "bias", 1, (int64_t[]){ 5 }, TS_FLOAT32);
+    TsTensor *mm = ts_op_matmul(A, a, b, false, false, ts_dtype(TS_TYPE_FLOAT, 0, 1));
+    TsTensor *out = ts_op_add(A, mm, bias);
+    TsSchedule *sch = ts_schedule_create(A, 1, &out);
+    assert_non_null(sch);
+    TsStage *sm = ts_stage(sch, mm), *so = ts_stage(sch, out);
+    TsTensor *t;
+    TsError err;
+    accept(ts_cache_read(sch, b, 1, &sm, &t, &err), &err);
+    accept(ts_cache_read(sch, mm, 1, &so, &t, &err), &err);
+    if (how == 0)
+        accept(ts_cache_read(sch, a, 1, &sm, &t, &err), &err);
+    else if (how == 1)
+        accept(ts_rfactor(sch, mm, ts_stage_root_axis(sm, 2), &t, &err), &err);
+    else
+        accept(ts_cache_write(sch, mm, &t, &err), &err);
+    TsLoweredFunc *func;
+    TsStatus got = ts_lower(sch, "f", &func, &err);
+    if (got != TS_OK)
+        fprintf(stderr, "a legal schedule was refused:\n%sts_lower: %s: %s\n",
+                ts_schedule_str(A, sch), ts_status_name(got), err.message);
+    assert_int_equal(got, TS_OK);
+    SchCheck check;
+    if (sch_check_lowered(func, 1, &out, 3, &check) != TS_OK)
+        fprintf(stderr, "%s: %s\n", check.stage, check.message);
+    assert_int_equal(check.status, TS_OK);
+    ts_arena_destroy(A);
+}
+
+static void test_cache_read_then_cache_read_of_an_input(void **state)
+{
+    (void)state;
+    check_cache_read_then_rewrite(0);
+}
+
+static void test_cache_read_then_rfactor(void **state)
+{
+    (void)state;
+    check_cache_read_then_rewrite(1);
+}
+
+static void test_cache_read_then_cache_write(void **state)
+{
+    (void)state;
+    check_cache_read_then_rewrite(2);
 }
 
 /* ---- a refusal changes nothing ---- */
@@ -680,7 +750,8 @@ static TsStatus refuse_many(TsError *err)
     assert_int_not_equal(ts_compute_inline(F->s_out, &more), TS_OK);
     assert_int_not_equal(ts_cache_write(F->sch, F->mm, NULL, &more), TS_OK);
     assert_int_not_equal(ts_storage_align(F->s_mm, F->k, 4, 0, &more), TS_OK);
-    assert_int_not_equal(ts_tile(F->s_out, F->oi, F->oi, 2, 2, NULL, NULL, NULL, NULL, &more), TS_OK);
+    assert_int_not_equal(ts_tile(F->s_out, F->oi, F->oi, 2, 2, NULL, NULL, NULL, NULL, &more),
+                         TS_OK);
     assert_int_not_equal(ts_rfactor(F->sch, F->mm, F->i, NULL, &more), TS_OK);
     assert_int_not_equal(ts_cache_read(F->sch, F->a, 1, &F->s_mm, NULL, &more), TS_OK);
     return first;
@@ -827,6 +898,9 @@ int main(void)
         T(test_attached_stage_read_outside_its_loop),
         T(test_split_of_an_attach_axis),
         T(test_fuse_of_an_attach_axis),
+        T(test_cache_read_then_cache_read_of_an_input),
+        T(test_cache_read_then_rfactor),
+        T(test_cache_read_then_cache_write),
         T(test_refusal_leaves_schedule_unchanged),
         T(test_null_arguments),
     };
