@@ -6,6 +6,7 @@
 #include "tessera/dtype.h"
 #include "tessera/error.h"
 #include "tessera/ops.h"
+#include "tessera/runtime.h"
 #include "tessera/schedule.h"
 #include "tessera/te.h"
 
