@@ -76,16 +76,28 @@ static void dump(TsArena *arena, const char *step, const TsLoweredFunc *f)
 
 TsStatus ts_lower(TsSchedule *sch, const char *name, TsLoweredFunc **func, TsError *err)
 {
+    return ts_lower_with_options(sch, name, NULL, func, err);
+}
+
+TsStatus ts_lower_with_options(TsSchedule *sch, const char *name, const TsLowerOptions *opts,
+                               TsLoweredFunc **func, TsError *err)
+{
     if (!sch || !func)
         return ts_fail(err, TS_EINVAL, "lower: the schedule or the result pointer is NULL");
     *func = NULL;
+    if (opts && opts->auto_unroll_max_extent < 0)
+        return ts_fail(err, TS_EINVAL, "lower: auto_unroll_max_extent %lld must be >= 0",
+                       (long long)opts->auto_unroll_max_extent);
     const char *want = getenv("TS_DUMP");
     TsLoweredFunc *f = sch_lower(sch, name, err);
     if (!f)
         return err ? err->status : TS_ESCHEDULE;
     if (dump_wanted(want, "lower"))
         dump(sch->arena, "lower", f);
-    SchLowerOptions options = { .allow_scalar_fallback = false, .auto_unroll_max_extent = 0 };
+    SchLowerOptions options = {
+        .allow_scalar_fallback = opts && opts->allow_scalar_fallback,
+        .auto_unroll_max_extent = opts ? opts->auto_unroll_max_extent : 0,
+    };
     for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
         f = passes[i].run(sch->arena, f, &options, err);
         if (!f)

@@ -1,4 +1,5 @@
-/* `tessera lower OP [KEY=VALUE ...] [--schedule NAME] [--dtype DTYPE] [--show WHAT]`:
+/* `tessera lower OP [KEY=VALUE ...] [--schedule NAME] [--dtype DTYPE] [--show WHAT]
+ * [--scalar-fallback]`:
  * builds an operator of the library with the given shapes, applies a schedule, lowers
  * it with ts_lower and prints the loop nest, as tvm.lower(..., simple_mode=True) does.
  *
@@ -26,6 +27,7 @@ typedef struct CommandLine {
     const char *schedule;
     const char *dtype;
     Show show;
+    bool scalar_fallback;
     int num_pairs;
     const char *pairs[MAX_ARGS]; /* the KEY=VALUE words, in order */
 } CommandLine;
@@ -37,6 +39,7 @@ typedef struct Request {
     const ToolSchedule *schedule;
     TsDType dtype;
     Show show;
+    bool scalar_fallback;
 } Request;
 
 static const char *const show_words[] = { "loops", "dag", "schedule", "all" };
@@ -97,7 +100,7 @@ static void print_schedule_names(FILE *out, const ToolOp *op)
 static void print_usage_line(FILE *out)
 {
     fputs("usage: tessera lower OP [KEY=VALUE ...] [--schedule NAME] [--dtype DTYPE]\n"
-          "                        [--show loops|dag|schedule|all]\n",
+          "                        [--show loops|dag|schedule|all] [--scalar-fallback]\n",
           out);
 }
 
@@ -113,6 +116,8 @@ static void print_help(FILE *out)
           "                   int16, int32, int64, uint8, uint16, uint32, uint64, bool\n"
           "  --show WHAT      loops (the default): the lowered loop nest; dag: the tensor\n"
           "                   expressions; schedule: the primitives applied; all: all three\n"
+          "  --scalar-fallback  keep a vectorized loop that cannot become vector code as\n"
+          "                   a scalar loop (with a note) instead of failing\n"
           "  -h, --help       this listing; `tessera lower OP --help` describes one operator\n"
           "\noperators (KEY* is required, [KEY] optional, KEY=V defaults to V):\n",
           out);
@@ -209,6 +214,10 @@ static int parse_word(CommandLine *cl, int argc, char **argv, int *i)
     const char *arg = argv[*i], *value = NULL;
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
         cl->help = true;
+        return TOOL_EXIT_OK;
+    }
+    if (strcmp(arg, "--scalar-fallback") == 0) {
+        cl->scalar_fallback = true;
         return TOOL_EXIT_OK;
     }
     for (int o = 0; o < 3; o++) {
@@ -378,7 +387,7 @@ static int check_required(const ToolOp *op, const ToolArgs *args)
 
 static int resolve(const CommandLine *cl, Request *rq)
 {
-    *rq = (Request){ .show = cl->show };
+    *rq = (Request){ .show = cl->show, .scalar_fallback = cl->scalar_fallback };
     int status = resolve_op(cl->op_name, &rq->op);
     for (int i = 0; i < cl->num_pairs && status == TOOL_EXIT_OK; i++)
         status = parse_pair(rq->op, cl->pairs[i], &rq->args);
@@ -436,7 +445,8 @@ static int lower_and_print(TsArena *arena, const Request *rq, TsSchedule *sch)
 {
     TsError err;
     TsLoweredFunc *func = NULL;
-    if (ts_lower(sch, rq->op->name, &func, &err) != TS_OK)
+    TsLowerOptions options = { .allow_scalar_fallback = rq->scalar_fallback };
+    if (ts_lower_with_options(sch, rq->op->name, &options, &func, &err) != TS_OK)
         return fail(TOOL_EXIT_FAILED, "lowering %s with schedule %s: %s", rq->op->name,
                     rq->schedule->name, err.message);
     const char *text = ts_lowered_str(arena, func);

@@ -302,7 +302,10 @@ static const ToolOp ops[] = {
       .keys = { REQUIRED("M", "rows"), REQUIRED("N", "columns (the softmax axis)") } },
     { .name = "pad", .summary = "zero padding of H and W (of the only dimension for size=)",
       .build = build_pad,
-      .keys = { SHAPE_KEYS, COUNT("pad", 1, "padding on each side") } },
+      .keys = { SHAPE_KEYS, COUNT("pad", 1, "padding on each side") },
+      /* Its padding condition guards a load, which the vectorizer refuses unless
+       * --scalar-fallback keeps the loop scalar. */
+      .schedules = { "vectorized" } },
 };
 /* clang-format on */
 

@@ -116,6 +116,20 @@ const char *ts_schedule_str(TsArena *arena, const TsSchedule *sch);
  * after each listed pass is written to stderr. */
 TsStatus ts_lower(TsSchedule *sch, const char *name, TsLoweredFunc **func, TsError *err);
 
+typedef struct TsLowerOptions {
+    /* A vectorized loop that cannot become vector code (e.g. a varying condition over a
+     * load) is kept as a scalar loop, with a note on stderr, instead of failing with
+     * TS_ECODEGEN. */
+    bool allow_scalar_fallback;
+    /* Serial loops of at most this constant extent are unrolled (0: only loops marked
+     * with ts_unroll, or under an "unroll_max_extent" pragma). */
+    int64_t auto_unroll_max_extent;
+} TsLowerOptions;
+
+/* ts_lower with options; NULL options are ts_lower's defaults (both off). */
+TsStatus ts_lower_with_options(TsSchedule *sch, const char *name, const TsLowerOptions *options,
+                               TsLoweredFunc **func, TsError *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -293,6 +293,18 @@ static void test_lower_elementwise_vectorized(void **state)
     assert_contains(r->out, "ramp(");
 }
 
+static void test_lower_scalar_fallback(void **state)
+{
+    (void)state;
+    const Run *r = run("lower", "pad", "size=20", "--schedule", "vectorized");
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "cannot vectorize loop i0.inner");
+    r = run("lower", "pad", "size=20", "--schedule", "vectorized", "--scalar-fallback");
+    assert_int_equal(r->status, 0); /* with the vectorizer's note on stderr */
+    assert_contains(r->err, "vectorize: keeping loop");
+    assert_contains(r->out, "for (i0.inner, 0, 8)");
+}
+
 static void test_lower_other_ops(void **state)
 {
     (void)state;
@@ -427,6 +439,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lower_show_all),
         cmocka_unit_test(test_lower_show_dag_and_schedule),
         cmocka_unit_test(test_lower_conv2d_schedules),
+        cmocka_unit_test(test_lower_scalar_fallback),
         cmocka_unit_test(test_lower_elementwise_vectorized),
         cmocka_unit_test(test_lower_other_ops),
         cmocka_unit_test(test_lower_unknown_op),
