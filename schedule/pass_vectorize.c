@@ -91,62 +91,12 @@ static const char *str(Vectorizer *v, const TsExpr *e)
     return text ? text : "?";
 }
 
-/* ---- structural equality of expressions ---- */
-
-static bool expr_equal(const TsExpr *a, const TsExpr *b);
-
 static bool list_equal(int n, TsExpr *const *a, TsExpr *const *b)
 {
     for (int i = 0; i < n; i++)
-        if (!expr_equal(a[i], b[i]))
+        if (!te_expr_equal(a[i], b[i]))
             return false;
     return true;
-}
-
-/* True when a and b compute the same value by the same expression. Variables compare
- * by identity; a reduction only equals itself (it never reaches a loop nest). */
-static bool expr_equal(const TsExpr *a, const TsExpr *b)
-{
-    if (a == b)
-        return true;
-    if (!a || !b || a->kind != b->kind || !ts_dtype_eq(a->dtype, b->dtype))
-        return false;
-    switch (a->kind) {
-    case TE_INT: return a->u.int_value == b->u.int_value;
-    case TE_FLOAT: return memcmp(&a->u.float_value, &b->u.float_value, sizeof(double)) == 0;
-    case TE_VAR: return false;
-    case TE_ADD: case TE_SUB: case TE_MUL: case TE_DIV: case TE_MOD: case TE_FLOORDIV:
-    case TE_FLOORMOD: case TE_MIN: case TE_MAX: case TE_EQ: case TE_NE: case TE_LT: case TE_LE:
-    case TE_GT: case TE_GE: case TE_AND: case TE_OR: case TE_NOT: case TE_BITAND: case TE_BITOR:
-    case TE_BITXOR: case TE_BITNOT: case TE_SHL: case TE_SHR: case TE_POPCOUNT:
-        return expr_equal(a->u.op.a, b->u.op.a) && expr_equal(a->u.op.b, b->u.op.b);
-    case TE_SELECT:
-    case TE_IF_THEN_ELSE:
-        return expr_equal(a->u.select.cond, b->u.select.cond) &&
-               expr_equal(a->u.select.then_value, b->u.select.then_value) &&
-               expr_equal(a->u.select.else_value, b->u.select.else_value);
-    case TE_CAST: return expr_equal(a->u.cast.value, b->u.cast.value);
-    case TE_CALL:
-        return a->u.call.fn == b->u.call.fn && expr_equal(a->u.call.args[0], b->u.call.args[0]) &&
-               expr_equal(a->u.call.args[1], b->u.call.args[1]);
-    case TE_ACCESS:
-        return a->u.access.tensor == b->u.access.tensor &&
-               a->u.access.num_indices == b->u.access.num_indices &&
-               list_equal(a->u.access.num_indices, a->u.access.indices, b->u.access.indices);
-    case TE_REDUCE: return false;
-    case TE_LOAD:
-        return a->u.load.buffer == b->u.load.buffer && a->u.load.flat == b->u.load.flat &&
-               a->u.load.num_indices == b->u.load.num_indices &&
-               list_equal(a->u.load.num_indices, a->u.load.indices, b->u.load.indices);
-    case TE_RAMP:
-        return a->u.ramp.lanes == b->u.ramp.lanes && expr_equal(a->u.ramp.base, b->u.ramp.base) &&
-               expr_equal(a->u.ramp.stride, b->u.ramp.stride);
-    case TE_BROADCAST:
-        return a->u.broadcast.lanes == b->u.broadcast.lanes &&
-               expr_equal(a->u.broadcast.value, b->u.broadcast.value);
-    case TE_NUM_EXPR_KINDS: return false;
-    }
-    return false;
 }
 
 /* ---- the scan of the loop body ---- */

@@ -116,9 +116,7 @@ typedef struct TeRanges {
 
 /* The innermost range of var, or NULL. */
 const TeRange *te_find_range(const TeRanges *rs, const TsExpr *var);
-/* Same kind, dtype and operands all the way down; variables are equal only to
- * themselves (two variables may share a name). */
-bool te_expr_equal(const TsExpr *a, const TsExpr *b);
+
 
 /* ---- linear forms ---- */
 
@@ -164,6 +162,23 @@ typedef enum TeTruth { TE_TRUTH_UNKNOWN, TE_TRUTH_FALSE, TE_TRUTH_TRUE } TeTruth
 static inline bool te_is_compare(TeExprKind k)
 {
     return k == TE_EQ || k == TE_NE || k == TE_LT || k == TE_LE || k == TE_GT || k == TE_GE;
+}
+
+/* The two-operand operators (ADD ... SHR), the ones te_value_binary applies. */
+static inline bool te_is_binary_kind(TeExprKind k)
+{
+    switch (k) {
+    case TE_ADD: case TE_SUB: case TE_MUL: case TE_DIV: case TE_MOD: case TE_FLOORDIV:
+    case TE_FLOORMOD: case TE_MIN: case TE_MAX: case TE_EQ: case TE_NE: case TE_LT: case TE_LE:
+    case TE_GT: case TE_GE: case TE_AND: case TE_OR: case TE_BITAND: case TE_BITOR:
+    case TE_BITXOR: case TE_SHL: case TE_SHR:
+        return true;
+    case TE_INT: case TE_FLOAT: case TE_VAR: case TE_NOT: case TE_BITNOT: case TE_POPCOUNT:
+    case TE_SELECT: case TE_IF_THEN_ELSE: case TE_CAST: case TE_CALL: case TE_ACCESS:
+    case TE_REDUCE: case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_NUM_EXPR_KINDS:
+        return false;
+    }
+    return false;
 }
 
 /* x op y for a comparison op, as the interpreter compares floats. */

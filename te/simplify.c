@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "arith.h"
+#include "value.h"
 
 /* ---- run-time errors ---- */
 
@@ -82,128 +83,37 @@ static bool any_can_trap(int n, TsExpr *const *items)
     return false;
 }
 
-/* ---- constant folding ---- */
+/* ---- constant folding ----
+ *
+ * Folding computes exactly what the interpreters compute, with their own scalar
+ * operations (value.c), so the simplifier cannot change a program's meaning. */
 
-static bool int_less(TsDType t, int64_t a, int64_t b)
-{
-    return ts_dtype_is_uint(t) ? (uint64_t)a < (uint64_t)b : a < b;
-}
-
-/* Integer or bool division and remainder with the interpreter's semantics, for a
- * nonzero divisor. */
-static int64_t fold_division(TeExprKind kind, TsDType t, int64_t a, int64_t b)
-{
-    if (ts_dtype_is_uint(t))
-        return (int64_t)(kind == TE_DIV || kind == TE_FLOORDIV ? (uint64_t)a / (uint64_t)b
-                                                                : (uint64_t)a % (uint64_t)b);
-    if (a == INT64_MIN && b == -1) /* wraps */
-        return kind == TE_DIV || kind == TE_FLOORDIV ? INT64_MIN : 0;
-    int64_t q;
-    te_div64(kind == TE_FLOORDIV || kind == TE_FLOORMOD, a, b, &q);
-    if (kind == TE_DIV || kind == TE_FLOORDIV)
-        return q;
-    return kind == TE_MOD ? a % b : te_floormod64(a, b);
-}
-
-static bool fold_shift(TeExprKind kind, TsDType t, int64_t a, int64_t b, int64_t *out)
-{
-    if ((!ts_dtype_is_uint(t) && b < 0) || (uint64_t)b >= t.bits)
-        return false; /* a run-time error: leave it to the run time */
-    uint64_t ua = (uint64_t)a;
-    if (kind == TE_SHL)
-        *out = (int64_t)(ua << b);
-    else if (ts_dtype_is_uint(t) || a >= 0)
-        *out = (int64_t)(ua >> b);
-    else
-        *out = (int64_t)~(~ua >> b);
-    return true;
-}
-
-/* a op b for constants of the integer or bool dtype t, as the interpreter computes it;
- * false when it would fail at run time or op is not an integer operation. */
+/* a op b for constants of the integer or bool dtype t; false when the operation would
+ * fail at run time (which is left to the run time) or is not a binary operator. */
 static bool fold_int(TeExprKind kind, TsDType t, int64_t a, int64_t b, int64_t *out)
 {
-    uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
-    int64_t raw = 0;
-    switch (kind) {
-    case TE_ADD: raw = (int64_t)(ua + ub); break;
-    case TE_SUB: raw = (int64_t)(ua - ub); break;
-    case TE_MUL: raw = (int64_t)(ua * ub); break;
-    case TE_DIV: case TE_MOD: case TE_FLOORDIV: case TE_FLOORMOD:
-        if (b == 0)
-            return false;
-        raw = fold_division(kind, t, a, b);
-        break;
-    case TE_MIN: raw = int_less(t, b, a) ? b : a; break;
-    case TE_MAX: raw = int_less(t, a, b) ? b : a; break;
-    case TE_EQ: *out = a == b; return true;
-    case TE_NE: *out = a != b; return true;
-    case TE_LT: *out = int_less(t, a, b); return true;
-    case TE_LE: *out = !int_less(t, b, a); return true;
-    case TE_GT: *out = int_less(t, b, a); return true;
-    case TE_GE: *out = !int_less(t, a, b); return true;
-    case TE_AND: *out = a && b; return true;
-    case TE_OR: *out = a || b; return true;
-    case TE_BITAND: raw = (int64_t)(ua & ub); break;
-    case TE_BITOR: raw = (int64_t)(ua | ub); break;
-    case TE_BITXOR: raw = (int64_t)(ua ^ ub); break;
-    case TE_SHL: case TE_SHR:
-        if (!fold_shift(kind, t, a, b, &raw))
-            return false;
-        break;
-    case TE_INT: case TE_FLOAT: case TE_VAR: case TE_NOT: case TE_BITNOT: case TE_POPCOUNT:
-    case TE_SELECT: case TE_IF_THEN_ELSE: case TE_CAST: case TE_CALL: case TE_ACCESS:
-    case TE_REDUCE: case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_NUM_EXPR_KINDS:
+    if (!te_is_binary_kind(kind))
         return false;
-    }
-    *out = te_wrap_int(t, raw);
+    TeValue r, va = { .i = a }, vb = { .i = b };
+    if (te_value_binary(kind, t, va, vb, &r, NULL) != TS_OK)
+        return false;
+    *out = r.i;
     return true;
 }
 
-/* a op b for float constants with the interpreter's rounding; false for other
- * operators and for results that are not finite. Comparisons set *is_bool. */
+/* a op b for float constants with the interpreter's rounding; false for operators
+ * floats do not have and for results that are not finite. Comparisons set *is_bool. */
 static bool fold_float(TeExprKind kind, TsDType t, double a, double b, double *out,
                        bool *is_bool)
 {
-    bool f32 = t.bits == 32;
-    float fa = (float)a, fb = (float)b;
     *is_bool = te_is_compare(kind);
-    if (*is_bool)
-        *out = te_compare_floats(kind, a, b);
-    else if (kind == TE_ADD)
-        *out = f32 ? (double)(fa + fb) : a + b;
-    else if (kind == TE_SUB)
-        *out = f32 ? (double)(fa - fb) : a - b;
-    else if (kind == TE_MUL)
-        *out = f32 ? (double)(fa * fb) : a * b;
-    else if (kind == TE_DIV)
-        *out = f32 ? (double)(fa / fb) : a / b;
-    else if (kind == TE_MIN || kind == TE_MAX)
-        *out = kind == TE_MIN ? fmin(a, b) : fmax(a, b);
-    else
+    if (!te_is_binary_kind(kind))
         return false;
-    return isfinite(*out);
-}
-
-/* Float to integer as the interpreter casts: toward zero, saturating, NaN to 0. */
-static int64_t float_to_int(TsDType to, double v)
-{
-    if (isnan(v))
-        return 0;
-    if (ts_dtype_is_uint(to)) {
-        double limit = ldexp(1.0, to.bits);
-        if (v <= -1.0)
-            return 0;
-        if (v >= limit)
-            return te_wrap_int(to, -1);
-        return te_wrap_int(to, (int64_t)(uint64_t)v);
-    }
-    double limit = ldexp(1.0, to.bits - 1);
-    if (v >= limit)
-        return (int64_t)((UINT64_C(1) << (to.bits - 1)) - 1);
-    if (v < -limit)
-        return te_wrap_int(to, (int64_t)(UINT64_C(1) << (to.bits - 1)));
-    return (int64_t)v;
+    TeValue r, va = { .f = a }, vb = { .f = b };
+    if (te_value_binary(kind, t, va, vb, &r, NULL) != TS_OK)
+        return false;
+    *out = *is_bool ? (double)r.i : r.f;
+    return *is_bool || isfinite(*out);
 }
 
 /* ---- the simplifier's state ---- */
@@ -707,22 +617,16 @@ static TsExpr *cast_rules(Simplifier *s, TsExpr *n)
 {
     TsExpr *v = n->u.cast.value;
     TsDType to = n->dtype, from = v->dtype;
-    int64_t x;
-    if (te_const_int(v, &x)) {
+    if (v->kind == TE_INT || v->kind == TE_FLOAT) {
+        TeValue in, out;
+        if (v->kind == TE_INT)
+            in.i = v->u.int_value;
+        else
+            in.f = v->u.float_value;
+        out = te_value_cast(from, to, in);
         if (te_is_integral(to))
-            return make_int(s, to, ts_dtype_is_bool(to) ? x != 0 : te_wrap_int(to, x));
-        if (to.bits == 32) /* one rounding, straight from the integer */
-            return ts_float(s->arena, to, ts_dtype_is_uint(from) ? (double)(float)(uint64_t)x
-                                                                  : (double)(float)x);
-        return ts_float(s->arena, to, ts_dtype_is_uint(from) ? (double)(uint64_t)x : (double)x);
-    }
-    if (v->kind == TE_FLOAT) {
-        double f = v->u.float_value;
-        if (ts_dtype_is_bool(to))
-            return ts_bool(s->arena, f != 0.0);
-        if (ts_dtype_is_int(to))
-            return make_int(s, to, float_to_int(to, f));
-        return isfinite(te_round_float(to, f)) ? ts_float(s->arena, to, f) : n;
+            return make_int(s, to, out.i);
+        return isfinite(out.f) ? ts_float(s->arena, to, out.f) : n;
     }
     /* Widening an integer and narrowing it back gives it back. */
     if (v->kind == TE_CAST && ts_dtype_is_int(to) && ts_dtype_is_int(from) &&

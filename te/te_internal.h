@@ -259,6 +259,9 @@ TsExpr *te_substitute(TsArena *arena, TsExpr *e, int n, const TsExpr *const *var
                       TsExpr *const *values);
 TeStmt *te_substitute_stmt(TsArena *arena, TeStmt *s, int n, const TsExpr *const *vars,
                            TsExpr *const *values);
+/* Same kind, dtype and operands all the way down; variables are equal only to
+ * themselves (two variables may share a name). (bounds.c) */
+bool te_expr_equal(const TsExpr *a, const TsExpr *b);
 bool te_expr_uses_var(const TsExpr *e, const TsExpr *var);
 bool te_stmt_uses_var(const TeStmt *s, const TsExpr *var);
 
