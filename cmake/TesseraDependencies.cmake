@@ -6,6 +6,7 @@
 #   Tessera::ProtobufC  protobuf-c runtime, plus TESSERA_PROTOC_C (the protoc-c compiler)
 #   Tessera::OpenBLAS   the reference BLAS for tests and benchmarks
 #   Tessera::cmocka     the unit-test framework
+# A runtime-only build (TESSERA_RUNTIME_ONLY) looks for cmocka alone.
 
 find_package(PkgConfig QUIET)
 
@@ -14,6 +15,43 @@ function(tessera_missing what package)
     "Tessera needs ${what}, which was not found.\n"
     "On Debian or Ubuntu: apt-get install ${package}  (or run scripts/install-deps.sh)")
 endfunction()
+
+# cmocka: its CMake package, else pkg-config. With TESSERA_MINI_CMOCKA (a runtime-only
+# cross build, whose target has no cmocka) the header-only stand-in in
+# tests/runtime/mini_cmocka/ instead.
+function(tessera_find_cmocka)
+  if(TESSERA_MINI_CMOCKA)
+    if(NOT TESSERA_RUNTIME_ONLY)
+      message(FATAL_ERROR "TESSERA_MINI_CMOCKA serves only the runtime tests: it needs "
+                          "TESSERA_RUNTIME_ONLY=ON")
+    endif()
+    add_library(Tessera::cmocka INTERFACE IMPORTED)
+    target_include_directories(Tessera::cmocka INTERFACE
+                               "${PROJECT_SOURCE_DIR}/tests/runtime/mini_cmocka")
+    return()
+  endif()
+  find_package(cmocka CONFIG QUIET)
+  if(cmocka_FOUND AND TARGET cmocka::cmocka)
+    add_library(Tessera::cmocka ALIAS cmocka::cmocka)
+  elseif(PkgConfig_FOUND)
+    pkg_check_modules(TESSERA_CMOCKA QUIET IMPORTED_TARGET cmocka)
+    if(TESSERA_CMOCKA_FOUND)
+      add_library(Tessera::cmocka ALIAS PkgConfig::TESSERA_CMOCKA)
+    endif()
+  endif()
+  if(NOT TARGET Tessera::cmocka)
+    tessera_missing("cmocka (for tests)" libcmocka-dev)
+  endif()
+endfunction()
+
+# A runtime-only build (TESSERA_RUNTIME_ONLY: libtessera_runtime for a board) needs none
+# of the compiler's dependencies, only cmocka for its tests.
+if(TESSERA_RUNTIME_ONLY)
+  if(TESSERA_BUILD_TESTS)
+    tessera_find_cmocka()
+  endif()
+  return()
+endif()
 
 # LLVM 16: its CMake package first (LLVM_DIR or Debian's /usr/lib/llvm-16), then
 # llvm-config.
@@ -78,18 +116,6 @@ if(TESSERA_BUILD_TESTS OR TESSERA_BUILD_BENCHMARKS)
   endif()
 endif()
 
-# cmocka: its CMake package, else pkg-config.
 if(TESSERA_BUILD_TESTS)
-  find_package(cmocka CONFIG QUIET)
-  if(cmocka_FOUND AND TARGET cmocka::cmocka)
-    add_library(Tessera::cmocka ALIAS cmocka::cmocka)
-  elseif(PkgConfig_FOUND)
-    pkg_check_modules(TESSERA_CMOCKA QUIET IMPORTED_TARGET cmocka)
-    if(TESSERA_CMOCKA_FOUND)
-      add_library(Tessera::cmocka ALIAS PkgConfig::TESSERA_CMOCKA)
-    endif()
-  endif()
-  if(NOT TARGET Tessera::cmocka)
-    tessera_missing("cmocka (for tests)" libcmocka-dev)
-  endif()
+  tessera_find_cmocka()
 endif()

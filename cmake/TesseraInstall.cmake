@@ -19,7 +19,12 @@ mark_as_advanced(TESSERA_INSTALL_CMAKEDIR)
 # The libraries. libtessera_runtime joins the export set once runtime/ defines it, so a
 # libtessera that links it publicly stays exportable. The installed libraries find each
 # other through their $ORIGIN run path.
-set(_tessera_libraries tessera)
+# A runtime-only build (TESSERA_RUNTIME_ONLY) installs libtessera_runtime and the headers
+# alone, with no pkg-config file (tessera.pc describes libtessera).
+set(_tessera_libraries)
+if(TARGET tessera)
+  list(APPEND _tessera_libraries tessera)
+endif()
 if(TARGET tessera_runtime)
   list(APPEND _tessera_libraries tessera_runtime)
 endif()
@@ -67,6 +72,10 @@ install(FILES
   "${PROJECT_BINARY_DIR}/TesseraConfigVersion.cmake"
   DESTINATION ${TESSERA_INSTALL_CMAKEDIR}
   COMPONENT Development)
+
+if(NOT TARGET tessera)
+  return()
+endif()
 
 # pkg-config. libm is a private dependency of libtessera: a static link needs it
 # (pkg-config --static), a shared one does not. A sanitized build's users must link the

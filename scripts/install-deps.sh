@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages Tessera needs to build and test, when they are missing.
 # Quiet and quick when everything is there. Later features add their packages to PACKAGES.
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user cross-build the runtime for
+# a 64-bit Arm board and run its tests under emulation (the runtime_aarch64 test).
 set -eu
 
 PACKAGES="
@@ -12,6 +14,9 @@ libprotobuf-c-dev
 protobuf-c-compiler
 libopenblas-dev
 libcmocka-dev
+gcc-aarch64-linux-gnu
+libc6-dev-arm64-cross
+qemu-user
 "
 
 missing=""

@@ -64,8 +64,12 @@ typedef int32_t (*TsPackedFunc)(const TsValue *args, const int32_t *type_codes,
                                 int32_t num_args);
 
 /* The table an exported shared object carries under TS_MODULE_TABLE_SYMBOL, so that a
- * loader can list and call its kernels without guessing names. signature describes the
- * arguments, e.g. "A:float32[64,32];B:float32[32,16];C:float32[64,16]". */
+ * loader can list and call its kernels without guessing names. The symbol is the table
+ * itself, not a pointer to one:
+ *     const TsModuleTable tessera_module_table = { TS_MODULE_ABI_VERSION, 2, entries };
+ * Every entry needs a name (unique in the table) and a function; num_args >= 0.
+ * signature describes the arguments, e.g.
+ * "A:float32[64,32];B:float32[32,16];C:float32[64,16]". */
 typedef struct TsFuncEntry {
     const char *name;
     TsPackedFunc func;
@@ -85,7 +89,9 @@ typedef struct TsModuleTable {
 /* ---- errors raised by kernels ---- */
 
 /* Kernels (and the runtime) record why a call failed here, per thread; the caller reads
- * it after a non-zero return. */
+ * it after a non-zero return. The message is copied (cut to TS_ERROR_MESSAGE_MAX - 1
+ * bytes); NULL empties the slot. The returned string belongs to the calling thread and
+ * changes with its next ts_runtime_set_error. */
 void ts_runtime_set_error(const char *message);
 const char *ts_runtime_last_error(void);
 
@@ -96,18 +102,22 @@ const char *ts_runtime_last_error(void);
 typedef int32_t (*TsParallelTask)(int32_t task_id, int32_t num_tasks, void *closure);
 
 /* Runs task(0..num_tasks-1) on the pool and waits for all; num_tasks <= 0 means one per
- * worker. Returns 0, or -1 when any task failed (its message is kept). The pool has
- * TS_NUM_THREADS workers (default: the online CPUs), started on first use; a nested
- * call runs its tasks in the calling thread. */
+ * worker. Returns 0, or -1 when any task failed (the first failure's message is kept;
+ * tasks not yet started are then skipped). The pool has TS_NUM_THREADS workers, the
+ * calling thread among them (default: the online CPUs; an invalid value is reported on
+ * stderr), started on first use; a nested call runs its tasks in the calling thread. A
+ * forked child starts a pool of its own. */
 int32_t ts_parallel_launch(TsParallelTask task, void *closure, int32_t num_tasks);
-/* The number of workers the pool has or will have. */
+/* The pool's size: the threads that run a job's tasks, the launching thread included
+ * (fewer than TS_NUM_THREADS only if the system refused to start some). */
 int32_t ts_parallel_num_threads(void);
 
 /* ---- arrays ---- */
 
 typedef struct TsNDArray TsNDArray;
 
-/* A dense array of the given shape, data aligned to 64 bytes (uninitialized). */
+/* A dense array of the given shape, data aligned to 64 bytes (uninitialized), on the CPU
+ * (device (TS_DEVICE_CPU, 0)); its DLTensor has strides NULL and byte_offset 0. */
 TsStatus ts_ndarray_empty(int ndim, const int64_t *shape, TsDType dtype, TsDevice device,
                           TsNDArray **out, TsError *err);
 /* A view of array's data with another shape of the same size (shares and retains the
@@ -118,6 +128,8 @@ TsStatus ts_ndarray_copy_from_bytes(TsNDArray *array, const void *data, size_t n
                                     TsError *err);
 TsStatus ts_ndarray_copy_to_bytes(const TsNDArray *array, void *data, size_t nbytes,
                                   TsError *err);
+/* The copies need exactly the array's byte size (ts_ndarray_copy: the same dtype and
+ * byte size; the shapes may differ). */
 TsStatus ts_ndarray_copy(const TsNDArray *from, TsNDArray *to, TsError *err);
 /* The array as a DLTensor to pass to a kernel (valid while the array lives). */
 TsDLTensor *ts_ndarray_dltensor(TsNDArray *array);
@@ -129,7 +141,12 @@ void ts_ndarray_release(TsNDArray *array);
 
 typedef struct TsModule TsModule;
 
-/* Loads a shared object exported by Tessera (dlopen) and checks its table. */
+/* Loads a shared object exported by Tessera (dlopen, RTLD_NOW | RTLD_LOCAL) and checks its
+ * table: TS_EIO when it cannot be loaded, TS_EPROTO for a missing or malformed table. A
+ * path without a slash names a file in the current directory. The module's own
+ * references to the runtime (ts_runtime_set_error, ts_parallel_launch) resolve to the
+ * process's libtessera_runtime, so the program links it (a static one whole, exported
+ * with -rdynamic). Kernel pointers stay valid until the last release. */
 TsStatus ts_module_load(const char *path, TsModule **out, TsError *err);
 int ts_module_num_funcs(const TsModule *module);
 const TsFuncEntry *ts_module_func(const TsModule *module, int i);
@@ -144,16 +161,18 @@ void ts_module_release(TsModule *module);
 typedef struct TsTimeOptions {
     int number;          /* calls per repeat (>= 1), raised while a repeat is too short */
     int repeat;          /* repeats (>= 1); one mean cost per repeat */
-    double min_repeat_ms; /* raise number until a repeat takes at least this long; 0: off */
-    double cooldown_ms;  /* sleep between repeats */
+    double min_repeat_ms; /* raise number until a repeat takes at least this long; 0: off
+                           * (at most an hour) */
+    double cooldown_ms;  /* sleep between repeats (at most an hour) */
     bool flush_cache;    /* write over a buffer larger than the last-level cache before
                           * each repeat */
 } TsTimeOptions;
 
 /* TVM's defaults: number 1, repeat 1, no minimum, no cooldown, no flush. */
 TsTimeOptions ts_time_options_default(void);
-/* Calls func(args) number times per repeat and writes repeat mean costs, in seconds, to
- * costs. A failing call stops the measurement with TS_EDEVICE and the kernel's message. */
+/* Calls func(args) once to warm up, then number times per repeat, and writes repeat mean
+ * costs, in seconds, to costs. options NULL means the defaults; a bad option is TS_EINVAL.
+ * A failing call stops the measurement with TS_EDEVICE and the kernel's message. */
 TsStatus ts_time_evaluate(TsPackedFunc func, const TsValue *args, const int32_t *type_codes,
                           int32_t num_args, const TsTimeOptions *options, double *costs,
                           TsError *err);

@@ -1,0 +1,245 @@
+/* What the files of codegen/ share: the target record, the state of one LLVM module
+ * being built (types, runtime declarations, the error), and the state of one LLVM
+ * function being filled (its builder, the variables and buffers in scope, the blocks
+ * every function has). Only codegen/ includes this header; it is the one place where
+ * LLVM's C API meets Tessera's loop-nest IR.
+ *
+ * The path of a kernel through these files:
+ *   target.c      target strings -> TsTarget -> an LLVM TargetMachine
+ *   module.c      lowered functions -> one LLVM module (kernels, module table), verified
+ *                 and optimized; object code in memory or in a file
+ *   entry.c       the packed entry of a kernel, which checks its arguments
+ *   llvm_stmt.c   the loop nest (statements) of a kernel's compute function
+ *   llvm_expr.c   expressions, scalar and vector
+ *   parallel.c    parallel loops outlined into thread-pool tasks
+ *   llvm_util.c   types, intrinsics, runtime checks, function frames, scopes
+ *   walk.c        questions about the IR (buffers a statement uses, vector widths)
+ *   jit.c         the object code linked into this process (ORC LLJIT)
+ *   shared.c      object files and shared objects on disk
+ *   dump.c        TS_DUMP=llvm,asm
+ */
+#ifndef TESSERA_CG_INTERNAL_H
+#define TESSERA_CG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "tessera/codegen.h"
+#include "te/te_internal.h"
+
+/* Most arguments a kernel may have (the packed ABI has no limit; this bounds arrays). */
+enum { CG_MAX_ARGS = 256 };
+
+/* ---- targets (target.c) ---- */
+
+typedef enum CgArch { CG_ARCH_X86_64, CG_ARCH_AARCH64 } CgArch;
+
+struct TsTarget {
+    char *text;     /* the canonical string */
+    char *triple;   /* normalized, e.g. "x86_64-pc-linux-gnu" */
+    char *cpu;      /* e.g. "sapphirerapids", "generic" */
+    char *features; /* "+avx2,-avx512f", may be empty */
+    CgArch arch;
+    bool is_host;   /* the triple is this process's architecture and OS */
+    bool fast_math;
+    int opt_level;  /* 0 .. 3 */
+};
+
+/* Initializes LLVM's targets once per process (thread-safe). */
+void cg_llvm_init(void);
+/* A target machine for the target: position-independent code, the target's CPU and
+ * features, its optimization level. NULL with err filled when LLVM refuses. */
+LLVMTargetMachineRef cg_target_machine(const TsTarget *target, TsError *err);
+
+/* ---- one module being built (module.c, llvm_util.c) ---- */
+
+/* A function LLVM can call: its type and its declaration or definition. */
+typedef struct CgCallee {
+    LLVMTypeRef type;
+    LLVMValueRef fn;
+} CgCallee;
+
+typedef struct CgModule {
+    const TsTarget *target;
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMTargetMachineRef tm;
+    TsArena *scratch; /* text of expressions for messages */
+    TsError *err;
+    TsStatus status;  /* TS_OK until the first failure, which err describes */
+    LLVMTypeRef t_void, t_i1, t_i8, t_i16, t_i32, t_i64, t_ptr, t_half, t_f32, t_f64;
+    LLVMTypeRef t_dltensor; /* TsDLTensor */
+    CgCallee set_error;       /* void ts_runtime_set_error(const char *) */
+    CgCallee parallel_launch; /* int32_t ts_parallel_launch(TsParallelTask, void *, int32_t) */
+    CgCallee num_threads;     /* int32_t ts_parallel_num_threads(void) */
+    CgCallee snprintf_fn, malloc_fn, free_fn; /* malloc_fn is aligned_alloc */
+    int num_tasks;            /* parallel loops outlined so far, for their names */
+    int vector_bits;          /* the widest vector of the kernel being generated */
+} CgModule;
+
+/* Creates the context, the module and the declarations for the target. */
+TsStatus cg_module_init(CgModule *m, const TsTarget *target, const char *name, TsError *err);
+void cg_module_dispose(CgModule *m);
+/* Records the first failure of the build (later ones are consequences); returns false. */
+bool cg_fail(CgModule *m, TsStatus status, const char *fmt, ...) TS_PRINTF_LIKE(3, 4);
+/* Text of an expression for messages, cut to max characters. */
+const char *cg_expr_text(CgModule *m, const TsExpr *e, int max);
+
+/* ---- one function being filled (llvm_util.c) ---- */
+
+typedef struct CgVar {
+    const TsExpr *var;
+    LLVMValueRef value;
+} CgVar;
+
+typedef struct CgBuf {
+    const TeBuffer *buffer;
+    LLVMValueRef ptr;
+} CgBuf;
+
+/* Every generated function returns i32: 0, or -1 after ts_runtime_set_error. Its
+ * blocks: "entry" holds the static allocas, "setup" the heap allocations of large local
+ * buffers (both hoisted there from wherever the IR allocates), then the body; "error"
+ * frees the heap buffers and returns -1. */
+typedef struct CgFunc {
+    CgModule *m;
+    const char *kernel; /* the kernel's name, first word of every message */
+    LLVMValueRef fn;
+    LLVMBuilderRef b;
+    LLVMBasicBlockRef entry_block, setup_block, error_block;
+    LLVMValueRef setup_failed; /* i1: some heap allocation of setup returned NULL */
+    CgVar *vars;
+    int num_vars, cap_vars;
+    CgBuf *bufs;
+    int num_bufs, cap_bufs;
+    TeRange *ranges; /* constant bounds of the loop and let variables in scope */
+    int num_ranges, cap_ranges;
+    LLVMValueRef *heap_slots; /* allocas holding the heap buffers to free */
+    int num_heap, cap_heap;
+    LLVMValueRef message_buf; /* [TS_ERROR_MESSAGE_MAX x i8] for formatted messages */
+} CgFunc;
+
+/* Adds the function's blocks and leaves the builder at the start of its body. */
+bool cg_func_begin(CgModule *m, CgFunc *f, LLVMValueRef fn, const char *kernel);
+/* Returns 0 from the current block and closes the entry, setup and error blocks. */
+bool cg_func_end(CgFunc *f);
+void cg_func_dispose(CgFunc *f);
+
+bool cg_push_var(CgFunc *f, const TsExpr *var, LLVMValueRef value);
+void cg_pop_var(CgFunc *f);
+LLVMValueRef cg_lookup_var(CgFunc *f, const TsExpr *var);
+/* Bounds of an integer variable, for proving that arithmetic does not wrap. */
+bool cg_push_range(CgFunc *f, const TsExpr *var, int64_t min, int64_t max);
+void cg_pop_range(CgFunc *f);
+/* Whether the integer expression e provably never wraps (te_const_bounds with the
+ * ranges in scope): then its add, sub and mul may carry nsw / nuw. */
+bool cg_no_wrap(CgFunc *f, const TsExpr *e);
+bool cg_push_buf(CgFunc *f, const TeBuffer *buffer, LLVMValueRef ptr);
+void cg_pop_buf(CgFunc *f);
+LLVMValueRef cg_lookup_buf(CgFunc *f, const TeBuffer *buffer, const char *access);
+
+/* Storage for a local buffer of bytes bytes, aligned to 64: a static alloca in the
+ * entry block when small, else memory from aligned_alloc in the setup block, freed on every
+ * return. NULL on failure. */
+LLVMValueRef cg_local_storage(CgFunc *f, const TeBuffer *buffer, uint64_t bytes);
+
+/* When fail (i1, or a vector of i1: any lane) holds at run time: ts_runtime_set_error
+ * with "<kernel>: <message>" and return -1. The builder continues on the passing path. */
+bool cg_check(CgFunc *f, LLVMValueRef fail, const char *message);
+/* The same with a message formatted at run time by snprintf from fmt (a printf format,
+ * prefixed with the kernel's name) and num_args values (i32, i64 or pointers). */
+bool cg_check_fmt(CgFunc *f, LLVMValueRef fail, const char *fmt, int num_args,
+                  LLVMValueRef *args);
+/* Branch weights for a conditional branch: taken (the true edge) is rare or likely. */
+void cg_set_branch_weights(CgModule *m, LLVMValueRef br, uint32_t if_true, uint32_t if_false);
+
+/* ---- types and helpers (llvm_util.c) ---- */
+
+/* The register type of a dtype: iN, i1 for bool, half/float/double, a vector of those
+ * when lanes > 1. */
+LLVMTypeRef cg_type(CgModule *m, TsDType t);
+/* The in-memory type of one element of a buffer of dtype t (bool is i8). */
+LLVMTypeRef cg_mem_type(CgModule *m, TsDType t);
+/* A call to the overloaded intrinsic name (e.g. "llvm.smin") on the given types. */
+LLVMValueRef cg_intrinsic(CgFunc *f, const char *name, int num_types, LLVMTypeRef *types,
+                          int num_args, LLVMValueRef *args);
+/* A scalar splatted to lanes lanes. */
+LLVMValueRef cg_splat(CgFunc *f, LLVMValueRef scalar, int lanes);
+/* An i1 that is true when any lane of a vector of i1 is (a scalar i1 is itself). */
+LLVMValueRef cg_any_lane(CgFunc *f, LLVMValueRef cond);
+LLVMValueRef cg_call(CgFunc *f, CgCallee callee, int num_args, LLVMValueRef *args);
+LLVMValueRef cg_i32(CgModule *m, int64_t value);
+LLVMValueRef cg_i64(CgModule *m, int64_t value);
+/* A new block at the end of the current function. */
+LLVMBasicBlockRef cg_block(CgFunc *f, const char *name);
+
+/* ---- expressions and statements (llvm_expr.c, llvm_stmt.c, parallel.c) ---- */
+
+/* The value of e. mask is NULL, or a vector of i1 of e's lanes: lanes whose bit is
+ * clear are not evaluated (if_then_else is lazy per lane), so they read no memory and
+ * fail no check. NULL on failure (m->status). */
+LLVMValueRef cg_expr(CgFunc *f, const TsExpr *e, LLVMValueRef mask);
+/* The address of element `index` (i32 scalar) of a buffer, or a vector of addresses
+ * for a vector index. */
+LLVMValueRef cg_element_ptr(CgFunc *f, const TeBuffer *buffer, LLVMValueRef base,
+                            LLVMValueRef index);
+/* The flat element index of an access (i32, scalar or vector); mask as for cg_expr. */
+LLVMValueRef cg_flat_index(CgFunc *f, const TeBuffer *buffer, int num_indices,
+                           TsExpr *const *indices, bool flat, LLVMValueRef mask);
+
+bool cg_stmt(CgFunc *f, const TeStmt *s);
+/* Emits a serial loop binding var to min + k for k in [begin, end) around the body that
+ * emit_body fills. range, when not NULL, bounds var over the whole loop (constant min
+ * and extent): then min + k cannot wrap, and arithmetic on var may be proved not to. */
+typedef bool (*CgLoopBody)(CgFunc *f, void *ctx);
+bool cg_serial_loop(CgFunc *f, const TsExpr *var, LLVMValueRef min, LLVMValueRef begin,
+                    LLVMValueRef end, const TeRange *range, CgLoopBody emit_body, void *ctx);
+/* The range of a loop with constant min and extent (>= 1), in *range; false otherwise. */
+bool cg_loop_range(const TeStmt *loop, TeRange *range);
+/* A parallel loop: outlined into a task run by ts_parallel_launch. */
+bool cg_parallel_for(CgFunc *f, const TeStmt *loop);
+
+/* ---- kernels (entry.c, module.c) ---- */
+
+/* The internal function computing kernel's loop nest on its argument pointers. */
+LLVMValueRef cg_compute_function(CgModule *m, const TsLoweredFunc *kernel);
+/* The packed entry of a kernel: checks its arguments, then calls compute. */
+LLVMValueRef cg_entry_function(CgModule *m, const TsLoweredFunc *kernel, LLVMValueRef compute);
+/* Sets target-cpu, target-features, the vector width the kernel asks for and the
+ * fast-math attributes on fn. */
+void cg_set_function_attributes(CgModule *m, LLVMValueRef fn, int vector_bits);
+
+/* ---- questions about the IR (walk.c) ---- */
+
+/* The widest vector (lanes * bits of one lane) any expression of s computes, 0 when s
+ * is scalar code. */
+int cg_widest_vector_bits(const TeStmt *s);
+/* Whether s stores to buffer / loads or stores it. */
+bool cg_stmt_stores(const TeStmt *s, const TeBuffer *buffer);
+bool cg_stmt_uses_buffer(const TeStmt *s, const TeBuffer *buffer);
+/* The value of an integer constant, or of a broadcast of one. */
+bool cg_const_operand(const TsExpr *e, int64_t *value);
+/* Whether e can fail at run time or reads memory (a load, an integer division, a shift
+ * by a non-constant). */
+bool cg_expr_may_fail(const TsExpr *e);
+
+/* ---- object code (module.c), JIT (jit.c), files (shared.c), dumps (dump.c) ---- */
+
+/* Builds, verifies and optimizes the module of the kernels and their table, and emits
+ * its object code into *object (LLVMDisposeMemoryBuffer it). */
+TsStatus cg_build_object_code(int num_funcs, const TsLoweredFunc *const *funcs,
+                              const TsTarget *target, LLVMMemoryBufferRef *object,
+                              TsError *err);
+/* Whether TS_DUMP (a comma-separated list, or "all") names step. */
+bool cg_dump_wanted(const char *step);
+/* Prints the module's IR to stderr when TS_DUMP names "llvm" (optimized) or "llvm_raw"
+ * (as generated, before the verifier and the optimizer). */
+void cg_dump_module(CgModule *m, bool optimized);
+/* Prints the module's assembly to stderr when TS_DUMP names "asm". */
+void cg_dump_asm(CgModule *m);
+
+#endif /* TESSERA_CG_INTERNAL_H */

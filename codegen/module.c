@@ -1,0 +1,243 @@
+/* One LLVM module for a set of lowered kernels: each kernel's compute function and
+ * packed entry, the module table an exported shared object carries under
+ * TS_MODULE_TABLE_SYMBOL (runtime.h), function attributes (CPU, features, the vector
+ * width the schedule asks for, fast-math), LLVM's verifier, the standard optimization
+ * pipeline (new pass manager, default<O3> or the target's -opt-level) and object code.
+ *
+ * The three outputs (JIT, object file, shared object) all start from the object code
+ * made here, so a kernel is compiled the same way whichever way it leaves. Kernel
+ * functions have internal linkage: the table is the only exported symbol, so kernel
+ * names cannot collide with anything in the process (a kernel called "exp" is fine),
+ * and JIT and loader find kernels the same way, through the table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "cg_internal.h"
+
+/* ---- function attributes ---- */
+
+static void add_string_attribute(CgModule *m, LLVMValueRef fn, const char *key,
+                                 const char *value)
+{
+    LLVMAttributeRef a = LLVMCreateStringAttribute(m->ctx, key, (unsigned)strlen(key), value,
+                                                   (unsigned)strlen(value));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
+}
+
+/* The vector width for LLVM's x86 backend: the schedule's widest vector, as a power of
+ * two between 128 and 512 bits. Without it LLVM prefers 256-bit vectors on AVX-512
+ * machines and splits a 16-lane float32 vector in two. */
+static int preferred_width(int vector_bits)
+{
+    int width = 128;
+    while (width < vector_bits && width < 512)
+        width *= 2;
+    return width;
+}
+
+void cg_set_function_attributes(CgModule *m, LLVMValueRef fn, int vector_bits)
+{
+    const TsTarget *t = m->target;
+    add_string_attribute(m, fn, "target-cpu", t->cpu);
+    if (t->features[0])
+        add_string_attribute(m, fn, "target-features", t->features);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(m->ctx, nounwind, 0));
+    if (t->arch == CG_ARCH_X86_64 && vector_bits > 0) {
+        char width[16];
+        snprintf(width, sizeof width, "%d", preferred_width(vector_bits));
+        add_string_attribute(m, fn, "prefer-vector-width", width);
+        add_string_attribute(m, fn, "min-legal-vector-width", width);
+    }
+    if (t->fast_math) {
+        static const char *const keys[] = { "unsafe-fp-math", "no-nans-fp-math",
+                                            "no-infs-fp-math", "no-signed-zeros-fp-math",
+                                            "approx-func-fp-math", "no-trapping-math" };
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            add_string_attribute(m, fn, keys[i], "true");
+    }
+}
+
+/* ---- the module table ---- */
+
+static LLVMValueRef constant_string(CgModule *m, const char *text, const char *name)
+{
+    LLVMValueRef init = LLVMConstStringInContext(m->ctx, text, (unsigned)strlen(text), false);
+    LLVMValueRef g = LLVMAddGlobal(m->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, true);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+    return g;
+}
+
+/* "A:float32[64,32];B:float32[32,16];C:float32[64,16]", malloc'ed. */
+static char *signature(const TsLoweredFunc *kernel)
+{
+    size_t size = 64;
+    for (int i = 0; i < kernel->num_args; i++)
+        size += strlen(kernel->args[i]->tensor->name) + TS_DTYPE_STR_MAX + 24 * TS_MAX_DIMS;
+    char *text = malloc(size);
+    if (!text)
+        return NULL;
+    size_t used = 0;
+    text[0] = '\0';
+    for (int i = 0; i < kernel->num_args; i++) {
+        const TsTensor *t = kernel->args[i]->tensor;
+        char dtype[TS_DTYPE_STR_MAX];
+        used += (size_t)snprintf(text + used, size - used, "%s%s:%s[", i ? ";" : "", t->name,
+                                 ts_dtype_str(t->dtype, dtype));
+        for (int d = 0; d < t->ndim; d++)
+            used += (size_t)snprintf(text + used, size - used, "%s%lld", d ? "," : "",
+                                     (long long)ts_tensor_dim(t, d));
+        used += (size_t)snprintf(text + used, size - used, "]");
+    }
+    return text;
+}
+
+static bool add_module_table(CgModule *m, int num_funcs, const TsLoweredFunc *const *funcs,
+                             const LLVMValueRef *entries)
+{
+    LLVMTypeRef fields[] = { m->t_ptr, m->t_ptr, m->t_i32, m->t_ptr };
+    LLVMTypeRef entry_type = LLVMStructTypeInContext(m->ctx, fields, 4, false);
+    LLVMValueRef *rows = malloc(sizeof *rows * (size_t)num_funcs);
+    if (!rows)
+        return cg_fail(m, TS_ENOMEM, "codegen: out of memory");
+    for (int i = 0; i < num_funcs; i++) {
+        char *sig = signature(funcs[i]);
+        if (!sig) {
+            free(rows);
+            return cg_fail(m, TS_ENOMEM, "codegen: out of memory");
+        }
+        LLVMValueRef values[] = { constant_string(m, funcs[i]->name, "kernel_name"), entries[i],
+                                  cg_i32(m, funcs[i]->num_args),
+                                  constant_string(m, sig, "kernel_signature") };
+        free(sig);
+        rows[i] = LLVMConstNamedStruct(entry_type, values, 4);
+    }
+    LLVMValueRef array = LLVMConstArray(entry_type, rows, (unsigned)num_funcs);
+    free(rows);
+    LLVMValueRef list = LLVMAddGlobal(m->mod, LLVMTypeOf(array), "tessera_funcs");
+    LLVMSetInitializer(list, array);
+    LLVMSetGlobalConstant(list, true);
+    LLVMSetLinkage(list, LLVMPrivateLinkage);
+    LLVMTypeRef table_fields[] = { m->t_i32, m->t_i32, m->t_ptr };
+    LLVMTypeRef table_type = LLVMStructTypeInContext(m->ctx, table_fields, 3, false);
+    LLVMValueRef table_values[] = { LLVMConstInt(m->t_i32, TS_MODULE_ABI_VERSION, false),
+                                    cg_i32(m, num_funcs), list };
+    LLVMValueRef table = LLVMAddGlobal(m->mod, table_type, TS_MODULE_TABLE_SYMBOL);
+    LLVMSetInitializer(table, LLVMConstNamedStruct(table_type, table_values, 3));
+    LLVMSetGlobalConstant(table, true);
+    LLVMSetLinkage(table, LLVMExternalLinkage);
+    return true;
+}
+
+/* ---- building ---- */
+
+static TsStatus check_funcs(int num_funcs, const TsLoweredFunc *const *funcs,
+                            const TsTarget *target, TsError *err)
+{
+    if (!target)
+        return ts_fail(err, TS_EINVAL, "codegen: the target is NULL");
+    if (num_funcs < 1 || !funcs)
+        return ts_fail(err, TS_EINVAL, "codegen: no kernels to build (%d)", num_funcs);
+    for (int i = 0; i < num_funcs; i++) {
+        if (!funcs[i] || !funcs[i]->body || !funcs[i]->name || !funcs[i]->name[0] ||
+            (funcs[i]->num_args > 0 && !funcs[i]->args))
+            return ts_fail(err, TS_EINVAL, "codegen: kernel %d is NULL, unnamed or has no body",
+                           i);
+        for (int j = 0; j < i; j++)
+            if (strcmp(funcs[i]->name, funcs[j]->name) == 0)
+                return ts_fail(err, TS_EINVAL, "codegen: two kernels are named %s (%d and %d)",
+                               funcs[i]->name, j, i);
+    }
+    return TS_OK;
+}
+
+static bool generate(CgModule *m, int num_funcs, const TsLoweredFunc *const *funcs)
+{
+    LLVMValueRef *entries = malloc(sizeof *entries * (size_t)num_funcs);
+    if (!entries)
+        return cg_fail(m, TS_ENOMEM, "codegen: out of memory");
+    bool ok = true;
+    for (int i = 0; ok && i < num_funcs; i++) {
+        m->vector_bits = cg_widest_vector_bits(funcs[i]->body);
+        LLVMValueRef compute = cg_compute_function(m, funcs[i]);
+        entries[i] = compute ? cg_entry_function(m, funcs[i], compute) : NULL;
+        ok = entries[i] != NULL;
+    }
+    ok = ok && add_module_table(m, num_funcs, funcs, entries);
+    free(entries);
+    return ok;
+}
+
+static bool verify(CgModule *m)
+{
+    char *message = NULL;
+    if (!LLVMVerifyModule(m->mod, LLVMReturnStatusAction, &message)) {
+        LLVMDisposeMessage(message);
+        return true;
+    }
+    cg_fail(m, TS_ECODEGEN, "codegen %s: LLVM's verifier rejected the module: %.300s",
+            LLVMGetModuleIdentifier(m->mod, &(size_t){ 0 }), message ? message : "");
+    LLVMDisposeMessage(message);
+    return false;
+}
+
+static bool optimize(CgModule *m)
+{
+    char pipeline[32];
+    snprintf(pipeline, sizeof pipeline, "default<O%d>", m->target->opt_level);
+    LLVMPassBuilderOptionsRef options = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef error = LLVMRunPasses(m->mod, pipeline, m->tm, options);
+    LLVMDisposePassBuilderOptions(options);
+    if (!error)
+        return true;
+    char *message = LLVMGetErrorMessage(error);
+    cg_fail(m, TS_ECODEGEN, "codegen: the %s pipeline failed: %s", pipeline, message);
+    LLVMDisposeErrorMessage(message);
+    return false;
+}
+
+static bool emit(CgModule *m, LLVMMemoryBufferRef *object)
+{
+    char *message = NULL;
+    if (!LLVMTargetMachineEmitToMemoryBuffer(m->tm, m->mod, LLVMObjectFile, &message, object)) {
+        LLVMDisposeMessage(message);
+        return true;
+    }
+    cg_fail(m, TS_ECODEGEN, "codegen: LLVM cannot emit object code for %s: %s",
+            m->target->triple, message ? message : "");
+    LLVMDisposeMessage(message);
+    return false;
+}
+
+TsStatus cg_build_object_code(int num_funcs, const TsLoweredFunc *const *funcs,
+                              const TsTarget *target, LLVMMemoryBufferRef *object,
+                              TsError *err)
+{
+    *object = NULL;
+    TsStatus status = check_funcs(num_funcs, funcs, target, err);
+    if (status != TS_OK)
+        return status;
+    CgModule m;
+    status = cg_module_init(&m, target, funcs[0]->name, err);
+    if (status != TS_OK)
+        return status;
+    if (generate(&m, num_funcs, funcs)) {
+        cg_dump_module(&m, false);
+        if (verify(&m) && optimize(&m)) {
+            cg_dump_module(&m, true);
+            cg_dump_asm(&m);
+            emit(&m, object);
+        }
+    }
+    status = m.status;
+    cg_module_dispose(&m);
+    return status;
+}

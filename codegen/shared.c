@@ -1,0 +1,226 @@
+/* Kernels on disk: an object file (the module's object code written as is), and a
+ * shared object linked from it by an external linker that runs as a child process
+ * (posix_spawnp, never a shell), its output kept for the error message:
+ *   - the host's triple: `cc -shared -o OUT OBJ -lm`;
+ *   - aarch64: `aarch64-linux-gnu-gcc -shared -o OUT OBJ -lm` when that cross compiler is
+ *     on PATH, else `ld.lld-16 -shared -o OUT OBJ` or `ld.lld ...` (no C library to link
+ *     against; libc and libm symbols stay undefined, and the board's loader finds them in
+ *     the process, which has them through libtessera_runtime).
+ * The runtime's symbols (ts_runtime_set_error, ts_parallel_launch,
+ * ts_parallel_num_threads) are left undefined on purpose: the shared object is loaded by
+ * ts_module_load from a process that has libtessera_runtime loaded (linked into the
+ * executable, or dlopened RTLD_GLOBAL), and the dynamic loader binds them there. So the
+ * .so carries no path to a runtime library and runs with whichever runtime the board
+ * has, of the same TS_MODULE_ABI_VERSION. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cg_internal.h"
+
+extern char **environ;
+
+enum { LINKER_OUTPUT_MAX = 400 };
+
+static TsStatus write_file(const char *path, const void *data, size_t size, TsError *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return ts_fail(err, TS_EIO, "cannot create %s: %s", path, strerror(errno));
+    size_t wrote = fwrite(data, 1, size, f);
+    int closed = fclose(f);
+    if (wrote != size || closed != 0)
+        return ts_fail(err, TS_EIO, "cannot write %s: %s", path, strerror(errno));
+    return TS_OK;
+}
+
+TsStatus ts_build_object(int num_funcs, const TsLoweredFunc *const *funcs,
+                         const TsTarget *target, const char *path, TsError *err)
+{
+    if (!path)
+        return ts_fail(err, TS_EINVAL, "build object: the path is NULL");
+    LLVMMemoryBufferRef object = NULL;
+    TsStatus status = cg_build_object_code(num_funcs, funcs, target, &object, err);
+    if (status != TS_OK)
+        return status;
+    status = write_file(path, LLVMGetBufferStart(object), LLVMGetBufferSize(object), err);
+    LLVMDisposeMemoryBuffer(object);
+    return status;
+}
+
+/* ---- the linker ---- */
+
+/* Whether an executable called name is on PATH. */
+static bool on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return false;
+    while (*path) {
+        size_t len = strcspn(path, ":");
+        char candidate[4096];
+        if (len > 0 && len + strlen(name) + 2 < sizeof candidate) {
+            snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, path, name);
+            if (access(candidate, X_OK) == 0)
+                return true;
+        }
+        path += len;
+        path += *path == ':';
+    }
+    return false;
+}
+
+/* The command that links object into a shared object at out, in argv (NULL-ended). */
+static TsStatus linker_command(const TsTarget *target, const char *object, const char *out,
+                               const char **argv, TsError *err)
+{
+    const char *tool = NULL;
+    bool c_driver = true;
+    if (target->is_host) {
+        tool = "cc";
+    } else if (target->arch == CG_ARCH_AARCH64 && on_path("aarch64-linux-gnu-gcc")) {
+        tool = "aarch64-linux-gnu-gcc";
+    } else if (target->arch == CG_ARCH_AARCH64) {
+        tool = on_path("ld.lld-16") ? "ld.lld-16" : on_path("ld.lld") ? "ld.lld" : NULL;
+        c_driver = false;
+    }
+    if (!tool)
+        return ts_fail(err, TS_EINVAL, "build shared %s: no linker for %s (install "
+                       "aarch64-linux-gnu-gcc or ld.lld for aarch64; other cross targets "
+                       "need an object file and a linker of their own)", out, target->triple);
+    int n = 0;
+    argv[n++] = tool;
+    argv[n++] = "-shared";
+    argv[n++] = "-o";
+    argv[n++] = out;
+    argv[n++] = object;
+    if (c_driver)
+        argv[n++] = "-lm";
+    argv[n] = NULL;
+    return TS_OK;
+}
+
+/* Reads what the child wrote (up to the buffer's size; the rest is drained). */
+static void read_output(int fd, char *buf, size_t size)
+{
+    size_t used = 0;
+    char chunk[512];
+    ssize_t got;
+    while ((got = read(fd, chunk, sizeof chunk)) > 0 || (got < 0 && errno == EINTR)) {
+        if (got <= 0)
+            continue;
+        size_t take = (size_t)got < size - 1 - used ? (size_t)got : size - 1 - used;
+        memcpy(buf + used, chunk, take);
+        used += take;
+    }
+    buf[used] = '\0';
+}
+
+/* Runs argv with its output in a pipe; fills output and *exit_code. */
+static TsStatus run_linker(const char **argv, char *output, size_t size, int *exit_code,
+                           TsError *err)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return ts_fail(err, TS_EIO, "build shared: pipe: %s", strerror(errno));
+    /* Not inherited by children other threads spawn meanwhile (which would hold the pipe
+     * open past the linker's exit); dup2 in our child clears the flag on its copies. */
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &actions, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return ts_fail(err, TS_EIO, "build shared: cannot run %s: %s", argv[0], strerror(rc));
+    }
+    read_output(fds[0], output, size);
+    close(fds[0]);
+    int wstatus;
+    while (waitpid(pid, &wstatus, 0) < 0)
+        if (errno != EINTR)
+            return ts_fail(err, TS_EIO, "build shared: waiting for %s: %s", argv[0],
+                           strerror(errno));
+    *exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    return TS_OK;
+}
+
+static TsStatus link_shared(const TsTarget *target, const char *object, const char *path,
+                            TsError *err)
+{
+    const char *argv[8];
+    TsStatus status = linker_command(target, object, path, argv, err);
+    if (status != TS_OK)
+        return status;
+    char output[LINKER_OUTPUT_MAX];
+    int exit_code = 0;
+    status = run_linker(argv, output, sizeof output, &exit_code, err);
+    if (status != TS_OK)
+        return status;
+    if (exit_code == 127 && !output[0])
+        return ts_fail(err, TS_EIO, "build shared %s: %s is not installed", path, argv[0]);
+    if (exit_code != 0)
+        return ts_fail(err, TS_EIO, "build shared %s: %s exited with %d: %s", path, argv[0],
+                       exit_code, output);
+    return TS_OK;
+}
+
+/* A temporary file for the object code, next to nothing else: $TMPDIR or /tmp. */
+static TsStatus temp_object(LLVMMemoryBufferRef object, char *path, size_t size, TsError *err)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, size, "%s/tessera-object-XXXXXX", dir && dir[0] ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return ts_fail(err, TS_EIO, "build shared: cannot create a temporary file in %s: %s",
+                       dir && dir[0] ? dir : "/tmp", strerror(errno));
+    const char *data = LLVMGetBufferStart(object);
+    size_t left = LLVMGetBufferSize(object);
+    while (left > 0) {
+        ssize_t wrote = write(fd, data, left);
+        if (wrote < 0 && errno == EINTR)
+            continue;
+        if (wrote <= 0) {
+            TsStatus status = ts_fail(err, TS_EIO, "build shared: writing %s: %s", path,
+                                      strerror(errno));
+            close(fd);
+            unlink(path);
+            return status;
+        }
+        data += wrote;
+        left -= (size_t)wrote;
+    }
+    close(fd);
+    return TS_OK;
+}
+
+TsStatus ts_build_shared(int num_funcs, const TsLoweredFunc *const *funcs,
+                         const TsTarget *target, const char *path, TsError *err)
+{
+    if (!path)
+        return ts_fail(err, TS_EINVAL, "build shared: the path is NULL");
+    LLVMMemoryBufferRef object = NULL;
+    TsStatus status = cg_build_object_code(num_funcs, funcs, target, &object, err);
+    if (status != TS_OK)
+        return status;
+    char object_path[4096];
+    status = temp_object(object, object_path, sizeof object_path, err);
+    LLVMDisposeMemoryBuffer(object);
+    if (status != TS_OK)
+        return status;
+    status = link_shared(target, object_path, path, err);
+    unlink(object_path);
+    return status;
+}

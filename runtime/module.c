@@ -1,0 +1,186 @@
+/* Modules: shared objects exported by Tessera (codegen's ts_build_shared), loaded with
+ * dlopen. A module carries its kernels in a TsModuleTable under TS_MODULE_TABLE_SYMBOL;
+ * loading checks the table (ABI version, sizes, names, pointers) once, so that listing
+ * and calling kernels afterwards needs no further checks. A module is
+ * reference-counted and closed (dlclose) when the last reference goes; the kernel
+ * pointers it handed out are valid until then. */
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tessera/runtime.h"
+
+struct TsModule {
+    atomic_long refs;
+    void *library; /* the dlopen handle */
+    const TsModuleTable *table;
+    char path[]; /* as given, for messages */
+};
+
+/* The table's entries must be usable as they are: a name and a kernel each, and no name
+ * twice (ts_module_get_func would find only the first). */
+static TsStatus check_entries(const char *path, const TsModuleTable *table, TsError *err)
+{
+    for (int32_t i = 0; i < table->num_funcs; i++) {
+        const TsFuncEntry *entry = &table->funcs[i];
+        if (!entry->name || !entry->func || entry->num_args < 0)
+            return ts_fail(err, TS_EPROTO, "module %s: function table entry %d (%s) has %s", path,
+                           (int)i, entry->name ? entry->name : "no name",
+                           !entry->name   ? "a NULL name"
+                           : !entry->func ? "a NULL function pointer"
+                                          : "a negative argument count");
+        for (int32_t j = 0; j < i; j++)
+            if (strcmp(table->funcs[j].name, entry->name) == 0)
+                return ts_fail(err, TS_EPROTO,
+                               "module %s: function %s appears twice in the table (entries "
+                               "%d and %d)",
+                               path, entry->name, (int)j, (int)i);
+    }
+    return TS_OK;
+}
+
+/* The table's header: the ABI this runtime reads, and a function array to go with the
+ * count. */
+static TsStatus check_table(const char *path, const TsModuleTable *table, TsError *err)
+{
+    if (table->abi_version != TS_MODULE_ABI_VERSION)
+        return ts_fail(err, TS_EPROTO,
+                       "module %s: table ABI version %u, but this runtime reads version %u "
+                       "(export the module again with this Tessera)",
+                       path, (unsigned)table->abi_version, (unsigned)TS_MODULE_ABI_VERSION);
+    if (table->num_funcs < 0)
+        return ts_fail(err, TS_EPROTO, "module %s: table has a negative function count %d", path,
+                       (int)table->num_funcs);
+    if (table->num_funcs > 0 && !table->funcs)
+        return ts_fail(err, TS_EPROTO, "module %s: table lists %d functions but no array", path,
+                       (int)table->num_funcs);
+    return check_entries(path, table, err);
+}
+
+/* dlopen searches the library path for a name without a slash; a module path is a file
+ * path, so "kernels.so" means the one in the current directory. */
+static void *open_library(const char *path)
+{
+    if (strchr(path, '/'))
+        return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    size_t length = strlen(path);
+    char *relative = malloc(length + 3);
+    if (!relative)
+        return NULL;
+    memcpy(relative, "./", 2);
+    memcpy(relative + 2, path, length + 1);
+    void *library = dlopen(relative, RTLD_NOW | RTLD_LOCAL);
+    free(relative);
+    return library;
+}
+
+TsStatus ts_module_load(const char *path, TsModule **out, TsError *err)
+{
+    if (!out)
+        return ts_fail(err, TS_EINVAL, "module_load: out is NULL");
+    *out = NULL;
+    if (!path || !*path)
+        return ts_fail(err, TS_EINVAL, "module_load: the path is %s", path ? "empty" : "NULL");
+    dlerror(); /* forget an older error, so that a NULL below reports this call's */
+    void *library = open_library(path);
+    if (!library) {
+        const char *why = dlerror();
+        return ts_fail(err, TS_EIO, "module %s: cannot load: %s", path,
+                       why ? why : "out of memory");
+    }
+    TsStatus status;
+    const TsModuleTable *table = dlsym(library, TS_MODULE_TABLE_SYMBOL);
+    if (!table) {
+        const char *why = dlerror();
+        status = ts_fail(err, TS_EPROTO,
+                         "module %s: no %s symbol, so not a module exported by Tessera (%s)", path,
+                         TS_MODULE_TABLE_SYMBOL, why ? why : "the symbol is NULL");
+        goto out_close;
+    }
+    status = check_table(path, table, err);
+    if (status != TS_OK)
+        goto out_close;
+    size_t path_bytes = strlen(path) + 1;
+    TsModule *module = malloc(sizeof *module + path_bytes);
+    if (!module) {
+        status = ts_fail(err, TS_ENOMEM, "module %s: out of memory", path);
+        goto out_close;
+    }
+    atomic_init(&module->refs, 1);
+    module->library = library;
+    module->table = table;
+    memcpy(module->path, path, path_bytes);
+    *out = module;
+    return TS_OK;
+
+out_close:
+    dlclose(library);
+    return status;
+}
+
+int ts_module_num_funcs(const TsModule *module)
+{
+    return module ? (int)module->table->num_funcs : 0;
+}
+
+const TsFuncEntry *ts_module_func(const TsModule *module, int i)
+{
+    if (!module || i < 0 || i >= module->table->num_funcs)
+        return NULL;
+    return &module->table->funcs[i];
+}
+
+/* "a, b, c" (cut short with "..." when it does not fit), for the message that a kernel
+ * is missing. */
+static const char *list_names(const TsModuleTable *table, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int32_t i = 0; i < table->num_funcs; i++) {
+        const char *name = table->funcs[i].name;
+        size_t need = strlen(name) + (i ? 2 : 0);
+        if (used + need + 4 >= size) {
+            snprintf(buf + used, size - used, "%s...", i ? ", " : "");
+            break;
+        }
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", name);
+    }
+    return table->num_funcs ? buf : "none";
+}
+
+TsStatus ts_module_get_func(const TsModule *module, const char *name, TsPackedFunc *out,
+                            TsError *err)
+{
+    if (!out)
+        return ts_fail(err, TS_EINVAL, "module_get_func: out is NULL");
+    *out = NULL;
+    if (!module || !name)
+        return ts_fail(err, TS_EINVAL, "module_get_func: %s is NULL",
+                       module ? "the name" : "the module");
+    for (int32_t i = 0; i < module->table->num_funcs; i++)
+        if (strcmp(module->table->funcs[i].name, name) == 0) {
+            *out = module->table->funcs[i].func;
+            return TS_OK;
+        }
+    char names[256];
+    return ts_fail(err, TS_EINVAL, "module %s has no function %s; it has: %s", module->path, name,
+                   list_names(module->table, names, sizeof names));
+}
+
+void ts_module_retain(TsModule *module)
+{
+    if (module)
+        atomic_fetch_add_explicit(&module->refs, 1, memory_order_relaxed);
+}
+
+void ts_module_release(TsModule *module)
+{
+    if (!module)
+        return;
+    if (atomic_fetch_sub_explicit(&module->refs, 1, memory_order_acq_rel) == 1) {
+        dlclose(module->library);
+        free(module);
+    }
+}
