@@ -50,17 +50,19 @@ TsStatus bench_time(TsPackedFunc func, const TsValue *args, const int32_t *type_
 
 /* Runs this program as an OpenBLAS child: argv is { self, BENCH_CHILD_FLAG, args... },
  * with OPENBLAS_CORETYPE=coretype and OPENBLAS_NUM_THREADS=threads in its environment.
- * Appends the costs the child reports and copies the core name OpenBLAS says it loaded
- * into corename. A child that fails, or reports nothing, is an error naming it. */
+ * Appends the costs the child reports (and its second series, when extra is not NULL)
+ * and copies the core name OpenBLAS says it loaded into corename. A child that fails,
+ * or reports nothing, is an error naming it. */
 TsStatus bench_openblas_child(const char *coretype, int threads, int num_args,
-                              const char *const *args, BenchCosts *costs, char *corename,
-                              size_t corename_size, TsError *err);
+                              const char *const *args, BenchCosts *costs, BenchCosts *extra,
+                              char *corename, size_t corename_size, TsError *err);
 
 /* In the child: openblas_set_num_threads from OPENBLAS_NUM_THREADS (so that the count
  * holds whatever OpenBLAS chose at load), and the core name it loaded. */
 const char *bench_child_setup(void);
-/* In the child: prints the report bench_openblas_child reads. */
-void bench_child_report(const char *corename, const double *costs, int count);
+/* In the child: prints the report bench_openblas_child reads; extra (may be NULL) is a
+ * second series of costs, e.g. of a part of the work. */
+void bench_child_report(const char *corename, const BenchCosts *costs, const BenchCosts *extra);
 
 /* Deterministic inputs: uniform floats in [-1, 1) from a splitmix64 stream. */
 void bench_fill_uniform(float *data, size_t count, uint64_t seed);
@@ -85,7 +87,8 @@ float *bench_alloc_floats(size_t count);
 /* Prints "<what>: <status>: <message>" on stderr and returns 1, for main's error paths. */
 int bench_report_error(const char *what, const TsError *err);
 
-/* A line describing the machine: the CPU model, the online CPUs. */
-void bench_print_machine(void);
+/* A line describing the machine (the CPU model, the online CPUs) and the target LLVM
+ * compiles for (its -mcpu and whether AVX-512 is on). */
+void bench_print_machine(const TsTarget *target);
 
 #endif /* TESSERA_BENCH_UTIL_H */

@@ -77,6 +77,8 @@ typedef struct CgModule {
     CgCallee parallel_launch; /* int32_t ts_parallel_launch(TsParallelTask, void *, int32_t) */
     CgCallee num_threads;     /* int32_t ts_parallel_num_threads(void) */
     CgCallee snprintf_fn, malloc_fn, free_fn; /* malloc_fn is aligned_alloc */
+    LLVMTypeRef t_arg_desc, t_kernel_desc; /* descriptors for the argument checker */
+    CgCallee check_args;      /* the module's ts_check_args, once built */
     int num_tasks;            /* parallel loops outlined so far, for their names */
     int vector_bits;          /* the widest vector of the kernel being generated */
 } CgModule;
@@ -118,6 +120,7 @@ typedef struct CgFunc {
     int num_bufs, cap_bufs;
     TeRange *ranges; /* constant bounds of the loop and let variables in scope */
     int num_ranges, cap_ranges;
+    uint64_t stack_bytes;     /* local buffers on the stack so far */
     LLVMValueRef *heap_slots; /* allocas holding the heap buffers to free */
     int num_heap, cap_heap;
     LLVMValueRef message_buf; /* [TS_ERROR_MESSAGE_MAX x i8] for formatted messages */
@@ -143,17 +146,13 @@ void cg_pop_buf(CgFunc *f);
 LLVMValueRef cg_lookup_buf(CgFunc *f, const TeBuffer *buffer, const char *access);
 
 /* Storage for a local buffer of bytes bytes, aligned to 64: a static alloca in the
- * entry block when small, else memory from aligned_alloc in the setup block, freed on every
- * return. NULL on failure. */
+ * entry block while the function's local buffers fit 32 KiB of stack, else memory from
+ * aligned_alloc in the setup block, freed on every return. NULL on failure. */
 LLVMValueRef cg_local_storage(CgFunc *f, const TeBuffer *buffer, uint64_t bytes);
 
 /* When fail (i1, or a vector of i1: any lane) holds at run time: ts_runtime_set_error
  * with "<kernel>: <message>" and return -1. The builder continues on the passing path. */
 bool cg_check(CgFunc *f, LLVMValueRef fail, const char *message);
-/* The same with a message formatted at run time by snprintf from fmt (a printf format,
- * prefixed with the kernel's name) and num_args values (i32, i64 or pointers). */
-bool cg_check_fmt(CgFunc *f, LLVMValueRef fail, const char *fmt, int num_args,
-                  LLVMValueRef *args);
 /* Branch weights for a conditional branch: taken (the true edge) is rare or likely. */
 void cg_set_branch_weights(CgModule *m, LLVMValueRef br, uint32_t if_true, uint32_t if_false);
 
@@ -202,6 +201,31 @@ bool cg_serial_loop(CgFunc *f, const TsExpr *var, LLVMValueRef min, LLVMValueRef
 bool cg_loop_range(const TeStmt *loop, TeRange *range);
 /* A parallel loop: outlined into a task run by ts_parallel_launch. */
 bool cg_parallel_for(CgFunc *f, const TeStmt *loop);
+
+/* ---- the argument checker (argcheck.c) ---- */
+
+/* A kernel's descriptor for the checker: {const char *name; int32_t num_args;
+ * const ArgDesc *args}, where ArgDesc has these fields. */
+enum {
+    CG_ARG_NAME,          /* ptr: the tensor's name */
+    CG_ARG_DTYPE_TEXT,    /* ptr: "float32 (code 2 bits 32 lanes 1)" */
+    CG_ARG_SHAPE,         /* ptr: int64_t[ndim] */
+    CG_ARG_STRIDES,       /* ptr: int64_t[ndim], dense row-major */
+    CG_ARG_SHAPE_TEXT,    /* ptr: "[32, 16]" */
+    CG_ARG_STRIDES_TEXT,  /* ptr: "[16, 1]" */
+    CG_ARG_BYTES,         /* i64: the tensor's size in bytes */
+    CG_ARG_NDIM,          /* i32 */
+    CG_ARG_CODE,          /* i32: dtype code */
+    CG_ARG_BITS,          /* i32: dtype bits */
+    CG_ARG_ELEMENT_BYTES, /* i32: the alignment data must have */
+    CG_ARG_WRITTEN,       /* i32: 1 when the kernel stores to it */
+    CG_ARG_DESC_FIELDS
+};
+/* Creates the descriptor types (module init). */
+void cg_argcheck_types(CgModule *m);
+/* int32_t ts_check_args(const KernelDesc *, const TsValue *args, const int32_t *codes,
+ * int32_t num_args, void **data): built on first use, once per module. */
+CgCallee cg_argcheck_function(CgModule *m);
 
 /* ---- kernels (entry.c, module.c) ---- */
 

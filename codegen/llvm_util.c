@@ -17,7 +17,9 @@
 
 enum {
     EXPR_TEXT_DEFAULT = 120,
-    STACK_LIMIT = 32 * 1024, /* local buffers above this many bytes go to the heap */
+    /* Local buffers share this many bytes of stack per function (a task runs on a pool
+     * worker's stack); the rest go to the heap. */
+    STACK_BUDGET = 32 * 1024,
     LOCAL_ALIGN = 64
 };
 
@@ -94,6 +96,7 @@ TsStatus cg_module_init(CgModule *m, const TsTarget *target, const char *name, T
     LLVMDisposeTargetData(layout);
     init_types(m);
     declare_runtime(m);
+    cg_argcheck_types(m);
     return TS_OK;
 }
 
@@ -325,8 +328,9 @@ static LLVMValueRef heap_storage(CgFunc *f, uint64_t bytes)
 
 LLVMValueRef cg_local_storage(CgFunc *f, const TeBuffer *buffer, uint64_t bytes)
 {
-    if (bytes > (uint64_t)STACK_LIMIT)
+    if (bytes > (uint64_t)STACK_BUDGET - f->stack_bytes)
         return heap_storage(f, bytes);
+    f->stack_bytes += bytes;
     LLVMBasicBlockRef here = LLVMGetInsertBlock(f->b);
     LLVMPositionBuilderAtEnd(f->b, f->entry_block);
     LLVMTypeRef type = LLVMArrayType(f->m->t_i8, (unsigned)bytes);
@@ -431,34 +435,6 @@ bool cg_check(CgFunc *f, LLVMValueRef fail, const char *message)
     snprintf(text, sizeof text, "%s: %s", f->kernel, message);
     LLVMValueRef global = LLVMBuildGlobalStringPtr(f->b, text, "message");
     cg_call(f, f->m->set_error, 1, &global);
-    LLVMBuildBr(f->b, f->error_block);
-    LLVMPositionBuilderAtEnd(f->b, passed);
-    return true;
-}
-
-bool cg_check_fmt(CgFunc *f, LLVMValueRef fail, const char *fmt, int num_args,
-                  LLVMValueRef *args)
-{
-    enum { MAX_FORMAT_ARGS = 2 * TS_MAX_DIMS + 4 };
-    if (num_args > MAX_FORMAT_ARGS)
-        return cg_fail(f->m, TS_ECODEGEN, "%s: a message with %d values", f->kernel, num_args);
-    LLVMBasicBlockRef failed = branch_on_failure(f, fail);
-    if (!failed)
-        return false;
-    LLVMBasicBlockRef passed = LLVMGetInsertBlock(f->b);
-    LLVMPositionBuilderAtEnd(f->b, failed);
-    /* The kernel's name goes through %s so that a '%' in it is not a conversion. */
-    char format[TS_ERROR_MESSAGE_MAX];
-    snprintf(format, sizeof format, "%%s: %s", fmt);
-    LLVMValueRef call_args[MAX_FORMAT_ARGS + 4];
-    call_args[0] = f->message_buf;
-    call_args[1] = cg_i64(f->m, TS_ERROR_MESSAGE_MAX);
-    call_args[2] = LLVMBuildGlobalStringPtr(f->b, format, "format");
-    call_args[3] = LLVMBuildGlobalStringPtr(f->b, f->kernel, "kernel");
-    for (int i = 0; i < num_args; i++)
-        call_args[4 + i] = args[i];
-    cg_call(f, f->m->snprintf_fn, num_args + 4, call_args);
-    cg_call(f, f->m->set_error, 1, &f->message_buf);
     LLVMBuildBr(f->b, f->error_block);
     LLVMPositionBuilderAtEnd(f->b, passed);
     return true;

@@ -194,6 +194,12 @@ static bool optimize(CgModule *m)
     char pipeline[32];
     snprintf(pipeline, sizeof pipeline, "default<O%d>", m->target->opt_level);
     LLVMPassBuilderOptionsRef options = LLVMCreatePassBuilderOptions();
+    /* The schedule decides unrolling and vectorization (DESIGN.md, "Vectors are
+     * explicit"); LLVM's own loop unroller and loop vectorizer would second-guess it and
+     * cost compile time. The SLP vectorizer stays: it packs straight-line code. */
+    LLVMPassBuilderOptionsSetLoopUnrolling(options, false);
+    LLVMPassBuilderOptionsSetLoopVectorization(options, false);
+    LLVMPassBuilderOptionsSetLoopInterleaving(options, false);
     LLVMErrorRef error = LLVMRunPasses(m->mod, pipeline, m->tm, options);
     LLVMDisposePassBuilderOptions(options);
     if (!error)

@@ -5,10 +5,22 @@
  * Each lowered function becomes a packed kernel (runtime.h's TsPackedFunc) that checks
  * its arguments (count, type codes, dtype, ndim, shape, strides, alignment it relies on)
  * and returns -1 with a message in ts_runtime_last_error() instead of touching memory it
- * should not. Parallel loops run on the runtime's thread pool.
+ * should not, e.g. "matmul: argument 1 (B) has shape [32, 15], expected [32, 16]".
+ * What a kernel accepts: TS_ARG_TENSOR arguments of exactly the tensors' dtypes (lanes
+ * 1) and shapes, on the CPU, with NULL or dense row-major strides (any stride for a
+ * dimension of extent 1), data + byte_offset aligned to one element; an argument the
+ * kernel writes must not overlap another argument. At run time an integer division by
+ * zero or a shift by an amount outside [0, bits) makes the kernel return -1 with a
+ * message naming the expression; nothing traps. Parallel loops run on the runtime's
+ * thread pool (ts_parallel_launch).
+ *
+ * Float arithmetic may contract a * b + c into a fused multiply-add (the reference
+ * interpreter rounds the product, so compare floats with a tolerance); "-fast-math"
+ * allows more. Code is optimized with LLVM's default<O3> pipeline (or -opt-level), with
+ * LLVM's own loop unrolling and loop vectorization off: the schedule decides those.
  *
  * TS_DUMP=llvm,asm in the environment prints each module's LLVM IR (after
- * optimization) and assembly to stderr.
+ * optimization) and assembly to stderr; llvm_raw prints the IR as generated.
  */
 #ifndef TESSERA_CODEGEN_H
 #define TESSERA_CODEGEN_H
@@ -28,33 +40,52 @@ typedef struct TsTarget TsTarget;
 
 /* Parses a target string as TVM users write them:
  *   "llvm"                                     the host CPU with all its features
- *   "llvm -mcpu=sapphirerapids"                a named CPU
+ *   "llvm -mcpu=sapphirerapids"                a named CPU (with its own features)
+ *   "llvm -mcpu=native"                        the host CPU
  *   "llvm -mtriple=aarch64-linux-gnu -mattr=+neon"
  *   "llvm ... -fast-math"                      fast-math flags on float operations
- * Unknown options, CPUs or triples are TS_EINVAL naming the culprit. */
+ *   "llvm ... -opt-level=2"                    0 .. 3 (default 3)
+ * Architectures: x86_64 and aarch64. Unknown options, CPUs, features (checked against
+ * LLVM 16's lists) or triples are TS_EINVAL naming the culprit. */
 TsStatus ts_target_parse(const char *text, TsTarget **out, TsError *err);
-/* The target in canonical form, with the detected CPU and features for "llvm". */
+/* The target in canonical form, "llvm -mtriple=T -mcpu=C [-mattr=F] [-fast-math]
+ * [-opt-level=N]", with the detected CPU and features for "llvm". */
 const char *ts_target_str(const TsTarget *target);
+/* The normalized triple, e.g. "aarch64-unknown-linux-gnu". */
 const char *ts_target_triple(const TsTarget *target);
+/* Whether code for the target runs here: its architecture and OS are the host's. */
 bool ts_target_is_host(const TsTarget *target);
 void ts_target_free(TsTarget *target);
 
-/* Kernels JIT-compiled into this process (ORC LLJIT). Reference-counted. */
+/* Kernels JIT-compiled into this process (ORC LLJIT). Reference-counted; a kernel
+ * pointer is valid while the module lives. The target must be the host's (its triple's
+ * architecture and OS), else TS_EINVAL; an -mcpu newer than this machine's CPU gives
+ * code this machine may not run, as with any compiler. Kernel names must be distinct.
+ * Thread-safe: modules may be built in parallel. */
 typedef struct TsJitModule TsJitModule;
 
 TsStatus ts_build_jit(int num_funcs, const TsLoweredFunc *const *funcs, const TsTarget *target,
                       TsJitModule **out, TsError *err);
+/* The kernel called name (a lowered function's name), or TS_EINVAL listing those the
+ * module has. */
 TsStatus ts_jit_get_func(const TsJitModule *module, const char *name, TsPackedFunc *out,
                          TsError *err);
 void ts_jit_retain(TsJitModule *module);
 void ts_jit_release(TsJitModule *module);
 
-/* An object file with the kernels and the module table. */
+/* An object file (ELF, position-independent) with the kernels and the module table.
+ * The table, TS_MODULE_TABLE_SYMBOL, is its only global symbol: kernels are local, so
+ * their names cannot collide with anything, and are found through the table. */
 TsStatus ts_build_object(int num_funcs, const TsLoweredFunc *const *funcs,
                          const TsTarget *target, const char *path, TsError *err);
 /* A shared object with the kernels and the module table, linked with the system C
- * compiler for the host, or a cross compiler (aarch64-linux-gnu-gcc) or ld.lld for
- * another triple. */
+ * compiler for the host (`cc -shared ... -lm`), or for aarch64 with
+ * aarch64-linux-gnu-gcc, else ld.lld-16 or ld.lld, when installed (TS_EINVAL naming the
+ * triple when no linker fits; TS_EIO with the linker's output when it fails). The
+ * runtime's symbols (ts_runtime_set_error, ts_parallel_launch, ts_parallel_num_threads)
+ * are left undefined, for the dynamic loader to bind to the libtessera_runtime of the
+ * process that loads it (ts_module_load): linked into the executable or loaded
+ * RTLD_GLOBAL. */
 TsStatus ts_build_shared(int num_funcs, const TsLoweredFunc *const *funcs,
                          const TsTarget *target, const char *path, TsError *err);
 

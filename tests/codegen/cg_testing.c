@@ -127,7 +127,7 @@ TsJitModule *cgt_jit(const TsLoweredFunc *func, TsPackedFunc *fn)
     TsJitModule *module = NULL;
     TsError err;
     cgt_ok(ts_build_jit(1, &func, cgt_host(), &module, &err), &err);
-    cgt_ok(ts_jit_get_func(module, func->name, fn, &err), &err);
+    cgt_ok(ts_jit_get_func(module, func->name, fn, &err), &err); /* te_internal.h's layout */
     return module;
 }
 

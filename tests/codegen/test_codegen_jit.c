@@ -612,6 +612,57 @@ static void test_gather_scatter(void **state)
     ts_arena_destroy(A);
 }
 
+/* Loop nests codegen cannot compile are refused with TS_ECODEGEN naming what. */
+static void expect_codegen_error(TsArena *A, TeStmt *body, const TeBuffer **args, int n,
+                                 const char *needle)
+{
+    assert_non_null(body);
+    TsLoweredFunc func = { .name = "bad", .num_args = n, .args = args, .body = body };
+    const TsLoweredFunc *funcs[] = { &func };
+    TsJitModule *module = NULL;
+    TsError err;
+    TsStatus status = ts_build_jit(1, funcs, cgt_host(), &module, &err);
+    if (status != TS_ECODEGEN || !strstr(err.message, needle))
+        fprintf(stderr, "%s: %s (wanted \"%s\")\n", ts_status_name(status),
+                status ? err.message : "", needle);
+    assert_int_equal(status, TS_ECODEGEN);
+    assert_non_null(strstr(err.message, needle));
+    assert_null(module);
+    (void)A;
+}
+
+static void test_unsupported_ir(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *a = ts_placeholder(A, "A", 1, (int64_t[]){ 16 }, TS_FLOAT32);
+    TsTensor *o = ts_placeholder(A, "out", 1, (int64_t[]){ 16 }, TS_FLOAT32);
+    TsTensor *t = ts_placeholder(A, "T", 1, (int64_t[]){ 16 }, TS_FLOAT32);
+    TeBuffer *ab = te_buffer(A, "A", a, 1, NULL, TE_SCOPE_GLOBAL);
+    TeBuffer *ob = te_buffer(A, "out", o, 1, NULL, TE_SCOPE_GLOBAL);
+    TeBuffer *tb = te_buffer(A, "T", t, 1, NULL, TE_SCOPE_LOCAL);
+    const TeBuffer *args[] = { ab, ob };
+    TsExpr *v = te_ramp(A, ts_i32(A, 0), ts_i32(A, 1), 16);
+    TeStmt *copy = te_store(A, ob, 1, &v, te_load(A, ab, 1, &v, true), true);
+    /* an if statement whose condition has lanes (the vectorizer never makes one) */
+    TeStmt *vector_if = ts_arena_alloc(A, sizeof *vector_if);
+    vector_if->kind = TE_STMT_IF;
+    vector_if->u.if_then.cond = ts_lt(A, v, te_broadcast(A, ts_i32(A, 3), 16));
+    vector_if->u.if_then.then_case = copy;
+    expect_codegen_error(A, vector_if, args, 2, "bad: cannot generate an if statement with the "
+                                                "vector condition");
+    /* a tensor access left in a loop nest */
+    TsExpr *zero = ts_i32(A, 0);
+    TeStmt *access = te_store(A, ob, 1, &zero, ts_at(A, a, zero), true);
+    expect_codegen_error(A, access, args, 2, "bad: cannot generate a tensor-expression node "
+                                             "that lowering should have replaced: A[0]");
+    /* a buffer that is neither an argument nor allocated */
+    TeStmt *stray = te_store(A, ob, 1, &v, te_load(A, tb, 1, &v, true), true);
+    expect_codegen_error(A, stray, args, 2, "bad: load from T: the buffer is neither an "
+                                            "argument nor allocated");
+    ts_arena_destroy(A);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_shift_out_of_range_fails),
         cmocka_unit_test(test_masked_if_then_else),
         cmocka_unit_test(test_gather_scatter),
+        cmocka_unit_test(test_unsupported_ir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,229 @@
+/* Cross-compiled kernels that really run: kernels built for
+ * "llvm -mtriple=aarch64-linux-gnu -mattr=+neon" into a shared object (linked with
+ * aarch64-linux-gnu-gcc), loaded by cg_export_helper cross-built against an aarch64
+ * libtessera_runtime, and run under qemu-aarch64 (run_aarch64_helper.sh). The outputs
+ * must equal the reference interpreter's bit for bit, so the kernels are ones whose
+ * results do not depend on rounding: an int8 matmul accumulating in int32 (blocked,
+ * NEON vectors, parallel), integer division of every kind, max pooling with padding,
+ * and float16 conversions. Skipped when the cross compiler or qemu is missing
+ * (scripts/install-deps.sh installs both). */
+#include <setjmp.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cg_testing.h"
+
+extern char **environ;
+
+enum { NUM_KERNELS = 4 };
+
+static bool on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char candidate[4096];
+    while (path && *path) {
+        size_t len = strcspn(path, ":");
+        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, path, name);
+        if (len > 0 && access(candidate, X_OK) == 0)
+            return true;
+        path += len + (path[len] == ':');
+    }
+    return false;
+}
+
+static TsLoweredFunc *lower(TsSchedule *sch, const char *name)
+{
+    TsLoweredFunc *func;
+    TsError err;
+    cgt_ok(ts_lower(sch, name, &func, &err), &err);
+    return func;
+}
+
+static TsLoweredFunc *int8_matmul(TsArena *A, TsTensor **out)
+{
+    TsTensor *a = ts_placeholder(A, "A", 2, (int64_t[]){ 64, 32 }, TS_INT8);
+    TsTensor *b = ts_placeholder(A, "B", 2, (int64_t[]){ 32, 48 }, TS_INT8);
+    *out = ts_op_matmul(A, a, b, false, false, TS_INT32);
+    assert_non_null(*out);
+    TsSchedule *sch = ts_schedule_create(A, 1, out);
+    TsStage *s = ts_stage(sch, *out);
+    TsAxis *io, *jo, *ii, *ji, *ko, *ki;
+    TsError err;
+    cgt_ok(ts_tile(s, ts_stage_root_axis(s, 0), ts_stage_root_axis(s, 1), 16, 16, &io, &jo, &ii,
+                   &ji, &err), &err);
+    cgt_ok(ts_split(s, ts_stage_root_axis(s, 2), 4, &ko, &ki, &err), &err);
+    cgt_ok(ts_reorder(s, 6, (TsAxis *[]){ io, jo, ko, ii, ki, ji }, &err), &err);
+    cgt_ok(ts_vectorize(s, ji, &err), &err);
+    cgt_ok(ts_unroll(s, ki, &err), &err);
+    cgt_ok(ts_parallel(s, io, &err), &err);
+    return lower(sch, "matmul_int8");
+}
+
+/* An elementwise kernel over n, split by 4 and vectorized. */
+static TsLoweredFunc *elementwise(TsArena *A, const char *name, TsTensor *out)
+{
+    TsSchedule *sch = ts_schedule_create(A, 1, &out);
+    TsStage *s = ts_stage(sch, out);
+    TsAxis *o, *i;
+    TsError err;
+    cgt_ok(ts_split(s, ts_stage_root_axis(s, 0), 4, &o, &i, &err), &err);
+    cgt_ok(ts_vectorize(s, i, &err), &err);
+    return lower(sch, name);
+}
+
+static TsLoweredFunc *division(TsArena *A, TsTensor **out)
+{
+    int64_t n = 99;
+    TsTensor *a = ts_placeholder(A, "A", 1, &n, TS_INT32);
+    TsTensor *b = ts_placeholder(A, "B", 1, &n, TS_INT32);
+    TsAxis *i = ts_axis(A, "i", n);
+    TsExpr *x = ts_at(A, a, ts_var(i)), *y = ts_at(A, b, ts_var(i));
+    TsExpr *sum = ts_add(A, ts_add(A, ts_div(A, x, y), ts_mod(A, x, y)),
+                         ts_add(A, ts_floordiv(A, x, y), ts_floormod(A, x, y)));
+    sum = ts_bitxor(A, sum, ts_add(A, ts_floordiv(A, x, ts_i32(A, -7)), ts_shr(A, x, ts_i32(A, 3))));
+    *out = ts_compute(A, "quotients", 1, &i, sum);
+    assert_non_null(*out);
+    return elementwise(A, "division", *out);
+}
+
+static TsLoweredFunc *half(TsArena *A, TsTensor **out)
+{
+    int64_t n = 70;
+    TsTensor *a = ts_placeholder(A, "H", 1, &n, TS_FLOAT16);
+    TsTensor *b = ts_placeholder(A, "I", 1, &n, TS_INT32);
+    TsAxis *i = ts_axis(A, "i", n);
+    TsExpr *x = ts_cast(A, TS_FLOAT32, ts_at(A, a, ts_var(i)));
+    TsExpr *y = ts_add(A, ts_mul(A, x, ts_f32(A, 2.0)), ts_cast(A, TS_FLOAT32, ts_at(A, b, ts_var(i))));
+    *out = ts_compute(A, "halves", 1, &i, ts_cast(A, TS_FLOAT16, y));
+    assert_non_null(*out);
+    return elementwise(A, "half", *out);
+}
+
+static TsLoweredFunc *max_pool(TsArena *A, TsTensor **out)
+{
+    TsTensor *data = ts_placeholder(A, "data", 4, (int64_t[]){ 1, 4, 9, 11 }, TS_FLOAT32);
+    TsPool2dAttrs attrs = ts_pool2d_attrs_default(TS_POOL_MAX, 3, 3);
+    attrs.stride[0] = attrs.stride[1] = 2;
+    for (int k = 0; k < 4; k++)
+        attrs.padding[k] = 1;
+    *out = ts_op_pool2d(A, data, &attrs);
+    assert_non_null(*out);
+    TsSchedule *sch = ts_schedule_create(A, 1, out);
+    TsError err;
+    cgt_ok(ts_parallel(ts_stage(sch, *out), ts_stage_root_axis(ts_stage(sch, *out), 1), &err),
+           &err);
+    return lower(sch, "max_pool");
+}
+
+/* Divisors (the int32 B) without zeros. */
+static void fill(CgtRng *rng, const TsTensor *t, void *data)
+{
+    cgt_fill_default(rng, t, data);
+    if (strcmp(ts_tensor_name(t), "B") == 0 && ts_dtype_eq(ts_tensor_dtype(t), TS_INT32))
+        for (int64_t k = 0; k < ts_tensor_num_elements(t); k++)
+            if (((int32_t *)data)[k] == 0)
+                ((int32_t *)data)[k] = 3;
+}
+
+/* DIR/NAME.bin for cg_export_helper: random inputs, the oracle's output. */
+static void write_case(const char *dir, const char *name, const TsLoweredFunc *func,
+                       TsTensor *out, uint64_t seed)
+{
+    CgtArgs args;
+    cgt_args_init(&args, func, seed, fill);
+    TsBinding bindings[CGT_MAX_ARGS];
+    for (int i = 0; i < args.num; i++)
+        bindings[i] = (TsBinding){ args.tensors[i], args.data[i] };
+    TsError err;
+    cgt_ok(ts_evaluate(1, &out, args.num, bindings, &err), &err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.bin", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    int32_t outputs = 1;
+    assert_int_equal(fwrite(&outputs, sizeof outputs, 1, f), 1);
+    for (int i = 0; i < args.num; i++)
+        assert_int_equal(fwrite(args.data[i], 1, args.bytes[i], f), args.bytes[i]);
+    assert_int_equal(fclose(f), 0);
+    cgt_args_free(&args);
+}
+
+static int run_script(const char *module, const char *dir, const char *out)
+{
+    char build[1024];
+    snprintf(build, sizeof build, "%s/runtime", dir);
+    char *argv[] = { "sh", TESSERA_SOURCE_DIR "/tests/codegen/run_aarch64_helper.sh", CG_CMAKE,
+                     TESSERA_SOURCE_DIR, build, (char *)module, (char *)dir, NULL };
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out, O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "sh", &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    assert_int_equal(rc, 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_aarch64_round_trip(void **state)
+{
+    (void)state;
+    if (!on_path("aarch64-linux-gnu-gcc") || !on_path("qemu-aarch64")) {
+        fprintf(stderr, "note: aarch64-linux-gnu-gcc or qemu-aarch64 missing: skipped\n");
+        skip();
+    }
+    const char *dir = CG_AARCH64_DIR;
+    mkdir(dir, 0755);
+    TsArena *A = ts_arena_create();
+    TsTensor *outs[NUM_KERNELS];
+    static const char *const names[NUM_KERNELS] = { "matmul_int8", "division", "half",
+                                                    "max_pool" };
+    const TsLoweredFunc *funcs[NUM_KERNELS] = { int8_matmul(A, &outs[0]), division(A, &outs[1]),
+                                                half(A, &outs[2]), max_pool(A, &outs[3]) };
+    TsTarget *target;
+    TsError err;
+    cgt_ok(ts_target_parse("llvm -mtriple=aarch64-linux-gnu -mattr=+neon", &target, &err), &err);
+    char module[1024], out[1024];
+    snprintf(module, sizeof module, "%s/kernels.so", dir);
+    snprintf(out, sizeof out, "%s/helper.out", dir);
+    cgt_ok(ts_build_shared(NUM_KERNELS, funcs, target, module, &err), &err);
+    for (int k = 0; k < NUM_KERNELS; k++)
+        write_case(dir, names[k], funcs[k], outs[k], 200 + (uint64_t)k);
+    int status = run_script(module, dir, out);
+    FILE *f = fopen(out, "rb");
+    assert_non_null(f);
+    static char listing[1 << 14];
+    listing[fread(listing, 1, sizeof listing - 1, f)] = '\0';
+    fclose(f);
+    if (status != 0)
+        fprintf(stderr, "run_aarch64_helper.sh exited with %d after:\n%s", status, listing);
+    assert_int_equal(status, 0);
+    for (int k = 0; k < NUM_KERNELS; k++) {
+        char ok[64];
+        snprintf(ok, sizeof ok, "ok %s\n", names[k]);
+        assert_non_null(strstr(listing, ok));
+    }
+    ts_target_free(target);
+    ts_arena_destroy(A);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_aarch64_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
