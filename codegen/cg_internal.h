@@ -8,9 +8,11 @@
  *   target.c      target strings -> TsTarget -> an LLVM TargetMachine
  *   module.c      lowered functions -> one LLVM module (kernels, module table), verified
  *                 and optimized; object code in memory or in a file
- *   entry.c       the packed entry of a kernel, which checks its arguments
+ *   entry.c       the packed entry of a kernel
+ *   argcheck.c    the argument checker every entry calls
  *   llvm_stmt.c   the loop nest (statements) of a kernel's compute function
  *   llvm_expr.c   expressions, scalar and vector
+ *   outline.c     pieces of a loop nest moved into functions of their own
  *   parallel.c    parallel loops outlined into thread-pool tasks
  *   llvm_util.c   types, intrinsics, runtime checks, function frames, scopes
  *   walk.c        questions about the IR (buffers a statement uses, vector widths)
@@ -79,7 +81,7 @@ typedef struct CgModule {
     CgCallee snprintf_fn, malloc_fn, free_fn; /* malloc_fn is aligned_alloc */
     LLVMTypeRef t_arg_desc, t_kernel_desc; /* descriptors for the argument checker */
     CgCallee check_args;      /* the module's ts_check_args, once built */
-    int num_tasks;            /* parallel loops outlined so far, for their names */
+    int num_outlined;         /* functions outlined so far, for their names */
     int vector_bits;          /* the widest vector of the kernel being generated */
 } CgModule;
 
@@ -199,8 +201,37 @@ bool cg_serial_loop(CgFunc *f, const TsExpr *var, LLVMValueRef min, LLVMValueRef
                     LLVMValueRef end, const TeRange *range, CgLoopBody emit_body, void *ctx);
 /* The range of a loop with constant min and extent (>= 1), in *range; false otherwise. */
 bool cg_loop_range(const TeStmt *loop, TeRange *range);
-/* A parallel loop: outlined into a task run by ts_parallel_launch. */
+/* A parallel loop: outlined into a task run by ts_parallel_launch (parallel.c). */
 bool cg_parallel_for(CgFunc *f, const TeStmt *loop);
+/* A sequence: inline, or cut into outlined parts when it holds many loops (outline.c). */
+bool cg_sequence(CgFunc *f, const TeStmt *s);
+
+/* ---- outlining (outline.c) ---- */
+
+/* A variable or buffer of the enclosing scope passed to an outlined function. */
+typedef struct CgCapture {
+    const TsExpr *var;      /* or NULL for a buffer */
+    const TeBuffer *buffer; /* or NULL for a variable */
+    LLVMValueRef value;     /* its value (or pointer) in the enclosing function */
+} CgCapture;
+
+typedef struct CgOutlined {
+    CgCapture *captures; /* owned */
+    int num_captures;
+    int num_leading;     /* parameters before the captures */
+    LLVMTypeRef fn_type;
+    LLVMValueRef fn;
+} CgOutlined;
+
+/* Fills the outlined function g (captures bound, the enclosing ranges known). */
+typedef bool (*CgOutlineBody)(CgFunc *g, void *ctx);
+/* An internal function prefix.<kernel>.<n>(leading..., captures...) returning 0 or -1,
+ * whose captures are what the statements use of f's scope and whose body emit fills.
+ * Free out with cg_outlined_free. */
+bool cg_outline(CgFunc *f, int num_stmts, const TeStmt *const *stmts, const char *prefix,
+                int num_leading, const LLVMTypeRef *leading, CgOutlineBody emit, void *ctx,
+                CgOutlined *out);
+void cg_outlined_free(CgOutlined *o);
 
 /* ---- the argument checker (argcheck.c) ---- */
 
@@ -242,6 +273,8 @@ void cg_set_function_attributes(CgModule *m, LLVMValueRef fn, int vector_bits);
 /* The widest vector (lanes * bits of one lane) any expression of s computes, 0 when s
  * is scalar code. */
 int cg_widest_vector_bits(const TeStmt *s);
+/* The number of loops in s. */
+int cg_count_loops(const TeStmt *s);
 /* Whether s stores to buffer / loads or stores it. */
 bool cg_stmt_stores(const TeStmt *s, const TeBuffer *buffer);
 bool cg_stmt_uses_buffer(const TeStmt *s, const TeBuffer *buffer);

@@ -39,13 +39,14 @@ bool cg_serial_loop(CgFunc *f, const TsExpr *var, LLVMValueRef min, LLVMValueRef
     LLVMValueRef k = LLVMBuildPhi(f->b, m->t_i32, "k");
     LLVMValueRef value = range ? LLVMBuildNSWAdd(f->b, min, k, var->u.var.name)
                                : LLVMBuildAdd(f->b, min, k, var->u.var.name);
+    /* Without a range, an unbounded one hides any range of an enclosing binding of the
+     * same variable. */
     if (!cg_push_var(f, var, value) ||
-        (range && !cg_push_range(f, var, range->min, range->max)))
+        !cg_push_range(f, var, range ? range->min : INT64_MIN, range ? range->max : INT64_MAX))
         return false;
     bool ok = emit_body(f, ctx);
     cg_pop_var(f);
-    if (range)
-        cg_pop_range(f);
+    cg_pop_range(f);
     if (!ok)
         return false;
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(f->b);
@@ -214,15 +215,17 @@ static bool let(CgFunc *f, const TeStmt *s)
         return false;
     if (!LLVMIsConstant(value) && !LLVMGetValueName2(value, &(size_t){ 0 })[0])
         LLVMSetValueName2(value, s->u.let.var->u.var.name, strlen(s->u.let.var->u.var.name));
-    int64_t lo, hi;
-    bool bounded = s->u.let.value->dtype.lanes == 1 &&
-                   te_const_bounds(s->u.let.value, f->num_ranges, f->ranges, &lo, &hi);
-    if (bounded && !cg_push_range(f, s->u.let.var, lo, hi))
+    int64_t lo = INT64_MIN, hi = INT64_MAX; /* unbounded: hides an enclosing binding's */
+    if (s->u.let.value->dtype.lanes > 1 ||
+        !te_const_bounds(s->u.let.value, f->num_ranges, f->ranges, &lo, &hi)) {
+        lo = INT64_MIN;
+        hi = INT64_MAX;
+    }
+    if (!cg_push_range(f, s->u.let.var, lo, hi))
         return false;
     bool ok = cg_stmt(f, s->u.let.body);
     cg_pop_var(f);
-    if (bounded)
-        cg_pop_range(f);
+    cg_pop_range(f);
     return ok;
 }
 
@@ -244,10 +247,7 @@ bool cg_stmt(CgFunc *f, const TeStmt *s)
     case TE_STMT_LET:
         return let(f, s);
     case TE_STMT_SEQ:
-        for (int i = 0; i < s->u.seq.num_stmts; i++)
-            if (!cg_stmt(f, s->u.seq.stmts[i]))
-                return false;
-        return true;
+        return cg_sequence(f, s);
     case TE_NUM_STMT_KINDS:
         break;
     }

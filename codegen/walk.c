@@ -1,6 +1,6 @@
 /* Questions codegen asks about a loop nest before it emits code: how wide the widest
- * vector is (the preferred vector width of the function), which buffers a statement
- * touches (what a parallel loop's closure must carry, which arguments a kernel writes),
+ * vector is (the preferred vector width of the function), how many loops a statement
+ * holds (when to cut it into functions), which buffers a statement touches (what a parallel loop's closure must carry, which arguments a kernel writes),
  * and whether an expression can fail or read memory (what must stay lazy). One walker
  * visits every node; each question is a visitor. */
 #include "cg_internal.h"
@@ -12,6 +12,7 @@ struct Walk {
     bool (*stmt)(Walk *w, const TeStmt *s);
     const TeBuffer *buffer; /* the buffer asked about */
     int widest;             /* the widest vector seen, in bits */
+    int count;              /* loops seen */
     bool found;
 };
 
@@ -120,6 +121,19 @@ int cg_widest_vector_bits(const TeStmt *s)
     Walk w = { .expr = note_width };
     walk_stmt(&w, s);
     return w.widest;
+}
+
+static bool count_loop(Walk *w, const TeStmt *s)
+{
+    w->count += s->kind == TE_STMT_FOR;
+    return false;
+}
+
+int cg_count_loops(const TeStmt *s)
+{
+    Walk w = { .stmt = count_loop };
+    walk_stmt(&w, s);
+    return w.count;
 }
 
 static bool is_store_to(Walk *w, const TeStmt *s)
