@@ -334,6 +334,7 @@ int main(int argc, char **argv)
                    (long long)sizes[ready], thread_counts[t], cases[ready].max_error[t],
                    MAX_RELATIVE_ERROR);
     }
+    fflush(stdout); /* the progress lines below go to stderr */
     for (int r = 0; r < rounds; r++) {
         for (int s = 0; s < NUM_SIZES; s++)
             for (int t = 0; t < NUM_THREAD_COUNTS; t++)
