@@ -291,8 +291,6 @@ bool cg_expr_may_fail(const TsExpr *e);
 TsStatus cg_build_object_code(int num_funcs, const TsLoweredFunc *const *funcs,
                               const TsTarget *target, LLVMMemoryBufferRef *object,
                               TsError *err);
-/* Whether TS_DUMP (a comma-separated list, or "all") names step. */
-bool cg_dump_wanted(const char *step);
 /* Prints the module's IR to stderr when TS_DUMP names "llvm" (optimized) or "llvm_raw"
  * (as generated, before the verifier and the optimizer). */
 void cg_dump_module(CgModule *m, bool optimized);

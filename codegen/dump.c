@@ -10,26 +10,9 @@
 
 #include "cg_internal.h"
 
-bool cg_dump_wanted(const char *step)
-{
-    const char *dump = getenv("TS_DUMP");
-    if (!dump || !dump[0])
-        return false;
-    if (strcmp(dump, "all") == 0)
-        return true;
-    size_t n = strlen(step);
-    for (const char *p = dump; (p = strstr(p, step)) != NULL; p += n) {
-        bool starts = p == dump || p[-1] == ',';
-        bool ends = p[n] == '\0' || p[n] == ',';
-        if (starts && ends)
-            return true;
-    }
-    return false;
-}
-
 void cg_dump_module(CgModule *m, bool optimized)
 {
-    if (!cg_dump_wanted(optimized ? "llvm" : "llvm_raw"))
+    if (!te_dump_wanted(optimized ? "llvm" : "llvm_raw"))
         return;
     char *text = LLVMPrintModuleToString(m->mod);
     fprintf(stderr, "// ---- LLVM IR of %s, %s ----\n%s", m->target->text,
@@ -41,7 +24,7 @@ void cg_dump_module(CgModule *m, bool optimized)
  * on, and the object code must come from the original. */
 void cg_dump_asm(CgModule *m)
 {
-    if (!cg_dump_wanted("asm"))
+    if (!te_dump_wanted("asm"))
         return;
     LLVMModuleRef copy = LLVMCloneModule(m->mod);
     LLVMMemoryBufferRef buffer = NULL;

@@ -51,23 +51,6 @@ TsLoweredFunc *sch_func_with_body(TsArena *arena, const TsLoweredFunc *func, TeS
     return f;
 }
 
-/* True when TS_DUMP names this step (a comma-separated list, or "all"). */
-static bool dump_wanted(const char *dump, const char *step)
-{
-    if (!dump || !dump[0])
-        return false;
-    if (strcmp(dump, "all") == 0)
-        return true;
-    size_t n = strlen(step);
-    for (const char *p = dump; (p = strstr(p, step)) != NULL; p += n) {
-        bool starts = p == dump || p[-1] == ',';
-        bool ends = p[n] == '\0' || p[n] == ',';
-        if (starts && ends)
-            return true;
-    }
-    return false;
-}
-
 static void dump(TsArena *arena, const char *step, const TsLoweredFunc *f)
 {
     const char *text = ts_lowered_str(arena, f);
@@ -88,11 +71,10 @@ TsStatus ts_lower_with_options(TsSchedule *sch, const char *name, const TsLowerO
     if (opts && opts->auto_unroll_max_extent < 0)
         return ts_fail(err, TS_EINVAL, "lower: auto_unroll_max_extent %lld must be >= 0",
                        (long long)opts->auto_unroll_max_extent);
-    const char *want = getenv("TS_DUMP");
     TsLoweredFunc *f = sch_lower(sch, name, err);
     if (!f)
         return err ? err->status : TS_ESCHEDULE;
-    if (dump_wanted(want, "lower"))
+    if (te_dump_wanted("lower"))
         dump(sch->arena, "lower", f);
     SchLowerOptions options = {
         .allow_scalar_fallback = opts && opts->allow_scalar_fallback,
@@ -102,7 +84,7 @@ TsStatus ts_lower_with_options(TsSchedule *sch, const char *name, const TsLowerO
         f = passes[i].run(sch->arena, f, &options, err);
         if (!f)
             return err ? err->status : TS_ESCHEDULE;
-        if (dump_wanted(want, passes[i].name))
+        if (te_dump_wanted(passes[i].name))
             dump(sch->arena, passes[i].name, f);
     }
     *func = f;

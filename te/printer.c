@@ -377,3 +377,20 @@ const char *ts_dag_str(TsArena *arena, int num_outputs, TsTensor *const *outputs
         put_stage(&b, stages[i]);
     return finish(arena, &b);
 }
+
+bool te_dump_wanted(const char *step)
+{
+    const char *dump = getenv("TS_DUMP");
+    if (!dump || !dump[0])
+        return false;
+    if (strcmp(dump, "all") == 0)
+        return true;
+    size_t n = strlen(step);
+    for (const char *p = dump; (p = strstr(p, step)) != NULL; p += n) {
+        bool starts = p == dump || p[-1] == ',';
+        bool ends = p[n] == '\0' || p[n] == ',';
+        if (starts && ends)
+            return true;
+    }
+    return false;
+}

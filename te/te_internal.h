@@ -231,6 +231,9 @@ TeBuffer *te_buffer(TsArena *arena, const char *name, const TsTensor *t, int ndi
 
 const char *te_stmt_kind_name(TeStmtKind kind);
 const char *te_for_kind_name(TeForKind kind);
+/* True when TS_DUMP (a comma-separated list of step names, or "all") names this step:
+ * the lowering passes and codegen print their IR after the steps it names. */
+bool te_dump_wanted(const char *step);
 /* The text of a statement, indented, one line per statement (TVM's simple mode). */
 const char *te_stmt_str(TsArena *arena, const TeStmt *s);
 
