@@ -305,6 +305,21 @@ static void test_lower_scalar_fallback(void **state)
     assert_contains(r->out, "for (i0.inner, 0, 8)");
 }
 
+/* TS_DUMP names the steps whose IR goes to stderr; the loop nest still goes to stdout. */
+static void test_lower_ts_dump(void **state)
+{
+    (void)state;
+    setenv("TS_DUMP", "lower,vectorize", 1);
+    const Run *r = run("lower", "relu", "size=64", "--schedule", "vectorized");
+    unsetenv("TS_DUMP");
+    assert_int_equal(r->status, 0);
+    assert_contains(r->err, "// ---- after lower ----");
+    assert_contains(r->err, "vectorized (i0.inner, 0, 8)");
+    assert_contains(r->err, "// ---- after vectorize ----");
+    assert_null(strstr(r->err, "after unroll"));
+    assert_contains(r->out, "ramp((i0.outer * 8), 1, 8)");
+}
+
 static void test_lower_other_ops(void **state)
 {
     (void)state;
@@ -440,6 +455,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lower_show_dag_and_schedule),
         cmocka_unit_test(test_lower_conv2d_schedules),
         cmocka_unit_test(test_lower_scalar_fallback),
+        cmocka_unit_test(test_lower_ts_dump),
         cmocka_unit_test(test_lower_elementwise_vectorized),
         cmocka_unit_test(test_lower_other_ops),
         cmocka_unit_test(test_lower_unknown_op),
