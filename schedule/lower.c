@@ -332,10 +332,12 @@ typedef struct {
 static TsExpr *root_in_leaves(Lower *L, const StageLower *c, TsExpr *e)
 {
     const TsStage *st = c->stage;
-    const TsExpr *vars[2 * TS_MAX_DIMS + 16];
-    TsExpr *values[2 * TS_MAX_DIMS + 16];
+    const TsExpr **vars = ts_arena_alloc(L->arena, sizeof *vars * (size_t)(st->num_root + 1));
+    TsExpr **values = ts_arena_alloc(L->arena, sizeof *values * (size_t)(st->num_root + 1));
     int n = 0;
-    for (int i = 0; i < st->num_root && n < (int)(sizeof vars / sizeof vars[0]); i++) {
+    if (!vars || !values)
+        return NULL;
+    for (int i = 0; i < st->num_root; i++) {
         TsExpr *v = c->axis_value[axis_slot(st, st->root[i])];
         vars[n] = st->root[i]->var;
         values[n++] = i < st->op->ndim ? ts_add(L->arena, c->min[i], v) : v;
@@ -635,14 +637,20 @@ static TeStmt *stage_nest(Lower *L, StageLower *sl);
 /* Stages attached at st's leaf pos, allocated around body and computed before it. */
 static TeStmt *with_children(Lower *L, const TsStage *st, int pos, TeStmt *body)
 {
-    TeStmt *parts[64];
-    const TeBuffer *buffers[64];
+    enum { MAX_CHILDREN = 63 };
+    TeStmt *parts[MAX_CHILDREN + 1];
+    const TeBuffer *buffers[MAX_CHILDREN];
     int n = 0;
-    for (int i = 0; i < L->num_stages && n < 63; i++) {
+    for (int i = 0; i < L->num_stages; i++) {
         StageLower *c = &L->stages[i];
         if (c->stage->attach != SCH_ATTACH_AT || c->stage->attach_parent != st ||
             attach_leaf(c->stage) != st->leaves[pos])
             continue;
+        if (n == MAX_CHILDREN) {
+            ts_arena_fail(L->arena, TS_ESCHEDULE, "lower: more than %d stages are computed at "
+                          "%s.%s", MAX_CHILDREN, st->op->name, st->leaves[pos]->name);
+            return NULL;
+        }
         buffers[n] = c->buffer;
         if (!(parts[n++] = stage_nest(L, c)))
             return NULL;
@@ -755,10 +763,14 @@ TsLoweredFunc *sch_lower(TsSchedule *sch, const char *name, TsError *err)
     }
     if (!prepare(&L))
         return NULL;
-    TeStmt *parts[256];
-    const TeBuffer *roots[256];
+    TeStmt **parts = ts_arena_alloc(L.arena, sizeof *parts * (size_t)(L.num_stages + 1));
+    const TeBuffer **roots = ts_arena_alloc(L.arena, sizeof *roots * (size_t)(L.num_stages + 1));
     int n = 0, num_roots = 0;
-    for (int i = 0; i < L.num_stages && n < 256; i++) {
+    if (!parts || !roots) {
+        failed(&L);
+        return NULL;
+    }
+    for (int i = 0; i < L.num_stages; i++) {
         StageLower *sl = &L.stages[i];
         if (sl->stage->attach != SCH_ATTACH_ROOT)
             continue;

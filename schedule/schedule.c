@@ -889,6 +889,8 @@ TsStatus ts_rfactor(TsSchedule *sch, TsTensor *tensor, TsAxis *axis, TsTensor **
     const TsExpr *data_vars[TS_MAX_DIMS];
     TsExpr *data_values[TS_MAX_DIMS];
     int num_reduce = 0, num_leaves = 0;
+    if (st->num_leaves > 64 || st->num_root - op->ndim > 64)
+        return ts_fail(err, TS_ESCHEDULE, "rfactor on stage %s: more than 64 loops", sname);
     if (op->ndim + 1 > TS_MAX_DIMS)
         return ts_fail(err, TS_ESCHEDULE, "rfactor on stage %s: the factored tensor would have "
                        "more than %d dimensions", sname, TS_MAX_DIMS);
@@ -898,7 +900,7 @@ TsStatus ts_rfactor(TsSchedule *sch, TsTensor *tensor, TsAxis *axis, TsTensor **
         data_vars[d] = op->axes[d]->var;
         data_values[d] = ts_var(rf_axes[d + 1]);
     }
-    for (int i = 0; i < st->num_leaves && num_leaves < 64; i++) {
+    for (int i = 0; i < st->num_leaves; i++) {
         TsAxis *leaf = st->leaves[i];
         if (!leaf->is_reduce)
             continue;
