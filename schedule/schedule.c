@@ -991,3 +991,60 @@ TsStatus ts_rfactor(TsSchedule *sch, TsTensor *tensor, TsAxis *axis, TsTensor **
         *factored = rf;
     return TS_OK;
 }
+
+/* ---- copies ---- */
+
+/* A schedule's mutable parts are its stage records, their arrays of leaves, axis
+ * records and relations, and the log; ops, tensors and axes are immutable IR nodes and
+ * are shared. Arrays that primitives replace wholesale (leaves, relations, log) could be
+ * shared too, but axis records are updated in place, so every array is copied. */
+static void *copy_array(TsArena *arena, const void *items, int count, size_t size)
+{
+    void *copy = ts_arena_alloc(arena, size * (size_t)(count > 0 ? count : 1));
+    if (copy && count > 0)
+        memcpy(copy, items, size * (size_t)count);
+    return copy;
+}
+
+TsSchedule *ts_schedule_copy(TsArena *arena, const TsSchedule *sch)
+{
+    if (!sch) {
+        ts_arena_fail(arena, TS_EINVAL, "schedule copy: the schedule is NULL");
+        return NULL;
+    }
+    TsSchedule *copy = ts_arena_alloc(arena, sizeof *copy);
+    if (!copy)
+        return NULL;
+    *copy = *sch;
+    copy->arena = arena;
+    copy->outputs = copy_array(arena, sch->outputs, sch->num_outputs, sizeof *sch->outputs);
+    copy->stages = copy_array(arena, sch->stages, sch->num_stages, sizeof *sch->stages);
+    copy->log = copy_array(arena, sch->log, sch->num_log, sizeof *sch->log);
+    if (!copy->outputs || !copy->stages || !copy->log)
+        return NULL;
+    for (int i = 0; i < sch->num_stages; i++) {
+        const TsStage *old = sch->stages[i];
+        TsStage *st = copy_array(arena, old, 1, sizeof *old);
+        if (!st)
+            return NULL;
+        st->sch = copy;
+        st->root = copy_array(arena, old->root, old->num_root, sizeof *old->root);
+        st->leaves = copy_array(arena, old->leaves, old->num_leaves, sizeof *old->leaves);
+        st->axes = copy_array(arena, old->axes, old->num_axes, sizeof *old->axes);
+        st->relations = copy_array(arena, old->relations, old->num_relations,
+                                   sizeof *old->relations);
+        if (!st->root || !st->leaves || !st->axes || !st->relations)
+            return NULL;
+        copy->stages[i] = st;
+    }
+    /* Attachments point at the copy's stages. */
+    for (int i = 0; i < copy->num_stages; i++) {
+        TsStage *st = copy->stages[i];
+        for (int j = 0; st->attach_parent && j < sch->num_stages; j++)
+            if (sch->stages[j] == st->attach_parent) {
+                st->attach_parent = copy->stages[j];
+                break;
+            }
+    }
+    return copy;
+}

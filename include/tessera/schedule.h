@@ -110,6 +110,12 @@ TsStatus ts_rfactor(TsSchedule *sch, TsTensor *tensor, TsAxis *axis, TsTensor **
  * "split C.i factor=8 -> i.outer i.inner". Stable, for logs and messages. */
 const char *ts_schedule_str(TsArena *arena, const TsSchedule *sch);
 
+/* An independent copy of the schedule, its records allocated in arena (the IR nodes are
+ * shared, so the original's arena must outlive the copy; it may be the same arena).
+ * Primitives applied to the copy leave the original as it was, so one base schedule can
+ * be tried with many variations. NULL with the error in arena on failure. */
+TsSchedule *ts_schedule_copy(TsArena *arena, const TsSchedule *sch);
+
 /* Lowers the schedule to a loop nest named name and runs the loop passes (simplify,
  * loop partition, storage flatten, vectorize, unroll, storage rewrite). With TS_DUMP
  * set in the environment to a comma-separated list of pass names (or "all"), the IR
