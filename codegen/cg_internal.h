@@ -284,6 +284,13 @@ bool cg_const_operand(const TsExpr *e, int64_t *value);
  * by a non-constant). */
 bool cg_expr_may_fail(const TsExpr *e);
 
+/* ---- vector math (vmath.c) ---- */
+
+/* True when cg_vmath computes fn on values of dtype t (float32 vectors of exp, log,
+ * tanh, sigmoid); other math goes through LLVM intrinsics or the C library. */
+bool cg_vmath_applies(TeCallKind fn, TsDType t);
+LLVMValueRef cg_vmath(CgFunc *f, TeCallKind fn, LLVMValueRef x, int lanes);
+
 /* ---- object code (module.c), JIT (jit.c), files (shared.c), dumps (dump.c) ---- */
 
 /* Builds, verifies and optimizes the module of the kernels and their table, and emits

@@ -541,6 +541,8 @@ static LLVMValueRef call(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
     if (!x || (e->u.call.args[1] && !(y = widen(f, child(f, e->u.call.args[1], mask), lanes))))
         return NULL;
     LLVMTypeRef type = LLVMTypeOf(x);
+    if (cg_vmath_applies(e->u.call.fn, e->dtype))
+        return cg_vmath(f, e->u.call.fn, x, lanes);
     switch (e->u.call.fn) {
     case TE_CALL_TANH:
         return libm_per_lane(f, "tanhf", "tanh", x, e->dtype);
