@@ -1,7 +1,6 @@
 /* The end-to-end check shared by the codegen tests: see cg_testing.h. */
 #include "cg_testing.h"
 
-#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,51 +13,17 @@
 
 uint64_t cgt_rng_next(CgtRng *rng)
 {
-    uint64_t z = (rng->state += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
+    return tv_rng_next(rng);
 }
 
 int64_t cgt_rng_int(CgtRng *rng, int64_t lo, int64_t hi)
 {
-    uint64_t span = (uint64_t)(hi - lo) + 1;
-    return lo + (int64_t)(cgt_rng_next(rng) % span);
-}
-
-/* Uniform in [-1, 1). */
-static double rand_unit(CgtRng *rng)
-{
-    return (double)(cgt_rng_next(rng) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
-}
-
-static size_t num_bytes(const TsTensor *t)
-{
-    return (size_t)ts_tensor_num_elements(t) * ts_dtype_bytes(ts_tensor_dtype(t));
+    return tv_rng_int(rng, lo, hi);
 }
 
 void cgt_fill_default(CgtRng *rng, const TsTensor *t, void *data)
 {
-    TsDType dt = ts_tensor_dtype(t);
-    int64_t n = ts_tensor_num_elements(t);
-    for (int64_t i = 0; i < n; i++) {
-        if (dt.code == TS_TYPE_FLOAT && dt.bits == 16)
-            ((uint16_t *)data)[i] = te_float_to_half((float)(4.0 * rand_unit(rng)));
-        else if (dt.code == TS_TYPE_FLOAT && dt.bits == 32)
-            ((float *)data)[i] = (float)rand_unit(rng);
-        else if (dt.code == TS_TYPE_FLOAT)
-            ((double *)data)[i] = rand_unit(rng);
-        else if (dt.code == TS_TYPE_BOOL)
-            ((uint8_t *)data)[i] = (uint8_t)(cgt_rng_next(rng) & 1);
-        else if (dt.bits == 8)
-            ((uint8_t *)data)[i] = (uint8_t)cgt_rng_next(rng);
-        else if (dt.bits == 16)
-            ((uint16_t *)data)[i] = (uint16_t)cgt_rng_next(rng);
-        else if (dt.bits == 32)
-            ((int32_t *)data)[i] = (int32_t)cgt_rng_int(rng, -1000, 1000);
-        else
-            ((int64_t *)data)[i] = cgt_rng_int(rng, -1000, 1000);
-    }
+    tv_fill_random(rng, t, data);
 }
 
 const TsTarget *cgt_host(void)
@@ -89,7 +54,7 @@ void cgt_args_init(CgtArgs *args, const TsLoweredFunc *func, uint64_t seed, CgtF
     for (int i = 0; i < args->num; i++) {
         const TsTensor *t = ts_lowered_arg(func, i);
         args->tensors[i] = t;
-        args->bytes[i] = num_bytes(t);
+        args->bytes[i] = tv_num_bytes(t);
         args->data[i] = aligned_alloc(64, (args->bytes[i] + 63) / 64 * 64);
         assert_non_null(args->data[i]);
         if (ts_tensor_is_placeholder(t))
@@ -133,79 +98,9 @@ TsJitModule *cgt_jit(const TsLoweredFunc *func, TsPackedFunc *fn)
 
 /* ---- comparing ---- */
 
-static double float_at(TsDType dt, const void *data, int64_t i)
-{
-    if (dt.bits == 16)
-        return te_half_to_float(((const uint16_t *)data)[i]);
-    return dt.bits == 32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
-}
-
 static double float_rtol(TsDType dt)
 {
     return dt.bits == 16 ? 2e-3 : dt.bits == 32 ? 1e-4 : 1e-10;
-}
-
-/* |x| of float inputs in place (float16 included). */
-static void make_magnitude(const TsTensor *t, void *data)
-{
-    TsDType dt = ts_tensor_dtype(t);
-    int64_t n = ts_tensor_num_elements(t);
-    for (int64_t i = 0; dt.code == TS_TYPE_FLOAT && i < n; i++) {
-        if (dt.bits == 16)
-            ((uint16_t *)data)[i] &= 0x7fff;
-        else if (dt.bits == 32)
-            ((float *)data)[i] = fabsf(((float *)data)[i]);
-        else
-            ((double *)data)[i] = fabs(((double *)data)[i]);
-    }
-}
-
-static void index_text(const TsTensor *t, int64_t i, char *buf, size_t size)
-{
-    int64_t idx[TS_MAX_DIMS];
-    int nd = ts_tensor_ndim(t);
-    for (int d = nd - 1; d >= 0; d--) {
-        idx[d] = i % ts_tensor_dim(t, d);
-        i /= ts_tensor_dim(t, d);
-    }
-    size_t n = (size_t)snprintf(buf, size, "[");
-    for (int d = 0; d < nd && n < size; d++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? ", " : "", (long long)idx[d]);
-    if (n < size)
-        snprintf(buf + n, size - n, "]");
-}
-
-static bool compare_output(const TsTensor *t, const void *got, const void *want,
-                           const void *mag, char *message, size_t size)
-{
-    TsDType dt = ts_tensor_dtype(t);
-    int64_t n = ts_tensor_num_elements(t);
-    size_t width = ts_dtype_bytes(dt);
-    char where[128];
-    for (int64_t i = 0; i < n; i++) {
-        if (dt.code == TS_TYPE_FLOAT) {
-            double a = float_at(dt, got, i), b = float_at(dt, want, i);
-            double bound = float_rtol(dt) * (1.0 + fabs(float_at(dt, mag, i)));
-            if (a == b || (isnan(a) && isnan(b)) || fabs(a - b) <= bound)
-                continue;
-            index_text(t, i, where, sizeof where);
-            snprintf(message, size, "output %s%s: got %.9g, want %.9g (|diff| %.3g > %.3g)",
-                     ts_tensor_name(t), where, a, b, fabs(a - b), bound);
-            return false;
-        }
-        const unsigned char *pa = (const unsigned char *)got + (size_t)i * width;
-        const unsigned char *pb = (const unsigned char *)want + (size_t)i * width;
-        if (memcmp(pa, pb, width) == 0)
-            continue;
-        int64_t ga = 0, wb = 0;
-        memcpy(&ga, pa, width);
-        memcpy(&wb, pb, width);
-        index_text(t, i, where, sizeof where);
-        snprintf(message, size, "output %s%s: got bits 0x%llx, want 0x%llx (exact)",
-                 ts_tensor_name(t), where, (unsigned long long)ga, (unsigned long long)wb);
-        return false;
-    }
-    return true;
 }
 
 /* The oracle on the inputs of args (or their magnitudes), outputs into fresh buffers. */
@@ -223,13 +118,13 @@ static TsStatus run_oracle(CgtArgs *args, int num_outputs, TsTensor *const *outp
             copies[i] = malloc(args->bytes[i]);
             assert_non_null(copies[i]);
             memcpy(copies[i], data, args->bytes[i]);
-            make_magnitude(args->tensors[i], copies[i]);
+            tv_make_magnitude(args->tensors[i], copies[i]);
             data = copies[i];
         }
         bindings[n++] = (TsBinding){ args->tensors[i], data };
     }
     for (int o = 0; o < num_outputs; o++) {
-        results[o] = malloc(num_bytes(outputs[o]));
+        results[o] = malloc(tv_num_bytes(outputs[o]));
         assert_non_null(results[o]);
         bindings[n++] = (TsBinding){ outputs[o], results[o] };
     }
@@ -257,7 +152,7 @@ bool cgt_compare_with_oracle(CgtArgs *args, int num_outputs, TsTensor *const *ou
             if (args->tensors[i] == outputs[o])
                 got = args->data[i];
         assert_non_null(got);
-        same = compare_output(outputs[o], got, want[o], mag[o], message, size);
+        same = tv_compare_output(outputs[o], got, want[o], mag[o], float_rtol, NULL, message, size);
     }
 out_free:
     for (int o = 0; o < num_outputs; o++) {

@@ -20,13 +20,12 @@
 
 #include "tessera/codegen.h"
 #include "tessera/tessera.h"
+#include "test_values.h"
 
 enum { CGT_MAX_ARGS = 16 };
 
-/* splitmix64. */
-typedef struct CgtRng {
-    uint64_t state;
-} CgtRng;
+/* splitmix64 (test_values.h). */
+typedef TvRng CgtRng;
 
 uint64_t cgt_rng_next(CgtRng *rng);
 /* Uniform in [lo, hi]. */

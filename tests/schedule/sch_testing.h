@@ -1,5 +1,6 @@
 /* Helpers for the schedule tests (tests/schedule/test_*.c): a deterministic random
- * generator, and the value check every lowering test makes: run the lowered loop nest
+ * generator, and the value check every lowering test makes (built on the shared data and
+ * comparison of tests/test_values.h): run the lowered loop nest
  * (ts_lowered_run) on random inputs and compare each output with the reference
  * interpreter (ts_evaluate) on the same DAG, so that no golden file and no property
  * case can bless a wrong loop nest.
@@ -20,11 +21,10 @@
 #include <stdint.h>
 
 #include "tessera/tessera.h"
+#include "test_values.h"
 
-/* splitmix64: tiny, fast, and every seed gives a good stream. */
-typedef struct SchRng {
-    uint64_t state;
-} SchRng;
+/* splitmix64 (test_values.h). */
+typedef TvRng SchRng;
 
 uint64_t sch_rng_next(SchRng *rng);
 /* Uniform in [lo, hi] (lo <= hi). */
