@@ -187,3 +187,27 @@ void cgt_check_schedule(TsSchedule *sch, const char *name, int num_outputs,
     cgt_args_free(&args);
     ts_jit_release(module);
 }
+
+TsLoweredFunc *cgt_blocked_matmul(TsArena *A, const char *name, TsDType in, TsDType out,
+                                  TsTensor **result)
+{
+    TsTensor *a = ts_placeholder(A, "A", 2, (int64_t[]){ 64, 32 }, in);
+    TsTensor *b = ts_placeholder(A, "B", 2, (int64_t[]){ 32, 48 }, in);
+    TsTensor *c = ts_op_matmul(A, a, b, false, false, out);
+    assert_non_null(c);
+    TsSchedule *sch = ts_schedule_create(A, 1, &c);
+    TsStage *s = ts_stage(sch, c);
+    TsAxis *io, *jo, *ii, *ji, *ko, *ki;
+    TsError err;
+    cgt_ok(ts_tile(s, ts_stage_root_axis(s, 0), ts_stage_root_axis(s, 1), 16, 16, &io, &jo, &ii,
+                   &ji, &err), &err);
+    cgt_ok(ts_split(s, ts_stage_root_axis(s, 2), 4, &ko, &ki, &err), &err);
+    cgt_ok(ts_reorder(s, 6, (TsAxis *[]){ io, jo, ko, ii, ki, ji }, &err), &err);
+    cgt_ok(ts_vectorize(s, ji, &err), &err);
+    cgt_ok(ts_unroll(s, ki, &err), &err);
+    cgt_ok(ts_parallel(s, io, &err), &err);
+    TsLoweredFunc *func;
+    cgt_ok(ts_lower(sch, name, &func, &err), &err);
+    *result = c;
+    return func;
+}

@@ -78,4 +78,10 @@ void cgt_check_schedule(TsSchedule *sch, const char *name, int num_outputs,
 /* Fails the test unless status is TS_OK, printing the error. */
 void cgt_ok(TsStatus status, const TsError *err);
 
+/* A 64 x 32 by 32 x 48 matmul of dtype in accumulating in out (bits 0: in), tiled 16 x 16,
+ * k split by 4 and unrolled, the inner columns vectorized, the outer rows parallel:
+ * every kind of loop in one kernel. *result is the output tensor. */
+TsLoweredFunc *cgt_blocked_matmul(TsArena *A, const char *name, TsDType in, TsDType out,
+                                  TsTensor **result);
+
 #endif /* TESSERA_TESTS_CG_TESTING_H */

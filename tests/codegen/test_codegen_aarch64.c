@@ -52,22 +52,7 @@ static TsLoweredFunc *lower(TsSchedule *sch, const char *name)
 
 static TsLoweredFunc *int8_matmul(TsArena *A, TsTensor **out)
 {
-    TsTensor *a = ts_placeholder(A, "A", 2, (int64_t[]){ 64, 32 }, TS_INT8);
-    TsTensor *b = ts_placeholder(A, "B", 2, (int64_t[]){ 32, 48 }, TS_INT8);
-    *out = ts_op_matmul(A, a, b, false, false, TS_INT32);
-    assert_non_null(*out);
-    TsSchedule *sch = ts_schedule_create(A, 1, out);
-    TsStage *s = ts_stage(sch, *out);
-    TsAxis *io, *jo, *ii, *ji, *ko, *ki;
-    TsError err;
-    cgt_ok(ts_tile(s, ts_stage_root_axis(s, 0), ts_stage_root_axis(s, 1), 16, 16, &io, &jo, &ii,
-                   &ji, &err), &err);
-    cgt_ok(ts_split(s, ts_stage_root_axis(s, 2), 4, &ko, &ki, &err), &err);
-    cgt_ok(ts_reorder(s, 6, (TsAxis *[]){ io, jo, ko, ii, ki, ji }, &err), &err);
-    cgt_ok(ts_vectorize(s, ji, &err), &err);
-    cgt_ok(ts_unroll(s, ki, &err), &err);
-    cgt_ok(ts_parallel(s, io, &err), &err);
-    return lower(sch, "matmul_int8");
+    return cgt_blocked_matmul(A, "matmul_int8", TS_INT8, TS_INT32, out);
 }
 
 /* An elementwise kernel over n, split by 4 and vectorized. */
