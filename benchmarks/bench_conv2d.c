@@ -38,6 +38,7 @@
 #include <cblas.h>
 
 #include "benchmarks/bench_util.h"
+#include "benchmarks/conv_reference.h"
 
 enum { NUM_LAYERS = 4, DEFAULT_ROUNDS = 5, REPEATS_PER_ROUND = 3 };
 #define MIN_REPEAT_MS 40.0
@@ -83,109 +84,6 @@ static Layer layer_config(const Layer *base)
 static double layer_flops(const Layer *l)
 {
     return 2.0 * (double)l->f * (double)l->c * 9.0 * (double)l->hw * (double)l->hw;
-}
-
-/* ---- the reference: im2col + sgemm ---- */
-
-typedef struct Operands {
-    int64_t c, hw, f;
-    float *data, *weight, *out, *col;
-} Operands;
-
-static void operands_init(Operands *o, int64_t c, int64_t hw, int64_t f)
-{
-    *o = (Operands){ .c = c, .hw = hw, .f = f };
-    o->data = bench_alloc_floats((size_t)(c * hw * hw));
-    o->weight = bench_alloc_floats((size_t)(f * c * 9));
-    o->out = bench_alloc_floats((size_t)(f * hw * hw));
-    o->col = bench_alloc_floats((size_t)(c * 9 * hw * hw));
-    bench_fill_uniform(o->data, (size_t)(c * hw * hw), SEED_DATA);
-    bench_fill_uniform(o->weight, (size_t)(f * c * 9), SEED_WEIGHT);
-}
-
-static void operands_free(Operands *o)
-{
-    free(o->data);
-    free(o->weight);
-    free(o->out);
-    free(o->col);
-}
-
-/* col[(c * 9 + ky * 3 + kx), y * W + x] = data[c, y + ky - 1, x + kx - 1], 0 outside. */
-static void im2col(const Operands *o)
-{
-    int64_t n = o->hw;
-    for (int64_t c = 0; c < o->c; c++)
-        for (int64_t ky = 0; ky < 3; ky++)
-            for (int64_t kx = 0; kx < 3; kx++) {
-                float *row = o->col + ((c * 3 + ky) * 3 + kx) * n * n;
-                int64_t x_lo = kx == 0 ? 1 : 0, x_hi = kx == 2 ? n - 1 : n;
-                for (int64_t y = 0; y < n; y++) {
-                    float *dst = row + y * n;
-                    int64_t sy = y + ky - 1;
-                    if (sy < 0 || sy >= n) {
-                        memset(dst, 0, (size_t)n * sizeof(float));
-                        continue;
-                    }
-                    const float *src = o->data + (c * n + sy) * n + kx - 1;
-                    dst[0] = 0.0f;
-                    dst[n - 1] = 0.0f;
-                    memcpy(dst + x_lo, src + x_lo, (size_t)(x_hi - x_lo) * sizeof(float));
-                }
-            }
-}
-
-/* The product alone, on the columns im2col left in o->col. */
-static void conv_sgemm(const Operands *o)
-{
-    int64_t k = o->c * 9, pixels = o->hw * o->hw;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)o->f, (int)pixels, (int)k, 1.0f,
-                o->weight, (int)k, o->col, (int)pixels, 0.0f, o->out, (int)pixels);
-}
-
-static void conv_reference(const Operands *o)
-{
-    im2col(o);
-    conv_sgemm(o);
-}
-
-static int32_t conv_reference_packed(const TsValue *args, const int32_t *type_codes,
-                                     int32_t num_args)
-{
-    (void)type_codes;
-    (void)num_args;
-    conv_reference(args[0].v_handle);
-    return 0;
-}
-
-static int32_t conv_sgemm_packed(const TsValue *args, const int32_t *type_codes, int32_t num_args)
-{
-    (void)type_codes;
-    (void)num_args;
-    conv_sgemm(args[0].v_handle);
-    return 0;
-}
-
-/* The child: args are "C HW F repeat". It times the whole reference, then (as the extra
- * series) sgemm alone on the columns the reference left behind. */
-static int child_main(int argc, char **argv)
-{
-    if (argc != 6)
-        return 2;
-    const char *corename = bench_child_setup();
-    Operands o;
-    operands_init(&o, atoll(argv[2]), atoll(argv[3]), atoll(argv[4]));
-    TsTimeOptions options = bench_time_options(atoi(argv[5]), MIN_REPEAT_MS);
-    TsValue arg = { .v_handle = &o };
-    int32_t code = TS_ARG_HANDLE;
-    BenchCosts costs = { .count = 0 }, sgemm_costs = { .count = 0 };
-    TsError err;
-    if (bench_time(conv_reference_packed, &arg, &code, 1, &options, &costs, &err) != TS_OK ||
-        bench_time(conv_sgemm_packed, &arg, &code, 1, &options, &sgemm_costs, &err) != TS_OK)
-        return bench_report_error("OpenBLAS child", &err);
-    bench_child_report(corename, &costs, &sgemm_costs);
-    operands_free(&o);
-    return 0;
 }
 
 /* ---- the Tessera side ---- */
@@ -296,7 +194,7 @@ static TsStatus conv_build(TsArena *A, const Layer *l, const char *name, TsLower
 /* One layer: the operands, the reference result and its magnitude, the kernel. */
 typedef struct LayerCase {
     const Layer *layer;
-    Operands o;
+    ConvOperands o;
     float *reference, *magnitude;
     TsArena *arena;
     TsJitModule *jit;
@@ -310,23 +208,6 @@ typedef struct LayerCase {
     BenchCosts sgemm_only[BENCH_NUM_CORETYPES];
     char corename[BENCH_NUM_CORETYPES][64];
 } LayerCase;
-
-/* The reference on |data| and |weight|: the scale of each output's rounding error. */
-static void magnitude_of(const Operands *o, float *magnitude)
-{
-    Operands abs_o = *o;
-    size_t nd = (size_t)(o->c * o->hw * o->hw), nw = (size_t)(o->f * o->c * 9);
-    abs_o.data = bench_alloc_floats(nd);
-    abs_o.weight = bench_alloc_floats(nw);
-    abs_o.out = magnitude;
-    for (size_t i = 0; i < nd; i++)
-        abs_o.data[i] = fabsf(o->data[i]);
-    for (size_t i = 0; i < nw; i++)
-        abs_o.weight[i] = fabsf(o->weight[i]);
-    conv_reference(&abs_o);
-    free(abs_o.data);
-    free(abs_o.weight);
-}
 
 /* Arguments in the order the kernel lists them (ts_lowered_arg). */
 static TsStatus bind_arguments(LayerCase *lc, const TsLoweredFunc *func, TsError *err)
@@ -354,14 +235,17 @@ static TsStatus layer_case_init(LayerCase *lc, const Layer *l, const TsTarget *t
 {
     memset(lc, 0, sizeof *lc);
     lc->layer = l;
-    operands_init(&lc->o, l->c, l->hw, l->f);
+    ConvShape shape = { .c = l->c, .h = l->hw, .w = l->hw, .f = l->f, .r = 3, .s = 3,
+                        .stride = 1, .pad = 1 };
+    conv_shape_init(&shape);
+    conv_operands_init(&lc->o, &shape, SEED_DATA, SEED_WEIGHT);
     size_t n_out = (size_t)(l->f * l->hw * l->hw);
     lc->reference = bench_alloc_floats(n_out);
     lc->magnitude = bench_alloc_floats(n_out);
-    Operands ref = lc->o;
+    ConvOperands ref = lc->o;
     ref.out = lc->reference;
     conv_reference(&ref);
-    magnitude_of(&lc->o, lc->magnitude);
+    conv_reference_magnitude(&lc->o, lc->magnitude);
 
     lc->arena = ts_arena_create();
     if (!lc->arena)
@@ -392,7 +276,7 @@ static void layer_case_free(LayerCase *lc)
     if (lc->jit)
         ts_jit_release(lc->jit);
     ts_arena_destroy(lc->arena);
-    operands_free(&lc->o);
+    conv_operands_free(&lc->o);
     free(lc->reference);
     free(lc->magnitude);
 }
@@ -401,16 +285,13 @@ static TsStatus time_round(LayerCase *lc, TsError *err)
 {
     TsTimeOptions options = bench_time_options(REPEATS_PER_ROUND, MIN_REPEAT_MS);
     TsStatus status = bench_time(lc->kernel, lc->values, lc->codes, 3, &options, &lc->tessera, err);
-    const Layer *l = lc->layer;
-    char c[24], hw[24], f[24], repeat[24];
-    snprintf(c, sizeof c, "%lld", (long long)l->c);
-    snprintf(hw, sizeof hw, "%lld", (long long)l->hw);
-    snprintf(f, sizeof f, "%lld", (long long)l->f);
-    snprintf(repeat, sizeof repeat, "%d", REPEATS_PER_ROUND);
-    const char *args[] = { c, hw, f, repeat };
+    char buf[10][24];
+    const char *args[10];
+    int num_args = conv_reference_child_args(&lc->o.shape, REPEATS_PER_ROUND, MIN_REPEAT_MS, buf,
+                                             args);
     for (int k = 0; status == TS_OK && k < BENCH_NUM_CORETYPES; k++)
         status =
-            bench_openblas_child(bench_coretypes[k], 1, 4, args, &lc->openblas[k],
+            bench_openblas_child(bench_coretypes[k], 1, num_args, args, &lc->openblas[k],
                                  &lc->sgemm_only[k], lc->corename[k], sizeof lc->corename[k], err);
     return status;
 }
@@ -477,7 +358,7 @@ static void report(LayerCase *cases, int rounds)
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], BENCH_CHILD_FLAG) == 0)
-        return child_main(argc, argv);
+        return conv_reference_child(argc, argv);
     openblas_set_num_threads(1);
     int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : DEFAULT_ROUNDS;
     if (rounds < 1)

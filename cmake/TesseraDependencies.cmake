@@ -4,9 +4,12 @@
 # Targets defined here:
 #   Tessera::LLVM       LLVM 16's C API (code generation)
 #   Tessera::ProtobufC  protobuf-c runtime, plus TESSERA_PROTOC_C (the protoc-c compiler)
+#   OpenSSL::Crypto     libcrypto (HMAC for the RPC handshake)
+#   Tessera::XGBoost    XGBoost's C API (the tuner's cost model)
+#   Tessera::Jansson    the JSON library of tuning logs
 #   Tessera::OpenBLAS   the reference BLAS for tests and benchmarks
 #   Tessera::cmocka     the unit-test framework
-# A runtime-only build (TESSERA_RUNTIME_ONLY) looks for cmocka alone.
+# A runtime-only build (TESSERA_RUNTIME_ONLY) looks for protobuf-c, libcrypto and cmocka.
 
 find_package(PkgConfig QUIET)
 
@@ -44,8 +47,30 @@ function(tessera_find_cmocka)
   endif()
 endfunction()
 
+# The RPC code in libtessera_runtime needs protobuf-c and libcrypto on every build,
+# a board's included.
+# protobuf-c: the runtime library and the protoc-c compiler.
+if(PkgConfig_FOUND)
+  pkg_check_modules(TESSERA_PROTOBUF_C QUIET IMPORTED_TARGET libprotobuf-c)
+endif()
+if(TESSERA_PROTOBUF_C_FOUND)
+  add_library(Tessera::ProtobufC ALIAS PkgConfig::TESSERA_PROTOBUF_C)
+else()
+  tessera_missing("protobuf-c (libprotobuf-c)" libprotobuf-c-dev)
+endif()
+find_program(TESSERA_PROTOC_C NAMES protoc-c protoc-gen-c)
+if(NOT TESSERA_PROTOC_C)
+  tessera_missing("the protobuf-c compiler (protoc-c)" protobuf-c-compiler)
+endif()
+
+# OpenSSL's libcrypto: HMAC-SHA256 for the RPC handshake's challenge-response.
+find_package(OpenSSL QUIET COMPONENTS Crypto)
+if(NOT OPENSSL_FOUND OR NOT TARGET OpenSSL::Crypto)
+  tessera_missing("OpenSSL's libcrypto (for RPC authentication)" libssl-dev)
+endif()
+
 # A runtime-only build (TESSERA_RUNTIME_ONLY: libtessera_runtime for a board) needs none
-# of the compiler's dependencies, only cmocka for its tests.
+# of the compiler's other dependencies, only cmocka for its tests.
 if(TESSERA_RUNTIME_ONLY)
   if(TESSERA_BUILD_TESTS)
     tessera_find_cmocka()
@@ -84,20 +109,6 @@ add_library(Tessera::LLVM INTERFACE IMPORTED)
 target_include_directories(Tessera::LLVM SYSTEM INTERFACE "${TESSERA_LLVM_INCLUDE}")
 target_link_libraries(Tessera::LLVM INTERFACE "${TESSERA_LLVM_LIBRARY}")
 
-# protobuf-c: the runtime library and the protoc-c compiler.
-if(PkgConfig_FOUND)
-  pkg_check_modules(TESSERA_PROTOBUF_C QUIET IMPORTED_TARGET libprotobuf-c)
-endif()
-if(TESSERA_PROTOBUF_C_FOUND)
-  add_library(Tessera::ProtobufC ALIAS PkgConfig::TESSERA_PROTOBUF_C)
-else()
-  tessera_missing("protobuf-c (libprotobuf-c)" libprotobuf-c-dev)
-endif()
-find_program(TESSERA_PROTOC_C NAMES protoc-c protoc-gen-c)
-if(NOT TESSERA_PROTOC_C)
-  tessera_missing("the protobuf-c compiler (protoc-c)" protobuf-c-compiler)
-endif()
-
 # OpenBLAS: its CMake package, else pkg-config.
 if(TESSERA_BUILD_TESTS OR TESSERA_BUILD_BENCHMARKS)
   find_package(OpenBLAS CONFIG QUIET)
@@ -114,6 +125,26 @@ if(TESSERA_BUILD_TESTS OR TESSERA_BUILD_BENCHMARKS)
   if(NOT TARGET Tessera::OpenBLAS)
     tessera_missing("OpenBLAS (for tests and benchmarks)" libopenblas-dev)
   endif()
+endif()
+
+# XGBoost's C API (libxgboost-dev): the model-based tuner's cost model.
+find_path(TESSERA_XGBOOST_INCLUDE xgboost/c_api.h)
+find_library(TESSERA_XGBOOST_LIBRARY NAMES xgboost)
+if(NOT TESSERA_XGBOOST_INCLUDE OR NOT TESSERA_XGBOOST_LIBRARY)
+  tessera_missing("XGBoost's C API (for the model-based tuner)" libxgboost-dev)
+endif()
+add_library(Tessera::XGBoost INTERFACE IMPORTED)
+target_include_directories(Tessera::XGBoost SYSTEM INTERFACE "${TESSERA_XGBOOST_INCLUDE}")
+target_link_libraries(Tessera::XGBoost INTERFACE "${TESSERA_XGBOOST_LIBRARY}")
+
+# Jansson (libjansson-dev): reads and writes tuning logs (JSON lines).
+if(PkgConfig_FOUND)
+  pkg_check_modules(TESSERA_JANSSON QUIET IMPORTED_TARGET jansson)
+endif()
+if(TESSERA_JANSSON_FOUND)
+  add_library(Tessera::Jansson ALIAS PkgConfig::TESSERA_JANSSON)
+else()
+  tessera_missing("Jansson (for tuning logs)" libjansson-dev)
 endif()
 
 if(TESSERA_BUILD_TESTS)

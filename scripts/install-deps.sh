@@ -2,7 +2,11 @@
 # Installs the Debian packages Tessera needs to build and test, when they are missing.
 # Quiet and quick when everything is there. Later features add their packages to PACKAGES.
 # gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user cross-build the runtime for
-# a 64-bit Arm board and run its tests under emulation (the runtime_aarch64 test).
+# a 64-bit Arm board and run its tests under emulation (the runtime_aarch64 test); the
+# board's runtime (with the RPC server) links the arm64 builds of protobuf-c and libcrypto,
+# installed through Debian's multiarch (the ":arm64" packages; the arm64 architecture is
+# added to dpkg when missing). clang and libclang-rt-14-dev build the RPC fuzz target
+# (libFuzzer).
 set -eu
 
 PACKAGES="
@@ -17,6 +21,13 @@ libcmocka-dev
 gcc-aarch64-linux-gnu
 libc6-dev-arm64-cross
 qemu-user
+libssl-dev
+libxgboost-dev
+libjansson-dev
+clang
+libclang-rt-14-dev
+libprotobuf-c-dev:arm64
+libssl-dev:arm64
 "
 
 missing=""
@@ -48,6 +59,16 @@ fi
 
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# The :arm64 packages need the arm64 architecture in dpkg, and a package index that
+# lists them.
+case "$missing" in
+*:arm64*)
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        $SUDO dpkg --add-architecture arm64
+        $SUDO apt-get update -q >/tmp/tessera-install-deps.log 2>&1 || true
+    fi
+    ;;
+esac
 # A stale package index is the usual reason for "Unable to locate package".
 if ! $SUDO apt-get install -y -q --no-install-recommends $missing >/tmp/tessera-install-deps.log 2>&1; then
     $SUDO apt-get update -q >>/tmp/tessera-install-deps.log 2>&1 || true

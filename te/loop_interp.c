@@ -509,6 +509,11 @@ static bool exec(Run *r, const TeStmt *s)
 
 /* ---- arguments ---- */
 
+const char *ts_lowered_name(const TsLoweredFunc *func)
+{
+    return func ? func->name : NULL;
+}
+
 int ts_lowered_num_args(const TsLoweredFunc *func)
 {
     return func ? func->num_args : 0;

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "tools.h"
+#ifndef TESSERA_COMMAND_RUNTIME_ONLY
+#include "tune_tools.h"
+#endif
 
 typedef struct Subcommand {
     const char *name;
@@ -13,7 +16,18 @@ typedef struct Subcommand {
 } Subcommand;
 
 static const Subcommand subcommands[] = {
+#ifndef TESSERA_COMMAND_RUNTIME_ONLY /* a board's tessera has the runtime subcommands only */
     { "lower", "build an operator, apply a schedule and print the lowered loop nest", tool_lower },
+    { "tune", "tune an operator's schedule template on a device; report on tuning logs",
+      tool_tune },
+    { "build", "export an operator tuned by its logs as a shared object", tool_build },
+    { "run", "load an exported kernel, call it on random arguments and time it", tool_run },
+#endif
+    { "rpc-server", "serve this machine as an RPC device (upload, load, call, time)",
+      tool_rpc_server },
+    { "rpc-info", "print an RPC device server's description (is the board reachable?)",
+      tool_rpc_info },
+    { "tracker", "pool device servers by key and lease them to clients", tool_tracker },
 };
 
 enum { NUM_SUBCOMMANDS = sizeof subcommands / sizeof subcommands[0] };
@@ -25,7 +39,7 @@ static void print_usage(FILE *out)
           "subcommands:\n",
           out);
     for (int i = 0; i < NUM_SUBCOMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     fputs("\n`tessera SUBCOMMAND --help` describes one subcommand.\n", out);
 }
 

@@ -9,7 +9,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef TESSERA_COMMAND_RUNTIME_ONLY
+/* A board's runtime-only `tessera` (no compiler): the runtime's headers alone. */
+#include "tessera/rpc.h"
+#else
 #include "tessera/tessera.h"
+#endif
 
 /* A subcommand: argv[0] is its own name. Returns the process's exit status: 0 on
  * success, 1 when the request failed, 2 for a command line that cannot be parsed. */
@@ -18,6 +23,12 @@ typedef int (*ToolCommand)(int argc, char **argv);
 enum { TOOL_EXIT_OK = 0, TOOL_EXIT_FAILED = 1, TOOL_EXIT_USAGE = 2 };
 
 int tool_lower(int argc, char **argv);
+/* The runtime subcommands (also in the runtime-only build). */
+int tool_rpc_server(int argc, char **argv);
+int tool_rpc_info(int argc, char **argv);
+int tool_tracker(int argc, char **argv);
+
+#ifndef TESSERA_COMMAND_RUNTIME_ONLY
 
 /* ---- tessera lower: operators and their keys ---- */
 
@@ -99,5 +110,7 @@ typedef struct ToolSchedule {
 const ToolSchedule *tool_find_schedule(const char *name);
 /* True when op offers schedule name ("default" is offered by every op). */
 bool tool_op_has_schedule(const ToolOp *op, const char *name);
+
+#endif /* !TESSERA_COMMAND_RUNTIME_ONLY */
 
 #endif /* TESSERA_TOOLS_H */

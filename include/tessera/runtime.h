@@ -77,6 +77,21 @@ typedef struct TsFuncEntry {
     const char *signature;
 } TsFuncEntry;
 
+/* One argument as a signature describes it. */
+#define TS_SIGNATURE_MAX_DIMS 8
+typedef struct TsArgSpec {
+    char name[64];
+    TsDType dtype;
+    int ndim;
+    int64_t shape[TS_SIGNATURE_MAX_DIMS];
+} TsArgSpec;
+
+/* Parses a TsFuncEntry signature ("A:float32[64,32];B:float32[32,16]") into at most
+ * max_args specs; the count to *num_args. TS_EPROTO naming the part that cannot be read
+ * (a module's table is input like any file). */
+TsStatus ts_signature_parse(const char *signature, int max_args, TsArgSpec *args,
+                            int *num_args, TsError *err);
+
 #define TS_MODULE_ABI_VERSION 1u
 #define TS_MODULE_TABLE_SYMBOL "tessera_module_table"
 

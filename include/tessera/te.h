@@ -244,6 +244,8 @@ typedef struct TsLoweredFunc TsLoweredFunc;
 
 /* The loop nest as text, one statement per line, as tvm.lower(simple_mode=True) shows. */
 const char *ts_lowered_str(TsArena *arena, const TsLoweredFunc *func);
+/* The kernel's name (ts_lower's name argument). */
+const char *ts_lowered_name(const TsLoweredFunc *func);
 /* Number of arguments and the tensor of argument i. */
 int ts_lowered_num_args(const TsLoweredFunc *func);
 const TsTensor *ts_lowered_arg(const TsLoweredFunc *func, int i);

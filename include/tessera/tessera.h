@@ -3,12 +3,16 @@
 #define TESSERA_TESSERA_H
 
 #include "tessera/arena.h"
+#include "tessera/autotune.h"
+#include "tessera/codegen.h"
 #include "tessera/dtype.h"
 #include "tessera/error.h"
 #include "tessera/ops.h"
+#include "tessera/rpc.h"
 #include "tessera/runtime.h"
 #include "tessera/schedule.h"
 #include "tessera/te.h"
+#include "tessera/template.h"
 
 #define TESSERA_VERSION_MAJOR 0
 #define TESSERA_VERSION_MINOR 1

@@ -31,4 +31,4 @@ unset CC CFLAGS CPPFLAGS LDFLAGS
     cat "$log" >&2
     exit 3
 }
-exec qemu-aarch64 -L /usr/aarch64-linux-gnu "$build_dir/cg_export_helper" "$module" "$data_dir"
+exec sh "$source_dir/scripts/qemu-aarch64.sh" "$build_dir/cg_export_helper" "$module" "$data_dir"

@@ -16,122 +16,23 @@
 
 #include <cmocka.h>
 
-extern char **environ;
-
-static const char *command_path;
-
-enum { MAX_OUTPUT = 1 << 18 };
-
-/* One finished run of the command. */
-typedef struct Run {
-    int status; /* the exit status, or -1 when it did not exit normally */
-    char out[MAX_OUTPUT];
-    char err[MAX_OUTPUT];
-} Run;
-
-static Run result;
-
-static int temp_file(void)
-{
-    char name[] = "/tmp/tessera-test-XXXXXX";
-    int fd = mkstemp(name);
-    if (fd >= 0)
-        unlink(name);
-    return fd;
-}
-
-/* The whole of fd's file (from its start) into buf, NUL-terminated. */
-static void slurp(int fd, char *buf)
-{
-    size_t n = 0;
-    ssize_t got;
-    lseek(fd, 0, SEEK_SET);
-    while (n < MAX_OUTPUT - 1 && (got = read(fd, buf + n, MAX_OUTPUT - 1 - n)) > 0)
-        n += (size_t)got;
-    buf[n] = '\0';
-    assert_true(n < MAX_OUTPUT - 1);
-    close(fd);
-}
-
-/* Runs the command with the given arguments (NULL-terminated) and keeps the result. */
-static const Run *run_argv(const char *const *args)
-{
-    char *argv[64];
-    int argc = 0;
-    argv[argc++] = (char *)command_path;
-    for (; args[argc - 1] && argc < 63; argc++)
-        argv[argc] = (char *)args[argc - 1];
-    argv[argc] = NULL;
-    int out = temp_file(), err = temp_file();
-    assert_true(out >= 0 && err >= 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
-    pid_t pid;
-    int spawned = posix_spawn(&pid, command_path, &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    assert_int_equal(spawned, 0);
-    int wstatus;
-    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-    result.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
-    slurp(out, result.out);
-    slurp(err, result.err);
-    return &result;
-}
-
-#define run(...) run_argv((const char *const[]){ __VA_ARGS__, NULL })
-
-/* Asserts that text contains needle, showing both when it does not. */
-static void assert_contains(const char *text, const char *needle)
-{
-    if (!strstr(text, needle))
-        fprintf(stderr, "expected to find \"%s\" in:\n%s\n", needle, text);
-    assert_non_null(strstr(text, needle));
-}
-
-/* Asserts a failed run: the status, nothing on stdout, and the message on stderr. */
-static void assert_fails(const Run *r, int status, const char *message)
-{
-    if (r->status != status)
-        fprintf(stderr, "exit status %d, expected %d; stderr:\n%s\n", r->status, status, r->err);
-    assert_int_equal(r->status, status);
-    assert_string_equal(r->out, "");
-    assert_contains(r->err, message);
-}
-
-static void assert_succeeds(const Run *r)
-{
-    if (r->status != 0)
-        fprintf(stderr, "exit status %d; stderr:\n%s\n", r->status, r->err);
-    assert_int_equal(r->status, 0);
-    assert_string_equal(r->err, "");
-}
-
-/* Number of times needle occurs in text. */
-static int count(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    return n;
-}
+#include "cmd_testing.h"
 
 /* ---- the command ---- */
 
 static void test_version(void **state)
 {
     (void)state;
-    const Run *r = run("--version");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("--version");
+    assert_run_succeeds(r);
     assert_string_equal(r->out, "tessera " TESSERA_VERSION "\n");
 }
 
 static void test_help_lists_subcommands(void **state)
 {
     (void)state;
-    const Run *r = run("--help");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("--help");
+    assert_run_succeeds(r);
     assert_contains(r->out, "usage: tessera SUBCOMMAND");
     assert_contains(r->out, "  lower ");
 }
@@ -139,10 +40,11 @@ static void test_help_lists_subcommands(void **state)
 static void test_unknown_subcommand(void **state)
 {
     (void)state;
-    assert_fails(run("frobnicate"), 2, "tessera: unknown subcommand 'frobnicate'");
-    assert_contains(result.err, "usage: tessera SUBCOMMAND");
-    assert_fails(run("--frobnicate"), 2, "tessera: unknown option '--frobnicate'");
-    assert_fails(run_argv((const char *const[]){ NULL }), 2, "no subcommand given");
+    const CmdRun *r = cmd_run("frobnicate");
+    assert_run_fails(r, 2, "tessera: unknown subcommand 'frobnicate'");
+    assert_contains(r->err, "usage: tessera SUBCOMMAND");
+    assert_run_fails(cmd_run("--frobnicate"), 2, "tessera: unknown option '--frobnicate'");
+    assert_run_fails(cmd_run_argv((const char *const[]){ NULL }), 2, "no subcommand given");
 }
 
 /* ---- tessera lower: listings ---- */
@@ -150,8 +52,8 @@ static void test_unknown_subcommand(void **state)
 static void test_lower_help_lists_ops(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "--help");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("lower", "--help");
+    assert_run_succeeds(r);
     assert_contains(r->out, "usage: tessera lower OP");
     assert_contains(r->out, "\n  matmul ");
     assert_contains(r->out, "keys: M* N* K* trans_a=0 trans_b=0 bn=32\n");
@@ -164,16 +66,16 @@ static void test_lower_help_lists_ops(void **state)
 static void test_lower_without_op_is_usage_error(void **state)
 {
     (void)state;
-    const Run *r = run("lower");
-    assert_fails(r, 2, "tessera lower: no operator given");
+    const CmdRun *r = cmd_run("lower");
+    assert_run_fails(r, 2, "tessera lower: no operator given");
     assert_contains(r->err, "\n  conv2d ");
 }
 
 static void test_lower_op_help(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "conv2d", "--help");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("lower", "conv2d", "--help");
+    assert_run_succeeds(r);
     assert_contains(r->out, "tessera lower conv2d:");
     assert_contains(r->out, "layout     data layout (conv2d weights OIHW or HWIO) (NCHW|NHWC, "
                             "default NCHW)");
@@ -185,21 +87,21 @@ static void test_lower_op_help(void **state)
 static void test_lower_matmul_default(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "matmul", "M=64", "N=64", "K=64");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("lower", "matmul", "M=64", "N=64", "K=64");
+    assert_run_succeeds(r);
     assert_contains(r->out, "func matmul(A: float32[64, 64], B: float32[64, 64], "
                             "matmul: float32[64, 64]) {\n");
     assert_contains(r->out, "  for (i, 0, 64) {\n    for (j, 0, 64) {\n");
     assert_contains(r->out, "for (k, 0, 64) {\n");
-    assert_int_equal(count(r->out, "matmul["), 3); /* the init, the load and the store */
-    assert_int_equal(count(r->out, "parallel"), 0);
+    assert_int_equal(count_occurrences(r->out, "matmul["), 3); /* the init, the load and the store */
+    assert_int_equal(count_occurrences(r->out, "parallel"), 0);
 }
 
 static void test_lower_matmul_shapes_follow_keys(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "matmul", "M=16", "N=8", "K=4", "trans_a=1");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("lower", "matmul", "M=16", "N=8", "K=4", "trans_a=1");
+    assert_run_succeeds(r);
     assert_contains(r->out, "func matmul(A: float32[4, 16], B: float32[4, 8], "
                             "matmul: float32[16, 8])");
     assert_contains(r->out, "for (i, 0, 16)");
@@ -210,25 +112,25 @@ static void test_lower_matmul_shapes_follow_keys(void **state)
 static void test_lower_matmul_blocked(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "matmul", "M=64", "N=64", "K=64", "--schedule", "blocked");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("lower", "matmul", "M=64", "N=64", "K=64", "--schedule", "blocked");
+    assert_run_succeeds(r);
     assert_contains(r->out, "parallel (i.outer, 0, 2)");
     assert_contains(r->out, "for (j.outer, 0, 2)");
     assert_contains(r->out, "for (k.outer, 0, 16)");
     assert_contains(r->out, "ramp(");
-    assert_int_equal(count(r->out, "for (k.inner, 0, 4)"), 1);
+    assert_int_equal(count_occurrences(r->out, "for (k.inner, 0, 4)"), 1);
 }
 
 /* A tile larger than the matrix is clamped to it, so the vector width follows N. */
 static void test_lower_matmul_blocked_small(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "matmul", "M=8", "N=8", "K=3", "--schedule", "blocked");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("lower", "matmul", "M=8", "N=8", "K=3", "--schedule", "blocked");
+    assert_run_succeeds(r);
     assert_contains(r->out, "matmul[ramp((i.inner * 8), 1, 8)] = broadcast(0.0f, 8)");
     assert_contains(r->out, "for (k.inner, 0, 3)");
-    r = run("lower", "matmul", "M=8", "N=8", "K=3", "--schedule", "blocked", "--show", "schedule");
-    assert_succeeds(r);
+    r = cmd_run("lower", "matmul", "M=8", "N=8", "K=3", "--schedule", "blocked", "--show", "schedule");
+    assert_run_succeeds(r);
     assert_contains(r->out, "split matmul i factor=8 -> i.outer, i.inner\n");
     assert_contains(r->out, "split matmul k factor=3 -> k.outer, k.inner\n");
     assert_contains(r->out, "vectorize matmul j.inner\nparallel matmul i.outer\n");
@@ -237,9 +139,9 @@ static void test_lower_matmul_blocked_small(void **state)
 static void test_lower_show_all(void **state)
 {
     (void)state;
-    const Run *r =
-        run("lower", "matmul", "M=64", "N=32", "K=16", "--schedule=blocked", "--show", "all");
-    assert_succeeds(r);
+    const CmdRun *r =
+        cmd_run("lower", "matmul", "M=64", "N=32", "K=16", "--schedule=blocked", "--show", "all");
+    assert_run_succeeds(r);
     const char *dag = strstr(r->out, "// ---- dag ----\nplaceholder A: float32[64, 16]\n"
                                      "placeholder B: float32[16, 32]\ncompute matmul[i, j]: "
                                      "float32[64, 32] = sum((A[i, k] * B[k, j]), axis=[k:16])"
@@ -257,38 +159,38 @@ static void test_lower_show_all(void **state)
 static void test_lower_show_dag_and_schedule(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "relu", "size=100", "--show", "dag");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("lower", "relu", "size=100", "--show", "dag");
+    assert_run_succeeds(r);
     assert_string_equal(r->out, "placeholder data: float32[100]\n"
                                 "compute relu[i0]: float32[100] = max(data[i0], 0.0f)  # relu\n");
-    r = run("lower", "relu", "size=100", "--show", "schedule");
-    assert_succeeds(r);
+    r = cmd_run("lower", "relu", "size=100", "--show", "schedule");
+    assert_run_succeeds(r);
     assert_string_equal(r->out, "// default: no primitives\n");
 }
 
 static void test_lower_conv2d_schedules(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "conv2d", "N=1", "C=3", "H=32", "W=32", "O=8", "pad=1");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("lower", "conv2d", "N=1", "C=3", "H=32", "W=32", "O=8", "pad=1");
+    assert_run_succeeds(r);
     assert_contains(r->out, "allocate pad: float32[1, 3, 34, 34]");
-    r = run("lower", "conv2d", "N=1", "C=3", "H=32", "W=32", "O=8", "pad=1", "--schedule", "tiled");
-    assert_succeeds(r);
+    r = cmd_run("lower", "conv2d", "N=1", "C=3", "H=32", "W=32", "O=8", "pad=1", "--schedule", "tiled");
+    assert_run_succeeds(r);
     assert_contains(r->out, "for (y.outer, 0, 8)");
     assert_contains(r->out, "for (x.outer, 0, 4)");
     /* The pad stage per tile: 4 + 2 rows by 8 + 2 columns of every channel. */
     assert_contains(r->out, "allocate pad: float32[1, 3, 6, 10]");
-    r = run("lower", "conv2d", "N=1", "C=3", "H=32", "W=32", "O=8", "pad=1", "--schedule",
+    r = cmd_run("lower", "conv2d", "N=1", "C=3", "H=32", "W=32", "O=8", "pad=1", "--schedule",
             "inline_pad");
-    assert_succeeds(r);
-    assert_int_equal(count(r->out, "allocate pad"), 0);
+    assert_run_succeeds(r);
+    assert_int_equal(count_occurrences(r->out, "allocate pad"), 0);
 }
 
 static void test_lower_elementwise_vectorized(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "add", "N=1", "C=4", "H=8", "W=16", "--schedule", "vectorized");
-    assert_succeeds(r);
+    const CmdRun *r = cmd_run("lower", "add", "N=1", "C=4", "H=8", "W=16", "--schedule", "vectorized");
+    assert_run_succeeds(r);
     assert_contains(r->out, "for (i3.outer, 0, 2)");
     assert_contains(r->out, "ramp(");
 }
@@ -296,10 +198,10 @@ static void test_lower_elementwise_vectorized(void **state)
 static void test_lower_scalar_fallback(void **state)
 {
     (void)state;
-    const Run *r = run("lower", "pad", "size=20", "--schedule", "vectorized");
+    const CmdRun *r = cmd_run("lower", "pad", "size=20", "--schedule", "vectorized");
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "cannot vectorize loop i0.inner");
-    r = run("lower", "pad", "size=20", "--schedule", "vectorized", "--scalar-fallback");
+    r = cmd_run("lower", "pad", "size=20", "--schedule", "vectorized", "--scalar-fallback");
     assert_int_equal(r->status, 0); /* with the vectorizer's note on stderr */
     assert_contains(r->err, "vectorize: keeping loop");
     assert_contains(r->out, "for (i0.inner, 0, 8)");
@@ -310,7 +212,7 @@ static void test_lower_ts_dump(void **state)
 {
     (void)state;
     setenv("TS_DUMP", "lower,vectorize", 1);
-    const Run *r = run("lower", "relu", "size=64", "--schedule", "vectorized");
+    const CmdRun *r = cmd_run("lower", "relu", "size=64", "--schedule", "vectorized");
     unsetenv("TS_DUMP");
     assert_int_equal(r->status, 0);
     assert_contains(r->err, "// ---- after lower ----");
@@ -340,8 +242,8 @@ static void test_lower_other_ops(void **state)
         const char *args[10] = { "lower" };
         for (int a = 0; a < 8 && ops[i][a]; a++)
             args[a + 1] = ops[i][a];
-        const Run *r = run_argv(args);
-        assert_succeeds(r);
+        const CmdRun *r = cmd_run_argv(args);
+        assert_run_succeeds(r);
         assert_contains(r->out, expect[i]);
     }
 }
@@ -351,53 +253,53 @@ static void test_lower_other_ops(void **state)
 static void test_lower_unknown_op(void **state)
 {
     (void)state;
-    assert_fails(run("lower", "conv3d", "N=1"), 1,
+    assert_run_fails(cmd_run("lower", "conv3d", "N=1"), 1,
                  "tessera lower: unknown operator 'conv3d' (operators: matmul, dense,");
 }
 
 static void test_lower_unknown_key(void **state)
 {
     (void)state;
-    assert_fails(run("lower", "matmul", "M=64", "N=64", "K=64", "Q=3"), 1,
+    assert_run_fails(cmd_run("lower", "matmul", "M=64", "N=64", "K=64", "Q=3"), 1,
                  "tessera lower: matmul has no key 'Q' (keys: M, N, K, trans_a, trans_b, bn)");
 }
 
 static void test_lower_bad_values(void **state)
 {
     (void)state;
-    assert_fails(run("lower", "matmul", "M=abc", "N=64", "K=64"), 1,
+    assert_run_fails(cmd_run("lower", "matmul", "M=abc", "N=64", "K=64"), 1,
                  "tessera lower: matmul: M=abc: not a positive integer");
-    assert_fails(run("lower", "matmul", "M=0", "N=64", "K=64"), 1,
+    assert_run_fails(cmd_run("lower", "matmul", "M=0", "N=64", "K=64"), 1,
                  "tessera lower: matmul: M=0: must be a positive integer");
-    assert_fails(run("lower", "matmul", "M=-4", "N=64", "K=64"), 1, "matmul: M=-4: not a");
-    assert_fails(run("lower", "matmul", "M=", "N=64", "K=64"), 1, "matmul: M=: not a");
-    assert_fails(run("lower", "matmul", "M=99999999999999999999", "N=64", "K=64"), 1,
+    assert_run_fails(cmd_run("lower", "matmul", "M=-4", "N=64", "K=64"), 1, "matmul: M=-4: not a");
+    assert_run_fails(cmd_run("lower", "matmul", "M=", "N=64", "K=64"), 1, "matmul: M=: not a");
+    assert_run_fails(cmd_run("lower", "matmul", "M=99999999999999999999", "N=64", "K=64"), 1,
                  "M=99999999999999999999: larger than the largest extent 2147483647");
-    assert_fails(run("lower", "matmul", "M=2147483648", "N=64", "K=64"), 1,
+    assert_run_fails(cmd_run("lower", "matmul", "M=2147483648", "N=64", "K=64"), 1,
                  "M=2147483648: larger than the largest extent");
-    assert_fails(run("lower", "matmul", "M=8", "N=8", "K=8", "trans_a=2"), 1,
+    assert_run_fails(cmd_run("lower", "matmul", "M=8", "N=8", "K=8", "trans_a=2"), 1,
                  "matmul: trans_a=2: must be 0 or 1");
-    assert_fails(run("lower", "conv2d", "N=1", "C=3", "H=8", "W=8", "O=4", "layout=NCWH"), 1,
+    assert_run_fails(cmd_run("lower", "conv2d", "N=1", "C=3", "H=8", "W=8", "O=4", "layout=NCWH"), 1,
                  "conv2d: layout=NCWH: must be NCHW or NHWC");
-    assert_fails(run("lower", "conv2d", "N=1", "C=3", "H=8", "W=8", "O=4", "pad=-1"), 1,
+    assert_run_fails(cmd_run("lower", "conv2d", "N=1", "C=3", "H=8", "W=8", "O=4", "pad=-1"), 1,
                  "conv2d: pad=-1: not a non-negative integer");
 }
 
 static void test_lower_missing_key(void **state)
 {
     (void)state;
-    assert_fails(run("lower", "matmul", "M=64", "N=64"), 1,
+    assert_run_fails(cmd_run("lower", "matmul", "M=64", "N=64"), 1,
                  "tessera lower: matmul: missing required key K");
-    assert_fails(run("lower", "relu", "N=1", "C=3"), 1, "relu: missing required key H");
-    assert_fails(run("lower", "relu", "size=4", "N=1"), 1, "not both");
+    assert_run_fails(cmd_run("lower", "relu", "N=1", "C=3"), 1, "relu: missing required key H");
+    assert_run_fails(cmd_run("lower", "relu", "size=4", "N=1"), 1, "not both");
 }
 
 static void test_lower_unknown_schedule(void **state)
 {
     (void)state;
-    assert_fails(run("lower", "matmul", "M=64", "N=64", "K=64", "--schedule", "tiled"), 1,
+    assert_run_fails(cmd_run("lower", "matmul", "M=64", "N=64", "K=64", "--schedule", "tiled"), 1,
                  "tessera lower: matmul has no schedule 'tiled' (schedules: default, blocked)");
-    assert_fails(run("lower", "relu", "size=8", "--schedule", "fastest"), 1,
+    assert_run_fails(cmd_run("lower", "relu", "size=8", "--schedule", "fastest"), 1,
                  "relu has no schedule 'fastest'");
 }
 
@@ -405,31 +307,31 @@ static void test_lower_refused_schedule_and_bad_shapes(void **state)
 {
     (void)state;
     /* Without padding there is no pad stage to inline. */
-    assert_fails(
-        run("lower", "conv2d", "N=1", "C=3", "H=8", "W=8", "O=4", "--schedule", "inline_pad"), 1,
+    assert_run_fails(
+        cmd_run("lower", "conv2d", "N=1", "C=3", "H=8", "W=8", "O=4", "--schedule", "inline_pad"), 1,
         "tessera lower: schedule inline_pad: conv2d has no pad stage to inline");
     /* The library's own check, passed through. */
-    assert_fails(run("lower", "conv2d", "N=1", "C=3", "H=2", "W=2", "O=4"), 1,
+    assert_run_fails(cmd_run("lower", "conv2d", "N=1", "C=3", "H=2", "W=2", "O=4"), 1,
                  "tessera lower: conv2d: dilated kernel height 3 exceeds padded input height 2");
-    assert_fails(run("lower", "conv2d", "N=1", "C=3", "H=8", "W=8", "O=4", "groups=2"), 1,
+    assert_run_fails(cmd_run("lower", "conv2d", "N=1", "C=3", "H=8", "W=8", "O=4", "groups=2"), 1,
                  "conv2d: groups=2 does not divide C=3");
-    assert_fails(run("lower", "softmax", "M=4", "N=4", "--dtype", "int32"), 1,
+    assert_run_fails(cmd_run("lower", "softmax", "M=4", "N=4", "--dtype", "int32"), 1,
                  "tessera lower: softmax:");
-    assert_fails(run("lower", "relu", "size=4", "--dtype", "float33"), 1,
+    assert_run_fails(cmd_run("lower", "relu", "size=4", "--dtype", "float33"), 1,
                  "--dtype 'float33': not a scalar type");
 }
 
 static void test_lower_usage_errors(void **state)
 {
     (void)state;
-    assert_fails(run("lower", "matmul", "M=64", "N=64", "K=64", "--frob"), 2,
+    assert_run_fails(cmd_run("lower", "matmul", "M=64", "N=64", "K=64", "--frob"), 2,
                  "tessera lower: unknown option '--frob'");
-    assert_fails(run("lower", "matmul", "M=64", "64"), 2, "argument '64' is not KEY=VALUE");
-    assert_fails(run("lower", "matmul", "M=64", "N=64", "K=64", "--schedule"), 2,
+    assert_run_fails(cmd_run("lower", "matmul", "M=64", "64"), 2, "argument '64' is not KEY=VALUE");
+    assert_run_fails(cmd_run("lower", "matmul", "M=64", "N=64", "K=64", "--schedule"), 2,
                  "option --schedule needs a value");
-    assert_fails(run("lower", "matmul", "M=64", "N=64", "K=64", "--show", "ir"), 2,
+    assert_run_fails(cmd_run("lower", "matmul", "M=64", "N=64", "K=64", "--show", "ir"), 2,
                  "--show 'ir': must be loops, dag, schedule or all");
-    assert_fails(run("lower", "matmul", "M=64", "M=32", "N=64", "K=64"), 2,
+    assert_run_fails(cmd_run("lower", "matmul", "M=64", "M=32", "N=64", "K=64"), 2,
                  "matmul: key M given twice");
 }
 
@@ -439,7 +341,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PATH-TO-tessera\n", argv[0]);
         return 2;
     }
-    command_path = argv[1];
+    cmd_testing_init(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_help_lists_subcommands),

@@ -1,0 +1,87 @@
+/* rpc/: shared between the device server's files only. server.c is the main process
+ * (listen, accept, one process per session, reaping, logging); server_session.c is a
+ * session process (handshake, session directory, files, modules, arrays, the request
+ * loop); server_exec.c runs the work that touches uploaded code in a forked child (the
+ * load probe, call and time) and answers device_info. */
+#ifndef TESSERA_RPC_SERVER_INTERNAL_H
+#define TESSERA_RPC_SERVER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rpc/rpc_internal.h"
+
+/* Limits the server holds every session to, besides the configurable ones. */
+#define RPC_MAX_FILE_NAME 128  /* bytes of an uploaded file's name */
+#define RPC_MAX_DIMS 16        /* dimensions of an array */
+#define RPC_MAX_CALL_ARGS 256  /* arguments of one call */
+#define RPC_MAX_REPEAT 100000  /* repeats of one time request */
+#define RPC_IO_TIMEOUT_S 60.0  /* reading or writing one message once it has started */
+
+/* One line to options->log (or stderr), formatted like printf. */
+void rpc_server_log(const TsRpcServerOptions *options, const char *fmt, ...)
+    TS_PRINTF_LIKE(2, 3);
+/* "SIGSEGV" for SIGSEGV and so on; "signal N" (in buf) for one without a name here. */
+const char *rpc_signal_name(int sig, char buf[32]);
+
+/* An array of the session: anonymous shared memory, so that a forked call child's
+ * writes land in the session's copy. */
+typedef struct RpcArray {
+    bool live;
+    void *data;    /* mmap'd, page aligned (so 64-byte aligned) */
+    size_t nbytes; /* the array's size */
+    size_t mapped; /* the mapping's size (at least one byte is mapped) */
+    int32_t ndim;
+    int64_t shape[RPC_MAX_DIMS];
+    TsDType dtype;
+} RpcArray;
+
+typedef struct RpcLoadedModule {
+    TsModule *module; /* NULL once the slot is free */
+    char name[RPC_MAX_FILE_NAME + 1];
+} RpcLoadedModule;
+
+/* A file arriving in chunks. */
+typedef struct RpcUpload {
+    int fd; /* -1: no upload in progress */
+    char name[RPC_MAX_FILE_NAME + 1];
+    uint64_t total_size;
+    uint64_t next_offset;
+} RpcUpload;
+
+/* The state of one session process. Handles given to the client are slot index + 1. */
+typedef struct RpcServerSession {
+    const TsRpcServerOptions *options;
+    int number; /* the session's number in the server's log */
+    RpcConn conn;
+    char dir[4096]; /* the session directory */
+    int dir_fd;
+    RpcArray *arrays;
+    size_t num_arrays, cap_arrays;
+    uint64_t memory_used;
+    RpcLoadedModule *modules;
+    size_t num_modules, cap_modules;
+    RpcUpload upload;
+} RpcServerSession;
+
+/* Serves one accepted connection in this (forked) process and returns the process's
+ * exit status: 0 after a normal end, 1 when the session ended on an error (logged). */
+int rpc_serve_session(const TsRpcServerOptions *options, int number, int fd, const char *peer,
+                      const char *dir);
+
+/* The function and arguments of a call request, looked up in the session. */
+TsStatus rpc_exec_call(RpcServerSession *s, const Tessera__Rpc__Call *call,
+                       const Tessera__Rpc__TimeFunc *time, double *costs, TsError *err);
+/* Loads the module at path in a forked child first, so that a crashing or hanging
+ * constructor is an error (naming name) and not the end of the session. */
+TsStatus rpc_exec_probe_load(RpcServerSession *s, const char *path, const char *name,
+                             TsError *err);
+
+/* The device's description (strings owned by static storage or *features_out; free with
+ * rpc_device_info_free). */
+TsStatus rpc_device_info(const char *key, Tessera__Rpc__DeviceInfoReply *out, TsError *err);
+void rpc_device_info_free(Tessera__Rpc__DeviceInfoReply *info);
+
+#endif /* TESSERA_RPC_SERVER_INTERNAL_H */

@@ -1,0 +1,247 @@
+/* The depthwise conv2d template ("depthwise_conv2d_NCHWc"): float32 depthwise
+ * convolution (channel multiplier 1) in the blocked-channel layout. Arguments N C H W,
+ * R S (kernel), stride, pad (every side).
+ *
+ * Layouts, as for conv2d_NCHWc (see conv2d_nchwc.c): data in NCHW[cb]c, [N, C/cb, H,
+ * W, cb]; weight pre-packed from [C, 1, R, S] into [C/cb, R, S, cb]; output NCHW[cb]c.
+ * The conversions are nchwc.c's sch_nchwc_pack_data, sch_nchwc_pack_depthwise_weight
+ * and sch_nchwc_unpack (the tests check against ts_op_conv2d with groups = C through
+ * them). Blocking the channels makes the channel lane the vector: every multiply-add is
+ * a full vector, whatever the stride, where vectorizing NCHW along the width would need
+ * strided loads for stride 2.
+ *
+ * The schedule: the output row is split into register blocks of reg_n positions
+ * ("tile_ow"); cache_write gives an accumulator of reg_n x cb computed at the block,
+ * with loops kh, kw (unrolled when "unroll_kw"), positions (unrolled), cb (vectors).
+ * data_pad is computed first with its lane vectorized; "parallel" runs n x channel
+ * blocks on the thread pool. */
+#include "tmpl_internal.h"
+
+static const char *const arg_names[] = { "N", "C", "H", "W", "R", "S", "stride", "pad", NULL };
+
+typedef struct Depthwise {
+    int64_t n, c, h, w, r, s, stride, pad, oh, ow;
+} Depthwise;
+
+static TsStatus read_depthwise(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                               Depthwise *d, TsError *err)
+{
+    static const int64_t min[] = { 1, 1, 1, 1, 1, 1, 1, 0 };
+    int64_t v[8] = { 0 };
+    TsStatus st = sch_tmpl_read_args("depthwise_conv2d", args, arg_names, min, v, err);
+    if (st == TS_OK)
+        st = sch_tmpl_check_target("depthwise_conv2d", target, err);
+    if (st != TS_OK)
+        return st;
+    *d = (Depthwise){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], 0, 0 };
+    if (d->pad >= d->r || d->pad >= d->s)
+        return ts_fail(err, TS_EINVAL,
+                       "depthwise_conv2d: pad=%lld must be smaller than the kernel %lldx%lld",
+                       (long long)d->pad, (long long)d->r, (long long)d->s);
+    if (d->h + 2 * d->pad < d->r || d->w + 2 * d->pad < d->s)
+        return ts_fail(err, TS_EINVAL,
+                       "depthwise_conv2d: kernel R=%lld S=%lld is larger than the padded input",
+                       (long long)d->r, (long long)d->s);
+    d->oh = (d->h + 2 * d->pad - d->r) / d->stride + 1;
+    d->ow = (d->w + 2 * d->pad - d->s) / d->stride + 1;
+    return TS_OK;
+}
+
+static TsStatus dw_define_space(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                TsConfigSpace *space, TsError *err)
+{
+    Depthwise d;
+    TsStatus st = read_depthwise(args, target, &d, err);
+    if (st != TS_OK)
+        return st;
+    int64_t lanes = sch_tmpl_lanes(target), blocks[64], rows[128];
+    int n = sch_channel_blocks(d.c, lanes, 4 * lanes, blocks, 64);
+    for (int i = 0; i < n; i++) {
+        rows[2 * i] = -1;
+        rows[2 * i + 1] = blocks[i];
+    }
+    TsSplitOptions c_opt = {
+        .policy = TS_SPLIT_CANDIDATES, .num_outputs = 2, .candidates = rows, .num_candidates = n
+    };
+    st = ts_space_define_split(space, "tile_c", d.c, &c_opt, err);
+    TsSplitOptions ow_opt = { .policy = TS_SPLIT_POWER2, .num_outputs = 2, .max_factor = 16 };
+    if (st == TS_OK)
+        st = ts_space_define_split(space, "tile_ow", d.ow, &ow_opt, err);
+    static const int64_t on_off[] = { 0, 1 };
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "unroll_kw", 2, on_off, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "parallel", target->num_cores > 1 ? 2 : 1, on_off, err);
+    return st;
+}
+
+/* The rule: one vector of channels, 8 positions (4 on AVX2's 16 registers), kw
+ * unrolled. */
+static TsStatus dw_default_config(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                  const TsConfigSpace *space, TsConfig *out, TsError *err)
+{
+    Depthwise d;
+    TsStatus st = read_depthwise(args, target, &d, err);
+    if (st != TS_OK)
+        return st;
+    int64_t c[] = { sch_tmpl_lanes(target) };
+    int64_t ow[] = { target->isa == TS_ISA_X86_AVX2 ? 4 : 8 };
+    sch_tmpl_config_init(space, out);
+    st = sch_tmpl_want_split(out, "tile_c", c, 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_split(out, "tile_ow", ow, 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "unroll_kw", 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "parallel", target->num_cores > 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_config_finish(out, err);
+    return st;
+}
+
+typedef struct DwTensors {
+    TsTensor *data, *weight, *pad, *out;
+} DwTensors;
+
+static void dw_expression(TsArena *A, const Depthwise *d, int64_t cb, DwTensors *t)
+{
+    t->data =
+        ts_placeholder(A, "data", 5, (int64_t[]){ d->n, d->c / cb, d->h, d->w, cb }, TS_FLOAT32);
+    t->weight =
+        ts_placeholder(A, "weight", 4, (int64_t[]){ d->c / cb, d->r, d->s, cb }, TS_FLOAT32);
+    t->pad = sch_nchwc_pad(A, t->data, d->pad);
+    TsAxis *n = ts_axis(A, "n", d->n), *cc = ts_axis(A, "cc", d->c / cb);
+    TsAxis *oh = ts_axis(A, "oh", d->oh), *ow = ts_axis(A, "ow", d->ow);
+    TsAxis *b = ts_axis(A, "cb", cb);
+    TsAxis *kh = ts_reduce_axis(A, "kh", d->r), *kw = ts_reduce_axis(A, "kw", d->s);
+    TsExpr *y = ts_add(A, ts_mul(A, ts_var(oh), ts_i32(A, d->stride)), ts_var(kh));
+    TsExpr *x = ts_add(A, ts_mul(A, ts_var(ow), ts_i32(A, d->stride)), ts_var(kw));
+    TsExpr *prod = ts_mul(A, ts_at(A, t->pad, ts_var(n), ts_var(cc), y, x, ts_var(b)),
+                          ts_at(A, t->weight, ts_var(cc), ts_var(kh), ts_var(kw), ts_var(b)));
+    t->out = ts_compute_tagged(A, "depthwise_conv2d_NCHWc", "depthwise_conv2d_NCHWc", 5,
+                               (TsAxis *[]){ n, cc, oh, ow, b },
+                               ts_sum(A, prod, 2, (TsAxis *[]){ kh, kw }, NULL));
+}
+
+typedef struct DwKnobs {
+    int64_t cb, reg_n, unroll_kw, parallel;
+} DwKnobs;
+
+static TsStatus read_knobs(const TsConfig *config, DwKnobs *kn, TsError *err)
+{
+    int64_t f[TS_KNOB_MAX_OUTPUTS] = { 0 };
+    int n;
+    TsStatus st = ts_config_split(config, "tile_c", f, TS_KNOB_MAX_OUTPUTS, &n, err);
+    kn->cb = f[1];
+    if (st == TS_OK)
+        st = ts_config_split(config, "tile_ow", f, TS_KNOB_MAX_OUTPUTS, &n, err);
+    kn->reg_n = f[1];
+    kn->unroll_kw = sch_tmpl_knob(config, "unroll_kw", err, &st);
+    kn->parallel = sch_tmpl_knob(config, "parallel", err, &st);
+    return st;
+}
+
+static TsStatus schedule_output(TsSchedule *sch, TsTensor *out, TsTensor *acc, const DwKnobs *kn,
+                                TsError *err)
+{
+    TsStage *st = ts_stage(sch, out);
+    TsAxis *owo, *owi, *fused;
+    TsStatus s = ts_split(st, ts_stage_root_axis(st, 3), kn->reg_n, &owo, &owi, err);
+    if (s == TS_OK)
+        s = ts_vectorize(st, ts_stage_root_axis(st, 4), err);
+    if (s == TS_OK)
+        s = ts_unroll(st, owi, err);
+    if (s == TS_OK && kn->parallel) {
+        s = ts_fuse(st, ts_stage_root_axis(st, 0), ts_stage_root_axis(st, 1), &fused, err);
+        if (s == TS_OK)
+            s = ts_parallel(st, fused, err);
+    }
+    if (s == TS_OK)
+        s = ts_compute_at(ts_stage(sch, acc), st, owo, err);
+    return s;
+}
+
+/* n cc oh ow.outer kh kw ow.inner cb */
+static TsStatus schedule_accumulator(TsSchedule *sch, TsTensor *acc, const DwKnobs *kn,
+                                     TsError *err)
+{
+    TsStage *st = ts_stage(sch, acc);
+    TsAxis *root[7];
+    for (int i = 0; i < 7; i++)
+        root[i] = ts_stage_root_axis(st, i);
+    TsAxis *owo, *owi;
+    TsStatus s = ts_split(st, root[3], kn->reg_n, &owo, &owi, err);
+    if (s == TS_OK)
+        s = ts_reorder(
+            st, 8, (TsAxis *[]){ root[0], root[1], root[2], owo, root[5], root[6], owi, root[4] },
+            err);
+    if (s == TS_OK && kn->unroll_kw)
+        s = ts_unroll(st, root[6], err);
+    if (s == TS_OK)
+        s = ts_unroll(st, owi, err);
+    if (s == TS_OK)
+        s = ts_vectorize(st, root[4], err);
+    return s;
+}
+
+static TsStatus dw_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                               const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
+                               TsError *err)
+{
+    Depthwise d;
+    DwKnobs kn;
+    TsStatus st = read_depthwise(args, target, &d, err);
+    if (st == TS_OK)
+        st = read_knobs(config, &kn, err);
+    if (st != TS_OK)
+        return st;
+    if (d.c % kn.cb)
+        return ts_fail(err, TS_EINVAL, "depthwise_conv2d: channel block %lld must divide C=%lld",
+                       (long long)kn.cb, (long long)d.c);
+    DwTensors t;
+    dw_expression(arena, &d, kn.cb, &t);
+    if ((st = ts_arena_check(arena, err)) != TS_OK)
+        return st;
+    TsSchedule *sch = ts_schedule_create(arena, 1, &t.out);
+    if (!sch)
+        return ts_arena_check(arena, err);
+    TsTensor *acc;
+    st = ts_cache_write(sch, t.out, &acc, err);
+    if (st == TS_OK)
+        st = schedule_output(sch, t.out, acc, &kn, err);
+    if (st == TS_OK)
+        st = schedule_accumulator(sch, acc, &kn, err);
+    if (st == TS_OK && t.pad != t.data) {
+        TsStage *ps = ts_stage(sch, t.pad);
+        st = ts_vectorize(ps, ts_stage_root_axis(ps, 4), err);
+    }
+    if (st != TS_OK)
+        return st;
+    *out = (TsTemplateInstance){
+        .sch = sch, .num_tensors = 3, .num_outputs = 1, .tensors = { t.data, t.weight, t.out }
+    };
+    return TS_OK;
+}
+
+static double dw_flop(const TsTemplateArgs *args)
+{
+    Depthwise d;
+    TsTemplateTarget any = { TS_ISA_X86_AVX2, 256, 1 };
+    if (read_depthwise(args, &any, &d, NULL) != TS_OK)
+        return 0;
+    return 2.0 * (double)d.n * (double)d.c * (double)d.oh * (double)d.ow * (double)d.r *
+           (double)d.s;
+}
+
+const TsTemplate sch_template_depthwise_conv2d = {
+    .name = "depthwise_conv2d_NCHWc",
+    .op = "depthwise_conv2d",
+    .summary = "depthwise conv2d (multiplier 1) on NCHW[x]c data: channel lanes as vectors, "
+               "register blocks of output positions; AVX2, AVX-512, NEON",
+    .isa_mask = SCH_ISA_ALL,
+    .arg_names = arg_names,
+    .define_space = dw_define_space,
+    .default_config = dw_default_config,
+    .instantiate = dw_instantiate,
+    .flop = dw_flop,
+};

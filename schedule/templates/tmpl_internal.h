@@ -1,0 +1,66 @@
+/* Shared by the files of schedule/templates/: the built-in templates (registered by
+ * registry.c on first use) and the helpers they have in common (tmpl_common.c). */
+#ifndef TESSERA_SCHEDULE_TEMPLATES_TMPL_INTERNAL_H
+#define TESSERA_SCHEDULE_TEMPLATES_TMPL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tessera/template.h"
+
+extern const TsTemplate sch_template_dense;
+extern const TsTemplate sch_template_conv2d_nchwc;
+extern const TsTemplate sch_template_depthwise_conv2d;
+extern const TsTemplate sch_template_pool2d;
+
+/* All three ISAs: the built-in templates adapt their knobs to the target. */
+#define SCH_ISA_ALL \
+    ((1u << TS_ISA_X86_AVX2) | (1u << TS_ISA_X86_AVX512) | (1u << TS_ISA_AARCH64_NEON))
+
+/* Reads the named arguments (NULL-terminated names) into values, each at least min
+ * (TS_EINVAL naming the missing or bad argument, prefixed with op). */
+TsStatus sch_tmpl_read_args(const char *op, const TsTemplateArgs *args, const char *const *names,
+                            const int64_t *min, int64_t *values, TsError *err);
+/* Checks the target (known ISA, vector_bits matching it, num_cores >= 1). */
+TsStatus sch_tmpl_check_target(const char *op, const TsTemplateTarget *target, TsError *err);
+/* float32 lanes of one vector register, and the number of vector registers. */
+int64_t sch_tmpl_lanes(const TsTemplateTarget *target);
+int sch_tmpl_registers(const TsTemplateTarget *target);
+
+/* Default configs: start from choice 0 everywhere, then move each named knob to its
+ * choice nearest the wanted value (inner factors of a split compared on a log scale;
+ * a word must exist). The config's index is then computed. */
+void sch_tmpl_config_init(const TsConfigSpace *space, TsConfig *config);
+TsStatus sch_tmpl_want_split(TsConfig *config, const char *name, const int64_t *inner,
+                             int num_inner, TsError *err);
+TsStatus sch_tmpl_want_knob(TsConfig *config, const char *name, int64_t value, TsError *err);
+TsStatus sch_tmpl_want_word(TsConfig *config, const char *name, const char *word, TsError *err);
+TsStatus sch_tmpl_config_finish(TsConfig *config, TsError *err);
+
+/* Reads an "ot" knob that is known to exist; the template's own bug otherwise. */
+int64_t sch_tmpl_knob(const TsConfig *config, const char *name, TsError *err, TsStatus *status);
+
+int64_t sch_ceil_div(int64_t a, int64_t b);
+
+/* ---- the blocked-channel layout NCHW[x]c (nchwc.c) ----
+ * The templates for conv2d, depthwise conv2d and pooling take data in NCHW[cb]c,
+ * [N, C / cb, H, W, cb], and give their output in it; these expressions convert (for
+ * the tests, and for a graph whose layout pass inserts them at its edges). */
+
+/* NCHW [N, C, H, W] -> [N, C / cb, H, W, cb]; cb must divide C. */
+TsTensor *sch_nchwc_pack_data(TsArena *arena, TsTensor *data, int64_t cb);
+/* NCHW[cb]c -> NCHW. */
+TsTensor *sch_nchwc_unpack(TsArena *arena, TsTensor *data);
+/* OIHW [K, C, R, S] -> OIHW[ic_bn]i[oc_bn]o [K / oc_bn, C / ic_bn, R, S, ic_bn, oc_bn]. */
+TsTensor *sch_nchwc_pack_weight(TsArena *arena, TsTensor *weight, int64_t ic_bn, int64_t oc_bn);
+/* Depthwise OIHW [C, 1, R, S] -> [C / cb, R, S, cb]. */
+TsTensor *sch_nchwc_pack_depthwise_weight(TsArena *arena, TsTensor *weight, int64_t cb);
+/* data [N, CC, H, W, cb] padded by pad on each side of H and W with zeros ("data_pad"),
+ * or data itself when pad is 0. */
+TsTensor *sch_nchwc_pad(TsArena *arena, TsTensor *data, int64_t pad);
+
+/* Divisors of n that are at most max, and (when some are) multiples of lanes: the
+ * channel blocks a template offers. Returns the count written to out (cap entries). */
+int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int cap);
+
+#endif /* TESSERA_SCHEDULE_TEMPLATES_TMPL_INTERNAL_H */

@@ -1,0 +1,61 @@
+/* Helpers shared by the RPC tests (tests/rpc/): a device server on loopback in a forked
+ * child (port 0, the bound port sent back through a pipe), and the assertions of the
+ * runtime tests. Every server a test starts is stopped with SIGTERM and must exit 0. */
+#ifndef TESSERA_TESTS_RPC_TESTING_H
+#define TESSERA_TESTS_RPC_TESTING_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "tessera/rpc.h"
+
+/* Asserts that a call returned want_status and filled err with a message containing
+ * needle; prints the message when it does not. */
+#define assert_status(got_status, err, want_status, needle)                                      \
+    do {                                                                                         \
+        TsStatus s_ = (got_status);                                                              \
+        if (s_ != (want_status) || (err).status != (want_status) ||                              \
+            !strstr((err).message, (needle)))                                                    \
+            fprintf(stderr, "got %s: \"%s\", wanted %s containing \"%s\"\n", ts_status_name(s_), \
+                    (err).message, ts_status_name(want_status), (needle));                       \
+        assert_int_equal(s_, (want_status));                                                     \
+        assert_int_equal((err).status, (want_status));                                           \
+        assert_non_null(strstr((err).message, (needle)));                                        \
+    } while (0)
+
+#define assert_ok(got_status, err)                                          \
+    do {                                                                    \
+        TsStatus s_ = (got_status);                                         \
+        if (s_ != TS_OK)                                                    \
+            fprintf(stderr, "%s: %s\n", ts_status_name(s_), (err).message); \
+        assert_int_equal(s_, TS_OK);                                        \
+    } while (0)
+
+typedef struct RptServer {
+    pid_t pid;
+    int port;
+    char workdir[256]; /* a fresh directory for the server's sessions */
+} RptServer;
+
+/* Starts ts_rpc_server_run(options with host 127.0.0.1, port 0, workdir a fresh
+ * directory) in a child and waits until it listens. options NULL: the defaults. */
+void rpt_server_start(RptServer *server, const TsRpcServerOptions *options);
+/* SIGTERM, and asserts that the server returned TS_OK (exit status 0). Removes the work
+ * directory. */
+void rpt_server_stop(RptServer *server);
+/* Waits (up to 10 s) until the server's work directory is empty: every session
+ * directory removed. Returns false if it never became empty. */
+bool rpt_workdir_empty(const RptServer *server);
+
+/* A session with the defaults (and token, when not NULL); asserts success. */
+TsRpcSession *rpt_connect(const RptServer *server, const char *token);
+/* Connects, uploads add_one's module... : checks that server serves a whole session
+ * (connect, device_info, alloc, copy, copy back). */
+void rpt_check_serves(const RptServer *server, const char *token);
+
+/* A raw TCP connection to the server (no handshake). */
+int rpt_connect_raw(const RptServer *server);
+/* Reads from fd until the peer closes it (true) or 10 s pass (false). */
+bool rpt_wait_closed(int fd);
+
+#endif /* TESSERA_TESTS_RPC_TESTING_H */
