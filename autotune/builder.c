@@ -51,37 +51,6 @@ struct TuneBuilder {
 
 /* ---- the worker process ---- */
 
-static int write_full(int fd, const void *data, size_t size)
-{
-    const char *p = data;
-    while (size > 0) {
-        ssize_t n = send(fd, p, size, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        size -= (size_t)n;
-    }
-    return 0;
-}
-
-/* 1 when size bytes were read, 0 at end of file, -1 on error. */
-static int read_full(int fd, void *data, size_t size)
-{
-    char *p = data;
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, p + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n == 0 && got == 0 ? 0 : -1;
-        got += (size_t)n;
-    }
-    return 1;
-}
-
 /* Writes result's error message, cut to fit (a deep lowering failure's can be long). */
 static void build_message(TuneBuildResult *result, const char *fmt, ...) TS_PRINTF_LIKE(2, 3);
 static void build_message(TuneBuildResult *result, const char *fmt, ...)
@@ -128,9 +97,9 @@ static void worker_main(const TsTuneTask *task, const TsTarget *target, int fd)
 {
     BuildRequest request;
     TuneBuildResult result;
-    while (read_full(fd, &request, sizeof request) == 1) {
+    while (tune_read_full(fd, &request, sizeof request) == 1) {
         build_one(task, target, &request, &result);
-        if (write_full(fd, &result, sizeof result) != 0)
+        if (tune_write_full(fd, &result, sizeof result) != 0)
             break;
     }
     _exit(0);
@@ -281,7 +250,7 @@ static void send_next(BuildRound *round, Worker *worker)
     worker->slot = round->next++;
     worker->start = tune_now();
     memcpy(worker->so_path, request.so_path, sizeof worker->so_path);
-    if (write_full(worker->fd, &request, sizeof request) != 0)
+    if (tune_write_full(worker->fd, &request, sizeof request) != 0)
         worker->start = -1; /* dead: found at the next poll as end of file */
 }
 
@@ -289,7 +258,7 @@ static TsStatus receive(BuildRound *round, Worker *worker, TsError *err)
 {
     int slot = worker->slot;
     TuneBuildResult *result = &round->results[slot];
-    if (read_full(worker->fd, result, sizeof *result) != 1)
+    if (tune_read_full(worker->fd, result, sizeof *result) != 1)
         return fail_worker(round, worker, TS_MEASURE_BUILD_ERROR, "died", err);
     worker->slot = -1;
     finish(round, slot);

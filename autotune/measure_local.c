@@ -41,37 +41,6 @@ typedef struct Reference {
     size_t size;
 } Reference;
 
-static int send_full(int fd, const void *data, size_t size)
-{
-    const char *p = data;
-    while (size > 0) {
-        ssize_t n = send(fd, p, size, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        size -= (size_t)n;
-    }
-    return 0;
-}
-
-/* 1 when size bytes were read, 0 at end of file, -1 on error. */
-static int recv_full(int fd, void *data, size_t size)
-{
-    char *p = data;
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, p + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n == 0 && got == 0 ? 0 : -1;
-        got += (size_t)n;
-    }
-    return 1;
-}
-
 static void fail_result(TsMeasureResult *result, int error_no, const char *fmt, const char *what)
 {
     result->error_no = error_no;
@@ -214,9 +183,9 @@ static void runner_main(int fd)
     TsMeasureResult result;
     Arrays arrays = { 0 };
     Reference ref = { 0 };
-    while (recv_full(fd, &request, sizeof request) == 1) {
+    while (tune_read_full(fd, &request, sizeof request) == 1) {
         measure_one(&request, &arrays, &ref, &result);
-        if (send_full(fd, &result, sizeof result) != 0)
+        if (tune_write_full(fd, &result, sizeof result) != 0)
             break;
     }
     _exit(0);
@@ -307,7 +276,7 @@ static int wait_answer(TuneLocalRunner *runner, double timeout_s, TsMeasureResul
         if (ready < 0 && errno != EINTR)
             return -1;
         if (ready > 0)
-            return recv_full(runner->fd, result, sizeof *result) == 1 ? 1 : -1;
+            return tune_read_full(runner->fd, result, sizeof *result) == 1 ? 1 : -1;
     }
 }
 
@@ -320,7 +289,7 @@ void tune_local_runner_run(TuneLocalRunner *runner, const TuneRunRequest *reques
         fail_result(result, TS_MEASURE_UNKNOWN_ERROR, "%s", err.message);
         return;
     }
-    int answered = send_full(runner->fd, request, sizeof *request) == 0
+    int answered = tune_write_full(runner->fd, request, sizeof *request) == 0
                        ? wait_answer(runner, timeout_s, result)
                        : -1;
     if (answered == 1)

@@ -137,6 +137,11 @@ void tune_result_message(TsMeasureResult *result, const char *fmt, ...) TS_PRINT
  * of a crash, so a host program's crash handler (a test framework's, say) does not run
  * in it, and a crash is reported as the signal it is. */
 void tune_child_default_signals(void);
+/* The worker and runner processes' socket pairs: writes all of data (0, or -1 when the
+ * peer is gone); reads exactly size bytes (1, 0 at a clean end of file, -1 on error or
+ * a message cut short). */
+int tune_write_full(int fd, const void *data, size_t size);
+int tune_read_full(int fd, void *data, size_t size);
 /* In a freshly forked worker or measuring process: closes every descriptor but the
  * standard ones and keep, so that no child holds another child's socket open (each
  * must see the end of its own when the measurer goes, killed or not). */

@@ -1,10 +1,13 @@
-/* Helpers shared by the cmocka tests: golden-file comparison and arena checks. */
+/* Helpers shared by the cmocka tests: golden-file comparison, arena checks, and whether
+ * a tool is installed. */
 #ifndef TESSERA_TEST_UTIL_H
 #define TESSERA_TEST_UTIL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tessera/tessera.h"
 
@@ -51,5 +54,21 @@ static inline int golden_matches(const char *path, const char *text)
         assert_non_null(strstr(e_->message, (needle)));                                  \
         ts_arena_clear_error(arena);                                                     \
     } while (0)
+
+/* True when an executable called name is on PATH (tests that need the cross compiler
+ * or qemu skip without it). */
+static inline bool test_on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char candidate[4096];
+    while (path && *path) {
+        size_t len = strcspn(path, ":");
+        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, path, name);
+        if (len > 0 && access(candidate, X_OK) == 0)
+            return true;
+        path += len + (path[len] == ':');
+    }
+    return false;
+}
 
 #endif /* TESSERA_TEST_UTIL_H */

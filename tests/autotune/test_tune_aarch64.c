@@ -20,24 +20,12 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "tessera/tessera.h"
 #include "tune_testing.h"
 
 extern char **environ;
-
-static bool on_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    char candidate[4096];
-    while (path && *path) {
-        size_t len = strcspn(path, ":");
-        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, path, name);
-        if (len > 0 && access(candidate, X_OK) == 0)
-            return true;
-        path += len + (path[len] == ':');
-    }
-    return false;
-}
 
 static void run_and_wait(char **argv)
 {
@@ -138,7 +126,7 @@ static void test_tune_on_qemu(void **state)
 
 int main(void)
 {
-    if (!on_path("aarch64-linux-gnu-gcc") || !on_path("qemu-aarch64")) {
+    if (!test_on_path("aarch64-linux-gnu-gcc") || !test_on_path("qemu-aarch64")) {
         fprintf(stderr, "test_tune_aarch64: skipped: aarch64-linux-gnu-gcc or qemu-aarch64 is "
                         "missing (scripts/install-deps.sh installs them)\n");
         return 77;

@@ -22,25 +22,13 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "cg_testing.h"
 
 extern char **environ;
 
 enum { NUM_KERNELS = 4 };
-
-static bool on_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    char candidate[4096];
-    while (path && *path) {
-        size_t len = strcspn(path, ":");
-        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, path, name);
-        if (len > 0 && access(candidate, X_OK) == 0)
-            return true;
-        path += len + (path[len] == ':');
-    }
-    return false;
-}
 
 static TsLoweredFunc *lower(TsSchedule *sch, const char *name)
 {
@@ -166,7 +154,7 @@ static int run_script(const char *module, const char *dir, const char *out)
 static void test_aarch64_round_trip(void **state)
 {
     (void)state;
-    if (!on_path("aarch64-linux-gnu-gcc") || !on_path("qemu-aarch64")) {
+    if (!test_on_path("aarch64-linux-gnu-gcc") || !test_on_path("qemu-aarch64")) {
         fprintf(stderr, "note: aarch64-linux-gnu-gcc or qemu-aarch64 missing: skipped\n");
         skip();
     }

@@ -7,29 +7,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "rt_testing.h" /* assert_status, assert_ok (tests/runtime/) */
 #include "tessera/rpc.h"
-
-/* Asserts that a call returned want_status and filled err with a message containing
- * needle; prints the message when it does not. */
-#define assert_status(got_status, err, want_status, needle)                                      \
-    do {                                                                                         \
-        TsStatus s_ = (got_status);                                                              \
-        if (s_ != (want_status) || (err).status != (want_status) ||                              \
-            !strstr((err).message, (needle)))                                                    \
-            fprintf(stderr, "got %s: \"%s\", wanted %s containing \"%s\"\n", ts_status_name(s_), \
-                    (err).message, ts_status_name(want_status), (needle));                       \
-        assert_int_equal(s_, (want_status));                                                     \
-        assert_int_equal((err).status, (want_status));                                           \
-        assert_non_null(strstr((err).message, (needle)));                                        \
-    } while (0)
-
-#define assert_ok(got_status, err)                                          \
-    do {                                                                    \
-        TsStatus s_ = (got_status);                                         \
-        if (s_ != TS_OK)                                                    \
-            fprintf(stderr, "%s: %s\n", ts_status_name(s_), (err).message); \
-        assert_int_equal(s_, TS_OK);                                        \
-    } while (0)
 
 typedef struct RptServer {
     pid_t pid;

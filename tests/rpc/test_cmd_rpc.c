@@ -20,57 +20,11 @@
 
 #include <cmocka.h>
 
+#include "cmd_testing.h"
+
 extern char **environ;
 
 static const char *tessera;
-
-typedef struct Run {
-    int status; /* exit status, or -1 when killed */
-    char out[8192];
-    char err[8192];
-} Run;
-
-/* Reads fd to the end into buf. */
-static void slurp(int fd, char *buf, size_t size)
-{
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(fd, buf + got, size - 1 - got)) > 0 && got + (size_t)r < size - 1)
-        got += (size_t)r;
-    if (r > 0)
-        got += (size_t)r;
-    buf[got] = '\0';
-}
-
-/* Runs tessera with argv (NULL-terminated, without the program) and collects its
- * outputs (each through a temporary file, so neither pipe can fill up). */
-static void run(Run *result, const char *const *args)
-{
-    char *argv[16] = { (char *)tessera };
-    for (int i = 0; args[i]; i++)
-        argv[i + 1] = (char *)args[i];
-    char out_path[] = "/tmp/tessera-cmd-rpc-XXXXXX", err_path[] = "/tmp/tessera-cmd-rpc-XXXXXX";
-    int out = mkstemp(out_path), err = mkstemp(err_path);
-    assert_true(out >= 0 && err >= 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
-    pid_t pid;
-    assert_int_equal(posix_spawn(&pid, tessera, &actions, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    result->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    lseek(out, 0, SEEK_SET);
-    lseek(err, 0, SEEK_SET);
-    slurp(out, result->out, sizeof result->out);
-    slurp(err, result->err, sizeof result->err);
-    close(out);
-    close(err);
-    unlink(out_path);
-    unlink(err_path);
-}
 
 typedef struct Server {
     pid_t pid;
@@ -124,18 +78,17 @@ static void test_rpc_info(void **state)
     start_server(&server);
     char address[64];
     snprintf(address, sizeof address, "127.0.0.1:%d", server.port);
-    Run r;
-    run(&r, (const char *[]){ "rpc-info", address, "--timeout", "10", NULL });
-    if (r.status != 0)
-        fprintf(stderr, "rpc-info: %s", r.err);
-    assert_int_equal(r.status, 0);
+    const CmdRun *r = cmd_run("rpc-info", address, "--timeout", "10");
+    if (r->status != 0)
+        fprintf(stderr, "rpc-info: %s", r->err);
+    assert_int_equal(r->status, 0);
 #if defined(__x86_64__)
-    assert_non_null(strstr(r.out, "x86_64-linux-gnu"));
+    assert_non_null(strstr(r->out, "x86_64-linux-gnu"));
 #elif defined(__aarch64__)
-    assert_non_null(strstr(r.out, "aarch64-linux-gnu"));
+    assert_non_null(strstr(r->out, "aarch64-linux-gnu"));
 #endif
-    assert_non_null(strstr(r.out, "key       cmdtest"));
-    assert_non_null(strstr(r.out, "protocol  1"));
+    assert_non_null(strstr(r->out, "key       cmdtest"));
+    assert_non_null(strstr(r->out, "protocol  1"));
     stop_server(&server);
 }
 
@@ -151,39 +104,37 @@ static void test_rpc_info_refused(void **state)
     close(fd);
     char address[64];
     snprintf(address, sizeof address, "127.0.0.1:%d", ntohs(addr.sin_port));
-    Run r;
-    run(&r, (const char *[]){ "rpc-info", address, NULL });
-    assert_int_equal(r.status, 1);
-    assert_non_null(strstr(r.err, "tessera rpc-info: "));
-    assert_non_null(strstr(r.err, "refused"));
-    assert_non_null(strstr(r.err, address));
+    const CmdRun *r = cmd_run("rpc-info", address);
+    assert_int_equal(r->status, 1);
+    assert_non_null(strstr(r->err, "tessera rpc-info: "));
+    assert_non_null(strstr(r->err, "refused"));
+    assert_non_null(strstr(r->err, address));
 }
 
 static void test_usage_errors(void **state)
 {
     (void)state;
-    Run r;
-    run(&r, (const char *[]){ "rpc-info", NULL });
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "HOST:PORT"));
-    run(&r, (const char *[]){ "rpc-info", "nohost", NULL });
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "'nohost' is not HOST:PORT"));
-    run(&r, (const char *[]){ "rpc-server", "--port", "99999", NULL });
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "--port: '99999'"));
-    run(&r, (const char *[]){ "rpc-server", "--frobnicate", "1", NULL });
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "unknown option '--frobnicate'"));
-    run(&r, (const char *[]){ "rpc-server", "--host", "0.0.0.0", "--port", "0", NULL });
-    assert_int_equal(r.status, 1);
-    assert_non_null(strstr(r.err, "refusing to listen on 0.0.0.0 without a token"));
-    run(&r, (const char *[]){ "rpc-server", "--token-file", "/nonexistent/token", NULL });
-    assert_int_equal(r.status, 1);
-    assert_non_null(strstr(r.err, "/nonexistent/token"));
-    run(&r, (const char *[]){ "rpc-server", "--help", NULL });
-    assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "--token-file"));
+    const CmdRun *r = cmd_run("rpc-info");
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->err, "HOST:PORT"));
+    r = cmd_run("rpc-info", "nohost");
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->err, "'nohost' is not HOST:PORT"));
+    r = cmd_run("rpc-server", "--port", "99999");
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->err, "--port: '99999'"));
+    r = cmd_run("rpc-server", "--frobnicate", "1");
+    assert_int_equal(r->status, 2);
+    assert_non_null(strstr(r->err, "unknown option '--frobnicate'"));
+    r = cmd_run("rpc-server", "--host", "0.0.0.0", "--port", "0");
+    assert_int_equal(r->status, 1);
+    assert_non_null(strstr(r->err, "refusing to listen on 0.0.0.0 without a token"));
+    r = cmd_run("rpc-server", "--token-file", "/nonexistent/token");
+    assert_int_equal(r->status, 1);
+    assert_non_null(strstr(r->err, "/nonexistent/token"));
+    r = cmd_run("rpc-server", "--help");
+    assert_int_equal(r->status, 0);
+    assert_non_null(strstr(r->out, "--token-file"));
 }
 
 int main(int argc, char **argv)
@@ -193,6 +144,7 @@ int main(int argc, char **argv)
         return 2;
     }
     tessera = argv[1];
+    cmd_testing_init(tessera);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rpc_info),
         cmocka_unit_test(test_rpc_info_refused),

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "cg_testing.h"
 #include "rpc_testing.h"
 #include "tessera/rpc.h"
@@ -28,20 +30,6 @@
 extern char **environ;
 
 enum { M = 64, K = 32, N = 48 };
-
-static bool on_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    char candidate[4096];
-    while (path && *path) {
-        size_t len = strcspn(path, ":");
-        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, path, name);
-        if (len > 0 && access(candidate, X_OK) == 0)
-            return true;
-        path += len + (path[len] == ':');
-    }
-    return false;
-}
 
 static void build_server(const char *build_dir)
 {
@@ -217,7 +205,7 @@ static void test_aarch64_server(void **state)
 
 int main(void)
 {
-    if (!on_path("aarch64-linux-gnu-gcc") || !on_path("qemu-aarch64")) {
+    if (!test_on_path("aarch64-linux-gnu-gcc") || !test_on_path("qemu-aarch64")) {
         fprintf(stderr, "test_rpc_aarch64: skipped: aarch64-linux-gnu-gcc or qemu-aarch64 is "
                         "missing (scripts/install-deps.sh installs them)\n");
         return 77;

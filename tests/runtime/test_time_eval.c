@@ -73,12 +73,14 @@ static TsStatus evaluate(TsPackedFunc func, Calls *calls, const TsTimeOptions *o
     return ts_time_evaluate(func, &arg, handle_code, 1, options, costs, err);
 }
 
-/* 1 ms of sleep, with up to 4 ms of scheduling delay on a busy test machine. */
+/* 1 ms of sleep, never less; a busy machine (this also runs under qemu-aarch64, beside
+ * other tests) delays wake-ups, by up to 8 ms seen here, so up to 20 ms is accepted: a
+ * cost not divided by the number of calls would still be far outside. */
 static void assert_cost_near_1ms(double cost)
 {
-    if (!(cost >= 1e-3 && cost < 5e-3))
+    if (!(cost >= 1e-3 && cost < 20e-3))
         fprintf(stderr, "cost %g s is not near 1 ms\n", cost);
-    assert_true(cost >= 1e-3 && cost < 5e-3);
+    assert_true(cost >= 1e-3 && cost < 20e-3);
 }
 
 static double now_seconds(void)
@@ -104,7 +106,7 @@ static void test_sleeping_kernel_costs_1ms(void **state)
 }
 
 /* Repeats of one 1 ms call are shorter than 20 ms, so number grows (and stays grown for
- * the second repeat): at 5 ms per call at most, each repeat makes at least 4 calls. */
+ * the second repeat): at 10 ms per call at most, each repeat makes at least 2 calls. */
 static void test_min_repeat_ms_raises_number(void **state)
 {
     (void)state;
@@ -117,7 +119,7 @@ static void test_min_repeat_ms_raises_number(void **state)
     assert_ok(evaluate(sleep_1ms, &calls, &options, costs, &err), err);
     assert_cost_near_1ms(costs[0]);
     assert_cost_near_1ms(costs[1]);
-    assert_true(calls.count >= 1 + 1 + 4 + 4);
+    assert_true(calls.count >= 1 + 1 + 2 + 2);
 }
 
 /* A kernel that does nothing: number climbs far, and the cost is tiny but positive. */
