@@ -194,6 +194,10 @@ static TsStatus task_init(TsTuneTask *task, const char *op, const TsTemplateArgs
     task->target_text = canonical_spacing(target);
     if (!task->target_text)
         return ts_fail(err, TS_ENOMEM, "task %s: out of memory", op);
+    if (strlen(task->target_text) >= TS_RECORD_MAX_TARGET)
+        return ts_fail(err, TS_EINVAL, "task %s: the target '%.40s...' is longer than the %d "
+                       "characters a tuning record holds", op, task->target_text,
+                       TS_RECORD_MAX_TARGET - 1);
     TsStatus status = ts_target_parse(target, &task->target, err);
     if (status != TS_OK)
         return status;

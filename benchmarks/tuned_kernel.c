@@ -65,7 +65,7 @@ TsStatus tuned_kernel_build(const char *op, const TsTemplateArgs *args, int tria
 {
     TunedKernel *tk = out;
     memset(tk, 0, sizeof *tk);
-    TsStatus st = ts_tune_task_create(op, args, ts_target_str(target), &tk->task, err);
+    TsStatus st = ts_tune_task_create(op, args, "llvm", &tk->task, err);
     if (st != TS_OK)
         return st;
     /* A missing log is simply empty. */

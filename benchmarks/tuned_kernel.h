@@ -25,9 +25,9 @@ typedef struct TunedKernel {
     const TsTensor *args[TUNED_MAX_ARGS]; /* in the kernel's order */
 } TunedKernel;
 
-/* Tunes op with args on target "llvm" (one thread: TS_NUM_THREADS=1 must be set before)
- * until log_path holds trials records of the task (none are measured when it already
- * does), then builds the best. */
+/* Tunes op with args for "llvm" (this machine; one thread: TS_NUM_THREADS=1 must be set
+ * before) until log_path holds trials records of the task (none are measured when it
+ * already does), then builds the best with target (the parsed "llvm"). */
 TsStatus tuned_kernel_build(const char *op, const TsTemplateArgs *args, int trials,
                             const char *log_path, const TsTarget *target, TunedKernel *out,
                             TsError *err);

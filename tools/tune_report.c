@@ -66,8 +66,8 @@ enum { MAX_TASKS = 64, MAX_POINTS = 100000 };
 
 /* The records of one task in log order. */
 typedef struct TaskRecords {
-    char key[1024]; /* target | template | args | dtype */
-    char label[768];
+    char key[2048]; /* target | template | args | dtype */
+    char label[1536];
     double flop;
     int trials;
     int errors;
@@ -95,7 +95,7 @@ static void record_key(const TsTuneRecord *r, char *key, size_t size, char *labe
 
 static TaskRecords *find_task(LogTasks *tasks, const TsTuneRecord *r)
 {
-    char key[1024], label[768];
+    char key[2048], label[1536];
     record_key(r, key, sizeof key, label, sizeof label);
     for (int i = 0; i < tasks->num; i++)
         if (strcmp(tasks->task[i].key, key) == 0)

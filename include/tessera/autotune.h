@@ -124,7 +124,9 @@ void ts_measurer_free(TsMeasurer *measurer);
 
 /* ---- tuning records (JSON lines) ---- */
 
-enum { TS_RECORD_MAX_TEXT = 128, TS_RECORD_MAX_ENTITY = 1024 };
+/* A target string may be long (a host's expanded -mattr list); ts_tune_task_create
+ * refuses one that a record cannot hold. */
+enum { TS_RECORD_MAX_TEXT = 128, TS_RECORD_MAX_TARGET = 1024, TS_RECORD_MAX_ENTITY = 1024 };
 
 /* One line of a log:
  * {"input": ["llvm -mcpu=sapphirerapids", "dense_pack.x86", {"M": 1024, ...}, "float32"],
@@ -132,7 +134,7 @@ enum { TS_RECORD_MAX_TEXT = 128, TS_RECORD_MAX_ENTITY = 1024 };
  *  "result": [[costs...], error_no, all_cost, timestamp], "error_msg": "...",
  *  "version": 0.2, "tessera_version": "0.1.0"} */
 typedef struct TsTuneRecord {
-    char target[TS_RECORD_MAX_TEXT];
+    char target[TS_RECORD_MAX_TARGET];
     char template_name[TS_RECORD_MAX_TEXT];
     TsTemplateArgs args;
     char dtype[16];

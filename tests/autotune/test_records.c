@@ -81,6 +81,38 @@ static void test_round_trip(void **state)
     ts_tune_task_free(task);
 }
 
+/* A host target spelt out (-mcpu and the whole -mattr list) is several hundred characters:
+ * its records round-trip; a target no record can hold is refused when the task is made. */
+static void test_long_target(void **state)
+{
+    (void)state;
+    tt_register_templates();
+    char target[TS_RECORD_MAX_TARGET + 64] = "llvm -mcpu=skylake-avx512 -mattr=";
+    while (strlen(target) < 700)
+        strcat(target, "+avx512f,+avx512bw,");
+    strcat(target, "+avx512vl");
+    TsTemplateArgs args = { 0 };
+    TsError err;
+    assert_int_equal(ts_template_args_set(&args, "M", 8, &err), TS_OK);
+    assert_int_equal(ts_template_args_set(&args, "N", 8, &err), TS_OK);
+    assert_int_equal(ts_template_args_set(&args, "K", 8, &err), TS_OK);
+    TsTuneTask *task;
+    assert_int_equal(ts_tune_task_create("test_matmul", &args, target, &task, &err), TS_OK);
+    TsTuneRecord record, back;
+    TsMeasureResult result = good_result(1e-3);
+    assert_int_equal(ts_tune_record_make(task, 1, &result, &record, &err), TS_OK);
+    static char line[8192];
+    assert_int_equal(ts_tune_record_to_json(&record, line, sizeof line, &err), TS_OK);
+    assert_int_equal(ts_tune_record_from_json(line, &back, &err), TS_OK);
+    assert_string_equal(back.target, target);
+    assert_true(ts_tune_record_matches(&back, task));
+    ts_tune_task_free(task);
+    while (strlen(target) < TS_RECORD_MAX_TARGET + 8)
+        strcat(target, ",+sse4.2");
+    assert_int_equal(ts_tune_task_create("test_matmul", &args, target, &task, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "characters a tuning record holds"));
+}
+
 static void test_from_json_errors(void **state)
 {
     (void)state;
@@ -350,7 +382,8 @@ static void test_log_open_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_from_json_errors),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_long_target),      cmocka_unit_test(test_from_json_errors),
         cmocka_unit_test(test_append_and_read), cmocka_unit_test(test_cut_off_line),
         cmocka_unit_test(test_damaged_lines),   cmocka_unit_test(test_apply_best),
         cmocka_unit_test(test_apply_best_miss), cmocka_unit_test(test_entity_mismatch),
