@@ -23,6 +23,10 @@ cmake --build "$build_dir" -j2 --target tessera_command demo_check
 mkdir -p "$demo_dir"
 rm -f "$demo_dir"/*.log "$demo_dir"/*.so "$demo_dir"/server.out
 
+# Single-threaded kernels everywhere, as the benchmarks compare them: the server (which
+# runs the candidates) and the checker below both read this.
+export TS_NUM_THREADS=1
+
 # The device server, on a free port of the loopback interface; stopped on exit.
 "$tessera" rpc-server --host 127.0.0.1 --port 0 --key local --workdir "$demo_dir" \
     >"$demo_dir/server.out" 2>"$demo_dir/server.err" &
@@ -46,8 +50,6 @@ echo "== the device: tessera rpc-server on 127.0.0.1:$port"
 conv="N=1 C=128 H=28 W=28 K=128 R=3 S=3 stride=1 pad=1"
 dense="M=1024 N=1024 K=1024"
 log="$demo_dir/tune.log"
-# Single-threaded kernels on both sides, as the benchmarks compare them.
-export TS_NUM_THREADS=1
 
 echo
 echo "== tuning conv2d $conv ($trials trials on the device)"
