@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -31,13 +32,15 @@ typedef struct Server {
     int port;
 } Server;
 
-/* Starts `tessera rpc-server --port 0 ...` and reads its port from the first line. */
-static void start_server(Server *server)
+/* Starts `tessera SUBCOMMAND --host 127.0.0.1 --port 0 [more]` and reads its port from
+ * its first line, "tessera SUBCOMMAND: listening on 127.0.0.1:PORT ...". */
+static void start_listener(Server *server, const char *subcommand, const char *more_name,
+                           const char *more_value)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
-    char *argv[] = { (char *)tessera, "rpc-server", "--host", "127.0.0.1", "--port", "0",
-                     "--key", "cmdtest", NULL };
+    char *argv[] = { (char *)tessera, (char *)subcommand, "--host", "127.0.0.1", "--port", "0",
+                     (char *)more_name, (char *)more_value, NULL };
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
@@ -55,11 +58,16 @@ static void start_server(Server *server)
         got += (size_t)r;
     }
     close(fds[0]);
-    const char *prefix = "tessera rpc-server: listening on 127.0.0.1:";
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "tessera %s: listening on 127.0.0.1:", subcommand);
     assert_non_null(strstr(line, prefix));
     server->port = atoi(strstr(line, prefix) + strlen(prefix));
     assert_true(server->port > 0);
-    assert_non_null(strstr(line, "(key cmdtest)"));
+}
+
+static void start_server(Server *server)
+{
+    start_listener(server, "rpc-server", "--key", "cmdtest");
 }
 
 static void stop_server(Server *server)
@@ -69,6 +77,38 @@ static void stop_server(Server *server)
     assert_int_equal(waitpid(server->pid, &status, 0), server->pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* `tessera tracker` and `tessera tracker status`: a device server registers with the
+ * tracker by --tracker, and the status table shows its key free; usage errors. */
+static void test_tracker_command(void **state)
+{
+    (void)state;
+    Server tracker, server;
+    start_listener(&tracker, "tracker", NULL, NULL);
+    char address[64];
+    snprintf(address, sizeof address, "127.0.0.1:%d", tracker.port);
+    start_listener(&server, "rpc-server", "--tracker", address);
+    const CmdRun *r = NULL;
+    for (int tries = 0; tries < 100; tries++) { /* registration is asynchronous */
+        r = cmd_run("tracker", "status", "--tracker", address);
+        if (r->status == 0 && strstr(r->out, "local"))
+            break;
+        nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+    }
+    assert_int_equal(r->status, 0);
+    assert_non_null(strstr(r->out, "key"));
+    assert_non_null(strstr(r->out, "free"));
+    assert_non_null(strstr(r->out, "local")); /* the server's default key */
+    stop_server(&server);
+    stop_server(&tracker);
+    r = cmd_run("tracker", "status", "--tracker", address);
+    assert_int_equal(r->status, 1);
+    assert_non_null(strstr(r->err, "refused"));
+    r = cmd_run("tracker", "status");
+    assert_int_equal(r->status, 2);
+    r = cmd_run("tracker", "--port", "99999");
+    assert_int_equal(r->status, 2);
 }
 
 static void test_rpc_info(void **state)
@@ -147,6 +187,7 @@ int main(int argc, char **argv)
     cmd_testing_init(tessera);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rpc_info),
+        cmocka_unit_test(test_tracker_command),
         cmocka_unit_test(test_rpc_info_refused),
         cmocka_unit_test(test_usage_errors),
     };
