@@ -28,7 +28,7 @@ extern "C" {
 typedef struct TsTuneTask TsTuneTask;
 
 /* A task for op (an operator kind such as "dense", or a template name such as
- * "dense_pack.x86") with args on target (a target string: "llvm",
+ * "dense_pack") with args on target (a target string: "llvm",
  * "llvm -mtriple=aarch64-linux-gnu -mattr=+neon"). The template is chosen by the
  * target's ISA (AVX-512 when the CPU has avx512f, else AVX2; NEON on aarch64); its space
  * is defined here. TS_EINVAL names a bad op, argument or target. */
@@ -41,13 +41,13 @@ const TsTemplateArgs *ts_tune_task_args(const TsTuneTask *task);
 const TsTemplateTarget *ts_tune_task_isa(const TsTuneTask *task);
 /* The target string as given (canonical spacing). */
 const char *ts_tune_task_target(const TsTuneTask *task);
-/* "dense_pack.x86 M=1024 N=1024 K=1024": the key records are looked up by, with the
+/* "dense_pack M=1024 N=1024 K=1024": the key records are looked up by, with the
  * target. */
 const char *ts_tune_task_name(const TsTuneTask *task);
 const TsConfigSpace *ts_tune_task_space(const TsTuneTask *task);
 double ts_tune_task_flop(const TsTuneTask *task);
 /* Instantiates the template with the config of this index and lowers it into arena;
- * the kernel is named after the template ("dense_pack_x86"). With reference true, the
+ * the kernel is named after the template ("dense_pack"). With reference true, the
  * same expression is lowered under a fresh schedule instead (no primitive applied): the
  * oracle for that candidate, whose arguments have the same shapes. A config the schedule
  * language refuses is that status with its message. */
@@ -129,7 +129,7 @@ void ts_measurer_free(TsMeasurer *measurer);
 enum { TS_RECORD_MAX_TEXT = 128, TS_RECORD_MAX_TARGET = 1024, TS_RECORD_MAX_ENTITY = 1024 };
 
 /* One line of a log:
- * {"input": ["llvm -mcpu=sapphirerapids", "dense_pack.x86", {"M": 1024, ...}, "float32"],
+ * {"input": ["llvm -mcpu=sapphirerapids", "dense_pack", {"M": 1024, ...}, "float32"],
  *  "config": {"index": 1234, "entity": [["tile_y","sp",[-1,8]], ...]},
  *  "result": [[costs...], error_no, all_cost, timestamp], "error_msg": "...",
  *  "version": 0.2, "tessera_version": "0.1.0"} */

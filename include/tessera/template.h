@@ -155,7 +155,7 @@ typedef struct TsTemplateInstance {
 } TsTemplateInstance;
 
 typedef struct TsTemplate {
-    const char *name;    /* unique: "dense_pack.x86", "conv2d_NCHWc.arm" */
+    const char *name;    /* unique: "dense_pack", "conv2d_NCHWc" (one per op, all ISAs) */
     const char *op;      /* the operator kind: "dense", "conv2d", "depthwise_conv2d", "pool2d" */
     const char *summary;
     /* The ISAs it serves (bit 1 << TsIsa). */

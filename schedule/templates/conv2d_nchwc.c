@@ -51,18 +51,8 @@ static TsStatus read_conv(const TsTemplateArgs *args, const TsTemplateTarget *ta
     if (st != TS_OK)
         return st;
     *cv = (Conv){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0 };
-    if (cv->pad >= cv->r || cv->pad >= cv->s)
-        return ts_fail(err, TS_EINVAL, "conv2d: pad=%lld must be smaller than the kernel %lldx%lld",
-                       (long long)cv->pad, (long long)cv->r, (long long)cv->s);
-    if (cv->h + 2 * cv->pad < cv->r || cv->w + 2 * cv->pad < cv->s)
-        return ts_fail(err, TS_EINVAL,
-                       "conv2d: kernel R=%lld S=%lld is larger than the padded "
-                       "input %lldx%lld",
-                       (long long)cv->r, (long long)cv->s, (long long)(cv->h + 2 * cv->pad),
-                       (long long)(cv->w + 2 * cv->pad));
-    cv->oh = (cv->h + 2 * cv->pad - cv->r) / cv->stride + 1;
-    cv->ow = (cv->w + 2 * cv->pad - cv->s) / cv->stride + 1;
-    return TS_OK;
+    return sch_window_extents("conv2d", "kernel", cv->h, cv->w, cv->r, cv->s, cv->stride,
+                              cv->pad, &cv->oh, &cv->ow, err);
 }
 
 /* ---- the space ---- */
@@ -72,24 +62,10 @@ static const int64_t reg_ns[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 28 
 static TsStatus define_blocks(const Conv *cv, const TsTemplateTarget *target, TsConfigSpace *space,
                               TsError *err)
 {
-    int64_t lanes = sch_tmpl_lanes(target), blocks[64], rows[128];
-    int n = sch_channel_blocks(cv->c, 1, 64, blocks, 64);
-    for (int i = 0; i < n; i++) {
-        rows[2 * i] = -1;
-        rows[2 * i + 1] = blocks[i];
-    }
-    TsSplitOptions opt = {
-        .policy = TS_SPLIT_CANDIDATES, .num_outputs = 2, .candidates = rows, .num_candidates = n
-    };
-    TsStatus st = ts_space_define_split(space, "tile_ic", cv->c, &opt, err);
-    n = sch_channel_blocks(cv->k, lanes, 4 * lanes, blocks, 64);
-    for (int i = 0; i < n; i++) {
-        rows[2 * i] = -1;
-        rows[2 * i + 1] = blocks[i];
-    }
-    opt.num_candidates = n;
+    int64_t lanes = sch_tmpl_lanes(target);
+    TsStatus st = sch_define_channel_split(space, "tile_ic", cv->c, 1, 64, err);
     if (st == TS_OK)
-        st = ts_space_define_split(space, "tile_oc", cv->k, &opt, err);
+        st = sch_define_channel_split(space, "tile_oc", cv->k, lanes, 4 * lanes, err);
     return st;
 }
 

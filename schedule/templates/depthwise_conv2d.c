@@ -34,17 +34,8 @@ static TsStatus read_depthwise(const TsTemplateArgs *args, const TsTemplateTarge
     if (st != TS_OK)
         return st;
     *d = (Depthwise){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], 0, 0 };
-    if (d->pad >= d->r || d->pad >= d->s)
-        return ts_fail(err, TS_EINVAL,
-                       "depthwise_conv2d: pad=%lld must be smaller than the kernel %lldx%lld",
-                       (long long)d->pad, (long long)d->r, (long long)d->s);
-    if (d->h + 2 * d->pad < d->r || d->w + 2 * d->pad < d->s)
-        return ts_fail(err, TS_EINVAL,
-                       "depthwise_conv2d: kernel R=%lld S=%lld is larger than the padded input",
-                       (long long)d->r, (long long)d->s);
-    d->oh = (d->h + 2 * d->pad - d->r) / d->stride + 1;
-    d->ow = (d->w + 2 * d->pad - d->s) / d->stride + 1;
-    return TS_OK;
+    return sch_window_extents("depthwise_conv2d", "kernel", d->h, d->w, d->r, d->s, d->stride,
+                              d->pad, &d->oh, &d->ow, err);
 }
 
 static TsStatus dw_define_space(const TsTemplateArgs *args, const TsTemplateTarget *target,
@@ -54,16 +45,8 @@ static TsStatus dw_define_space(const TsTemplateArgs *args, const TsTemplateTarg
     TsStatus st = read_depthwise(args, target, &d, err);
     if (st != TS_OK)
         return st;
-    int64_t lanes = sch_tmpl_lanes(target), blocks[64], rows[128];
-    int n = sch_channel_blocks(d.c, lanes, 4 * lanes, blocks, 64);
-    for (int i = 0; i < n; i++) {
-        rows[2 * i] = -1;
-        rows[2 * i + 1] = blocks[i];
-    }
-    TsSplitOptions c_opt = {
-        .policy = TS_SPLIT_CANDIDATES, .num_outputs = 2, .candidates = rows, .num_candidates = n
-    };
-    st = ts_space_define_split(space, "tile_c", d.c, &c_opt, err);
+    int64_t lanes = sch_tmpl_lanes(target);
+    st = sch_define_channel_split(space, "tile_c", d.c, lanes, 4 * lanes, err);
     TsSplitOptions ow_opt = { .policy = TS_SPLIT_POWER2, .num_outputs = 2, .max_factor = 16 };
     if (st == TS_OK)
         st = ts_space_define_split(space, "tile_ow", d.ow, &ow_opt, err);

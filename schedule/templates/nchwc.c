@@ -103,6 +103,37 @@ TsTensor *sch_nchwc_pad(TsArena *A, TsTensor *data, int64_t pad)
                              ts_if_then_else(A, inside, value, ts_f32(A, 0.0)));
 }
 
+TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_t n,
+                                  int64_t lanes, int64_t max, TsError *err)
+{
+    int64_t blocks[64], rows[128];
+    int count = sch_channel_blocks(n, lanes, max, blocks, 64);
+    for (int i = 0; i < count; i++) {
+        rows[2 * i] = -1;
+        rows[2 * i + 1] = blocks[i];
+    }
+    TsSplitOptions opt = { .policy = TS_SPLIT_CANDIDATES, .num_outputs = 2, .candidates = rows,
+                           .num_candidates = count };
+    return ts_space_define_split(space, name, n, &opt, err);
+}
+
+TsStatus sch_window_extents(const char *op, const char *window, int64_t h, int64_t w, int64_t r,
+                            int64_t s, int64_t stride, int64_t pad, int64_t *oh, int64_t *ow,
+                            TsError *err)
+{
+    if (pad >= r || pad >= s)
+        return ts_fail(err, TS_EINVAL, "%s: pad=%lld must be smaller than the %s %lldx%lld", op,
+                       (long long)pad, window, (long long)r, (long long)s);
+    if (h + 2 * pad < r || w + 2 * pad < s)
+        return ts_fail(err, TS_EINVAL,
+                       "%s: %s R=%lld S=%lld is larger than the padded input %lldx%lld", op,
+                       window, (long long)r, (long long)s, (long long)(h + 2 * pad),
+                       (long long)(w + 2 * pad));
+    *oh = (h + 2 * pad - r) / stride + 1;
+    *ow = (w + 2 * pad - s) / stride + 1;
+    return TS_OK;
+}
+
 int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int cap)
 {
     int count = 0;

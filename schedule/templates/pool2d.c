@@ -39,17 +39,8 @@ static TsStatus read_pool(const TsTemplateArgs *args, const TsTemplateTarget *ta
     if (p->kind != 0 && p->kind != 1)
         return ts_fail(err, TS_EINVAL, "pool2d: kind=%lld must be 0 (max) or 1 (average)",
                        (long long)p->kind);
-    if (p->pad >= p->r || p->pad >= p->s)
-        return ts_fail(err, TS_EINVAL, "pool2d: pad=%lld must be smaller than the window %lldx%lld",
-                       (long long)p->pad, (long long)p->r, (long long)p->s);
-    if (p->h + 2 * p->pad < p->r || p->w + 2 * p->pad < p->s)
-        return ts_fail(err, TS_EINVAL,
-                       "pool2d: window R=%lld S=%lld is larger than the padded "
-                       "input",
-                       (long long)p->r, (long long)p->s);
-    p->oh = (p->h + 2 * p->pad - p->r) / p->stride + 1;
-    p->ow = (p->w + 2 * p->pad - p->s) / p->stride + 1;
-    return TS_OK;
+    return sch_window_extents("pool2d", "window", p->h, p->w, p->r, p->s, p->stride, p->pad,
+                              &p->oh, &p->ow, err);
 }
 
 static TsStatus pool_define_space(const TsTemplateArgs *args, const TsTemplateTarget *target,
@@ -59,16 +50,8 @@ static TsStatus pool_define_space(const TsTemplateArgs *args, const TsTemplateTa
     TsStatus st = read_pool(args, target, &p, err);
     if (st != TS_OK)
         return st;
-    int64_t lanes = sch_tmpl_lanes(target), blocks[64], rows[128];
-    int n = sch_channel_blocks(p.c, lanes, 4 * lanes, blocks, 64);
-    for (int i = 0; i < n; i++) {
-        rows[2 * i] = -1;
-        rows[2 * i + 1] = blocks[i];
-    }
-    TsSplitOptions c_opt = {
-        .policy = TS_SPLIT_CANDIDATES, .num_outputs = 2, .candidates = rows, .num_candidates = n
-    };
-    st = ts_space_define_split(space, "tile_c", p.c, &c_opt, err);
+    int64_t lanes = sch_tmpl_lanes(target);
+    st = sch_define_channel_split(space, "tile_c", p.c, lanes, 4 * lanes, err);
     TsSplitOptions ow_opt = { .policy = TS_SPLIT_POWER2, .num_outputs = 2, .max_factor = 8 };
     if (st == TS_OK)
         st = ts_space_define_split(space, "tile_ow", p.ow, &ow_opt, err);

@@ -62,5 +62,14 @@ TsTensor *sch_nchwc_pad(TsArena *arena, TsTensor *data, int64_t pad);
 /* Divisors of n that are at most max, and (when some are) multiples of lanes: the
  * channel blocks a template offers. Returns the count written to out (cap entries). */
 int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int cap);
+/* Defines the split knob name of the channel extent n into [-1, block] over
+ * sch_channel_blocks(n, lanes, max). */
+TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_t n,
+                                  int64_t lanes, int64_t max, TsError *err);
+/* Checks a sliding window of r x s (stride, pad on every side) over h x w and gives the
+ * output extents; window names it in messages ("kernel", "window"), op the template. */
+TsStatus sch_window_extents(const char *op, const char *window, int64_t h, int64_t w, int64_t r,
+                            int64_t s, int64_t stride, int64_t pad, int64_t *oh, int64_t *ow,
+                            TsError *err);
 
 #endif /* TESSERA_SCHEDULE_TEMPLATES_TMPL_INTERNAL_H */
