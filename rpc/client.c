@@ -392,29 +392,66 @@ TsStatus ts_rpc_load_module(TsRpcSession *session, const char *name, TsRpcModule
     return st;
 }
 
+/* The module's functions as the device lists them (*reply to be freed on success). */
+static TsStatus list_funcs_reply(TsRpcSession *session, TsRpcModule module,
+                                 Tessera__Rpc__Reply **reply, TsError *err)
+{
+    Tessera__Rpc__ListFuncs body = TESSERA__RPC__LIST_FUNCS__INIT;
+    body.module = module;
+    Tessera__Rpc__Request req = TESSERA__RPC__REQUEST__INIT;
+    req.list_funcs = &body;
+    TsStatus st = request(session, &req, TESSERA__RPC__REQUEST__BODY_LIST_FUNCS, "list_funcs",
+                          0, reply, err);
+    if (st != TS_OK)
+        return st;
+    st = expect_body(session, *reply, TESSERA__RPC__REPLY__BODY_LIST_FUNCS, "list_funcs", err);
+    if (st != TS_OK)
+        free_reply(*reply);
+    return st;
+}
+
+TsStatus ts_rpc_func_signature(TsRpcSession *session, TsRpcModule module, const char *func,
+                               char *buf, size_t size, TsError *err)
+{
+    if (!func || !buf || size == 0)
+        return ts_fail(err, TS_EINVAL, "rpc func_signature: %s", !func ? "func is NULL"
+                       : "no buffer for the signature");
+    Tessera__Rpc__Reply *reply;
+    TsStatus st = list_funcs_reply(session, module, &reply, err);
+    if (st != TS_OK)
+        return st;
+    const Tessera__Rpc__ListFuncsReply *list = reply->list_funcs;
+    const char *sig = NULL;
+    for (size_t i = 0; i < list->n_funcs && !sig; i++)
+        if (strcmp(list->funcs[i]->name, func) == 0)
+            sig = list->funcs[i]->signature ? list->funcs[i]->signature : "";
+    if (!sig)
+        st = ts_fail(err, TS_EINVAL, "%s: module %llu has no function '%s'", session->peer,
+                     (unsigned long long)module, func);
+    else if (strlen(sig) >= size)
+        st = ts_fail(err, TS_EINVAL, "%s: the signature of '%s' is longer than %zu bytes",
+                     session->peer, func, size - 1);
+    else
+        memcpy(buf, sig, strlen(sig) + 1);
+    free_reply(reply);
+    return st;
+}
+
 TsStatus ts_rpc_list_funcs(TsRpcSession *session, TsRpcModule module, int max_names,
                            char (*names)[128], int *num, TsError *err)
 {
     if (!num || (max_names > 0 && !names))
         return ts_fail(err, TS_EINVAL, "rpc list_funcs: %s is NULL", num ? "names" : "num");
-    Tessera__Rpc__ListFuncs body = TESSERA__RPC__LIST_FUNCS__INIT;
-    body.module = module;
-    Tessera__Rpc__Request req = TESSERA__RPC__REQUEST__INIT;
-    req.list_funcs = &body;
     Tessera__Rpc__Reply *reply;
-    TsStatus st = request(session, &req, TESSERA__RPC__REQUEST__BODY_LIST_FUNCS, "list_funcs",
-                          0, &reply, err);
+    TsStatus st = list_funcs_reply(session, module, &reply, err);
     if (st != TS_OK)
         return st;
-    st = expect_body(session, reply, TESSERA__RPC__REPLY__BODY_LIST_FUNCS, "list_funcs", err);
-    if (st == TS_OK) {
-        const Tessera__Rpc__ListFuncsReply *list = reply->list_funcs;
-        *num = (int)list->n_funcs;
-        for (size_t i = 0; i < list->n_funcs && (int)i < max_names; i++)
-            copy_text(names[i], 128, list->funcs[i]->name);
-    }
+    const Tessera__Rpc__ListFuncsReply *list = reply->list_funcs;
+    *num = (int)list->n_funcs;
+    for (size_t i = 0; i < list->n_funcs && (int)i < max_names; i++)
+        copy_text(names[i], 128, list->funcs[i]->name);
     free_reply(reply);
-    return st;
+    return TS_OK;
 }
 
 /* ---- arrays ---- */

@@ -1,8 +1,8 @@
 /* `tessera run KERNEL.so [--func NAME] [--number N] [--repeat N] [--min-repeat-ms MS]
- * [--flop F]` loads an exported kernel into this process, gives it arguments of the
- * shapes its module table's signature states, filled with random numbers, calls it once,
- * and times it with the time evaluator. (Running on a device goes through the tuner's
- * RPC runner; this command runs here.) */
+ * [--flop F] [--rpc HOST:PORT [--token-file F]]` loads an exported kernel into this
+ * process, or on a device server with --rpc, gives it arguments of the shapes its module
+ * table's signature states, filled with random numbers, calls it once, and times it with
+ * the time evaluator (the device's own, over RPC). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tessera/rpc.h"
 #include "tools.h"
 #include "tune_tools.h"
 
@@ -20,6 +21,8 @@ typedef struct RunCommand {
     const char *func;
     double flop;
     TsTimeOptions time;
+    const char *rpc;        /* HOST:PORT of a device server, or NULL */
+    const char *token_file;
 } RunCommand;
 
 static size_t arg_elements(const TsArgSpec *arg)
@@ -162,6 +165,116 @@ static int run_module(const RunCommand *cmd)
     return status;
 }
 
+/* ---- on a device ---- */
+
+/* "HOST:PORT" into host and port. */
+static bool split_endpoint(const char *text, char *host, size_t size, int *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text || (size_t)(colon - text) >= size)
+        return false;
+    char *end;
+    errno = 0;
+    long value = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || value < 1 || value > 65535)
+        return false;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    *port = (int)value;
+    return true;
+}
+
+/* Allocates the arguments on the device and fills them with random numbers. */
+static TsStatus remote_arguments(TsRpcSession *s, const TsArgSpec *specs, int num_args,
+                                 TsRpcArg *args, TsError *err)
+{
+    uint64_t state = 0x5eed;
+    for (int i = 0; i < num_args; i++) {
+        size_t nbytes;
+        void *data = random_data(&specs[i], &nbytes, &state);
+        if (!data)
+            return ts_fail(err, TS_ENOMEM, "no memory for argument %s", specs[i].name);
+        args[i].kind = TS_RPC_ARG_ARRAY;
+        TsStatus st = ts_rpc_alloc_array(s, specs[i].ndim, specs[i].shape, specs[i].dtype,
+                                         &args[i].u.array, err);
+        if (st == TS_OK)
+            st = ts_rpc_copy_to(s, args[i].u.array, data, nbytes, err);
+        free(data);
+        if (st != TS_OK)
+            return st;
+    }
+    return TS_OK;
+}
+
+/* Uploads the module, finds the function and its signature, and times it there. */
+static TsStatus run_on_device(const RunCommand *cmd, TsRpcSession *s, TsError *err)
+{
+    const char *base = strrchr(cmd->path, '/');
+    base = base ? base + 1 : cmd->path;
+    TsRpcModule module;
+    TsStatus st = ts_rpc_upload(s, cmd->path, base, err);
+    if (st == TS_OK)
+        st = ts_rpc_load_module(s, base, &module, err);
+    char names[16][128], signature[4096];
+    int num_names = 0;
+    if (st == TS_OK && !cmd->func)
+        st = ts_rpc_list_funcs(s, module, 16, names, &num_names, err);
+    if (st == TS_OK && !cmd->func && num_names == 0)
+        st = ts_fail(err, TS_EINVAL, "%s has no function", cmd->path);
+    const char *func = cmd->func ? cmd->func : names[0];
+    if (st == TS_OK)
+        st = ts_rpc_func_signature(s, module, func, signature, sizeof signature, err);
+    TsArgSpec specs[MAX_RUN_ARGS];
+    TsRpcArg args[MAX_RUN_ARGS];
+    int num_args = 0;
+    if (st == TS_OK)
+        st = ts_signature_parse(signature, MAX_RUN_ARGS, specs, &num_args, err);
+    if (st == TS_OK)
+        st = remote_arguments(s, specs, num_args, args, err);
+    if (st != TS_OK)
+        return st;
+    printf("%s on %s: %s(%s)\n", cmd->path, ts_rpc_peer(s), func, signature);
+    double costs[64];
+    st = ts_rpc_call(s, module, func, num_args, args, 0, err);
+    if (st == TS_OK)
+        st = ts_rpc_time(s, module, func, num_args, args, &cmd->time, 0, costs, err);
+    if (st == TS_OK)
+        print_costs(cmd, func, costs, cmd->time.repeat);
+    return st;
+}
+
+static int run_remote(const RunCommand *cmd)
+{
+    char host[256], token[TS_RPC_MAX_TOKEN + 1];
+    int port;
+    TsError err;
+    if (!split_endpoint(cmd->rpc, host, sizeof host, &port)) {
+        fprintf(stderr, "tessera run: --rpc '%s' is not HOST:PORT\n", cmd->rpc);
+        return TOOL_EXIT_USAGE;
+    }
+    TsRpcConnectOptions options = ts_rpc_connect_options_default();
+    options.client_name = "tessera run";
+    if (cmd->token_file) {
+        if (ts_rpc_read_token(cmd->token_file, token, &err) != TS_OK) {
+            fprintf(stderr, "tessera run: %s\n", err.message);
+            return TOOL_EXIT_FAILED;
+        }
+        options.token = token;
+    }
+    TsRpcSession *s;
+    if (ts_rpc_connect(host, port, &options, &s, &err) != TS_OK) {
+        fprintf(stderr, "tessera run: %s\n", err.message);
+        return TOOL_EXIT_FAILED;
+    }
+    TsStatus st = run_on_device(cmd, s, &err);
+    ts_rpc_close(s);
+    if (st != TS_OK) {
+        fprintf(stderr, "tessera run: %s\n", err.message);
+        return TOOL_EXIT_FAILED;
+    }
+    return TOOL_EXIT_OK;
+}
+
 static bool parse_positive(const char *text, double lo, double hi, double *out)
 {
     char *end;
@@ -181,6 +294,8 @@ int tool_run(int argc, char **argv)
         { "repeat", required_argument, NULL, 'r' },
         { "min-repeat-ms", required_argument, NULL, 'm' },
         { "flop", required_argument, NULL, 'F' },
+        { "rpc", required_argument, NULL, 'R' },
+        { "token-file", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -195,11 +310,15 @@ int tool_run(int argc, char **argv)
         switch (opt) {
         case 'h':
             puts("usage: tessera run KERNEL.so [--func NAME] [--number N] [--repeat N]\n"
-                 "                  [--min-repeat-ms MS] [--flop F]\n\n"
+                 "                  [--min-repeat-ms MS] [--flop F]\n"
+                 "                  [--rpc HOST:PORT [--token-file F]]\n\n"
                  "Calls an exported kernel on random arguments of its signature's shapes, then\n"
-                 "times it (default: 5 repeats of at least 50 ms). --flop prints GFLOPS too.");
+                 "times it (default: 5 repeats of at least 50 ms). --flop prints GFLOPS too.\n"
+                 "--rpc uploads it to a device server (tessera rpc-server) and runs it there.");
             return TOOL_EXIT_OK;
         case 'f': cmd.func = optarg; break;
+        case 'R': cmd.rpc = optarg; break;
+        case 'T': cmd.token_file = optarg; break;
         case 'n':
         case 'r':
             if (!parse_positive(optarg, 1, opt == 'r' ? 64 : 1e6, &v) || v != floor(v)) {
@@ -229,5 +348,9 @@ int tool_run(int argc, char **argv)
         return TOOL_EXIT_USAGE;
     }
     cmd.path = argv[optind];
-    return run_module(&cmd);
+    if (cmd.token_file && !cmd.rpc) {
+        fputs("tessera run: --token-file is for --rpc\n", stderr);
+        return TOOL_EXIT_USAGE;
+    }
+    return cmd.rpc ? run_remote(&cmd) : run_module(&cmd);
 }

@@ -92,6 +92,11 @@ TsStatus ts_rpc_load_module(TsRpcSession *session, const char *name, TsRpcModule
 TsStatus ts_rpc_list_funcs(TsRpcSession *session, TsRpcModule module, int max_names,
                            char (*names)[128], int *num, TsError *err);
 
+/* The argument signature of func ("A:float32[64,32];...", see TsFuncEntry) into buf;
+ * TS_EINVAL when the module has no such function or buf is too small. */
+TsStatus ts_rpc_func_signature(TsRpcSession *session, TsRpcModule module, const char *func,
+                               char *buf, size_t size, TsError *err);
+
 /* An array on the device. */
 typedef uint64_t TsRpcArray;
 TsStatus ts_rpc_alloc_array(TsRpcSession *session, int ndim, const int64_t *shape,

@@ -5,6 +5,7 @@
  * without a token (exit 1). SIGTERM must stop the server with exit status 0. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -111,6 +112,49 @@ static void test_tracker_command(void **state)
     assert_int_equal(r->status, 2);
 }
 
+/* `tessera run KERNEL.so --rpc HOST:PORT`: a kernel exported by `tessera build` runs and
+ * is timed on the device server; a closed port is an error naming it. */
+static void test_run_on_device(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tessera-cmd-run-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char so[64], log[64];
+    snprintf(so, sizeof so, "%s/dense.so", dir);
+    snprintf(log, sizeof log, "%s/none.log", dir);
+    const CmdRun *r = cmd_run("build", "dense", "M=16", "N=16", "K=16", "-o", so);
+    if (r->status != 0)
+        fprintf(stderr, "build: %s", r->err);
+    assert_int_equal(r->status, 0);
+    Server server;
+    start_server(&server);
+    char address[64];
+    snprintf(address, sizeof address, "127.0.0.1:%d", server.port);
+    /* The runs' results are checked once the server is stopped, so that a failed check
+     * leaves no server behind. */
+    r = cmd_run("run", so, "--rpc", address, "--repeat", "2", "--min-repeat-ms", "1");
+    if (r->status != 0)
+        fprintf(stderr, "run: %s", r->err);
+    char on_device[96];
+    snprintf(on_device, sizeof on_device, "dense.so on 127.0.0.1:%d (cmdtest): dense_pack(",
+             server.port);
+    bool ran = r->status == 0 && strstr(r->out, on_device) &&
+               strstr(r->out, "(data:float32[16,16];weight:float32[16,16];") &&
+               strstr(r->out, "median");
+    r = cmd_run("run", so, "--rpc", address, "--func", "nosuch");
+    bool refused_func = r->status == 1 && strstr(r->err, "no function 'nosuch'");
+    stop_server(&server);
+    assert_true(ran);
+    assert_true(refused_func);
+    r = cmd_run("run", so, "--rpc", address);
+    assert_int_equal(r->status, 1);
+    assert_non_null(strstr(r->err, "refused"));
+    r = cmd_run("run", so, "--token-file", "t");
+    assert_int_equal(r->status, 2);
+    unlink(so);
+    rmdir(dir);
+}
+
 static void test_rpc_info(void **state)
 {
     (void)state;
@@ -188,6 +232,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rpc_info),
         cmocka_unit_test(test_tracker_command),
+        cmocka_unit_test(test_run_on_device),
         cmocka_unit_test(test_rpc_info_refused),
         cmocka_unit_test(test_usage_errors),
     };
