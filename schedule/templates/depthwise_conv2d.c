@@ -124,49 +124,6 @@ static TsStatus read_knobs(const TsConfig *config, DwKnobs *kn, TsError *err)
     return st;
 }
 
-static TsStatus schedule_output(TsSchedule *sch, TsTensor *out, TsTensor *acc, const DwKnobs *kn,
-                                TsError *err)
-{
-    TsStage *st = ts_stage(sch, out);
-    TsAxis *owo, *owi, *fused;
-    TsStatus s = ts_split(st, ts_stage_root_axis(st, 3), kn->reg_n, &owo, &owi, err);
-    if (s == TS_OK)
-        s = ts_vectorize(st, ts_stage_root_axis(st, 4), err);
-    if (s == TS_OK)
-        s = ts_unroll(st, owi, err);
-    if (s == TS_OK && kn->parallel) {
-        s = ts_fuse(st, ts_stage_root_axis(st, 0), ts_stage_root_axis(st, 1), &fused, err);
-        if (s == TS_OK)
-            s = ts_parallel(st, fused, err);
-    }
-    if (s == TS_OK)
-        s = ts_compute_at(ts_stage(sch, acc), st, owo, err);
-    return s;
-}
-
-/* n cc oh ow.outer kh kw ow.inner cb */
-static TsStatus schedule_accumulator(TsSchedule *sch, TsTensor *acc, const DwKnobs *kn,
-                                     TsError *err)
-{
-    TsStage *st = ts_stage(sch, acc);
-    TsAxis *root[7];
-    for (int i = 0; i < 7; i++)
-        root[i] = ts_stage_root_axis(st, i);
-    TsAxis *owo, *owi;
-    TsStatus s = ts_split(st, root[3], kn->reg_n, &owo, &owi, err);
-    if (s == TS_OK)
-        s = ts_reorder(
-            st, 8, (TsAxis *[]){ root[0], root[1], root[2], owo, root[5], root[6], owi, root[4] },
-            err);
-    if (s == TS_OK && kn->unroll_kw)
-        s = ts_unroll(st, root[6], err);
-    if (s == TS_OK)
-        s = ts_unroll(st, owi, err);
-    if (s == TS_OK)
-        s = ts_vectorize(st, root[4], err);
-    return s;
-}
-
 static TsStatus dw_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
                                TsError *err)
@@ -191,9 +148,7 @@ static TsStatus dw_instantiate(const TsTemplateArgs *args, const TsTemplateTarge
     TsTensor *acc;
     st = ts_cache_write(sch, t.out, &acc, err);
     if (st == TS_OK)
-        st = schedule_output(sch, t.out, acc, &kn, err);
-    if (st == TS_OK)
-        st = schedule_accumulator(sch, acc, &kn, err);
+        st = sch_schedule_window_op(sch, t.out, acc, kn.reg_n, kn.unroll_kw, kn.parallel, err);
     if (st == TS_OK && t.pad != t.data) {
         TsStage *ps = ts_stage(sch, t.pad);
         st = ts_vectorize(ps, ts_stage_root_axis(ps, 4), err);

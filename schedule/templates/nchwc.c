@@ -134,6 +134,42 @@ TsStatus sch_window_extents(const char *op, const char *window, int64_t h, int64
     return TS_OK;
 }
 
+TsStatus sch_schedule_window_op(TsSchedule *sch, TsTensor *out, TsTensor *acc, int64_t reg_n,
+                                bool unroll_kw, bool parallel, TsError *err)
+{
+    TsStage *st = ts_stage(sch, out), *sa = ts_stage(sch, acc);
+    TsAxis *owo, *owi, *fused, *aowo, *aowi;
+    TsStatus s = ts_split(st, ts_stage_root_axis(st, 3), reg_n, &owo, &owi, err);
+    if (s == TS_OK)
+        s = ts_vectorize(st, ts_stage_root_axis(st, 4), err);
+    if (s == TS_OK)
+        s = ts_unroll(st, owi, err);
+    if (s == TS_OK && parallel) {
+        s = ts_fuse(st, ts_stage_root_axis(st, 0), ts_stage_root_axis(st, 1), &fused, err);
+        if (s == TS_OK)
+            s = ts_parallel(st, fused, err);
+    }
+    if (s == TS_OK)
+        s = ts_compute_at(sa, st, owo, err);
+    /* acc's loops: n cc oh ow.outer kh kw ow.inner cb */
+    TsAxis *root[7];
+    for (int i = 0; i < 7; i++)
+        root[i] = ts_stage_root_axis(sa, i);
+    if (s == TS_OK)
+        s = ts_split(sa, root[3], reg_n, &aowo, &aowi, err);
+    if (s == TS_OK)
+        s = ts_reorder(
+            sa, 8, (TsAxis *[]){ root[0], root[1], root[2], aowo, root[5], root[6], aowi, root[4] },
+            err);
+    if (s == TS_OK && unroll_kw)
+        s = ts_unroll(sa, root[6], err);
+    if (s == TS_OK)
+        s = ts_unroll(sa, aowi, err);
+    if (s == TS_OK)
+        s = ts_vectorize(sa, root[4], err);
+    return s;
+}
+
 int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int cap)
 {
     int count = 0;

@@ -150,41 +150,6 @@ static TsStatus read_knobs(const TsConfig *config, PoolKnobs *kn, TsError *err)
     return st;
 }
 
-static TsStatus schedule_pool(TsSchedule *sch, const PoolTensors *t, const PoolKnobs *kn,
-                              TsError *err)
-{
-    TsStage *st = ts_stage(sch, t->out), *sa = ts_stage(sch, t->acc);
-    TsAxis *owo, *owi, *fused, *aowo, *aowi;
-    TsStatus s = ts_split(st, ts_stage_root_axis(st, 3), kn->reg_n, &owo, &owi, err);
-    if (s == TS_OK)
-        s = ts_vectorize(st, ts_stage_root_axis(st, 4), err);
-    if (s == TS_OK)
-        s = ts_unroll(st, owi, err);
-    if (s == TS_OK && kn->parallel) {
-        s = ts_fuse(st, ts_stage_root_axis(st, 0), ts_stage_root_axis(st, 1), &fused, err);
-        if (s == TS_OK)
-            s = ts_parallel(st, fused, err);
-    }
-    if (s == TS_OK)
-        s = ts_compute_at(sa, st, owo, err);
-    TsAxis *root[7];
-    for (int i = 0; i < 7; i++)
-        root[i] = ts_stage_root_axis(sa, i);
-    if (s == TS_OK)
-        s = ts_split(sa, root[3], kn->reg_n, &aowo, &aowi, err);
-    if (s == TS_OK)
-        s = ts_reorder(
-            sa, 8, (TsAxis *[]){ root[0], root[1], root[2], aowo, root[5], root[6], aowi, root[4] },
-            err);
-    if (s == TS_OK && kn->unroll_kw)
-        s = ts_unroll(sa, root[6], err);
-    if (s == TS_OK)
-        s = ts_unroll(sa, aowi, err);
-    if (s == TS_OK)
-        s = ts_vectorize(sa, root[4], err);
-    return s;
-}
-
 static TsStatus pool_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                  const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
                                  TsError *err)
@@ -206,7 +171,8 @@ static TsStatus pool_instantiate(const TsTemplateArgs *args, const TsTemplateTar
     TsSchedule *sch = ts_schedule_create(arena, 1, &t.out);
     if (!sch)
         return ts_arena_check(arena, err);
-    if ((st = schedule_pool(sch, &t, &kn, err)) != TS_OK)
+    st = sch_schedule_window_op(sch, t.out, t.acc, kn.reg_n, kn.unroll_kw, kn.parallel, err);
+    if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
         .sch = sch, .num_tensors = 2, .num_outputs = 1, .tensors = { t.data, t.out }
