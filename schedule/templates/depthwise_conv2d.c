@@ -45,17 +45,7 @@ static TsStatus dw_define_space(const TsTemplateArgs *args, const TsTemplateTarg
     TsStatus st = read_depthwise(args, target, &d, err);
     if (st != TS_OK)
         return st;
-    int64_t lanes = sch_tmpl_lanes(target);
-    st = sch_define_channel_split(space, "tile_c", d.c, lanes, 4 * lanes, err);
-    TsSplitOptions ow_opt = { .policy = TS_SPLIT_POWER2, .num_outputs = 2, .max_factor = 16 };
-    if (st == TS_OK)
-        st = ts_space_define_split(space, "tile_ow", d.ow, &ow_opt, err);
-    static const int64_t on_off[] = { 0, 1 };
-    if (st == TS_OK)
-        st = ts_space_define_knob(space, "unroll_kw", 2, on_off, err);
-    if (st == TS_OK)
-        st = ts_space_define_knob(space, "parallel", target->num_cores > 1 ? 2 : 1, on_off, err);
-    return st;
+    return sch_define_window_space(space, target, d.c, d.ow, 16, err);
 }
 
 /* The rule: one vector of channels, 8 positions (4 on AVX2's 16 registers), kw
@@ -106,33 +96,15 @@ static void dw_expression(TsArena *A, const Depthwise *d, int64_t cb, DwTensors 
                                ts_sum(A, prod, 2, (TsAxis *[]){ kh, kw }, NULL));
 }
 
-typedef struct DwKnobs {
-    int64_t cb, reg_n, unroll_kw, parallel;
-} DwKnobs;
-
-static TsStatus read_knobs(const TsConfig *config, DwKnobs *kn, TsError *err)
-{
-    int64_t f[TS_KNOB_MAX_OUTPUTS] = { 0 };
-    int n;
-    TsStatus st = ts_config_split(config, "tile_c", f, TS_KNOB_MAX_OUTPUTS, &n, err);
-    kn->cb = f[1];
-    if (st == TS_OK)
-        st = ts_config_split(config, "tile_ow", f, TS_KNOB_MAX_OUTPUTS, &n, err);
-    kn->reg_n = f[1];
-    kn->unroll_kw = sch_tmpl_knob(config, "unroll_kw", err, &st);
-    kn->parallel = sch_tmpl_knob(config, "parallel", err, &st);
-    return st;
-}
-
 static TsStatus dw_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
                                TsError *err)
 {
     Depthwise d;
-    DwKnobs kn;
+    SchWindowKnobs kn;
     TsStatus st = read_depthwise(args, target, &d, err);
     if (st == TS_OK)
-        st = read_knobs(config, &kn, err);
+        st = sch_read_window_knobs(config, &kn, err);
     if (st != TS_OK)
         return st;
     if (d.c % kn.cb)
@@ -148,7 +120,7 @@ static TsStatus dw_instantiate(const TsTemplateArgs *args, const TsTemplateTarge
     TsTensor *acc;
     st = ts_cache_write(sch, t.out, &acc, err);
     if (st == TS_OK)
-        st = sch_schedule_window_op(sch, t.out, acc, kn.reg_n, kn.unroll_kw, kn.parallel, err);
+        st = sch_schedule_window_op(sch, t.out, acc, &kn, err);
     if (st == TS_OK && t.pad != t.data) {
         TsStage *ps = ts_stage(sch, t.pad);
         st = ts_vectorize(ps, ts_stage_root_axis(ps, 4), err);

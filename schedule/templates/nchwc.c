@@ -134,9 +134,41 @@ TsStatus sch_window_extents(const char *op, const char *window, int64_t h, int64
     return TS_OK;
 }
 
-TsStatus sch_schedule_window_op(TsSchedule *sch, TsTensor *out, TsTensor *acc, int64_t reg_n,
-                                bool unroll_kw, bool parallel, TsError *err)
+TsStatus sch_define_window_space(TsConfigSpace *space, const TsTemplateTarget *target,
+                                 int64_t c, int64_t ow, int64_t max_reg_n, TsError *err)
 {
+    int64_t lanes = sch_tmpl_lanes(target);
+    TsStatus st = sch_define_channel_split(space, "tile_c", c, lanes, 4 * lanes, err);
+    TsSplitOptions ow_opt = { .policy = TS_SPLIT_POWER2, .num_outputs = 2,
+                              .max_factor = max_reg_n };
+    if (st == TS_OK)
+        st = ts_space_define_split(space, "tile_ow", ow, &ow_opt, err);
+    static const int64_t on_off[] = { 0, 1 };
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "unroll_kw", 2, on_off, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "parallel", target->num_cores > 1 ? 2 : 1, on_off, err);
+    return st;
+}
+
+TsStatus sch_read_window_knobs(const TsConfig *config, SchWindowKnobs *kn, TsError *err)
+{
+    int64_t f[TS_KNOB_MAX_OUTPUTS] = { 0 };
+    int n;
+    TsStatus st = ts_config_split(config, "tile_c", f, TS_KNOB_MAX_OUTPUTS, &n, err);
+    kn->cb = f[1];
+    if (st == TS_OK)
+        st = ts_config_split(config, "tile_ow", f, TS_KNOB_MAX_OUTPUTS, &n, err);
+    kn->reg_n = f[1];
+    kn->unroll_kw = sch_tmpl_knob(config, "unroll_kw", err, &st);
+    kn->parallel = sch_tmpl_knob(config, "parallel", err, &st);
+    return st;
+}
+
+TsStatus sch_schedule_window_op(TsSchedule *sch, TsTensor *out, TsTensor *acc,
+                                const SchWindowKnobs *kn, TsError *err)
+{
+    int64_t reg_n = kn->reg_n;
     TsStage *st = ts_stage(sch, out), *sa = ts_stage(sch, acc);
     TsAxis *owo, *owi, *fused, *aowo, *aowi;
     TsStatus s = ts_split(st, ts_stage_root_axis(st, 3), reg_n, &owo, &owi, err);
@@ -144,7 +176,7 @@ TsStatus sch_schedule_window_op(TsSchedule *sch, TsTensor *out, TsTensor *acc, i
         s = ts_vectorize(st, ts_stage_root_axis(st, 4), err);
     if (s == TS_OK)
         s = ts_unroll(st, owi, err);
-    if (s == TS_OK && parallel) {
+    if (s == TS_OK && kn->parallel) {
         s = ts_fuse(st, ts_stage_root_axis(st, 0), ts_stage_root_axis(st, 1), &fused, err);
         if (s == TS_OK)
             s = ts_parallel(st, fused, err);
@@ -161,7 +193,7 @@ TsStatus sch_schedule_window_op(TsSchedule *sch, TsTensor *out, TsTensor *acc, i
         s = ts_reorder(
             sa, 8, (TsAxis *[]){ root[0], root[1], root[2], aowo, root[5], root[6], aowi, root[4] },
             err);
-    if (s == TS_OK && unroll_kw)
+    if (s == TS_OK && kn->unroll_kw)
         s = ts_unroll(sa, root[6], err);
     if (s == TS_OK)
         s = ts_unroll(sa, aowi, err);

@@ -50,17 +50,7 @@ static TsStatus pool_define_space(const TsTemplateArgs *args, const TsTemplateTa
     TsStatus st = read_pool(args, target, &p, err);
     if (st != TS_OK)
         return st;
-    int64_t lanes = sch_tmpl_lanes(target);
-    st = sch_define_channel_split(space, "tile_c", p.c, lanes, 4 * lanes, err);
-    TsSplitOptions ow_opt = { .policy = TS_SPLIT_POWER2, .num_outputs = 2, .max_factor = 8 };
-    if (st == TS_OK)
-        st = ts_space_define_split(space, "tile_ow", p.ow, &ow_opt, err);
-    static const int64_t on_off[] = { 0, 1 };
-    if (st == TS_OK)
-        st = ts_space_define_knob(space, "unroll_kw", 2, on_off, err);
-    if (st == TS_OK)
-        st = ts_space_define_knob(space, "parallel", target->num_cores > 1 ? 2 : 1, on_off, err);
-    return st;
+    return sch_define_window_space(space, target, p.c, p.ow, 8, err);
 }
 
 /* The rule: one vector of channels, 4 positions, the window's row unrolled. */
@@ -132,33 +122,15 @@ static void pool_expression(TsArena *A, const Pool *p, int64_t cb, PoolTensors *
                                (TsAxis *[]){ n2, cc2, oh2, ow2, b2 }, result);
 }
 
-typedef struct PoolKnobs {
-    int64_t cb, reg_n, unroll_kw, parallel;
-} PoolKnobs;
-
-static TsStatus read_knobs(const TsConfig *config, PoolKnobs *kn, TsError *err)
-{
-    int64_t f[TS_KNOB_MAX_OUTPUTS] = { 0 };
-    int n;
-    TsStatus st = ts_config_split(config, "tile_c", f, TS_KNOB_MAX_OUTPUTS, &n, err);
-    kn->cb = f[1];
-    if (st == TS_OK)
-        st = ts_config_split(config, "tile_ow", f, TS_KNOB_MAX_OUTPUTS, &n, err);
-    kn->reg_n = f[1];
-    kn->unroll_kw = sch_tmpl_knob(config, "unroll_kw", err, &st);
-    kn->parallel = sch_tmpl_knob(config, "parallel", err, &st);
-    return st;
-}
-
 static TsStatus pool_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                  const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
                                  TsError *err)
 {
     Pool p;
-    PoolKnobs kn;
+    SchWindowKnobs kn;
     TsStatus st = read_pool(args, target, &p, err);
     if (st == TS_OK)
-        st = read_knobs(config, &kn, err);
+        st = sch_read_window_knobs(config, &kn, err);
     if (st != TS_OK)
         return st;
     if (p.c % kn.cb)
@@ -171,7 +143,7 @@ static TsStatus pool_instantiate(const TsTemplateArgs *args, const TsTemplateTar
     TsSchedule *sch = ts_schedule_create(arena, 1, &t.out);
     if (!sch)
         return ts_arena_check(arena, err);
-    st = sch_schedule_window_op(sch, t.out, t.acc, kn.reg_n, kn.unroll_kw, kn.parallel, err);
+    st = sch_schedule_window_op(sch, t.out, t.acc, &kn, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){

@@ -66,13 +66,23 @@ int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int 
  * sch_channel_blocks(n, lanes, max). */
 TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_t n,
                                   int64_t lanes, int64_t max, TsError *err);
-/* The schedule depthwise conv2d and pooling share, for out [N, CC, OH, OW, cb] computed
- * through the accumulator acc [N, CC, OH, OW, cb] with reduce axes kh, kw: the output
- * row in register blocks of reg_n positions (unrolled), cb as vectors, n x cc parallel
- * when asked; acc computed at the block with loops kh, kw (unrolled when unroll_kw), the
- * block's positions (unrolled) and cb (vectors). */
-TsStatus sch_schedule_window_op(TsSchedule *sch, TsTensor *out, TsTensor *acc, int64_t reg_n,
-                                bool unroll_kw, bool parallel, TsError *err);
+/* The knobs depthwise conv2d and pooling share: "tile_c" (the channel block cb),
+ * "tile_ow" (register blocks of reg_n output positions, powers of two up to max_reg_n),
+ * "unroll_kw" and "parallel". */
+typedef struct SchWindowKnobs {
+    int64_t cb, reg_n, unroll_kw, parallel;
+} SchWindowKnobs;
+
+TsStatus sch_define_window_space(TsConfigSpace *space, const TsTemplateTarget *target,
+                                 int64_t c, int64_t ow, int64_t max_reg_n, TsError *err);
+TsStatus sch_read_window_knobs(const TsConfig *config, SchWindowKnobs *kn, TsError *err);
+/* Their schedule, for out [N, CC, OH, OW, cb] computed through the accumulator
+ * acc [N, CC, OH, OW, cb] with reduce axes kh, kw: the output row in register blocks of
+ * reg_n positions (unrolled), cb as vectors, n x cc parallel when asked; acc computed at
+ * the block with loops kh, kw (unrolled when unroll_kw), the block's positions (unrolled)
+ * and cb (vectors). */
+TsStatus sch_schedule_window_op(TsSchedule *sch, TsTensor *out, TsTensor *acc,
+                                const SchWindowKnobs *kn, TsError *err);
 /* Checks a sliding window of r x s (stride, pad on every side) over h x w and gives the
  * output extents; window names it in messages ("kernel", "window"), op the template. */
 TsStatus sch_window_extents(const char *op, const char *window, int64_t h, int64_t w, int64_t r,
