@@ -57,19 +57,7 @@ static TsStatus dw_default_config(const TsTemplateArgs *args, const TsTemplateTa
     TsStatus st = read_depthwise(args, target, &d, err);
     if (st != TS_OK)
         return st;
-    int64_t c[] = { sch_tmpl_lanes(target) };
-    int64_t ow[] = { target->isa == TS_ISA_X86_AVX2 ? 4 : 8 };
-    sch_tmpl_config_init(space, out);
-    st = sch_tmpl_want_split(out, "tile_c", c, 1, err);
-    if (st == TS_OK)
-        st = sch_tmpl_want_split(out, "tile_ow", ow, 1, err);
-    if (st == TS_OK)
-        st = sch_tmpl_want_knob(out, "unroll_kw", 1, err);
-    if (st == TS_OK)
-        st = sch_tmpl_want_knob(out, "parallel", target->num_cores > 1, err);
-    if (st == TS_OK)
-        st = sch_tmpl_config_finish(out, err);
-    return st;
+    return sch_window_default(space, target, target->isa == TS_ISA_X86_AVX2 ? 4 : 8, out, err);
 }
 
 typedef struct DwTensors {

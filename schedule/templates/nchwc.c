@@ -103,8 +103,8 @@ TsTensor *sch_nchwc_pad(TsArena *A, TsTensor *data, int64_t pad)
                              ts_if_then_else(A, inside, value, ts_f32(A, 0.0)));
 }
 
-TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_t n,
-                                  int64_t lanes, int64_t max, TsError *err)
+TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_t n, int64_t lanes,
+                                  int64_t max, TsError *err)
 {
     int64_t blocks[64], rows[128];
     int count = sch_channel_blocks(n, lanes, max, blocks, 64);
@@ -112,8 +112,9 @@ TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_
         rows[2 * i] = -1;
         rows[2 * i + 1] = blocks[i];
     }
-    TsSplitOptions opt = { .policy = TS_SPLIT_CANDIDATES, .num_outputs = 2, .candidates = rows,
-                           .num_candidates = count };
+    TsSplitOptions opt = {
+        .policy = TS_SPLIT_CANDIDATES, .num_outputs = 2, .candidates = rows, .num_candidates = count
+    };
     return ts_space_define_split(space, name, n, &opt, err);
 }
 
@@ -125,21 +126,21 @@ TsStatus sch_window_extents(const char *op, const char *window, int64_t h, int64
         return ts_fail(err, TS_EINVAL, "%s: pad=%lld must be smaller than the %s %lldx%lld", op,
                        (long long)pad, window, (long long)r, (long long)s);
     if (h + 2 * pad < r || w + 2 * pad < s)
-        return ts_fail(err, TS_EINVAL,
-                       "%s: %s R=%lld S=%lld is larger than the padded input %lldx%lld", op,
-                       window, (long long)r, (long long)s, (long long)(h + 2 * pad),
-                       (long long)(w + 2 * pad));
+        return ts_fail(
+            err, TS_EINVAL, "%s: %s R=%lld S=%lld is larger than the padded input %lldx%lld", op,
+            window, (long long)r, (long long)s, (long long)(h + 2 * pad), (long long)(w + 2 * pad));
     *oh = (h + 2 * pad - r) / stride + 1;
     *ow = (w + 2 * pad - s) / stride + 1;
     return TS_OK;
 }
 
-TsStatus sch_define_window_space(TsConfigSpace *space, const TsTemplateTarget *target,
-                                 int64_t c, int64_t ow, int64_t max_reg_n, TsError *err)
+TsStatus sch_define_window_space(TsConfigSpace *space, const TsTemplateTarget *target, int64_t c,
+                                 int64_t ow, int64_t max_reg_n, TsError *err)
 {
     int64_t lanes = sch_tmpl_lanes(target);
     TsStatus st = sch_define_channel_split(space, "tile_c", c, lanes, 4 * lanes, err);
-    TsSplitOptions ow_opt = { .policy = TS_SPLIT_POWER2, .num_outputs = 2,
+    TsSplitOptions ow_opt = { .policy = TS_SPLIT_POWER2,
+                              .num_outputs = 2,
                               .max_factor = max_reg_n };
     if (st == TS_OK)
         st = ts_space_define_split(space, "tile_ow", ow, &ow_opt, err);
@@ -162,6 +163,23 @@ TsStatus sch_read_window_knobs(const TsConfig *config, SchWindowKnobs *kn, TsErr
     kn->reg_n = f[1];
     kn->unroll_kw = sch_tmpl_knob(config, "unroll_kw", err, &st);
     kn->parallel = sch_tmpl_knob(config, "parallel", err, &st);
+    return st;
+}
+
+TsStatus sch_window_default(const TsConfigSpace *space, const TsTemplateTarget *target,
+                            int64_t reg_n, TsConfig *out, TsError *err)
+{
+    int64_t c[] = { sch_tmpl_lanes(target) }, ow[] = { reg_n };
+    sch_tmpl_config_init(space, out);
+    TsStatus st = sch_tmpl_want_split(out, "tile_c", c, 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_split(out, "tile_ow", ow, 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "unroll_kw", 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "parallel", target->num_cores > 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_config_finish(out, err);
     return st;
 }
 

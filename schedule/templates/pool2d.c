@@ -39,8 +39,8 @@ static TsStatus read_pool(const TsTemplateArgs *args, const TsTemplateTarget *ta
     if (p->kind != 0 && p->kind != 1)
         return ts_fail(err, TS_EINVAL, "pool2d: kind=%lld must be 0 (max) or 1 (average)",
                        (long long)p->kind);
-    return sch_window_extents("pool2d", "window", p->h, p->w, p->r, p->s, p->stride, p->pad,
-                              &p->oh, &p->ow, err);
+    return sch_window_extents("pool2d", "window", p->h, p->w, p->r, p->s, p->stride, p->pad, &p->oh,
+                              &p->ow, err);
 }
 
 static TsStatus pool_define_space(const TsTemplateArgs *args, const TsTemplateTarget *target,
@@ -61,18 +61,7 @@ static TsStatus pool_default_config(const TsTemplateArgs *args, const TsTemplate
     TsStatus st = read_pool(args, target, &p, err);
     if (st != TS_OK)
         return st;
-    int64_t c[] = { sch_tmpl_lanes(target) }, ow[] = { 4 };
-    sch_tmpl_config_init(space, out);
-    st = sch_tmpl_want_split(out, "tile_c", c, 1, err);
-    if (st == TS_OK)
-        st = sch_tmpl_want_split(out, "tile_ow", ow, 1, err);
-    if (st == TS_OK)
-        st = sch_tmpl_want_knob(out, "unroll_kw", 1, err);
-    if (st == TS_OK)
-        st = sch_tmpl_want_knob(out, "parallel", target->num_cores > 1, err);
-    if (st == TS_OK)
-        st = sch_tmpl_config_finish(out, err);
-    return st;
+    return sch_window_default(space, target, 4, out, err);
 }
 
 /* The number of input points in the window along one dimension: min(start + k, size) -

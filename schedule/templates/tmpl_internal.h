@@ -64,8 +64,8 @@ TsTensor *sch_nchwc_pad(TsArena *arena, TsTensor *data, int64_t pad);
 int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int cap);
 /* Defines the split knob name of the channel extent n into [-1, block] over
  * sch_channel_blocks(n, lanes, max). */
-TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_t n,
-                                  int64_t lanes, int64_t max, TsError *err);
+TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_t n, int64_t lanes,
+                                  int64_t max, TsError *err);
 /* The knobs depthwise conv2d and pooling share: "tile_c" (the channel block cb),
  * "tile_ow" (register blocks of reg_n output positions, powers of two up to max_reg_n),
  * "unroll_kw" and "parallel". */
@@ -73,9 +73,13 @@ typedef struct SchWindowKnobs {
     int64_t cb, reg_n, unroll_kw, parallel;
 } SchWindowKnobs;
 
-TsStatus sch_define_window_space(TsConfigSpace *space, const TsTemplateTarget *target,
-                                 int64_t c, int64_t ow, int64_t max_reg_n, TsError *err);
+TsStatus sch_define_window_space(TsConfigSpace *space, const TsTemplateTarget *target, int64_t c,
+                                 int64_t ow, int64_t max_reg_n, TsError *err);
 TsStatus sch_read_window_knobs(const TsConfig *config, SchWindowKnobs *kn, TsError *err);
+/* Their default: one vector of channels, reg_n positions, kw unrolled, parallel when there
+ * are cores. */
+TsStatus sch_window_default(const TsConfigSpace *space, const TsTemplateTarget *target,
+                            int64_t reg_n, TsConfig *out, TsError *err);
 /* Their schedule, for out [N, CC, OH, OW, cb] computed through the accumulator
  * acc [N, CC, OH, OW, cb] with reduce axes kh, kw: the output row in register blocks of
  * reg_n positions (unrolled), cb as vectors, n x cc parallel when asked; acc computed at
