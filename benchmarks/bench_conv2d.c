@@ -296,20 +296,6 @@ static TsStatus time_round(LayerCase *lc, TsError *err)
     return status;
 }
 
-/* The best core type's median GFLOPS of a series, and which it was. */
-static double best_gflops(const BenchCosts *series, double flops, int *best)
-{
-    double top = 0.0;
-    for (int k = 0; k < BENCH_NUM_CORETYPES; k++) {
-        double g = flops / bench_median(&series[k]) * 1e-9;
-        if (g > top) {
-            top = g;
-            *best = k;
-        }
-    }
-    return top;
-}
-
 static void report(LayerCase *cases, int rounds)
 {
     printf("\n%-18s %9s %7s | %-33s | %-10s %7s | %6s | %-11s %6s\n", "layer", "Tessera", "GFLOPS",
@@ -325,8 +311,8 @@ static void report(LayerCase *cases, int rounds)
         for (int k = 0; k < BENCH_NUM_CORETYPES; k++)
             blas[k] = flops / bench_median(&lc->openblas[k]) * 1e-9;
         int best = 0, best_sgemm = 0;
-        double reference = best_gflops(lc->openblas, flops, &best);
-        double sgemm_alone = best_gflops(lc->sgemm_only, flops, &best_sgemm);
+        double reference = bench_best_gflops(lc->openblas, flops, &best);
+        double sgemm_alone = bench_best_gflops(lc->sgemm_only, flops, &best_sgemm);
         double ratio = mine / reference;
         if (ratio < worst)
             worst = ratio;
@@ -360,9 +346,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], BENCH_CHILD_FLAG) == 0)
         return conv_reference_child(argc, argv);
     openblas_set_num_threads(1);
-    int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : DEFAULT_ROUNDS;
-    if (rounds < 1)
-        rounds = DEFAULT_ROUNDS;
+    int rounds = bench_rounds(DEFAULT_ROUNDS);
     TsError err;
     TsTarget *target;
     if (ts_target_parse("llvm", &target, &err) != TS_OK)

@@ -302,9 +302,7 @@ int main(int argc, char **argv)
         return child_main(argc, argv);
     setenv("TS_NUM_THREADS", "2", 1); /* read when the pool starts, on the first launch */
     openblas_set_num_threads(1);      /* the reference results only */
-    int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : DEFAULT_ROUNDS;
-    if (rounds < 1)
-        rounds = DEFAULT_ROUNDS;
+    int rounds = bench_rounds(DEFAULT_ROUNDS);
 
     TsError err;
     TsTarget *target;

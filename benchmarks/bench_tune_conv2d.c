@@ -30,7 +30,9 @@ enum { NUM_LAYERS = 4, DEFAULT_TRIALS = 200, DEFAULT_ROUNDS = 3, REPEATS_PER_ROU
 #define MIN_REPEAT_MS 40.0
 #define MAX_RELATIVE_ERROR 1e-4
 
-static const int64_t layer_dims[NUM_LAYERS][2] = { { 64, 56 }, { 128, 28 }, { 256, 14 }, { 512, 7 } };
+static const int64_t layer_dims[NUM_LAYERS][2] = {
+    { 64, 56 }, { 128, 28 }, { 256, 14 }, { 512, 7 }
+};
 
 typedef struct LayerCase {
     ConvShape shape;
@@ -53,10 +55,12 @@ static TsStatus check_layer(LayerCase *lc, TsError *err)
 {
     const TunedKernel *tk = &lc->tk;
     const ConvShape *s = &lc->shape;
-    if (tk->num_args != 3 || ts_tensor_ndim(tk->args[0]) != 5 ||
-        ts_tensor_ndim(tk->args[1]) != 6 || ts_tensor_ndim(tk->args[2]) != 5)
-        return ts_fail(err, TS_EINVAL, "%s: expected data [N,C/ib,H,W,ib], weight "
-                       "[K/ob,C/ib,R,S,ib,ob], out [N,K/ob,OH,OW,ob]", ts_tune_task_name(tk->task));
+    if (tk->num_args != 3 || ts_tensor_ndim(tk->args[0]) != 5 || ts_tensor_ndim(tk->args[1]) != 6 ||
+        ts_tensor_ndim(tk->args[2]) != 5)
+        return ts_fail(err, TS_EINVAL,
+                       "%s: expected data [N,C/ib,H,W,ib], weight "
+                       "[K/ob,C/ib,R,S,ib,ob], out [N,K/ob,OH,OW,ob]",
+                       ts_tune_task_name(tk->task));
     int64_t ib = ts_tensor_dim(tk->args[0], 4), ob = ts_tensor_dim(tk->args[2], 4);
     for (int i = 0; i < 3; i++) {
         int64_t shape[TS_MAX_DIMS];
@@ -93,8 +97,8 @@ static TsStatus layer_init(LayerCase *lc, int layer, int trials, const TsTarget 
 {
     memset(lc, 0, sizeof *lc);
     int64_t c = layer_dims[layer][0], hw = layer_dims[layer][1];
-    lc->shape = (ConvShape){ .c = c, .h = hw, .w = hw, .f = c, .r = 3, .s = 3, .stride = 1,
-                             .pad = 1 };
+    lc->shape =
+        (ConvShape){ .c = c, .h = hw, .w = hw, .f = c, .r = 3, .s = 3, .stride = 1, .pad = 1 };
     conv_shape_init(&lc->shape);
     conv_operands_init(&lc->o, &lc->shape, 11, 12);
     TsTemplateArgs args = { 0 };
@@ -105,8 +109,8 @@ static TsStatus layer_init(LayerCase *lc, int layer, int trials, const TsTarget 
         if (st != TS_OK)
             return st;
     }
-    TsStatus st = tuned_kernel_build("conv2d", &args, trials, "bench_tune_conv2d.log", target,
-                                     &lc->tk, err);
+    TsStatus st =
+        tuned_kernel_build("conv2d", &args, trials, "bench_tune_conv2d.log", target, &lc->tk, err);
     return st == TS_OK ? check_layer(lc, err) : st;
 }
 
@@ -131,12 +135,6 @@ static TsStatus time_round(LayerCase *lc, TsError *err)
     return st;
 }
 
-static double gflops_of(const BenchCosts *costs, double flop)
-{
-    double median = bench_median(costs);
-    return median > 0 ? flop / median * 1e-9 : 0;
-}
-
 /* Prints the table and the RESULT line. */
 static void report(LayerCase *cases, int rounds)
 {
@@ -147,17 +145,10 @@ static void report(LayerCase *cases, int rounds)
     int used = 0;
     for (int i = 0; i < NUM_LAYERS; i++) {
         LayerCase *lc = &cases[i];
-        double flop = conv_flops(&lc->shape), ours = gflops_of(&lc->tessera, flop);
-        double ref = 0, alone = 0;
-        int core = 0;
-        for (int k = 0; k < BENCH_NUM_CORETYPES; k++) {
-            double g = gflops_of(&lc->openblas[k], flop);
-            if (g > ref) {
-                ref = g;
-                core = k;
-            }
-            alone = fmax(alone, gflops_of(&lc->sgemm_only[k], flop));
-        }
+        double flop = conv_flops(&lc->shape), ours = bench_gflops(&lc->tessera, flop);
+        int core, alone_core;
+        double ref = bench_best_gflops(lc->openblas, flop, &core);
+        double alone = bench_best_gflops(lc->sgemm_only, flop, &alone_core);
         double ratio = ref > 0 ? ours / ref : 0;
         worst = fmin(worst, ratio);
         printf("%3lldx%2lldx%2lld->%3lld  %6d %6.3f ms %6.1f | %-10s        %6.1f | %6.3f | %6.1f "
@@ -171,7 +162,8 @@ static void report(LayerCase *cases, int rounds)
                          (long long)lc->shape.c, ratio);
     }
     printf("\nmedians of %d rounds x %d repeats per side and layer, each the mean of >= %.0f ms "
-           "of calls, one thread\n", rounds, REPEATS_PER_ROUND, MIN_REPEAT_MS);
+           "of calls, one thread\n",
+           rounds, REPEATS_PER_ROUND, MIN_REPEAT_MS);
     printf("RESULT bench=tune_conv2d threads=1%s ratio=%.3f\n", result, worst);
 }
 
@@ -181,9 +173,7 @@ int main(int argc, char **argv)
         return conv_reference_child(argc, argv);
     setenv("TS_NUM_THREADS", "1", 1);
     openblas_set_num_threads(1);
-    int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : DEFAULT_ROUNDS;
-    if (rounds < 1)
-        rounds = DEFAULT_ROUNDS;
+    int rounds = bench_rounds(DEFAULT_ROUNDS);
     int trials = tuned_kernel_trials(DEFAULT_TRIALS);
     TsError err;
     TsTarget *target;
@@ -202,8 +192,9 @@ int main(int argc, char **argv)
             goto out_free;
         }
         printf("%s: %d trials in the log (%.0f s measured in this run); max relative error vs "
-               "the reference %.2e\n", ts_tune_task_name(cases[ready].tk.task),
-               cases[ready].tk.trials, cases[ready].tk.tuning_seconds, cases[ready].max_error);
+               "the reference %.2e\n",
+               ts_tune_task_name(cases[ready].tk.task), cases[ready].tk.trials,
+               cases[ready].tk.tuning_seconds, cases[ready].max_error);
         fflush(stdout);
     }
     for (int r = 0; r < rounds; r++) {

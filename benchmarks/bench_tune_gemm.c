@@ -28,8 +28,8 @@ enum { SIZE = 1024, DEFAULT_TRIALS = 300, DEFAULT_ROUNDS = 5, REPEATS_PER_ROUND 
 
 /* Binds the kernel's arguments (data, weight, out by their order) and checks its output
  * against sgemm's. */
-static TsStatus check(const TunedKernel *tk, DenseOperands *d, BenchTensorArg *tensors, TsValue *values,
-                      int32_t *codes, double *max_error, TsError *err)
+static TsStatus check(const TunedKernel *tk, DenseOperands *d, BenchTensorArg *tensors,
+                      TsValue *values, int32_t *codes, double *max_error, TsError *err)
 {
     if (tk->num_args != 3)
         return ts_fail(err, TS_EINVAL, "the dense kernel has %d arguments, expected 3",
@@ -60,28 +60,21 @@ static TsStatus check(const TunedKernel *tk, DenseOperands *d, BenchTensorArg *t
     return st;
 }
 
-static double gflops_of(const BenchCosts *costs, double flop)
-{
-    double median = bench_median(costs);
-    return median > 0 ? flop / median * 1e-9 : 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], BENCH_CHILD_FLAG) == 0)
         return dense_reference_child(argc, argv);
     setenv("TS_NUM_THREADS", "1", 1);
     openblas_set_num_threads(1);
-    int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : DEFAULT_ROUNDS;
-    if (rounds < 1)
-        rounds = DEFAULT_ROUNDS;
+    int rounds = bench_rounds(DEFAULT_ROUNDS);
     int trials = tuned_kernel_trials(DEFAULT_TRIALS);
     TsError err;
     TsTarget *target;
     if (ts_target_parse("llvm", &target, &err) != TS_OK)
         return bench_report_error("bench_tune_gemm: target", &err);
     printf("bench_tune_gemm: tuned fp32 dense %dx%dx%d (out = data . weight^T), one thread, vs "
-           "OpenBLAS cblas_sgemm(NoTrans, Trans)\n", SIZE, SIZE, SIZE);
+           "OpenBLAS cblas_sgemm(NoTrans, Trans)\n",
+           SIZE, SIZE, SIZE);
     bench_print_machine(target);
     fflush(stdout);
 
@@ -118,28 +111,25 @@ int main(int argc, char **argv)
     char corename[BENCH_NUM_CORETYPES][64];
     char buf[5][24];
     const char *child_args[5];
-    int num_child_args = dense_reference_child_args(&d, REPEATS_PER_ROUND, MIN_REPEAT_MS, buf,
-                                                    child_args);
+    int num_child_args =
+        dense_reference_child_args(&d, REPEATS_PER_ROUND, MIN_REPEAT_MS, buf, child_args);
     TsTimeOptions options = bench_time_options(REPEATS_PER_ROUND, MIN_REPEAT_MS);
     for (int r = 0; r < rounds; r++) {
         fprintf(stderr, "round %d/%d\n", r + 1, rounds);
         if (bench_time(tk.kernel, values, codes, 3, &options, &tessera, &err) != TS_OK)
             goto out_timing;
         for (int c = 0; c < BENCH_NUM_CORETYPES; c++)
-            if (bench_openblas_child(bench_coretypes[c], 1, num_child_args, child_args, &openblas[c], NULL,
-                                     corename[c], sizeof corename[c], &err) != TS_OK)
+            if (bench_openblas_child(bench_coretypes[c], 1, num_child_args, child_args,
+                                     &openblas[c], NULL, corename[c], sizeof corename[c],
+                                     &err) != TS_OK)
                 goto out_timing;
     }
-    double flop = 2.0 * SIZE * SIZE * SIZE, ours = gflops_of(&tessera, flop), best = 0;
-    int best_core = 0;
-    for (int c = 0; c < BENCH_NUM_CORETYPES; c++) {
-        double g = gflops_of(&openblas[c], flop);
-        printf("OpenBLAS %-10s (%s): %.1f GFLOPS\n", bench_coretypes[c], corename[c], g);
-        if (g > best) {
-            best = g;
-            best_core = c;
-        }
-    }
+    double flop = 2.0 * SIZE * SIZE * SIZE, ours = bench_gflops(&tessera, flop);
+    for (int c = 0; c < BENCH_NUM_CORETYPES; c++)
+        printf("OpenBLAS %-10s (%s): %.1f GFLOPS\n", bench_coretypes[c], corename[c],
+               bench_gflops(&openblas[c], flop));
+    int best_core;
+    double best = bench_best_gflops(openblas, flop, &best_core);
     printf("Tessera tuned:             %.1f GFLOPS (%.3f ms median)\n", ours,
            bench_median(&tessera) * 1e3);
     printf("medians of %d rounds x %d repeats per side, each the mean of >= %.0f ms of calls\n",

@@ -30,6 +30,33 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+double bench_gflops(const BenchCosts *costs, double flop)
+{
+    double median = bench_median(costs);
+    return median > 0 ? flop / median * 1e-9 : 0;
+}
+
+double bench_best_gflops(const BenchCosts series[BENCH_NUM_CORETYPES], double flop, int *best)
+{
+    double top = 0.0;
+    *best = 0;
+    for (int k = 0; k < BENCH_NUM_CORETYPES; k++) {
+        double g = bench_gflops(&series[k], flop);
+        if (g > top) {
+            top = g;
+            *best = k;
+        }
+    }
+    return top;
+}
+
+int bench_rounds(int default_rounds)
+{
+    const char *text = getenv("BENCH_ROUNDS");
+    int rounds = text ? atoi(text) : default_rounds;
+    return rounds >= 1 ? rounds : default_rounds;
+}
+
 double bench_median(const BenchCosts *costs)
 {
     if (costs->count == 0)

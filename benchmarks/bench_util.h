@@ -36,6 +36,12 @@ typedef struct BenchCosts {
 } BenchCosts;
 
 void bench_costs_add(BenchCosts *costs, const double *values, int count);
+/* flop over the median cost, in GFLOPS; 0 for an empty series. */
+double bench_gflops(const BenchCosts *costs, double flop);
+/* The fastest core type's GFLOPS of one series per core type, and which it was. */
+double bench_best_gflops(const BenchCosts series[BENCH_NUM_CORETYPES], double flop, int *best);
+/* BENCH_ROUNDS from the environment, or default_rounds. */
+int bench_rounds(int default_rounds);
 /* The median (the mean of the middle two for an even count); 0 when empty. */
 double bench_median(const BenchCosts *costs);
 

@@ -84,8 +84,7 @@ static TsStatus compare(const float *got, const float *want, const float *magnit
                : ts_fail(err, TS_EDEVICE, "the kernel's output differs from OpenBLAS's");
 }
 
-static TsStatus check_dense(const TsFuncEntry *entry, Check *c, int argc, char **argv,
-                            TsError *err)
+static TsStatus check_dense(const TsFuncEntry *entry, Check *c, int argc, char **argv, TsError *err)
 {
     int64_t m, n, k;
     if (!arg_value(argc, argv, "M", &m) || !arg_value(argc, argv, "N", &n) ||
@@ -106,15 +105,14 @@ static TsStatus check_dense(const TsFuncEntry *entry, Check *c, int argc, char *
     if (st == TS_OK)
         st = compare(c->buffers[2], d.out, magnitude, (size_t)(m * n), err);
     c->flop = 2.0 * (double)m * (double)n * (double)k;
-    c->num_child_args = dense_reference_child_args(&d, REPEATS, MIN_REPEAT_MS, c->child_buf,
-                                                   c->child_args);
+    c->num_child_args =
+        dense_reference_child_args(&d, REPEATS, MIN_REPEAT_MS, c->child_buf, c->child_args);
     free(magnitude);
     dense_operands_free(&d);
     return st;
 }
 
-static TsStatus check_conv(const TsFuncEntry *entry, Check *c, int argc, char **argv,
-                           TsError *err)
+static TsStatus check_conv(const TsFuncEntry *entry, Check *c, int argc, char **argv, TsError *err)
 {
     ConvShape s = { 0 };
     int64_t batch = 1;
@@ -142,18 +140,12 @@ static TsStatus check_conv(const TsFuncEntry *entry, Check *c, int argc, char **
         st = compare(got, o.out, magnitude, n_out, err);
     }
     c->flop = conv_flops(&s);
-    c->num_child_args = conv_reference_child_args(&s, REPEATS, MIN_REPEAT_MS, c->child_buf,
-                                                  c->child_args);
+    c->num_child_args =
+        conv_reference_child_args(&s, REPEATS, MIN_REPEAT_MS, c->child_buf, c->child_args);
     free(magnitude);
     free(got);
     conv_operands_free(&o);
     return st;
-}
-
-static double gflops_of(const BenchCosts *costs, double flop)
-{
-    double median = bench_median(costs);
-    return median > 0 ? flop / median * 1e-9 : 0;
 }
 
 static TsStatus compare_speed(const TsFuncEntry *entry, Check *c, TsError *err)
@@ -162,22 +154,17 @@ static TsStatus compare_speed(const TsFuncEntry *entry, Check *c, TsError *err)
     char corename[BENCH_NUM_CORETYPES][64];
     TsTimeOptions options = bench_time_options(REPEATS, MIN_REPEAT_MS);
     for (int r = 0; r < ROUNDS; r++) {
-        TsStatus st = bench_time(entry->func, c->values, c->codes, c->num_args, &options, &ours,
-                                 err);
+        TsStatus st =
+            bench_time(entry->func, c->values, c->codes, c->num_args, &options, &ours, err);
         for (int k = 0; st == TS_OK && k < BENCH_NUM_CORETYPES; k++)
             st = bench_openblas_child(bench_coretypes[k], 1, c->num_child_args, c->child_args,
                                       &theirs[k], NULL, corename[k], sizeof corename[k], err);
         if (st != TS_OK)
             return st;
     }
-    double best = 0;
-    int core = 0;
-    for (int k = 0; k < BENCH_NUM_CORETYPES; k++)
-        if (gflops_of(&theirs[k], c->flop) > best) {
-            best = gflops_of(&theirs[k], c->flop);
-            core = k;
-        }
-    double mine = gflops_of(&ours, c->flop);
+    int core;
+    double best = bench_best_gflops(theirs, c->flop, &core);
+    double mine = bench_gflops(&ours, c->flop);
     printf("speed, one thread: Tessera %.1f GFLOPS (%.3f ms), OpenBLAS%s %.1f GFLOPS (%s, its "
            "fastest core type): %.2fx\n",
            mine, bench_median(&ours) * 1e3, strcmp(c->op, "conv2d") == 0 ? " im2col+sgemm" : "",
