@@ -182,8 +182,8 @@ bool rpc_host_is_loopback(const char *host)
     return strncmp(host, "127.", 4) == 0;
 }
 
-TsStatus rpc_parse_host_port(const char *text, char *host, size_t size, int *port,
-                             TsError *err)
+TsStatus ts_rpc_parse_endpoint(const char *text, char *host, size_t size, int *port,
+                               TsError *err)
 {
     const char *colon = text ? strrchr(text, ':') : NULL;
     if (!colon || colon == text || (size_t)(colon - text) >= size)

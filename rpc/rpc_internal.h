@@ -56,9 +56,6 @@ TsStatus rpc_connect_tcp(const char *host, int port, double timeout_s, int *fd_o
                          TsError *err);
 /* True for "localhost", 127.0.0.0/8 and ::1. */
 bool rpc_host_is_loopback(const char *host);
-/* Parses "HOST:PORT" into host (size bytes) and *port; TS_EINVAL naming text. */
-TsStatus rpc_parse_host_port(const char *text, char *host, size_t size, int *port,
-                             TsError *err);
 
 /* ---- authentication (auth.c) ---- */
 

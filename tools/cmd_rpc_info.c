@@ -33,23 +33,6 @@ static void print_help(void)
           stdout);
 }
 
-/* "HOST:PORT" into host and *port. */
-static bool split_host_port(const char *text, char *host, size_t size, int *port)
-{
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || (size_t)(colon - text) >= size)
-        return false;
-    char *end;
-    errno = 0;
-    long value = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || value < 1 || value > 65535)
-        return false;
-    memcpy(host, text, (size_t)(colon - text));
-    host[colon - text] = '\0';
-    *port = (int)value;
-    return true;
-}
-
 typedef struct InfoCommand {
     const char *address;
     const char *token_file;
@@ -113,7 +96,7 @@ int tool_rpc_info(int argc, char **argv)
     }
     char host[256];
     int port;
-    if (!split_host_port(cmd.address, host, sizeof host, &port))
+    if (ts_rpc_parse_endpoint(cmd.address, host, sizeof host, &port, NULL) != TS_OK)
         return fail(TOOL_EXIT_USAGE, "'%s' is not HOST:PORT", cmd.address);
     TsRpcConnectOptions options = ts_rpc_connect_options_default();
     options.connect_timeout_s = cmd.timeout_s;

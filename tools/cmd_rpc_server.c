@@ -86,18 +86,6 @@ static bool parse_int(const char *text, int lo, int hi, int *out)
     return true;
 }
 
-/* "HOST:PORT" into host and *port. */
-static bool split_host_port(const char *text, char *host, size_t size, int *port)
-{
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || (size_t)(colon - text) >= size ||
-        !parse_int(colon + 1, 1, 65535, port))
-        return false;
-    memcpy(host, text, (size_t)(colon - text));
-    host[colon - text] = '\0';
-    return true;
-}
-
 typedef struct ServerCommand {
     TsRpcServerOptions options;
     const char *token_file;
@@ -176,8 +164,9 @@ int tool_rpc_server(int argc, char **argv)
             print_help();
         return status;
     }
-    if (cmd.tracker && !split_host_port(cmd.tracker, cmd.tracker_host, sizeof cmd.tracker_host,
-                                        &cmd.options.tracker_port))
+    if (cmd.tracker && ts_rpc_parse_endpoint(cmd.tracker, cmd.tracker_host,
+                                             sizeof cmd.tracker_host, &cmd.options.tracker_port,
+                                             NULL) != TS_OK)
         return fail(TOOL_EXIT_USAGE, "--tracker: '%s' is not HOST:PORT", cmd.tracker);
     if (cmd.tracker)
         cmd.options.tracker_host = cmd.tracker_host;

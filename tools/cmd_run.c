@@ -167,23 +167,6 @@ static int run_module(const RunCommand *cmd)
 
 /* ---- on a device ---- */
 
-/* "HOST:PORT" into host and port. */
-static bool split_endpoint(const char *text, char *host, size_t size, int *port)
-{
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || (size_t)(colon - text) >= size)
-        return false;
-    char *end;
-    errno = 0;
-    long value = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || value < 1 || value > 65535)
-        return false;
-    memcpy(host, text, (size_t)(colon - text));
-    host[colon - text] = '\0';
-    *port = (int)value;
-    return true;
-}
-
 /* Allocates the arguments on the device and fills them with random numbers. */
 static TsStatus remote_arguments(TsRpcSession *s, const TsArgSpec *specs, int num_args,
                                  TsRpcArg *args, TsError *err)
@@ -248,7 +231,7 @@ static int run_remote(const RunCommand *cmd)
     char host[256], token[TS_RPC_MAX_TOKEN + 1];
     int port;
     TsError err;
-    if (!split_endpoint(cmd->rpc, host, sizeof host, &port)) {
+    if (ts_rpc_parse_endpoint(cmd->rpc, host, sizeof host, &port, NULL) != TS_OK) {
         fprintf(stderr, "tessera run: --rpc '%s' is not HOST:PORT\n", cmd->rpc);
         return TOOL_EXIT_USAGE;
     }

@@ -58,20 +58,6 @@ static bool parse_number(const char *text, double lo, double hi, double *out)
     return true;
 }
 
-/* "HOST:PORT" (the last colon splits, so an IPv6 host needs no brackets). */
-static bool parse_address(const char *text, char *host, size_t size, int *port)
-{
-    const char *colon = strrchr(text, ':');
-    double v;
-    if (!colon || colon == text || (size_t)(colon - text) >= size ||
-        !parse_number(colon + 1, 1, 65535, &v) || v != floor(v))
-        return false;
-    memcpy(host, text, (size_t)(colon - text));
-    host[colon - text] = '\0';
-    *port = (int)v;
-    return true;
-}
-
 static int tracker_status(int argc, char **argv)
 {
     static const struct option long_options[] = {
@@ -98,7 +84,7 @@ static int tracker_status(int argc, char **argv)
     }
     char host[256], token[TS_RPC_MAX_TOKEN + 1];
     int port;
-    if (!parse_address(address, host, sizeof host, &port)) {
+    if (ts_rpc_parse_endpoint(address, host, sizeof host, &port, NULL) != TS_OK) {
         fprintf(stderr, "%s: --tracker '%s' is not HOST:PORT with a port in [1, 65535]\n", cmd,
                 address);
         return TOOL_EXIT_USAGE;

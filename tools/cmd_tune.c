@@ -221,17 +221,11 @@ static int parse_number_option(int opt, const char *arg, TuneCommand *cmd)
 static int parse_endpoint(const char *option, const char *arg, char *host, size_t size,
                           int *port)
 {
-    const char *colon = strrchr(arg, ':');
-    long value;
-    if (!colon || colon == arg || (size_t)(colon - arg) >= size ||
-        !parse_long(colon + 1, 1, 65535, &value)) {
+    if (ts_rpc_parse_endpoint(arg, host, size, port, NULL) != TS_OK) {
         fprintf(stderr, "tessera tune: %s '%s' is not HOST:PORT (a port in [1, 65535])\n",
                 option, arg);
         return TOOL_EXIT_USAGE;
     }
-    memcpy(host, arg, (size_t)(colon - arg));
-    host[colon - arg] = '\0';
-    *port = (int)value;
     return TOOL_EXIT_OK;
 }
 

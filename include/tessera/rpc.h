@@ -31,6 +31,11 @@ extern "C" {
 /* A token file holds the shared secret; at most this many bytes are read from it. */
 #define TS_RPC_MAX_TOKEN 256
 
+/* Parses "HOST:PORT" (the last colon splits, so an IPv6 host needs no brackets) into
+ * host (size bytes) and *port in [1, 65535]; TS_EINVAL naming text otherwise. */
+TsStatus ts_rpc_parse_endpoint(const char *text, char *host, size_t size, int *port,
+                               TsError *err);
+
 /* ---- the client ---- */
 
 typedef struct TsRpcSession TsRpcSession;
