@@ -89,6 +89,35 @@ TsStage *sch_find_stage(const TsSchedule *sch, const TsTensor *t);
 /* The record of axis in stage, or NULL when the stage never had it. */
 SchAxisInfo *sch_axis_info(const TsStage *stage, const TsAxis *axis);
 
+/* ---- what the primitives share (schedule.c) ---- */
+
+/* Adds a line to the schedule's text (ts_schedule_str). */
+void sch_add_log(TsSchedule *sch, const char *fmt, ...) TS_PRINTF_LIKE(2, 3);
+/* TS_ENOMEM naming the stage. */
+TsStatus sch_no_memory(TsError *err, const TsStage *stage);
+/* The error a builder recorded in the arena, or TS_ENOMEM when none was recorded. */
+TsStatus sch_builder_failed(TsArena *arena, TsError *err, const char *what);
+/* The position of axis among the stage's leaves, or -1. */
+int sch_leaf_index(const TsStage *stage, const TsAxis *axis);
+/* axis is a current leaf of stage; otherwise says why not (what names the primitive). */
+TsStatus sch_check_leaf(const TsStage *stage, const TsAxis *axis, const char *what,
+                        TsError *err);
+/* A new axis of the stage, recorded with default annotations. */
+TsAxis *sch_new_axis(TsStage *stage, const char *name, int64_t extent, bool is_reduce);
+/* Replaces remove leaves at position pos by the n axes of with. */
+bool sch_replace_leaf(TsStage *stage, int pos, int n, TsAxis *const *with, int remove);
+/* Appends a relation to the stage's log. */
+bool sch_add_relation(TsStage *stage, const SchRelation *rel);
+/* A stage computing op, known to users as tensor, with every root axis a leaf. */
+TsStage *sch_new_stage(TsSchedule *sch, TsTensor *op, const TsTensor *tensor);
+/* "<base>.<suffix>", or "<base>.<suffix>2", ... when a stage already has that name. */
+void sch_unique_name(const TsSchedule *sch, const char *base, const char *suffix, char *out,
+                     size_t size);
+/* Inserts st at position pos of the schedule's stages. */
+bool sch_insert_stage(TsSchedule *sch, TsStage *st, int pos);
+/* The position of st among the schedule's stages, or -1. */
+int sch_stage_position(const TsSchedule *sch, const TsStage *st);
+
 /* ---- lowering ---- */
 
 typedef struct SchLowerOptions {

@@ -435,10 +435,13 @@ TsStatus ts_space_from_choices(const TsConfigSpace *space, const int64_t *choice
                            (long long)choice[k], (long long)knob->size);
         index = index * knob->size + choice[k];
     }
+    /* choice may be out->choice itself: keep it before out is cleared. */
+    int64_t kept[TS_CONFIG_MAX_KNOBS];
+    memcpy(kept, choice, sizeof *choice * (size_t)space->num_knobs);
     memset(out, 0, sizeof *out);
     out->space = space;
     out->index = index;
-    memcpy(out->choice, choice, sizeof *choice * (size_t)space->num_knobs);
+    memcpy(out->choice, kept, sizeof *choice * (size_t)space->num_knobs);
     return TS_OK;
 }
 

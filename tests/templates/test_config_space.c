@@ -190,6 +190,34 @@ static void test_index_round_trip(void **state)
     ts_config_space_free(space);
 }
 
+/* The choices may be read from the output itself (a config rebuilt in place): every
+ * point still comes back with its own choices and the index that agrees with them. */
+static void test_from_choices_in_place(void **state)
+{
+    (void)state;
+    TsError err;
+    TsConfigSpace *space = mixed_space();
+    for (int64_t i = 0; i < ts_space_size(space); i++) {
+        TsConfig c, want;
+        ok(ts_space_get(space, i, &c, &err), &err);
+        want = c;
+        c.index = -1;
+        ok(ts_space_from_choices(space, c.choice, &c, &err), &err);
+        assert_int_equal(c.index, i);
+        assert_memory_equal(c.choice, want.choice, sizeof c.choice);
+    }
+    /* A refused request leaves the output as it was. */
+    TsConfig c;
+    ok(ts_space_get(space, 5, &c, &err), &err);
+    TsConfig before = c;
+    c.choice[1] = 2;
+    before.choice[1] = 2;
+    expect_error(ts_space_from_choices(space, c.choice, &c, &err), &err, TS_EINVAL,
+                 "knob order: choice 2 is outside [0, 2)");
+    assert_memory_equal(&c, &before, sizeof c);
+    ts_config_space_free(space);
+}
+
 static void test_entity_and_getters(void **state)
 {
     (void)state;
@@ -441,7 +469,7 @@ int main(void)
         cmocka_unit_test(test_filter_and_candidates), cmocka_unit_test(test_index_round_trip),
         cmocka_unit_test(test_entity_and_getters),    cmocka_unit_test(test_space_errors),
         cmocka_unit_test(test_space_overflow),        cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_template_args),
+        cmocka_unit_test(test_template_args),         cmocka_unit_test(test_from_choices_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
