@@ -9,9 +9,9 @@
  * - a plain intrinsic must be named exactly;
  * - an overloaded one names its overload types in LLVM's mangling after the base name
  *   ("llvm.ctpop.v16i32", "llvm.masked.store.v16i32.p0"), which are parsed here; the
- *   intrinsic's signature must not depend on more types than named (two different
- *   fillers for the missing ones give the same signature), and the types must mangle back
- *   to the very name given;
+ *   intrinsic's signature must depend on exactly the types named (two different fillers
+ *   in place of the missing ones give one signature, in place of the last named one two),
+ *   and the types must mangle back to the very name given;
  * then the argument count and every argument's type, and the result's, must be those of
  * the declaration. Any failure is TS_ECODEGEN naming the intrinsic. */
 #include <stdio.h>
@@ -128,7 +128,7 @@ static bool declare(CgFunc *f, const char *name, CgCallee *callee)
             return cg_fail(m, TS_ECODEGEN, "%s: intrinsic %s is overloaded and its name gives "
                            "too few overload types (append them in LLVM's mangling, e.g. "
                            "%.*s.v16i32)", f->kernel, name, (int)base_len, name);
-        if (!same_name(m, id, types, n, name))
+        if (enough_types(m, id, types, n - 1) || !same_name(m, id, types, n, name))
             return cg_fail(m, TS_ECODEGEN, "%s: intrinsic %s: its overload types do not mangle "
                            "back to its name (too many types, or not in LLVM's spelling)",
                            f->kernel, name);
