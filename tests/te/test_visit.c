@@ -65,8 +65,8 @@ static Nest nest(void)
                        ts_i32(A, 1) };
     TeStmt *stmts[] = { te_store(A, n.out, 1, &n.i, n.sum, true),
                         te_call_stmt(A, "llvm.prefetch.p0", 4, args) };
-    n.body = te_for(A, n.i, ts_i32(A, 0), ts_i32(A, 8), TE_FOR_SERIAL, 0, NULL,
-                    te_seq(A, 2, stmts));
+    n.body =
+        te_for(A, n.i, ts_i32(A, 0), ts_i32(A, 8), TE_FOR_SERIAL, 0, NULL, te_seq(A, 2, stmts));
     assert_non_null(n.body);
     return n;
 }
@@ -143,8 +143,8 @@ static void test_simplifier_keeps_intrinsics(void **state)
     assert_int_equal(te_simplify_expr(A, ts_mul(A, x, ts_i32(A, 0)), 0, NULL)->kind, TE_INT);
     /* a call's arguments are simplified, the call kept */
     TsExpr *arg = ts_add(A, x, ts_i32(A, 0));
-    TsExpr *kept = te_simplify_expr(A, ts_call_intrinsic(A, "llvm.ctpop.i32", TS_INT32, 1, &arg),
-                                    0, NULL);
+    TsExpr *kept =
+        te_simplify_expr(A, ts_call_intrinsic(A, "llvm.ctpop.i32", TS_INT32, 1, &arg), 0, NULL);
     assert_string_equal(ts_expr_str(A, kept), "call_intrinsic<int32>(llvm.ctpop.i32, x)");
     TsExpr *bits = ts_reinterpret(A, TS_FLOAT32, ts_add(A, x, ts_i32(A, 0)));
     assert_string_equal(ts_expr_str(A, te_simplify_expr(A, bits, 0, NULL)),
