@@ -143,67 +143,13 @@ static bool is_float_mul(const TsExpr *e)
     return e->kind == TE_MUL && is_float(e);
 }
 
-static void count_expr(const TsExpr *e, OpCounts *c);
+static TeVisit count_node(void *ctx, const TsExpr *e);
 
-static void count_children(const TsExpr *e, OpCounts *c)
+/* Counts every operation of e, load indices included. */
+static void count_expr(const TsExpr *e, OpCounts *c)
 {
-    switch (e->kind) {
-    case TE_INT:
-    case TE_FLOAT:
-    case TE_VAR:
-    case TE_ACCESS:
-    case TE_REDUCE:
-    case TE_NUM_EXPR_KINDS: break;
-    case TE_ADD:
-    case TE_SUB:
-    case TE_MUL:
-    case TE_DIV:
-    case TE_MOD:
-    case TE_FLOORDIV:
-    case TE_FLOORMOD:
-    case TE_MIN:
-    case TE_MAX:
-    case TE_EQ:
-    case TE_NE:
-    case TE_LT:
-    case TE_LE:
-    case TE_GT:
-    case TE_GE:
-    case TE_AND:
-    case TE_OR:
-    case TE_NOT:
-    case TE_BITAND:
-    case TE_BITOR:
-    case TE_BITXOR:
-    case TE_BITNOT:
-    case TE_SHL:
-    case TE_SHR:
-    case TE_POPCOUNT:
-        count_expr(e->u.op.a, c);
-        if (e->u.op.b)
-            count_expr(e->u.op.b, c);
-        break;
-    case TE_SELECT:
-    case TE_IF_THEN_ELSE:
-        count_expr(e->u.select.cond, c);
-        count_expr(e->u.select.then_value, c);
-        count_expr(e->u.select.else_value, c);
-        break;
-    case TE_CAST: count_expr(e->u.cast.value, c); break;
-    case TE_CALL:
-        for (int i = 0; i < te_call_arity(e->u.call.fn); i++)
-            count_expr(e->u.call.args[i], c);
-        break;
-    case TE_LOAD:
-        for (int i = 0; i < e->u.load.num_indices; i++)
-            count_expr(e->u.load.indices[i], c);
-        break;
-    case TE_RAMP:
-        count_expr(e->u.ramp.base, c);
-        count_expr(e->u.ramp.stride, c);
-        break;
-    case TE_BROADCAST: count_expr(e->u.broadcast.value, c); break;
-    }
+    TeVisitor v = { .expr = count_node, .ctx = c };
+    te_visit_expr(e, &v);
 }
 
 /* A float add with a float multiply operand is a fused multiply-add (LLVM contracts it);
@@ -227,14 +173,13 @@ static bool count_fma(const TsExpr *e, OpCounts *c)
     return true;
 }
 
-static void count_expr(const TsExpr *e, OpCounts *c)
+static TeVisit count_node(void *ctx, const TsExpr *e)
 {
-    if (!e)
-        return;
+    OpCounts *c = ctx;
     if (e->dtype.lanes > c->max_lanes)
         c->max_lanes = e->dtype.lanes;
     if (count_fma(e, c))
-        return;
+        return TE_VISIT_SKIP;
     switch (e->kind) {
     case TE_ADD:
     case TE_SUB: *(is_float(e) ? &c->fadd : &c->int_ops) += 1; break;
@@ -246,6 +191,7 @@ static void count_expr(const TsExpr *e, OpCounts *c)
     case TE_MIN:
     case TE_MAX:
     case TE_CALL:
+    case TE_INTRINSIC:
     case TE_SELECT:
     case TE_IF_THEN_ELSE: *(is_float(e) ? &c->fother : &c->int_ops) += 1; break;
     case TE_EQ:
@@ -269,17 +215,19 @@ static void count_expr(const TsExpr *e, OpCounts *c)
         if (e->dtype.lanes > 1)
             c->vloads += 1;
         break;
+    case TE_ACCESS:
+    case TE_REDUCE: return TE_VISIT_SKIP; /* tensor-expression nodes: not in a loop nest */
     case TE_INT:
     case TE_FLOAT:
     case TE_VAR:
     case TE_CAST:
-    case TE_ACCESS:
-    case TE_REDUCE:
+    case TE_REINTERPRET:
+    case TE_ADDRESS:
     case TE_RAMP:
     case TE_BROADCAST:
     case TE_NUM_EXPR_KINDS: break;
     }
-    count_children(e, c);
+    return TE_VISIT_CHILDREN;
 }
 
 /* ---- walking the statements ---- */
@@ -308,27 +256,21 @@ typedef struct Walk {
 
 static void walk_stmt(Walk *w, const TeStmt *s);
 
+static TeVisit count_store(void *ctx, const TeStmt *s)
+{
+    if (s->kind == TE_STMT_FOR)
+        return TE_VISIT_SKIP;
+    *(int *)ctx += s->kind == TE_STMT_STORE;
+    return TE_VISIT_CHILDREN;
+}
+
 /* Stores in a loop body, not counting nested loops: the copies an unrolled loop left. */
 static int count_stores(const TeStmt *s)
 {
-    if (!s)
-        return 0;
-    switch (s->kind) {
-    case TE_STMT_FOR: return 0;
-    case TE_STMT_STORE: return 1;
-    case TE_STMT_ALLOCATE: return count_stores(s->u.allocate.body);
-    case TE_STMT_IF:
-        return count_stores(s->u.if_then.then_case) + count_stores(s->u.if_then.else_case);
-    case TE_STMT_LET: return count_stores(s->u.let.body);
-    case TE_STMT_SEQ: {
-        int n = 0;
-        for (int i = 0; i < s->u.seq.num_stmts; i++)
-            n += count_stores(s->u.seq.stmts[i]);
-        return n;
-    }
-    case TE_NUM_STMT_KINDS: break;
-    }
-    return 0;
+    int n = 0;
+    TeVisitor v = { .stmt = count_store, .ctx = &n };
+    te_visit_stmt(s, &v);
+    return n;
 }
 
 /* A constant extent, or the upper bound interval analysis finds, or 1. */
@@ -405,31 +347,47 @@ static void walk_store(Walk *w, const TeStmt *s)
     }
 }
 
-static void walk_stmt(Walk *w, const TeStmt *s)
+/* An intrinsic call statement: its operations count where they run; it stores nothing
+ * the features can see. */
+static void walk_call(Walk *w, const TeStmt *s)
 {
-    if (!s)
-        return;
+    OpCounts c = { 0 };
+    for (int i = 0; i < s->u.call.num_args; i++)
+        count_expr(s->u.call.args[i], &c);
+    w->g[G_FADD] += w->weight * c.fadd;
+    w->g[G_FMUL] += w->weight * c.fmul;
+    w->g[G_FMA] += w->weight * c.fma;
+    w->g[G_FOTHER] += w->weight * (c.fother + 1);
+    w->g[G_INT] += w->weight * c.int_ops;
+    w->g[G_LOADS] += w->weight * c.loads;
+    w->g[G_VLOADS] += w->weight * c.vloads;
+}
+
+static TeVisit walk_node(void *ctx, const TeStmt *s)
+{
+    Walk *w = ctx;
     switch (s->kind) {
-    case TE_STMT_FOR: walk_for(w, s); break;
-    case TE_STMT_STORE: walk_store(w, s); break;
+    case TE_STMT_FOR: walk_for(w, s); return TE_VISIT_SKIP;
+    case TE_STMT_STORE: walk_store(w, s); return TE_VISIT_SKIP;
+    case TE_STMT_CALL: walk_call(w, s); return TE_VISIT_SKIP;
     case TE_STMT_ALLOCATE: {
         const TeBuffer *b = s->u.allocate.buffer;
         w->g[G_LOCAL_BYTES] += (double)b->num_elements * (double)ts_dtype_bytes(b->dtype);
-        walk_stmt(w, s->u.allocate.body);
         break;
     }
-    case TE_STMT_IF:
-        w->g[G_IFS] += w->weight;
-        walk_stmt(w, s->u.if_then.then_case);
-        walk_stmt(w, s->u.if_then.else_case);
-        break;
-    case TE_STMT_LET: walk_stmt(w, s->u.let.body); break;
+    case TE_STMT_IF: w->g[G_IFS] += w->weight; break;
+    case TE_STMT_LET:
     case TE_STMT_SEQ:
-        for (int i = 0; i < s->u.seq.num_stmts; i++)
-            walk_stmt(w, s->u.seq.stmts[i]);
-        break;
     case TE_NUM_STMT_KINDS: break;
     }
+    return TE_VISIT_CHILDREN;
+}
+
+/* Walks the statements (not their expressions: the callbacks count those). */
+static void walk_stmt(Walk *w, const TeStmt *s)
+{
+    TeVisitor v = { .stmt = walk_node, .ctx = w };
+    te_visit_stmt(s, &v);
 }
 
 /* ---- accesses of the hot store ---- */
@@ -458,74 +416,20 @@ static void add_access(Accesses *acc, const TeBuffer *buffer, bool written, int 
         acc->a[acc->n++] = (Access){ buffer, written, num_indices, indices, flat, lanes };
 }
 
-static void collect_loads(const TsExpr *e, Accesses *acc);
-
-static void collect_children(const TsExpr *e, Accesses *acc)
+static TeVisit collect_load(void *ctx, const TsExpr *e)
 {
-    switch (e->kind) {
-    case TE_INT:
-    case TE_FLOAT:
-    case TE_VAR:
-    case TE_ACCESS:
-    case TE_REDUCE:
-    case TE_NUM_EXPR_KINDS: break;
-    case TE_ADD:
-    case TE_SUB:
-    case TE_MUL:
-    case TE_DIV:
-    case TE_MOD:
-    case TE_FLOORDIV:
-    case TE_FLOORMOD:
-    case TE_MIN:
-    case TE_MAX:
-    case TE_EQ:
-    case TE_NE:
-    case TE_LT:
-    case TE_LE:
-    case TE_GT:
-    case TE_GE:
-    case TE_AND:
-    case TE_OR:
-    case TE_NOT:
-    case TE_BITAND:
-    case TE_BITOR:
-    case TE_BITXOR:
-    case TE_BITNOT:
-    case TE_SHL:
-    case TE_SHR:
-    case TE_POPCOUNT:
-        collect_loads(e->u.op.a, acc);
-        if (e->u.op.b)
-            collect_loads(e->u.op.b, acc);
-        break;
-    case TE_SELECT:
-    case TE_IF_THEN_ELSE:
-        collect_loads(e->u.select.cond, acc);
-        collect_loads(e->u.select.then_value, acc);
-        collect_loads(e->u.select.else_value, acc);
-        break;
-    case TE_CAST: collect_loads(e->u.cast.value, acc); break;
-    case TE_CALL:
-        for (int i = 0; i < te_call_arity(e->u.call.fn); i++)
-            collect_loads(e->u.call.args[i], acc);
-        break;
-    case TE_LOAD: break;
-    case TE_RAMP:
-        collect_loads(e->u.ramp.base, acc);
-        collect_loads(e->u.ramp.stride, acc);
-        break;
-    case TE_BROADCAST: collect_loads(e->u.broadcast.value, acc); break;
-    }
+    if (e->kind == TE_LOAD)
+        add_access(ctx, e->u.load.buffer, false, e->u.load.num_indices, e->u.load.indices,
+                   e->u.load.flat, e->dtype.lanes);
+    return e->kind == TE_ACCESS || e->kind == TE_REDUCE ? TE_VISIT_SKIP : TE_VISIT_CHILDREN;
 }
 
+/* The loads of e, in the order met; a load's indices are not searched (a gather's index
+ * load is not an access of the hot store's). */
 static void collect_loads(const TsExpr *e, Accesses *acc)
 {
-    if (!e)
-        return;
-    if (e->kind == TE_LOAD)
-        add_access(acc, e->u.load.buffer, false, e->u.load.num_indices, e->u.load.indices,
-                   e->u.load.flat, e->dtype.lanes);
-    collect_children(e, acc);
+    TeVisitor v = { .expr = collect_load, .ctx = acc, .skip_load_indices = true };
+    te_visit_expr(e, &v);
 }
 
 /* Values of loop variables for evaluating an index; any other variable is 0. */

@@ -12,6 +12,7 @@
  *   argcheck.c    the argument checker every entry calls
  *   llvm_stmt.c   the loop nest (statements) of a kernel's compute function
  *   llvm_expr.c   expressions, scalar and vector
+ *   intrinsic.c   target intrinsic calls, checked against LLVM's declarations
  *   outline.c     pieces of a loop nest moved into functions of their own
  *   parallel.c    parallel loops outlined into thread-pool tasks
  *   llvm_util.c   types, intrinsics, runtime checks, function frames, scopes
@@ -193,6 +194,17 @@ LLVMValueRef cg_flat_index(CgFunc *f, const TeBuffer *buffer, int num_indices,
                            TsExpr *const *indices, bool flat, LLVMValueRef mask);
 
 bool cg_stmt(CgFunc *f, const TeStmt *s);
+
+/* ---- target intrinsics (intrinsic.c) ---- */
+
+/* A call of the LLVM intrinsic name on args (an ADDRESS argument is passed as the
+ * element's pointer), checked against LLVM's declaration; result, when not NULL, is the
+ * expression whose dtype the call must return. NULL on failure (TS_ECODEGEN naming the
+ * intrinsic). */
+LLVMValueRef cg_intrinsic_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
+                               const TsExpr *result);
+/* The pointer to the element an ADDRESS expression names. */
+LLVMValueRef cg_address(CgFunc *f, const TsExpr *e);
 /* Emits a serial loop binding var to min + k for k in [begin, end) around the body that
  * emit_body fills. range, when not NULL, bounds var over the whole loop (constant min
  * and extent): then min + k cannot wrap, and arithmetic on var may be proved not to. */

@@ -731,6 +731,47 @@ static LLVMValueRef load(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
     return v ? from_memory(f, buffer, v) : NULL;
 }
 
+/* ---- reinterpretation and target intrinsics ---- */
+
+/* The mask of x's lanes for reinterpret(x) under mask (lanes of the result): a lane of x
+ * is active when any result lane sharing its bits is. */
+static LLVMValueRef reinterpret_mask(CgFunc *f, LLVMValueRef mask, int out_lanes, int in_lanes)
+{
+    if (!mask || in_lanes == out_lanes)
+        return mask;
+    LLVMValueRef poison = LLVMGetPoison(LLVMTypeOf(mask)), merged = NULL;
+    int ratio = in_lanes > out_lanes ? in_lanes / out_lanes : out_lanes / in_lanes;
+    for (int t = 0; t < (in_lanes > out_lanes ? 1 : ratio); t++) {
+        LLVMValueRef picks[1024];
+        for (int j = 0; j < in_lanes; j++)
+            picks[j] = cg_i32(f->m, in_lanes > out_lanes ? j / ratio : j * ratio + t);
+        LLVMValueRef part = LLVMBuildShuffleVector(f->b, mask, poison,
+                                                   LLVMConstVector(picks, (unsigned)in_lanes), "");
+        merged = merged ? LLVMBuildOr(f->b, merged, part, "") : part;
+    }
+    return merged;
+}
+
+static LLVMValueRef reinterpret(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
+{
+    const TsExpr *x = e->u.cast.value;
+    LLVMValueRef inner = x->dtype.lanes > 1
+                             ? reinterpret_mask(f, mask, e->dtype.lanes, x->dtype.lanes)
+                             : mask;
+    LLVMValueRef v = child(f, x, inner);
+    return v ? LLVMBuildBitCast(f->b, v, cg_type(f->m, e->dtype), "") : NULL;
+}
+
+/* An intrinsic call is opaque: under a lane mask it is made whole when any lane is
+ * active (its arguments' lanes need not be its result's). */
+static LLVMValueRef intrinsic(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
+{
+    if (mask)
+        return guarded_scalar(f, e, mask);
+    return cg_intrinsic_call(f, e->u.intrinsic.name, e->u.intrinsic.num_args,
+                             e->u.intrinsic.args, e);
+}
+
 /* ---- the dispatcher ---- */
 
 LLVMValueRef cg_expr(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
@@ -766,6 +807,14 @@ LLVMValueRef cg_expr(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
         return cast(f, e, mask);
     case TE_CALL:
         return call(f, e, mask);
+    case TE_REINTERPRET:
+        return reinterpret(f, e, mask);
+    case TE_INTRINSIC:
+        return intrinsic(f, e, mask);
+    case TE_ADDRESS: {
+        LLVMValueRef p = cg_address(f, e);
+        return p ? LLVMBuildPtrToInt(f->b, p, f->m->t_i64, "") : NULL;
+    }
     case TE_ACCESS: case TE_REDUCE:
         return fail_null(f, "a tensor-expression node that lowering should have replaced", e);
     case TE_LOAD:

@@ -248,6 +248,9 @@ bool cg_stmt(CgFunc *f, const TeStmt *s)
         return let(f, s);
     case TE_STMT_SEQ:
         return cg_sequence(f, s);
+    case TE_STMT_CALL:
+        return cg_intrinsic_call(f, s->u.call.name, s->u.call.num_args, s->u.call.args,
+                                 NULL) != NULL;
     case TE_NUM_STMT_KINDS:
         break;
     }

@@ -125,12 +125,14 @@ static TsExpr *flatten_indices(TsArena *arena, const TeMutator *self, const TeBu
 static TsExpr *flatten_load(void *ctx, TsArena *arena, TsExpr *e)
 {
     const TeMutator *self = ctx;
-    if (e->kind != TE_LOAD || e->u.load.flat)
+    if ((e->kind != TE_LOAD && e->kind != TE_ADDRESS) || e->u.load.flat)
         return NULL;
     const TeBuffer *buffer = e->u.load.buffer;
     TsExpr *index = flatten_indices(arena, self, buffer, e->u.load.num_indices,
                                     e->u.load.indices);
-    TsExpr *flat = index ? te_load(arena, buffer, 1, &index, true) : NULL;
+    TsExpr *flat = !index ? NULL
+                   : e->kind == TE_LOAD ? te_load(arena, buffer, 1, &index, true)
+                                        : te_address(arena, buffer, 1, &index, true);
     return flat ? flat : TE_MUTATE_FAILED;
 }
 

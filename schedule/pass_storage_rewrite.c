@@ -17,35 +17,28 @@
  * strides. The pass therefore runs after storage_flatten and leaves a buffer with any
  * multi-dimensional access alone. Merging is repeated inside the merged body, where
  * allocations nested in the members have become siblings. Initial contents are
- * undefined either way, so reuse changes no defined result. */
+ * undefined either way, so reuse changes no defined result. A buffer whose address an
+ * intrinsic call takes is not merged. */
 #include <string.h>
 
 #include "sch_internal.h"
 
 /* ---- which allocations may be merged ---- */
 
-typedef struct {
-    const TeBuffer *buffer;
-    bool ok;
-} UseQuery;
-
-static TsExpr *check_load(void *ctx, TsArena *arena, TsExpr *e)
+/* A multi-dimensional load of the buffer, or its address handed to an intrinsic (which
+ * may assume its layout), keeps it out of a merge. */
+static TeVisit check_load(void *ctx, const TsExpr *e)
 {
-    UseQuery *q = ctx;
-    (void)arena;
-    if (e->kind == TE_LOAD && e->u.load.buffer == q->buffer && !e->u.load.flat)
-        q->ok = false;
-    return q->ok ? NULL : e;
+    bool bad = (e->kind == TE_LOAD && !e->u.load.flat) || e->kind == TE_ADDRESS;
+    return bad && e->u.load.buffer == ctx ? TE_VISIT_STOP : TE_VISIT_CHILDREN;
 }
 
-static TeStmt *check_stmt(void *ctx, TsArena *arena, TeStmt *s)
+static TeVisit check_stmt(void *ctx, const TeStmt *s)
 {
-    UseQuery *q = ctx;
-    (void)arena;
-    if ((s->kind == TE_STMT_STORE && s->u.store.buffer == q->buffer && !s->u.store.flat) ||
-        (s->kind == TE_STMT_ALLOCATE && s->u.allocate.buffer == q->buffer))
-        q->ok = false;
-    return q->ok ? NULL : s;
+    if ((s->kind == TE_STMT_STORE && s->u.store.buffer == ctx && !s->u.store.flat) ||
+        (s->kind == TE_STMT_ALLOCATE && s->u.allocate.buffer == ctx))
+        return TE_VISIT_STOP;
+    return TE_VISIT_CHILDREN;
 }
 
 /* True for a local allocation whose body accesses it only flat and does not allocate
@@ -54,10 +47,9 @@ static bool mergeable(const TeStmt *s)
 {
     if (s->kind != TE_STMT_ALLOCATE || s->u.allocate.buffer->scope != TE_SCOPE_LOCAL)
         return false;
-    UseQuery q = { s->u.allocate.buffer, true };
-    TeMutator m = { .expr = check_load, .stmt = check_stmt, .ctx = &q };
-    te_mutate_stmt(NULL, s->u.allocate.body, &m); /* a query: rebuilds nothing */
-    return q.ok;
+    TeVisitor v = { .expr = check_load, .stmt = check_stmt,
+                    .ctx = (void *)s->u.allocate.buffer };
+    return !te_visit_stmt(s->u.allocate.body, &v);
 }
 
 /* ---- redirecting accesses ---- */

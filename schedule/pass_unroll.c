@@ -47,21 +47,19 @@ static bool const_extent(TsArena *arena, TsExpr *extent, int64_t *value)
     return simplified && te_const_int(simplified, value);
 }
 
-static TeStmt *count_stmt(void *ctx, TsArena *arena, TeStmt *s)
+static TeVisit count_stmt(void *ctx, const TeStmt *s)
 {
-    (void)arena;
     (void)s;
-    int64_t *count = ctx;
-    ++*count;
-    return NULL; /* descend, never replace */
+    ++*(int64_t *)ctx;
+    return TE_VISIT_CHILDREN;
 }
 
 /* Statements in s, counting every node of the tree. */
 static int64_t stmt_count(TeStmt *s)
 {
     int64_t count = 0;
-    TeMutator m = { .stmt = count_stmt, .ctx = &count };
-    te_mutate_stmt(NULL, s, &m);
+    TeVisitor v = { .stmt = count_stmt, .ctx = &count };
+    te_visit_stmt(s, &v);
     return count;
 }
 

@@ -435,6 +435,25 @@ static TsExpr *vec_expr(Vectorizer *v, TsExpr *e)
             return a ? e : NULL;
         return ts_cast(v->arena, ts_dtype_with_lanes(e->dtype, a->dtype.lanes), a);
     }
+    case TE_REINTERPRET: {
+        TsExpr *a = vec_expr(v, e->u.cast.value);
+        if (!a || a == e->u.cast.value)
+            return a ? e : NULL;
+        return ts_reinterpret(v->arena, ts_dtype_with_lanes(e->dtype, a->dtype.lanes), a);
+    }
+    case TE_INTRINSIC: case TE_ADDRESS:
+        /* Kept when no operand varies with the loop; never widened: an intrinsic's lanes
+         * are its own business, and an address names one element. */
+        if (!te_expr_uses_var(e, v->var)) {
+            bool rebound = false;
+            for (const Rebind *r = v->rebinds; r && !rebound; r = r->next)
+                rebound = te_expr_uses_var(e, r->scalar);
+            if (!rebound)
+                return e;
+        }
+        return cannot(v, "%s %s depends on %s and cannot be widened (a target intrinsic's "
+                      "lanes are its own)", e->kind == TE_INTRINSIC ? "the intrinsic call" :
+                      "the address", str(v, e), v->var->u.var.name), NULL;
     case TE_CALL: return vec_call(v, e);
     case TE_LOAD: return vec_load(v, e);
     case TE_ACCESS:
@@ -777,6 +796,9 @@ static TeStmt *vec_stmt(Vectorizer *v, TeStmt *s)
     case TE_STMT_IF: return vec_if(v, s);
     case TE_STMT_LET: return vec_let(v, s);
     case TE_STMT_SEQ: return vec_seq(v, s);
+    case TE_STMT_CALL:
+        return cannot(v, "it calls the target intrinsic %s for its effect, once per "
+                      "iteration; the call cannot be widened", s->u.call.name), NULL;
     case TE_NUM_STMT_KINDS: break;
     }
     return cannot(v, "it holds a statement of unknown kind %d", (int)s->kind), NULL;

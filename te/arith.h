@@ -175,7 +175,8 @@ static inline bool te_is_binary_kind(TeExprKind k)
         return true;
     case TE_INT: case TE_FLOAT: case TE_VAR: case TE_NOT: case TE_BITNOT: case TE_POPCOUNT:
     case TE_SELECT: case TE_IF_THEN_ELSE: case TE_CAST: case TE_CALL: case TE_ACCESS:
-    case TE_REDUCE: case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_NUM_EXPR_KINDS:
+    case TE_REDUCE: case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_REINTERPRET:
+    case TE_INTRINSIC: case TE_ADDRESS: case TE_NUM_EXPR_KINDS:
         return false;
     }
     return false;

@@ -45,7 +45,11 @@ bool te_expr_equal(const TsExpr *a, const TsExpr *b)
         return te_expr_equal(a->u.select.cond, b->u.select.cond) &&
                te_expr_equal(a->u.select.then_value, b->u.select.then_value) &&
                te_expr_equal(a->u.select.else_value, b->u.select.else_value);
-    case TE_CAST: return te_expr_equal(a->u.cast.value, b->u.cast.value);
+    case TE_CAST: case TE_REINTERPRET: return te_expr_equal(a->u.cast.value, b->u.cast.value);
+    case TE_INTRINSIC:
+        return strcmp(a->u.intrinsic.name, b->u.intrinsic.name) == 0 &&
+               a->u.intrinsic.num_args == b->u.intrinsic.num_args &&
+               exprs_equal(a->u.intrinsic.num_args, a->u.intrinsic.args, b->u.intrinsic.args);
     case TE_CALL:
         return a->u.call.fn == b->u.call.fn &&
                te_expr_equal(a->u.call.args[0], b->u.call.args[0]) &&
@@ -60,7 +64,7 @@ bool te_expr_equal(const TsExpr *a, const TsExpr *b)
                       sizeof(TsAxis *) * (size_t)a->u.reduce.num_axes) == 0 &&
                te_expr_equal(a->u.reduce.source, b->u.reduce.source) &&
                te_expr_equal(a->u.reduce.cond, b->u.reduce.cond);
-    case TE_LOAD:
+    case TE_LOAD: case TE_ADDRESS:
         return a->u.load.buffer == b->u.load.buffer && a->u.load.flat == b->u.load.flat &&
                a->u.load.num_indices == b->u.load.num_indices &&
                exprs_equal(a->u.load.num_indices, a->u.load.indices, b->u.load.indices);
@@ -498,7 +502,7 @@ static bool raw_bounds(const TeRanges *rs, const TsExpr *e, int64_t *lo, int64_t
     case TE_RAMP: return ramp_bounds(rs, e, lo, hi);
     case TE_BROADCAST: return te_bounds(rs, e->u.broadcast.value, lo, hi);
     case TE_FLOAT: case TE_CALL: case TE_ACCESS: case TE_REDUCE: case TE_LOAD:
-    case TE_NUM_EXPR_KINDS:
+    case TE_REINTERPRET: case TE_INTRINSIC: case TE_ADDRESS: case TE_NUM_EXPR_KINDS:
         return false;
     }
     return false;

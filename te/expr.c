@@ -444,6 +444,99 @@ TsExpr *ts_floor(TsArena *A, TsExpr *a) { return call(A, TE_CALL_FLOOR, a, NULL)
 TsExpr *ts_ceil(TsArena *A, TsExpr *a) { return call(A, TE_CALL_CEIL, a, NULL); }
 TsExpr *ts_pow(TsArena *A, TsExpr *a, TsExpr *b) { return call(A, TE_CALL_POW, a, b); }
 
+/* ---- target intrinsics and bit reinterpretation ---- */
+
+/* An LLVM intrinsic's name: "llvm." and then letters, digits, dots and underscores. */
+static bool intrinsic_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n <= 5 || n > 128 || strncmp(name, "llvm.", 5) != 0)
+        return false;
+    for (size_t i = 5; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Checks what an intrinsic call (expression or statement) is given; the caller copies. */
+bool te_intrinsic_args_ok(TsArena *arena, const char *name, int num_args, TsExpr *const *args)
+{
+    char b[TS_DTYPE_STR_MAX];
+    if (!intrinsic_name_ok(name)) {
+        ts_arena_fail(arena, TS_EINVAL, "intrinsic call: \"%s\" is not an LLVM intrinsic name "
+                      "(llvm.<name>, letters, digits, dots, underscores)", name ? name : "(null)");
+        return false;
+    }
+    if (num_args < 0 || num_args > TE_MAX_INTRINSIC_ARGS || (num_args > 0 && !args)) {
+        ts_arena_fail(arena, TS_EINVAL, "intrinsic %s: %d arguments, outside [0, %d]", name,
+                      num_args, TE_MAX_INTRINSIC_ARGS);
+        return false;
+    }
+    for (int i = 0; i < num_args; i++) {
+        if (!args[i])
+            return false;
+        if (!ts_dtype_is_valid(args[i]->dtype)) {
+            ts_arena_fail(arena, TS_EINVAL, "intrinsic %s: argument %d (%s) has the invalid "
+                          "dtype %s", name, i, te_expr_str(arena, args[i]),
+                          DT(args[i]->dtype, b));
+            return false;
+        }
+    }
+    return true;
+}
+
+TsExpr *ts_call_intrinsic(TsArena *arena, const char *name, TsDType dtype, int num_args,
+                          TsExpr *const *args)
+{
+    char b[TS_DTYPE_STR_MAX];
+    if (!te_intrinsic_args_ok(arena, name, num_args, args))
+        return NULL;
+    if (!ts_dtype_is_valid(dtype)) {
+        ts_arena_fail(arena, TS_EINVAL, "intrinsic %s: the result dtype %s is invalid", name,
+                      DT(dtype, b));
+        return NULL;
+    }
+    TsExpr *e = new_expr(arena, TE_INTRINSIC, dtype);
+    TsExpr **copy = ts_arena_alloc(arena, sizeof *copy * (size_t)(num_args ? num_args : 1));
+    const char *saved = ts_arena_strdup(arena, name);
+    if (!e || !copy || !saved)
+        return NULL;
+    if (num_args)
+        memcpy(copy, args, sizeof *copy * (size_t)num_args);
+    e->u.intrinsic.name = saved;
+    e->u.intrinsic.num_args = num_args;
+    e->u.intrinsic.args = copy;
+    return e;
+}
+
+TsExpr *ts_reinterpret(TsArena *arena, TsDType dtype, TsExpr *a)
+{
+    char b1[TS_DTYPE_STR_MAX], b2[TS_DTYPE_STR_MAX];
+    if (!a)
+        return NULL;
+    const char *why = NULL;
+    if (!ts_dtype_is_valid(dtype))
+        why = "invalid dtype";
+    else if (ts_dtype_is_bool(dtype) || ts_dtype_is_bool(a->dtype))
+        why = "bool has no bit pattern of its own";
+    else if ((int)dtype.bits * dtype.lanes != (int)a->dtype.bits * a->dtype.lanes)
+        why = "the total bits (lanes * bits) differ";
+    if (why) {
+        ts_arena_fail(arena, TS_EINVAL, "reinterpret of %s (%s) as %s: %s",
+                      te_expr_str(arena, a), DT(a->dtype, b1), DT(dtype, b2), why);
+        return NULL;
+    }
+    if (ts_dtype_eq(dtype, a->dtype))
+        return a;
+    TsExpr *e = new_expr(arena, TE_REINTERPRET, dtype);
+    if (e)
+        e->u.cast.value = a;
+    return e;
+}
+
 /* ---- tensor access ---- */
 
 TsExpr *ts_access(TsArena *arena, TsTensor *tensor, int num_indices, TsExpr *const *indices)
@@ -552,6 +645,7 @@ static bool reducer_free_vars_ok(TsArena *arena, const char *name, const TsExpr 
     case TE_LOAD:
     case TE_RAMP:
     case TE_BROADCAST:
+    case TE_ADDRESS:
         ts_arena_fail(arena, TS_EINVAL, "reducer %s: the combiner may not contain %s", name,
                       te_expr_str(arena, e));
         return false;
@@ -561,7 +655,13 @@ static bool reducer_free_vars_ok(TsArena *arena, const char *name, const TsExpr 
                reducer_free_vars_ok(arena, name, e->u.select.then_value, lhs, rhs) &&
                reducer_free_vars_ok(arena, name, e->u.select.else_value, lhs, rhs);
     case TE_CAST:
+    case TE_REINTERPRET:
         return reducer_free_vars_ok(arena, name, e->u.cast.value, lhs, rhs);
+    case TE_INTRINSIC:
+        for (int i = 0; i < e->u.intrinsic.num_args; i++)
+            if (!reducer_free_vars_ok(arena, name, e->u.intrinsic.args[i], lhs, rhs))
+                return false;
+        return true;
     case TE_CALL:
         return reducer_free_vars_ok(arena, name, e->u.call.args[0], lhs, rhs) &&
                (!e->u.call.args[1] ||

@@ -163,6 +163,20 @@ static bool eval(Interp *in, const TsExpr *e, TeValue *out)
             return false;
         *out = te_value_cast(e->u.cast.value->dtype, e->dtype, a);
         return true;
+    case TE_REINTERPRET:
+        if (e->dtype.lanes != 1 || e->u.cast.value->dtype.lanes != 1)
+            return eval_fail(in, "a reinterpret between vector dtypes in a tensor expression "
+                                 "(the reference interpreter evaluates scalars)");
+        if (!eval(in, e->u.cast.value, &a))
+            return false;
+        te_value_reinterpret(e->u.cast.value->dtype, &a, e->dtype, out);
+        return true;
+    case TE_INTRINSIC: {
+        char msg[200];
+        snprintf(msg, sizeof msg, "cannot run the target intrinsic %s: only generated code "
+                 "can call it", e->u.intrinsic.name);
+        return eval_fail(in, msg);
+    }
     case TE_CALL: {
         const TsExpr *arg1 = e->u.call.args[1];
         if (!eval(in, e->u.call.args[0], &a) || (arg1 && !eval(in, arg1, &b)))
@@ -180,6 +194,7 @@ static bool eval(Interp *in, const TsExpr *e, TeValue *out)
     case TE_LOAD:
     case TE_RAMP:
     case TE_BROADCAST:
+    case TE_ADDRESS:
         return eval_fail(in, "a loop-nest node in a tensor expression");
     case TE_NUM_EXPR_KINDS:
         break;

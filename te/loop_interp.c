@@ -95,6 +95,9 @@ static void describe_stmt(Run *r, const TeStmt *s, char *buf, size_t size)
         snprintf(buf, size, "let %s = %s", expr_text(r, s->u.let.var),
                  expr_text(r, s->u.let.value));
         return;
+    case TE_STMT_CALL:
+        snprintf(buf, size, "call %s", s->u.call.name);
+        return;
     case TE_STMT_SEQ:
     case TE_NUM_STMT_KINDS:
         break;
@@ -320,6 +323,26 @@ static bool eval_call(Run *r, const TsExpr *e, int lane, TeValue *out)
     return true;
 }
 
+/* Lane `lane` of reinterpret(x): the lanes of x that overlap its bits, read back as the
+ * new dtype (x's other lanes are not evaluated, so an inactive lane reads nothing). */
+static bool eval_reinterpret(Run *r, const TsExpr *e, int lane, TeValue *out)
+{
+    const TsExpr *x = e->u.cast.value;
+    TsDType from = x->dtype, to = e->dtype;
+    int64_t first_bit = (int64_t)lane * to.bits, end_bit = first_bit + to.bits;
+    int first = (int)(first_bit / from.bits), end = (int)((end_bit + from.bits - 1) / from.bits);
+    TeValue in[MAX_LANES], whole[MAX_LANES];
+    for (int k = first; k < end; k++)
+        if (!eval(r, x, k, &in[k - first]))
+            return false;
+    /* The covering lanes of x hold whole lanes of the result: reinterpret just them. */
+    TsDType part_from = ts_dtype_with_lanes(from, end - first);
+    int part_lanes = (int)((int64_t)(end - first) * from.bits / to.bits);
+    te_value_reinterpret(part_from, in, ts_dtype_with_lanes(to, part_lanes), whole);
+    *out = whole[(first_bit - (int64_t)first * from.bits) / to.bits];
+    return true;
+}
+
 /* select evaluates both branches, if_then_else only the chosen one (per lane). */
 static bool eval_conditional(Run *r, const TsExpr *e, int lane, TeValue *out)
 {
@@ -363,6 +386,14 @@ static bool eval(Run *r, const TsExpr *e, int lane, TeValue *out)
             return false;
         *out = te_value_cast(e->u.cast.value->dtype, e->dtype, a);
         return true;
+    case TE_REINTERPRET:
+        return eval_reinterpret(r, e, lane, out);
+    case TE_INTRINSIC:
+        return run_fail(r, TS_EINVAL, "cannot run the target intrinsic %s: only generated code "
+                        "can call it (%s)", e->u.intrinsic.name, expr_text(r, e));
+    case TE_ADDRESS:
+        return run_fail(r, TS_EINVAL, "cannot evaluate %s: a machine address exists only in "
+                        "generated code", expr_text(r, e));
     case TE_CALL:
         return eval_call(r, e, lane, out);
     case TE_ACCESS:
@@ -501,6 +532,10 @@ static bool exec(Run *r, const TeStmt *s)
             if (!exec(r, s->u.seq.stmts[i]))
                 return false;
         return true;
+    case TE_STMT_CALL:
+        r->stmt = s;
+        return run_fail(r, TS_EINVAL, "cannot run the target intrinsic %s: only generated "
+                        "code can call it", s->u.call.name);
     case TE_NUM_STMT_KINDS:
         break;
     }

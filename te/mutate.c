@@ -91,7 +91,12 @@ TsExpr *te_mutate_expr(TsArena *arena, TsExpr *e, const TeMutator *m)
                  !child(arena, &n.u.select.else_value, m, &changed);
         break;
     case TE_CAST:
+    case TE_REINTERPRET:
         failed = !child(arena, &n.u.cast.value, m, &changed);
+        break;
+    case TE_INTRINSIC:
+        n.u.intrinsic.args = mutate_list(arena, e->u.intrinsic.num_args, e->u.intrinsic.args,
+                                         m, &changed, &failed);
         break;
     case TE_CALL:
         failed = !child(arena, &n.u.call.args[0], m, &changed) ||
@@ -106,6 +111,7 @@ TsExpr *te_mutate_expr(TsArena *arena, TsExpr *e, const TeMutator *m)
                  !child(arena, &n.u.reduce.cond, m, &changed);
         break;
     case TE_LOAD:
+    case TE_ADDRESS:
         n.u.load.indices = mutate_list(arena, e->u.load.num_indices, e->u.load.indices, m,
                                        &changed, &failed);
         break;
@@ -197,6 +203,10 @@ TeStmt *te_mutate_stmt(TsArena *arena, TeStmt *s, const TeMutator *m)
         /* Rebuild through te_seq so that nested sequences stay flat. */
         return items == s->u.seq.stmts ? s : te_seq(arena, s->u.seq.num_stmts, items);
     }
+    case TE_STMT_CALL:
+        n.u.call.args = mutate_list(arena, s->u.call.num_args, s->u.call.args, m, &changed,
+                                    &failed);
+        break;
     case TE_NUM_STMT_KINDS:
         return s;
     }
@@ -248,35 +258,19 @@ TeStmt *te_substitute_stmt(TsArena *arena, TeStmt *s, int n, const TsExpr *const
 
 /* ---- queries ---- */
 
-typedef struct {
-    const TsExpr *var;
-    bool found;
-} UseQuery;
-
-static TsExpr *find_var(void *ctx, TsArena *arena, TsExpr *e)
+static TeVisit find_var(void *ctx, const TsExpr *e)
 {
-    UseQuery *q = ctx;
-    (void)arena;
-    if (q->found || e == q->var) {
-        q->found = true;
-        return e; /* stop descending */
-    }
-    return NULL;
+    return e == *(const TsExpr **)ctx ? TE_VISIT_STOP : TE_VISIT_CHILDREN;
 }
 
 bool te_expr_uses_var(const TsExpr *e, const TsExpr *var)
 {
-    UseQuery q = { var, false };
-    TeMutator m = { .expr = find_var, .ctx = &q };
-    /* A query rebuilds nothing: the callback never replaces, so no arena is needed. */
-    te_mutate_expr(NULL, (TsExpr *)e, &m);
-    return q.found;
+    TeVisitor v = { .expr = find_var, .ctx = &var };
+    return te_visit_expr(e, &v);
 }
 
 bool te_stmt_uses_var(const TeStmt *s, const TsExpr *var)
 {
-    UseQuery q = { var, false };
-    TeMutator m = { .expr = find_var, .ctx = &q };
-    te_mutate_stmt(NULL, (TeStmt *)s, &m);
-    return q.found;
+    TeVisitor v = { .expr = find_var, .ctx = &var };
+    return te_visit_stmt(s, &v);
 }

@@ -137,6 +137,27 @@ static void put_expr(Buf *b, const TsExpr *e)
         put_expr(b, e->u.cast.value);
         put(b, ")");
         return;
+    case TE_REINTERPRET:
+        put(b, "reinterpret<%s>(", ts_dtype_str(e->dtype, dt));
+        put_expr(b, e->u.cast.value);
+        put(b, ")");
+        return;
+    case TE_INTRINSIC:
+        put(b, "call_intrinsic<%s>(%s", ts_dtype_str(e->dtype, dt), e->u.intrinsic.name);
+        for (int i = 0; i < e->u.intrinsic.num_args; i++) {
+            put(b, ", ");
+            put_expr(b, e->u.intrinsic.args[i]);
+        }
+        put(b, ")");
+        return;
+    case TE_ADDRESS:
+        put(b, "address_of(%s[", e->u.load.buffer->name);
+        for (int i = 0; i < e->u.load.num_indices; i++) {
+            put(b, "%s", i ? ", " : "");
+            put_expr(b, e->u.load.indices[i]);
+        }
+        put(b, "])");
+        return;
     case TE_CALL:
         put(b, "%s(", te_call_name(e->u.call.fn));
         put_expr(b, e->u.call.args[0]);
@@ -306,6 +327,15 @@ static void put_stmt(Buf *b, const TeStmt *s, int depth)
     case TE_STMT_SEQ:
         for (int i = 0; i < s->u.seq.num_stmts; i++)
             put_stmt(b, s->u.seq.stmts[i], depth);
+        return;
+    case TE_STMT_CALL:
+        indent(b, depth);
+        put(b, "call %s(", s->u.call.name);
+        for (int i = 0; i < s->u.call.num_args; i++) {
+            put(b, "%s", i ? ", " : "");
+            put_expr(b, s->u.call.args[i]);
+        }
+        put(b, ")\n");
         return;
     case TE_NUM_STMT_KINDS:
         break;

@@ -63,14 +63,15 @@ static bool can_trap(const TsExpr *e)
     case TE_SELECT: case TE_IF_THEN_ELSE:
         return can_trap(e->u.select.cond) || can_trap(e->u.select.then_value) ||
                can_trap(e->u.select.else_value);
-    case TE_CAST: return can_trap(e->u.cast.value);
+    case TE_CAST: case TE_REINTERPRET: return can_trap(e->u.cast.value);
     case TE_CALL: return can_trap(e->u.call.args[0]) || can_trap(e->u.call.args[1]);
+    case TE_ADDRESS: return any_can_trap(e->u.load.num_indices, e->u.load.indices);
     case TE_ACCESS: return any_can_trap(e->u.access.num_indices, e->u.access.indices);
     case TE_LOAD: return any_can_trap(e->u.load.num_indices, e->u.load.indices);
     case TE_RAMP: return can_trap(e->u.ramp.base) || can_trap(e->u.ramp.stride);
     case TE_BROADCAST: return can_trap(e->u.broadcast.value);
-    case TE_REDUCE: case TE_NUM_EXPR_KINDS:
-        return true;
+    case TE_REDUCE: case TE_INTRINSIC: case TE_NUM_EXPR_KINDS:
+        return true; /* an intrinsic is opaque: never dropped, as if it could fail */
     }
     return true;
 }
@@ -695,6 +696,7 @@ static TsExpr *simp(Simplifier *s, TsExpr *e)
     case TE_SELECT: case TE_IF_THEN_ELSE: r = simp_select(s, e); break;
     case TE_CAST: r = simp_children_then(s, e, cast_rules); break;
     case TE_CALL: case TE_ACCESS: case TE_REDUCE: case TE_LOAD: case TE_RAMP: case TE_BROADCAST:
+    case TE_REINTERPRET: case TE_INTRINSIC: case TE_ADDRESS:
         r = with_simplified_children(s, e);
         break;
     case TE_NUM_EXPR_KINDS:
@@ -961,7 +963,8 @@ static TeStmt *stmt_node(void *ctx, TsArena *arena, TeStmt *st)
     case TE_STMT_LET: r = simp_let(s, st); break;
     case TE_STMT_SEQ: r = simp_seq(s, st); break;
     case TE_STMT_ALLOCATE: r = simp_allocate(s, st); break;
-    case TE_STMT_STORE: return NULL; /* the engine simplifies indices and value */
+    case TE_STMT_STORE: case TE_STMT_CALL:
+        return NULL; /* the engine simplifies indices, values and arguments */
     case TE_NUM_STMT_KINDS: return st;
     }
     return r ? r : TE_MUTATE_STMT_FAILED;

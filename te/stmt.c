@@ -1,6 +1,6 @@
-/* Builders of the loop-nest IR: buffers, loads, ramps and broadcasts, and the statements
- * (for, store, allocate, if, let, sequence) that lowering produces and the loop passes
- * rewrite. Each builder checks what later passes and codegen rely on: int32 indices and
+/* Builders of the loop-nest IR: buffers, loads, addresses, ramps and broadcasts, and the
+ * statements (for, store, allocate, if, let, sequence, intrinsic call) that lowering
+ * produces and the loop passes rewrite. Each builder checks what later passes and codegen rely on: int32 indices and
  * loop bounds, index counts, value and buffer dtypes, matching vector lanes. */
 #include <string.h>
 
@@ -128,6 +128,30 @@ TsExpr *te_load(TsArena *arena, const TeBuffer *buffer, int num_indices, TsExpr 
         return NULL;
     e->kind = TE_LOAD;
     e->dtype = ts_dtype_with_lanes(buffer->dtype, lanes);
+    e->u.load.buffer = buffer;
+    e->u.load.num_indices = num_indices;
+    e->u.load.indices = copy;
+    e->u.load.flat = flat;
+    return e;
+}
+
+TsExpr *te_address(TsArena *arena, const TeBuffer *buffer, int num_indices,
+                   TsExpr *const *indices, bool flat)
+{
+    int lanes;
+    if (!check_indices(arena, "address", buffer, num_indices, indices, flat, &lanes))
+        return NULL;
+    if (lanes != 1) {
+        ts_arena_fail(arena, TS_EINVAL, "address of %s: a vector index (%d lanes); an address "
+                      "names one element", buffer->name, lanes);
+        return NULL;
+    }
+    TsExpr *e = ts_arena_alloc(arena, sizeof *e);
+    TsExpr **copy = copy_exprs(arena, num_indices, indices);
+    if (!e || !copy)
+        return NULL;
+    e->kind = TE_ADDRESS;
+    e->dtype = TS_UINT64;
     e->u.load.buffer = buffer;
     e->u.load.num_indices = num_indices;
     e->u.load.indices = copy;
@@ -284,6 +308,22 @@ TeStmt *te_let(TsArena *arena, TsExpr *var, TsExpr *value, TeStmt *body)
         s->u.let.value = value;
         s->u.let.body = body;
     }
+    return s;
+}
+
+TeStmt *te_call_stmt(TsArena *arena, const char *name, int num_args, TsExpr *const *args)
+{
+    if (!te_intrinsic_args_ok(arena, name, num_args, args))
+        return NULL;
+    TeStmt *s = ts_arena_alloc(arena, sizeof *s);
+    TsExpr **copy = copy_exprs(arena, num_args, args);
+    const char *saved = ts_arena_strdup(arena, name);
+    if (!s || !copy || !saved)
+        return NULL;
+    s->kind = TE_STMT_CALL;
+    s->u.call.name = saved;
+    s->u.call.num_args = num_args;
+    s->u.call.args = copy;
     return s;
 }
 

@@ -70,11 +70,16 @@ struct TsExpr {
         } select; /* SELECT and IF_THEN_ELSE */
         struct {
             TsExpr *value;
-        } cast;
+        } cast; /* CAST, and REINTERPRET (the same bits read as another dtype) */
         struct {
             TeCallKind fn;
             TsExpr *args[2];
         } call;
+        struct {
+            const char *name; /* the LLVM intrinsic, e.g. "llvm.ctpop.v16i32" */
+            int num_args;
+            TsExpr **args;
+        } intrinsic; /* INTRINSIC: opaque to every pass, evaluated by codegen alone */
         struct {
             TsTensor *tensor;
             int num_indices;
@@ -92,7 +97,9 @@ struct TsExpr {
             int num_indices; /* buffer->ndim, or 1 when flat */
             TsExpr **indices;
             bool flat;       /* one index in elements, after storage flattening */
-        } load;              /* LOAD; a vector index gives a vector load */
+        } load;              /* LOAD; a vector index gives a vector load. ADDRESS: the
+                              * address of that (scalar-indexed) element as a uint64,
+                              * which an intrinsic's pointer argument takes as a pointer */
         struct {
             TsExpr *base, *stride; /* int32 scalars */
             int lanes;
@@ -199,6 +206,11 @@ struct TeStmt {
             int num_stmts;
             TeStmt **stmts;
         } seq;
+        struct {
+            const char *name; /* an LLVM intrinsic, called for its effect on memory */
+            int num_args;
+            TsExpr **args;    /* ADDRESS nodes are its pointer arguments */
+        } call;
     } u;
 };
 
@@ -216,6 +228,10 @@ TsExpr *te_load(TsArena *arena, const TeBuffer *buffer, int num_indices, TsExpr 
                 bool flat);
 TsExpr *te_ramp(TsArena *arena, TsExpr *base, TsExpr *stride, int lanes);
 TsExpr *te_broadcast(TsArena *arena, TsExpr *value, int lanes);
+/* The address of element indices of buffer (scalar indices; flat as for te_load), a
+ * uint64 that an intrinsic call takes as a pointer into the buffer. */
+TsExpr *te_address(TsArena *arena, const TeBuffer *buffer, int num_indices,
+                   TsExpr *const *indices, bool flat);
 TeStmt *te_for(TsArena *arena, TsExpr *var, TsExpr *min, TsExpr *extent, TeForKind kind,
                int num_pragmas, const TePragma *pragmas, TeStmt *body);
 TeStmt *te_store(TsArena *arena, const TeBuffer *buffer, int num_indices, TsExpr *const *indices,
@@ -223,6 +239,10 @@ TeStmt *te_store(TsArena *arena, const TeBuffer *buffer, int num_indices, TsExpr
 TeStmt *te_allocate(TsArena *arena, const TeBuffer *buffer, TeStmt *body);
 TeStmt *te_if(TsArena *arena, TsExpr *cond, TeStmt *then_case, TeStmt *else_case, bool likely);
 TeStmt *te_let(TsArena *arena, TsExpr *var, TsExpr *value, TeStmt *body);
+/* A call of the LLVM intrinsic name for its effect (a store through an address, a
+ * prefetch, a tile load); its result, if any, is dropped. At most TE_MAX_INTRINSIC_ARGS
+ * arguments. */
+TeStmt *te_call_stmt(TsArena *arena, const char *name, int num_args, TsExpr *const *args);
 /* A sequence; nested sequences are flattened and a sequence of one is that statement. */
 TeStmt *te_seq(TsArena *arena, int num_stmts, TeStmt *const *stmts);
 /* A dense row-major buffer for tensor t with the given extents (t's own when NULL). */
@@ -257,6 +277,32 @@ extern TeStmt te_mutate_failed_stmt;
 /* Rewrites bottom-up; returns e itself when nothing changed, NULL on failure. */
 TsExpr *te_mutate_expr(TsArena *arena, TsExpr *e, const TeMutator *m);
 TeStmt *te_mutate_stmt(TsArena *arena, TeStmt *s, const TeMutator *m);
+/* ---- read-only walking (visit.c) ---- */
+
+/* What a visitor's callback asks for after seeing a node. */
+typedef enum TeVisit {
+    TE_VISIT_CHILDREN, /* go on into the node's children */
+    TE_VISIT_SKIP,     /* do not descend into this node */
+    TE_VISIT_STOP      /* end the whole walk */
+} TeVisit;
+
+/* Callbacks of a walk, parents first; either may be NULL (then a statement walk does not
+ * look into expressions at all). skip_load_indices makes loads leaves: an analysis of
+ * the values computed (rather than of the index arithmetic) leaves their indices out. */
+typedef struct TeVisitor {
+    TeVisit (*expr)(void *ctx, const TsExpr *e);
+    TeVisit (*stmt)(void *ctx, const TeStmt *s);
+    void *ctx;
+    bool skip_load_indices;
+} TeVisitor;
+
+/* Walk e or s (NULL is nothing); true when a callback stopped the walk. */
+bool te_visit_expr(const TsExpr *e, const TeVisitor *v);
+bool te_visit_stmt(const TeStmt *s, const TeVisitor *v);
+/* Walk only the children of e or s: for callbacks that act around their children. */
+bool te_visit_children(const TsExpr *e, const TeVisitor *v);
+bool te_visit_stmt_children(const TeStmt *s, const TeVisitor *v);
+
 /* Replaces each vars[i] by values[i] (loop and let variables that bind are left). */
 TsExpr *te_substitute(TsArena *arena, TsExpr *e, int n, const TsExpr *const *vars,
                       TsExpr *const *values);
@@ -294,6 +340,12 @@ TeStmt *te_simplify_stmt(TsArena *arena, TeStmt *s);
 /* A compute op like op (same output axes and tag) with another body and, when name is
  * not NULL, another name: how schedules rewrite the readers of a cached tensor. */
 TsTensor *te_compute_rewrite(TsArena *arena, const TsTensor *op, const char *name, TsExpr *body);
+
+/* Most arguments of an intrinsic call (expression or statement). */
+enum { TE_MAX_INTRINSIC_ARGS = 16 };
+
+/* Checks an intrinsic call's name and arguments (expr.c); false with the error recorded. */
+bool te_intrinsic_args_ok(TsArena *arena, const char *name, int num_args, TsExpr *const *args);
 
 /* Names of kinds, for printing and messages. */
 const char *te_expr_kind_name(TeExprKind kind);

@@ -205,6 +205,7 @@ static bool check_body(BodyCheck *c, const TsExpr *e, bool guarded)
     case TE_LOAD:
     case TE_RAMP:
     case TE_BROADCAST:
+    case TE_ADDRESS:
         ts_arena_fail(c->arena, TS_EINVAL, "compute %s: %s is a loop-nest node, not part of a "
                       "tensor expression", c->name, te_expr_str(c->arena, e));
         return false;
@@ -229,7 +230,13 @@ static bool check_body(BodyCheck *c, const TsExpr *e, bool guarded)
                check_body(c, e->u.select.then_value, true) &&
                check_body(c, e->u.select.else_value, true);
     case TE_CAST:
+    case TE_REINTERPRET:
         return check_body(c, e->u.cast.value, guarded);
+    case TE_INTRINSIC:
+        for (int i = 0; i < e->u.intrinsic.num_args; i++)
+            if (!check_body(c, e->u.intrinsic.args[i], guarded))
+                return false;
+        return true;
     case TE_CALL:
         return check_body(c, e->u.call.args[0], guarded) &&
                (!e->u.call.args[1] || check_body(c, e->u.call.args[1], guarded));

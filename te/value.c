@@ -109,7 +109,8 @@ static TsStatus float_binary(TeExprKind kind, TsDType t, double a, double b, TeV
     case TE_AND: case TE_OR: case TE_NOT: case TE_BITAND: case TE_BITOR: case TE_BITXOR:
     case TE_BITNOT: case TE_SHL: case TE_SHR: case TE_POPCOUNT: case TE_SELECT:
     case TE_IF_THEN_ELSE: case TE_CAST: case TE_CALL: case TE_ACCESS: case TE_REDUCE:
-    case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_NUM_EXPR_KINDS:
+    case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_REINTERPRET: case TE_INTRINSIC:
+    case TE_ADDRESS: case TE_NUM_EXPR_KINDS:
         break;
     }
     return ts_fail(why, TS_EINVAL, "operator not defined on floats");
@@ -194,7 +195,8 @@ static TsStatus int_binary(TeExprKind kind, TsDType t, int64_t a, int64_t b, TeV
         return int_shift(kind, t, a, b, out, why);
     case TE_INT: case TE_FLOAT: case TE_VAR: case TE_NOT: case TE_BITNOT: case TE_POPCOUNT:
     case TE_SELECT: case TE_IF_THEN_ELSE: case TE_CAST: case TE_CALL: case TE_ACCESS:
-    case TE_REDUCE: case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_NUM_EXPR_KINDS:
+    case TE_REDUCE: case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_REINTERPRET:
+    case TE_INTRINSIC: case TE_ADDRESS: case TE_NUM_EXPR_KINDS:
         return ts_fail(why, TS_EINVAL, "operator not defined on integers");
     }
     out->i = te_wrap_int(t, raw);
@@ -233,7 +235,8 @@ TsStatus te_value_unary(TeExprKind kind, TsDType t, TeValue a, TeValue *out, TsE
     case TE_EQ: case TE_NE: case TE_LT: case TE_LE: case TE_GT: case TE_GE: case TE_AND:
     case TE_OR: case TE_BITAND: case TE_BITOR: case TE_BITXOR: case TE_SHL: case TE_SHR:
     case TE_SELECT: case TE_IF_THEN_ELSE: case TE_CAST: case TE_CALL: case TE_ACCESS:
-    case TE_REDUCE: case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_NUM_EXPR_KINDS:
+    case TE_REDUCE: case TE_LOAD: case TE_RAMP: case TE_BROADCAST: case TE_REINTERPRET:
+    case TE_INTRINSIC: case TE_ADDRESS: case TE_NUM_EXPR_KINDS:
         break;
     }
     return ts_fail(why, TS_EINVAL, "'%s' is not a unary operator", te_expr_kind_name(kind));
@@ -277,6 +280,16 @@ TeValue te_value_cast(TsDType from, TsDType to, TeValue v)
         out.f = te_round_float(to, d);
     }
     return out;
+}
+
+void te_value_reinterpret(TsDType from, const TeValue *in, TsDType to, TeValue *out)
+{
+    unsigned char bytes[1024 * 8]; /* the most bits a dtype holds: 1024 lanes of 64 */
+    size_t from_bytes = from.bits / 8, to_bytes = to.bits / 8;
+    for (int k = 0; k < from.lanes; k++)
+        te_value_store(from, bytes + (size_t)k * from_bytes, in[k]);
+    for (int k = 0; k < to.lanes; k++)
+        out[k] = te_value_load(to, bytes + (size_t)k * to_bytes);
 }
 
 static double call_f64(TeCallKind fn, double a, double b)

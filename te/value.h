@@ -31,6 +31,11 @@ TsStatus te_value_binary(TeExprKind kind, TsDType t, TeValue a, TeValue b, TeVal
 TsStatus te_value_unary(TeExprKind kind, TsDType t, TeValue a, TeValue *out, TsError *why);
 /* A value of dtype from converted to dtype to (saturating float to integer, one rounding). */
 TeValue te_value_cast(TsDType from, TsDType to, TeValue v);
+/* The bits of from.lanes values of dtype from (in) read as to.lanes values of dtype to
+ * (out): lanes laid out as in memory, little-endian, as LLVM's bitcast does on x86-64 and
+ * aarch64. The total bits must be equal and neither dtype bool (ts_reinterpret checks).
+ * Floats pass through doubles, so a signaling NaN comes out quieted. */
+void te_value_reinterpret(TsDType from, const TeValue *in, TsDType to, TeValue *out);
 /* A math function on float32 or float64 values of dtype t; b is the second operand of
  * binary functions (pow), ignored by unary ones. */
 TeValue te_value_call(TeCallKind fn, TsDType t, TeValue a, TeValue b);

@@ -136,6 +136,24 @@ TsExpr *ts_floor(TsArena *arena, TsExpr *a);
 TsExpr *ts_ceil(TsArena *arena, TsExpr *a);
 TsExpr *ts_pow(TsArena *arena, TsExpr *a, TsExpr *b);
 
+/* ---- target intrinsics and bit reinterpretation ---- */
+
+/* A call of the LLVM intrinsic name ("llvm.ctpop.v16i32", "llvm.fshl.i32",
+ * "llvm.x86.avx512.vpdpbusd.512") on up to 16 arguments, giving dtype (scalar or
+ * vector). An overloaded intrinsic names its overload types in LLVM's mangling
+ * ("llvm.ctpop.v16i32"); a bare overloaded name is tried with the result's type and
+ * then the first argument's. The call is opaque: passes keep it as written, the
+ * vectorizer refuses to widen it (its lanes are the intrinsic's business), and the
+ * interpreters refuse to run it (TS_EINVAL naming the intrinsic). Codegen checks the name,
+ * the argument count and every type against LLVM's declaration (TS_ECODEGEN). The target
+ * must have what the intrinsic needs (codegen's ts_target_has_feature tells). */
+TsExpr *ts_call_intrinsic(TsArena *arena, const char *name, TsDType dtype, int num_args,
+                          TsExpr *const *args);
+/* The bits of a read as dtype (LLVM's bitcast): int32x16 <-> int8x64, float32 <->
+ * int32. The total bits (lanes * bits) must be equal; bool is refused (its storage is
+ * not its value's width). The interpreters evaluate it exactly. */
+TsExpr *ts_reinterpret(TsArena *arena, TsDType dtype, TsExpr *a);
+
 /* ---- tensor access ---- */
 
 /* tensor[indices...]: one int32 index per dimension. A constant index, or an index
