@@ -10,7 +10,9 @@
  *   - a valid primitive afterwards is accepted, and the schedule still lowers to a loop
  *     nest that computes what the reference interpreter computes.
  * A few refusals need a schedule of their own (more than 64 leaves, a tensor of the most
- * dimensions, a loop too long to fuse, more than 1024 lanes).
+ * dimensions, a loop too long to fuse, more than 1024 lanes). Last, every primitive is
+ * made to run out of memory at each of its allocations in turn, and must fail with
+ * TS_ENOMEM without changing anything (te_arena_fail_after).
  *
  * The fixture's DAG:
  *     scaled[si, sk] = a[si, sk] * 2                      (elementwise, intermediate)
@@ -28,6 +30,7 @@
 
 #include "sch_testing.h"
 #include "schedule/sch_internal.h"
+#include "te/te_internal.h"
 #include "test_util.h"
 
 typedef struct Fixture {
@@ -1265,6 +1268,148 @@ static void test_rfactor_too_many_dimensions(void **state)
     ts_arena_destroy(A);
 }
 
+/* ---- out of memory ---- */
+
+/* request, valid on the fixture, is tried with the arena failing after 0, 16, 32, ...
+ * more bytes (allocations are rounded to 16), so that each of its allocations fails in
+ * turn, until it succeeds: every failure is TS_ENOMEM and leaves the state and the loop
+ * nest as they were. Returns the number of failed attempts. */
+static int accepted_despite_oom(Request request)
+{
+    char *state = state_str(F->sch);
+    char *loops = lowered_str(false);
+    int failures = 0;
+    for (size_t budget = 0;; budget += 16) {
+        TsError err = { TS_OK, "" };
+        te_arena_fail_after(F->A, budget);
+        TsStatus got = request(&err);
+        te_arena_fail_after(F->A, SIZE_MAX);
+        ts_arena_clear_error(F->A);
+        if (got == TS_OK)
+            break;
+        char *state_after = state_str(F->sch);
+        assert_string_equal(state, state_after);
+        free(state_after);
+        if (got != TS_ENOMEM)
+            fprintf(stderr, "with %zu bytes: %s: %s\n", budget, ts_status_name(got), err.message);
+        assert_int_equal(got, TS_ENOMEM);
+        assert_int_equal(err.status, TS_ENOMEM);
+        char *loops_after = lowered_str(false);
+        assert_string_equal(loops, loops_after);
+        free(loops_after);
+        failures++;
+        assert_true(budget < (size_t)1 << 20);
+    }
+    free(state);
+    free(loops);
+    return failures;
+}
+
+static TsAxis *ojo, *oji, *fused_o, *xo, *yo, *xi, *yi, *jo, *ji;
+static TsTensor *mm_cache, *mm_rf, *b_local;
+
+static TsStatus oom_split(TsError *err)
+{
+    return ts_split(F->s_out, F->oj, 4, &ojo, &oji, err);
+}
+static TsStatus oom_vectorize(TsError *err)
+{
+    return ts_vectorize(F->s_out, oji, err);
+}
+static TsStatus oom_tile(TsError *err)
+{
+    return ts_tile(F->s_scaled, F->si, F->sk, 2, 4, &xo, &yo, &xi, &yi, err);
+}
+static TsStatus oom_fuse(TsError *err)
+{
+    return ts_fuse(F->s_out, F->oi, ojo, &fused_o, err);
+}
+static TsStatus oom_parallel(TsError *err)
+{
+    return ts_parallel(F->s_out, fused_o, err);
+}
+static TsStatus oom_reorder(TsError *err)
+{
+    return ts_reorder(F->s_mm, 2, (TsAxis *[]){ F->ki, F->ii }, err);
+}
+static TsStatus oom_unroll(TsError *err)
+{
+    return ts_unroll(F->s_mm, F->ii, err);
+}
+static TsStatus oom_pragma(TsError *err)
+{
+    return ts_pragma(F->s_mm, F->io, "p2", 2, err);
+}
+static TsStatus oom_nparts(TsError *err)
+{
+    return ts_split_nparts(F->s_mm, F->j, 3, &jo, &ji, err);
+}
+static TsStatus oom_inline(TsError *err)
+{
+    return ts_compute_inline(F->s_a_cache, err);
+}
+static TsStatus oom_align(TsError *err)
+{
+    return ts_storage_align(F->s_mm, F->j, 8, 1, err);
+}
+static TsStatus oom_cache_read(TsError *err)
+{
+    return ts_cache_read(F->sch, F->mm, 1, &F->s_out, &mm_cache, err);
+}
+static TsStatus oom_compute_at(TsError *err)
+{
+    return ts_compute_at(ts_stage(F->sch, mm_cache), F->s_out, fused_o, err);
+}
+static TsStatus oom_compute_root(TsError *err)
+{
+    return ts_compute_root(F->s_scaled, err);
+}
+static TsStatus oom_rfactor(TsError *err)
+{
+    return ts_rfactor(F->sch, F->mm, F->ko, &mm_rf, err);
+}
+static TsStatus oom_cache_write(TsError *err)
+{
+    return ts_cache_write(F->sch, F->b_cache, &b_local, err);
+}
+
+/* Every primitive, made to run out of memory at each of its allocations in turn, changes
+ * nothing until it succeeds; the schedule built that way computes the right values. */
+static void test_out_of_memory(void **state)
+{
+    F = *state;
+    static const struct {
+        const char *name;
+        Request request;
+    } steps[] = {
+        { "split", oom_split },
+        { "vectorize", oom_vectorize },
+        { "tile", oom_tile },
+        { "fuse", oom_fuse },
+        { "parallel", oom_parallel },
+        { "reorder", oom_reorder },
+        { "unroll", oom_unroll },
+        { "pragma", oom_pragma },
+        { "split_nparts", oom_nparts },
+        { "compute_inline", oom_inline },
+        { "storage_align", oom_align },
+        { "cache_read", oom_cache_read },
+        { "compute_at", oom_compute_at },
+        { "compute_root", oom_compute_root },
+        { "rfactor", oom_rfactor },
+        { "cache_write", oom_cache_write },
+    };
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+        int failures = accepted_despite_oom(steps[s].request);
+        /* Each records at least a line of text, so each can run out of memory. */
+        if (failures < 1)
+            fprintf(stderr, "%s never ran out of memory\n", steps[s].name);
+        assert_true(failures >= 1);
+    }
+    assert_non_null(strstr(ts_schedule_str(F->A, F->sch), "cache_write b.cache -> b.cache.local"));
+    free(lowered_str(true));
+}
+
 /* The fixture as set up lowers to the right values (the base every test disturbs). */
 static void test_fixture_lowers(void **state)
 {
@@ -1301,6 +1446,7 @@ int main(void)
         T(test_rfactor),
         T(test_rfactor_more_than_64_loops),
         T(test_rfactor_too_many_dimensions),
+        T(test_out_of_memory),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
