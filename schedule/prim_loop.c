@@ -1,7 +1,10 @@
 /* The loop primitives: split, split_nparts, tile, fuse and reorder rewrite a stage's
  * leaf axes and log the relations; vectorize, unroll, parallel and pragma tag a leaf;
  * compute_at, compute_inline and compute_root say where a stage is computed, and
- * storage_align pads its buffer. Lowering (lower.c) replays what they record. */
+ * storage_align pads its buffer. Lowering (lower.c) replays what they record. Each
+ * checks its whole request first, then edits a copy of the stage's record and commits it
+ * with its line of text (sch_commit), so a refusal or a failure changes nothing; tile
+ * commits its two splits and its reorder together. */
 #include <stdio.h>
 #include <string.h>
 

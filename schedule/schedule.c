@@ -377,8 +377,9 @@ const char *ts_schedule_str(TsArena *arena, const TsSchedule *sch)
 
 /* A schedule's mutable parts are its stage records, their arrays of leaves, axis
  * records and relations, and the log; ops, tensors and axes are immutable IR nodes and
- * are shared. Arrays that primitives replace wholesale (leaves, relations, log) could be
- * shared too, but axis records are updated in place, so every array is copied. */
+ * are shared. Primitives replace arrays rather than write into them (sch_internal.h),
+ * so the arrays could be shared too; they are copied so that a copy does not rest on
+ * that rule. */
 static void *copy_array(TsArena *arena, const void *items, int count, size_t size)
 {
     void *copy = ts_arena_alloc(arena, size * (size_t)(count > 0 ? count : 1));
