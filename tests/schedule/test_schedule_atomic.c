@@ -1245,7 +1245,7 @@ static void test_rfactor_too_many_dimensions(void **state)
     TsTensor *x = ts_placeholder(A, "x", 1, (int64_t[]){ 4 }, TS_FLOAT32);
     TsAxis *axes[TS_MAX_DIMS];
     for (int d = 0; d < TS_MAX_DIMS; d++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "d%d", d);
         axes[d] = ts_axis(A, name, 2);
     }
