@@ -1,6 +1,7 @@
 /* The caching primitives: cache_read adds a stage copying a tensor that chosen readers
  * read instead; cache_write moves a stage's computation into a new ".local" stage and
- * leaves the stage a copy of it. Both rewrite ops, never the tensors users hold. */
+ * leaves the stage a copy of it. Both rewrite ops, never the tensors users hold, and
+ * change the schedule only once every new op, stage and array is built. */
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +48,20 @@ static TsTensor *copy_op(TsArena *arena, const char *name, const TsTensor *src, 
                              ts_access(arena, (TsTensor *)src, src->ndim, idx));
 }
 
+/* The op of reader with its reads of source (and of tensor, when the stage of tensor
+ * computes source) going to copy instead; NULL when a builder failed. */
+static TsTensor *read_from_copy(TsArena *arena, const TsStage *reader, const TsTensor *source,
+                                const TsTensor *tensor, TsTensor *copy)
+{
+    Retarget rt = { source, copy };
+    TeMutator m = { .expr = retarget_access, .ctx = &rt };
+    TsExpr *body = te_mutate_expr(arena, reader->op->body, &m);
+    if (source != tensor && body) {
+        rt.from = tensor;
+        body = te_mutate_expr(arena, body, &m);
+    }
+    return body ? te_compute_rewrite(arena, reader->op, NULL, body) : NULL;
+}
 
 TsStatus ts_cache_read(TsSchedule *sch, TsTensor *tensor, int num_readers,
                        TsStage *const *readers, TsTensor **cache, TsError *err)
@@ -72,6 +87,9 @@ TsStatus ts_cache_read(TsSchedule *sch, TsTensor *tensor, int num_readers,
             return ts_fail(err, TS_ESCHEDULE, "cache_read of %s: stage %s does not read it",
                            tensor->name, readers[i]->op->name);
         int pos = sch_stage_position(sch, readers[i]);
+        if (pos < 0)
+            return ts_fail(err, TS_EINVAL, "cache_read of %s: reader %d (stage %s) is not a "
+                           "stage of this schedule", tensor->name, i, readers[i]->op->name);
         first = pos < first ? pos : first;
     }
     TsArena *arena = sch->arena;
@@ -81,23 +99,20 @@ TsStatus ts_cache_read(TsSchedule *sch, TsTensor *tensor, int num_readers,
      * later cache_write or rfactor may replace. */
     TsTensor *copy = copy_op(arena, name, own ? own->tensor : tensor, "cache_read");
     TsStage *st = copy ? sch_new_stage(sch, copy, copy) : NULL;
-    if (!st || !sch_insert_stage(sch, st, first))
+    TsStage **stages = st ? sch_stages_with(sch, st, first) : NULL;
+    TsTensor **ops = ts_arena_alloc(arena, sizeof *ops * (size_t)num_readers);
+    if (!stages || !ops)
         return sch_builder_failed(arena, err, "cache_read");
-    for (int i = 0; i < num_readers; i++) {
-        TsStage *r = readers[i];
-        Retarget rt = { source, copy };
-        TeMutator m = { .expr = retarget_access, .ctx = &rt };
-        TsExpr *body = te_mutate_expr(arena, r->op->body, &m);
-        if (source != tensor && body) {
-            rt.from = tensor;
-            body = te_mutate_expr(arena, body, &m);
-        }
-        TsTensor *op = body ? te_compute_rewrite(arena, r->op, NULL, body) : NULL;
-        if (!op)
+    for (int i = 0; i < num_readers; i++)
+        if (!(ops[i] = read_from_copy(arena, readers[i], source, tensor, copy)))
             return sch_builder_failed(arena, err, "cache_read");
-        r->op = op;
-    }
-    sch_add_log(sch, "cache_read %s -> %s for %d reader(s)", tensor->name, copy->name, num_readers);
+    if (!sch_log(sch, "cache_read %s -> %s for %d reader(s)", tensor->name, copy->name,
+                 num_readers))
+        return ts_fail(err, TS_ENOMEM, "cache_read of %s: out of memory", tensor->name);
+    sch->stages = stages;
+    sch->num_stages++;
+    for (int i = 0; i < num_readers; i++)
+        readers[i]->op = ops[i];
     if (cache)
         *cache = copy;
     return TS_OK;
@@ -119,6 +134,12 @@ TsStatus ts_cache_write(TsSchedule *sch, TsTensor *tensor, TsTensor **cache, TsE
     if (st->num_relations > 0 || st->num_axes > st->num_root)
         return ts_fail(err, TS_ESCHEDULE, "cache_write on stage %s: its loops were already "
                        "split or fused; cache_write must come first", sname);
+    const TsStage *inside = sch_attached_at_reduce(st);
+    if (inside)
+        return ts_fail(err, TS_ESCHEDULE, "cache_write on stage %s: stage %s is computed at its "
+                       "reduce loop %s, which cache_write moves to a new stage; attach %s "
+                       "elsewhere first", sname, inside->op->name, inside->attach_axis->name,
+                       inside->op->name);
     TsArena *arena = sch->arena;
     const TsTensor *op = st->op;
     /* The new stage computes the body over fresh output axes, keeping the reduce axes. */
@@ -144,15 +165,18 @@ TsStatus ts_cache_write(TsSchedule *sch, TsTensor *tensor, TsTensor **cache, TsE
         copy = te_compute_rewrite(arena, op, NULL, ts_access(arena, local, op->ndim, idx));
     }
     TsStage *local_stage = copy ? sch_new_stage(sch, local, local) : NULL;
-    if (!local_stage || !sch_insert_stage(sch, local_stage, sch_stage_position(sch, st)))
+    /* The original stage becomes a copy: its root axes are the output axes alone. */
+    TsStage *fresh = local_stage ? sch_new_stage(sch, copy, st->tensor) : NULL;
+    TsStage **stages = fresh ? sch_stages_with(sch, local_stage, sch_stage_position(sch, st))
+                             : NULL;
+    if (!stages)
         return sch_builder_failed(arena, err, "cache_write");
-    /* The original stage is now a copy: its root axes are the output axes alone. */
-    TsStage *fresh = sch_new_stage(sch, copy, st->tensor);
-    if (!fresh)
-        return ts_fail(err, TS_ENOMEM, "cache_write: out of memory");
     fresh->is_output = st->is_output;
+    if (!sch_log(sch, "cache_write %s -> %s", sname, local->name))
+        return sch_no_memory(err, st);
+    sch->stages = stages;
+    sch->num_stages++;
     *st = *fresh;
-    sch_add_log(sch, "cache_write %s -> %s", sname, local->name);
     if (cache)
         *cache = local;
     return TS_OK;

@@ -1,7 +1,10 @@
 /* The loop primitives: split, split_nparts, tile, fuse and reorder rewrite a stage's
  * leaf axes and log the relations; vectorize, unroll, parallel and pragma tag a leaf;
  * compute_at, compute_inline and compute_root say where a stage is computed, and
- * storage_align pads its buffer. Lowering (lower.c) replays what they record. */
+ * storage_align pads its buffer. Lowering (lower.c) replays what they record. Each
+ * checks its whole request first, then edits a copy of the stage's record and commits it
+ * with its line of text (sch_commit), so a refusal or a failure changes nothing; tile
+ * commits its two splits and its reorder together. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,33 +12,65 @@
 
 /* ---- split, tile, fuse, reorder ---- */
 
+/* A split of axis by value (a factor, or with nparts the outer extent) can be made. */
+static TsStatus check_split(const TsStage *stage, const TsAxis *axis, int64_t value, bool nparts,
+                            const char *what, TsError *err)
+{
+    TsStatus st = sch_check_leaf(stage, axis, what, err);
+    if (st != TS_OK)
+        return st;
+    const char *value_name = nparts ? "nparts" : "factor";
+    if (value < 1)
+        return ts_fail(err, TS_EINVAL, "%s on stage %s: %s %lld of axis %s must be >= 1", what,
+                       stage->op->name, value_name, (long long)value, axis->name);
+    if (value > TS_MAX_EXTENT)
+        return ts_fail(err, TS_EINVAL, "%s on stage %s: %s %lld of axis %s is too large (loop "
+                       "extents are at most %lld)", what, stage->op->name, value_name,
+                       (long long)value, axis->name, (long long)TS_MAX_EXTENT);
+    return TS_OK;
+}
+
+/* Splits axis (checked) in the record edit; line receives the schedule's text for it.
+ * False when out of memory. */
+static bool split_edit(TsStage *edit, TsAxis *axis, int64_t value, bool nparts, TsAxis **outer,
+                       TsAxis **inner, char line[SCH_LOG_LINE])
+{
+    int64_t extent = ts_axis_extent(axis);
+    int64_t other = (extent + value - 1) / value;
+    char name[256];
+    snprintf(name, sizeof name, "%s.outer", axis->name);
+    TsAxis *o = sch_new_axis(edit, name, nparts ? value : other, axis->is_reduce);
+    snprintf(name, sizeof name, "%s.inner", axis->name);
+    TsAxis *in = o ? sch_new_axis(edit, name, nparts ? other : value, axis->is_reduce) : NULL;
+    SchRelation rel = { .kind = nparts ? SCH_REL_SPLIT_NPARTS : SCH_REL_SPLIT, .parent = axis,
+                        .outer = o, .inner = in, .factor = value };
+    if (!in || !sch_add_relation(edit, &rel) ||
+        !sch_replace_leaf(edit, sch_leaf_index(edit, axis), 2, (TsAxis *[]){ o, in }, 1))
+        return false;
+    snprintf(line, SCH_LOG_LINE, "%s %s %s %s=%lld -> %s, %s", nparts ? "split_nparts" : "split",
+             edit->op->name, axis->name, nparts ? "nparts" : "factor", (long long)value, o->name,
+             in->name);
+    *outer = o;
+    *inner = in;
+    return true;
+}
+
 static TsStatus do_split(TsStage *stage, TsAxis *axis, int64_t value, bool nparts,
                          TsAxis **outer, TsAxis **inner, TsError *err)
 {
     const char *what = nparts ? "split_nparts" : "split";
     if (!stage)
         return ts_fail(err, TS_EINVAL, "%s: the stage is NULL", what);
-    TsStatus st = sch_check_leaf(stage, axis, what, err);
+    TsStatus st = check_split(stage, axis, value, nparts, what, err);
     if (st != TS_OK)
         return st;
-    if (value < 1 || value > TS_MAX_EXTENT)
-        return ts_fail(err, TS_EINVAL, "%s on stage %s: %s %lld of axis %s must be >= 1", what,
-                       stage->op->name, nparts ? "nparts" : "factor", (long long)value,
-                       axis->name);
-    int64_t extent = ts_axis_extent(axis);
-    int64_t other = (extent + value - 1) / value;
-    char name[256];
-    snprintf(name, sizeof name, "%s.outer", axis->name);
-    TsAxis *o = sch_new_axis(stage, name, nparts ? value : other, axis->is_reduce);
-    snprintf(name, sizeof name, "%s.inner", axis->name);
-    TsAxis *in = sch_new_axis(stage, name, nparts ? other : value, axis->is_reduce);
-    SchRelation rel = { .kind = nparts ? SCH_REL_SPLIT_NPARTS : SCH_REL_SPLIT, .parent = axis,
-                        .outer = o, .inner = in, .factor = value };
-    if (!o || !in || !sch_add_relation(stage, &rel) ||
-        !sch_replace_leaf(stage, sch_leaf_index(stage, axis), 2, (TsAxis *[]){ o, in }, 1))
+    TsStage edit = *stage;
+    TsAxis *o, *in;
+    char line[SCH_LOG_LINE];
+    if (!split_edit(&edit, axis, value, nparts, &o, &in, line))
         return sch_no_memory(err, stage);
-    sch_add_log(stage->sch, "%s %s %s %s=%lld -> %s, %s", what, stage->op->name, axis->name,
-                nparts ? "nparts" : "factor", (long long)value, o->name, in->name);
+    if ((st = sch_commit_lines(stage, &edit, 1, (const char *const[]){ line }, err)) != TS_OK)
+        return st;
     if (outer)
         *outer = o;
     if (inner)
@@ -55,6 +90,72 @@ TsStatus ts_split_nparts(TsStage *stage, TsAxis *axis, int64_t nparts, TsAxis **
     return do_split(stage, axis, nparts, true, outer, inner, err);
 }
 
+/* The leaves of order (distinct current leaves of stage) can be reordered. */
+static TsStatus check_reorder(const TsStage *stage, int num_axes, TsAxis *const *order,
+                              TsError *err)
+{
+    if (num_axes < 1 || !order || num_axes > stage->num_leaves)
+        return ts_fail(err, TS_EINVAL, "reorder on stage %s: %d axes given, the stage has %d "
+                       "leaves", stage->op->name, num_axes, stage->num_leaves);
+    if (num_axes > SCH_MAX_REORDER)
+        return ts_fail(err, TS_EINVAL, "reorder on stage %s: %d axes given, at most %d",
+                       stage->op->name, num_axes, SCH_MAX_REORDER);
+    for (int i = 0; i < num_axes; i++) {
+        TsStatus st = sch_check_leaf(stage, order[i], "reorder", err);
+        if (st != TS_OK)
+            return st;
+        for (int j = 0; j < i; j++)
+            if (order[j] == order[i])
+                return ts_fail(err, TS_ESCHEDULE, "reorder on stage %s: axis %s is listed "
+                               "twice", stage->op->name, order[i]->name);
+    }
+    return TS_OK;
+}
+
+/* Reorders (checked) in the record edit; line receives the schedule's text for it. False
+ * when out of memory. */
+static bool reorder_edit(TsStage *edit, int num_axes, TsAxis *const *order,
+                         char line[SCH_LOG_LINE])
+{
+    int positions[SCH_MAX_REORDER];
+    for (int i = 0; i < num_axes; i++)
+        positions[i] = sch_leaf_index(edit, order[i]);
+    /* The positions the given axes hold, in increasing order, receive them in order. */
+    for (int i = 1; i < num_axes; i++)
+        for (int j = i; j > 0 && positions[j - 1] > positions[j]; j--) {
+            int t = positions[j];
+            positions[j] = positions[j - 1];
+            positions[j - 1] = t;
+        }
+    TsAxis **leaves = ts_arena_alloc(edit->sch->arena, sizeof *leaves * (size_t)edit->num_leaves);
+    if (!leaves)
+        return false;
+    memcpy(leaves, edit->leaves, sizeof *leaves * (size_t)edit->num_leaves);
+    for (int i = 0; i < num_axes; i++)
+        leaves[positions[i]] = order[i];
+    edit->leaves = leaves;
+    int n = snprintf(line, SCH_LOG_LINE, "reorder %s", edit->op->name);
+    for (int i = 0; i < num_axes && n > 0 && n < SCH_LOG_LINE; i++)
+        n += snprintf(line + n, SCH_LOG_LINE - (size_t)n, "%s%s", i ? ", " : " ", order[i]->name);
+    return true;
+}
+
+TsStatus ts_reorder(TsStage *stage, int num_axes, TsAxis *const *order, TsError *err)
+{
+    if (!stage)
+        return ts_fail(err, TS_EINVAL, "reorder: the stage is NULL");
+    TsStatus st = check_reorder(stage, num_axes, order, err);
+    if (st != TS_OK)
+        return st;
+    TsStage edit = *stage;
+    char line[SCH_LOG_LINE];
+    if (!reorder_edit(&edit, num_axes, order, line))
+        return sch_no_memory(err, stage);
+    return sch_commit_lines(stage, &edit, 1, (const char *const[]){ line }, err);
+}
+
+/* Splits x and y, then reorders: every check is made before the first split, and the
+ * three steps are committed together (and logged as three lines, as if made one by one). */
 TsStatus ts_tile(TsStage *stage, TsAxis *x, TsAxis *y, int64_t x_factor, int64_t y_factor,
                  TsAxis **x_outer, TsAxis **y_outer, TsAxis **x_inner, TsAxis **y_inner,
                  TsError *err)
@@ -72,10 +173,19 @@ TsStatus ts_tile(TsStage *stage, TsAxis *x, TsAxis *y, int64_t x_factor, int64_t
     if (x_factor < 1 || y_factor < 1)
         return ts_fail(err, TS_EINVAL, "tile on stage %s: factors %lld and %lld must be >= 1",
                        stage->op->name, (long long)x_factor, (long long)y_factor);
+    if ((st = check_split(stage, x, x_factor, false, "tile", err)) != TS_OK ||
+        (st = check_split(stage, y, y_factor, false, "tile", err)) != TS_OK)
+        return st;
+    TsStage edit = *stage;
     TsAxis *xo, *xi, *yo, *yi;
-    if ((st = ts_split(stage, x, x_factor, &xo, &xi, err)) != TS_OK ||
-        (st = ts_split(stage, y, y_factor, &yo, &yi, err)) != TS_OK ||
-        (st = ts_reorder(stage, 4, (TsAxis *[]){ xo, yo, xi, yi }, err)) != TS_OK)
+    char lines[3][SCH_LOG_LINE];
+    if (!split_edit(&edit, x, x_factor, false, &xo, &xi, lines[0]) ||
+        !split_edit(&edit, y, y_factor, false, &yo, &yi, lines[1]) ||
+        !reorder_edit(&edit, 4, (TsAxis *[]){ xo, yo, xi, yi }, lines[2]))
+        return sch_no_memory(err, stage);
+    st = sch_commit_lines(stage, &edit, 3, (const char *const[]){ lines[0], lines[1], lines[2] },
+                          err);
+    if (st != TS_OK)
         return st;
     if (x_outer)
         *x_outer = xo;
@@ -111,59 +221,18 @@ TsStatus ts_fuse(TsStage *stage, TsAxis *outer, TsAxis *inner, TsAxis **fused, T
         return ts_fail(err, TS_ESCHEDULE, "fuse on stage %s: %s x %s has extent %lld, too "
                        "large for int32 loops", stage->op->name, outer->name, inner->name,
                        (long long)extent);
+    TsStage edit = *stage;
     char name[256];
     snprintf(name, sizeof name, "%s.%s.fused", outer->name, inner->name);
-    TsAxis *f = sch_new_axis(stage, name, extent, outer->is_reduce);
+    TsAxis *f = sch_new_axis(&edit, name, extent, outer->is_reduce);
     SchRelation rel = { .kind = SCH_REL_FUSE, .outer = outer, .inner = inner, .fused = f };
-    if (!f || !sch_add_relation(stage, &rel) || !sch_replace_leaf(stage, po, 1, &f, 2))
+    if (!f || !sch_add_relation(&edit, &rel) || !sch_replace_leaf(&edit, po, 1, &f, 2))
         return sch_no_memory(err, stage);
-    sch_add_log(stage->sch, "fuse %s %s, %s -> %s", stage->op->name, outer->name, inner->name,
-                f->name);
-    if (fused)
+    st = sch_commit(stage, &edit, err, "fuse %s %s, %s -> %s", stage->op->name, outer->name,
+                    inner->name, f->name);
+    if (st == TS_OK && fused)
         *fused = f;
-    return TS_OK;
-}
-
-TsStatus ts_reorder(TsStage *stage, int num_axes, TsAxis *const *order, TsError *err)
-{
-    if (!stage)
-        return ts_fail(err, TS_EINVAL, "reorder: the stage is NULL");
-    if (num_axes < 1 || !order || num_axes > stage->num_leaves)
-        return ts_fail(err, TS_EINVAL, "reorder on stage %s: %d axes given, the stage has %d "
-                       "leaves", stage->op->name, num_axes, stage->num_leaves);
-    int positions[64];
-    if (num_axes > 64)
-        return ts_fail(err, TS_EINVAL, "reorder on stage %s: too many axes", stage->op->name);
-    for (int i = 0; i < num_axes; i++) {
-        TsStatus st = sch_check_leaf(stage, order[i], "reorder", err);
-        if (st != TS_OK)
-            return st;
-        for (int j = 0; j < i; j++)
-            if (order[j] == order[i])
-                return ts_fail(err, TS_ESCHEDULE, "reorder on stage %s: axis %s is listed "
-                               "twice", stage->op->name, order[i]->name);
-        positions[i] = sch_leaf_index(stage, order[i]);
-    }
-    /* The positions the given axes hold, in increasing order, receive them in order. */
-    for (int i = 1; i < num_axes; i++)
-        for (int j = i; j > 0 && positions[j - 1] > positions[j]; j--) {
-            int t = positions[j];
-            positions[j] = positions[j - 1];
-            positions[j - 1] = t;
-        }
-    TsAxis **leaves = ts_arena_alloc(stage->sch->arena, sizeof *leaves * (size_t)stage->num_leaves);
-    if (!leaves)
-        return sch_no_memory(err, stage);
-    memcpy(leaves, stage->leaves, sizeof *leaves * (size_t)stage->num_leaves);
-    for (int i = 0; i < num_axes; i++)
-        leaves[positions[i]] = order[i];
-    stage->leaves = leaves;
-    char text[400];
-    int n = snprintf(text, sizeof text, "reorder %s", stage->op->name);
-    for (int i = 0; i < num_axes && n > 0 && (size_t)n < sizeof text; i++)
-        n += snprintf(text + n, sizeof text - (size_t)n, "%s%s", i ? ", " : " ", order[i]->name);
-    sch_add_log(stage->sch, "%s", text);
-    return TS_OK;
+    return st;
 }
 
 /* ---- annotations ---- */
@@ -187,16 +256,19 @@ static TsStatus annotate(TsStage *stage, TsAxis *axis, SchLoopKind kind, const c
         return ts_fail(err, TS_ESCHEDULE, "vectorize on stage %s: axis %s has extent %lld, more "
                        "than 1024 lanes; split it first", stage->op->name, axis->name,
                        (long long)ts_axis_extent(axis));
-    SchAxisInfo *info = sch_axis_info(stage, axis);
+    const SchAxisInfo *info = sch_axis_info(stage, axis);
     if (info->loop_kind != SCH_LOOP_SERIAL && info->loop_kind != kind)
         return ts_fail(err, TS_ESCHEDULE, "%s on stage %s: axis %s is already %s", what,
                        stage->op->name, axis->name,
                        info->loop_kind == SCH_LOOP_VECTORIZED ? "vectorized"
                        : info->loop_kind == SCH_LOOP_UNROLLED ? "unrolled"
                                                               : "parallel");
-    info->loop_kind = kind;
-    sch_add_log(stage->sch, "%s %s %s", what, stage->op->name, axis->name);
-    return TS_OK;
+    TsStage edit = *stage;
+    SchAxisInfo *edited = sch_edit_axis_info(&edit, axis);
+    if (!edited)
+        return sch_no_memory(err, stage);
+    edited->loop_kind = kind;
+    return sch_commit(stage, &edit, err, "%s %s %s", what, stage->op->name, axis->name);
 }
 
 TsStatus ts_vectorize(TsStage *stage, TsAxis *axis, TsError *err)
@@ -224,22 +296,23 @@ TsStatus ts_pragma(TsStage *stage, TsAxis *axis, const char *key, int64_t value,
     if (!key || !key[0])
         return ts_fail(err, TS_EINVAL, "pragma on stage %s, axis %s: the key is empty",
                        stage->op->name, axis->name);
-    SchAxisInfo *info = sch_axis_info(stage, axis);
+    const SchAxisInfo *info = sch_axis_info(stage, axis);
     int slot = 0;
     while (slot < info->num_pragmas && strcmp(info->pragmas[slot].key, key) != 0)
         slot++;
     if (slot == SCH_MAX_PRAGMAS)
         return ts_fail(err, TS_ESCHEDULE, "pragma on stage %s, axis %s: at most %d pragmas per "
                        "axis", stage->op->name, axis->name, SCH_MAX_PRAGMAS);
+    TsStage edit = *stage;
+    SchAxisInfo *edited = sch_edit_axis_info(&edit, axis);
     const char *copy = ts_arena_strdup(stage->sch->arena, key);
-    if (!copy)
+    if (!edited || !copy)
         return sch_no_memory(err, stage);
-    info->pragmas[slot] = (TePragma){ copy, value };
-    if (slot == info->num_pragmas)
-        info->num_pragmas++;
-    sch_add_log(stage->sch, "pragma %s %s %s=%lld", stage->op->name, axis->name, key,
-                (long long)value);
-    return TS_OK;
+    edited->pragmas[slot] = (TePragma){ copy, value };
+    if (slot == edited->num_pragmas)
+        edited->num_pragmas++;
+    return sch_commit(stage, &edit, err, "pragma %s %s %s=%lld", stage->op->name, axis->name,
+                      key, (long long)value);
 }
 
 /* ---- attachment ---- */
@@ -285,11 +358,11 @@ TsStatus ts_compute_at(TsStage *stage, TsStage *parent, TsAxis *axis, TsError *e
             return ts_fail(err, TS_ESCHEDULE, "compute_at: attaching %s at %s.%s would create a "
                            "cycle (%s is computed inside %s)", sname, pname, axis->name, pname,
                            sname);
-    stage->attach = SCH_ATTACH_AT;
-    stage->attach_parent = parent;
-    stage->attach_axis = axis;
-    sch_add_log(stage->sch, "compute_at %s %s %s", sname, pname, axis->name);
-    return TS_OK;
+    TsStage edit = *stage;
+    edit.attach = SCH_ATTACH_AT;
+    edit.attach_parent = parent;
+    edit.attach_axis = axis;
+    return sch_commit(stage, &edit, err, "compute_at %s %s %s", sname, pname, axis->name);
 }
 
 TsStatus ts_compute_inline(TsStage *stage, TsError *err)
@@ -310,20 +383,20 @@ TsStatus ts_compute_inline(TsStage *stage, TsError *err)
                            "inlining %s would remove that loop", other->op->name, sname,
                            other->attach_axis->name, sname);
     }
-    stage->attach = SCH_ATTACH_INLINE;
-    sch_add_log(stage->sch, "compute_inline %s", sname);
-    return TS_OK;
+    TsStage edit = *stage;
+    edit.attach = SCH_ATTACH_INLINE;
+    return sch_commit(stage, &edit, err, "compute_inline %s", sname);
 }
 
 TsStatus ts_compute_root(TsStage *stage, TsError *err)
 {
     if (!stage)
         return ts_fail(err, TS_EINVAL, "compute_root: the stage is NULL");
-    stage->attach = SCH_ATTACH_ROOT;
-    stage->attach_parent = NULL;
-    stage->attach_axis = NULL;
-    sch_add_log(stage->sch, "compute_root %s", stage->op->name);
-    return TS_OK;
+    TsStage edit = *stage;
+    edit.attach = SCH_ATTACH_ROOT;
+    edit.attach_parent = NULL;
+    edit.attach_axis = NULL;
+    return sch_commit(stage, &edit, err, "compute_root %s", stage->op->name);
 }
 
 TsStatus ts_storage_align(TsStage *stage, TsAxis *axis, int64_t factor, int64_t offset,
@@ -345,12 +418,16 @@ TsStatus ts_storage_align(TsStage *stage, TsAxis *axis, int64_t factor, int64_t 
         return ts_fail(err, TS_EINVAL, "storage_align on stage %s, axis %s: needs factor >= 1 "
                        "and 0 <= offset < factor (got %lld, %lld)", sname, axis->name,
                        (long long)factor, (long long)offset);
+    if (factor > TS_MAX_EXTENT)
+        return ts_fail(err, TS_EINVAL, "storage_align on stage %s, axis %s: factor %lld is too "
+                       "large (at most %lld)", sname, axis->name, (long long)factor,
+                       (long long)TS_MAX_EXTENT);
     if (stage->is_output)
         return ts_fail(err, TS_ESCHEDULE, "storage_align on stage %s: an output's buffer is "
                        "the caller's, dense", sname);
-    stage->align_factor[dim] = factor;
-    stage->align_offset[dim] = offset;
-    sch_add_log(stage->sch, "storage_align %s %s factor=%lld offset=%lld", sname, axis->name,
-                (long long)factor, (long long)offset);
-    return TS_OK;
+    TsStage edit = *stage;
+    edit.align_factor[dim] = factor;
+    edit.align_offset[dim] = offset;
+    return sch_commit(stage, &edit, err, "storage_align %s %s factor=%lld offset=%lld", sname,
+                      axis->name, (long long)factor, (long long)offset);
 }

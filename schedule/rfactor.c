@@ -1,6 +1,7 @@
 /* rfactor: splits a stage's reduction over one reduce leaf into a new ".rf" stage
  * where that leaf is a data-parallel axis, and makes the stage reduce the ".rf" tensor
- * over it, keeping what was said about the stage's data-parallel axes. */
+ * over it, keeping what was said about the stage's data-parallel axes. The new stage
+ * and the stage's new record are built aside and stored at the end. */
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,11 @@ TsStatus ts_rfactor(TsSchedule *sch, TsTensor *tensor, TsAxis *axis, TsTensor **
     if (st->attach != SCH_ATTACH_ROOT)
         return ts_fail(err, TS_ESCHEDULE, "rfactor on stage %s: the stage is attached; rfactor "
                        "must come before compute_at", sname);
+    const TsStage *inside = sch_attached_at_reduce(st);
+    if (inside)
+        return ts_fail(err, TS_ESCHEDULE, "rfactor on stage %s: stage %s is computed at its "
+                       "reduce loop %s, which rfactor replaces; attach %s elsewhere first",
+                       sname, inside->op->name, inside->attach_axis->name, inside->op->name);
     const TsExpr *body = op->body;
     TsArena *A = sch->arena;
     /* rf[a, data...] = reduce over the other reduce leaves of the source. */
@@ -139,7 +145,9 @@ TsStatus ts_rfactor(TsSchedule *sch, TsTensor *tensor, TsAxis *axis, TsTensor **
     TsTensor *new_op = sum ? te_compute_rewrite(A, op, NULL, sum) : NULL;
     TsStage *rf_stage = new_op ? sch_new_stage(sch, rf, rf) : NULL;
     TsStage *fresh = rf_stage ? sch_new_stage(sch, new_op, st->tensor) : NULL;
-    if (!fresh || !sch_insert_stage(sch, rf_stage, sch_stage_position(sch, st)))
+    TsStage **stages = fresh ? sch_stages_with(sch, rf_stage, sch_stage_position(sch, st))
+                             : NULL;
+    if (!stages)
         return sch_builder_failed(A, err, "rfactor");
     /* Keep what was said about the data axes: their relations, order and annotations. */
     fresh->is_output = st->is_output;
@@ -173,8 +181,11 @@ TsStatus ts_rfactor(TsSchedule *sch, TsTensor *tensor, TsAxis *axis, TsTensor **
     fresh->num_axes = n;
     fresh->leaves = new_leaves;
     fresh->num_leaves = m;
+    if (!sch_log(sch, "rfactor %s %s -> %s", sname, axis->name, rf->name))
+        return sch_no_memory(err, st);
+    sch->stages = stages;
+    sch->num_stages++;
     *st = *fresh;
-    sch_add_log(sch, "rfactor %s %s -> %s", sname, axis->name, rf->name);
     if (factored)
         *factored = rf;
     return TS_OK;

@@ -36,6 +36,8 @@ typedef enum SchLoopKind {
 } SchLoopKind;
 
 enum { SCH_MAX_PRAGMAS = 4 };
+/* The most leaves one reorder may name. */
+enum { SCH_MAX_REORDER = 64 };
 
 /* What a primitive said about one axis of a stage (root or made by a relation). */
 typedef struct SchAxisInfo {
@@ -89,10 +91,28 @@ TsStage *sch_find_stage(const TsSchedule *sch, const TsTensor *t);
 /* The record of axis in stage, or NULL when the stage never had it. */
 SchAxisInfo *sch_axis_info(const TsStage *stage, const TsAxis *axis);
 
-/* ---- what the primitives share (schedule.c) ---- */
+/* ---- what the primitives share (schedule.c) ----
+ *
+ * A refused primitive changes nothing. Each checks its whole request first, then builds
+ * the new state aside and commits it at the end. A primitive on one stage edits a copy
+ * of the stage's record: the helpers below that take a record replace its arrays with
+ * new ones and never write into the old ones, so the stage as the schedule holds it is
+ * untouched until sch_commit adds the primitive's line to the schedule's text and, only
+ * if that succeeded, stores the edited record. Primitives that add stages build every
+ * new record and array first and log (sch_log) before their assignments, which cannot
+ * fail. */
 
-/* Adds a line to the schedule's text (ts_schedule_str). */
-void sch_add_log(TsSchedule *sch, const char *fmt, ...) TS_PRINTF_LIKE(2, 3);
+enum { SCH_LOG_LINE = 512 };
+
+/* Adds a line to the schedule's text; false (nothing changed) when out of memory. */
+bool sch_log(TsSchedule *sch, const char *fmt, ...) TS_PRINTF_LIKE(2, 3);
+/* Logs the line, then stores edit (a copy of *stage, edited) into *stage; TS_ENOMEM with
+ * nothing changed when the line cannot be added. */
+TsStatus sch_commit(TsStage *stage, const TsStage *edit, TsError *err, const char *fmt, ...)
+    TS_PRINTF_LIKE(4, 5);
+/* The same with several lines, added all or none. */
+TsStatus sch_commit_lines(TsStage *stage, const TsStage *edit, int num_lines,
+                          const char *const *lines, TsError *err);
 /* TS_ENOMEM naming the stage. */
 TsStatus sch_no_memory(TsError *err, const TsStage *stage);
 /* The error a builder recorded in the arena, or TS_ENOMEM when none was recorded. */
@@ -102,19 +122,27 @@ int sch_leaf_index(const TsStage *stage, const TsAxis *axis);
 /* axis is a current leaf of stage; otherwise says why not (what names the primitive). */
 TsStatus sch_check_leaf(const TsStage *stage, const TsAxis *axis, const char *what,
                         TsError *err);
-/* A new axis of the stage, recorded with default annotations. */
-TsAxis *sch_new_axis(TsStage *stage, const char *name, int64_t extent, bool is_reduce);
-/* Replaces remove leaves at position pos by the n axes of with. */
-bool sch_replace_leaf(TsStage *stage, int pos, int n, TsAxis *const *with, int remove);
-/* Appends a relation to the stage's log. */
-bool sch_add_relation(TsStage *stage, const SchRelation *rel);
+/* A new axis of the stage's op, added to the record's axes with default annotations;
+ * NULL when out of memory. */
+TsAxis *sch_new_axis(TsStage *edit, const char *name, int64_t extent, bool is_reduce);
+/* Replaces remove leaves at position pos of the record by the n axes of with. */
+bool sch_replace_leaf(TsStage *edit, int pos, int n, TsAxis *const *with, int remove);
+/* Appends a relation to the record's log of relations. */
+bool sch_add_relation(TsStage *edit, const SchRelation *rel);
+/* A stage computed inside one of stage's reduce loops, or NULL. cache_write and rfactor
+ * move those loops to a new stage, so they refuse while one is there. */
+const TsStage *sch_attached_at_reduce(const TsStage *stage);
+/* The record's annotations of axis, in a fresh copy of its axes array that the record
+ * now points at, ready to be changed; NULL when out of memory or not an axis of it. */
+SchAxisInfo *sch_edit_axis_info(TsStage *edit, const TsAxis *axis);
 /* A stage computing op, known to users as tensor, with every root axis a leaf. */
 TsStage *sch_new_stage(TsSchedule *sch, TsTensor *op, const TsTensor *tensor);
 /* "<base>.<suffix>", or "<base>.<suffix>2", ... when a stage already has that name. */
 void sch_unique_name(const TsSchedule *sch, const char *base, const char *suffix, char *out,
                      size_t size);
-/* Inserts st at position pos of the schedule's stages. */
-bool sch_insert_stage(TsSchedule *sch, TsStage *st, int pos);
+/* The schedule's stages with st inserted at position pos, in a new array (the schedule
+ * is not changed); NULL when out of memory. */
+TsStage **sch_stages_with(const TsSchedule *sch, TsStage *st, int pos);
 /* The position of st among the schedule's stages, or -1. */
 int sch_stage_position(const TsSchedule *sch, const TsStage *st);
 

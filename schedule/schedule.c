@@ -8,9 +8,11 @@
  * annotations tag an axis; attachment says where the stage is computed; cache_read,
  * cache_write and rfactor add stages and rewrite the ops that read them. A refused
  * request returns TS_ESCHEDULE or TS_EINVAL with a message naming the stage and axes
- * and leaves the schedule unchanged. Every accepted one adds a line to the schedule's
- * text (ts_schedule_str). */
+ * and leaves the schedule unchanged, even when it fails for want of memory: the
+ * primitive builds its new state aside and commits it at the end (sch_internal.h).
+ * Every accepted one adds a line to the schedule's text (ts_schedule_str). */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,21 +20,51 @@
 
 /* ---- small helpers ---- */
 
-void sch_add_log(TsSchedule *sch, const char *fmt, ...)
+/* Appends lines to the schedule's text, all or none: false (the text as it was) when
+ * out of memory. */
+static bool append_log(TsSchedule *sch, int num_lines, const char *const *lines)
 {
-    char line[512];
+    TsArena *arena = sch->arena;
+    const char **grown = ts_arena_alloc(arena, sizeof *grown * (size_t)(sch->num_log + num_lines));
+    if (!grown)
+        return false;
+    if (sch->num_log)
+        memcpy(grown, sch->log, sizeof *grown * (size_t)sch->num_log);
+    for (int i = 0; i < num_lines; i++)
+        if (!(grown[sch->num_log + i] = ts_arena_strdup(arena, lines[i])))
+            return false;
+    sch->log = grown;
+    sch->num_log += num_lines;
+    return true;
+}
+
+bool sch_log(TsSchedule *sch, const char *fmt, ...)
+{
+    char line[SCH_LOG_LINE];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    const char **grown = ts_arena_alloc(sch->arena, sizeof *grown * (size_t)(sch->num_log + 1));
-    if (!grown)
-        return;
-    if (sch->num_log)
-        memcpy(grown, sch->log, sizeof *grown * (size_t)sch->num_log);
-    grown[sch->num_log] = ts_arena_strdup(sch->arena, line);
-    sch->log = grown;
-    sch->num_log++;
+    return append_log(sch, 1, (const char *const[]){ line });
+}
+
+TsStatus sch_commit(TsStage *stage, const TsStage *edit, TsError *err, const char *fmt, ...)
+{
+    char line[SCH_LOG_LINE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    return sch_commit_lines(stage, edit, 1, (const char *const[]){ line }, err);
+}
+
+TsStatus sch_commit_lines(TsStage *stage, const TsStage *edit, int num_lines,
+                          const char *const *lines, TsError *err)
+{
+    if (!append_log(stage->sch, num_lines, lines))
+        return sch_no_memory(err, stage);
+    *stage = *edit;
+    return TS_OK;
 }
 
 /* Appends item to a growable array in the arena (arrays here are short). */
@@ -118,7 +150,6 @@ TsStatus sch_check_leaf(const TsStage *stage, const TsAxis *axis, const char *wh
                    what, sname, axis->name);
 }
 
-/* A new axis of the stage, recorded with default annotations. */
 TsAxis *sch_new_axis(TsStage *stage, const char *name, int64_t extent, bool is_reduce)
 {
     TsArena *arena = stage->sch->arena;
@@ -135,7 +166,6 @@ TsAxis *sch_new_axis(TsStage *stage, const char *name, int64_t extent, bool is_r
     return ax;
 }
 
-/* Replaces leaf at position pos by the given axes (one or two). */
 bool sch_replace_leaf(TsStage *stage, int pos, int n, TsAxis *const *with, int remove)
 {
     int count = stage->num_leaves - remove + n;
@@ -163,6 +193,33 @@ bool sch_add_relation(TsStage *stage, const SchRelation *rel)
     stage->relations = grown;
     stage->num_relations++;
     return true;
+}
+
+const TsStage *sch_attached_at_reduce(const TsStage *stage)
+{
+    const TsSchedule *sch = stage->sch;
+    for (int i = 0; i < sch->num_stages; i++) {
+        const TsStage *other = sch->stages[i];
+        if (other->attach == SCH_ATTACH_AT && other->attach_parent == stage &&
+            other->attach_axis->is_reduce)
+            return other;
+    }
+    return NULL;
+}
+
+SchAxisInfo *sch_edit_axis_info(TsStage *edit, const TsAxis *axis)
+{
+    const SchAxisInfo *info = sch_axis_info(edit, axis);
+    if (!info)
+        return NULL;
+    size_t size = sizeof *edit->axes * (size_t)edit->num_axes;
+    SchAxisInfo *axes = ts_arena_alloc(edit->sch->arena, size);
+    if (!axes)
+        return NULL;
+    memcpy(axes, edit->axes, size);
+    ptrdiff_t at = info - edit->axes;
+    edit->axes = axes;
+    return &axes[at];
 }
 
 /* ---- creating a schedule ---- */
@@ -272,17 +329,15 @@ void sch_unique_name(const TsSchedule *sch, const char *base, const char *suffix
     }
 }
 
-bool sch_insert_stage(TsSchedule *sch, TsStage *st, int pos)
+TsStage **sch_stages_with(const TsSchedule *sch, TsStage *st, int pos)
 {
     TsStage **stages = ts_arena_alloc(sch->arena, sizeof *stages * (size_t)(sch->num_stages + 1));
     if (!stages)
-        return false;
+        return NULL;
     memcpy(stages, sch->stages, sizeof *stages * (size_t)pos);
     stages[pos] = st;
     memcpy(stages + pos + 1, sch->stages + pos, sizeof *stages * (size_t)(sch->num_stages - pos));
-    sch->stages = stages;
-    sch->num_stages++;
-    return true;
+    return stages;
 }
 
 int sch_stage_position(const TsSchedule *sch, const TsStage *st)
@@ -322,8 +377,9 @@ const char *ts_schedule_str(TsArena *arena, const TsSchedule *sch)
 
 /* A schedule's mutable parts are its stage records, their arrays of leaves, axis
  * records and relations, and the log; ops, tensors and axes are immutable IR nodes and
- * are shared. Arrays that primitives replace wholesale (leaves, relations, log) could be
- * shared too, but axis records are updated in place, so every array is copied. */
+ * are shared. Primitives replace arrays rather than write into them (sch_internal.h),
+ * so the arrays could be shared too; they are copied so that a copy does not rest on
+ * that rule. */
 static void *copy_array(TsArena *arena, const void *items, int count, size_t size)
 {
     void *copy = ts_arena_alloc(arena, size * (size_t)(count > 0 ? count : 1));

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "te_internal.h"
 #include "tessera/arena.h"
 
 enum { BLOCK_SIZE = 64 * 1024, ALIGNMENT = 16 };
@@ -22,6 +23,8 @@ typedef struct Block {
 struct TsArena {
     Block *blocks;
     size_t bytes_used;
+    size_t fail_at; /* bytes_used beyond which allocations fail (te_arena_fail_after) */
+    bool limited;
     TsError error;
 };
 
@@ -64,6 +67,11 @@ void *ts_arena_alloc(TsArena *arena, size_t size)
         ts_arena_fail(arena, TS_ENOMEM, "arena: allocation of %zu bytes is too large", size);
         return NULL;
     }
+    if (arena->limited && rounded > arena->fail_at - arena->bytes_used) {
+        ts_arena_fail(arena, TS_ENOMEM, "arena: out of memory allocating %zu bytes (limit)",
+                      size);
+        return NULL;
+    }
     Block *b = arena->blocks;
     if (!b || b->size - b->used < rounded) {
         /* A large request gets a block of its own behind the current one, so the
@@ -98,6 +106,14 @@ char *ts_arena_strdup(TsArena *arena, const char *text)
     if (copy)
         memcpy(copy, text, n);
     return copy;
+}
+
+void te_arena_fail_after(TsArena *arena, size_t bytes)
+{
+    if (!arena)
+        return;
+    arena->limited = bytes != SIZE_MAX && bytes <= SIZE_MAX - arena->bytes_used;
+    arena->fail_at = arena->limited ? arena->bytes_used + bytes : SIZE_MAX;
 }
 
 size_t ts_arena_bytes_used(const TsArena *arena)

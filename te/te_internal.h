@@ -4,9 +4,15 @@
 #define TESSERA_TE_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tessera/te.h"
+
+/* For tests of out-of-memory paths: once bytes more have been handed out, allocations in
+ * arena fail as if memory were exhausted (TS_ENOMEM recorded), until the next call;
+ * SIZE_MAX lifts the limit. */
+void te_arena_fail_after(TsArena *arena, size_t bytes);
 
 typedef enum TeExprKind {
 #define X(kind, name) TE_##kind,

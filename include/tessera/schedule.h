@@ -10,7 +10,7 @@
  *
  * Every primitive checks its request and returns TS_ESCHEDULE (or TS_EINVAL for a bad
  * argument) with a message naming the stage and the axes, leaving the schedule as it
- * was. Axes are TsAxis handles: a stage's root axes are its tensor's axes and the
+ * was; one that runs out of memory returns TS_ENOMEM, also leaving it as it was. Axes are TsAxis handles: a stage's root axes are its tensor's axes and the
  * reduce axes of its body; split and fuse return new ones.
  */
 #ifndef TESSERA_SCHEDULE_H
