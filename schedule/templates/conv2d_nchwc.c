@@ -48,6 +48,8 @@ static TsStatus read_conv(const TsTemplateArgs *args, const TsTemplateTarget *ta
     TsStatus st = sch_tmpl_read_args("conv2d", args, arg_names, min, v, err);
     if (st == TS_OK)
         st = sch_tmpl_check_target("conv2d", target, err);
+    if (st == TS_OK)
+        st = sch_tmpl_check_dtype("conv2d", args, err);
     if (st != TS_OK)
         return st;
     *cv = (Conv){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0 };
@@ -136,7 +138,7 @@ static TsStatus conv_default_config(const TsTemplateArgs *args, const TsTemplate
     if (st != TS_OK)
         return st;
     int64_t lanes = sch_tmpl_lanes(target);
-    int64_t max = target->isa == TS_ISA_X86_AVX512 ? 8 : target->isa == TS_ISA_X86_AVX2 ? 6 : 12;
+    int64_t max = target->vector_bits == 512 ? 8 : sch_tmpl_registers(target) == 16 ? 6 : 12;
     int64_t ic[] = { lanes }, oc[] = { 2 * lanes };
     int64_t ow[] = { register_block(cv.ow, max) }, oh[] = { 1 };
     sch_tmpl_config_init(space, out);
@@ -338,8 +340,7 @@ static TsStatus conv_instantiate(const TsTemplateArgs *args, const TsTemplateTar
 static double conv_flop(const TsTemplateArgs *args)
 {
     Conv cv;
-    TsTemplateTarget any = { TS_ISA_X86_AVX2, 256, 1 };
-    if (read_conv(args, &any, &cv, NULL) != TS_OK)
+    if (read_conv(args, &sch_any_target, &cv, NULL) != TS_OK)
         return 0;
     return 2.0 * (double)cv.n * (double)cv.k * (double)cv.oh * (double)cv.ow * (double)cv.c *
            (double)cv.r * (double)cv.s;
@@ -349,8 +350,8 @@ const TsTemplate sch_template_conv2d_nchwc = {
     .name = "conv2d_NCHWc",
     .op = "conv2d",
     .summary = "conv2d on NCHW[x]c data and OIHW[x]i[y]o weights: channel blocks, register "
-               "blocks of output positions, vectorized output channels; AVX2, AVX-512, NEON",
-    .isa_mask = SCH_ISA_ALL,
+               "blocks of output positions, vectorized output channels; any x86-64 or AArch64 target (knobs follow its vector width)",
+    .dtypes = sch_dtypes_f32,
     .arg_names = arg_names,
     .define_space = conv_define_space,
     .default_config = conv_default_config,

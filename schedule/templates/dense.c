@@ -47,6 +47,8 @@ static TsStatus read_dense(const TsTemplateArgs *args, const TsTemplateTarget *t
     TsStatus st = sch_tmpl_read_args("dense", args, arg_names, min, v, err);
     if (st == TS_OK)
         st = sch_tmpl_check_target("dense", target, err);
+    if (st == TS_OK)
+        st = sch_tmpl_check_dtype("dense", args, err);
     *d = (Dense){ v[0], v[1], v[2] };
     return st;
 }
@@ -139,7 +141,7 @@ static TsStatus dense_default_config(const TsTemplateArgs *args, const TsTemplat
     if (st != TS_OK)
         return st;
     int64_t lanes = sch_tmpl_lanes(target);
-    int64_t vectors = target->isa == TS_ISA_X86_AVX2 ? 2 : 4;
+    int64_t vectors = sch_tmpl_registers(target) == 16 ? 2 : 4;
     int64_t tile_y[] = { 1, 6 }, tile_x[] = { lanes * vectors }, tile_k[] = { 4 };
     sch_tmpl_config_init(space, out);
     st = sch_tmpl_want_split(out, "tile_y", tile_y, 2, err);
@@ -332,8 +334,8 @@ const TsTemplate sch_template_dense = {
     .name = "dense_pack",
     .op = "dense",
     .summary = "dense (data . weight^T) with the weight packed into panels, register tiles, "
-               "row blocking and k unrolling; AVX2, AVX-512, NEON",
-    .isa_mask = SCH_ISA_ALL,
+               "row blocking and k unrolling; any x86-64 or AArch64 target (knobs follow its vector width)",
+    .dtypes = sch_dtypes_f32,
     .arg_names = arg_names,
     .define_space = dense_define_space,
     .default_config = dense_default_config,

@@ -13,17 +13,22 @@ extern const TsTemplate sch_template_conv2d_nchwc;
 extern const TsTemplate sch_template_depthwise_conv2d;
 extern const TsTemplate sch_template_pool2d;
 
-/* All three ISAs: the built-in templates adapt their knobs to the target. */
-#define SCH_ISA_ALL \
-    ((1u << TS_ISA_X86_AVX2) | (1u << TS_ISA_X86_AVX512) | (1u << TS_ISA_AARCH64_NEON))
+/* The dtypes the built-in templates serve: float32 (their "dtype" argument, optional). */
+extern const char *const sch_dtypes_f32[];
+/* A valid target for what does not depend on one (flop counts). */
+extern const TsTemplateTarget sch_any_target;
 
 /* Reads the named arguments (NULL-terminated names) into values, each at least min
  * (TS_EINVAL naming the missing or bad argument, prefixed with op). */
 TsStatus sch_tmpl_read_args(const char *op, const TsTemplateArgs *args, const char *const *names,
                             const int64_t *min, int64_t *values, TsError *err);
-/* Checks the target (known ISA, vector_bits matching it, num_cores >= 1). */
+/* Checks the target (known architecture, vector_bits matching its features, num_cores
+ * >= 1). */
 TsStatus sch_tmpl_check_target(const char *op, const TsTemplateTarget *target, TsError *err);
-/* float32 lanes of one vector register, and the number of vector registers. */
+/* Checks the optional "dtype" argument: absent or float32 (TS_EINVAL naming it else). */
+TsStatus sch_tmpl_check_dtype(const char *op, const TsTemplateArgs *args, TsError *err);
+/* float32 lanes of one vector register, and the number of vector registers (16 on x86-64
+ * without AVX-512, else 32). */
 int64_t sch_tmpl_lanes(const TsTemplateTarget *target);
 int sch_tmpl_registers(const TsTemplateTarget *target);
 
