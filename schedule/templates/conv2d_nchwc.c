@@ -6,8 +6,8 @@
  * its weight pre-packed as OIHW[ic_bn]i[oc_bn]o, [K/oc_bn, C/ic_bn, R, S, ic_bn, oc_bn],
  * and writes NCHW[oc_bn]c, [N, K/oc_bn, OH, OW, oc_bn]. As in TVM, the weight transform
  * is done once when a model is built, and the data stays blocked from layer to layer;
- * the transforms are not part of this kernel. They are the compute ops of nchwc.c
- * (sch_nchwc_pack_data, sch_nchwc_pack_weight, sch_nchwc_unpack), through which the
+ * the transforms are not part of this kernel. They are the operators of te/ops
+ * (ts_op_nchwc_pack, ts_op_nchwc_pack_weight, ts_op_nchwc_unpack), through which the
  * tests check this kernel against ts_op_conv2d in NCHW. The knobs ic_bn and oc_bn
  * change the kernel's argument shapes (the instance reports them).
  *

@@ -4,8 +4,8 @@
  *
  * Layouts, as for conv2d_NCHWc (see conv2d_nchwc.c): data in NCHW[cb]c, [N, C/cb, H,
  * W, cb]; weight pre-packed from [C, 1, R, S] into [C/cb, R, S, cb]; output NCHW[cb]c.
- * The conversions are nchwc.c's sch_nchwc_pack_data, sch_nchwc_pack_depthwise_weight
- * and sch_nchwc_unpack (the tests check against ts_op_conv2d with groups = C through
+ * The conversions are te/ops's ts_op_nchwc_pack, ts_op_nchwc_pack_depthwise_weight
+ * and ts_op_nchwc_unpack (the tests check against ts_op_conv2d with groups = C through
  * them). Blocking the channels makes the channel lane the vector: every multiply-add is
  * a full vector, whatever the stride, where vectorizing NCHW along the width would need
  * strided loads for stride 2.

@@ -49,17 +49,9 @@ int64_t sch_ceil_div(int64_t a, int64_t b);
 
 /* ---- the blocked-channel layout NCHW[x]c (nchwc.c) ----
  * The templates for conv2d, depthwise conv2d and pooling take data in NCHW[cb]c,
- * [N, C / cb, H, W, cb], and give their output in it; these expressions convert (for
- * the tests, and for a graph whose layout pass inserts them at its edges). */
+ * [N, C / cb, H, W, cb], and give their output in it; te/ops converts (ts_op_nchwc_pack,
+ * ts_op_nchwc_unpack, ts_op_nchwc_pack_weight, ts_op_nchwc_pack_depthwise_weight). */
 
-/* NCHW [N, C, H, W] -> [N, C / cb, H, W, cb]; cb must divide C. */
-TsTensor *sch_nchwc_pack_data(TsArena *arena, TsTensor *data, int64_t cb);
-/* NCHW[cb]c -> NCHW. */
-TsTensor *sch_nchwc_unpack(TsArena *arena, TsTensor *data);
-/* OIHW [K, C, R, S] -> OIHW[ic_bn]i[oc_bn]o [K / oc_bn, C / ic_bn, R, S, ic_bn, oc_bn]. */
-TsTensor *sch_nchwc_pack_weight(TsArena *arena, TsTensor *weight, int64_t ic_bn, int64_t oc_bn);
-/* Depthwise OIHW [C, 1, R, S] -> [C / cb, R, S, cb]. */
-TsTensor *sch_nchwc_pack_depthwise_weight(TsArena *arena, TsTensor *weight, int64_t cb);
 /* data [N, CC, H, W, cb] padded by pad on each side of H and W with zeros ("data_pad"),
  * or data itself when pad is 0. */
 TsTensor *sch_nchwc_pad(TsArena *arena, TsTensor *data, int64_t pad);

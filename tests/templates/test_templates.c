@@ -201,7 +201,7 @@ static void nchw_expressions(TsArena *A, const char *op, const TsTemplateArgs *a
         ts_template_args_get(args, names[i], &v[i], NULL);
     int64_t cb = ts_tensor_dim(inst->tensors[0], 4);
     e->data = ts_placeholder(A, "nchw_data", 4, (int64_t[]){ v[0], v[1], v[2], v[3] }, TS_FLOAT32);
-    e->packed_data = sch_nchwc_pack_data(A, e->data, cb);
+    e->packed_data = ts_op_nchwc_pack(A, e->data, cb);
     e->weight = e->packed_weight = NULL;
     if (strcmp(op, "pool2d") == 0) {
         TsPool2dAttrs attrs = ts_pool2d_attrs_default((TsPoolKind)v[9], v[5], v[6]);
@@ -219,11 +219,11 @@ static void nchw_expressions(TsArena *A, const char *op, const TsTemplateArgs *a
     if (strcmp(op, "conv2d") == 0) {
         e->weight = ts_placeholder(A, "oihw", 4, (int64_t[]){ v[4], v[1], v[5], v[6] }, TS_FLOAT32);
         e->packed_weight =
-            sch_nchwc_pack_weight(A, e->weight, cb, ts_tensor_dim(inst->tensors[2], 4));
+            ts_op_nchwc_pack_weight(A, e->weight, cb, ts_tensor_dim(inst->tensors[2], 4));
     } else {
         attrs.groups = v[1];
         e->weight = ts_placeholder(A, "oihw", 4, (int64_t[]){ v[1], 1, v[5], v[6] }, TS_FLOAT32);
-        e->packed_weight = sch_nchwc_pack_depthwise_weight(A, e->weight, cb);
+        e->packed_weight = ts_op_nchwc_pack_depthwise_weight(A, e->weight, cb);
     }
     e->reference = ts_op_conv2d(A, e->data, e->weight, &attrs);
 }
@@ -291,7 +291,7 @@ static void check_against_nchw(const TsTemplate *tmpl, const char *shape, const 
                                                    ts_tensor_dim(out5, 2), ts_tensor_dim(out5, 3),
                                                    ts_tensor_dim(out5, 4) },
                                       TS_FLOAT32);
-    TsTensor *unpacked = sch_nchwc_unpack(A, result);
+    TsTensor *unpacked = ts_op_nchwc_unpack(A, result);
     TsBinding ub[2] = { { result, packed[inst.num_tensors - 1] }, { unpacked, got } };
     ok(ts_evaluate(1, &unpacked, 2, ub, &err), &err);
     tv_make_magnitude(e.data, data);
