@@ -178,11 +178,14 @@ typedef struct TsTemplateInstance {
 } TsTemplateInstance;
 
 /* A DAG given to a template (ts_template_schedule_dag): the operator's output, as the
- * template builds it (template_instance's TS_TEMPLATE_OP_OUTPUT tensor), and the
- * elementwise consumers fused after it, the last of which is the kernel's output. */
+ * template built it (an instance's output), followed by elementwise consumers fused
+ * after it (bias add, ReLU, requantize), each of the output's shape and reading the one
+ * before it and, besides, only placeholders listed in inputs. The last consumer is the
+ * kernel's output. */
 typedef struct TsTemplateDag {
-    TsTensor *op_output;         /* the operator's own result */
-    int num_consumers;           /* 0.. TS_TEMPLATE_MAX_TENSORS; each reads the one before */
+    int num_inputs; /* placeholders the consumers read (bias, scales) */
+    TsTensor *inputs[TS_TEMPLATE_MAX_TENSORS];
+    int num_consumers; /* >= 1 */
     TsTensor *consumers[TS_TEMPLATE_MAX_TENSORS];
 } TsTemplateDag;
 
@@ -218,12 +221,9 @@ typedef struct TsTemplate {
                             TsError *err);
     /* Floating-point operations of one call (for GFLOPS). */
     double (*flop)(const TsTemplateArgs *args);
-    /* May be NULL. Schedules a DAG the caller built around the operator: dag->op_output
-     * must be the output tensor of an instance this template built (with the same args
-     * and config, in the same arena; inst), and each consumer an elementwise tensor of
-     * the op output's shape reading the one before it (bias add, ReLU, requantize). The
-     * consumers are computed at the output's register tile; inst is updated to the DAG's
-     * schedule, with the last consumer as its output. */
+    /* May be NULL. Schedules dag (checked by ts_template_schedule_dag) around the output
+     * of inst, an instance this template built with the same args and config: the
+     * consumers are inlined and computed where the output's register tile is stored. */
     TsStatus (*schedule_dag)(const TsTemplateArgs *args, const TsTemplateTarget *target,
                              const TsConfig *config, TsArena *arena, const TsTemplateDag *dag,
                              TsTemplateInstance *inst, TsError *err);
@@ -236,6 +236,17 @@ int ts_template_count(void);
 const TsTemplate *ts_template_at(int i);
 /* The template called name, or NULL. */
 const TsTemplate *ts_template_find(const char *name);
+/* Schedules a DAG around the operator of inst, an instance tmpl->instantiate built with
+ * args and config in arena: the fused consumers are computed at the output's register
+ * tile with the template's schedule for config. On success inst holds the new schedule
+ * and the kernel's arguments: the operator's inputs, dag's inputs, the last consumer.
+ * TS_EINVAL naming the culprit for a template without schedule_dag, a consumer that is
+ * not elementwise over the output's shape, does not read the tensor before it or reads
+ * a tensor dag does not list. */
+TsStatus ts_template_schedule_dag(const TsTemplate *tmpl, const TsTemplateArgs *args,
+                                  const TsTemplateTarget *target, const TsConfig *config,
+                                  TsArena *arena, const TsTemplateDag *dag,
+                                  TsTemplateInstance *inst, TsError *err);
 /* Whether tmpl serves dtype on target (all its required features present). */
 bool ts_template_applies(const TsTemplate *tmpl, TsDType dtype, const TsTemplateTarget *target);
 /* The highest-priority template for op that serves dtype on target, or TS_EINVAL naming

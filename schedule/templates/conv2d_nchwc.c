@@ -29,8 +29,14 @@
  *   unrolled when "unroll_kw" says so.
  * - data_pad is computed first, its channel lane vectorized.
  * - "parallel" (offered with more than one core) runs n x oc on the thread pool.
- * A reg_n or oh_bn that does not divide the output leaves a guarded tail. */
+ * A reg_n or oh_bn that does not divide the output leaves a guarded tail.
+ *
+ * Over a given DAG (schedule_dag), the register-block schedule is that of the last fused
+ * consumer (bias add, ReLU, ...): the consumers and the copy out of the accumulator are
+ * inlined, so the chain is applied to the accumulator's registers as the block is
+ * stored. */
 #include <stdio.h>
+#include <string.h>
 
 #include "tmpl_internal.h"
 
@@ -218,10 +224,10 @@ static TsStatus read_knobs(const TsConfig *config, ConvKnobs *kn, TsError *err)
 }
 
 /* conv: register blocks, the accumulator attached at ow.outer, n x oc parallel. */
-static TsStatus schedule_output(TsSchedule *sch, const ConvTensors *t, TsTensor *acc,
+static TsStatus schedule_output(TsSchedule *sch, TsTensor *final, TsTensor *acc,
                                 const ConvKnobs *kn, TsError *err)
 {
-    TsStage *st = ts_stage(sch, t->out);
+    TsStage *st = ts_stage(sch, final);
     TsAxis *n = ts_stage_root_axis(st, 0), *oc = ts_stage_root_axis(st, 1);
     TsAxis *ob = ts_stage_root_axis(st, 4), *oho, *ohi, *owo, *owi, *fused;
     TsStatus s = ts_split(st, ts_stage_root_axis(st, 2), kn->oh_bn, &oho, &ohi, err);
@@ -299,42 +305,92 @@ static TsStatus schedule_padding(TsSchedule *sch, const ConvTensors *t, const Co
     return s;
 }
 
+static TsStatus conv_prepare(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                             const TsConfig *config, Conv *cv, ConvKnobs *kn, TsError *err)
+{
+    TsStatus st = read_conv(args, target, cv, err);
+    if (st == TS_OK)
+        st = read_knobs(config, kn, err);
+    if (st == TS_OK && (cv->c % kn->ic_bn || cv->k % kn->oc_bn))
+        st = ts_fail(err, TS_EINVAL, "conv2d: ic_bn %lld must divide C=%lld and oc_bn %lld K=%lld",
+                     (long long)kn->ic_bn, (long long)cv->c, (long long)kn->oc_bn,
+                     (long long)cv->k);
+    return st;
+}
+
+/* The schedule of t->out computed into itself or, with a DAG, into its last fused
+ * consumer: the accumulator at the register block, the chain inlined into its store. */
+static TsStatus schedule_conv(TsArena *arena, const ConvKnobs *kn, const ConvTensors *t,
+                              const TsTemplateDag *dag, TsSchedule **sch, TsTensor **final,
+                              TsError *err)
+{
+    TsTensor *acc;
+    TsStatus st = sch_dag_begin(arena, dag, t->out, sch, final, err);
+    if (st == TS_OK)
+        st = ts_cache_write(*sch, t->out, &acc, err);
+    if (st == TS_OK && *final != t->out)
+        st = ts_compute_inline(ts_stage(*sch, t->out), err);
+    if (st == TS_OK)
+        st = schedule_output(*sch, *final, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_accumulator(*sch, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_padding(*sch, t, kn, err);
+    return st;
+}
+
 static TsStatus conv_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                  const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
                                  TsError *err)
 {
     Conv cv;
     ConvKnobs kn;
-    TsStatus st = read_conv(args, target, &cv, err);
-    if (st == TS_OK)
-        st = read_knobs(config, &kn, err);
+    TsStatus st = conv_prepare(args, target, config, &cv, &kn, err);
     if (st != TS_OK)
         return st;
-    if (cv.c % kn.ic_bn || cv.k % kn.oc_bn)
-        return ts_fail(err, TS_EINVAL,
-                       "conv2d: ic_bn %lld must divide C=%lld and oc_bn %lld K=%lld",
-                       (long long)kn.ic_bn, (long long)cv.c, (long long)kn.oc_bn, (long long)cv.k);
     ConvTensors t;
     conv_expression(arena, &cv, kn.ic_bn, kn.oc_bn, &t);
     if ((st = ts_arena_check(arena, err)) != TS_OK)
         return st;
-    TsSchedule *sch = ts_schedule_create(arena, 1, &t.out);
-    if (!sch)
-        return ts_arena_check(arena, err);
-    TsTensor *acc;
-    st = ts_cache_write(sch, t.out, &acc, err);
-    if (st == TS_OK)
-        st = schedule_output(sch, &t, acc, &kn, err);
-    if (st == TS_OK)
-        st = schedule_accumulator(sch, acc, &kn, err);
-    if (st == TS_OK)
-        st = schedule_padding(sch, &t, &kn, err);
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_conv(arena, &kn, &t, NULL, &sch, &final, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
         .sch = sch, .num_tensors = 3, .num_outputs = 1, .tensors = { t.data, t.weight, t.out }
     };
     return TS_OK;
+}
+
+/* The DAG's operator is an instance's output: the conv2d_NCHWc stage, reading the
+ * padding stage (or the data) and the weight. */
+static TsStatus conv_schedule_dag(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                  const TsConfig *config, TsArena *arena,
+                                  const TsTemplateDag *dag, TsTemplateInstance *inst,
+                                  TsError *err)
+{
+    Conv cv;
+    ConvKnobs kn;
+    TsStatus st = conv_prepare(args, target, config, &cv, &kn, err);
+    if (st != TS_OK)
+        return st;
+    ConvTensors t = { .data = inst->tensors[0], .weight = inst->tensors[1],
+                      .out = inst->tensors[inst->num_tensors - 1] };
+    t.pad = t.data;
+    for (int i = 0; i < ts_tensor_num_inputs(t.out); i++)
+        if (strcmp(ts_tensor_tag(ts_tensor_input(t.out, i)), "pad") == 0)
+            t.pad = ts_tensor_input(t.out, i);
+    if (strcmp(ts_tensor_tag(t.out), "conv2d_NCHWc") != 0 || inst->num_tensors != 3 ||
+        ts_tensor_dim(t.out, 4) != kn.oc_bn || ts_tensor_dim(t.data, 4) != kn.ic_bn)
+        return ts_fail(err, TS_EINVAL, "conv2d: the DAG's operator %s is not the output of a "
+                       "conv2d_NCHWc instance for this config", ts_tensor_name(t.out));
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_conv(arena, &kn, &t, dag, &sch, &final, err);
+    if (st == TS_OK)
+        sch_dag_finish(dag, sch, final, inst);
+    return st;
 }
 
 static double conv_flop(const TsTemplateArgs *args)
@@ -357,4 +413,5 @@ const TsTemplate sch_template_conv2d_nchwc = {
     .default_config = conv_default_config,
     .instantiate = conv_instantiate,
     .flop = conv_flop,
+    .schedule_dag = conv_schedule_dag,
 };

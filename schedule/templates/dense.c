@@ -28,8 +28,13 @@
  * - "parallel" runs the outermost loop of out and of the packing on the thread pool
  *   (offered when the target has more than one core).
  * Tails: mr need not divide M, nor ku K; lowering guards the partial tile and loop
- * partitioning peels it off. */
+ * partitioning peels it off.
+ *
+ * Over a given DAG (schedule_dag), the tile schedule is that of the last fused consumer
+ * (bias add, ReLU, ...): the consumers and the copy out of the accumulator are inlined,
+ * so the chain is applied to the accumulator's registers as the tile is stored. */
 #include <stdio.h>
+#include <string.h>
 
 #include "tmpl_internal.h"
 
@@ -275,50 +280,101 @@ static TsStatus schedule_packing(TsSchedule *sch, TsTensor *packed, const DenseK
     return s;
 }
 
-static TsStatus dense_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
-                                  const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
-                                  TsError *err)
+/* The arguments and knobs of config, with tiles that do not fit the registers refused. */
+static TsStatus dense_prepare(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                              const TsConfig *config, Dense *d, DenseKnobs *kn, TsError *err)
 {
-    Dense d;
-    DenseKnobs kn;
-    TsStatus st = read_dense(args, target, &d, err);
+    TsStatus st = read_dense(args, target, d, err);
     if (st == TS_OK)
-        st = read_knobs(config, &kn, err);
+        st = read_knobs(config, kn, err);
     if (st != TS_OK)
         return st;
     /* The knobs choose the tile's height and width independently; a tile whose
      * accumulators, weight vectors and broadcast do not fit the registers spills in the
      * k loop, runs slowly and takes LLVM's register allocator up to seconds. Refused here,
      * before any code is built, so that a search spends no compile time on it. */
-    int64_t vectors = sch_ceil_div(kn.bn, sch_tmpl_lanes(target));
-    int64_t needed = kn.mr * vectors + vectors + 1;
+    int64_t vectors = sch_ceil_div(kn->bn, sch_tmpl_lanes(target));
+    int64_t needed = kn->mr * vectors + vectors + 1;
     if (needed > sch_tmpl_registers(target))
         return ts_fail(err, TS_ESCHEDULE,
                        "dense: a %lld x %lld register tile needs %lld vector registers "
                        "(accumulators, weight vectors and a broadcast); the target has %d",
-                       (long long)kn.mr, (long long)kn.bn, (long long)needed,
+                       (long long)kn->mr, (long long)kn->bn, (long long)needed,
                        sch_tmpl_registers(target));
+    return TS_OK;
+}
+
+/* The schedule of result (with its packed weight), computed into result itself or, with
+ * a DAG, into its last fused consumer: the accumulator at the tile, the chain inlined
+ * into the tile's store. */
+static TsStatus schedule_dense(TsArena *arena, const DenseKnobs *kn, TsTensor *result,
+                               TsTensor *packed, const TsTemplateDag *dag, TsSchedule **sch,
+                               TsTensor **final, TsError *err)
+{
+    TsTensor *acc;
+    TsStatus st = sch_dag_begin(arena, dag, result, sch, final, err);
+    if (st == TS_OK)
+        st = ts_cache_write(*sch, result, &acc, err);
+    if (st == TS_OK && *final != result)
+        st = ts_compute_inline(ts_stage(*sch, result), err);
+    if (st == TS_OK)
+        st = schedule_output(*sch, *final, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_accumulator(*sch, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_packing(*sch, packed, kn, err);
+    return st;
+}
+
+static TsStatus dense_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                  const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
+                                  TsError *err)
+{
+    Dense d;
+    DenseKnobs kn;
+    TsStatus st = dense_prepare(args, target, config, &d, &kn, err);
+    if (st != TS_OK)
+        return st;
     TsTensor *data, *weight, *packed;
     TsTensor *result = dense_expression(arena, &d, kn.bn, &data, &weight, &packed);
     if ((st = ts_arena_check(arena, err)) != TS_OK)
         return st;
-    TsSchedule *sch = ts_schedule_create(arena, 1, &result);
-    if (!sch)
-        return ts_arena_check(arena, err);
-    TsTensor *acc;
-    st = ts_cache_write(sch, result, &acc, err);
-    if (st == TS_OK)
-        st = schedule_output(sch, result, acc, &kn, err);
-    if (st == TS_OK)
-        st = schedule_accumulator(sch, acc, &kn, err);
-    if (st == TS_OK)
-        st = schedule_packing(sch, packed, &kn, err);
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_dense(arena, &kn, result, packed, NULL, &sch, &final, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
         .sch = sch, .num_tensors = 3, .num_outputs = 1, .tensors = { data, weight, result }
     };
     return TS_OK;
+}
+
+/* The DAG's operator is an instance's output: the "dense" stage reading packed_weight. */
+static TsStatus dense_schedule_dag(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                   const TsConfig *config, TsArena *arena,
+                                   const TsTemplateDag *dag, TsTemplateInstance *inst,
+                                   TsError *err)
+{
+    Dense d;
+    DenseKnobs kn;
+    TsStatus st = dense_prepare(args, target, config, &d, &kn, err);
+    if (st != TS_OK)
+        return st;
+    TsTensor *result = inst->tensors[inst->num_tensors - 1], *packed = NULL;
+    for (int i = 0; i < ts_tensor_num_inputs(result); i++)
+        if (strcmp(ts_tensor_name(ts_tensor_input(result, i)), "packed_weight") == 0)
+            packed = ts_tensor_input(result, i);
+    if (strcmp(ts_tensor_tag(result), "dense") != 0 || !packed || inst->num_tensors != 3 ||
+        ts_tensor_dim(packed, 2) != kn.bn)
+        return ts_fail(err, TS_EINVAL, "dense: the DAG's operator %s is not the output of a "
+                       "dense_pack instance for this config", ts_tensor_name(result));
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_dense(arena, &kn, result, packed, dag, &sch, &final, err);
+    if (st == TS_OK)
+        sch_dag_finish(dag, sch, final, inst);
+    return st;
 }
 
 static double dense_flop(const TsTemplateArgs *args)
@@ -341,4 +397,5 @@ const TsTemplate sch_template_dense = {
     .default_config = dense_default_config,
     .instantiate = dense_instantiate,
     .flop = dense_flop,
+    .schedule_dag = dense_schedule_dag,
 };

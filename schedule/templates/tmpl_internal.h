@@ -56,6 +56,18 @@ int64_t sch_ceil_div(int64_t a, int64_t b);
  * or data itself when pad is 0. */
 TsTensor *sch_nchwc_pad(TsArena *arena, TsTensor *data, int64_t pad);
 
+/* ---- templates over a given DAG (dag.c) ---- */
+
+/* A schedule of the DAG's last consumer (final), or of op_output when dag is NULL, with
+ * the consumers before the last inlined (and the last checked to be elementwise). The
+ * template then computes its accumulator where final's register tile is stored, and the
+ * copy from the accumulator is inlined into the chain (cache_write, then inline). */
+TsStatus sch_dag_begin(TsArena *arena, const TsTemplateDag *dag, TsTensor *op_output,
+                       TsSchedule **sch, TsTensor **final, TsError *err);
+/* inst's arguments become the operator's inputs, dag's inputs and final. */
+void sch_dag_finish(const TsTemplateDag *dag, TsSchedule *sch, TsTensor *final,
+                    TsTemplateInstance *inst);
+
 /* Divisors of n that are at most max, and (when some are) multiples of lanes: the
  * channel blocks a template offers. Returns the count written to out (cap entries). */
 int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int cap);
