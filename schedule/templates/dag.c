@@ -31,21 +31,23 @@ static TsStatus check_consumer(const char *name, const TsTemplateDag *dag, const
 {
     const TsTensor *c = dag->consumers[i];
     if (!c || ts_tensor_is_placeholder(c))
-        return ts_fail(err, TS_EINVAL, "template %s: DAG consumer %d is %s, not a compute op",
-                       name, i, c ? ts_tensor_name(c) : "NULL");
+        return ts_fail(err, TS_EINVAL, "template %s: DAG consumer %d is %s, not a compute op", name,
+                       i, c ? ts_tensor_name(c) : "NULL");
     if (!same_shape(c, prev))
-        return ts_fail(err, TS_EINVAL, "template %s: DAG consumer %s does not have the shape of "
-                       "%s: a fused consumer must be elementwise", name, ts_tensor_name(c),
-                       ts_tensor_name(prev));
+        return ts_fail(err, TS_EINVAL,
+                       "template %s: DAG consumer %s does not have the shape of "
+                       "%s: a fused consumer must be elementwise",
+                       name, ts_tensor_name(c), ts_tensor_name(prev));
     bool reads_prev = false;
     for (int k = 0; k < ts_tensor_num_inputs(c); k++) {
         const TsTensor *in = ts_tensor_input(c, k);
         if (in == prev)
             reads_prev = true;
         else if (!listed(dag, in))
-            return ts_fail(err, TS_EINVAL, "template %s: DAG consumer %s reads %s, which is "
-                           "neither %s nor one of the DAG's inputs", name, ts_tensor_name(c),
-                           ts_tensor_name(in), ts_tensor_name(prev));
+            return ts_fail(err, TS_EINVAL,
+                           "template %s: DAG consumer %s reads %s, which is "
+                           "neither %s nor one of the DAG's inputs",
+                           name, ts_tensor_name(c), ts_tensor_name(in), ts_tensor_name(prev));
     }
     if (!reads_prev)
         return ts_fail(err, TS_EINVAL, "template %s: DAG consumer %s does not read %s", name,
@@ -61,9 +63,10 @@ static TsStatus check_dag(const TsTemplate *tmpl, const TsTemplateDag *dag,
                        tmpl->name);
     if (dag->num_consumers < 1 || dag->num_consumers > TS_TEMPLATE_MAX_TENSORS ||
         dag->num_inputs < 0 || inst->num_tensors + dag->num_inputs > TS_TEMPLATE_MAX_TENSORS)
-        return ts_fail(err, TS_EINVAL, "template %s: a DAG of %d consumers and %d inputs "
-                       "(1..%d consumers, at most %d kernel arguments)", tmpl->name,
-                       dag->num_consumers, dag->num_inputs, TS_TEMPLATE_MAX_TENSORS,
+        return ts_fail(err, TS_EINVAL,
+                       "template %s: a DAG of %d consumers and %d inputs "
+                       "(1..%d consumers, at most %d kernel arguments)",
+                       tmpl->name, dag->num_consumers, dag->num_inputs, TS_TEMPLATE_MAX_TENSORS,
                        TS_TEMPLATE_MAX_TENSORS);
     for (int i = 0; i < dag->num_inputs; i++)
         if (!dag->inputs[i] || !ts_tensor_is_placeholder(dag->inputs[i]))
@@ -110,8 +113,10 @@ TsStatus sch_dag_begin(TsArena *arena, const TsTemplateDag *dag, TsTensor *op_ou
     TsStage *last = *final != op_output ? ts_stage(*sch, *final) : NULL;
     for (int i = ts_tensor_ndim(*final); last && i < ts_stage_num_root_axes(last); i++)
         if (ts_axis_is_reduce(ts_stage_root_axis(last, i)))
-            return ts_fail(err, TS_EINVAL, "DAG consumer %s reduces: a fused consumer must be "
-                           "elementwise", ts_tensor_name(*final));
+            return ts_fail(err, TS_EINVAL,
+                           "DAG consumer %s reduces: a fused consumer must be "
+                           "elementwise",
+                           ts_tensor_name(*final));
     for (int i = 0; dag && i + 1 < dag->num_consumers; i++) {
         TsStatus st = ts_compute_inline(ts_stage(*sch, dag->consumers[i]), err);
         if (st != TS_OK)

@@ -14,8 +14,8 @@ static bool blocked(TsArena *arena, const char *op, const char *what, const TsTe
     if (!te_op_tensor(arena, op, what, t, shape) || !te_op_rank(arena, op, what, t, shape, ndim))
         return false;
     if (block < 1 || block > TS_MAX_EXTENT || shape->dim[dim] % block != 0) {
-        ts_arena_fail(arena, TS_EINVAL, "%s: %s %lld does not divide %s's dimension %d (%lld)",
-                      op, block_name, (long long)block, what, dim, (long long)shape->dim[dim]);
+        ts_arena_fail(arena, TS_EINVAL, "%s: %s %lld does not divide %s's dimension %d (%lld)", op,
+                      block_name, (long long)block, what, dim, (long long)shape->dim[dim]);
         return false;
     }
     return true;
@@ -35,10 +35,9 @@ TsTensor *ts_op_nchwc_pack(TsArena *arena, TsTensor *data, int64_t cb)
     TsAxis *n = ts_axis(arena, "n", s.dim[0]), *cc = ts_axis(arena, "cc", s.dim[1] / cb);
     TsAxis *y = ts_axis(arena, "y", s.dim[2]), *x = ts_axis(arena, "x", s.dim[3]);
     TsAxis *b = ts_axis(arena, "cb", cb);
-    return ts_compute_tagged(arena, "data_nchwc", "layout_transform", 5,
-                             (TsAxis *[]){ n, cc, y, x, b },
-                             ts_at(arena, data, ts_var(n), join(arena, cc, cb, b), ts_var(y),
-                                   ts_var(x)));
+    return ts_compute_tagged(
+        arena, "data_nchwc", "layout_transform", 5, (TsAxis *[]){ n, cc, y, x, b },
+        ts_at(arena, data, ts_var(n), join(arena, cc, cb, b), ts_var(y), ts_var(x)));
 }
 
 TsTensor *ts_op_nchwc_unpack(TsArena *arena, TsTensor *data)
@@ -56,14 +55,12 @@ TsTensor *ts_op_nchwc_unpack(TsArena *arena, TsTensor *data)
     TsAxis *n = ts_axis(arena, "n", s.dim[0]), *c = ts_axis(arena, "c", s.dim[1] * cb);
     TsAxis *y = ts_axis(arena, "y", s.dim[2]), *x = ts_axis(arena, "x", s.dim[3]);
     TsExpr *block = ts_i32(arena, cb);
-    return ts_compute_tagged(arena, "data_nchw", "layout_transform", 4,
-                             (TsAxis *[]){ n, c, y, x },
+    return ts_compute_tagged(arena, "data_nchw", "layout_transform", 4, (TsAxis *[]){ n, c, y, x },
                              ts_at(arena, data, ts_var(n), ts_floordiv(arena, ts_var(c), block),
                                    ts_var(y), ts_var(x), ts_floormod(arena, ts_var(c), block)));
 }
 
-TsTensor *ts_op_nchwc_pack_weight(TsArena *arena, TsTensor *weight, int64_t ic_bn,
-                                  int64_t oc_bn)
+TsTensor *ts_op_nchwc_pack_weight(TsArena *arena, TsTensor *weight, int64_t ic_bn, int64_t oc_bn)
 {
     TeOpShape s;
     const char *op = "nchwc_pack_weight";
@@ -86,14 +83,15 @@ TsTensor *ts_op_nchwc_pack_depthwise_weight(TsArena *arena, TsTensor *weight, in
     if (!arena || !blocked(arena, op, "weight", weight, &s, 4, 0, cb, "channel block"))
         return NULL;
     if (s.dim[1] != 1) {
-        ts_arena_fail(arena, TS_EINVAL, "%s: weight must be [C, 1, KH, KW], has %lld input "
-                      "channels per group", op, (long long)s.dim[1]);
+        ts_arena_fail(arena, TS_EINVAL,
+                      "%s: weight must be [C, 1, KH, KW], has %lld input "
+                      "channels per group",
+                      op, (long long)s.dim[1]);
         return NULL;
     }
     TsAxis *c = ts_axis(arena, "cc", s.dim[0] / cb), *r = ts_axis(arena, "r", s.dim[2]);
     TsAxis *t = ts_axis(arena, "s", s.dim[3]), *b = ts_axis(arena, "cb", cb);
-    return ts_compute_tagged(arena, "weight_packed", "layout_transform", 4,
-                             (TsAxis *[]){ c, r, t, b },
-                             ts_at(arena, weight, join(arena, c, cb, b), ts_i32(arena, 0),
-                                   ts_var(r), ts_var(t)));
+    return ts_compute_tagged(
+        arena, "weight_packed", "layout_transform", 4, (TsAxis *[]){ c, r, t, b },
+        ts_at(arena, weight, join(arena, c, cb, b), ts_i32(arena, 0), ts_var(r), ts_var(t)));
 }

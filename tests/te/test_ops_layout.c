@@ -37,8 +37,8 @@ static void test_pack_unpack_data(void **state)
         ops_expect_f32_equal(got, want, (size_t)N * C * H * W, "nchwc_pack");
 
         /* unpack(pack(x)) == x, through a placeholder of the packed shape. */
-        TsTensor *p = ops_placeholder(arena, "p", TS_FLOAT32, 5,
-                                      (int64_t[]){ N, C / cb, H, W, cb });
+        TsTensor *p =
+            ops_placeholder(arena, "p", TS_FLOAT32, 5, (int64_t[]){ N, C / cb, H, W, cb });
         TsTensor *unpacked = ts_op_nchwc_unpack(arena, p);
         ops_expect_built(arena, unpacked);
         ops_expect_shape(unpacked, 4, (int64_t[]){ N, C, H, W });
@@ -68,8 +68,13 @@ static void test_pack_weight(void **state)
             for (int r = 0; r < KH; r++)
                 for (int s = 0; s < KW; s++) {
                     size_t at = (((((size_t)(o / oc_bn) * (C / ic_bn) + (size_t)(i / ic_bn)) * KH +
-                                   (size_t)r) * KW + (size_t)s) * ic_bn + (size_t)(i % ic_bn)) *
-                                    oc_bn + (size_t)(o % oc_bn);
+                                   (size_t)r) *
+                                      KW +
+                                  (size_t)s) *
+                                     ic_bn +
+                                 (size_t)(i % ic_bn)) *
+                                    oc_bn +
+                                (size_t)(o % oc_bn);
                     want[at] = dw[((o * C + i) * KH + r) * KW + s];
                 }
     ops_evaluate(packed, got, 1, (TsBinding[]){ { w, dw } });

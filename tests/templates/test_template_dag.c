@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
+#include "tessera/ops.h"
 #include "test_values.h"
 #include "tmpl_testing.h"
-#include "tessera/ops.h"
 
 enum { RANDOM_CONFIGS = 6, MAX_T = TS_TEMPLATE_MAX_TENSORS };
 
@@ -52,7 +52,8 @@ static Host host_target(void)
     TsError err;
     ok(ts_target_parse("llvm", &h.target, &err), &err);
     ok(ts_template_target_init(&h.tt, ts_target_arch(h.target), ts_target_features(h.target),
-                               ts_target_str(h.target), 2, &err), &err);
+                               ts_target_str(h.target), 2, &err),
+       &err);
     return h;
 }
 
@@ -70,9 +71,9 @@ static Fused fuse_bias_relu(TsArena *A, const char *op, TsTensor *out)
         f.bias = ts_placeholder(A, "bias", 1, (int64_t[]){ ts_tensor_dim(out, 1) }, TS_FLOAT32);
         biased = ts_op_bias_add(A, out, f.bias, 1);
     } else { /* NCHW[oc_bn]c: the bias of channel oc * oc_bn + ob is bias[oc, 0, 0, ob] */
-        f.bias = ts_placeholder(
-            A, "bias", 4, (int64_t[]){ ts_tensor_dim(out, 1), 1, 1, ts_tensor_dim(out, 4) },
-            TS_FLOAT32);
+        f.bias = ts_placeholder(A, "bias", 4,
+                                (int64_t[]){ ts_tensor_dim(out, 1), 1, 1, ts_tensor_dim(out, 4) },
+                                TS_FLOAT32);
         biased = ts_op_add(A, out, f.bias);
     }
     f.dag.inputs[0] = f.bias;
@@ -167,8 +168,8 @@ static bool check_dag(const TsTemplate *tmpl, const TsTemplateArgs *args, const 
         }
     }
     TsBinding out = { inst.tensors[3], want }, out_mag = { inst.tensors[3], mag[3] };
-    TsBinding all[4] = { in[0], in[1], in[2], out }, all_mag[4] = { in_mag[0], in_mag[1],
-                                                                     in_mag[2], out_mag };
+    TsBinding all[4] = { in[0], in[1], in[2], out },
+              all_mag[4] = { in_mag[0], in_mag[1], in_mag[2], out_mag };
     ok(ts_evaluate(1, &inst.tensors[3], 4, all, &err), &err);
     ok(ts_evaluate(1, &inst.tensors[3], 4, all_mag, &err), &err);
     char message[512];
@@ -204,8 +205,7 @@ static void check_template(const char *op, const char *shape)
     TvRng rng = { 99 };
     int checked = 0;
     for (int i = 0; i < 4 * RANDOM_CONFIGS && checked < RANDOM_CONFIGS; i++) {
-        ok(ts_space_get(space, tv_rng_int(&rng, 0, ts_space_size(space) - 1), &config, &err),
-           &err);
+        ok(ts_space_get(space, tv_rng_int(&rng, 0, ts_space_size(space) - 1), &config, &err), &err);
         checked += check_dag(tmpl, &args, &h, &config, 100 + (uint64_t)i);
     }
     fprintf(stderr, "%s: default and %d random configs over bias + ReLU\n", tmpl->name, checked);
@@ -256,27 +256,30 @@ static void test_dag_errors(void **state)
 
     TsTemplateDag dag = f.dag;
     dag.num_inputs = 0; /* the bias is not listed */
-    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err),
-                 &err, "reads bias, which is neither dense nor one of the DAG's inputs");
+    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err), &err,
+                 "reads bias, which is neither dense nor one of the DAG's inputs");
     dag = f.dag;
     dag.consumers[0] = f.dag.consumers[1]; /* ReLU first: it does not read the dense */
-    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err),
-                 &err, "DAG consumer relu reads bias_add, which is neither dense nor");
-    TsTensor *sums = ts_op_matmul(A, out, ts_placeholder(A, "w2", 2, (int64_t[]){ 16, 16 },
-                                                         TS_FLOAT32), false, false, TS_FLOAT32);
+    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err), &err,
+                 "DAG consumer relu reads bias_add, which is neither dense nor");
+    TsTensor *sums =
+        ts_op_matmul(A, out, ts_placeholder(A, "w2", 2, (int64_t[]){ 16, 16 }, TS_FLOAT32), false,
+                     false, TS_FLOAT32);
     ok(ts_arena_check(A, &err), &err);
-    dag = (TsTemplateDag){ .num_inputs = 1, .inputs = { ts_tensor_input(sums, 1) },
-                           .num_consumers = 1, .consumers = { sums } };
-    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err),
-                 &err, "a fused consumer must be elementwise");
+    dag = (TsTemplateDag){ .num_inputs = 1,
+                           .inputs = { ts_tensor_input(sums, 1) },
+                           .num_consumers = 1,
+                           .consumers = { sums } };
+    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err), &err,
+                 "a fused consumer must be elementwise");
     dag = f.dag;
     dag.num_consumers = 0;
-    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err),
-                 &err, "a DAG of 0 consumers");
+    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err), &err,
+                 "a DAG of 0 consumers");
     dag = f.dag;
     dag.inputs[0] = out;
-    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err),
-                 &err, "DAG input 0 (dense) is not a placeholder");
+    expect_error(ts_template_schedule_dag(dense, &args, &h.tt, &config, A, &dag, &inst, &err), &err,
+                 "DAG input 0 (dense) is not a placeholder");
     /* A refused DAG leaves the instance as it was. */
     assert_memory_equal(&inst, &before, sizeof inst);
     TsTemplate plain = *dense;
