@@ -303,7 +303,7 @@ TsStatus ts_template_args_parse(TsTemplateArgs *args, const char *word, TsError 
         dtype.lanes == 1)
         return ts_template_args_set_dtype(args, name, dtype, err);
     return ts_fail(err, TS_EINVAL, "template args: '%s': the value of %s is neither an integer "
-                   "nor a dtype (float32, int8, uint8, int32, bfloat16, ...)", word, name);
+                   "nor a dtype (float32, float16, int8, uint8, int32, ...)", word, name);
 }
 
 TsStatus ts_template_args_get(const TsTemplateArgs *args, const char *name, int64_t *value,
