@@ -79,18 +79,6 @@ TsStatus ts_tune_record_make(const TsTuneTask *task, int64_t index, const TsMeas
     return TS_OK;
 }
 
-static bool args_equal(const TsTemplateArgs *a, const TsTemplateArgs *b)
-{
-    if (a->num != b->num)
-        return false;
-    for (int i = 0; i < a->num; i++) {
-        int64_t value;
-        if (ts_template_args_get(b, a->name[i], &value, NULL) != TS_OK || value != a->value[i])
-            return false;
-    }
-    return true;
-}
-
 bool ts_tune_record_matches(const TsTuneRecord *record, const TsTuneTask *task)
 {
     if (!record || !task)
@@ -98,7 +86,7 @@ bool ts_tune_record_matches(const TsTuneRecord *record, const TsTuneTask *task)
     return strcmp(record->template_name, ts_tune_task_template(task)->name) == 0 &&
            strcmp(record->target, ts_tune_task_target(task)) == 0 &&
            strcmp(record->dtype, tune_task_dtype(task)) == 0 &&
-           args_equal(&record->args, ts_tune_task_args(task));
+           ts_template_args_equal(&record->args, ts_tune_task_args(task));
 }
 
 /* Entities are compared as JSON values, so spacing does not matter. */
@@ -122,8 +110,13 @@ bool tune_record_entity_matches(const TsTuneRecord *record, const TsConfigSpace 
 static json_t *input_json(const TsTuneRecord *record)
 {
     json_t *args = json_object();
-    for (int i = 0; args && i < record->args.num; i++)
-        json_object_set_new(args, record->args.name[i], json_integer(record->args.value[i]));
+    for (int i = 0; args && i < record->args.num; i++) {
+        char dtype[TS_DTYPE_STR_MAX];
+        json_object_set_new(args, record->args.name[i],
+                            record->args.is_dtype[i]
+                                ? json_string(ts_dtype_str(record->args.dtype[i], dtype))
+                                : json_integer(record->args.value[i]));
+    }
     return json_pack("[s, s, o, s]", record->target, record->template_name, args, record->dtype);
 }
 
@@ -196,9 +189,16 @@ static TsStatus parse_args(const json_t *args, TsTemplateArgs *out, TsError *err
     memset(out, 0, sizeof *out);
     json_object_foreach((json_t *)args, name, value)
     {
-        if (!json_is_integer(value))
-            return ts_fail(err, TS_EPROTO, "argument %s in input[2] is not an integer", name);
-        if (ts_template_args_set(out, name, json_integer_value(value), NULL) != TS_OK)
+        TsDType dtype;
+        if (json_is_string(value) && !ts_dtype_parse(json_string_value(value), &dtype))
+            return ts_fail(err, TS_EPROTO, "argument %s in input[2]: \"%s\" is not a dtype",
+                           name, json_string_value(value));
+        if (!json_is_integer(value) && !json_is_string(value))
+            return ts_fail(err, TS_EPROTO, "argument %s in input[2] is not an integer or a "
+                           "dtype", name);
+        if ((json_is_string(value)
+                 ? ts_template_args_set_dtype(out, name, dtype, NULL)
+                 : ts_template_args_set(out, name, json_integer_value(value), NULL)) != TS_OK)
             return ts_fail(err, TS_EPROTO,
                            "argument %s in input[2]: too many arguments or "
                            "name too long",

@@ -1,11 +1,10 @@
-/* Tuning tasks: an operator (a template chosen by the target's ISA, or named), its shape
- * arguments and a target, with the template's config space defined once. A task is the
- * first step of tuning (task -> space -> tuner -> measurer -> log) and the key a log's
- * records are looked up by (template, arguments, dtype, target).
+/* Tuning tasks: an operator (the template chosen for its dtype and the target's features,
+ * or a template named), its arguments and a target, with the template's config space
+ * defined once. A task is the first step of tuning (task -> space -> tuner -> measurer ->
+ * log) and the key a log's records are looked up by (template, arguments, dtype, target).
  *
- * The ISA comes from the target string: an aarch64 triple is NEON; an x86-64 target is
- * AVX-512 when avx512f is on (its -mattr, else its -mcpu's features, else for bare "llvm"
- * the host's), otherwise AVX2. */
+ * What the target can do comes from codegen's target (ts_target_has_feature and its
+ * feature list), not from a list of CPU names kept here. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,84 +25,16 @@ struct TsTuneTask {
     TsConfigSpace *space;
 };
 
-/* x86-64 CPUs LLVM 16 knows that have AVX-512 Foundation. */
-static const char *const avx512_cpus[] = {
-    "knl",
-    "knm",
-    "skylake-avx512",
-    "skx",
-    "cascadelake",
-    "cooperlake",
-    "cannonlake",
-    "icelake-client",
-    "icelake-server",
-    "tigerlake",
-    "rocketlake",
-    "sapphirerapids",
-    "graniterapids",
-    "graniterapids-d",
-    "emeraldrapids",
-    "znver4",
-    "x86-64-v4",
-};
-
-/* The value of "-name=" in the canonical target text, into buf ("" when absent). */
-static void target_option(const char *text, const char *name, char *buf, size_t size)
+/* What the templates see of the target: its architecture and features, as codegen's
+ * target resolved them, and the host's cores when the target is the host (a device's
+ * core count is not known before measuring). */
+static TsStatus template_target(TsTuneTask *task, TsError *err)
 {
-    char key[32];
-    snprintf(key, sizeof key, " -%s=", name);
-    const char *p = strstr(text, key);
-    buf[0] = '\0';
-    if (p) {
-        p += strlen(key);
-        size_t len = strcspn(p, " ");
-        snprintf(buf, size, "%.*s", (int)(len < size ? len : size - 1), p);
-    }
-}
-
-/* +1 when features has "+name", -1 for "-name", 0 when it says nothing. */
-static int feature_state(const char *features, const char *name)
-{
-    size_t len = strlen(name);
-    for (const char *p = features; *p;) {
-        size_t item = strcspn(p, ",");
-        if (item == len + 1 && strncmp(p + 1, name, len) == 0)
-            return p[0] == '+' ? 1 : -1;
-        p += item;
-        p += *p == ',';
-    }
-    return 0;
-}
-
-static bool has_avx512(const TsTarget *target)
-{
-    char cpu[128], features[4096];
-    target_option(ts_target_str(target), "mcpu", cpu, sizeof cpu);
-    target_option(ts_target_str(target), "mattr", features, sizeof features);
-    int state = feature_state(features, "avx512f");
-    if (state != 0)
-        return state > 0;
-    for (size_t i = 0; i < sizeof avx512_cpus / sizeof avx512_cpus[0]; i++)
-        if (strcmp(cpu, avx512_cpus[i]) == 0)
-            return true;
-    return false;
-}
-
-static TsTemplateTarget pick_isa(const TsTarget *target)
-{
-    TsTemplateTarget isa = { TS_ISA_X86_AVX2, 256, 1 };
-    if (strncmp(ts_target_triple(target), "aarch64", 7) == 0) {
-        isa.isa = TS_ISA_AARCH64_NEON;
-        isa.vector_bits = 128;
-    } else if (has_avx512(target)) {
-        isa.isa = TS_ISA_X86_AVX512;
-        isa.vector_bits = 512;
-    }
-    /* A device's core count is not known before measuring; the host's is. */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (ts_target_is_host(target) && cores > 1)
-        isa.num_cores = (int)cores;
-    return isa;
+    int num_cores = ts_target_is_host(task->target) && cores > 1 ? (int)cores : 1;
+    return ts_template_target_init(&task->isa, ts_target_arch(task->target),
+                                   ts_target_features(task->target), task->target_text,
+                                   num_cores, err);
 }
 
 /* The target text with runs of white space made one space, trimmed. */
@@ -125,17 +56,22 @@ static char *canonical_spacing(const char *text)
     return out;
 }
 
-static TsStatus find_template(const char *op, const TsTemplateTarget *isa, const TsTemplate **out,
+/* op is a template's name or an operator; for an operator, the highest-priority
+ * template that serves the "dtype" argument (float32 when absent) on the target. */
+static TsStatus find_template(const char *op, const TsTemplateArgs *args,
+                              const TsTemplateTarget *target, const TsTemplate **out,
                               TsError *err)
 {
+    TsDType dtype = ts_template_args_dtype_or_f32(args, "dtype");
     const TsTemplate *tmpl = ts_template_find(op);
     if (!tmpl)
-        return ts_template_for_op(op, isa->isa, out, err);
-    if (!(tmpl->isa_mask & (1u << isa->isa)))
-        return ts_fail(err, TS_EINVAL, "template %s does not serve this target's ISA (%s)", op,
-                       isa->isa == TS_ISA_AARCH64_NEON ? "AArch64 NEON"
-                       : isa->isa == TS_ISA_X86_AVX512 ? "x86-64 AVX-512"
-                                                       : "x86-64 AVX2");
+        return ts_template_for_op(op, dtype, target, out, err);
+    if (!ts_template_applies(tmpl, dtype, target)) {
+        char name[TS_DTYPE_STR_MAX];
+        return ts_fail(err, TS_EINVAL, "template %s does not serve dtype %s on target %s "
+                       "(it needs its dtypes and features)", op, ts_dtype_str(dtype, name),
+                       target->name);
+    }
     *out = tmpl;
     return TS_OK;
 }
@@ -201,8 +137,9 @@ static TsStatus task_init(TsTuneTask *task, const char *op, const TsTemplateArgs
     TsStatus status = ts_target_parse(target, &task->target, err);
     if (status != TS_OK)
         return status;
-    task->isa = pick_isa(task->target);
-    status = find_template(op, &task->isa, &task->tmpl, err);
+    status = template_target(task, err);
+    if (status == TS_OK)
+        status = find_template(op, args, &task->isa, &task->tmpl, err);
     if (status == TS_OK)
         status = check_args(task->tmpl, args, err);
     if (status == TS_OK)

@@ -45,7 +45,8 @@ struct TsTarget {
     char *text;     /* the canonical string */
     char *triple;   /* normalized, e.g. "x86_64-pc-linux-gnu" */
     char *cpu;      /* e.g. "sapphirerapids", "generic" */
-    char *features; /* "+avx2,-avx512f", may be empty */
+    char *features; /* "+avx2,-avx512f", may be empty: what LLVM is given */
+    char *feature_set; /* every feature the target has, ",avx,avx2,fma," (target.c) */
     CgArch arch;
     bool is_host;   /* the triple is this process's architecture and OS */
     bool fast_math;

@@ -6,7 +6,14 @@
  * without -mattr takes the CPU's own features. Because LLVM only prints a warning for a
  * CPU or feature it does not know (and then ignores it), names are checked here against
  * target_names.def, LLVM 16's lists for x86_64 and aarch64, so a typo is an error that
- * names it. Those two architectures are the ones Tessera's runtime is built for. */
+ * names it. Those two architectures are the ones Tessera's runtime is built for.
+ *
+ * What a target can do (ts_target_has_feature) is resolved here once, when the string is
+ * parsed: bare "llvm" has the host's features (LLVMGetHostCPUFeatures); a named CPU has
+ * the features target_features.def lists for it (generated from LLVM 16's CPU
+ * definitions by scripts/gen-target-features.sh, since the C API cannot list them);
+ * -mattr=+a,-b then adds a with every feature a implies, and removes b with every
+ * feature that implies b. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +62,167 @@ static const KnownName known_features[] = {
 #undef FEATURE
 #undef CPU
 };
+
+/* ---- CPU features (target_features.def) ---- */
+
+static const char *arch_name(CgArch arch);
+
+typedef struct {
+    CgArch arch;
+    const char *name;
+    const char *features; /* comma-separated */
+} FeatureRow;
+
+static const FeatureRow cpu_features[] = {
+#define CPU_FEATURES(arch, name, features) { CG_ARCH_##arch, name, features },
+#define IMPLIES(arch, name, features)
+#include "target_features.def"
+#undef IMPLIES
+#undef CPU_FEATURES
+};
+
+static const FeatureRow implied_features[] = {
+#define CPU_FEATURES(arch, name, features)
+#define IMPLIES(arch, name, features) { CG_ARCH_##arch, name, features },
+#include "target_features.def"
+#undef IMPLIES
+#undef CPU_FEATURES
+};
+
+static const char *feature_row(const FeatureRow *rows, size_t count, CgArch arch,
+                               const char *name, size_t len)
+{
+    for (size_t i = 0; i < count; i++)
+        if (rows[i].arch == arch && strlen(rows[i].name) == len &&
+            strncmp(rows[i].name, name, len) == 0)
+            return rows[i].features;
+    return NULL;
+}
+
+/* Whether the comma-separated list has name (len characters). */
+static bool list_has(const char *list, const char *name, size_t len)
+{
+    for (const char *p = list; p && *p;) {
+        size_t item = strcspn(p, ",");
+        if (item == len && strncmp(p, name, len) == 0)
+            return true;
+        p += item;
+        p += *p == ',';
+    }
+    return false;
+}
+
+/* A set of feature names, kept as ",a,b,c," so that a lookup is one strstr. */
+typedef struct {
+    char *text;
+    size_t len, cap;
+} FeatureSet;
+
+static bool set_has(const FeatureSet *set, const char *name, size_t len)
+{
+    for (const char *p = set->text; (p = strstr(p, ",")) != NULL; p++)
+        if (strncmp(p + 1, name, len) == 0 && p[1 + len] == ',')
+            return true;
+    return false;
+}
+
+static bool set_add(FeatureSet *set, const char *name, size_t len)
+{
+    if (len == 0 || set_has(set, name, len))
+        return true;
+    if (set->len + len + 2 > set->cap) {
+        size_t cap = 2 * (set->len + len + 2);
+        char *text = realloc(set->text, cap);
+        if (!text)
+            return false;
+        set->text = text;
+        set->cap = cap;
+    }
+    memcpy(set->text + set->len, name, len);
+    set->len += len;
+    set->text[set->len++] = ',';
+    set->text[set->len] = '\0';
+    return true;
+}
+
+static void set_remove(FeatureSet *set, const char *name, size_t len)
+{
+    for (char *p = set->text; (p = strstr(p, ",")) != NULL; p++) {
+        if (strncmp(p + 1, name, len) == 0 && p[1 + len] == ',') {
+            memmove(p, p + 1 + len, strlen(p + 1 + len) + 1);
+            set->len -= len + 1;
+            return;
+        }
+    }
+}
+
+/* Adds each entry of a comma-separated list; with plus_only, only "+name" entries (the
+ * host's list spells out "+a,-b,..."). */
+static bool set_add_list(FeatureSet *set, const char *list, bool plus_only)
+{
+    for (const char *p = list; *p;) {
+        size_t item = strcspn(p, ",");
+        size_t skip = plus_only ? 1 : 0;
+        bool wanted = !plus_only || (item > 0 && p[0] == '+');
+        if (wanted && !set_add(set, p + skip, item - skip))
+            return false;
+        p += item;
+        p += *p == ',';
+    }
+    return true;
+}
+
+/* Applies one -mattr entry: +name adds it and what it implies; -name removes it and every
+ * feature that implies it. */
+static bool set_apply(FeatureSet *set, CgArch arch, const char *entry, size_t len)
+{
+    const char *name = entry + 1;
+    size_t n = len - 1;
+    size_t count = sizeof implied_features / sizeof implied_features[0];
+    if (entry[0] == '+') {
+        const char *implied = feature_row(implied_features, count, arch, name, n);
+        return set_add(set, name, n) && set_add_list(set, implied ? implied : "", false);
+    }
+    set_remove(set, name, n);
+    for (size_t i = 0; i < count; i++)
+        if (implied_features[i].arch == arch && list_has(implied_features[i].features, name, n))
+            set_remove(set, implied_features[i].name, strlen(implied_features[i].name));
+    return true;
+}
+
+/* Fills t->feature_set from the CPU's (or the host's) features and the -mattr list. */
+static TsStatus resolve_features(const char *text, TsTarget *t, bool host_cpu,
+                                 const char *mattr, TsError *err)
+{
+    FeatureSet set = { .text = strdup(","), .len = 1, .cap = 2 };
+    bool ok = set.text != NULL;
+    if (ok && host_cpu) {
+        char *host = LLVMGetHostCPUFeatures();
+        ok = set_add_list(&set, host ? host : "", true);
+        LLVMDisposeMessage(host);
+    } else if (ok) {
+        const char *row = feature_row(cpu_features, sizeof cpu_features / sizeof cpu_features[0],
+                                      t->arch, t->cpu, strlen(t->cpu));
+        if (!row) {
+            free(set.text);
+            return ts_fail(err, TS_EINVAL, "target \"%s\": %s CPU \"%s\" has no feature "
+                           "list (target_features.def)", text, arch_name(t->arch), t->cpu);
+        }
+        ok = set_add_list(&set, row, false);
+    }
+    for (const char *p = mattr ? mattr : ""; ok && *p;) {
+        size_t item = strcspn(p, ",");
+        ok = set_apply(&set, t->arch, p, item);
+        p += item;
+        p += *p == ',';
+    }
+    if (!ok) {
+        free(set.text);
+        return ts_fail(err, TS_ENOMEM, "target \"%s\": out of memory", text);
+    }
+    t->feature_set = set.text;
+    return TS_OK;
+}
 
 static bool is_known(const KnownName *table, size_t count, CgArch arch, const char *name,
                      size_t len)
@@ -239,7 +407,8 @@ static TsStatus resolve(const char *text, Options *o, TsTarget *t, TsError *err)
                                t->cpu, strlen(t->cpu)))
         return ts_fail(err, TS_EINVAL, "target \"%s\": unknown %s CPU \"%s\"", text,
                        arch_name(t->arch), t->cpu);
-    return o->features ? check_features(text, t->arch, t->features, err) : TS_OK;
+    status = o->features ? check_features(text, t->arch, t->features, err) : TS_OK;
+    return status == TS_OK ? resolve_features(text, t, host_cpu, o->features, err) : status;
 }
 
 static TsStatus canonical_text(const char *text, TsTarget *t, TsError *err)
@@ -301,6 +470,24 @@ bool ts_target_is_host(const TsTarget *target)
     return target && target->is_host;
 }
 
+const char *ts_target_arch(const TsTarget *target)
+{
+    return target ? arch_name(target->arch) : "";
+}
+
+bool ts_target_has_feature(const TsTarget *target, const char *feature)
+{
+    if (!target || !target->feature_set || !feature || !*feature || strchr(feature, ','))
+        return false;
+    FeatureSet set = { .text = target->feature_set };
+    return set_has(&set, feature, strlen(feature));
+}
+
+const char *ts_target_features(const TsTarget *target)
+{
+    return target && target->feature_set ? target->feature_set : ",";
+}
+
 void ts_target_free(TsTarget *target)
 {
     if (!target)
@@ -309,6 +496,7 @@ void ts_target_free(TsTarget *target)
     free(target->triple);
     free(target->cpu);
     free(target->features);
+    free(target->feature_set);
     free(target);
 }
 

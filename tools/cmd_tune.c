@@ -46,6 +46,8 @@ static void print_help(FILE *out)
           "\n"
           "Tunes the schedule template of OP (dense, conv2d, depthwise_conv2d, pool2d, or a\n"
           "template name) for the given shape, appending every measured candidate to the log.\n"
+          "A VALUE is an integer or a dtype (dtype=float32, the default); the template is the\n"
+          "highest-priority one serving the dtype on the target's features (--list).\n"
           "\n"
           "where to measure (default: this machine, in a child process):\n"
           "  --target T            target string (default \"llvm\": this CPU)\n"

@@ -15,48 +15,32 @@ bool tune_tool_parse_pairs(const char *program, int num_words, char *const *word
                            TsTemplateArgs *args)
 {
     for (int i = 0; i < num_words; i++) {
-        const char *word = words[i];
-        const char *eq = strchr(word, '=');
-        char name[TS_TEMPLATE_ARG_NAME];
-        if (!eq || eq == word || (size_t)(eq - word) >= sizeof name) {
-            fprintf(stderr, "%s: '%s' is not KEY=VALUE\n", program, word);
-            return false;
-        }
-        memcpy(name, word, (size_t)(eq - word));
-        name[eq - word] = '\0';
-        char *end;
-        errno = 0;
-        long long value = strtoll(eq + 1, &end, 10);
-        if (errno || end == eq + 1 || *end) {
-            fprintf(stderr, "%s: '%s': the value of %s must be an integer\n", program, word,
-                    name);
-            return false;
-        }
         TsError err;
-        if (ts_template_args_set(args, name, (int64_t)value, &err) != TS_OK) {
-            fprintf(stderr, "%s: '%s': %s\n", program, word, err.message);
+        if (ts_template_args_parse(args, words[i], &err) != TS_OK) {
+            fprintf(stderr, "%s: %s\n", program, err.message);
             return false;
         }
     }
     return true;
 }
 
+/* One template per line: name, op, arguments, dtypes, the features it needs, priority. */
 void tune_tool_list_templates(FILE *out)
 {
-    static const char *const isa_names[] = { "avx2", "avx512", "neon" };
     for (int i = 0; i < ts_template_count(); i++) {
         const TsTemplate *t = ts_template_at(i);
         fprintf(out, "%-22s op %-18s", t->name, t->op);
         for (int k = 0; t->arg_names && t->arg_names[k]; k++)
             fprintf(out, " %s", t->arg_names[k]);
-        fputs("  [", out);
-        bool first = true;
-        for (int isa = 0; isa < 3; isa++)
-            if (t->isa_mask & (1u << isa)) {
-                fprintf(out, "%s%s", first ? "" : " ", isa_names[isa]);
-                first = false;
-            }
-        fprintf(out, "]\n    %s\n", t->summary ? t->summary : "");
+        fputs("  dtypes", out);
+        for (int d = 0; t->dtypes && t->dtypes[d]; d++)
+            fprintf(out, " %s", t->dtypes[d]);
+        fputs(t->dtypes ? "" : " float32", out);
+        fputs("  needs", out);
+        for (int f = 0; t->features && t->features[f]; f++)
+            fprintf(out, " %s", t->features[f]);
+        fputs(t->features && t->features[0] ? "" : " nothing", out);
+        fprintf(out, "  priority %d\n    %s\n", t->priority, t->summary ? t->summary : "");
     }
 }
 

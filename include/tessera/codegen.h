@@ -55,6 +55,16 @@ const char *ts_target_str(const TsTarget *target);
 const char *ts_target_triple(const TsTarget *target);
 /* Whether code for the target runs here: its architecture and OS are the host's. */
 bool ts_target_is_host(const TsTarget *target);
+/* "x86_64" or "aarch64". */
+const char *ts_target_arch(const TsTarget *target);
+/* Whether the target has a CPU feature, named as LLVM names it ("avx512vnni", "amx-int8",
+ * "amx-bf16", "avx512bf16", "avx512vpopcntdq", "avx2", "avx512f", "fma", "neon",
+ * "dotprod", "i8mm", ...). Bare "llvm" has the host's features; -mcpu=X the features
+ * LLVM 16 defines for X; -mattr=+a,-b adds a with every feature a implies (+avx512vnni
+ * brings avx512f) and removes b with every feature that implies b. */
+bool ts_target_has_feature(const TsTarget *target, const char *feature);
+/* Every feature the target has, as ",a,b,c," (for passing on, e.g. to templates). */
+const char *ts_target_features(const TsTarget *target);
 void ts_target_free(TsTarget *target);
 
 /* Kernels JIT-compiled into this process (ORC LLJIT). Reference-counted; a kernel

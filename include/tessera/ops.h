@@ -94,6 +94,20 @@ TsTensor *ts_op_flatten(TsArena *arena, TsTensor *data, int axis);
  * other dimensions must match. */
 TsTensor *ts_op_concat(TsArena *arena, int num_inputs, TsTensor *const *inputs, int axis);
 
+/* ---- blocked-channel layouts (NCHW[x]c, as the conv2d, depthwise conv2d and pooling
+ * templates compute in) ---- */
+
+/* NCHW [N, C, H, W] -> NCHW[cb]c [N, C / cb, H, W, cb]; cb must divide C. */
+TsTensor *ts_op_nchwc_pack(TsArena *arena, TsTensor *data, int64_t cb);
+/* NCHW[cb]c [N, CC, H, W, cb] -> NCHW [N, CC * cb, H, W]. */
+TsTensor *ts_op_nchwc_unpack(TsArena *arena, TsTensor *data);
+/* conv2d weight OIHW [O, I, KH, KW] -> OIHW[ic_bn]i[oc_bn]o
+ * [O / oc_bn, I / ic_bn, KH, KW, ic_bn, oc_bn]; the blocks must divide O and I. */
+TsTensor *ts_op_nchwc_pack_weight(TsArena *arena, TsTensor *weight, int64_t ic_bn,
+                                  int64_t oc_bn);
+/* depthwise conv2d weight [C, 1, KH, KW] -> [C / cb, KH, KW, cb]. */
+TsTensor *ts_op_nchwc_pack_depthwise_weight(TsArena *arena, TsTensor *weight, int64_t cb);
+
 /* ---- elementwise ---- */
 
 /* Numpy-style broadcasting: shapes are aligned at the last dimension, and each pair of

@@ -9,9 +9,11 @@
  *     [["tile_y","sp",[-1,8]],["tile_x","sp",[-1,16]],["unroll_k","an","unroll"],["ku","ot",4]]
  * (a split's first factor is printed -1, as in AutoTVM: it is what remains of the extent).
  *
- * Templates are registered in one table (schedule/templates/registry.c); researchers add
- * their own with ts_template_register. Each has a default config, used when no tuning
- * record exists. Implemented in schedule/templates/. */
+ * Templates are strategies registered in one table (schedule/templates/registry.c): each
+ * states its operator, the dtypes it serves, the target features it needs and a
+ * priority, and the best one that applies is chosen for a request. Researchers add their
+ * own with ts_template_register. Each has a default config, used when no tuning record
+ * exists. Implemented in schedule/templates/. */
 #ifndef TESSERA_TEMPLATE_H
 #define TESSERA_TEMPLATE_H
 
@@ -20,6 +22,7 @@
 #include <stdint.h>
 
 #include "tessera/arena.h"
+#include "tessera/dtype.h"
 #include "tessera/error.h"
 #include "tessera/schedule.h"
 #include "tessera/te.h"
@@ -115,35 +118,55 @@ TsStatus ts_config_knob(const TsConfig *config, const char *name, int64_t *value
 
 enum { TS_TEMPLATE_MAX_ARGS = 16, TS_TEMPLATE_MAX_TENSORS = 8, TS_TEMPLATE_ARG_NAME = 16 };
 
-/* An operator's shape parameters as key=value pairs: M=1024 N=1024 K=1024, or
- * N=1 C=64 H=56 W=56 K=64 R=3 S=3 stride=1 pad=1. */
+/* An operator's parameters as key=value pairs, integers or dtypes: M=1024 N=1024 K=1024
+ * dtype=float32, or N=1 C=64 H=56 W=56 K=64 R=3 S=3 stride=1 pad=1. */
 typedef struct TsTemplateArgs {
     int num;
     char name[TS_TEMPLATE_MAX_ARGS][TS_TEMPLATE_ARG_NAME];
-    int64_t value[TS_TEMPLATE_MAX_ARGS];
+    int64_t value[TS_TEMPLATE_MAX_ARGS]; /* of an integer argument */
+    TsDType dtype[TS_TEMPLATE_MAX_ARGS]; /* of a dtype argument */
+    bool is_dtype[TS_TEMPLATE_MAX_ARGS];
 } TsTemplateArgs;
 
 /* Sets name=value (replacing an earlier value); TS_EINVAL when full or name too long. */
 TsStatus ts_template_args_set(TsTemplateArgs *args, const char *name, int64_t value,
                               TsError *err);
-/* The value of name, or TS_EINVAL naming the missing argument. */
+/* Sets name to a dtype (a valid scalar dtype, else TS_EINVAL naming it). */
+TsStatus ts_template_args_set_dtype(TsTemplateArgs *args, const char *name, TsDType dtype,
+                                    TsError *err);
+/* Sets from text "name=value", the value an integer or a dtype ("float32", "int8", ...);
+ * TS_EINVAL naming the word when it is neither. */
+TsStatus ts_template_args_parse(TsTemplateArgs *args, const char *word, TsError *err);
+/* The value of name, or TS_EINVAL naming the missing argument (or one of the other kind). */
 TsStatus ts_template_args_get(const TsTemplateArgs *args, const char *name, int64_t *value,
                               TsError *err);
-/* "M=1024 N=1024 K=1024", in the order given. */
+TsStatus ts_template_args_get_dtype(const TsTemplateArgs *args, const char *name, TsDType *out,
+                                    TsError *err);
+/* The dtype argument name, or float32 when args lack it (records written before dtype
+ * arguments existed are float32). */
+TsDType ts_template_args_dtype_or_f32(const TsTemplateArgs *args, const char *name);
+/* Whether two argument lists say the same, in any order; a dtype argument one side lacks
+ * is float32 on that side. */
+bool ts_template_args_equal(const TsTemplateArgs *a, const TsTemplateArgs *b);
+/* "M=1024 N=1024 K=1024 dtype=float32", in the order given. */
 void ts_template_args_str(const TsTemplateArgs *args, char *buf, size_t size);
 
-/* The instruction set a template schedules for. */
-typedef enum TsIsa {
-    TS_ISA_X86_AVX2,   /* 256-bit vectors, 16 registers */
-    TS_ISA_X86_AVX512, /* 512-bit vectors, 32 registers */
-    TS_ISA_AARCH64_NEON /* 128-bit vectors, 32 registers */
-} TsIsa;
-
+/* What a template schedules for: the target's architecture and features (named as
+ * ts_target_has_feature names them), the float vector width that follows from them and
+ * the cores for parallel knobs. Fill it with ts_template_target_init. */
 typedef struct TsTemplateTarget {
-    TsIsa isa;
-    int vector_bits; /* 256, 512 or 128 */
-    int num_cores;   /* for parallel knobs; >= 1 */
+    const char *arch;     /* "x86_64" or "aarch64" */
+    const char *features; /* every feature, ",avx,avx2,fma," (ts_target_features) */
+    const char *name;     /* the target string, for messages; may be NULL */
+    int vector_bits;      /* 512 with avx512f, 256 on other x86-64, 128 on aarch64 */
+    int num_cores;        /* for parallel knobs; >= 1 */
 } TsTemplateTarget;
+
+/* Fills out; the strings are kept by pointer (they must outlive out). TS_EINVAL for an
+ * architecture other than x86_64 and aarch64, or num_cores < 1. */
+TsStatus ts_template_target_init(TsTemplateTarget *out, const char *arch, const char *features,
+                                 const char *name, int num_cores, TsError *err);
+bool ts_template_target_has(const TsTemplateTarget *target, const char *feature);
 
 /* What a template builds: the schedule and the kernel's arguments in order (inputs, then
  * outputs; the last num_outputs are outputs). */
@@ -154,12 +177,32 @@ typedef struct TsTemplateInstance {
     TsTensor *tensors[TS_TEMPLATE_MAX_TENSORS];
 } TsTemplateInstance;
 
+/* A DAG given to a template (ts_template_schedule_dag): the operator's output, as the
+ * template built it (an instance's output), followed by elementwise consumers fused
+ * after it (bias add, ReLU, requantize), each of the output's shape and reading the one
+ * before it and, besides, only placeholders listed in inputs. The last consumer is the
+ * kernel's output. */
+typedef struct TsTemplateDag {
+    int num_inputs; /* placeholders the consumers read (bias, scales) */
+    TsTensor *inputs[TS_TEMPLATE_MAX_TENSORS];
+    int num_consumers; /* >= 1 */
+    TsTensor *consumers[TS_TEMPLATE_MAX_TENSORS];
+} TsTemplateDag;
+
+/* A template is a strategy, as TVM's op strategies are: it serves an operator for some
+ * dtypes on targets with some features, with a priority; the highest-priority template
+ * that applies to a request is chosen (ts_template_for_op). */
 typedef struct TsTemplate {
-    const char *name;    /* unique: "dense_pack", "conv2d_NCHWc" (one per op, all ISAs) */
+    const char *name;    /* unique: "dense_pack", "conv2d_NCHWc" */
     const char *op;      /* the operator kind: "dense", "conv2d", "depthwise_conv2d", "pool2d" */
     const char *summary;
-    /* The ISAs it serves (bit 1 << TsIsa). */
-    unsigned isa_mask;
+    /* The dtypes it serves (the "dtype" argument; float32 when absent), NULL-terminated;
+     * NULL means float32 only. */
+    const char *const *dtypes;
+    /* Features the target must all have, NULL-terminated; NULL means none. */
+    const char *const *features;
+    /* Among the templates that apply, the highest wins (ties: the first registered). */
+    int priority;
     /* Required arguments; NULL-terminated. */
     const char *const *arg_names;
     /* Checks the arguments (TS_EINVAL naming the culprit) and defines the knobs. */
@@ -178,6 +221,12 @@ typedef struct TsTemplate {
                             TsError *err);
     /* Floating-point operations of one call (for GFLOPS). */
     double (*flop)(const TsTemplateArgs *args);
+    /* May be NULL. Schedules dag (checked by ts_template_schedule_dag) around the output
+     * of inst, an instance this template built with the same args and config: the
+     * consumers are inlined and computed where the output's register tile is stored. */
+    TsStatus (*schedule_dag)(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                             const TsConfig *config, TsArena *arena, const TsTemplateDag *dag,
+                             TsTemplateInstance *inst, TsError *err);
 } TsTemplate;
 
 /* Adds a template (copied by pointer: it must outlive its use). TS_EINVAL for a duplicate
@@ -187,8 +236,23 @@ int ts_template_count(void);
 const TsTemplate *ts_template_at(int i);
 /* The template called name, or NULL. */
 const TsTemplate *ts_template_find(const char *name);
-/* The template for op on isa, or TS_EINVAL listing the ops that have one. */
-TsStatus ts_template_for_op(const char *op, TsIsa isa, const TsTemplate **out, TsError *err);
+/* Schedules a DAG around the operator of inst, an instance tmpl->instantiate built with
+ * args and config in arena: the fused consumers are computed at the output's register
+ * tile with the template's schedule for config. On success inst holds the new schedule
+ * and the kernel's arguments: the operator's inputs, dag's inputs, the last consumer.
+ * TS_EINVAL naming the culprit for a template without schedule_dag, a consumer that is
+ * not elementwise over the output's shape, does not read the tensor before it or reads
+ * a tensor dag does not list. */
+TsStatus ts_template_schedule_dag(const TsTemplate *tmpl, const TsTemplateArgs *args,
+                                  const TsTemplateTarget *target, const TsConfig *config,
+                                  TsArena *arena, const TsTemplateDag *dag,
+                                  TsTemplateInstance *inst, TsError *err);
+/* Whether tmpl serves dtype on target (all its required features present). */
+bool ts_template_applies(const TsTemplate *tmpl, TsDType dtype, const TsTemplateTarget *target);
+/* The highest-priority template for op that serves dtype on target, or TS_EINVAL naming
+ * the op, the dtype and the target (and the templates the op has, with what they need). */
+TsStatus ts_template_for_op(const char *op, TsDType dtype, const TsTemplateTarget *target,
+                            const TsTemplate **out, TsError *err);
 
 #ifdef __cplusplus
 }

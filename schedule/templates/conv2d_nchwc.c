@@ -6,8 +6,8 @@
  * its weight pre-packed as OIHW[ic_bn]i[oc_bn]o, [K/oc_bn, C/ic_bn, R, S, ic_bn, oc_bn],
  * and writes NCHW[oc_bn]c, [N, K/oc_bn, OH, OW, oc_bn]. As in TVM, the weight transform
  * is done once when a model is built, and the data stays blocked from layer to layer;
- * the transforms are not part of this kernel. They are the compute ops of nchwc.c
- * (sch_nchwc_pack_data, sch_nchwc_pack_weight, sch_nchwc_unpack), through which the
+ * the transforms are not part of this kernel. They are the operators of te/ops
+ * (ts_op_nchwc_pack, ts_op_nchwc_pack_weight, ts_op_nchwc_unpack), through which the
  * tests check this kernel against ts_op_conv2d in NCHW. The knobs ic_bn and oc_bn
  * change the kernel's argument shapes (the instance reports them).
  *
@@ -29,8 +29,14 @@
  *   unrolled when "unroll_kw" says so.
  * - data_pad is computed first, its channel lane vectorized.
  * - "parallel" (offered with more than one core) runs n x oc on the thread pool.
- * A reg_n or oh_bn that does not divide the output leaves a guarded tail. */
+ * A reg_n or oh_bn that does not divide the output leaves a guarded tail.
+ *
+ * Over a given DAG (schedule_dag), the register-block schedule is that of the last fused
+ * consumer (bias add, ReLU, ...): the consumers and the copy out of the accumulator are
+ * inlined, so the chain is applied to the accumulator's registers as the block is
+ * stored. */
 #include <stdio.h>
+#include <string.h>
 
 #include "tmpl_internal.h"
 
@@ -48,6 +54,8 @@ static TsStatus read_conv(const TsTemplateArgs *args, const TsTemplateTarget *ta
     TsStatus st = sch_tmpl_read_args("conv2d", args, arg_names, min, v, err);
     if (st == TS_OK)
         st = sch_tmpl_check_target("conv2d", target, err);
+    if (st == TS_OK)
+        st = sch_tmpl_check_dtype("conv2d", args, err);
     if (st != TS_OK)
         return st;
     *cv = (Conv){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0 };
@@ -136,7 +144,7 @@ static TsStatus conv_default_config(const TsTemplateArgs *args, const TsTemplate
     if (st != TS_OK)
         return st;
     int64_t lanes = sch_tmpl_lanes(target);
-    int64_t max = target->isa == TS_ISA_X86_AVX512 ? 8 : target->isa == TS_ISA_X86_AVX2 ? 6 : 12;
+    int64_t max = target->vector_bits == 512 ? 8 : sch_tmpl_registers(target) == 16 ? 6 : 12;
     int64_t ic[] = { lanes }, oc[] = { 2 * lanes };
     int64_t ow[] = { register_block(cv.ow, max) }, oh[] = { 1 };
     sch_tmpl_config_init(space, out);
@@ -216,10 +224,10 @@ static TsStatus read_knobs(const TsConfig *config, ConvKnobs *kn, TsError *err)
 }
 
 /* conv: register blocks, the accumulator attached at ow.outer, n x oc parallel. */
-static TsStatus schedule_output(TsSchedule *sch, const ConvTensors *t, TsTensor *acc,
+static TsStatus schedule_output(TsSchedule *sch, TsTensor *final, TsTensor *acc,
                                 const ConvKnobs *kn, TsError *err)
 {
-    TsStage *st = ts_stage(sch, t->out);
+    TsStage *st = ts_stage(sch, final);
     TsAxis *n = ts_stage_root_axis(st, 0), *oc = ts_stage_root_axis(st, 1);
     TsAxis *ob = ts_stage_root_axis(st, 4), *oho, *ohi, *owo, *owi, *fused;
     TsStatus s = ts_split(st, ts_stage_root_axis(st, 2), kn->oh_bn, &oho, &ohi, err);
@@ -297,36 +305,56 @@ static TsStatus schedule_padding(TsSchedule *sch, const ConvTensors *t, const Co
     return s;
 }
 
+static TsStatus conv_prepare(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                             const TsConfig *config, Conv *cv, ConvKnobs *kn, TsError *err)
+{
+    TsStatus st = read_conv(args, target, cv, err);
+    if (st == TS_OK)
+        st = read_knobs(config, kn, err);
+    if (st == TS_OK && (cv->c % kn->ic_bn || cv->k % kn->oc_bn))
+        st = ts_fail(err, TS_EINVAL, "conv2d: ic_bn %lld must divide C=%lld and oc_bn %lld K=%lld",
+                     (long long)kn->ic_bn, (long long)cv->c, (long long)kn->oc_bn,
+                     (long long)cv->k);
+    return st;
+}
+
+/* The schedule of t->out computed into itself or, with a DAG, into its last fused
+ * consumer: the accumulator at the register block, the chain inlined into its store. */
+static TsStatus schedule_conv(TsArena *arena, const ConvKnobs *kn, const ConvTensors *t,
+                              const TsTemplateDag *dag, TsSchedule **sch, TsTensor **final,
+                              TsError *err)
+{
+    TsTensor *acc;
+    TsStatus st = sch_dag_begin(arena, dag, t->out, sch, final, err);
+    if (st == TS_OK)
+        st = ts_cache_write(*sch, t->out, &acc, err);
+    if (st == TS_OK && *final != t->out)
+        st = ts_compute_inline(ts_stage(*sch, t->out), err);
+    if (st == TS_OK)
+        st = schedule_output(*sch, *final, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_accumulator(*sch, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_padding(*sch, t, kn, err);
+    return st;
+}
+
 static TsStatus conv_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                  const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
                                  TsError *err)
 {
     Conv cv;
     ConvKnobs kn;
-    TsStatus st = read_conv(args, target, &cv, err);
-    if (st == TS_OK)
-        st = read_knobs(config, &kn, err);
+    TsStatus st = conv_prepare(args, target, config, &cv, &kn, err);
     if (st != TS_OK)
         return st;
-    if (cv.c % kn.ic_bn || cv.k % kn.oc_bn)
-        return ts_fail(err, TS_EINVAL,
-                       "conv2d: ic_bn %lld must divide C=%lld and oc_bn %lld K=%lld",
-                       (long long)kn.ic_bn, (long long)cv.c, (long long)kn.oc_bn, (long long)cv.k);
     ConvTensors t;
     conv_expression(arena, &cv, kn.ic_bn, kn.oc_bn, &t);
     if ((st = ts_arena_check(arena, err)) != TS_OK)
         return st;
-    TsSchedule *sch = ts_schedule_create(arena, 1, &t.out);
-    if (!sch)
-        return ts_arena_check(arena, err);
-    TsTensor *acc;
-    st = ts_cache_write(sch, t.out, &acc, err);
-    if (st == TS_OK)
-        st = schedule_output(sch, &t, acc, &kn, err);
-    if (st == TS_OK)
-        st = schedule_accumulator(sch, acc, &kn, err);
-    if (st == TS_OK)
-        st = schedule_padding(sch, &t, &kn, err);
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_conv(arena, &kn, &t, NULL, &sch, &final, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
@@ -335,11 +363,40 @@ static TsStatus conv_instantiate(const TsTemplateArgs *args, const TsTemplateTar
     return TS_OK;
 }
 
+/* The DAG's operator is an instance's output: the conv2d_NCHWc stage, reading the
+ * padding stage (or the data) and the weight. */
+static TsStatus conv_schedule_dag(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                  const TsConfig *config, TsArena *arena,
+                                  const TsTemplateDag *dag, TsTemplateInstance *inst,
+                                  TsError *err)
+{
+    Conv cv;
+    ConvKnobs kn;
+    TsStatus st = conv_prepare(args, target, config, &cv, &kn, err);
+    if (st != TS_OK)
+        return st;
+    ConvTensors t = { .data = inst->tensors[0], .weight = inst->tensors[1],
+                      .out = inst->tensors[inst->num_tensors - 1] };
+    t.pad = t.data;
+    for (int i = 0; i < ts_tensor_num_inputs(t.out); i++)
+        if (strcmp(ts_tensor_tag(ts_tensor_input(t.out, i)), "pad") == 0)
+            t.pad = ts_tensor_input(t.out, i);
+    if (strcmp(ts_tensor_tag(t.out), "conv2d_NCHWc") != 0 || inst->num_tensors != 3 ||
+        ts_tensor_dim(t.out, 4) != kn.oc_bn || ts_tensor_dim(t.data, 4) != kn.ic_bn)
+        return ts_fail(err, TS_EINVAL, "conv2d: the DAG's operator %s is not the output of a "
+                       "conv2d_NCHWc instance for this config", ts_tensor_name(t.out));
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_conv(arena, &kn, &t, dag, &sch, &final, err);
+    if (st == TS_OK)
+        sch_dag_finish(dag, sch, final, inst);
+    return st;
+}
+
 static double conv_flop(const TsTemplateArgs *args)
 {
     Conv cv;
-    TsTemplateTarget any = { TS_ISA_X86_AVX2, 256, 1 };
-    if (read_conv(args, &any, &cv, NULL) != TS_OK)
+    if (read_conv(args, &sch_any_target, &cv, NULL) != TS_OK)
         return 0;
     return 2.0 * (double)cv.n * (double)cv.k * (double)cv.oh * (double)cv.ow * (double)cv.c *
            (double)cv.r * (double)cv.s;
@@ -349,11 +406,12 @@ const TsTemplate sch_template_conv2d_nchwc = {
     .name = "conv2d_NCHWc",
     .op = "conv2d",
     .summary = "conv2d on NCHW[x]c data and OIHW[x]i[y]o weights: channel blocks, register "
-               "blocks of output positions, vectorized output channels; AVX2, AVX-512, NEON",
-    .isa_mask = SCH_ISA_ALL,
+               "blocks of output positions, vectorized output channels; any x86-64 or AArch64 target (knobs follow its vector width)",
+    .dtypes = sch_dtypes_f32,
     .arg_names = arg_names,
     .define_space = conv_define_space,
     .default_config = conv_default_config,
     .instantiate = conv_instantiate,
     .flop = conv_flop,
+    .schedule_dag = conv_schedule_dag,
 };

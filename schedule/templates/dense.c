@@ -28,8 +28,13 @@
  * - "parallel" runs the outermost loop of out and of the packing on the thread pool
  *   (offered when the target has more than one core).
  * Tails: mr need not divide M, nor ku K; lowering guards the partial tile and loop
- * partitioning peels it off. */
+ * partitioning peels it off.
+ *
+ * Over a given DAG (schedule_dag), the tile schedule is that of the last fused consumer
+ * (bias add, ReLU, ...): the consumers and the copy out of the accumulator are inlined,
+ * so the chain is applied to the accumulator's registers as the tile is stored. */
 #include <stdio.h>
+#include <string.h>
 
 #include "tmpl_internal.h"
 
@@ -47,6 +52,8 @@ static TsStatus read_dense(const TsTemplateArgs *args, const TsTemplateTarget *t
     TsStatus st = sch_tmpl_read_args("dense", args, arg_names, min, v, err);
     if (st == TS_OK)
         st = sch_tmpl_check_target("dense", target, err);
+    if (st == TS_OK)
+        st = sch_tmpl_check_dtype("dense", args, err);
     *d = (Dense){ v[0], v[1], v[2] };
     return st;
 }
@@ -139,7 +146,7 @@ static TsStatus dense_default_config(const TsTemplateArgs *args, const TsTemplat
     if (st != TS_OK)
         return st;
     int64_t lanes = sch_tmpl_lanes(target);
-    int64_t vectors = target->isa == TS_ISA_X86_AVX2 ? 2 : 4;
+    int64_t vectors = sch_tmpl_registers(target) == 16 ? 2 : 4;
     int64_t tile_y[] = { 1, 6 }, tile_x[] = { lanes * vectors }, tile_k[] = { 4 };
     sch_tmpl_config_init(space, out);
     st = sch_tmpl_want_split(out, "tile_y", tile_y, 2, err);
@@ -273,50 +280,101 @@ static TsStatus schedule_packing(TsSchedule *sch, TsTensor *packed, const DenseK
     return s;
 }
 
-static TsStatus dense_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
-                                  const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
-                                  TsError *err)
+/* The arguments and knobs of config, with tiles that do not fit the registers refused. */
+static TsStatus dense_prepare(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                              const TsConfig *config, Dense *d, DenseKnobs *kn, TsError *err)
 {
-    Dense d;
-    DenseKnobs kn;
-    TsStatus st = read_dense(args, target, &d, err);
+    TsStatus st = read_dense(args, target, d, err);
     if (st == TS_OK)
-        st = read_knobs(config, &kn, err);
+        st = read_knobs(config, kn, err);
     if (st != TS_OK)
         return st;
     /* The knobs choose the tile's height and width independently; a tile whose
      * accumulators, weight vectors and broadcast do not fit the registers spills in the
      * k loop, runs slowly and takes LLVM's register allocator up to seconds. Refused here,
      * before any code is built, so that a search spends no compile time on it. */
-    int64_t vectors = sch_ceil_div(kn.bn, sch_tmpl_lanes(target));
-    int64_t needed = kn.mr * vectors + vectors + 1;
+    int64_t vectors = sch_ceil_div(kn->bn, sch_tmpl_lanes(target));
+    int64_t needed = kn->mr * vectors + vectors + 1;
     if (needed > sch_tmpl_registers(target))
         return ts_fail(err, TS_ESCHEDULE,
                        "dense: a %lld x %lld register tile needs %lld vector registers "
                        "(accumulators, weight vectors and a broadcast); the target has %d",
-                       (long long)kn.mr, (long long)kn.bn, (long long)needed,
+                       (long long)kn->mr, (long long)kn->bn, (long long)needed,
                        sch_tmpl_registers(target));
+    return TS_OK;
+}
+
+/* The schedule of result (with its packed weight), computed into result itself or, with
+ * a DAG, into its last fused consumer: the accumulator at the tile, the chain inlined
+ * into the tile's store. */
+static TsStatus schedule_dense(TsArena *arena, const DenseKnobs *kn, TsTensor *result,
+                               TsTensor *packed, const TsTemplateDag *dag, TsSchedule **sch,
+                               TsTensor **final, TsError *err)
+{
+    TsTensor *acc;
+    TsStatus st = sch_dag_begin(arena, dag, result, sch, final, err);
+    if (st == TS_OK)
+        st = ts_cache_write(*sch, result, &acc, err);
+    if (st == TS_OK && *final != result)
+        st = ts_compute_inline(ts_stage(*sch, result), err);
+    if (st == TS_OK)
+        st = schedule_output(*sch, *final, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_accumulator(*sch, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_packing(*sch, packed, kn, err);
+    return st;
+}
+
+static TsStatus dense_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                  const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
+                                  TsError *err)
+{
+    Dense d;
+    DenseKnobs kn;
+    TsStatus st = dense_prepare(args, target, config, &d, &kn, err);
+    if (st != TS_OK)
+        return st;
     TsTensor *data, *weight, *packed;
     TsTensor *result = dense_expression(arena, &d, kn.bn, &data, &weight, &packed);
     if ((st = ts_arena_check(arena, err)) != TS_OK)
         return st;
-    TsSchedule *sch = ts_schedule_create(arena, 1, &result);
-    if (!sch)
-        return ts_arena_check(arena, err);
-    TsTensor *acc;
-    st = ts_cache_write(sch, result, &acc, err);
-    if (st == TS_OK)
-        st = schedule_output(sch, result, acc, &kn, err);
-    if (st == TS_OK)
-        st = schedule_accumulator(sch, acc, &kn, err);
-    if (st == TS_OK)
-        st = schedule_packing(sch, packed, &kn, err);
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_dense(arena, &kn, result, packed, NULL, &sch, &final, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
         .sch = sch, .num_tensors = 3, .num_outputs = 1, .tensors = { data, weight, result }
     };
     return TS_OK;
+}
+
+/* The DAG's operator is an instance's output: the "dense" stage reading packed_weight. */
+static TsStatus dense_schedule_dag(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                   const TsConfig *config, TsArena *arena,
+                                   const TsTemplateDag *dag, TsTemplateInstance *inst,
+                                   TsError *err)
+{
+    Dense d;
+    DenseKnobs kn;
+    TsStatus st = dense_prepare(args, target, config, &d, &kn, err);
+    if (st != TS_OK)
+        return st;
+    TsTensor *result = inst->tensors[inst->num_tensors - 1], *packed = NULL;
+    for (int i = 0; i < ts_tensor_num_inputs(result); i++)
+        if (strcmp(ts_tensor_name(ts_tensor_input(result, i)), "packed_weight") == 0)
+            packed = ts_tensor_input(result, i);
+    if (strcmp(ts_tensor_tag(result), "dense") != 0 || !packed || inst->num_tensors != 3 ||
+        ts_tensor_dim(packed, 2) != kn.bn)
+        return ts_fail(err, TS_EINVAL, "dense: the DAG's operator %s is not the output of a "
+                       "dense_pack instance for this config", ts_tensor_name(result));
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_dense(arena, &kn, result, packed, dag, &sch, &final, err);
+    if (st == TS_OK)
+        sch_dag_finish(dag, sch, final, inst);
+    return st;
 }
 
 static double dense_flop(const TsTemplateArgs *args)
@@ -332,11 +390,12 @@ const TsTemplate sch_template_dense = {
     .name = "dense_pack",
     .op = "dense",
     .summary = "dense (data . weight^T) with the weight packed into panels, register tiles, "
-               "row blocking and k unrolling; AVX2, AVX-512, NEON",
-    .isa_mask = SCH_ISA_ALL,
+               "row blocking and k unrolling; any x86-64 or AArch64 target (knobs follow its vector width)",
+    .dtypes = sch_dtypes_f32,
     .arg_names = arg_names,
     .define_space = dense_define_space,
     .default_config = dense_default_config,
     .instantiate = dense_instantiate,
     .flop = dense_flop,
+    .schedule_dag = dense_schedule_dag,
 };

@@ -4,8 +4,8 @@
  *
  * Layouts, as for conv2d_NCHWc (see conv2d_nchwc.c): data in NCHW[cb]c, [N, C/cb, H,
  * W, cb]; weight pre-packed from [C, 1, R, S] into [C/cb, R, S, cb]; output NCHW[cb]c.
- * The conversions are nchwc.c's sch_nchwc_pack_data, sch_nchwc_pack_depthwise_weight
- * and sch_nchwc_unpack (the tests check against ts_op_conv2d with groups = C through
+ * The conversions are te/ops's ts_op_nchwc_pack, ts_op_nchwc_pack_depthwise_weight
+ * and ts_op_nchwc_unpack (the tests check against ts_op_conv2d with groups = C through
  * them). Blocking the channels makes the channel lane the vector: every multiply-add is
  * a full vector, whatever the stride, where vectorizing NCHW along the width would need
  * strided loads for stride 2.
@@ -31,6 +31,8 @@ static TsStatus read_depthwise(const TsTemplateArgs *args, const TsTemplateTarge
     TsStatus st = sch_tmpl_read_args("depthwise_conv2d", args, arg_names, min, v, err);
     if (st == TS_OK)
         st = sch_tmpl_check_target("depthwise_conv2d", target, err);
+    if (st == TS_OK)
+        st = sch_tmpl_check_dtype("depthwise_conv2d", args, err);
     if (st != TS_OK)
         return st;
     *d = (Depthwise){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], 0, 0 };
@@ -57,7 +59,7 @@ static TsStatus dw_default_config(const TsTemplateArgs *args, const TsTemplateTa
     TsStatus st = read_depthwise(args, target, &d, err);
     if (st != TS_OK)
         return st;
-    return sch_window_default(space, target, target->isa == TS_ISA_X86_AVX2 ? 4 : 8, out, err);
+    return sch_window_default(space, target, sch_tmpl_registers(target) == 16 ? 4 : 8, out, err);
 }
 
 typedef struct DwTensors {
@@ -124,8 +126,7 @@ static TsStatus dw_instantiate(const TsTemplateArgs *args, const TsTemplateTarge
 static double dw_flop(const TsTemplateArgs *args)
 {
     Depthwise d;
-    TsTemplateTarget any = { TS_ISA_X86_AVX2, 256, 1 };
-    if (read_depthwise(args, &any, &d, NULL) != TS_OK)
+    if (read_depthwise(args, &sch_any_target, &d, NULL) != TS_OK)
         return 0;
     return 2.0 * (double)d.n * (double)d.c * (double)d.oh * (double)d.ow * (double)d.r *
            (double)d.s;
@@ -135,8 +136,8 @@ const TsTemplate sch_template_depthwise_conv2d = {
     .name = "depthwise_conv2d_NCHWc",
     .op = "depthwise_conv2d",
     .summary = "depthwise conv2d (multiplier 1) on NCHW[x]c data: channel lanes as vectors, "
-               "register blocks of output positions; AVX2, AVX-512, NEON",
-    .isa_mask = SCH_ISA_ALL,
+               "register blocks of output positions; any x86-64 or AArch64 target (knobs follow its vector width)",
+    .dtypes = sch_dtypes_f32,
     .arg_names = arg_names,
     .define_space = dw_define_space,
     .default_config = dw_default_config,

@@ -1,89 +1,13 @@
 /* The blocked-channel layout NCHW[x]c that the conv2d, depthwise conv2d and pooling
- * templates compute in, as TVM's x86 conv2d_NCHWc does: the conversions from and to
- * NCHW (and of the weights from OIHW), the zero padding stage, and the choice of channel
- * blocks. The conversions are plain compute ops: the tests check the templates against
- * the NCHW operators of te/ops through them, and a graph keeps its data in NCHW[x]c
- * between layers and converts only at its edges. */
+ * templates compute in, as TVM's x86 conv2d_NCHWc does: the zero padding stage, the
+ * choice of channel blocks, and the schedule and knobs the window operators share. The
+ * conversions from and to NCHW (and of the weights from OIHW) are operators of te/ops
+ * (ts_op_nchwc_pack and its kin in ops.h), where a graph pass can use them too. */
 #include "tmpl_internal.h"
 
 static TsExpr *i32(TsArena *A, int64_t v)
 {
     return ts_i32(A, v);
-}
-
-TsTensor *sch_nchwc_pack_data(TsArena *A, TsTensor *data, int64_t cb)
-{
-    if (!data || ts_tensor_ndim(data) != 4 || cb < 1 || ts_tensor_dim(data, 1) % cb) {
-        ts_arena_fail(A, TS_EINVAL, "nchwc pack: data must be 4-D with channels divisible by %lld",
-                      (long long)cb);
-        return NULL;
-    }
-    int64_t n = ts_tensor_dim(data, 0), c = ts_tensor_dim(data, 1);
-    int64_t h = ts_tensor_dim(data, 2), w = ts_tensor_dim(data, 3);
-    TsAxis *an = ts_axis(A, "n", n), *ac = ts_axis(A, "cc", c / cb), *ay = ts_axis(A, "y", h);
-    TsAxis *ax = ts_axis(A, "x", w), *ab = ts_axis(A, "cb", cb);
-    TsExpr *ch = ts_add(A, ts_mul(A, ts_var(ac), i32(A, cb)), ts_var(ab));
-    return ts_compute_tagged(A, "data_nchwc", "layout_transform", 5,
-                             (TsAxis *[]){ an, ac, ay, ax, ab },
-                             ts_at(A, data, ts_var(an), ch, ts_var(ay), ts_var(ax)));
-}
-
-TsTensor *sch_nchwc_unpack(TsArena *A, TsTensor *data)
-{
-    if (!data || ts_tensor_ndim(data) != 5) {
-        ts_arena_fail(A, TS_EINVAL, "nchwc unpack: data must be 5-D NCHW[x]c");
-        return NULL;
-    }
-    int64_t cb = ts_tensor_dim(data, 4);
-    TsAxis *an = ts_axis(A, "n", ts_tensor_dim(data, 0));
-    TsAxis *ac = ts_axis(A, "c", ts_tensor_dim(data, 1) * cb);
-    TsAxis *ay = ts_axis(A, "y", ts_tensor_dim(data, 2));
-    TsAxis *ax = ts_axis(A, "x", ts_tensor_dim(data, 3));
-    TsExpr *cc = ts_floordiv(A, ts_var(ac), i32(A, cb));
-    TsExpr *b = ts_floormod(A, ts_var(ac), i32(A, cb));
-    return ts_compute_tagged(A, "data_nchw", "layout_transform", 4, (TsAxis *[]){ an, ac, ay, ax },
-                             ts_at(A, data, ts_var(an), cc, ts_var(ay), ts_var(ax), b));
-}
-
-TsTensor *sch_nchwc_pack_weight(TsArena *A, TsTensor *weight, int64_t ic_bn, int64_t oc_bn)
-{
-    if (!weight || ts_tensor_ndim(weight) != 4 || ic_bn < 1 || oc_bn < 1 ||
-        ts_tensor_dim(weight, 0) % oc_bn || ts_tensor_dim(weight, 1) % ic_bn) {
-        ts_arena_fail(A, TS_EINVAL,
-                      "nchwc pack weight: weight must be 4-D OIHW with O "
-                      "divisible by %lld and I by %lld",
-                      (long long)oc_bn, (long long)ic_bn);
-        return NULL;
-    }
-    TsAxis *ao = ts_axis(A, "oc", ts_tensor_dim(weight, 0) / oc_bn);
-    TsAxis *ai = ts_axis(A, "ic", ts_tensor_dim(weight, 1) / ic_bn);
-    TsAxis *ar = ts_axis(A, "r", ts_tensor_dim(weight, 2));
-    TsAxis *as = ts_axis(A, "s", ts_tensor_dim(weight, 3));
-    TsAxis *bi = ts_axis(A, "ib", ic_bn), *bo = ts_axis(A, "ob", oc_bn);
-    TsExpr *o = ts_add(A, ts_mul(A, ts_var(ao), i32(A, oc_bn)), ts_var(bo));
-    TsExpr *i = ts_add(A, ts_mul(A, ts_var(ai), i32(A, ic_bn)), ts_var(bi));
-    return ts_compute_tagged(A, "weight_packed", "layout_transform", 6,
-                             (TsAxis *[]){ ao, ai, ar, as, bi, bo },
-                             ts_at(A, weight, o, i, ts_var(ar), ts_var(as)));
-}
-
-TsTensor *sch_nchwc_pack_depthwise_weight(TsArena *A, TsTensor *weight, int64_t cb)
-{
-    if (!weight || ts_tensor_ndim(weight) != 4 || cb < 1 || ts_tensor_dim(weight, 1) != 1 ||
-        ts_tensor_dim(weight, 0) % cb) {
-        ts_arena_fail(A, TS_EINVAL,
-                      "nchwc pack depthwise weight: weight must be [C, 1, R, S] "
-                      "with C divisible by %lld",
-                      (long long)cb);
-        return NULL;
-    }
-    TsAxis *ac = ts_axis(A, "cc", ts_tensor_dim(weight, 0) / cb);
-    TsAxis *ar = ts_axis(A, "r", ts_tensor_dim(weight, 2));
-    TsAxis *as = ts_axis(A, "s", ts_tensor_dim(weight, 3)), *ab = ts_axis(A, "cb", cb);
-    TsExpr *c = ts_add(A, ts_mul(A, ts_var(ac), i32(A, cb)), ts_var(ab));
-    return ts_compute_tagged(A, "weight_packed", "layout_transform", 4,
-                             (TsAxis *[]){ ac, ar, as, ab },
-                             ts_at(A, weight, c, i32(A, 0), ts_var(ar), ts_var(as)));
 }
 
 TsTensor *sch_nchwc_pad(TsArena *A, TsTensor *data, int64_t pad)

@@ -33,6 +33,8 @@ static TsStatus read_pool(const TsTemplateArgs *args, const TsTemplateTarget *ta
     TsStatus st = sch_tmpl_read_args("pool2d", args, arg_names, min, v, err);
     if (st == TS_OK)
         st = sch_tmpl_check_target("pool2d", target, err);
+    if (st == TS_OK)
+        st = sch_tmpl_check_dtype("pool2d", args, err);
     if (st != TS_OK)
         return st;
     *p = (Pool){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0 };
@@ -145,8 +147,7 @@ static TsStatus pool_instantiate(const TsTemplateArgs *args, const TsTemplateTar
 static double pool_flop(const TsTemplateArgs *args)
 {
     Pool p;
-    TsTemplateTarget any = { TS_ISA_X86_AVX2, 256, 1 };
-    if (read_pool(args, &any, &p, NULL) != TS_OK)
+    if (read_pool(args, &sch_any_target, &p, NULL) != TS_OK)
         return 0;
     return (double)p.n * (double)p.c * (double)p.oh * (double)p.ow *
            ((double)p.r * (double)p.s + (double)p.kind);
@@ -156,8 +157,8 @@ const TsTemplate sch_template_pool2d = {
     .name = "pool2d_NCHWc",
     .op = "pool2d",
     .summary = "max or average pooling on NCHW[x]c data: channel lanes as vectors, blocks "
-               "of output positions; AVX2, AVX-512, NEON",
-    .isa_mask = SCH_ISA_ALL,
+               "of output positions; any x86-64 or AArch64 target (knobs follow its vector width)",
+    .dtypes = sch_dtypes_f32,
     .arg_names = arg_names,
     .define_space = pool_define_space,
     .default_config = pool_default_config,

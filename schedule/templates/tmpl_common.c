@@ -5,6 +5,10 @@
 
 #include "tmpl_internal.h"
 
+const char *const sch_dtypes_f32[] = { "float32", NULL };
+const TsTemplateTarget sch_any_target = { .arch = "x86_64", .features = ",avx,avx2,fma,",
+                                          .vector_bits = 256, .num_cores = 1 };
+
 int64_t sch_ceil_div(int64_t a, int64_t b)
 {
     return (a + b - 1) / b;
@@ -29,21 +33,33 @@ TsStatus sch_tmpl_read_args(const char *op, const TsTemplateArgs *args, const ch
 
 TsStatus sch_tmpl_check_target(const char *op, const TsTemplateTarget *target, TsError *err)
 {
-    if (!target)
-        return ts_fail(err, TS_EINVAL, "%s: NULL target", op);
-    int want;
-    switch (target->isa) {
-    case TS_ISA_X86_AVX2: want = 256; break;
-    case TS_ISA_X86_AVX512: want = 512; break;
-    case TS_ISA_AARCH64_NEON: want = 128; break;
-    default: return ts_fail(err, TS_EINVAL, "%s: unknown ISA %d", op, (int)target->isa);
+    if (!target || !target->arch || !target->features)
+        return ts_fail(err, TS_EINVAL, "%s: NULL target, arch or features", op);
+    TsTemplateTarget want;
+    TsStatus st = ts_template_target_init(&want, target->arch, target->features, target->name,
+                                          target->num_cores, err);
+    if (st != TS_OK)
+        return st;
+    if (target->vector_bits != want.vector_bits)
+        return ts_fail(err, TS_EINVAL, "%s: target vector_bits %d, expected %d for its features",
+                       op, target->vector_bits, want.vector_bits);
+    return TS_OK;
+}
+
+TsStatus sch_tmpl_check_dtype(const char *op, const TsTemplateArgs *args, TsError *err)
+{
+    TsDType dtype;
+    if (ts_template_args_get_dtype(args, "dtype", &dtype, NULL) != TS_OK) {
+        int64_t value;
+        if (ts_template_args_get(args, "dtype", &value, NULL) == TS_OK)
+            return ts_fail(err, TS_EINVAL, "%s: argument dtype=%lld is not a dtype", op,
+                           (long long)value);
+        return TS_OK; /* float32, as before dtype arguments existed */
     }
-    if (target->vector_bits != want)
-        return ts_fail(err, TS_EINVAL, "%s: target vector_bits %d, expected %d for its ISA", op,
-                       target->vector_bits, want);
-    if (target->num_cores < 1)
-        return ts_fail(err, TS_EINVAL, "%s: target num_cores %d must be >= 1", op,
-                       target->num_cores);
+    char name[TS_DTYPE_STR_MAX];
+    if (!ts_dtype_eq(dtype, TS_FLOAT32))
+        return ts_fail(err, TS_EINVAL, "%s: dtype %s is not served (float32 only)", op,
+                       ts_dtype_str(dtype, name));
     return TS_OK;
 }
 
@@ -54,7 +70,9 @@ int64_t sch_tmpl_lanes(const TsTemplateTarget *target)
 
 int sch_tmpl_registers(const TsTemplateTarget *target)
 {
-    return target->isa == TS_ISA_X86_AVX2 ? 16 : 32;
+    return strcmp(target->arch, "x86_64") == 0 && !ts_template_target_has(target, "avx512f")
+               ? 16
+               : 32;
 }
 
 void sch_tmpl_config_init(const TsConfigSpace *space, TsConfig *config)

@@ -13,17 +13,22 @@ extern const TsTemplate sch_template_conv2d_nchwc;
 extern const TsTemplate sch_template_depthwise_conv2d;
 extern const TsTemplate sch_template_pool2d;
 
-/* All three ISAs: the built-in templates adapt their knobs to the target. */
-#define SCH_ISA_ALL \
-    ((1u << TS_ISA_X86_AVX2) | (1u << TS_ISA_X86_AVX512) | (1u << TS_ISA_AARCH64_NEON))
+/* The dtypes the built-in templates serve: float32 (their "dtype" argument, optional). */
+extern const char *const sch_dtypes_f32[];
+/* A valid target for what does not depend on one (flop counts). */
+extern const TsTemplateTarget sch_any_target;
 
 /* Reads the named arguments (NULL-terminated names) into values, each at least min
  * (TS_EINVAL naming the missing or bad argument, prefixed with op). */
 TsStatus sch_tmpl_read_args(const char *op, const TsTemplateArgs *args, const char *const *names,
                             const int64_t *min, int64_t *values, TsError *err);
-/* Checks the target (known ISA, vector_bits matching it, num_cores >= 1). */
+/* Checks the target (known architecture, vector_bits matching its features, num_cores
+ * >= 1). */
 TsStatus sch_tmpl_check_target(const char *op, const TsTemplateTarget *target, TsError *err);
-/* float32 lanes of one vector register, and the number of vector registers. */
+/* Checks the optional "dtype" argument: absent or float32 (TS_EINVAL naming it else). */
+TsStatus sch_tmpl_check_dtype(const char *op, const TsTemplateArgs *args, TsError *err);
+/* float32 lanes of one vector register, and the number of vector registers (16 on x86-64
+ * without AVX-512, else 32). */
 int64_t sch_tmpl_lanes(const TsTemplateTarget *target);
 int sch_tmpl_registers(const TsTemplateTarget *target);
 
@@ -44,20 +49,24 @@ int64_t sch_ceil_div(int64_t a, int64_t b);
 
 /* ---- the blocked-channel layout NCHW[x]c (nchwc.c) ----
  * The templates for conv2d, depthwise conv2d and pooling take data in NCHW[cb]c,
- * [N, C / cb, H, W, cb], and give their output in it; these expressions convert (for
- * the tests, and for a graph whose layout pass inserts them at its edges). */
+ * [N, C / cb, H, W, cb], and give their output in it; te/ops converts (ts_op_nchwc_pack,
+ * ts_op_nchwc_unpack, ts_op_nchwc_pack_weight, ts_op_nchwc_pack_depthwise_weight). */
 
-/* NCHW [N, C, H, W] -> [N, C / cb, H, W, cb]; cb must divide C. */
-TsTensor *sch_nchwc_pack_data(TsArena *arena, TsTensor *data, int64_t cb);
-/* NCHW[cb]c -> NCHW. */
-TsTensor *sch_nchwc_unpack(TsArena *arena, TsTensor *data);
-/* OIHW [K, C, R, S] -> OIHW[ic_bn]i[oc_bn]o [K / oc_bn, C / ic_bn, R, S, ic_bn, oc_bn]. */
-TsTensor *sch_nchwc_pack_weight(TsArena *arena, TsTensor *weight, int64_t ic_bn, int64_t oc_bn);
-/* Depthwise OIHW [C, 1, R, S] -> [C / cb, R, S, cb]. */
-TsTensor *sch_nchwc_pack_depthwise_weight(TsArena *arena, TsTensor *weight, int64_t cb);
 /* data [N, CC, H, W, cb] padded by pad on each side of H and W with zeros ("data_pad"),
  * or data itself when pad is 0. */
 TsTensor *sch_nchwc_pad(TsArena *arena, TsTensor *data, int64_t pad);
+
+/* ---- templates over a given DAG (dag.c) ---- */
+
+/* A schedule of the DAG's last consumer (final), or of op_output when dag is NULL, with
+ * the consumers before the last inlined (and the last checked to be elementwise). The
+ * template then computes its accumulator where final's register tile is stored, and the
+ * copy from the accumulator is inlined into the chain (cache_write, then inline). */
+TsStatus sch_dag_begin(TsArena *arena, const TsTemplateDag *dag, TsTensor *op_output,
+                       TsSchedule **sch, TsTensor **final, TsError *err);
+/* inst's arguments become the operator's inputs, dag's inputs and final. */
+void sch_dag_finish(const TsTemplateDag *dag, TsSchedule *sch, TsTensor *final,
+                    TsTemplateInstance *inst);
 
 /* Divisors of n that are at most max, and (when some are) multiples of lanes: the
  * channel blocks a template offers. Returns the count written to out (cap entries). */

@@ -81,6 +81,35 @@ static void test_round_trip(void **state)
     ts_tune_task_free(task);
 }
 
+/* A dtype argument is written as its name and read back as a dtype; a record without one
+ * (as every record before dtype arguments) is float32's, and applies to a task that says
+ * dtype=float32, not to one that says int8. */
+static void test_dtype_args(void **state)
+{
+    (void)state;
+    TsTuneTask *task = matmul_task();
+    TsError err;
+    TsTuneRecord record, back;
+    TsMeasureResult result = good_result(1e-3);
+    assert_int_equal(ts_tune_record_make(task, 3, &result, &record, &err), TS_OK);
+    assert_int_equal(ts_template_args_set_dtype(&record.args, "dtype", TS_FLOAT32, &err), TS_OK);
+    char line[8192];
+    assert_int_equal(ts_tune_record_to_json(&record, line, sizeof line, &err), TS_OK);
+    assert_non_null(strstr(line, "{\"M\":64,\"N\":32,\"K\":16,\"dtype\":\"float32\"}"));
+    assert_int_equal(ts_tune_record_from_json(line, &back, &err), TS_OK);
+    assert_int_equal(back.args.num, 4);
+    assert_true(back.args.is_dtype[3]);
+    assert_true(ts_dtype_eq(back.args.dtype[3], TS_FLOAT32));
+    assert_true(ts_tune_record_matches(&back, task)); /* the task has no dtype: float32 */
+    assert_int_equal(ts_template_args_set_dtype(&back.args, "dtype", TS_INT8, &err), TS_OK);
+    assert_false(ts_tune_record_matches(&back, task));
+    char *bad = strstr(line, "\"float32\"}");
+    memcpy(bad, "\"floot32\"}", 10);
+    assert_int_equal(ts_tune_record_from_json(line, &back, &err), TS_EPROTO);
+    assert_non_null(strstr(err.message, "argument dtype in input[2]: \"floot32\" is not a dtype"));
+    ts_tune_task_free(task);
+}
+
 /* A host target spelt out (-mcpu and the whole -mattr list) is several hundred characters:
  * its records round-trip; a target no record can hold is refused when the task is made. */
 static void test_long_target(void **state)
@@ -122,7 +151,10 @@ static void test_from_json_errors(void **state)
         { "{\"input\": ", "bad JSON" },
         { "[1, 2]", "not a JSON object" },
         { "{\"config\": {}}", "field input" },
-        { "{\"input\": [\"llvm\", \"t\", {\"M\": \"x\"}, \"float32\"]}", "argument M" },
+        { "{\"input\": [\"llvm\", \"t\", {\"M\": \"x\"}, \"float32\"]}",
+          "argument M in input[2]: \"x\" is not a dtype" },
+        { "{\"input\": [\"llvm\", \"t\", {\"M\": 1.5}, \"float32\"]}",
+          "argument M in input[2] is not an integer or a dtype" },
         { "{\"input\": [\"llvm\", \"t\", {}, \"float32\"], \"config\": {\"index\": -1, "
           "\"entity\": []}}",
           "config.index" },
@@ -383,6 +415,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_dtype_args),
         cmocka_unit_test(test_long_target),      cmocka_unit_test(test_from_json_errors),
         cmocka_unit_test(test_append_and_read), cmocka_unit_test(test_cut_off_line),
         cmocka_unit_test(test_damaged_lines),   cmocka_unit_test(test_apply_best),

@@ -66,6 +66,97 @@ static void test_host(void **state)
     ts_target_free(native);
 }
 
+/* ---- features ---- */
+
+static void expect_features(const char *text, const char *const *has, const char *const *lacks)
+{
+    TsTarget *t;
+    parse_ok(text, &t);
+    for (int i = 0; has[i]; i++) {
+        if (!ts_target_has_feature(t, has[i]))
+            fprintf(stderr, "%s: lacks %s (has %s)\n", text, has[i], ts_target_features(t));
+        assert_true(ts_target_has_feature(t, has[i]));
+    }
+    for (int i = 0; lacks[i]; i++) {
+        if (ts_target_has_feature(t, lacks[i]))
+            fprintf(stderr, "%s: has %s\n", text, lacks[i]);
+        assert_false(ts_target_has_feature(t, lacks[i]));
+    }
+    ts_target_free(t);
+}
+
+static void test_cpu_features(void **state)
+{
+    (void)state;
+    expect_features("llvm -mcpu=sapphirerapids",
+                    (const char *const[]){ "amx-int8", "amx-bf16", "amx-tile", "avx512vnni",
+                                           "avx512bf16", "avx512fp16", "avx512vpopcntdq",
+                                           "avx512f", "avx2", "fma", NULL },
+                    (const char *const[]){ "neon", "dotprod", "amx-fp16", "avx512vnn", "", NULL });
+    expect_features("llvm -mcpu=skylake-avx512",
+                    (const char *const[]){ "avx512f", "avx512bw", "avx2", "fma", NULL },
+                    (const char *const[]){ "avx512vnni", "amx-int8", "avx512bf16", NULL });
+    expect_features("llvm -mcpu=haswell", (const char *const[]){ "avx2", "fma", NULL },
+                    (const char *const[]){ "avx512f", NULL });
+    expect_features("llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a76",
+                    (const char *const[]){ "dotprod", "neon", "fullfp16", NULL },
+                    (const char *const[]){ "i8mm", "sve", "avx2", NULL });
+    expect_features("llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a53",
+                    (const char *const[]){ "neon", NULL }, (const char *const[]){ "dotprod", NULL });
+    expect_features("llvm -mtriple=aarch64-linux-gnu -mattr=+neon",
+                    (const char *const[]){ "neon", NULL }, (const char *const[]){ "dotprod", NULL });
+}
+
+static void test_mattr_features(void **state)
+{
+    (void)state;
+    /* -mattr removes on top of the CPU's features, and with them what needs them. */
+    expect_features("llvm -mcpu=sapphirerapids -mattr=-avx512vnni",
+                    (const char *const[]){ "avx512f", "amx-int8", "avx512bf16", NULL },
+                    (const char *const[]){ "avx512vnni", NULL });
+    expect_features("llvm -mcpu=sapphirerapids -mattr=-avx512f",
+                    (const char *const[]){ "avx2", "amx-int8", NULL },
+                    (const char *const[]){ "avx512f", "avx512vnni", "avx512bf16", "avx512fp16",
+                                           NULL });
+    /* Adding a feature adds what it implies. */
+    expect_features("llvm -mcpu=haswell -mattr=+avx512vnni",
+                    (const char *const[]){ "avx512vnni", "avx512f", "avx2", NULL },
+                    (const char *const[]){ "avx512bw", "amx-int8", NULL });
+    expect_features("llvm -mcpu=sapphirerapids -mattr=-amx-tile",
+                    (const char *const[]){ "avx512vnni", NULL },
+                    (const char *const[]){ "amx-tile", "amx-int8", "amx-bf16", NULL });
+    expect_features("llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a53 -mattr=+dotprod,+i8mm",
+                    (const char *const[]){ "dotprod", "i8mm", "neon", NULL },
+                    (const char *const[]){ "sve", NULL });
+    expect_features("llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a76 -mattr=-dotprod",
+                    (const char *const[]){ "neon", NULL }, (const char *const[]){ "dotprod", NULL });
+}
+
+/* Bare "llvm" has what the host has: its features in the canonical string. */
+static void test_host_features(void **state)
+{
+    (void)state;
+    const TsTarget *host = cgt_host();
+    const char *mattr = strstr(ts_target_str(host), " -mattr=");
+    assert_non_null(mattr);
+    mattr += strlen(" -mattr=");
+    int checked = 0;
+    for (const char *p = mattr; *p && *p != ' ';) {
+        size_t len = strcspn(p, ", ");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(len - 1), p + 1);
+        assert_int_equal(ts_target_has_feature(host, name), p[0] == '+');
+        checked++;
+        p += len;
+        p += *p == ',';
+    }
+    assert_true(checked > 10);
+    assert_false(ts_target_has_feature(host, "no-such-feature"));
+    assert_false(ts_target_has_feature(NULL, "avx2"));
+    assert_false(ts_target_has_feature(host, NULL));
+    assert_string_equal(ts_target_arch(host), host_is_x86_64() ? "x86_64" : "aarch64");
+}
+
 static void test_valid_strings(void **state)
 {
     (void)state;
@@ -115,6 +206,8 @@ static void test_invalid_strings(void **state)
     parse_fails("llvm -keys=cpu", "unknown option \"-keys=cpu\"");
     parse_fails("llvm -opt-level=7", "-opt-level=7 is not 0, 1, 2 or 3");
     parse_fails("llvm -mtriple=aarch64-linux-gnu -mcpu=native", "-mcpu=native needs the host");
+    parse_fails("llvm -mtriple=aarch64-linux-gnu -mcpu=apple-latest",
+                "aarch64 CPU \"apple-latest\" has no feature list");
 }
 
 /* ---- kernels for the build tests ---- */
@@ -318,6 +411,9 @@ int main(void)
         cmocka_unit_test(test_host),
         cmocka_unit_test(test_valid_strings),
         cmocka_unit_test(test_invalid_strings),
+        cmocka_unit_test(test_cpu_features),
+        cmocka_unit_test(test_mattr_features),
+        cmocka_unit_test(test_host_features),
         cmocka_unit_test(test_aarch64_object),
         cmocka_unit_test(test_host_object),
         cmocka_unit_test(test_avx512_vector_width),

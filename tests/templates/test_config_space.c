@@ -370,49 +370,116 @@ static double fake_flop(const TsTemplateArgs *args)
     return 1;
 }
 
+static TsTemplateTarget make_target(const char *arch, const char *features)
+{
+    TsTemplateTarget t;
+    TsError err;
+    ok(ts_template_target_init(&t, arch, features, features, 1, &err), &err);
+    return t;
+}
+
+static void test_template_target(void **state)
+{
+    (void)state;
+    TsTemplateTarget t = make_target("x86_64", ",avx,avx2,avx512f,avx512vnni,fma,");
+    assert_int_equal(t.vector_bits, 512);
+    assert_true(ts_template_target_has(&t, "avx512vnni"));
+    assert_true(ts_template_target_has(&t, "avx2"));
+    assert_false(ts_template_target_has(&t, "avx512"));
+    assert_false(ts_template_target_has(&t, "avx512vnni,fma"));
+    assert_false(ts_template_target_has(&t, ""));
+    assert_int_equal(make_target("x86_64", ",avx,avx2,fma,").vector_bits, 256);
+    assert_int_equal(make_target("aarch64", ",neon,dotprod,").vector_bits, 128);
+    TsError err;
+    expect_error(ts_template_target_init(&t, "riscv64", ",", "llvm -mtriple=riscv64", 1, &err),
+                 &err, TS_EINVAL, "architecture riscv64 is not x86_64 or aarch64");
+    expect_error(ts_template_target_init(&t, "x86_64", ",", "x", 0, &err), &err, TS_EINVAL,
+                 "num_cores 0 must be >= 1");
+}
+
+static const char *const fake_int8[] = { "int8", NULL };
+static const char *const fake_both[] = { "float32", "int8", NULL };
+static const char *const needs_vnni[] = { "avx512vnni", NULL };
+static const char *const needs_neon[] = { "neon", NULL };
+static const char *const no_args[] = { NULL };
+
+#define FAKE_TEMPLATE(tname, tdtypes, tfeatures, tpriority)                                      \
+    { .name = tname, .op = "fake", .summary = "test", .dtypes = tdtypes,                        \
+      .features = tfeatures, .priority = tpriority, .arg_names = no_args,                       \
+      .define_space = fake_space, .default_config = fake_default,                               \
+      .instantiate = fake_instantiate, .flop = fake_flop }
+
+static const TsTemplate fake_neon = FAKE_TEMPLATE("fake.neon", NULL, needs_neon, 0);
+static const TsTemplate fake_any = FAKE_TEMPLATE("fake.any", fake_both, NULL, 1);
+static const TsTemplate fake_vnni = FAKE_TEMPLATE("fake.vnni", fake_int8, needs_vnni, 10);
+static const TsTemplate fake_low = FAKE_TEMPLATE("fake.low", fake_int8, NULL, -5);
+
+static const TsTemplate *pick(const char *op, TsDType dtype, const TsTemplateTarget *target)
+{
+    const TsTemplate *t = NULL;
+    TsError err;
+    ok(ts_template_for_op(op, dtype, target, &t, &err), &err);
+    return t;
+}
+
 static void test_registry(void **state)
 {
     (void)state;
     TsError err;
     int builtins = ts_template_count();
     assert_true(builtins >= 4);
+    TsTemplateTarget avx512 = make_target("x86_64", ",avx,avx2,avx512f,avx512vnni,fma,");
+    TsTemplateTarget avx2 = make_target("x86_64", ",avx,avx2,fma,");
+    TsTemplateTarget neon = make_target("aarch64", ",neon,");
+    const TsTemplateTarget *targets[] = { &avx512, &avx2, &neon };
     static const char *const ops[] = { "dense", "conv2d", "depthwise_conv2d", "pool2d" };
     for (int i = 0; i < 4; i++) {
-        for (int isa = 0; isa < 3; isa++) {
-            const TsTemplate *t = NULL;
-            ok(ts_template_for_op(ops[i], (TsIsa)isa, &t, &err), &err);
+        for (int k = 0; k < 3; k++) {
+            const TsTemplate *t = pick(ops[i], TS_FLOAT32, targets[k]);
             assert_string_equal(t->op, ops[i]);
             assert_ptr_equal(ts_template_find(t->name), t);
         }
     }
     const TsTemplate *t = NULL;
-    expect_error(ts_template_for_op("softmax", TS_ISA_X86_AVX512, &t, &err), &err, TS_EINVAL,
-                 "no template for op softmax on x86-64 AVX-512 (ops with one: dense, conv2d");
+    expect_error(ts_template_for_op("softmax", TS_FLOAT32, &avx512, &t, &err), &err, TS_EINVAL,
+                 "no template for op softmax with dtype float32 on target "
+                 ",avx,avx2,avx512f,avx512vnni,fma, (x86_64; templates of softmax: none)");
+    expect_error(ts_template_for_op("dense", TS_INT8, &avx512, &t, &err), &err, TS_EINVAL,
+                 "no template for op dense with dtype int8 on target");
+    assert_non_null(strstr(err.message, "dense_pack (float32)"));
     assert_null(ts_template_find("no_such_template"));
     assert_null(ts_template_at(-1));
     assert_null(ts_template_at(builtins));
 
-    static const char *const no_args[] = { NULL };
-    static const TsTemplate fake = { .name = "fake.test",
-                                     .op = "fake",
-                                     .summary = "test",
-                                     .isa_mask = 1u << TS_ISA_AARCH64_NEON,
-                                     .arg_names = no_args,
-                                     .define_space = fake_space,
-                                     .default_config = fake_default,
-                                     .instantiate = fake_instantiate,
-                                     .flop = fake_flop };
-    ok(ts_template_register(&fake, &err), &err);
-    assert_int_equal(ts_template_count(), builtins + 1);
-    assert_ptr_equal(ts_template_at(builtins), &fake);
-    expect_error(ts_template_register(&fake, &err), &err, TS_EINVAL,
-                 "a template called fake.test exists already");
+    /* Strategies: op x dtypes x features, the highest priority wins. */
+    ok(ts_template_register(&fake_neon, &err), &err);
+    ok(ts_template_register(&fake_any, &err), &err);
+    ok(ts_template_register(&fake_vnni, &err), &err);
+    ok(ts_template_register(&fake_low, &err), &err);
+    assert_int_equal(ts_template_count(), builtins + 4);
+    assert_ptr_equal(ts_template_at(builtins), &fake_neon);
+    assert_ptr_equal(pick("fake", TS_FLOAT32, &neon), &fake_any);   /* 1 beats 0 */
+    assert_ptr_equal(pick("fake", TS_FLOAT32, &avx512), &fake_any); /* int8-only ones skip */
+    assert_ptr_equal(pick("fake", TS_INT8, &avx512), &fake_vnni);   /* 10 where VNNI is */
+    assert_ptr_equal(pick("fake", TS_INT8, &avx2), &fake_any);      /* 1 beats -5 */
+    assert_true(ts_template_applies(&fake_low, TS_INT8, &avx2));
+    assert_false(ts_template_applies(&fake_vnni, TS_INT8, &avx2));
+    assert_false(ts_template_applies(&fake_neon, TS_FLOAT32, &avx512));
+    assert_false(ts_template_applies(&fake_neon, TS_INT8, &neon));
+    expect_error(ts_template_for_op("fake", TS_UINT8, &neon, &t, &err), &err, TS_EINVAL,
+                 "no template for op fake with dtype uint8 on target ,neon, (aarch64; templates "
+                 "of fake: fake.neon (float32; needs neon), fake.any (float32 int8), fake.vnni "
+                 "(int8; needs avx512vnni), fake.low (int8))");
+
+    expect_error(ts_template_register(&fake_neon, &err), &err, TS_EINVAL,
+                 "a template called fake.neon exists already");
     static const TsTemplate incomplete = { .name = "incomplete", .op = "fake" };
     expect_error(ts_template_register(&incomplete, &err), &err, TS_EINVAL,
                  "template incomplete lacks");
-    ok(ts_template_for_op("fake", TS_ISA_AARCH64_NEON, &t, &err), &err);
-    expect_error(ts_template_for_op("fake", TS_ISA_X86_AVX2, &t, &err), &err, TS_EINVAL,
-                 "no template for op fake on x86-64 AVX2");
+    static const char *const bad_dtypes[] = { "float33", NULL };
+    static const TsTemplate bad = FAKE_TEMPLATE("fake.bad", bad_dtypes, NULL, 0);
+    expect_error(ts_template_register(&bad, &err), &err, TS_EINVAL,
+                 "template fake.bad serves dtype \"float33\", which is not a dtype");
 }
 
 static void test_template_args(void **state)
@@ -442,13 +509,45 @@ static void test_template_args(void **state)
     expect_error(ts_template_args_set(&args, "extra", 1, &err), &err, TS_EINVAL,
                  "no room for extra");
 
+    /* dtype arguments: parsed from text, printed, compared (absent = float32). */
+    TsTemplateArgs a = { 0 }, b = { 0 };
+    ok(ts_template_args_parse(&a, "M=16", &err), &err);
+    ok(ts_template_args_parse(&a, "dtype=float32", &err), &err);
+    ok(ts_template_args_parse(&a, "acc=int32", &err), &err);
+    ts_template_args_str(&a, text, sizeof text);
+    assert_string_equal(text, "M=16 dtype=float32 acc=int32");
+    TsDType dtype;
+    ok(ts_template_args_get_dtype(&a, "acc", &dtype, &err), &err);
+    assert_true(ts_dtype_eq(dtype, TS_INT32));
+    expect_error(ts_template_args_get(&a, "dtype", &v, &err), &err, TS_EINVAL,
+                 "argument dtype is a dtype, not an integer");
+    expect_error(ts_template_args_get_dtype(&a, "M", &dtype, &err), &err, TS_EINVAL,
+                 "argument M=16 is an integer, not a dtype");
+    expect_error(ts_template_args_parse(&a, "dtype=float33", &err), &err, TS_EINVAL,
+                 "'dtype=float33': the value of dtype is neither an integer nor a dtype");
+    expect_error(ts_template_args_parse(&a, "dtype=float32x4", &err), &err, TS_EINVAL,
+                 "the value of dtype is neither");
+    expect_error(ts_template_args_parse(&a, "M=12abc", &err), &err, TS_EINVAL,
+                 "the value of M is neither");
+    expect_error(ts_template_args_parse(&a, "=3", &err), &err, TS_EINVAL, "'=3' is not NAME=VALUE");
+    expect_error(ts_template_args_parse(&a, "dtype=", &err), &err, TS_EINVAL, "neither");
+    ok(ts_template_args_parse(&b, "acc=int32", &err), &err);
+    ok(ts_template_args_parse(&b, "M=16", &err), &err);
+    assert_true(ts_template_args_equal(&a, &b)); /* b's missing dtype is float32 */
+    ok(ts_template_args_parse(&b, "dtype=int8", &err), &err);
+    assert_false(ts_template_args_equal(&a, &b));
+    ok(ts_template_args_parse(&b, "dtype=float32", &err), &err);
+    assert_true(ts_template_args_equal(&a, &b));
+    ok(ts_template_args_parse(&b, "acc=16", &err), &err); /* an integer is not a dtype */
+    assert_false(ts_template_args_equal(&a, &b));
+    assert_false(ts_template_args_equal(&a, NULL));
+
     /* A template names the argument it misses or refuses. */
-    const TsTemplate *dense = NULL;
-    ok(ts_template_for_op("dense", TS_ISA_X86_AVX512, &dense, &err), &err);
+    TsTemplateTarget target = make_target("x86_64", ",avx,avx2,avx512f,fma,");
+    const TsTemplate *dense = pick("dense", TS_FLOAT32, &target);
     TsTemplateArgs partial = { 0 };
     ts_template_args_set(&partial, "M", 4, &err);
     ts_template_args_set(&partial, "K", 4, &err);
-    TsTemplateTarget target = { TS_ISA_X86_AVX512, 512, 1 };
     TsConfigSpace *space = ts_config_space_create();
     expect_error(dense->define_space(&partial, &target, space, &err), &err, TS_EINVAL,
                  "dense: missing argument N");
@@ -456,9 +555,18 @@ static void test_template_args(void **state)
     expect_error(dense->define_space(&partial, &target, space, &err), &err, TS_EINVAL,
                  "argument N=0 must be in [1,");
     ts_template_args_set(&partial, "N", 4, &err);
-    TsTemplateTarget wrong = { TS_ISA_X86_AVX512, 256, 1 };
+    TsTemplateTarget wrong = target;
+    wrong.vector_bits = 256;
     expect_error(dense->define_space(&partial, &wrong, space, &err), &err, TS_EINVAL,
-                 "vector_bits 256, expected 512");
+                 "vector_bits 256, expected 512 for its features");
+    ok(ts_template_args_set_dtype(&partial, "dtype", TS_INT8, &err), &err);
+    expect_error(dense->define_space(&partial, &target, space, &err), &err, TS_EINVAL,
+                 "dense: dtype int8 is not served (float32 only)");
+    ok(ts_template_args_set(&partial, "dtype", 7, &err), &err);
+    expect_error(dense->define_space(&partial, &target, space, &err), &err, TS_EINVAL,
+                 "dense: argument dtype=7 is not a dtype");
+    ok(ts_template_args_set_dtype(&partial, "dtype", TS_FLOAT32, &err), &err);
+    ok(dense->define_space(&partial, &target, space, &err), &err);
     ts_config_space_free(space);
 }
 
@@ -468,8 +576,9 @@ int main(void)
         cmocka_unit_test(test_factors_of_12),         cmocka_unit_test(test_max_factor_and_power2),
         cmocka_unit_test(test_filter_and_candidates), cmocka_unit_test(test_index_round_trip),
         cmocka_unit_test(test_entity_and_getters),    cmocka_unit_test(test_space_errors),
-        cmocka_unit_test(test_space_overflow),        cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_template_args),         cmocka_unit_test(test_from_choices_in_place),
+        cmocka_unit_test(test_space_overflow),        cmocka_unit_test(test_template_target),
+        cmocka_unit_test(test_registry),              cmocka_unit_test(test_template_args),
+        cmocka_unit_test(test_from_choices_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

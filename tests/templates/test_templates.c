@@ -52,15 +52,16 @@ typedef struct HostIsa {
     TsTemplateTarget tt;
 } HostIsa;
 
-static const HostIsa host_isas[] = {
-    { "AVX2", "llvm -mcpu=haswell", { TS_ISA_X86_AVX2, 256, 2 } },
-    { "AVX-512", "llvm", { TS_ISA_X86_AVX512, 512, 2 } },
+/* tt is filled from the parsed target (its features), with 2 cores for parallel knobs. */
+static HostIsa host_isas[] = {
+    { "AVX2", "llvm -mcpu=haswell", { 0 } },
+    { "AVX-512", "llvm", { 0 } },
 };
 
 static bool isa_runs_here(const HostIsa *isa)
 {
 #if defined(__x86_64__)
-    if (isa->tt.isa == TS_ISA_X86_AVX512)
+    if (strcmp(isa->name, "AVX-512") == 0)
         return __builtin_cpu_supports("avx512f");
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
@@ -75,6 +76,17 @@ static void ok(TsStatus status, const TsError *err)
         fprintf(stderr, "unexpected: %s: %s\n", ts_status_name(status), err->message);
     assert_int_equal(status, TS_OK);
 }
+
+/* The template target of a parsed target, as a tuning task makes it. */
+static TsTemplateTarget template_target(const TsTarget *target, int num_cores)
+{
+    TsTemplateTarget tt;
+    TsError err;
+    ok(ts_template_target_init(&tt, ts_target_arch(target), ts_target_features(target),
+                               ts_target_str(target), num_cores, &err), &err);
+    return tt;
+}
+
 
 static TsTemplateArgs parse_args(const char *text)
 {
@@ -148,7 +160,7 @@ static void check_one(const TsTemplate *tmpl, const char *shape, const HostIsa *
 static void sample_configs(const TsTemplate *tmpl, const HostIsa *isa, const TsTarget *target,
                            const OpShapes *shapes, Tally *tally)
 {
-    TvRng rng = { 42 + (uint64_t)isa->tt.isa };
+    TvRng rng = { 42 + (uint64_t)isa->tt.vector_bits };
     int n = num_shapes(shapes);
     TsError err;
     for (int s = 0; s < n; s++) {
@@ -189,7 +201,7 @@ static void nchw_expressions(TsArena *A, const char *op, const TsTemplateArgs *a
         ts_template_args_get(args, names[i], &v[i], NULL);
     int64_t cb = ts_tensor_dim(inst->tensors[0], 4);
     e->data = ts_placeholder(A, "nchw_data", 4, (int64_t[]){ v[0], v[1], v[2], v[3] }, TS_FLOAT32);
-    e->packed_data = sch_nchwc_pack_data(A, e->data, cb);
+    e->packed_data = ts_op_nchwc_pack(A, e->data, cb);
     e->weight = e->packed_weight = NULL;
     if (strcmp(op, "pool2d") == 0) {
         TsPool2dAttrs attrs = ts_pool2d_attrs_default((TsPoolKind)v[9], v[5], v[6]);
@@ -207,11 +219,11 @@ static void nchw_expressions(TsArena *A, const char *op, const TsTemplateArgs *a
     if (strcmp(op, "conv2d") == 0) {
         e->weight = ts_placeholder(A, "oihw", 4, (int64_t[]){ v[4], v[1], v[5], v[6] }, TS_FLOAT32);
         e->packed_weight =
-            sch_nchwc_pack_weight(A, e->weight, cb, ts_tensor_dim(inst->tensors[2], 4));
+            ts_op_nchwc_pack_weight(A, e->weight, cb, ts_tensor_dim(inst->tensors[2], 4));
     } else {
         attrs.groups = v[1];
         e->weight = ts_placeholder(A, "oihw", 4, (int64_t[]){ v[1], 1, v[5], v[6] }, TS_FLOAT32);
-        e->packed_weight = sch_nchwc_pack_depthwise_weight(A, e->weight, cb);
+        e->packed_weight = ts_op_nchwc_pack_depthwise_weight(A, e->weight, cb);
     }
     e->reference = ts_op_conv2d(A, e->data, e->weight, &attrs);
 }
@@ -279,7 +291,7 @@ static void check_against_nchw(const TsTemplate *tmpl, const char *shape, const 
                                                    ts_tensor_dim(out5, 2), ts_tensor_dim(out5, 3),
                                                    ts_tensor_dim(out5, 4) },
                                       TS_FLOAT32);
-    TsTensor *unpacked = sch_nchwc_unpack(A, result);
+    TsTensor *unpacked = ts_op_nchwc_unpack(A, result);
     TsBinding ub[2] = { { result, packed[inst.num_tensors - 1] }, { unpacked, got } };
     ok(ts_evaluate(1, &unpacked, 2, ub, &err), &err);
     tv_make_magnitude(e.data, data);
@@ -327,10 +339,14 @@ static void nchw_configs(const TsTemplate *tmpl, const HostIsa *isa, const TsTar
 
 static void check_neon(const TsTemplate *tmpl, const OpShapes *shapes, Tally *tally)
 {
-    TsTemplateTarget neon = { TS_ISA_AARCH64_NEON, 128, 1 };
     TsTarget *target;
     TsError err;
     ok(ts_target_parse("llvm -mtriple=aarch64-linux-gnu -mattr=+neon", &target, &err), &err);
+    TsTemplateTarget neon = template_target(target, 1);
+    if (!ts_template_applies(tmpl, TS_FLOAT32, &neon)) {
+        ts_target_free(target);
+        return;
+    }
     TvRng rng = { 5 };
     TsTemplateArgs args = parse_args(shapes->shapes[0]);
     TsConfigSpace *space = ts_config_space_create();
@@ -383,18 +399,22 @@ static void check_op(const char *op)
         templates++;
         Tally tally = { 0, 0, 0 };
         for (size_t i = 0; i < sizeof host_isas / sizeof host_isas[0]; i++) {
-            const HostIsa *isa = &host_isas[i];
-            if (!(tmpl->isa_mask & (1u << isa->tt.isa)) || !isa_runs_here(isa))
+            HostIsa *isa = &host_isas[i];
+            if (!isa_runs_here(isa))
                 continue;
             TsTarget *target;
             TsError err;
             ok(ts_target_parse(isa->target, &target, &err), &err);
+            isa->tt = template_target(target, 2);
+            if (!ts_template_applies(tmpl, TS_FLOAT32, &isa->tt)) {
+                ts_target_free(target);
+                continue;
+            }
             sample_configs(tmpl, isa, target, shapes, &tally);
             nchw_configs(tmpl, isa, target, shapes);
             ts_target_free(target);
         }
-        if (tmpl->isa_mask & (1u << TS_ISA_AARCH64_NEON))
-            check_neon(tmpl, shapes, &tally);
+        check_neon(tmpl, shapes, &tally);
         fprintf(stderr, "%s: %d sampled configs, %d refused, %d over the register budget\n",
                 tmpl->name, tally.checked, tally.refused, tally.over_budget);
         assert_true(tally.refused <= MAX_REFUSED_FRACTION * tally.checked);
@@ -430,7 +450,10 @@ static void test_pool2d(void **state)
 static void test_argument_errors(void **state)
 {
     (void)state;
-    TsTemplateTarget avx512 = { TS_ISA_X86_AVX512, 512, 1 };
+    TsTemplateTarget avx512;
+    TsError init_err;
+    ok(ts_template_target_init(&avx512, "x86_64", ",avx,avx2,avx512f,fma,", "avx512", 1,
+                               &init_err), &init_err);
     for (int t = 0; t < ts_template_count(); t++) {
         const TsTemplate *tmpl = ts_template_at(t);
         const OpShapes *shapes = shapes_of(tmpl->op);

@@ -74,6 +74,11 @@ static void test_tune_writes_log_and_reports_best(void **state)
                 "--resume", "--log", log_path);
     assert_run_ok(r);
     assert_int_equal(count_lines(log_path), 12);
+    /* Records without a dtype argument are float32's: dtype=float32 resumes them too. */
+    r = cmd_run("tune", "dense", "M=32", "N=32", "K=32", "dtype=float32", "--trials", "12",
+                "--tuner", "grid", "--resume", "--log", log_path);
+    assert_run_ok(r);
+    assert_int_equal(count_lines(log_path), 12);
 }
 
 static void test_summary_and_plot(void **state)
@@ -136,9 +141,12 @@ static void test_usage_errors(void **state)
     assert_run_fails(cmd_run("tune", "dense", "M=8", "N=8", "K=8"), 2, "--log FILE is required");
     assert_run_fails(cmd_run("tune"), 2, "no operator given");
     assert_run_fails(cmd_run("tune", "dense", "M8", "--log", log_path), 2,
-                     "'M8' is not KEY=VALUE");
+                     "'M8' is not NAME=VALUE");
     assert_run_fails(cmd_run("tune", "dense", "M=x", "--log", log_path), 2,
-                     "the value of M must be an integer");
+                     "the value of M is neither an integer nor a dtype");
+    assert_run_fails(cmd_run("tune", "dense", "M=8", "N=8", "K=8", "dtype=float33", "--log",
+                             log_path),
+                     2, "'dtype=float33': the value of dtype is neither an integer nor a dtype");
     assert_run_fails(cmd_run("tune", "dense", "--trials", "0", "--log", log_path), 2,
                      "--trials '0'");
     assert_run_fails(cmd_run("tune", "dense", "--rpc", "nohost", "--log", log_path), 2,
@@ -161,6 +169,15 @@ static void test_request_errors(void **state)
     r = cmd_run("tune", "dense", "M=8", "N=8", "--log", log_path);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, "K");
+    r = cmd_run("tune", "dense", "M=8", "N=8", "K=8", "dtype=int8", "--log", log_path);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "no template for op dense with dtype int8 on target llvm");
+    assert_contains(r->err, "dense_pack (float32)");
+    r = cmd_run("tune", "--list");
+    assert_run_ok(r);
+    assert_contains(r->out, "dense_pack             op dense              M N K  dtypes float32  "
+                            "needs nothing  priority 0");
+    assert_contains(r->out, "conv2d_NCHWc");
     r = cmd_run("tune", "--summary", missing_log);
     assert_int_equal(r->status, 1);
     assert_contains(r->err, missing_log);
