@@ -34,6 +34,8 @@ static bool count_record(const TsTuneRecord *record, void *user)
     return true;
 }
 
+static TsStatus build_config(TunedKernel *tk, const TsTarget *target, TsError *err);
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -93,6 +95,38 @@ TsStatus tuned_kernel_build(const char *op, const TsTemplateArgs *args, int tria
     if (!found)
         return ts_fail(err, TS_EINVAL, "%s: no candidate of %s ran successfully", log_path,
                        ts_tune_task_name(tk->task));
+    return build_config(tk, target, err);
+}
+
+TsStatus tuned_kernel_build_default(const char *op, const TsTemplateArgs *args, int64_t parallel,
+                                    const TsTarget *target, TunedKernel *out, TsError *err)
+{
+    TunedKernel *tk = out;
+    memset(tk, 0, sizeof *tk);
+    TsStatus st = ts_tune_task_create(op, args, "llvm", &tk->task, err);
+    if (st == TS_OK)
+        st = ts_tune_task_default(tk->task, &tk->config, err);
+    if (st != TS_OK)
+        return st;
+    const TsConfigSpace *space = ts_tune_task_space(tk->task);
+    int64_t choice[TS_CONFIG_MAX_KNOBS];
+    memcpy(choice, tk->config.choice, sizeof choice);
+    for (int k = 0; k < ts_space_num_knobs(space); k++) {
+        if (strcmp(ts_space_knob_name(space, k), "parallel") != 0)
+            continue;
+        if (parallel >= ts_space_knob_size(space, k))
+            return ts_fail(err, TS_EINVAL, "%s: the space offers no parallel=%lld (one core?)",
+                           ts_tune_task_name(tk->task), (long long)parallel);
+        choice[k] = parallel;
+    }
+    st = ts_space_from_choices(space, choice, &tk->config, err);
+    return st == TS_OK ? build_config(tk, target, err) : st;
+}
+
+/* Lowers and JIT-compiles tk->config. */
+static TsStatus build_config(TunedKernel *tk, const TsTarget *target, TsError *err)
+{
+    TsStatus st;
     tk->arena = ts_arena_create();
     if (!tk->arena)
         return ts_fail(err, TS_ENOMEM, "no memory for an arena");

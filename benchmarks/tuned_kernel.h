@@ -31,6 +31,10 @@ typedef struct TunedKernel {
 TsStatus tuned_kernel_build(const char *op, const TsTemplateArgs *args, int trials,
                             const char *log_path, const TsTarget *target, TunedKernel *out,
                             TsError *err);
+/* Builds the template's default config for op with args, its knob "parallel" (when the
+ * space has one) set to parallel: no tuning, no log. */
+TsStatus tuned_kernel_build_default(const char *op, const TsTemplateArgs *args, int64_t parallel,
+                                    const TsTarget *target, TunedKernel *out, TsError *err);
 void tuned_kernel_free(TunedKernel *tk);
 
 /* The trials per task: BENCH_TUNE_TRIALS or the default. */

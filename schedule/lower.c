@@ -3,17 +3,19 @@
  * 1. Inlined stages are substituted into the bodies that read them.
  * 2. Bound inference, consumers before producers: a stage at the root (or an output)
  *    covers its whole tensor; a stage attached at P.a covers the region of its tensor
- *    that P's iterations inside loop a read (and the stages attached under P there),
- *    found by exact interval arithmetic on index expressions that are linear in the
- *    loop variables: variables of loops at or outside a are fixed, inner ones range.
- *    A region is a symbolic min per dimension and a constant extent; an index that is
- *    not linear gives the whole dimension.
+ *    that P's iterations inside loop a read (and the stages attached under P there):
+ *    loops at or outside a are single points, inner ones range over their extents, and
+ *    these domains pass up through the consumers' split and fuse relations to their
+ *    root axes and through the access indices to the region (see the section below).
+ *    A region is a symbolic min per dimension and a constant extent.
  * 3. The relations of each stage are replayed: extents down from the root axes (so a
  *    split's outer extent follows the region, not the tensor), values up from the
- *    leaves. A split whose factor does not divide leaves a tail: the body is guarded by
- *    if (likely(parent < extent)), which loop partitioning later peels into a tail loop
- *    so the main loop stays guard-free and vectorizable. An attached stage is also
- *    guarded to its tensor's domain (simplification removes what it can prove).
+ *    leaves. A split part larger than its parent's extent (a region narrower than the
+ *    factor) is cut to that extent. A split whose factor does not divide leaves a tail:
+ *    the body is guarded by if (likely(parent < extent)), which loop partitioning later
+ *    peels into a tail loop so the main loop stays guard-free and vectorizable. An
+ *    attached stage is also guarded to its tensor's domain (simplification removes
+ *    what it can prove).
  * 4. Nests: one loop per leaf; a reduction's init store goes just before its first
  *    reduce loop; attached stages go inside their parent's loop with their buffer
  *    allocated there; accesses become loads from the producer's buffer, offset by its
@@ -157,10 +159,13 @@ static bool pass_down(Lower *L, StageLower *sl)
                 sl->axis_extent[axis_slot(st, rel->outer)] * sl->axis_extent[axis_slot(st, rel->inner)];
             continue;
         }
+        /* A part larger than the parent (a region narrower than the split factor) is
+         * cut to the parent's extent: the other part is then 1 and there is no tail. */
         int64_t parent = sl->axis_extent[axis_slot(st, rel->parent)];
-        int64_t other = (parent + rel->factor - 1) / rel->factor;
-        int64_t outer = rel->kind == SCH_REL_SPLIT ? other : rel->factor;
-        int64_t inner = rel->kind == SCH_REL_SPLIT ? rel->factor : other;
+        int64_t part = rel->factor < parent ? rel->factor : parent;
+        int64_t other = (parent + part - 1) / part;
+        int64_t outer = rel->kind == SCH_REL_SPLIT ? other : part;
+        int64_t inner = rel->kind == SCH_REL_SPLIT ? part : other;
         sl->axis_extent[axis_slot(st, rel->outer)] = outer;
         sl->axis_extent[axis_slot(st, rel->inner)] = inner;
         sl->axis_guard[r] = outer * inner != parent;
@@ -193,55 +198,163 @@ static bool pass_up(Lower *L, StageLower *sl)
     return true;
 }
 
-/* ---- 2. bound inference ---- */
+/* ---- 2. bound inference ----
+ *
+ * As TVM's InferBound: a stage attached at P.a is computed once per iteration of P's
+ * loops at or outside a, so those loops (and every loop around P) are single points
+ * there, while the loops inside a (and those of the stages attached inside them) range
+ * over their extents. These domains are passed up through each consumer's relations to
+ * its root axes: a root axis's value in the leaves (pass_up) is outer * factor + inner
+ * for a split and floordiv / floormod of the fused variable for a fuse, and evaluating
+ * it over the leaf domains gives the root axis a symbolic range: exact through splits,
+ * and through a fuse whose fused variable is a single point (outer and inner are then
+ * single points too) or ranges over whole multiples of the inner extent. The consumer's
+ * access indices, evaluated the same way, give the producer's required region.
+ *
+ * A symbolic range is sum(coef * atom) + [lo, hi]. An atom is a loop variable fixed in
+ * the scope or an integer expression of such variables only (floordiv(fused, OC) of a
+ * fused parallel loop outside the attach point, say): one unknown point in the scope.
+ * The region's min may use atoms, since their variables are bound where the producer's
+ * buffer is allocated. Where the evaluation cannot bound an index (a product of ranging
+ * terms, a data-dependent index), interval analysis over the whole ranges of the loops
+ * (te_const_bounds) gives a sound constant over-approximation, and failing that the
+ * region is the whole dimension. */
 
 enum { MAX_TERMS = 48 };
 
+/* The values sum(coef[i] * atom[i]) + [lo, hi]. */
 typedef struct {
     int n;
-    const TsExpr *var[MAX_TERMS];
+    TsExpr *atom[MAX_TERMS];
     int64_t coef[MAX_TERMS];
-    int64_t constant;
-} Linear;
+    int64_t lo, hi;
+} SymRange;
 
-static bool linear_add(Linear *out, const TsExpr *var, int64_t coef)
+static int64_t min64(int64_t a, int64_t b)
 {
-    for (int i = 0; i < out->n; i++) {
-        if (out->var[i] == var) {
-            out->coef[i] += coef;
-            return true;
-        }
-    }
-    if (out->n == MAX_TERMS)
+    return a < b ? a : b;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+static int64_t floordiv64(int64_t a, int64_t c)
+{
+    int64_t q = a / c;
+    return a % c != 0 && a < 0 ? q - 1 : q;
+}
+
+static bool sym_add_term(SymRange *s, TsExpr *atom, int64_t coef)
+{
+    for (int i = 0; i < s->n; i++)
+        if (te_expr_equal(s->atom[i], atom))
+            return !__builtin_add_overflow(s->coef[i], coef, &s->coef[i]);
+    if (s->n == MAX_TERMS)
         return false;
-    out->var[out->n] = var;
-    out->coef[out->n++] = coef;
+    s->atom[s->n] = atom;
+    s->coef[s->n++] = coef;
     return true;
 }
 
-/* e as sum(coef * var) + constant, scaled by scale; false when e is not linear. */
-static bool linear_form(const TsExpr *e, int64_t scale, Linear *out)
+static bool sym_has_terms(const SymRange *s)
 {
-    int64_t k;
-    switch (e->kind) {
-    case TE_INT:
-        out->constant += scale * e->u.int_value;
-        return true;
-    case TE_VAR:
-        return linear_add(out, e, scale);
-    case TE_ADD:
-        return linear_form(e->u.op.a, scale, out) && linear_form(e->u.op.b, scale, out);
-    case TE_SUB:
-        return linear_form(e->u.op.a, scale, out) && linear_form(e->u.op.b, -scale, out);
-    case TE_MUL:
-        if (te_const_int(e->u.op.a, &k))
-            return linear_form(e->u.op.b, scale * k, out);
-        if (te_const_int(e->u.op.b, &k))
-            return linear_form(e->u.op.a, scale * k, out);
-        return false;
-    default:
-        return false;
+    for (int i = 0; i < s->n; i++)
+        if (s->coef[i] != 0)
+            return true;
+    return false;
+}
+
+/* Whether a and b have the same terms (their ranges may differ). */
+static bool sym_same_terms(const SymRange *a, const SymRange *b)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const SymRange *x = pass ? b : a, *y = pass ? a : b;
+        for (int i = 0; i < x->n; i++) {
+            int64_t other = 0;
+            for (int j = 0; j < y->n; j++)
+                if (te_expr_equal(x->atom[i], y->atom[j]))
+                    other += y->coef[j];
+            if (x->coef[i] != other)
+                return false;
+        }
     }
+    return true;
+}
+
+static bool sym_scale(SymRange *s, int64_t k)
+{
+    for (int i = 0; i < s->n; i++)
+        if (__builtin_mul_overflow(s->coef[i], k, &s->coef[i]))
+            return false;
+    int64_t lo, hi;
+    if (__builtin_mul_overflow(s->lo, k, &lo) || __builtin_mul_overflow(s->hi, k, &hi))
+        return false;
+    s->lo = k < 0 ? hi : lo;
+    s->hi = k < 0 ? lo : hi;
+    return true;
+}
+
+/* s += sign * b (sign 1 or -1). */
+static bool sym_accumulate(SymRange *s, const SymRange *b, int64_t sign)
+{
+    for (int i = 0; i < b->n; i++)
+        if (!sym_add_term(s, b->atom[i], sign * b->coef[i]))
+            return false;
+    int64_t blo = sign > 0 ? b->lo : -b->hi, bhi = sign > 0 ? b->hi : -b->lo;
+    return !__builtin_add_overflow(s->lo, blo, &s->lo) &&
+           !__builtin_add_overflow(s->hi, bhi, &s->hi);
+}
+
+/* sum(coef * atom) + constant as an int32 expression; NULL when out of memory. */
+static TsExpr *sym_expr(TsArena *A, const SymRange *s, int64_t constant)
+{
+    TsExpr *e = NULL;
+    for (int i = 0; i < s->n; i++) {
+        if (s->coef[i] == 0)
+            continue;
+        TsExpr *term = s->coef[i] == 1 ? s->atom[i] : ts_mul(A, s->atom[i], ts_i32(A, s->coef[i]));
+        e = e ? ts_add(A, e, term) : term;
+    }
+    if (!e)
+        return ts_i32(A, constant);
+    return constant ? ts_add(A, e, ts_i32(A, constant)) : e;
+}
+
+/* floordiv(s, c) (or floormod when mod) for c > 0. A term whose coefficient c divides
+ * passes through floordiv exactly and vanishes under floormod. The other terms plus lo
+ * become one atom; floordiv of it plus [0, hi - lo] lies within
+ * [atom, atom + ceil((hi - lo) / c)], and floormod is the atom when lo == hi. */
+static bool sym_divide(TsArena *A, SymRange *s, int64_t c, bool mod)
+{
+    SymRange rest = { 0 }, q = { 0 };
+    for (int i = 0; i < s->n; i++) {
+        if (s->coef[i] % c != 0) {
+            if (!sym_add_term(&rest, s->atom[i], s->coef[i]))
+                return false;
+        } else if (!mod && s->coef[i] != 0 && !sym_add_term(&q, s->atom[i], s->coef[i] / c)) {
+            return false;
+        }
+    }
+    int64_t lo = s->lo, hi = s->hi, qlo = floordiv64(lo, c), qhi = floordiv64(hi, c);
+    if (!sym_has_terms(&rest) || (mod && lo != hi)) {
+        bool one_block = qlo == qhi && !sym_has_terms(&rest);
+        q.lo = !mod ? qlo : one_block ? lo - qlo * c : 0;
+        q.hi = !mod ? qhi : one_block ? hi - qhi * c : c - 1;
+        *s = q;
+        return true;
+    }
+    TsExpr *base = sym_expr(A, &rest, lo);
+    TsExpr *atom = !base ? NULL
+                   : mod ? ts_floormod(A, base, ts_i32(A, c))
+                         : ts_floordiv(A, base, ts_i32(A, c));
+    if (!atom || !sym_add_term(&q, atom, 1))
+        return false;
+    q.lo = 0;
+    q.hi = mod ? 0 : (hi - lo + c - 1) / c;
+    *s = q;
+    return true;
 }
 
 /* How a variable behaves inside the attach scope of the stage being bounded. */
@@ -274,47 +387,113 @@ static int64_t ranging_extent(Lower *L, const TsExpr *var, const Scope *sc)
     return 0;
 }
 
-/* The bounds of one access index: fixed part, and the range [lo, hi] of the rest. */
 typedef struct {
-    bool linear;
-    Linear fixed;
+    Lower *L;
+    const Scope *scope;
+    bool varies; /* a variable ranges in the scope, or a value is read from memory */
+} Invariance;
+
+static TsExpr *note_variance(void *ctx, TsArena *arena, TsExpr *e)
+{
+    Invariance *inv = ctx;
+    (void)arena;
+    if (e->kind == TE_ACCESS || e->kind == TE_LOAD || e->kind == TE_REDUCE || e->kind == TE_CALL ||
+        (e->kind == TE_VAR && ranging_extent(inv->L, e, inv->scope) > 0))
+        inv->varies = true;
+    return inv->varies ? e : NULL;
+}
+
+/* e as one atom: an integer computed from variables fixed in the scope only. */
+static bool sym_opaque(Lower *L, const Scope *sc, TsExpr *e, SymRange *out)
+{
+    Invariance inv = { .L = L, .scope = sc };
+    TeMutator m = { .expr = note_variance, .ctx = &inv };
+    if (!ts_dtype_is_int(e->dtype) || !te_mutate_expr(L->arena, e, &m) || inv.varies)
+        return false;
+    return sym_add_term(out, e, 1);
+}
+
+/* The symbolic range of the int32 expression e inside the scope; false when it cannot
+ * be bounded so. */
+static bool sym_eval(Lower *L, const Scope *sc, TsExpr *e, SymRange *out)
+{
+    int64_t k;
+    memset(out, 0, sizeof *out);
+    if (te_const_int(e, &k)) {
+        out->lo = out->hi = k;
+        return true;
+    }
+    if (e->kind == TE_VAR) {
+        int64_t ext = ranging_extent(L, e, sc);
+        out->hi = ext > 0 ? ext - 1 : 0;
+        return ext > 0 || sym_add_term(out, e, 1);
+    }
+    SymRange b;
+    if (e->kind == TE_ADD || e->kind == TE_SUB) {
+        if (sym_eval(L, sc, e->u.op.a, out) && sym_eval(L, sc, e->u.op.b, &b))
+            return sym_accumulate(out, &b, e->kind == TE_ADD ? 1 : -1);
+        memset(out, 0, sizeof *out);
+    } else if (e->kind == TE_MUL && te_const_int(e->u.op.b, &k)) {
+        return sym_eval(L, sc, e->u.op.a, out) && sym_scale(out, k);
+    } else if (e->kind == TE_MUL && te_const_int(e->u.op.a, &k)) {
+        return sym_eval(L, sc, e->u.op.b, out) && sym_scale(out, k);
+    } else if ((e->kind == TE_FLOORDIV || e->kind == TE_FLOORMOD) && te_const_int(e->u.op.b, &k) &&
+               k > 0) {
+        return sym_eval(L, sc, e->u.op.a, out) &&
+               sym_divide(L->arena, out, k, e->kind == TE_FLOORMOD);
+    } else if (e->kind == TE_MIN || e->kind == TE_MAX) {
+        if (sym_eval(L, sc, e->u.op.a, out) && sym_eval(L, sc, e->u.op.b, &b) &&
+            sym_same_terms(out, &b)) {
+            bool is_min = e->kind == TE_MIN;
+            out->lo = is_min ? min64(out->lo, b.lo) : max64(out->lo, b.lo);
+            out->hi = is_min ? min64(out->hi, b.hi) : max64(out->hi, b.hi);
+            return true;
+        }
+        memset(out, 0, sizeof *out);
+    }
+    return sym_opaque(L, sc, e, out);
+}
+
+/* The bounds of one access index: symbolic in the scope, and constant over the whole
+ * ranges of the loops. */
+typedef struct {
+    bool symbolic, bounded;
+    SymRange sym;
     int64_t lo, hi;
 } IndexBound;
 
-static void bound_index(Lower *L, const TsExpr *idx, const Scope *sc, IndexBound *b)
-{
-    Linear lf = { 0 };
-    memset(b, 0, sizeof *b);
-    b->linear = linear_form(idx, 1, &lf);
-    if (!b->linear)
-        return;
-    b->lo = b->hi = lf.constant;
-    for (int i = 0; i < lf.n; i++) {
-        if (lf.coef[i] == 0)
-            continue;
-        int64_t ext = ranging_extent(L, lf.var[i], sc);
-        if (ext == 0) {
-            linear_add(&b->fixed, lf.var[i], lf.coef[i]);
-            continue;
-        }
-        int64_t span = lf.coef[i] * (ext - 1);
-        b->lo += span < 0 ? span : 0;
-        b->hi += span > 0 ? span : 0;
-    }
-}
+/* Every loop variable of the lowered stages with its whole range. */
+typedef struct {
+    int n;
+    TeRange *items;
+} LoopRanges;
 
-static bool same_fixed(const Linear *a, const Linear *b)
+static bool loop_ranges(Lower *L, LoopRanges *out)
 {
-    if (a->n != b->n)
+    int n = 0;
+    for (int i = 0; i < L->num_stages; i++)
+        n += L->stages[i].axis_extent ? L->stages[i].stage->num_leaves : 0;
+    out->n = 0;
+    out->items = ts_arena_alloc(L->arena, sizeof *out->items * (size_t)(n ? n : 1));
+    if (!out->items)
         return false;
-    for (int i = 0; i < a->n; i++) {
-        bool found = false;
-        for (int j = 0; j < b->n && !found; j++)
-            found = a->var[i] == b->var[j] && a->coef[i] == b->coef[j];
-        if (!found)
-            return false;
+    for (int i = 0; i < L->num_stages; i++) {
+        const StageLower *sl = &L->stages[i];
+        for (int j = 0; sl->axis_extent && j < sl->stage->num_leaves; j++) {
+            const TsAxis *ax = sl->stage->leaves[j];
+            out->items[out->n++] = (TeRange){
+                .var = ts_var(ax), .min = 0, .max = sl->axis_extent[axis_slot(sl->stage, ax)] - 1
+            };
+        }
     }
     return true;
+}
+
+static void bound_index(Lower *L, TsExpr *idx, const Scope *sc, const LoopRanges *lr, IndexBound *b)
+{
+    memset(b, 0, sizeof *b);
+    b->symbolic = sym_eval(L, sc, idx, &b->sym);
+    b->bounded = te_const_bounds(idx, lr->n, lr->items, &b->lo, &b->hi);
 }
 
 /* An access index in terms of loop variables: the consumer's root variables replaced by
@@ -324,7 +503,8 @@ typedef struct {
     const TsTensor *target;
     const StageLower *consumer;
     const Scope *scope;
-    IndexBound *bounds;       /* [num_found][ndim] */
+    LoopRanges ranges;
+    IndexBound *bounds; /* [num_found][ndim] */
     int num_found, cap;
     bool failed;
 } Collect;
@@ -372,25 +552,46 @@ static TsExpr *collect_access(void *ctx, TsArena *arena, TsExpr *e)
             c->failed = true;
             return e;
         }
-        bound_index(c->L, idx, c->scope, &c->bounds[c->num_found * TS_MAX_DIMS + d]);
+        bound_index(c->L, idx, c->scope, &c->ranges, &c->bounds[c->num_found * TS_MAX_DIMS + d]);
     }
     c->num_found++;
     return NULL; /* indices may read the target too */
 }
 
-static TsExpr *linear_expr(TsArena *A, const Linear *lf, int64_t constant)
+/* Dimension d of the region read by the accesses found: min and extent, or false for
+ * the whole dimension. The symbolic region needs every access to share its terms; the
+ * constant one is the fallback. The smaller one is taken. */
+static bool region_dim(Lower *L, const Collect *c, int d, int64_t dim, TsExpr **min,
+                       int64_t *extent)
 {
-    TsExpr *e = NULL;
-    for (int i = 0; i < lf->n; i++) {
-        if (lf->coef[i] == 0)
-            continue;
-        TsExpr *term = lf->coef[i] == 1 ? (TsExpr *)lf->var[i]
-                                        : ts_mul(A, (TsExpr *)lf->var[i], ts_i32(A, lf->coef[i]));
-        e = e ? ts_add(A, e, term) : term;
+    const IndexBound *first = &c->bounds[d];
+    bool sym = c->num_found > 0, con = c->num_found > 0;
+    int64_t slo = 0, shi = 0, clo = 0, chi = 0;
+    for (int k = 0; k < c->num_found; k++) {
+        const IndexBound *b = &c->bounds[k * TS_MAX_DIMS + d];
+        sym = sym && b->symbolic && sym_same_terms(&b->sym, &first->sym);
+        con = con && b->bounded;
+        slo = k == 0 || b->sym.lo < slo ? b->sym.lo : slo;
+        shi = k == 0 || b->sym.hi > shi ? b->sym.hi : shi;
+        clo = k == 0 || b->lo < clo ? b->lo : clo;
+        chi = k == 0 || b->hi > chi ? b->hi : chi;
     }
-    if (!e)
-        return ts_i32(A, constant);
-    return constant ? ts_add(A, e, ts_i32(A, constant)) : e;
+    if (sym && !sym_has_terms(&first->sym)) { /* a constant region is clipped to the tensor */
+        slo = max64(slo, 0);
+        shi = min64(shi, dim - 1);
+    }
+    clo = max64(clo, 0);
+    chi = min64(chi, dim - 1);
+    sym = sym && shi >= slo && shi - slo + 1 < dim;
+    con = con && chi >= clo && chi - clo + 1 < dim;
+    if (sym && (!con || shi - slo <= chi - clo)) {
+        *min = sym_expr(L->arena, &first->sym, slo);
+        *extent = shi - slo + 1;
+    } else if (con) {
+        *min = ts_i32(L->arena, clo);
+        *extent = chi - clo + 1;
+    }
+    return sym || con;
 }
 
 /* The region of sl's tensor read inside its attach scope. */
@@ -400,12 +601,15 @@ static bool infer_region(Lower *L, StageLower *sl)
     const TsTensor *op = st->op;
     Scope sc = { st->attach_parent, leaf_position(st->attach_parent, attach_leaf(st)) };
     if (sc.attach_pos < 0) {
-        ts_fail(L->err, TS_ESCHEDULE, "lower: stage %s is computed at %s.%s, which is no longer "
-                "a loop of %s", op->name, sc.parent->op->name, st->attach_axis->name,
-                sc.parent->op->name);
+        ts_fail(L->err, TS_ESCHEDULE,
+                "lower: stage %s is computed at %s.%s, which is no longer "
+                "a loop of %s",
+                op->name, sc.parent->op->name, st->attach_axis->name, sc.parent->op->name);
         return false;
     }
     Collect c = { .L = L, .target = st->tensor, .scope = &sc };
+    if (!loop_ranges(L, &c.ranges))
+        return failed(L);
     for (int i = 0; i < L->num_stages; i++) {
         StageLower *other = &L->stages[i];
         if (other == sl || other->stage->attach == SCH_ATTACH_INLINE)
@@ -417,31 +621,17 @@ static bool infer_region(Lower *L, StageLower *sl)
         if (c.failed)
             return failed(L);
         if (c.num_found > before && other->stage != sc.parent && !inside_scope(other->stage, &sc)) {
-            ts_fail(L->err, TS_ESCHEDULE, "lower: stage %s is computed at %s.%s but stage %s, "
-                    "which reads it, is computed outside that loop", op->name,
-                    sc.parent->op->name, st->attach_axis->name, other->stage->op->name);
+            ts_fail(L->err, TS_ESCHEDULE,
+                    "lower: stage %s is computed at %s.%s but stage %s, "
+                    "which reads it, is computed outside that loop",
+                    op->name, sc.parent->op->name, st->attach_axis->name, other->stage->op->name);
             return false;
         }
     }
     for (int d = 0; d < op->ndim; d++) {
-        int64_t dim = ts_tensor_dim(op, d), lo = 0, hi = dim - 1;
-        bool full = c.num_found == 0;
-        for (int k = 0; k < c.num_found && !full; k++) {
-            const IndexBound *b = &c.bounds[k * TS_MAX_DIMS + d];
-            full = !b->linear || !same_fixed(&b->fixed, &c.bounds[d].fixed);
-            lo = k == 0 || b->lo < lo ? b->lo : lo;
-            hi = k == 0 || b->hi > hi ? b->hi : hi;
-        }
-        if (!full && c.bounds[d].fixed.n == 0) {
-            lo = lo < 0 ? 0 : lo; /* a constant region is clipped to the tensor */
-            hi = hi >= dim ? dim - 1 : hi;
-        }
-        if (full || hi - lo + 1 >= dim || hi < lo) {
+        if (!region_dim(L, &c, d, ts_tensor_dim(op, d), &sl->min[d], &sl->extent[d])) {
             sl->min[d] = ts_i32(L->arena, 0);
-            sl->extent[d] = dim;
-        } else {
-            sl->min[d] = linear_expr(L->arena, &c.bounds[d].fixed, lo);
-            sl->extent[d] = hi - lo + 1;
+            sl->extent[d] = ts_tensor_dim(op, d);
         }
         if (!sl->min[d])
             return failed(L);
