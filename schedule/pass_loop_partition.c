@@ -55,6 +55,11 @@ typedef struct Partitioner {
     int path[MAX_DEPTH]; /* child indices from the candidate loop's body to the statement
                           * being examined (see child_stmt) */
     int depth;
+    /* The variable of the loop being examined when it is parallel: its parts are the
+     * branches of an if on it (see cut_loop), which the search for guards must not
+     * enter, or it would find the guard the cut kept in the other branch and cut the
+     * loop again in every round until MAX_PARTITIONS, leaving inner loops uncut. */
+    const TsExpr *parallel_var;
     TeMutator self;
 } Partitioner;
 
@@ -283,6 +288,9 @@ static bool find_guard_below(Partitioner *p, const TeStmt *s, int slot, Guard *g
     int saved = p->num_ranges;
     if (p->depth == MAX_DEPTH)
         return false;
+    if (s->kind == TE_STMT_IF && !s->u.if_then.likely && p->parallel_var &&
+        te_expr_uses_var(s->u.if_then.cond, p->parallel_var))
+        return false;
     bool found = false, pushed = s->kind == TE_STMT_FOR   ? push_loop(p, s)
                                  : s->kind == TE_STMT_LET ? push_let(p, s)
                                                           : true;
@@ -421,6 +429,7 @@ static TeStmt *visit_for(Partitioner *p, TeStmt *s)
     Guard g;
     if (push_loop(p, s)) {
         p->depth = 0; /* paths start at the body of the loop being examined */
+        p->parallel_var = s->u.loop.for_kind == TE_FOR_PARALLEL ? s->u.loop.var : NULL;
         if (candidate && p->num_ranges > slot && find_guard(p, s->u.loop.body, slot, &g))
             r = cut_loop(p, s, min, min + extent - 1, &g);
         else if (!p->failed)

@@ -305,6 +305,54 @@ static void test_matmul_vectorize_then_flatten(void **state)
     assert_same_results(f, flat);
 }
 
+/* A fused axis of a [5, 7] buffer indexes it as [floordiv(f, 7), floormod(f, 7)]: the flat
+ * index is f again, so a vectorized f reads and writes contiguous vectors instead of
+ * being refused (two lanes could not be told apart in a gather of C[f]). A padded row
+ * stride keeps the pair apart, and the index stays. */
+static void test_flatten_fused_index(void **state)
+{
+    (void)state;
+    TeBuffer *in = arg("In", 2, (int64_t[]){ 5, 7 }, TS_INT32);
+    TeBuffer *c = arg("C", 2, (int64_t[]){ 5, 7 }, TS_INT32);
+    TsExpr *fo = var("f.outer"), *fi = var("f.inner");
+    TsExpr *f = ts_add(A, ts_mul(A, fo, i32(5)), fi);
+    TsExpr *row = ts_floordiv(A, f, i32(7)), *col = ts_floormod(A, f, i32(7));
+    TeStmt *body = store(c, IX(row, col), ts_add(A, load(c, IX(row, col)), load(in, IX(row, col))));
+    TsLoweredFunc *fn = func(2, (TeBuffer *[]){ in, c },
+                             loop(fo, 7, TE_FOR_SERIAL, loop(fi, 5, TE_FOR_VECTORIZED, body)));
+    TsLoweredFunc *flat = run_pass(sch_pass_storage_flatten, fn, &strict);
+    assert_text(flat, "for (f.outer, 0, 7) {\n"
+                      "  vectorized (f.inner, 0, 5) {\n"
+                      "    C[((f.outer * 5) + f.inner)] = (C[((f.outer * 5) + f.inner)] + "
+                      "In[((f.outer * 5) + f.inner)])\n"
+                      "  }\n"
+                      "}\n");
+    assert_same_results(fn, flat);
+    TsLoweredFunc *vec = run_pass(sch_pass_vectorize, flat, &strict);
+    assert_text(vec, "for (f.outer, 0, 7) {\n"
+                     "  C[ramp((f.outer * 5), 1, 5)] = (C[ramp((f.outer * 5), 1, 5)] + "
+                     "In[ramp((f.outer * 5), 1, 5)])\n"
+                     "}\n");
+    assert_same_results(fn, vec);
+    TeBuffer *padded = local("P", 2, (int64_t[]){ 5, 7 }, TS_INT32);
+    padded->strides[0] = 8;
+    padded->num_elements = 40;
+    TsLoweredFunc *g = func(1, (TeBuffer *[]){ in },
+                            te_allocate(A, padded, loop(fo, 7, TE_FOR_SERIAL,
+                                                        loop(fi, 5, TE_FOR_SERIAL,
+                                                             store(padded, IX(row, col),
+                                                                   load(in, IX(row, col)))))));
+    TsLoweredFunc *gflat = run_pass(sch_pass_storage_flatten, g, &strict);
+    assert_text(gflat, "allocate P: int32[5, 7] {\n"
+                       "  for (f.outer, 0, 7) {\n"
+                       "    for (f.inner, 0, 5) {\n"
+                       "      P[((floordiv(((f.outer * 5) + f.inner), 7) * 8) + "
+                       "floormod(((f.outer * 5) + f.inner), 7))] = In[((f.outer * 5) + f.inner)]\n"
+                       "    }\n"
+                       "  }\n"
+                       "}\n");
+}
+
 /* Strides padded by storage_align are honoured: a [3, 5] buffer with row stride 8. */
 static void test_flatten_padded_strides(void **state)
 {
@@ -859,6 +907,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reduction_across_lanes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vectorize_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vectorized_guarded_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flatten_fused_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vectorized_outside_serial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_vectorized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unroll_marked, setup, teardown),
