@@ -352,9 +352,10 @@ static int quotient_partner(const TeLinear *f, int m)
  * same with / and %, which truncate): an identity of exact integers, so of integers
  * modulo 2^bits too, and a division by a nonzero constant cannot fail, so dropping the
  * pair loses no run-time error (x itself stays). The remainder may also be of a
- * remainder, floordiv(floormod(x, 8), 4)*4 + floormod(x, 4) = floormod(x, 8). This is what a split and then a fuse
- * of its two parts leave in indices and guards. Applied until no pair is left, as x may
- * pair again (a fuse of a split of a fused axis). Returns false on failure. */
+ * remainder: floordiv(floormod(x, 8), 4)*4 + floormod(x, 4) = floormod(x, 8). This is
+ * what a split and then a fuse of its two parts leave in indices and guards. Applied
+ * until no pair is left, as x may pair again (a fuse of a split of a fused axis).
+ * Returns false on failure. */
 static bool fold_division_pairs(Simplifier *s, TeLinear *f)
 {
     for (int round = 0; round < TE_LINEAR_MAX_TERMS && !f->too_big; round++) {
@@ -623,7 +624,7 @@ static TsExpr *quotient_compare(Simplifier *s, TsExpr *n)
 {
     TsExpr *q = n->u.op.a, *other = n->u.op.b;
     TeExprKind k = n->kind;
-    int64_t c, bound, low;
+    int64_t c, bound, low, high;
     if (q->kind != TE_FLOORDIV) {
         q = n->u.op.b;
         other = n->u.op.a;
@@ -632,10 +633,10 @@ static TsExpr *quotient_compare(Simplifier *s, TsExpr *n)
     if (q->kind != TE_FLOORDIV || !te_is_signed_scalar(q->dtype) || k == TE_EQ || k == TE_NE ||
         !te_const_int(q->u.op.b, &c) || c <= 0 || !te_const_int(other, &bound))
         return NULL;
-    if (!te_mul_ok(bound, c, &low) || !te_fits(q->dtype, low, low) ||
-        !te_fits(q->dtype, low + (c - 1), low + (c - 1)))
+    if (!te_mul_ok(bound, c, &low) || !te_add_ok(low, c - 1, &high) ||
+        !te_fits(q->dtype, low, high))
         return NULL;
-    int64_t limit = k == TE_LT || k == TE_GE ? low : low + (c - 1);
+    int64_t limit = k == TE_LT || k == TE_GE ? low : high;
     TsExpr *r = with_operands(s, n, q->u.op.a, make_int(s, q->dtype, limit));
     if (r)
         r->kind = k;
@@ -684,18 +685,13 @@ static int implies(Simplifier *s, const TsExpr *p, const TsExpr *q)
     return pushed < 0 ? -1 : proven;
 }
 
-/* a && b where one conjunct implies the other is the stronger one (k < 3 && k < 1 is
- * k < 1, i < 1 && i + 6 < 9 over i >= 0 is i < 1); a || b where one implies the other is
- * the weaker one. A dropped operand must not be able to fail at run time. Scalars only:
- * the facts are about scalar variables. */
-/* cond as e in [*lo, *hi] when it compares an integer scalar e with a constant (either
- * side); false for anything else, != included. */
+/* cond as e in [*lo, *hi] when it compares a signed integer scalar e with a constant
+ * (either side); false for anything else, != included. */
 static bool cond_interval(const TsExpr *cond, const TsExpr **e, int64_t *lo, int64_t *hi)
 {
     TeExprKind k = cond->kind;
     int64_t c;
-    if (!te_is_compare(k) || k == TE_NE || !te_is_integral(cond->u.op.a->dtype) ||
-        cond->u.op.a->dtype.lanes != 1)
+    if (!te_is_compare(k) || k == TE_NE || !te_is_signed_scalar(cond->u.op.a->dtype))
         return false;
     *e = cond->u.op.a;
     if (!te_const_int(cond->u.op.b, &c)) {
@@ -731,6 +727,10 @@ static TsExpr *same_subject(TsExpr *n)
     return a_in_b ? b : b_in_a ? a : NULL;
 }
 
+/* a && b where one conjunct implies the other is the stronger one (k < 3 && k < 1 is
+ * k < 1, i < 1 && i + 6 < 9 over i >= 0 is i < 1); a || b where one implies the other is
+ * the weaker one. A dropped operand must not be able to fail at run time. Scalars only:
+ * the facts are about scalar variables. */
 static TsExpr *chained_condition(Simplifier *s, TsExpr *n)
 {
     TsExpr *a = n->u.op.a, *b = n->u.op.b;

@@ -336,6 +336,11 @@ static void test_chained_comparisons(void **state)
                       "(y <= 9)");
     assert_simplifies(A, ts_and(A, ts_ge(A, v.x, c32(A, 2)), ts_eq(A, v.x, c32(A, 4))), 0, NULL,
                       "(x == 4)");
+    /* Unsigned constants are not compared as int64: 2^64 - 1 is not -1. */
+    TsExpr *u = ts_variable(A, "u", TS_UINT64);
+    assert_simplifies(A, ts_and(A, ts_lt(A, u, ts_uint(A, TS_UINT64, 5)),
+                                ts_lt(A, u, ts_uint(A, TS_UINT64, UINT64_MAX))),
+                      0, NULL, "((u < 5u64) && (u < 18446744073709551615u64))");
     /* Overlapping intervals neither of which holds the other stay. */
     assert_simplifies(A, ts_and(A, ts_ge(A, v.x, c32(A, 2)), ts_lt(A, v.x, c32(A, 7))), 0, NULL,
                       "((x >= 2) && (x < 7))");
