@@ -503,7 +503,8 @@ static TsExpr *split_then_fuse(Gen *g, TsExpr *a)
         break;
     default: break;
     }
-    TsExpr *pair = rng_int(r, 0, 1) ? ts_add(A, quotient, remainder) : ts_add(A, remainder, quotient);
+    TsExpr *pair = rng_int(r, 0, 1) ? ts_add(A, quotient, remainder)
+                                    : ts_add(A, remainder, quotient);
     return ts_add(A, ts_mul(A, pair, c32(A, k)), random_expr(g, 0));
 }
 
