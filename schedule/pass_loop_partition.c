@@ -35,7 +35,10 @@
  * MAX_PARTITIONS cuts were made: the bound keeps compile time in check, and loops left
  * uncut are still correct because their guards stay. Loop kinds and pragmas are kept
  * on every part. A parallel loop is not cut into several loops, which would leave the
- * thread pool short pieces; its parts become the branches of an if on its variable. */
+ * thread pool short pieces; its parts become the branches of an if on its variable.
+ * Inside the branches of an if on a loop variable (v < c, v >= c, in conjunctions), the
+ * loops below are examined with the range the branch allows, so a tail left in the
+ * else branch of a cut parallel loop is cut too. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +58,11 @@ typedef struct Partitioner {
     int path[MAX_DEPTH]; /* child indices from the candidate loop's body to the statement
                           * being examined (see child_stmt) */
     int depth;
+    /* The variable of the loop being examined when it is parallel: its parts are the
+     * branches of an if on it (see cut_loop), which the search for guards must not
+     * enter, or it would find the guard the cut kept in the other branch and cut the
+     * loop again in every round until MAX_PARTITIONS, leaving inner loops uncut. */
+    const TsExpr *parallel_var;
     TeMutator self;
 } Partitioner;
 
@@ -283,6 +291,9 @@ static bool find_guard_below(Partitioner *p, const TeStmt *s, int slot, Guard *g
     int saved = p->num_ranges;
     if (p->depth == MAX_DEPTH)
         return false;
+    if (s->kind == TE_STMT_IF && !s->u.if_then.likely && p->parallel_var &&
+        te_expr_uses_var(s->u.if_then.cond, p->parallel_var))
+        return false;
     bool found = false, pushed = s->kind == TE_STMT_FOR   ? push_loop(p, s)
                                  : s->kind == TE_STMT_LET ? push_let(p, s)
                                                           : true;
@@ -421,6 +432,7 @@ static TeStmt *visit_for(Partitioner *p, TeStmt *s)
     Guard g;
     if (push_loop(p, s)) {
         p->depth = 0; /* paths start at the body of the loop being examined */
+        p->parallel_var = s->u.loop.for_kind == TE_FOR_PARALLEL ? s->u.loop.var : NULL;
         if (candidate && p->num_ranges > slot && find_guard(p, s->u.loop.body, slot, &g))
             r = cut_loop(p, s, min, min + extent - 1, &g);
         else if (!p->failed)
@@ -435,6 +447,60 @@ static TeStmt *visit_for(Partitioner *p, TeStmt *s)
         copy->u.loop.body = body;
     }
     return copy;
+}
+
+/* Narrows the ranges by what cond being `truth` says about single loop variables (v op
+ * c, in conjunctions when true): inside the branches of an if on a loop variable, as a
+ * cut parallel loop leaves them, the loops below are examined over the iterations
+ * that reach them. Returns false on failure. */
+static bool push_condition(Partitioner *p, const TsExpr *cond, bool truth)
+{
+    if (cond->kind == TE_NOT)
+        return push_condition(p, cond->u.op.a, !truth);
+    if (cond->kind == TE_AND && truth)
+        return push_condition(p, cond->u.op.a, true) && push_condition(p, cond->u.op.b, true);
+    TeExprKind k = cond->kind;
+    int64_t c;
+    if ((k != TE_LT && k != TE_LE && k != TE_GT && k != TE_GE && k != TE_EQ) ||
+        cond->u.op.a->kind != TE_VAR || !te_const_int(cond->u.op.b, &c))
+        return true;
+    const TsExpr *var = cond->u.op.a;
+    const TeRange *known = NULL;
+    for (int i = p->num_ranges - 1; i >= 0 && !known; i--)
+        known = p->ranges[i].var == var ? &p->ranges[i] : NULL;
+    if (!known || (!truth && k == TE_EQ))
+        return true;
+    if (!truth)
+        k = k == TE_LT ? TE_GE : k == TE_LE ? TE_GT : k == TE_GT ? TE_LE : TE_LT;
+    if ((k == TE_LT && c == INT64_MIN) || (k == TE_GT && c == INT64_MAX))
+        return true;
+    int64_t lo = known->min, hi = known->max;
+    int64_t upper = k == TE_LT ? c - 1 : c, lower = k == TE_GT ? c + 1 : c;
+    if ((k == TE_LT || k == TE_LE || k == TE_EQ) && upper < hi)
+        hi = upper;
+    if ((k == TE_GT || k == TE_GE || k == TE_EQ) && lower > lo)
+        lo = lower;
+    return lo > hi || push_range(p, var, lo, hi);
+}
+
+/* The branches of an if, each examined under what it knows of the loop variables. */
+static TeStmt *visit_if(Partitioner *p, TeStmt *s)
+{
+    int saved = p->num_ranges;
+    TeStmt *then_case = NULL, *else_case = s->u.if_then.else_case;
+    if (push_condition(p, s->u.if_then.cond, true))
+        then_case = te_mutate_stmt(p->arena, s->u.if_then.then_case, &p->self);
+    p->num_ranges = saved;
+    if (then_case && else_case)
+        else_case = push_condition(p, s->u.if_then.cond, false)
+                        ? te_mutate_stmt(p->arena, else_case, &p->self)
+                        : NULL;
+    p->num_ranges = saved;
+    if (!then_case || (s->u.if_then.else_case && !else_case))
+        return NULL;
+    if (then_case == s->u.if_then.then_case && else_case == s->u.if_then.else_case)
+        return s;
+    return te_if(p->arena, s->u.if_then.cond, then_case, else_case, s->u.if_then.likely);
 }
 
 static TeStmt *visit_let(Partitioner *p, TeStmt *s)
@@ -455,7 +521,8 @@ static TeStmt *visit(void *ctx, TsArena *arena, TeStmt *s)
     switch (s->kind) {
     case TE_STMT_FOR: r = visit_for(p, s); break;
     case TE_STMT_LET: r = visit_let(p, s); break;
-    case TE_STMT_IF: case TE_STMT_SEQ: case TE_STMT_ALLOCATE:
+    case TE_STMT_IF: r = visit_if(p, s); break;
+    case TE_STMT_SEQ: case TE_STMT_ALLOCATE:
         return NULL; /* the engine descends */
     case TE_STMT_STORE: case TE_STMT_CALL: case TE_NUM_STMT_KINDS:
         return s;

@@ -95,7 +95,22 @@ static TsExpr *add_term(TsArena *arena, TsExpr *sum, TsExpr *term)
     return ts_add(arena, sum, term);
 }
 
-/* The flat index of buffer[indices...]: sum(indices[d] * strides[d]). */
+/* Whether the + - * tree of e has a floordiv or / (when want_quotient) or a floormod or
+ * % among its leaves. */
+static bool has_division_leaf(const TsExpr *e, bool want_quotient)
+{
+    if (e->kind == TE_ADD || e->kind == TE_SUB || e->kind == TE_MUL)
+        return has_division_leaf(e->u.op.a, want_quotient) ||
+               has_division_leaf(e->u.op.b, want_quotient);
+    if (e->kind == TE_FLOORDIV || e->kind == TE_DIV)
+        return want_quotient;
+    return !want_quotient && (e->kind == TE_FLOORMOD || e->kind == TE_MOD);
+}
+
+/* The flat index of buffer[indices...]: sum(indices[d] * strides[d]). A scalar index
+ * with both a quotient and a remainder (floordiv(f, 7) * 7 + floormod(f, 7), what a
+ * fused axis of a split pair leaves in the two dimensions it indexes) is simplified,
+ * which folds the pair back into f: one address per lane, a contiguous vector access. */
 static TsExpr *flat_index(TsArena *arena, const TeBuffer *buffer, TsExpr *const *indices)
 {
     if (buffer->ndim == 0)
@@ -105,6 +120,9 @@ static TsExpr *flat_index(TsArena *arena, const TeBuffer *buffer, TsExpr *const 
         TsExpr *term = scale_index(arena, indices[d], buffer->strides[d]);
         sum = term ? add_term(arena, sum, term) : NULL;
     }
+    if (sum && sum->dtype.lanes == 1 && has_division_leaf(sum, true) &&
+        has_division_leaf(sum, false))
+        return te_simplify_expr(arena, sum, 0, NULL);
     return sum;
 }
 

@@ -7,14 +7,15 @@
  * so a flat index i * 16 + j with j vectorized becomes ramp(i * 16, 1, n), which
  * codegen emits as one contiguous vector access. A serial loop inside the vectorized
  * one stays a loop with a vector body when its bounds do not depend on the lanes (the
- * reduction loop of a matmul whose vectorized axis is outside it).
+ * reduction loop of a matmul whose vectorized axis is outside it). An if_then_else whose
+ * condition depends on the lanes stays lazy per lane: its condition becomes a lane mask
+ * and the loads of its branches masked loads, so padded reads (an inlined pad stage)
+ * vectorize without reading outside their buffers.
  *
  * Inner vectorized loops go first, so two nested vectorized loops leave the outer one
  * with vector code inside, which it refuses. A loop cannot be vectorized when
  *   - its extent is not a constant (after simplification) or exceeds 1024 lanes;
  *   - an if statement's condition, or the bounds of an inner loop, depend on the lanes;
- *   - an if_then_else whose condition depends on the lanes guards a load or an integer
- *     operation that can trap (it would be evaluated in every lane);
  *   - a store to an address that does not vary with the lanes gets a varying value (a
  *     reduction across lanes), or writes a buffer the loop also reads;
  *   - lanes could see or overwrite each other's writes: a buffer written with a
@@ -298,35 +299,12 @@ static TsExpr *vec_select(Vectorizer *v, TsExpr *e)
     return ts_select(v->arena, cond, widen(v, t), widen(v, f));
 }
 
-typedef struct {
-    bool unsafe;
-} TrapQuery;
-
-static TsExpr *find_trap(void *ctx, TsArena *arena, TsExpr *e)
-{
-    TrapQuery *q = ctx;
-    (void)arena;
-    bool int_op = ts_dtype_is_int(e->dtype);
-    if (e->kind == TE_LOAD || e->kind == TE_IF_THEN_ELSE ||
-        (int_op && (e->kind == TE_DIV || e->kind == TE_MOD || e->kind == TE_FLOORDIV ||
-                    e->kind == TE_FLOORMOD || e->kind == TE_SHL || e->kind == TE_SHR)))
-        q->unsafe = true;
-    return q->unsafe ? e : NULL;
-}
-
-/* True when evaluating e where its guard is false could fault: it reads memory or does
- * integer arithmetic with a failure case. */
-static bool may_trap(const TsExpr *e)
-{
-    TrapQuery q = { false };
-    TeMutator m = { .expr = find_trap, .ctx = &q };
-    te_mutate_expr(NULL, (TsExpr *)e, &m);
-    return q.unsafe;
-}
-
 /* if_then_else evaluates only the chosen branch. With a scalar condition the vector
- * branches are chosen whole; with a varying one both are evaluated in every lane, as a
- * select, which is only sound when neither can fault. */
+ * branches are chosen whole. With a varying one it stays an if_then_else of vectors,
+ * which evaluates each branch only in the lanes that choose it (te.h): the condition is
+ * a lane mask, a load under it is a masked load or gather that reads nothing in the
+ * other lanes (codegen/llvm_expr.c), so a padded read never touches memory outside its
+ * buffer. The branches are widened, and the result is chosen per lane. */
 static TsExpr *vec_if_then_else(Vectorizer *v, TsExpr *e)
 {
     TsExpr *cond = vec_expr(v, e->u.select.cond);
@@ -336,15 +314,9 @@ static TsExpr *vec_if_then_else(Vectorizer *v, TsExpr *e)
         return NULL;
     if (cond == e->u.select.cond && t == e->u.select.then_value && f == e->u.select.else_value)
         return e;
-    if (cond->dtype.lanes == 1) {
-        if (t->dtype.lanes == 1 && f->dtype.lanes == 1)
-            return ts_if_then_else(v->arena, cond, t, f);
-        return ts_if_then_else(v->arena, cond, widen(v, t), widen(v, f));
-    }
-    if (may_trap(e->u.select.then_value) || may_trap(e->u.select.else_value))
-        return cannot(v, "the condition of %s depends on %s and a branch reads memory or may "
-                      "trap", str(v, e), v->var->u.var.name), NULL;
-    return ts_select(v->arena, cond, widen(v, t), widen(v, f));
+    if (cond->dtype.lanes == 1 && t->dtype.lanes == 1 && f->dtype.lanes == 1)
+        return ts_if_then_else(v->arena, cond, t, f);
+    return ts_if_then_else(v->arena, cond, widen(v, t), widen(v, f));
 }
 
 static TsExpr *vec_call(Vectorizer *v, TsExpr *e)

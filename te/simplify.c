@@ -23,6 +23,11 @@
  *   the interpreter's float32 rounding, and only to finite results; x + 0.0 is not x
  *   (-0.0 + 0.0 is +0.0), so no identity rule touches floats.
  *
+ * Rules for what lowering leaves behind a split and a fuse: a quotient and remainder
+ * pair, floordiv(x, c)*c + floormod(x, c), is x again (fold_division_pairs);
+ * floordiv(x, c) op K is a comparison of x (quotient_compare); and of two conditions in
+ * an && or ||, one that implies the other decides (chained_condition).
+ *
  * Canonical order: terms keep the order in which they first appear (with a positive
  * term moved first when there is one) and the constant comes last, so printed forms
  * and golden files are the same on every run; nothing is ordered by pointer value. */
@@ -311,12 +316,78 @@ static TsExpr *arith_rules(Simplifier *s, TsExpr *n)
     return n;
 }
 
+/* Whether floormod(y, c) equals the remainder r = floormod(x, c) (or y % c equals
+ * x % c): y is x, or, for floormod with c > 0, y is floormod(x, m) with c dividing m > 0
+ * (which the nested-division rule has already turned into floormod(x, c)). */
+static bool same_remainder(const TsExpr *y, const TsExpr *r, int64_t c)
+{
+    int64_t m;
+    if (te_expr_equal(y, r->u.op.a))
+        return true;
+    return r->kind == TE_FLOORMOD && c > 0 && y->kind == TE_FLOORMOD &&
+           te_const_int(y->u.op.b, &m) && m > 0 && m % c == 0 &&
+           te_expr_equal(y->u.op.a, r->u.op.a);
+}
+
+/* The index of a term k*q of f that pairs with the remainder term f->terms[m], k*r where
+ * r = floormod(x, c) (or x % c): q = floordiv(y, c) (or y / c) with the coefficient
+ * k*c, where floormod(y, c) = r (same_remainder); -1 when there is none. */
+static int quotient_partner(const TeLinear *f, int m)
+{
+    const TsExpr *r = f->terms[m].expr;
+    int64_t c, k = f->terms[m].coeff;
+    if ((r->kind != TE_FLOORMOD && r->kind != TE_MOD) || !te_const_int(r->u.op.b, &c) ||
+        c == 0 || k == 0)
+        return -1;
+    TeExprKind quotient = r->kind == TE_FLOORMOD ? TE_FLOORDIV : TE_DIV;
+    for (int i = 0; i < f->num_terms; i++) {
+        const TsExpr *q = f->terms[i].expr;
+        if (q->kind == quotient && te_expr_equal(q->u.op.b, r->u.op.b) &&
+            same_remainder(q->u.op.a, r, c) && f->terms[i].coeff == te_wrap_mul(f->dtype, k, c))
+            return i;
+    }
+    return -1;
+}
+
+/* floordiv(x, c)*c + floormod(x, c) = x, times any k, for a constant c != 0 (and the
+ * same with / and %, which truncate): an identity of exact integers, so of integers
+ * modulo 2^bits too, and a division by a nonzero constant cannot fail, so dropping the
+ * pair loses no run-time error (x itself stays). The remainder may also be of a
+ * remainder: floordiv(floormod(x, 8), 4)*4 + floormod(x, 4) = floormod(x, 8). This is
+ * what a split and then a fuse of its two parts leave in indices and guards. Applied
+ * until no pair is left, as x may pair again (a fuse of a split of a fused axis).
+ * Returns false on failure. */
+static bool fold_division_pairs(Simplifier *s, TeLinear *f)
+{
+    for (int round = 0; round < TE_LINEAR_MAX_TERMS && !f->too_big; round++) {
+        int m = 0, q = -1;
+        for (; m < f->num_terms && q < 0; m++)
+            q = quotient_partner(f, m);
+        if (q < 0)
+            return true;
+        m--;
+        TeLinear g;
+        te_linear_init(&g, f->dtype);
+        g.constant = f->constant;
+        for (int i = 0; i < f->num_terms; i++)
+            if (i != m && i != q)
+                te_linear_add(&g, f->terms[i].expr, f->terms[i].coeff);
+        /* y (the quotient's dividend) simplified again: it may combine with the rest. */
+        TsExpr *x = simp(s, f->terms[q].expr->u.op.a);
+        if (!x)
+            return false;
+        te_linear_collect(&g, x, f->terms[m].coeff);
+        *f = g;
+    }
+    return true;
+}
+
 static TsExpr *simp_arith(Simplifier *s, TsExpr *e)
 {
     if (te_is_signed_scalar(e->dtype)) {
         TeLinear f;
         te_linear_init(&f, e->dtype);
-        if (!collect_simplified(s, &f, e, 1))
+        if (!collect_simplified(s, &f, e, 1) || !fold_division_pairs(s, &f))
             return NULL;
         if (!f.too_big)
             return lin_build(s, &f);
@@ -536,6 +607,43 @@ static TsExpr *canonical_compare(Simplifier *s, TsExpr *n)
     return with_operands(s, n, l, r);
 }
 
+static TsExpr *compare_rules(Simplifier *s, TsExpr *n);
+
+static TeExprKind mirrored_compare(TeExprKind k)
+{
+    return k == TE_LT ? TE_GT : k == TE_GT ? TE_LT : k == TE_LE ? TE_GE : k == TE_GE ? TE_LE : k;
+}
+
+/* floordiv(x, c) op K for a constant c > 0 as a comparison of x, which loop partition
+ * can cut (a guard of a fused axis, floordiv(f, 10) < 1, is f < 10): floordiv(x, c) < K
+ * is x < K*c, <= K is x <= K*c + c - 1, > K is x > K*c + c - 1, >= K is x >= K*c. Exact
+ * for every value x holds, as long as the new constant fits the dtype (otherwise the
+ * comparison is decided by x's type range, which te_decide_compare does). Truncating
+ * division and (in)equality, which are not one interval of x, are left alone. NULL when
+ * the rule does not apply. */
+static TsExpr *quotient_compare(Simplifier *s, TsExpr *n)
+{
+    TsExpr *q = n->u.op.a, *other = n->u.op.b;
+    TeExprKind k = n->kind;
+    int64_t c, bound, low, high;
+    if (q->kind != TE_FLOORDIV) {
+        q = n->u.op.b;
+        other = n->u.op.a;
+        k = mirrored_compare(k);
+    }
+    if (q->kind != TE_FLOORDIV || !te_is_signed_scalar(q->dtype) || k == TE_EQ || k == TE_NE ||
+        !te_const_int(q->u.op.b, &c) || c <= 0 || !te_const_int(other, &bound))
+        return NULL;
+    if (!te_mul_ok(bound, c, &low) || !te_add_ok(low, c - 1, &high) ||
+        !te_fits(q->dtype, low, high))
+        return NULL;
+    int64_t limit = k == TE_LT || k == TE_GE ? low : high;
+    TsExpr *r = with_operands(s, n, q->u.op.a, make_int(s, q->dtype, limit));
+    if (r)
+        r->kind = k;
+    return r ? compare_rules(s, r) : NULL;
+}
+
 static TsExpr *compare_rules(Simplifier *s, TsExpr *n)
 {
     TeRanges rs = view(s);
@@ -549,7 +657,10 @@ static TsExpr *compare_rules(Simplifier *s, TsExpr *n)
     TeTruth t = te_decide_compare(&rs, n);
     if (t != TE_TRUTH_UNKNOWN && !can_trap(n))
         return ts_bool(s->arena, t == TE_TRUTH_TRUE);
-    return te_is_signed_scalar(a->dtype) ? canonical_compare(s, n) : n;
+    if (!te_is_signed_scalar(a->dtype))
+        return n;
+    TsExpr *r = quotient_compare(s, n);
+    return r ? r : ts_arena_ok(s->arena) ? canonical_compare(s, n) : NULL;
 }
 
 static TeExprKind negated_compare(TeExprKind k)
@@ -559,6 +670,88 @@ static TeExprKind negated_compare(TeExprKind k)
     if (k == TE_LT || k == TE_LE)
         return k == TE_LT ? TE_GE : TE_GT;
     return k == TE_GT ? TE_LE : TE_LT;
+}
+
+static int assume(Simplifier *s, const TsExpr *cond, bool truth);
+
+/* Whether p being true proves q true, from what p says about single variables (v op c,
+ * in conjunctions) on top of the known ranges: 1 yes, 0 not proven, -1 failure. */
+static int implies(Simplifier *s, const TsExpr *p, const TsExpr *q)
+{
+    int saved = s->num_ranges;
+    int pushed = assume(s, p, true);
+    TeRanges rs = view(s);
+    bool proven = pushed > 0 && te_decide(&rs, q) == TE_TRUTH_TRUE;
+    s->num_ranges = saved;
+    return pushed < 0 ? -1 : proven;
+}
+
+/* cond as e in [*lo, *hi] when it compares a signed integer scalar e with a constant
+ * (either side); false for anything else, != included. */
+static bool cond_interval(const TsExpr *cond, const TsExpr **e, int64_t *lo, int64_t *hi)
+{
+    TeExprKind k = cond->kind;
+    int64_t c;
+    if (!te_is_compare(k) || k == TE_NE || !te_is_signed_scalar(cond->u.op.a->dtype))
+        return false;
+    *e = cond->u.op.a;
+    if (!te_const_int(cond->u.op.b, &c)) {
+        *e = cond->u.op.b;
+        k = mirrored_compare(k);
+        if (!te_const_int(cond->u.op.a, &c))
+            return false;
+    }
+    if (!te_type_range((*e)->dtype, lo, hi) || (k == TE_LT && c == INT64_MIN) ||
+        (k == TE_GT && c == INT64_MAX))
+        return false;
+    if (k == TE_LT || k == TE_LE || k == TE_EQ)
+        *hi = te_min64(*hi, k == TE_LT ? c - 1 : c);
+    if (k == TE_GT || k == TE_GE || k == TE_EQ)
+        *lo = te_max64(*lo, k == TE_GT ? c + 1 : c);
+    return true;
+}
+
+/* Two comparisons of one expression with constants, e < 6 && e < 7: where one interval
+ * holds the other, && is the inner one and || the outer one. NULL when they are not
+ * such a pair or neither interval holds the other. */
+static TsExpr *same_subject(TsExpr *n)
+{
+    const TsExpr *ea, *eb;
+    int64_t alo, ahi, blo, bhi;
+    TsExpr *a = n->u.op.a, *b = n->u.op.b;
+    if (!cond_interval(a, &ea, &alo, &ahi) || !cond_interval(b, &eb, &blo, &bhi) ||
+        !te_expr_equal(ea, eb))
+        return NULL;
+    bool a_in_b = blo <= alo && ahi <= bhi, b_in_a = alo <= blo && bhi <= ahi;
+    if (n->kind == TE_AND)
+        return a_in_b ? a : b_in_a ? b : NULL;
+    return a_in_b ? b : b_in_a ? a : NULL;
+}
+
+/* a && b where one conjunct implies the other is the stronger one (k < 3 && k < 1 is
+ * k < 1, i < 1 && i + 6 < 9 over i >= 0 is i < 1); a || b where one implies the other is
+ * the weaker one. A dropped operand must not be able to fail at run time. Scalars only:
+ * the facts are about scalar variables. */
+static TsExpr *chained_condition(Simplifier *s, TsExpr *n)
+{
+    TsExpr *a = n->u.op.a, *b = n->u.op.b;
+    if (n->dtype.lanes != 1)
+        return n;
+    TsExpr *kept = same_subject(n);
+    if (kept) /* the dropped comparison has the kept one's operands: it cannot fail alone */
+        return kept;
+    bool is_and = n->kind == TE_AND;
+    for (int side = 0; side < 2; side++) {
+        TsExpr *p = side ? b : a, *q = side ? a : b;
+        if (can_trap(is_and ? q : p))
+            continue;
+        int r = implies(s, p, q); /* p implies q: p && q is p, p || q is q */
+        if (r < 0)
+            return NULL;
+        if (r)
+            return is_and ? p : q;
+    }
+    return n;
 }
 
 static TsExpr *logic_rules(Simplifier *s, TsExpr *n)
@@ -587,7 +780,9 @@ static TsExpr *logic_rules(Simplifier *s, TsExpr *n)
     if ((ca && (x != 0) == absorbing && !can_trap(b)) || (cb && (y != 0) == absorbing &&
                                                           !can_trap(a)))
         return ts_bool(s->arena, absorbing);
-    return te_expr_equal(a, b) ? a : n;
+    if (te_expr_equal(a, b))
+        return a;
+    return chained_condition(s, n);
 }
 
 static TsExpr *bits_rules(Simplifier *s, TsExpr *n)
@@ -635,8 +830,6 @@ static TsExpr *cast_rules(Simplifier *s, TsExpr *n)
         return v->u.cast.value;
     return n;
 }
-
-static int assume(Simplifier *s, const TsExpr *cond, bool truth);
 
 /* Simplifies a select or if_then_else: each branch knowing what its condition says
  * about single variables; a decided condition picks a branch. */

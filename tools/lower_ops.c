@@ -303,8 +303,8 @@ static const ToolOp ops[] = {
     { .name = "pad", .summary = "zero padding of H and W (of the only dimension for size=)",
       .build = build_pad,
       .keys = { SHAPE_KEYS, COUNT("pad", 1, "padding on each side") },
-      /* Its padding condition guards a load, which the vectorizer refuses unless
-       * --scalar-fallback keeps the loop scalar. */
+      /* Its padding condition varies across the lanes and guards a load: the vector
+       * code reads through masked loads. */
       .schedules = { "vectorized" } },
 };
 /* clang-format on */

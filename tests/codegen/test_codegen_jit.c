@@ -2,9 +2,11 @@
  * hand-written schedules (scalar, vectorized, unrolled, parallel, compute_at,
  * cache_write), lowered with ts_lower, JIT-compiled for the host, called through the
  * packed ABI and compared with the reference interpreter (cg_testing.h states the
- * tolerance). Hand-built loop nests cover what the lowering passes do not produce today
- * but codegen must handle: an if_then_else whose vector condition guards loads and a
- * division (masked lanes must read and fail nothing), gathers and scatters. Run-time
+ * tolerance). A vectorized conv2d with its padding inlined reads through masked loads
+ * from a buffer next to an inaccessible page. Hand-built loop nests cover what the
+ * lowering passes do not produce today but codegen must handle: an if_then_else whose
+ * vector condition guards a division (masked lanes must read and fail nothing),
+ * gathers and scatters. Run-time
  * failures (division by zero, a shift out of range) must return -1 with a message. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -503,6 +505,21 @@ static Guarded guarded_alloc(size_t bytes)
     return g;
 }
 
+/* The mirror image: the buffer's first byte is the first byte after an inaccessible
+ * page, so that reading one element before it faults. */
+static Guarded guarded_alloc_after(size_t bytes)
+{
+    Guarded g;
+    g.page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t pages = (bytes + g.page - 1) / g.page;
+    g.pages = aligned_alloc(g.page, (pages + 1) * g.page);
+    assert_non_null(g.pages);
+    g.guard_offset = 0;
+    assert_int_equal(mprotect(g.pages, g.page, PROT_NONE), 0);
+    g.data = g.pages + g.page;
+    return g;
+}
+
 static void guarded_free(Guarded *g)
 {
     assert_int_equal(mprotect(g->pages + g->guard_offset, g->page, PROT_READ | PROT_WRITE), 0);
@@ -557,6 +574,93 @@ static void test_masked_if_then_else(void **state)
     assert_int_equal(fn(values, codes, 2), -1);
     assert_non_null(strstr(ts_runtime_last_error(), "masked: integer division by zero"));
     guarded_free(&ga);
+    ts_jit_release(module);
+    ts_arena_destroy(A);
+}
+
+/* The whole of f's LLVM IR as generated (TS_DUMP=llvm_raw), JIT-compiling it. */
+static char *jit_with_raw_ir(const TsLoweredFunc *func, TsPackedFunc *fn, TsJitModule **module)
+{
+    fflush(stderr);
+    FILE *file = tmpfile();
+    assert_non_null(file);
+    int saved = dup(fileno(stderr));
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(file), fileno(stderr)) >= 0);
+    setenv("TS_DUMP", "llvm_raw", 1);
+    *module = cgt_jit(func, fn);
+    unsetenv("TS_DUMP");
+    fflush(stderr);
+    assert_true(dup2(saved, fileno(stderr)) >= 0);
+    close(saved);
+    long size = ftell(file);
+    assert_true(size > 0);
+    char *text = malloc((size_t)size + 1);
+    assert_non_null(text);
+    rewind(file);
+    text[fread(text, 1, (size_t)size, file)] = '\0';
+    fclose(file);
+    return text;
+}
+
+/* A padded NCHW conv2d with its pad stage inlined and the output columns vectorized (13
+ * = 8 + a tail of 5): the padding condition varies across lanes and guards the loads of
+ * data, which become masked loads. data sits once right before and once right after an
+ * inaccessible page, so a lane that read a padded position (row -1 or 5, column -1 or
+ * 13) would fault; the values must equal the reference interpreter's. */
+static void test_conv2d_inline_pad_vectorized(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *data = ts_placeholder(A, "data", 4, (int64_t[]){ 1, 2, 5, 13 }, TS_FLOAT32);
+    TsTensor *weight = ts_placeholder(A, "weight", 4, (int64_t[]){ 3, 2, 3, 3 }, TS_FLOAT32);
+    TsConv2dAttrs attrs = ts_conv2d_attrs_default();
+    for (int i = 0; i < 4; i++)
+        attrs.padding[i] = 1;
+    TsTensor *conv = ts_op_conv2d(A, data, weight, &attrs);
+    assert_non_null(conv);
+    TsTensor *pad = ts_tensor_input(conv, 0);
+    TsSchedule *sch = ts_schedule_create(A, 1, &conv);
+    TsStage *s = ts_stage(sch, conv);
+    TsAxis *ax[7], *xo, *xi;
+    for (int i = 0; i < 7; i++)
+        ax[i] = root(sch, conv, i);
+    TsError err;
+    cgt_ok(ts_compute_inline(ts_stage(sch, pad), &err), &err);
+    cgt_ok(ts_split(s, ax[3], 8, &xo, &xi, &err), &err);
+    cgt_ok(ts_reorder(s, 8, (TsAxis *[]){ ax[0], ax[1], ax[2], xo, ax[4], ax[5], ax[6], xi },
+                      &err), &err);
+    cgt_ok(ts_vectorize(s, xi, &err), &err);
+    TsLoweredFunc *func = NULL;
+    cgt_ok(ts_lower(sch, "conv_inline_pad", &func, &err), &err);
+    const char *loops = ts_lowered_str(A, func);
+    assert_non_null(strstr(loops, "if_then_else((")); /* a vector condition... */
+    assert_non_null(strstr(loops, "data[ramp("));     /* ...over vector loads */
+    assert_null(strstr(loops, "vectorized ("));
+    TsPackedFunc fn;
+    TsJitModule *module;
+    char *ir = jit_with_raw_ir(func, &fn, &module);
+    assert_non_null(strstr(ir, "@llvm.masked.load"));
+    free(ir);
+    for (int side = 0; side < 2; side++) {
+        CgtArgs args;
+        cgt_args_init(&args, func, 20 + (uint64_t)side, NULL);
+        int d = args.tensors[0] == data ? 0 : args.tensors[1] == data ? 1 : 2;
+        assert_true(d < 2);
+        Guarded g = side ? guarded_alloc_after(args.bytes[d]) : guarded_alloc(args.bytes[d]);
+        memcpy(g.data, args.data[d], args.bytes[d]);
+        void *owned = args.data[d];
+        args.data[d] = args.dl[d].data = g.data;
+        assert_int_equal(cgt_call(fn, &args), 0);
+        char message[512];
+        bool same = cgt_compare_with_oracle(&args, 1, &conv, message, sizeof message);
+        if (!same)
+            fprintf(stderr, "conv_inline_pad: %s\n%s", message, loops);
+        assert_true(same);
+        args.data[d] = owned;
+        guarded_free(&g);
+        cgt_args_free(&args);
+    }
     ts_jit_release(module);
     ts_arena_destroy(A);
 }
@@ -685,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_division_by_zero_fails),
         cmocka_unit_test(test_shift_out_of_range_fails),
         cmocka_unit_test(test_masked_if_then_else),
+        cmocka_unit_test(test_conv2d_inline_pad_vectorized),
         cmocka_unit_test(test_gather_scatter),
         cmocka_unit_test(test_unsupported_ir),
     };

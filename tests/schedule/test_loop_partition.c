@@ -265,6 +265,45 @@ static void test_kinds_and_pragmas(void **state)
     ts_arena_destroy(A);
 }
 
+/* A parallel loop whose guard cannot be removed from the branch a cut leaves it in
+ * (io + k < 3 over an inner k in [1, 2]), with a vectorized loop beside it whose guard
+ * ii < 1 only the inner loop decides: the parallel loop is cut once, and the vectorized
+ * loop is still cut to its one iteration (the parallel loop used to be cut again in
+ * every round until the limit, and the vectorized loop kept its lane-varying guard).
+ * In the else branch the loop over k is examined with io in [1, 2], what the branch
+ * knows: its guard is io < 2 at k = 1 and false at k = 2. */
+static void test_parallel_then_inner(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    Copy c = make_copy(A);
+    TsExpr *io = var(A, "io"), *k = var(A, "k"), *ii = var(A, "ii");
+    TsExpr *row = ts_add(A, io, k);
+    TsExpr *lane = ts_add(A, ts_add(A, ts_mul(A, io, ts_i32(A, 4)), ii), ts_i32(A, 20));
+    TeStmt *rows = loop(A, k, 1, 2, te_if(A, ts_lt(A, row, ts_i32(A, 3)), copy(&c, row, row),
+                                          NULL, true));
+    TeStmt *lanes = te_for(A, ii, ts_i32(A, 0), ts_i32(A, 4), TE_FOR_VECTORIZED, 0, NULL,
+                           te_if(A, ts_lt(A, ii, ts_i32(A, 1)), copy(&c, lane, lane), NULL,
+                                 true));
+    TeStmt *nest = te_for(A, io, ts_i32(A, 0), ts_i32(A, 3), TE_FOR_PARALLEL, 0, NULL,
+                          te_seq(A, 2, (TeStmt *[]){ rows, lanes }));
+    check_partition(&c, nest, "parallel (io, 0, 3) {\n"
+                              "  if ((io <= 0)) {\n"
+                              "    for (k, 1, 2) {\n"
+                              "      B[k] = (A[k] + 1)\n"
+                              "    }\n"
+                              "    B[20] = (A[20] + 1)\n"
+                              "  }\n"
+                              "  else {\n"
+                              "    if (likely((io < 2))) {\n"
+                              "      B[2] = (A[2] + 1)\n"
+                              "    }\n"
+                              "    B[((io * 4) + 20)] = (A[((io * 4) + 20)] + 1)\n"
+                              "  }\n"
+                              "}\n");
+    ts_arena_destroy(A);
+}
+
 /* One guard node in two places: for k in [6, 8], the same if (likely(k + ki < 9)) sits
  * in a loop over ki in [1, 3] (false for every ki at k = 8) and in one over ki in
  * [0, 3] (true at k = 8, ki = 0). Cutting k = 8 off may decide the first occurrence
@@ -350,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_monotone_guard),
         cmocka_unit_test(test_padding_both_sides),
         cmocka_unit_test(test_kinds_and_pragmas),
+        cmocka_unit_test(test_parallel_then_inner),
         cmocka_unit_test(test_shared_guard),
         cmocka_unit_test(test_left_alone),
         cmocka_unit_test(test_errors),

@@ -237,6 +237,130 @@ static void test_comparisons_and_selects(void **state)
     ts_arena_destroy(A);
 }
 
+/* floordiv(x, c) * c + floormod(x, c) is x (a split fused back), in every form a split
+ * and a fuse leave; pairs that do not match stay. */
+static void test_split_then_fuse(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    Vars v = make_vars(A);
+    const TeRange *r = v.ranges;
+    TsExpr *c4 = c32(A, 4), *c7 = c32(A, 7);
+    /* No range needed: the identity holds modulo 2^32, wrap-around included. */
+    TsExpr *pair = ts_add(A, ts_mul(A, ts_floordiv(A, v.x, c4), c4), ts_floormod(A, v.x, c4));
+    assert_simplifies(A, pair, 0, NULL, "x");
+    assert_simplifies(A, ts_add(A, ts_floormod(A, v.x, c4), ts_mul(A, c4, ts_floordiv(A, v.x, c4))),
+                      0, NULL, "x");
+    assert_simplifies(A, ts_add(A, ts_mul(A, ts_div(A, v.x, c7), c7), ts_mod(A, v.x, c7)), 0,
+                      NULL, "x");
+    /* A negative divisor: floor division still gives x back. */
+    TsExpr *m3 = c32(A, -3);
+    assert_simplifies(A, ts_add(A, ts_mul(A, ts_floordiv(A, v.x, m3), m3), ts_floormod(A, v.x, m3)),
+                      0, NULL, "x");
+    /* Scaled (a flat index: the pair times a stride) and with other terms. */
+    TsExpr *scaled = ts_add(A, ts_add(A, ts_mul(A, pair, c32(A, 5)), v.y), c32(A, 3));
+    assert_simplifies(A, scaled, 0, NULL, "(((x * 5) + y) + 3)");
+    /* The pair of a linear dividend, as a fused split of i*8 + j leaves it. */
+    TsExpr *fused = ts_add(A, ts_mul(A, v.i, c32(A, 8)), v.y);
+    TsExpr *fused_pair = ts_add(A, ts_mul(A, ts_floordiv(A, fused, c7), c7),
+                                ts_floormod(A, fused, c7));
+    assert_simplifies(A, fused_pair, 0, NULL, "((i * 8) + y)");
+    /* Nested: a fuse of a split of a fused axis. */
+    TsExpr *inner = ts_floormod(A, v.x, c32(A, 8));
+    TsExpr *nested = ts_add(A, ts_mul(A, ts_floordiv(A, v.x, c32(A, 8)), c32(A, 8)),
+                            ts_add(A, ts_mul(A, ts_floordiv(A, inner, c4), c4),
+                                   ts_floormod(A, inner, c4)));
+    assert_simplifies(A, nested, 0, NULL, "x");
+    /* In a guard: the tail guard of a split fused back, then its comparison. */
+    assert_simplifies(A, ts_lt(A, pair, c32(A, 5)), 0, NULL, "(x < 5)");
+    /* Must not fire: another divisor, another dividend, a coefficient that is not c. */
+    assert_simplifies(A, ts_add(A, ts_mul(A, ts_floordiv(A, v.x, c4), c4), ts_floormod(A, v.x, c7)),
+                      0, NULL, "((floordiv(x, 4) * 4) + floormod(x, 7))");
+    assert_simplifies(A, ts_add(A, ts_mul(A, ts_floordiv(A, v.x, c4), c4), ts_floormod(A, v.y, c4)),
+                      0, NULL, "((floordiv(x, 4) * 4) + floormod(y, 4))");
+    assert_simplifies(A, ts_add(A, ts_mul(A, ts_floordiv(A, v.x, c4), c7), ts_floormod(A, v.x, c4)),
+                      0, NULL, "((floordiv(x, 4) * 7) + floormod(x, 4))");
+    /* Floor quotient with a truncating remainder: not an identity for negative x. */
+    assert_simplifies(A, ts_add(A, ts_mul(A, ts_floordiv(A, v.x, c4), c4), ts_mod(A, v.x, c4)), 0,
+                      NULL, "((floordiv(x, 4) * 4) + (x % 4))");
+    /* A zero divisor fails at run time: the pair stays. */
+    TsExpr *c0 = c32(A, 0);
+    assert_simplifies(A, ts_add(A, ts_mul(A, ts_floordiv(A, v.x, c0), c0), ts_floormod(A, v.x, c0)),
+                      0, NULL, "(floormod(x, 0) + (floordiv(x, 0) * 0))");
+    /* A divisor that is not a constant may be zero: the pair stays. */
+    assert_simplifies(A, ts_add(A, ts_mul(A, ts_floordiv(A, v.x, v.y), v.y),
+                                ts_floormod(A, v.x, v.y)),
+                      0, NULL, "((floordiv(x, y) * y) + floormod(x, y))");
+    (void)r;
+    ts_arena_destroy(A);
+}
+
+/* Chained comparisons: floordiv(x, c) against a constant as a comparison of x, two
+ * comparisons of one subject, and a conjunct implied by the other. */
+static void test_chained_comparisons(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    Vars v = make_vars(A);
+    const TeRange *r = v.ranges;
+    TsExpr *q = ts_floordiv(A, v.x, c32(A, 10));
+    assert_simplifies(A, ts_lt(A, q, c32(A, 1)), 0, NULL, "(x < 10)");
+    assert_simplifies(A, ts_le(A, q, c32(A, 1)), 0, NULL, "(x <= 19)");
+    assert_simplifies(A, ts_gt(A, q, c32(A, -2)), 0, NULL, "(x > -11)");
+    assert_simplifies(A, ts_ge(A, q, c32(A, 2)), 0, NULL, "(x >= 20)");
+    assert_simplifies(A, ts_gt(A, c32(A, 1), q), 0, NULL, "(x < 10)"); /* 1 > q is q < 1 */
+    assert_simplifies(A, ts_not(A, ts_lt(A, q, c32(A, 3))), 0, NULL, "(x >= 30)");
+    /* Must not fire: a negative divisor, truncating division, (in)equality, a bound
+     * beyond int32 (decided by the type range instead, or left alone). */
+    TsExpr *neg = ts_floordiv(A, v.x, c32(A, -10));
+    assert_simplifies(A, ts_lt(A, neg, c32(A, 1)), 0, NULL, "(floordiv(x, -10) < 1)");
+    assert_simplifies(A, ts_lt(A, ts_div(A, v.x, c32(A, 10)), c32(A, 1)), 0, NULL,
+                      "((x / 10) < 1)");
+    assert_simplifies(A, ts_eq(A, q, c32(A, 1)), 0, NULL, "(floordiv(x, 10) == 1)");
+    assert_simplifies(A, ts_lt(A, q, c32(A, 300000000)), 0, NULL,
+                      "(floordiv(x, 10) < 300000000)");
+    assert_simplifies(A, ts_lt(A, ts_floordiv(A, v.x, c32(A, 3)), c32(A, 715827883)), 0, NULL,
+                      "(floordiv(x, 3) < 715827883)");
+    /* A division by zero stays, with its comparison. */
+    assert_simplifies(A, ts_lt(A, ts_floordiv(A, v.x, c32(A, 0)), c32(A, 1)), 0, NULL,
+                      "(floordiv(x, 0) < 1)");
+    /* Two comparisons of one subject with constants: && keeps the inner interval, ||
+     * the outer one; either order, either side of the comparison. */
+    TsExpr *m = ts_floormod(A, v.x, c32(A, 8));
+    assert_simplifies(A, ts_and(A, ts_lt(A, m, c32(A, 6)), ts_lt(A, m, c32(A, 7))), 0, NULL,
+                      "(floormod(x, 8) < 6)");
+    assert_simplifies(A, ts_and(A, ts_lt(A, v.x, c32(A, 3)),
+                                ts_and(A, ts_lt(A, v.x, c32(A, 2)), ts_lt(A, v.x, c32(A, 1)))),
+                      0, NULL, "(x < 1)");
+    assert_simplifies(A, ts_or(A, ts_gt(A, c32(A, 5), v.y), ts_le(A, v.y, c32(A, 9))), 0, NULL,
+                      "(y <= 9)");
+    assert_simplifies(A, ts_and(A, ts_ge(A, v.x, c32(A, 2)), ts_eq(A, v.x, c32(A, 4))), 0, NULL,
+                      "(x == 4)");
+    /* Unsigned constants are not compared as int64: 2^64 - 1 is not -1. */
+    TsExpr *u = ts_variable(A, "u", TS_UINT64);
+    assert_simplifies(A, ts_and(A, ts_lt(A, u, ts_uint(A, TS_UINT64, 5)),
+                                ts_lt(A, u, ts_uint(A, TS_UINT64, UINT64_MAX))),
+                      0, NULL, "((u < 5u64) && (u < 18446744073709551615u64))");
+    /* Overlapping intervals neither of which holds the other stay. */
+    assert_simplifies(A, ts_and(A, ts_ge(A, v.x, c32(A, 2)), ts_lt(A, v.x, c32(A, 7))), 0, NULL,
+                      "((x >= 2) && (x < 7))");
+    assert_simplifies(A, ts_and(A, ts_ne(A, v.x, c32(A, 2)), ts_lt(A, v.x, c32(A, 7))), 0, NULL,
+                      "((x != 2) && (x < 7))");
+    /* One conjunct implies the other under the known ranges: i < 1 && i + j < 9 over
+     * j <= 7 is i < 1; the other way round too. */
+    TsExpr *small = ts_lt(A, v.i, c32(A, 1));
+    TsExpr *sum = ts_lt(A, ts_add(A, v.i, v.j), c32(A, 9));
+    assert_simplifies(A, ts_and(A, small, sum), 2, r, "(i < 1)");
+    assert_simplifies(A, ts_and(A, sum, small), 2, r, "(i < 1)");
+    assert_simplifies(A, ts_or(A, small, sum), 2, r, "((i + j) < 9)");
+    /* Not implied without the range of j. */
+    assert_simplifies(A, ts_and(A, small, sum), 1, r, "((i < 1) && ((i + j) < 9))");
+    /* A conjunct that may fail at run time is not dropped. */
+    TsExpr *risky = ts_lt(A, ts_add(A, v.i, ts_div(A, v.j, v.y)), c32(A, 100));
+    assert_simplifies(A, ts_and(A, small, risky), 2, r, "((i < 1) && ((i + (j / y)) < 100))");
+    ts_arena_destroy(A);
+}
+
 static void test_prove(void **state)
 {
     (void)state;
@@ -359,9 +483,53 @@ static int64_t random_divisor(Rng *g)
 
 static TsExpr *random_expr(Gen *g, int depth);
 
+/* What a split fused back leaves: floordiv(a, c) * c + floormod(a, c), scaled, with the
+ * remainder sometimes of a remainder, or (to check that the rule does not fire) of
+ * another divisor, a truncating remainder, or a quotient of the wrong weight. */
+static TsExpr *split_then_fuse(Gen *g, TsExpr *a)
+{
+    TsArena *A = g->arena;
+    Rng *r = g->rng;
+    int64_t c = random_divisor(r), k = rng_int(r, -3, 3);
+    TsExpr *quotient = ts_mul(A, ts_floordiv(A, a, c32(A, c)), c32(A, c));
+    TsExpr *remainder = ts_floormod(A, a, c32(A, c));
+    switch (rng_int(r, 0, 5)) {
+    case 0: remainder = ts_floormod(A, a, c32(A, random_divisor(r))); break;
+    case 1: remainder = ts_mod(A, a, c32(A, c)); break;
+    case 2: quotient = ts_mul(A, ts_floordiv(A, a, c32(A, c)), c32(A, c + 1)); break;
+    case 3: /* floordiv(floormod(a, m), c) * c + floormod(a, c) with c | m */
+        quotient = ts_mul(A, ts_floordiv(A, ts_floormod(A, a, c32(A, 4 * c)), c32(A, c)),
+                          c32(A, c));
+        break;
+    default: break;
+    }
+    TsExpr *pair = rng_int(r, 0, 1) ? ts_add(A, quotient, remainder)
+                                    : ts_add(A, remainder, quotient);
+    return ts_add(A, ts_mul(A, pair, c32(A, k)), random_expr(g, 0));
+}
+
+/* Comparisons the chained rules look at: a quotient against a constant, and two
+ * comparisons of one subject with constants. */
+static TsExpr *random_chained_cond(Gen *g, int depth)
+{
+    TsArena *A = g->arena;
+    Rng *r = g->rng;
+    TsExpr *a = random_expr(g, depth);
+    TsExpr *subject = rng_int(r, 0, 1) ? ts_floordiv(A, a, c32(A, random_divisor(r))) : a;
+    TsExpr *(*const compares[])(TsArena *, TsExpr *, TsExpr *) = { ts_lt, ts_le, ts_gt, ts_ge,
+                                                                    ts_eq, ts_ne };
+    TsExpr *first = compares[rng_int(r, 0, 5)](A, subject, c32(A, random_constant(r)));
+    if (rng_int(r, 0, 2) == 0)
+        return first;
+    TsExpr *second = compares[rng_int(r, 0, 5)](A, c32(A, random_constant(r)), subject);
+    return rng_int(r, 0, 1) ? ts_and(A, first, second) : ts_or(A, first, second);
+}
+
 static TsExpr *random_cond(Gen *g, int depth)
 {
     TsArena *A = g->arena;
+    if (rng_int(g->rng, 0, 3) == 0)
+        return random_chained_cond(g, depth);
     int pick = (int)rng_int(g->rng, 0, 8);
     if (pick == 7 && depth > 0)
         return ts_and(A, random_cond(g, depth - 1), random_cond(g, depth - 1));
@@ -391,7 +559,7 @@ static TsExpr *random_expr(Gen *g, int depth)
         return c32(A, random_constant(r));
     }
     TsExpr *a = random_expr(g, depth - 1);
-    switch (rng_int(r, 0, 12)) {
+    switch (rng_int(r, 0, 13)) {
     case 0: return ts_add(A, a, random_expr(g, depth - 1));
     case 1: return ts_sub(A, a, random_expr(g, depth - 1));
     case 2: return ts_mul(A, a, c32(A, random_constant(r)));
@@ -405,6 +573,7 @@ static TsExpr *random_expr(Gen *g, int depth)
     case 10: return ts_select(A, random_cond(g, depth - 1), a, random_expr(g, depth - 1));
     case 11:
         return ts_if_then_else(A, random_cond(g, depth - 1), a, random_expr(g, depth - 1));
+    case 12: return split_then_fuse(g, a);
     default: return ts_add(A, ts_mul(A, a, c32(A, rng_int(r, 1, 8))), random_expr(g, 0));
     }
 }
@@ -667,6 +836,8 @@ int main(void)
         cmocka_unit_test(test_linear_forms),
         cmocka_unit_test(test_division_rules),
         cmocka_unit_test(test_comparisons_and_selects),
+        cmocka_unit_test(test_split_then_fuse),
+        cmocka_unit_test(test_chained_comparisons),
         cmocka_unit_test(test_prove),
         cmocka_unit_test(test_const_bounds),
         cmocka_unit_test(test_random_equivalence),
