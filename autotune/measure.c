@@ -1,6 +1,7 @@
 /* The measurer: builds a batch of candidates in the builder's worker processes, then
- * measures each on the local runner (a measuring process on this machine) or on a device
- * over RPC, and gives one TsMeasureResult per candidate, failures included. With
+ * measures each on the local runner (a measuring process on this machine, which links
+ * each candidate's object file with LLVM's JIT linker) or on a device over RPC (shared
+ * objects), and gives one TsMeasureResult per candidate, failures included. With
  * check_correctness, each candidate's outputs are compared with the reference: the same
  * expression under a fresh schedule, JIT-compiled for the host and run on the same
  * deterministic inputs; references are kept per argument shapes, since knobs may change
@@ -511,8 +512,10 @@ static TsStatus measurer_init(TsMeasurer *m, TsError *err)
     TsStatus status = make_temp_dir(m, err);
     /* Workers first: forked before this process JITs anything or talks to a device. */
     if (status == TS_OK)
-        status = tune_builder_create(m->task, target, m->options.n_parallel,
-                                     m->options.build_timeout_s, m->dir, &m->builder, err);
+        status = tune_builder_create(m->task, target,
+                                     remote ? TUNE_MODULE_SHARED : TUNE_MODULE_OBJECT,
+                                     m->options.n_parallel, m->options.build_timeout_s, m->dir,
+                                     &m->builder, err);
     if (status == TS_OK && !remote)
         status = tune_local_runner_create(&m->local, err);
     if (status == TS_OK && remote)
@@ -582,7 +585,8 @@ static void run_candidate(TsMeasurer *m, const TuneBuildResult *built, TsMeasure
 {
     TuneRunRequest request;
     memset(&request, 0, sizeof request);
-    snprintf(request.so_path, sizeof request.so_path, "%s", built->so_path);
+    snprintf(request.path, sizeof request.path, "%s", built->path);
+    request.kind = m->local ? TUNE_MODULE_OBJECT : TUNE_MODULE_SHARED;
     snprintf(request.kernel, sizeof request.kernel, "%s", tune_task_kernel_name(m->task));
     request.spec = built->spec;
     request.time = time_options(&m->options);
@@ -628,8 +632,8 @@ TsStatus ts_measurer_run(TsMeasurer *m, int n, const int64_t *indices, TsMeasure
         }
         result->all_cost = built[i].build_s + (tune_now() - start);
         result->timestamp = tune_unix_time();
-        if (built[i].so_path[0])
-            unlink(built[i].so_path);
+        if (built[i].path[0])
+            unlink(built[i].path);
     }
     free(built);
     if (status == TS_OK && tune_rpc_runner_gone(m->rpc))

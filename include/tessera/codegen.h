@@ -76,6 +76,12 @@ TsStatus ts_jit_get_func(const TsJitModule *module, const char *name, TsPackedFu
                          TsError *err);
 void ts_jit_retain(TsJitModule *module);
 void ts_jit_release(TsJitModule *module);
+/* Links an object file of this machine's triple that ts_build_object wrote (or any
+ * object defining TS_MODULE_TABLE_SYMBOL) into this process, as ts_build_jit links its
+ * own object code: no system linker, no dlopen. TS_EIO naming the file when it cannot be
+ * read; TS_ECODEGEN when LLVM cannot link it or it has no module table of this ABI. The
+ * local measurer runs each candidate this way. */
+TsStatus ts_jit_load_object(const char *path, TsJitModule **out, TsError *err);
 
 /* An object file (ELF, position-independent) with the kernels and the module table.
  * The table, TS_MODULE_TABLE_SYMBOL, is its only global symbol: kernels are local, so

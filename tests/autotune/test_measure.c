@@ -142,11 +142,13 @@ static TuneArgSpec vector_spec(int64_t n)
     return spec;
 }
 
-static TuneRunRequest module_request(const char *kernel, int64_t n)
+static TuneRunRequest module_request(TuneModuleKind kind, const char *kernel, int64_t n)
 {
     TuneRunRequest request;
     memset(&request, 0, sizeof request);
-    snprintf(request.so_path, sizeof request.so_path, "%s", TT_ISOLATION_MODULE);
+    snprintf(request.path, sizeof request.path, "%s",
+             kind == TUNE_MODULE_OBJECT ? TT_ISOLATION_OBJECT : TT_ISOLATION_MODULE);
+    request.kind = kind;
     snprintf(request.kernel, sizeof request.kernel, "%s", kernel);
     request.spec = vector_spec(n);
     request.time = ts_time_options_default();
@@ -154,10 +156,11 @@ static TuneRunRequest module_request(const char *kernel, int64_t n)
     return request;
 }
 
-/* A kernel that crashes or hangs costs its candidate; the next one is measured fine. */
-static void test_run_isolation(void **state)
+/* A kernel that crashes or hangs costs its candidate; the next one is measured fine;
+ * whether the runner loaded it as a shared object or linked its object file in the
+ * measuring process. */
+static void run_isolation(TuneModuleKind kind)
 {
-    (void)state;
     TuneLocalRunner *runner;
     TsError err;
     TsMeasureResult result;
@@ -172,10 +175,10 @@ static void test_run_isolation(void **state)
         { "add_one", TS_MEASURE_OK, "" }, { "missing", TS_MEASURE_RUNTIME_ERROR, "missing" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TuneRunRequest request = module_request(cases[i].kernel, 1000);
+        TuneRunRequest request = module_request(kind, cases[i].kernel, 1000);
         tune_local_runner_run(runner, &request, 1.0, &result);
         if (result.error_no != cases[i].error_no || !strstr(result.error_msg, cases[i].needle))
-            fail_msg("case %zu (%s): %s: %s", i, cases[i].kernel,
+            fail_msg("%s case %zu (%s): %s: %s", request.path, i, cases[i].kernel,
                      ts_measure_error_name(result.error_no), result.error_msg);
         assert_int_equal(result.num_costs, cases[i].error_no == TS_MEASURE_OK ? 2 : 0);
     }
@@ -185,15 +188,26 @@ static void test_run_isolation(void **state)
     TsMeasureOptions o = ts_measure_options_default();
     o.run_timeout_s = 1;
     TuneArgSpec spec = vector_spec(100);
-    assert_int_equal(tune_measure_module(TT_ISOLATION_MODULE, "crash", &spec, &o, &result, &err),
-                     TS_OK);
+    const char *path = kind == TUNE_MODULE_OBJECT ? TT_ISOLATION_OBJECT : TT_ISOLATION_MODULE;
+    assert_int_equal(tune_measure_module(path, kind, "crash", &spec, &o, &result, &err), TS_OK);
     assert_int_equal(result.error_no, TS_MEASURE_RUNTIME_ERROR);
     assert_non_null(strstr(result.error_msg, "signal 11"));
-    assert_int_equal(tune_measure_module(TT_ISOLATION_MODULE, "add_one", &spec, &o, &result, &err),
-                     TS_OK);
+    assert_int_equal(tune_measure_module(path, kind, "add_one", &spec, &o, &result, &err), TS_OK);
     assert_int_equal(result.error_no, TS_MEASURE_OK);
     assert_int_equal(result.num_costs, 3);
     assert_true(result.costs[0] > 0);
+}
+
+static void test_run_isolation(void **state)
+{
+    (void)state;
+    run_isolation(TUNE_MODULE_SHARED);
+}
+
+static void test_run_isolation_jit(void **state)
+{
+    (void)state;
+    run_isolation(TUNE_MODULE_OBJECT);
 }
 
 /* Outputs are compared with the reference file: a difference is WRONG_ANSWER. */
@@ -220,7 +234,7 @@ static void test_wrong_answer(void **state)
         fwrite(want, sizeof want, 1, f);
         fwrite(magnitude, sizeof magnitude, 1, f);
         fclose(f);
-        TuneRunRequest request = module_request("add_one", N);
+        TuneRunRequest request = module_request(TUNE_MODULE_OBJECT, "add_one", N);
         snprintf(request.ref_path, sizeof request.ref_path, "%s", path);
         tune_local_runner_run(runner, &request, 5.0, &result);
         if (!wrong) {
@@ -349,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_local_dense),
         cmocka_unit_test(test_build_isolation),
         cmocka_unit_test(test_run_isolation),
+        cmocka_unit_test(test_run_isolation_jit),
         cmocka_unit_test(test_wrong_answer),
         cmocka_unit_test(test_option_errors),
         cmocka_unit_test(test_rate),
