@@ -46,10 +46,11 @@ static void test_error_names_and_mean(void **state)
 }
 
 /* Measures n candidates of task spread over its space, checking them. */
-static void measure_spread(TsTuneTask *task, int n, int repeat)
+static void measure_spread(TsTuneTask *task, int n, int repeat, bool overlap)
 {
     TsMeasureOptions o = ts_measure_options_default();
     o.repeat = repeat;
+    o.overlap = overlap;
     o.check_correctness = true;
     o.n_parallel = 2;
     TsMeasurer *m = NULL;
@@ -79,7 +80,7 @@ static void test_local_matmul(void **state)
     (void)state;
     tt_register_templates();
     TsTuneTask *task = tt_task("test_matmul", 48, 40, 24);
-    measure_spread(task, 6, 3);
+    measure_spread(task, 6, 3, false);
     ts_tune_task_free(task);
 }
 
@@ -88,18 +89,21 @@ static void test_local_dense(void **state)
     (void)state;
     TsTuneTask *task = tt_task("dense", 64, 48, 40);
     assert_string_equal(ts_tune_task_template(task)->name, "dense_pack");
-    measure_spread(task, 8, 2);
+    measure_spread(task, 8, 2, false);
+    /* Measured as each is built: the same checks hold. */
+    measure_spread(task, 8, 2, true);
     ts_tune_task_free(task);
 }
 
-/* A template that aborts, hangs or is refused while building costs its candidate only. */
-static void test_build_isolation(void **state)
+/* A template that aborts, hangs or is refused while building costs its candidate only;
+ * also when candidates are measured as they are built (overlap). */
+static void build_isolation(bool overlap)
 {
-    (void)state;
     tt_register_templates();
     TsTuneTask *task = tt_task("test_isolation", 0, 256, 0);
     TsMeasureOptions o = ts_measure_options_default();
     o.check_correctness = true;
+    o.overlap = overlap;
     o.n_parallel = 2;
     o.build_timeout_s = 1.5;
     TsMeasurer *m;
@@ -119,6 +123,12 @@ static void test_build_isolation(void **state)
     assert_int_equal(results[4].error_no, TS_MEASURE_INSTANTIATION_ERROR);
     assert_non_null(strstr(results[4].error_msg, "mode 3 is refused on purpose"));
     assert_int_equal(results[5].error_no, TS_MEASURE_OK);
+    /* With overlap, candidate 1 was measured while candidate 2's build hung for 1.5 s;
+     * without, every candidate is measured after the whole batch is built. */
+    double gap = results[2].timestamp - results[1].timestamp;
+    if (overlap ? !(gap > 0.5) : !(fabs(gap) < 0.5))
+        fail_msg("overlap %d: candidate 1 measured %.3f s before candidate 2's timeout", overlap,
+                 gap);
     /* The replaced workers build the next batch. */
     const int64_t again[] = { 0, 0, 0 };
     assert_int_equal(ts_measurer_run(m, 3, again, results, &err), TS_OK);
@@ -126,6 +136,18 @@ static void test_build_isolation(void **state)
         assert_int_equal(results[i].error_no, TS_MEASURE_OK);
     ts_measurer_free(m);
     ts_tune_task_free(task);
+}
+
+static void test_build_isolation(void **state)
+{
+    (void)state;
+    build_isolation(false);
+}
+
+static void test_build_isolation_overlap(void **state)
+{
+    (void)state;
+    build_isolation(true);
 }
 
 static TuneArgSpec vector_spec(int64_t n)
@@ -362,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_local_matmul),
         cmocka_unit_test(test_local_dense),
         cmocka_unit_test(test_build_isolation),
+        cmocka_unit_test(test_build_isolation_overlap),
         cmocka_unit_test(test_run_isolation),
         cmocka_unit_test(test_run_isolation_jit),
         cmocka_unit_test(test_wrong_answer),
