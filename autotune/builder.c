@@ -3,8 +3,9 @@
  * socket pairs; each worker instantiates the template with the candidate's config,
  * lowers it and compiles it, into an object file for the local runner (ts_build_object:
  * LLVM alone) or a shared object for a device (ts_build_shared: LLVM and the system
- * linker), and answers with the kernel's argument shapes or the error. A worker that runs past the build timeout is
- * killed (SIGKILL) and replaced, a worker that dies is replaced, and the search goes on.
+ * linker), and answers with the kernel's argument shapes or the error. A worker that runs past the
+ * build timeout is killed (SIGKILL) and replaced, a worker that dies is replaced, and the search
+ * goes on.
  *
  * Workers are processes, not threads, so that a template or codegen bug that crashes or
  * hangs costs one candidate, not the tuning run; they persist across candidates, so that
@@ -71,7 +72,7 @@ static void set_error(TuneBuildResult *result, int error_no, const TsError *err)
 }
 
 static TsStatus compile(const TsLoweredFunc *func, const TsTarget *target,
-                       const BuildRequest *request, TsError *err)
+                        const BuildRequest *request, TsError *err)
 {
     const TsLoweredFunc *const *funcs = &func;
     switch (request->kind) {

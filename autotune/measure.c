@@ -514,10 +514,9 @@ static TsStatus measurer_init(TsMeasurer *m, TsError *err)
     TsStatus status = make_temp_dir(m, err);
     /* Workers first: forked before this process JITs anything or talks to a device. */
     if (status == TS_OK)
-        status = tune_builder_create(m->task, target,
-                                     remote ? TUNE_MODULE_SHARED : TUNE_MODULE_OBJECT,
-                                     m->options.n_parallel, m->options.build_timeout_s, m->dir,
-                                     &m->builder, err);
+        status = tune_builder_create(
+            m->task, target, remote ? TUNE_MODULE_SHARED : TUNE_MODULE_OBJECT,
+            m->options.n_parallel, m->options.build_timeout_s, m->dir, &m->builder, err);
     if (status == TS_OK && !remote)
         status = tune_local_runner_create(&m->local, err);
     if (status == TS_OK && remote)

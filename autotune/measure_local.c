@@ -2,12 +2,12 @@
  * kernel that crashes or hangs costs one candidate and not the tuning run. The process
  * is forked once and persists: for each candidate it links the object file the builder
  * made with LLVM's JIT linker (ts_jit_load_object; about a millisecond, where linking a
- * shared object with the system's `cc -shared` costs tens of milliseconds of a core and
- * loading it a dlopen), or loads a shared object (ts_module_load), fills the inputs with the measurer's deterministic data (kept while
- * the argument shapes stay the same), times the kernel with ts_time_evaluate and, when
- * asked, compares its outputs with the reference outputs the measurer wrote to a file. A
- * crash (reported with its signal) or a timeout (the process is killed) ends it; the
- * next candidate gets a fresh one.
+ * shared object with the system's `cc -shared` costs some 20 ms of a core, and loading it
+ * a dlopen), or loads a shared object (ts_module_load); fills the inputs with the
+ * measurer's deterministic data (kept while the argument shapes stay the same), times the kernel
+ * with ts_time_evaluate and, when asked, compares its outputs with the reference outputs the
+ * measurer wrote to a file. A crash (reported with its signal) or a timeout (the process is killed)
+ * ends it; the next candidate gets a fresh one.
  *
  * Sits after the builder: modules in, TsMeasureResults out. */
 #include <errno.h>
@@ -161,7 +161,8 @@ static void unload(Loaded *loaded)
     ts_module_release(loaded->module);
 }
 
-/* Loads the request's module and finds its kernel (the first one when none is named). */
+/* Loads the request's module and finds its kernel (of a shared object, the first one
+ * when none is named). */
 static TsStatus load_kernel(const TuneRunRequest *request, Loaded *loaded, TsPackedFunc *func,
                             TsError *err)
 {

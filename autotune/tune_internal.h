@@ -165,9 +165,8 @@ double tune_unix_time(void);
  * of crash and hang isolation with hand-written modules. The arguments are spec's;
  * reference outputs are not checked. */
 TsStatus tune_measure_module(const char *path, TuneModuleKind kind, const char *kernel,
-                             const TuneArgSpec *spec,
-                             const TsMeasureOptions *options, TsMeasureResult *result,
-                             TsError *err);
+                             const TuneArgSpec *spec, const TsMeasureOptions *options,
+                             TsMeasureResult *result, TsError *err);
 
 /* ==== tuners, candidate features and the cost model (tuner.c, tuner_random.c,
  * tuner_grid.c, tuner_ga.c, tuner_xgb.c, features.c, knob_features.c, cost_model.c) ==== */

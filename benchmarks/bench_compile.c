@@ -218,13 +218,13 @@ int main(void)
            "ts_jit_get_func, or ts_build_shared (object code + system linker). Both paths' "
            "kernels checked: the shared object, loaded back, gives the JIT's result bit for "
            "bit.\n");
-    printf("RESULT bench=compile size=%d runs=%d serial_jit_ms=%.1f serial_shared_ms=%.1f "
-           "parallel_jit_ms=%.1f parallel_shared_ms=%.1f serial_front_ms=%.2f serial_jit_cpu_ms=%.1f "
-           "first_build_ms=%.1f reference=none ratio=1.0\n",
-           SIZE, RUNS, bench_median(&to_jit[0].total), bench_median(&to_so[0].total),
-           bench_median(&to_jit[1].total), bench_median(&to_so[1].total),
-           bench_median(&to_jit[0].front), bench_median(&to_jit[0].cpu),
-           cold.front_ms + cold.back_ms);
+    printf(
+        "RESULT bench=compile size=%d runs=%d serial_jit_ms=%.1f serial_shared_ms=%.1f "
+        "parallel_jit_ms=%.1f parallel_shared_ms=%.1f serial_front_ms=%.2f serial_jit_cpu_ms=%.1f "
+        "first_build_ms=%.1f reference=none ratio=1.0\n",
+        SIZE, RUNS, bench_median(&to_jit[0].total), bench_median(&to_so[0].total),
+        bench_median(&to_jit[1].total), bench_median(&to_so[1].total),
+        bench_median(&to_jit[0].front), bench_median(&to_jit[0].cpu), cold.front_ms + cold.back_ms);
 out_release:
     for (int v = 0; v < NUM_VARIANTS; v++)
         if (jit[v])

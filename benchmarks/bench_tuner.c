@@ -253,11 +253,11 @@ static TsStatus efficiency(int trials, int seeds, uint64_t first_seed, Efficienc
     for (int s = 0; st == TS_OK && s < seeds; s++) {
         uint64_t seed = first_seed + 2 * (uint64_t)s;
         Run pair[2];
-        st = tune_run(task, "random", trials, seed, false, "bench_tuner_random.log", &random_runs[s],
-                      err);
+        st = tune_run(task, "random", trials, seed, false, "bench_tuner_random.log",
+                      &random_runs[s], err);
         if (st == TS_OK)
-            st = tune_run(task, "xgb", trials / 2, seed + 1, false, "bench_tuner_xgb.log", &xgb_runs[s],
-                          err);
+            st = tune_run(task, "xgb", trials / 2, seed + 1, false, "bench_tuner_xgb.log",
+                          &xgb_runs[s], err);
         if (st != TS_OK)
             break;
         pair[0] = random_runs[s];
@@ -266,8 +266,7 @@ static TsStatus efficiency(int trials, int seeds, uint64_t first_seed, Efficienc
         printf("seed %llu: random %d trials (%d errors) in %.1f s, xgb %d trials (%d errors) in "
                "%.1f s\n",
                (unsigned long long)seed, random_runs[s].count, random_runs[s].errors,
-               random_runs[s].seconds, xgb_runs[s].count, xgb_runs[s].errors,
-               xgb_runs[s].seconds);
+               random_runs[s].seconds, xgb_runs[s].count, xgb_runs[s].errors, xgb_runs[s].seconds);
     }
     if (st != TS_OK)
         goto out_free;
@@ -332,8 +331,7 @@ static TsStatus throughput(int trials, uint64_t seed, double rate[2], TsError *e
     else if (st == TS_OK) {
         /* The same candidates (same seed) built, then measured; then measured as built. */
         for (int overlap = 0; st == TS_OK && overlap < 2; overlap++) {
-            st = tune_run(task, "random", trials, seed, overlap, "bench_tuner_rate.log", &run,
-                          err);
+            st = tune_run(task, "random", trials, seed, overlap, "bench_tuner_rate.log", &run, err);
             if (st != TS_OK)
                 break;
             rate[overlap] = run.count / run.seconds;
