@@ -1,9 +1,11 @@
 /* The builder: candidates compiled in parallel worker processes. The measurer forks
  * n_workers workers once, when it is created, and feeds them candidate indices through
  * socket pairs; each worker instantiates the template with the candidate's config,
- * lowers it and links it into a shared object (ts_build_shared), and answers with the
- * kernel's argument shapes or the error. A worker that runs past the build timeout is
- * killed (SIGKILL) and replaced, a worker that dies is replaced, and the search goes on.
+ * lowers it and compiles it, into an object file for the local runner (ts_build_object:
+ * LLVM alone) or a shared object for a device (ts_build_shared: LLVM and the system
+ * linker), and answers with the kernel's argument shapes or the error. A worker that runs past the
+ * build timeout is killed (SIGKILL) and replaced, a worker that dies is replaced, and the search
+ * goes on.
  *
  * Workers are processes, not threads, so that a template or codegen bug that crashes or
  * hangs costs one candidate, not the tuning run; they persist across candidates, so that
@@ -12,7 +14,7 @@
  * other thread holds a lock at that moment: the measurer forks before it JITs anything,
  * and a replacement is forked from the measurer's thread between builds.
  *
- * Sits between the tuner and the runner: indices in, shared objects out. */
+ * Sits between the tuner and the runner: indices in, modules out. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,7 +30,8 @@
 
 typedef struct BuildRequest {
     int64_t index;
-    char so_path[512];
+    TuneModuleKind kind;
+    char path[512];
 } BuildRequest;
 
 typedef struct Worker {
@@ -36,12 +39,13 @@ typedef struct Worker {
     int fd;       /* the measurer's end of the socket pair; -1 when not running */
     int slot;     /* position of the candidate being built, or -1 when idle */
     double start; /* when that build was sent */
-    char so_path[512];
+    char path[512];
 } Worker;
 
 struct TuneBuilder {
     const TsTuneTask *task;
     const TsTarget *target;
+    TuneModuleKind kind;
     int n_workers;
     double timeout_s;
     char dir[400];
@@ -67,14 +71,25 @@ static void set_error(TuneBuildResult *result, int error_no, const TsError *err)
     build_message(result, "%s: %s", ts_status_name(err->status), err->message);
 }
 
-/* Instantiate, lower, link: the stage that fails decides the error class. */
+static TsStatus compile(const TsLoweredFunc *func, const TsTarget *target,
+                        const BuildRequest *request, TsError *err)
+{
+    const TsLoweredFunc *const *funcs = &func;
+    switch (request->kind) {
+    case TUNE_MODULE_OBJECT: return ts_build_object(1, funcs, target, request->path, err);
+    case TUNE_MODULE_SHARED: return ts_build_shared(1, funcs, target, request->path, err);
+    }
+    return ts_fail(err, TS_EINVAL, "builder: unknown module kind %d", (int)request->kind);
+}
+
+/* Instantiate, lower, compile: the stage that fails decides the error class. */
 static void build_one(const TsTuneTask *task, const TsTarget *target, const BuildRequest *request,
                       TuneBuildResult *result)
 {
     double start = tune_now();
     memset(result, 0, sizeof *result);
     result->index = request->index;
-    snprintf(result->so_path, sizeof result->so_path, "%s", request->so_path);
+    snprintf(result->path, sizeof result->path, "%s", request->path);
     TsError err;
     ts_error_clear(&err);
     TsArena *arena = ts_arena_create();
@@ -86,8 +101,7 @@ static void build_one(const TsTuneTask *task, const TsTarget *target, const Buil
         set_error(result, TS_MEASURE_INSTANTIATION_ERROR, &err);
     else if (tune_task_lower_instance(task, &inst, false, arena, &func, &err) != TS_OK ||
              tune_arg_spec(func, inst.num_outputs, &result->spec, &err) != TS_OK ||
-             ts_build_shared(1, (const TsLoweredFunc *const *)&func, target, request->so_path,
-                             &err) != TS_OK)
+             compile(func, target, request, &err) != TS_OK)
         set_error(result, TS_MEASURE_BUILD_ERROR, &err);
     ts_arena_destroy(arena);
     result->build_s = tune_now() - start;
@@ -147,8 +161,9 @@ static void stop_worker(Worker *worker)
     worker->slot = -1;
 }
 
-TsStatus tune_builder_create(const TsTuneTask *task, const TsTarget *target, int n_workers,
-                             double timeout_s, const char *dir, TuneBuilder **out, TsError *err)
+TsStatus tune_builder_create(const TsTuneTask *task, const TsTarget *target, TuneModuleKind kind,
+                             int n_workers, double timeout_s, const char *dir, TuneBuilder **out,
+                             TsError *err)
 {
     *out = NULL;
     TuneBuilder *builder = calloc(1, sizeof *builder);
@@ -160,6 +175,7 @@ TsStatus tune_builder_create(const TsTuneTask *task, const TsTarget *target, int
     }
     builder->task = task;
     builder->target = target;
+    builder->kind = kind;
     builder->n_workers = n_workers;
     builder->timeout_s = timeout_s;
     snprintf(builder->dir, sizeof builder->dir, "%s", dir);
@@ -222,7 +238,7 @@ static TsStatus fail_worker(BuildRound *round, Worker *worker, int error_no, con
     memset(result, 0, sizeof *result);
     result->index = round->indices[slot];
     /* Whatever the worker left there is removed with the others. */
-    memcpy(result->so_path, worker->so_path, sizeof result->so_path);
+    memcpy(result->path, worker->path, sizeof result->path);
     result->error_no = error_no;
     result->build_s = tune_now() - worker->start;
     if (error_no == TS_MEASURE_BUILD_TIMEOUT)
@@ -245,11 +261,12 @@ static void send_next(BuildRound *round, Worker *worker)
     BuildRequest request;
     memset(&request, 0, sizeof request);
     request.index = round->indices[round->next];
-    snprintf(request.so_path, sizeof request.so_path, "%s/candidate-%d.so", builder->dir,
-             builder->next_file++);
+    request.kind = builder->kind;
+    snprintf(request.path, sizeof request.path, "%s/candidate-%d.%s", builder->dir,
+             builder->next_file++, builder->kind == TUNE_MODULE_OBJECT ? "o" : "so");
     worker->slot = round->next++;
     worker->start = tune_now();
-    memcpy(worker->so_path, request.so_path, sizeof worker->so_path);
+    memcpy(worker->path, request.path, sizeof worker->path);
     if (tune_write_full(worker->fd, &request, sizeof request) != 0)
         worker->start = -1; /* dead: found at the next poll as end of file */
 }

@@ -1,14 +1,17 @@
 /* The measurer: builds a batch of candidates in the builder's worker processes, then
- * measures each on the local runner (a measuring process on this machine) or on a device
- * over RPC, and gives one TsMeasureResult per candidate, failures included. With
+ * measures each on the local runner (a measuring process on this machine, which links
+ * each candidate's object file with LLVM's JIT linker) or on a device over RPC (shared
+ * objects), and gives one TsMeasureResult per candidate, failures included. With
  * check_correctness, each candidate's outputs are compared with the reference: the same
  * expression under a fresh schedule, JIT-compiled for the host and run on the same
  * deterministic inputs; references are kept per argument shapes, since knobs may change
  * the layouts. Also the data helpers every runner shares (argument specs, inputs,
  * output comparison).
  *
- * A batch is built first and measured after, not both at once: on a two-core machine a
- * compilation next to a measurement would slow the kernel it measures. The builder's
+ * By default a batch is built first and measured after, not both at once: on a two-core
+ * machine a compilation next to a measurement would slow the kernel it measures. With
+ * options.overlap, each candidate is measured as soon as it is built while the other
+ * workers go on building: faster, noisier. The builder's
  * workers are forked when the measurer is created, before anything is JIT-compiled here.
  *
  * Sits between the tuner (indices in) and the log (results out). */
@@ -511,8 +514,9 @@ static TsStatus measurer_init(TsMeasurer *m, TsError *err)
     TsStatus status = make_temp_dir(m, err);
     /* Workers first: forked before this process JITs anything or talks to a device. */
     if (status == TS_OK)
-        status = tune_builder_create(m->task, target, m->options.n_parallel,
-                                     m->options.build_timeout_s, m->dir, &m->builder, err);
+        status = tune_builder_create(
+            m->task, target, remote ? TUNE_MODULE_SHARED : TUNE_MODULE_OBJECT,
+            m->options.n_parallel, m->options.build_timeout_s, m->dir, &m->builder, err);
     if (status == TS_OK && !remote)
         status = tune_local_runner_create(&m->local, err);
     if (status == TS_OK && remote)
@@ -582,7 +586,8 @@ static void run_candidate(TsMeasurer *m, const TuneBuildResult *built, TsMeasure
 {
     TuneRunRequest request;
     memset(&request, 0, sizeof request);
-    snprintf(request.so_path, sizeof request.so_path, "%s", built->so_path);
+    snprintf(request.path, sizeof request.path, "%s", built->path);
+    request.kind = m->local ? TUNE_MODULE_OBJECT : TUNE_MODULE_SHARED;
     snprintf(request.kernel, sizeof request.kernel, "%s", tune_task_kernel_name(m->task));
     request.spec = built->spec;
     request.time = time_options(&m->options);
@@ -605,6 +610,36 @@ static void run_candidate(TsMeasurer *m, const TuneBuildResult *built, TsMeasure
                             result);
 }
 
+/* Measures built candidate i (or gives its build error) into results[i]. */
+static void finish_candidate(TsMeasurer *m, const TuneBuildResult *built, TsMeasureResult *result)
+{
+    double start = tune_now();
+    if (built->error_no == TS_MEASURE_OK) {
+        run_candidate(m, built, result);
+    } else {
+        memset(result, 0, sizeof *result);
+        result->error_no = built->error_no;
+        memcpy(result->error_msg, built->error_msg, sizeof result->error_msg);
+    }
+    result->all_cost = built->build_s + (tune_now() - start);
+    result->timestamp = tune_unix_time();
+    if (built->path[0])
+        unlink(built->path);
+}
+
+typedef struct Overlap {
+    TsMeasurer *m;
+    TsMeasureResult *results;
+} Overlap;
+
+/* With options.overlap: each candidate measured as soon as its worker answers. That
+ * worker waits meanwhile, so at most n_parallel - 1 builds run next to the measurement. */
+static void measure_built(int i, TuneBuildResult *built, void *user)
+{
+    Overlap *o = user;
+    finish_candidate(o->m, built, &o->results[i]);
+}
+
 TsStatus ts_measurer_run(TsMeasurer *m, int n, const int64_t *indices, TsMeasureResult *results,
                          TsError *err)
 {
@@ -615,22 +650,11 @@ TsStatus ts_measurer_run(TsMeasurer *m, int n, const int64_t *indices, TsMeasure
     TuneBuildResult *built = calloc((size_t)n, sizeof *built);
     if (!built)
         return ts_fail(err, TS_ENOMEM, "measurer run: out of memory");
-    TsStatus status = tune_builder_run(m->builder, n, indices, built, NULL, NULL, err);
-    for (int i = 0; status == TS_OK && i < n; i++) {
-        TsMeasureResult *result = &results[i];
-        double start = tune_now();
-        if (built[i].error_no == TS_MEASURE_OK) {
-            run_candidate(m, &built[i], result);
-        } else {
-            memset(result, 0, sizeof *result);
-            result->error_no = built[i].error_no;
-            memcpy(result->error_msg, built[i].error_msg, sizeof result->error_msg);
-        }
-        result->all_cost = built[i].build_s + (tune_now() - start);
-        result->timestamp = tune_unix_time();
-        if (built[i].so_path[0])
-            unlink(built[i].so_path);
-    }
+    Overlap overlap = { m, results };
+    TsStatus status = tune_builder_run(m->builder, n, indices, built,
+                                       m->options.overlap ? measure_built : NULL, &overlap, err);
+    for (int i = 0; status == TS_OK && !m->options.overlap && i < n; i++)
+        finish_candidate(m, &built[i], &results[i]);
     free(built);
     if (status == TS_OK && tune_rpc_runner_gone(m->rpc))
         status = ts_fail(err, TS_EDEVICE,

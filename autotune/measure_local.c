@@ -1,13 +1,15 @@
 /* The local runner: candidates measured on this machine in a measuring process, so that a
  * kernel that crashes or hangs costs one candidate and not the tuning run. The process
- * is forked once and persists: for each candidate it loads the shared object
- * (ts_module_load), fills the inputs with the measurer's deterministic data (kept while
- * the argument shapes stay the same), times the kernel with ts_time_evaluate and, when
- * asked, compares its outputs with the reference outputs the measurer wrote to a file. A
- * crash (reported with its signal) or a timeout (the process is killed) ends it; the
- * next candidate gets a fresh one.
+ * is forked once and persists: for each candidate it links the object file the builder
+ * made with LLVM's JIT linker (ts_jit_load_object; about a millisecond, where linking a
+ * shared object with the system's `cc -shared` costs some 20 ms of a core, and loading it
+ * a dlopen), or loads a shared object (ts_module_load); fills the inputs with the
+ * measurer's deterministic data (kept while the argument shapes stay the same), times the kernel
+ * with ts_time_evaluate and, when asked, compares its outputs with the reference outputs the
+ * measurer wrote to a file. A crash (reported with its signal) or a timeout (the process is killed)
+ * ends it; the next candidate gets a fresh one.
  *
- * Sits after the builder: shared objects in, TsMeasureResults out. */
+ * Sits after the builder: modules in, TsMeasureResults out. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -147,25 +149,57 @@ static void call_kernel(const TuneRunRequest *request, TsPackedFunc func, Arrays
     result->num_costs = request->time.repeat;
 }
 
+/* A candidate's module, loaded: a JIT-linked object file or a shared object. */
+typedef struct Loaded {
+    TsJitModule *jit;
+    TsModule *module;
+} Loaded;
+
+static void unload(Loaded *loaded)
+{
+    ts_jit_release(loaded->jit);
+    ts_module_release(loaded->module);
+}
+
+/* Loads the request's module and finds its kernel (of a shared object, the first one
+ * when none is named). */
+static TsStatus load_kernel(const TuneRunRequest *request, Loaded *loaded, TsPackedFunc *func,
+                            TsError *err)
+{
+    *func = NULL;
+    TsStatus status;
+    switch (request->kind) {
+    case TUNE_MODULE_OBJECT:
+        status = ts_jit_load_object(request->path, &loaded->jit, err);
+        if (status == TS_OK)
+            status = ts_jit_get_func(loaded->jit, request->kernel, func, err);
+        return status;
+    case TUNE_MODULE_SHARED:
+        status = ts_module_load(request->path, &loaded->module, err);
+        if (status == TS_OK && request->kernel[0])
+            status = ts_module_get_func(loaded->module, request->kernel, func, err);
+        else if (status == TS_OK && ts_module_num_funcs(loaded->module) > 0)
+            *func = ts_module_func(loaded->module, 0)->func;
+        if (status == TS_OK && !*func)
+            status = ts_fail(err, TS_EPROTO, "%s has no kernel", request->path);
+        return status;
+    }
+    return ts_fail(err, TS_EINVAL, "local runner: unknown module kind %d", (int)request->kind);
+}
+
 static void measure_one(const TuneRunRequest *request, Arrays *arrays, Reference *ref,
                         TsMeasureResult *result)
 {
     memset(result, 0, sizeof *result);
     TsError err;
-    TsModule *module = NULL;
+    Loaded loaded = { 0 };
     TsPackedFunc func = NULL;
-    TsStatus status = ts_module_load(request->so_path, &module, &err);
-    if (status == TS_OK && request->kernel[0])
-        status = ts_module_get_func(module, request->kernel, &func, &err);
-    else if (status == TS_OK && ts_module_num_funcs(module) > 0)
-        func = ts_module_func(module, 0)->func;
-    if (status == TS_OK && !func)
-        status = ts_fail(&err, TS_EPROTO, "%s has no kernel", request->so_path);
+    TsStatus status = load_kernel(request, &loaded, &func, &err);
     if (status == TS_OK)
         status = prepare_arrays(arrays, &request->spec, &err);
     if (status != TS_OK) {
         fail_result(result, TS_MEASURE_RUNTIME_ERROR, "%s", err.message);
-        goto out_release_module;
+        goto out_unload;
     }
     call_kernel(request, func, arrays, result);
     if (result->error_no == TS_MEASURE_OK && request->ref_path[0])
@@ -173,8 +207,8 @@ static void measure_one(const TuneRunRequest *request, Arrays *arrays, Reference
     /* A kernel that failed may have written where it should not: fresh inputs next time. */
     if (result->error_no != TS_MEASURE_OK)
         free_arrays(arrays);
-out_release_module:
-    ts_module_release(module);
+out_unload:
+    unload(&loaded);
 }
 
 static void runner_main(int fd)
@@ -308,12 +342,14 @@ void tune_local_runner_run(TuneLocalRunner *runner, const TuneRunRequest *reques
 
 /* ---- the test hook ---- */
 
-TsStatus tune_measure_module(const char *so_path, const char *kernel, const TuneArgSpec *spec,
-                             const TsMeasureOptions *options, TsMeasureResult *result, TsError *err)
+TsStatus tune_measure_module(const char *path, TuneModuleKind kind, const char *kernel,
+                             const TuneArgSpec *spec, const TsMeasureOptions *options,
+                             TsMeasureResult *result, TsError *err)
 {
     TuneRunRequest request;
     memset(&request, 0, sizeof request);
-    snprintf(request.so_path, sizeof request.so_path, "%s", so_path);
+    snprintf(request.path, sizeof request.path, "%s", path);
+    request.kind = kind;
     snprintf(request.kernel, sizeof request.kernel, "%s", kernel ? kernel : "");
     request.spec = *spec;
     request.time = ts_time_options_default();

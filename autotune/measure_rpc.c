@@ -149,7 +149,7 @@ static TsStatus measure_remote(TuneRpcRunner *runner, const TuneRunRequest *requ
     snprintf(name, sizeof name, "candidate-%d.so", runner->next_name++);
     TsRpcModule module;
     DeviceArgs dev = { 0 };
-    TsStatus status = ts_rpc_upload(runner->session, request->so_path, name, err);
+    TsStatus status = ts_rpc_upload(runner->session, request->path, name, err);
     if (status == TS_OK)
         status = ts_rpc_load_module(runner->session, name, &module, err);
     if (status == TS_OK)

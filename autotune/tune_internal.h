@@ -70,6 +70,11 @@ void tune_fill_input(const TuneArgSpec *spec, int i, void *data);
 bool tune_compare_output(const TuneArgSpec *spec, int i, const void *got, const void *want,
                          const void *magnitude, char *message, size_t size);
 
+/* What a candidate is built into: a shared object, for a device over RPC (it dlopens
+ * it), or an object file, for the local runner (its measuring process links it with
+ * LLVM's JIT linker, ts_jit_load_object: no system linker on the way). */
+typedef enum TuneModuleKind { TUNE_MODULE_SHARED, TUNE_MODULE_OBJECT } TuneModuleKind;
+
 /* What the builder made of one candidate. */
 typedef struct TuneBuildResult {
     int64_t index;
@@ -77,19 +82,20 @@ typedef struct TuneBuildResult {
     char error_msg[TS_MEASURE_MAX_MESSAGE];
     TuneArgSpec spec;
     double build_s;
-    char so_path[512];
+    char path[512]; /* the shared object or object file */
 } TuneBuildResult;
 
 enum { TUNE_MAX_WORKERS = 64 };
 
 /* The builder (builder.c): persistent worker processes, forked when it is created, each
- * lowering a candidate and linking it into a shared object in dir. */
+ * lowering a candidate and compiling it into a module of kind in dir. */
 typedef struct TuneBuilder TuneBuilder;
 /* Called as each candidate is built (in order of completion); i is its position. */
 typedef void (*TuneBuiltFn)(int i, TuneBuildResult *result, void *user);
 
-TsStatus tune_builder_create(const TsTuneTask *task, const TsTarget *target, int n_workers,
-                             double timeout_s, const char *dir, TuneBuilder **out, TsError *err);
+TsStatus tune_builder_create(const TsTuneTask *task, const TsTarget *target, TuneModuleKind kind,
+                             int n_workers, double timeout_s, const char *dir, TuneBuilder **out,
+                             TsError *err);
 /* Builds the n candidates, n_workers at a time; a worker past the timeout is killed (and
  * replaced) and its candidate is BUILD_TIMEOUT. Fails only when no worker can be
  * started. */
@@ -99,7 +105,8 @@ void tune_builder_free(TuneBuilder *builder);
 
 /* A request to measure one built candidate. */
 typedef struct TuneRunRequest {
-    char so_path[512];
+    char path[512];
+    TuneModuleKind kind; /* the local runner takes both; RPC, shared objects */
     char kernel[128];
     TuneArgSpec spec;
     TsTimeOptions time;
@@ -108,8 +115,9 @@ typedef struct TuneRunRequest {
     char ref_path[512];
 } TuneRunRequest;
 
-/* The local runner (measure_local.c): a persistent measuring process that loads each
- * candidate's shared object; restarted after a crash or a timeout. */
+/* The local runner (measure_local.c): a persistent measuring process that links each
+ * candidate's object file (or loads its shared object); restarted after a crash or a
+ * timeout. */
 typedef struct TuneLocalRunner TuneLocalRunner;
 TsStatus tune_local_runner_create(TuneLocalRunner **out, TsError *err);
 /* Measures one candidate; every failure is a result (RUNTIME_ERROR, RUN_TIMEOUT,
@@ -152,12 +160,13 @@ double tune_now(void);
 /* Seconds since the Unix epoch. */
 double tune_unix_time(void);
 
-/* Runs the kernel of a shared object in a child process, as the local runner does a
- * candidate: for tests of crash and hang isolation with hand-written modules. The
- * arguments are spec's; reference outputs are not checked. */
-TsStatus tune_measure_module(const char *so_path, const char *kernel, const TuneArgSpec *spec,
-                             const TsMeasureOptions *options, TsMeasureResult *result,
-                             TsError *err);
+/* Runs the kernel of a module (a shared object, or an object file for kind
+ * TUNE_MODULE_OBJECT) in a child process, as the local runner does a candidate: for tests
+ * of crash and hang isolation with hand-written modules. The arguments are spec's;
+ * reference outputs are not checked. */
+TsStatus tune_measure_module(const char *path, TuneModuleKind kind, const char *kernel,
+                             const TuneArgSpec *spec, const TsMeasureOptions *options,
+                             TsMeasureResult *result, TsError *err);
 
 /* ==== tuners, candidate features and the cost model (tuner.c, tuner_random.c,
  * tuner_grid.c, tuner_ga.c, tuner_xgb.c, features.c, knob_features.c, cost_model.c) ==== */

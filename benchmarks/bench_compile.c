@@ -9,7 +9,9 @@
  * - to a shared object: the same up to lowering, then ts_build_shared (object code and the
  *   system linker), written to a temporary directory.
  * Each path runs RUNS times; the table gives medians, split into the front end (DAG,
- * schedule, lowering) and the back end (LLVM). The first build of the process, which also
+ * schedule, lowering) and the back end (LLVM), and the CPU time of the whole build (this
+ * process's and its linker's): on a loaded machine the wall-clock figures grow with the
+ * load, the CPU times much less. The first build of the process, which also
  * initializes LLVM, is reported on its own and left out of the medians. At the end the
  * shared object is loaded back (ts_module_load) and its kernel's result compared with the
  * JIT's, so that both paths are known to give working code.
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,10 +37,23 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+/* CPU milliseconds of this process and of its children that have ended (the linker). */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    struct rusage children;
+    getrusage(RUSAGE_CHILDREN, &children);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6 +
+           (double)(children.ru_utime.tv_sec + children.ru_stime.tv_sec) * 1e3 +
+           (double)(children.ru_utime.tv_usec + children.ru_stime.tv_usec) * 1e-3;
+}
+
 /* Milliseconds of one build along one path. */
 typedef struct BuildTimes {
     double front_ms; /* DAG, schedule, lowering */
     double back_ms;  /* LLVM: JIT or shared object */
+    double cpu_ms;   /* CPU time of the whole build */
 } BuildTimes;
 
 static const char *variant_name(int v)
@@ -50,7 +66,7 @@ static const char *variant_name(int v)
 static TsStatus build_once(int variant, const TsTarget *target, const char *so_path,
                            TsJitModule **jit, BuildTimes *times, TsError *err)
 {
-    double start = now_ms();
+    double start = now_ms(), start_cpu = cpu_ms();
     TsArena *arena = ts_arena_create();
     if (!arena)
         return ts_fail(err, TS_ENOMEM, "bench_compile: no arena");
@@ -71,6 +87,7 @@ static TsStatus build_once(int variant, const TsTarget *target, const char *so_p
     double done = now_ms();
     times->front_ms = lowered - start;
     times->back_ms = done - lowered;
+    times->cpu_ms = cpu_ms() - start_cpu;
     if (module && status == TS_OK && jit)
         *jit = module;
     else if (module)
@@ -81,7 +98,7 @@ static TsStatus build_once(int variant, const TsTarget *target, const char *so_p
 
 /* Medians of RUNS builds along one path. */
 typedef struct PathStats {
-    BenchCosts front, back, total;
+    BenchCosts front, back, total, cpu;
 } PathStats;
 
 static TsStatus measure_path(int variant, const TsTarget *target, const char *so_path,
@@ -96,6 +113,7 @@ static TsStatus measure_path(int variant, const TsTarget *target, const char *so
         bench_costs_add(&stats->front, &t.front_ms, 1);
         bench_costs_add(&stats->back, &t.back_ms, 1);
         bench_costs_add(&stats->total, &total, 1);
+        bench_costs_add(&stats->cpu, &t.cpu_ms, 1);
     }
     return TS_OK;
 }
@@ -186,25 +204,27 @@ int main(void)
     printf("\nfirst build of the process (serial, JIT, includes LLVM's initialization): "
            "%.1f ms (front end %.2f, LLVM %.1f)\n",
            cold.front_ms + cold.back_ms, cold.front_ms, cold.back_ms);
-    printf("\n%-14s %-15s %12s %12s %12s\n", "schedule", "path", "front ms", "LLVM ms", "total ms");
+    printf("\n%-14s %-15s %12s %12s %12s %12s\n", "schedule", "path", "front ms", "LLVM ms",
+           "total ms", "CPU ms");
     for (int v = 0; v < NUM_VARIANTS; v++) {
-        printf("%-14s %-15s %12.2f %12.1f %12.1f\n", variant_name(v), "JIT callable",
+        printf("%-14s %-15s %12.2f %12.1f %12.1f %12.1f\n", variant_name(v), "JIT callable",
                bench_median(&to_jit[v].front), bench_median(&to_jit[v].back),
-               bench_median(&to_jit[v].total));
-        printf("%-14s %-15s %12.2f %12.1f %12.1f\n", variant_name(v), "shared object",
+               bench_median(&to_jit[v].total), bench_median(&to_jit[v].cpu));
+        printf("%-14s %-15s %12.2f %12.1f %12.1f %12.1f\n", variant_name(v), "shared object",
                bench_median(&to_so[v].front), bench_median(&to_so[v].back),
-               bench_median(&to_so[v].total));
+               bench_median(&to_so[v].total), bench_median(&to_so[v].cpu));
     }
     printf("\nfront end: DAG + schedule + lowering (ts_lower); LLVM: ts_build_jit + "
            "ts_jit_get_func, or ts_build_shared (object code + system linker). Both paths' "
            "kernels checked: the shared object, loaded back, gives the JIT's result bit for "
            "bit.\n");
-    printf("RESULT bench=compile size=%d runs=%d serial_jit_ms=%.1f serial_shared_ms=%.1f "
-           "parallel_jit_ms=%.1f parallel_shared_ms=%.1f serial_front_ms=%.2f "
-           "first_build_ms=%.1f reference=none ratio=1.0\n",
-           SIZE, RUNS, bench_median(&to_jit[0].total), bench_median(&to_so[0].total),
-           bench_median(&to_jit[1].total), bench_median(&to_so[1].total),
-           bench_median(&to_jit[0].front), cold.front_ms + cold.back_ms);
+    printf(
+        "RESULT bench=compile size=%d runs=%d serial_jit_ms=%.1f serial_shared_ms=%.1f "
+        "parallel_jit_ms=%.1f parallel_shared_ms=%.1f serial_front_ms=%.2f serial_jit_cpu_ms=%.1f "
+        "first_build_ms=%.1f reference=none ratio=1.0\n",
+        SIZE, RUNS, bench_median(&to_jit[0].total), bench_median(&to_so[0].total),
+        bench_median(&to_jit[1].total), bench_median(&to_so[1].total),
+        bench_median(&to_jit[0].front), bench_median(&to_jit[0].cpu), cold.front_ms + cold.back_ms);
 out_release:
     for (int v = 0; v < NUM_VARIANTS; v++)
         if (jit[v])

@@ -8,7 +8,9 @@
  * ts_parallel_launch, libc, libm) resolve from this process through LLJIT's
  * dynamic-library search generator; libtessera links libtessera_runtime, so the
  * runtime's symbols are always there. Only a target whose triple is the host's can be
- * JIT-compiled. */
+ * JIT-compiled. An object file made earlier (ts_build_object) is linked the same way
+ * (ts_jit_load_object): the local measurer's process runs candidates so, without the
+ * system linker. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +104,38 @@ TsStatus ts_build_jit(int num_funcs, const TsLoweredFunc *const *funcs, const Ts
     if (status != TS_OK) {
         ts_jit_release(module);
         return status;
+    }
+    *out = module;
+    return TS_OK;
+}
+
+TsStatus ts_jit_load_object(const char *path, TsJitModule **out, TsError *err)
+{
+    if (!out)
+        return ts_fail(err, TS_EINVAL, "jit: the result pointer is NULL");
+    *out = NULL;
+    if (!path)
+        return ts_fail(err, TS_EINVAL, "jit: the object file's path is NULL");
+    cg_llvm_init();
+    LLVMMemoryBufferRef object = NULL;
+    char *message = NULL;
+    if (LLVMCreateMemoryBufferWithContentsOfFile(path, &object, &message)) {
+        TsStatus status = ts_fail(err, TS_EIO, "jit: cannot read the object file %s: %s", path,
+                                  message ? message : "?");
+        LLVMDisposeMessage(message);
+        return status;
+    }
+    TsJitModule *module = calloc(1, sizeof *module);
+    if (!module) {
+        LLVMDisposeMemoryBuffer(object);
+        return ts_fail(err, TS_ENOMEM, "jit: out of memory");
+    }
+    atomic_init(&module->refs, 1);
+    TsError link_err;
+    TsStatus status = link_object(module, object, &link_err);
+    if (status != TS_OK) {
+        ts_jit_release(module);
+        return ts_fail(err, status, "%s (object file %s)", link_err.message, path);
     }
     *out = module;
     return TS_OK;

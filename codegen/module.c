@@ -1,8 +1,8 @@
 /* One LLVM module for a set of lowered kernels: each kernel's compute function and
  * packed entry, the module table an exported shared object carries under
  * TS_MODULE_TABLE_SYMBOL (runtime.h), function attributes (CPU, features, the vector
- * width the schedule asks for, fast-math), LLVM's verifier, the standard optimization
- * pipeline (new pass manager, default<O3> or the target's -opt-level) and object code.
+ * width the schedule asks for, fast-math), LLVM's verifier, a pass pipeline made for
+ * scheduled kernels (new pass manager; see kernel_pipeline) and object code.
  *
  * The three outputs (JIT, object file, shared object) all start from the object code
  * made here, so a kernel is compiled the same way whichever way it leaves. Kernel
@@ -189,14 +189,40 @@ static bool verify(CgModule *m)
     return false;
 }
 
+/* The pass pipeline for kernels. A schedule has already made the loops explicit: their
+ * order, tiling, unrolling and vector widths are decided (DESIGN.md, "Vectors are
+ * explicit"), so LLVM's own loop transformations and most of its inter-procedural
+ * pipeline have nothing left to do, and default<O3> spends two thirds of a kernel's
+ * compilation doing little (bench_compile: the matmul's O3 pipeline took 27 of its
+ * 47 ms of LLVM time, this one 6, and the machine code of its inner loops is the same).
+ * What the code as generated does need:
+ *   - sroa: local accumulators (C.local) become registers;
+ *   - early-cse, gvn: the address arithmetic repeated by unrolled bodies is shared;
+ *   - instcombine, simplifycfg: the constant guards and branches lowering leaves go;
+ *   - licm: loop-invariant addresses and loads leave the inner loops;
+ *   - slp-vectorizer: straight-line code that the schedule unrolled but did not vectorize
+ *     is packed, as default<O3> would.
+ * -opt-level=0 keeps LLVM's default<O0> (no optimization). TS_LLVM_PASSES in the
+ * environment replaces the pipeline, in opt's syntax, for comparisons
+ * (TS_LLVM_PASSES='default<O3>'). */
+static const char kernel_pipeline[] =
+    "function(sroa,early-cse<memssa>,instcombine,simplifycfg,loop-mssa(licm),gvn,"
+    "slp-vectorizer,instcombine,simplifycfg)";
+
+static const char *pipeline_of(const TsTarget *target)
+{
+    const char *custom = getenv("TS_LLVM_PASSES");
+    if (custom && custom[0])
+        return custom;
+    return target->opt_level == 0 ? "default<O0>" : kernel_pipeline;
+}
+
 static bool optimize(CgModule *m)
 {
-    char pipeline[32];
-    snprintf(pipeline, sizeof pipeline, "default<O%d>", m->target->opt_level);
+    const char *pipeline = pipeline_of(m->target);
     LLVMPassBuilderOptionsRef options = LLVMCreatePassBuilderOptions();
-    /* The schedule decides unrolling and vectorization (DESIGN.md, "Vectors are
-     * explicit"); LLVM's own loop unroller and loop vectorizer would second-guess it and
-     * cost compile time. The SLP vectorizer stays: it packs straight-line code. */
+    /* The schedule decides unrolling and vectorization: were the pipeline replaced by one
+     * of LLVM's defaults, its loop unroller and loop vectorizer would second-guess it. */
     LLVMPassBuilderOptionsSetLoopUnrolling(options, false);
     LLVMPassBuilderOptionsSetLoopVectorization(options, false);
     LLVMPassBuilderOptionsSetLoopInterleaving(options, false);
@@ -205,7 +231,7 @@ static bool optimize(CgModule *m)
     if (!error)
         return true;
     char *message = LLVMGetErrorMessage(error);
-    cg_fail(m, TS_ECODEGEN, "codegen: the %s pipeline failed: %s", pipeline, message);
+    cg_fail(m, TS_ECODEGEN, "codegen: the pass pipeline %.200s failed: %s", pipeline, message);
     LLVMDisposeErrorMessage(message);
     return false;
 }

@@ -98,6 +98,12 @@ typedef struct TsMeasureOptions {
     double build_timeout_s;   /* default 30 */
     double run_timeout_s;     /* default 10, per candidate */
     int n_parallel;           /* build workers; default: the number of cores */
+    /* Measure each candidate as soon as it is built, while the other workers build the
+     * rest of the batch (its own worker waits meanwhile, so at most n_parallel - 1 builds
+     * run next to a measurement). Faster; but on this machine a compilation then runs
+     * beside the kernel being measured, which makes measurements noisier. Default false:
+     * a batch is built, then measured. */
+    bool overlap;
     /* Where to measure: nothing set means this machine (in a child process). */
     const char *rpc_host;     /* a device server ... */
     int rpc_port;

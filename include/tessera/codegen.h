@@ -16,8 +16,12 @@
  *
  * Float arithmetic may contract a * b + c into a fused multiply-add (the reference
  * interpreter rounds the product, so compare floats with a tolerance); "-fast-math"
- * allows more. Code is optimized with LLVM's default<O3> pipeline (or -opt-level), with
- * LLVM's own loop unrolling and loop vectorization off: the schedule decides those.
+ * allows more. Code is optimized with a pass pipeline made for scheduled kernels
+ * (SROA, CSE, instcombine, LICM, GVN, SLP; codegen/module.c), not LLVM's default<O3>:
+ * the schedule has decided the loops, their unrolling and their vectors already. The
+ * target's -opt-level sets the code generator's level; -opt-level=0 also turns the
+ * passes off. TS_LLVM_PASSES in the environment replaces the pipeline (opt's syntax,
+ * e.g. 'default<O3>'), for comparisons.
  *
  * TS_DUMP=llvm,asm in the environment prints each module's LLVM IR (after
  * optimization) and assembly to stderr; llvm_raw prints the IR as generated.
@@ -44,7 +48,7 @@ typedef struct TsTarget TsTarget;
  *   "llvm -mcpu=native"                        the host CPU
  *   "llvm -mtriple=aarch64-linux-gnu -mattr=+neon"
  *   "llvm ... -fast-math"                      fast-math flags on float operations
- *   "llvm ... -opt-level=2"                    0 .. 3 (default 3)
+ *   "llvm ... -opt-level=2"                    0 .. 3 (default 3; see above)
  * Architectures: x86_64 and aarch64. Unknown options, CPUs, features (checked against
  * LLVM 16's lists) or triples are TS_EINVAL naming the culprit. */
 TsStatus ts_target_parse(const char *text, TsTarget **out, TsError *err);
@@ -82,6 +86,12 @@ TsStatus ts_jit_get_func(const TsJitModule *module, const char *name, TsPackedFu
                          TsError *err);
 void ts_jit_retain(TsJitModule *module);
 void ts_jit_release(TsJitModule *module);
+/* Links an object file of this machine's triple that ts_build_object wrote (or any
+ * object defining TS_MODULE_TABLE_SYMBOL) into this process, as ts_build_jit links its
+ * own object code: no system linker, no dlopen. TS_EIO naming the file when it cannot be
+ * read; TS_ECODEGEN when LLVM cannot link it or it has no module table of this ABI. The
+ * local measurer runs each candidate this way. */
+TsStatus ts_jit_load_object(const char *path, TsJitModule **out, TsError *err);
 
 /* An object file (ELF, position-independent) with the kernels and the module table.
  * The table, TS_MODULE_TABLE_SYMBOL, is its only global symbol: kernels are local, so

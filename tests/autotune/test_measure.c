@@ -46,10 +46,11 @@ static void test_error_names_and_mean(void **state)
 }
 
 /* Measures n candidates of task spread over its space, checking them. */
-static void measure_spread(TsTuneTask *task, int n, int repeat)
+static void measure_spread(TsTuneTask *task, int n, int repeat, bool overlap)
 {
     TsMeasureOptions o = ts_measure_options_default();
     o.repeat = repeat;
+    o.overlap = overlap;
     o.check_correctness = true;
     o.n_parallel = 2;
     TsMeasurer *m = NULL;
@@ -79,7 +80,7 @@ static void test_local_matmul(void **state)
     (void)state;
     tt_register_templates();
     TsTuneTask *task = tt_task("test_matmul", 48, 40, 24);
-    measure_spread(task, 6, 3);
+    measure_spread(task, 6, 3, false);
     ts_tune_task_free(task);
 }
 
@@ -88,18 +89,21 @@ static void test_local_dense(void **state)
     (void)state;
     TsTuneTask *task = tt_task("dense", 64, 48, 40);
     assert_string_equal(ts_tune_task_template(task)->name, "dense_pack");
-    measure_spread(task, 8, 2);
+    measure_spread(task, 8, 2, false);
+    /* Measured as each is built: the same checks hold. */
+    measure_spread(task, 8, 2, true);
     ts_tune_task_free(task);
 }
 
-/* A template that aborts, hangs or is refused while building costs its candidate only. */
-static void test_build_isolation(void **state)
+/* A template that aborts, hangs or is refused while building costs its candidate only;
+ * also when candidates are measured as they are built (overlap). */
+static void build_isolation(bool overlap)
 {
-    (void)state;
     tt_register_templates();
     TsTuneTask *task = tt_task("test_isolation", 0, 256, 0);
     TsMeasureOptions o = ts_measure_options_default();
     o.check_correctness = true;
+    o.overlap = overlap;
     o.n_parallel = 2;
     o.build_timeout_s = 1.5;
     TsMeasurer *m;
@@ -119,6 +123,12 @@ static void test_build_isolation(void **state)
     assert_int_equal(results[4].error_no, TS_MEASURE_INSTANTIATION_ERROR);
     assert_non_null(strstr(results[4].error_msg, "mode 3 is refused on purpose"));
     assert_int_equal(results[5].error_no, TS_MEASURE_OK);
+    /* With overlap, candidate 1 was measured while candidate 2's build hung for 1.5 s;
+     * without, every candidate is measured after the whole batch is built. */
+    double gap = results[2].timestamp - results[1].timestamp;
+    if (overlap ? !(gap > 0.5) : !(fabs(gap) < 0.5))
+        fail_msg("overlap %d: candidate 1 measured %.3f s before candidate 2's timeout", overlap,
+                 gap);
     /* The replaced workers build the next batch. */
     const int64_t again[] = { 0, 0, 0 };
     assert_int_equal(ts_measurer_run(m, 3, again, results, &err), TS_OK);
@@ -126,6 +136,18 @@ static void test_build_isolation(void **state)
         assert_int_equal(results[i].error_no, TS_MEASURE_OK);
     ts_measurer_free(m);
     ts_tune_task_free(task);
+}
+
+static void test_build_isolation(void **state)
+{
+    (void)state;
+    build_isolation(false);
+}
+
+static void test_build_isolation_overlap(void **state)
+{
+    (void)state;
+    build_isolation(true);
 }
 
 static TuneArgSpec vector_spec(int64_t n)
@@ -142,11 +164,13 @@ static TuneArgSpec vector_spec(int64_t n)
     return spec;
 }
 
-static TuneRunRequest module_request(const char *kernel, int64_t n)
+static TuneRunRequest module_request(TuneModuleKind kind, const char *kernel, int64_t n)
 {
     TuneRunRequest request;
     memset(&request, 0, sizeof request);
-    snprintf(request.so_path, sizeof request.so_path, "%s", TT_ISOLATION_MODULE);
+    snprintf(request.path, sizeof request.path, "%s",
+             kind == TUNE_MODULE_OBJECT ? TT_ISOLATION_OBJECT : TT_ISOLATION_MODULE);
+    request.kind = kind;
     snprintf(request.kernel, sizeof request.kernel, "%s", kernel);
     request.spec = vector_spec(n);
     request.time = ts_time_options_default();
@@ -154,10 +178,11 @@ static TuneRunRequest module_request(const char *kernel, int64_t n)
     return request;
 }
 
-/* A kernel that crashes or hangs costs its candidate; the next one is measured fine. */
-static void test_run_isolation(void **state)
+/* A kernel that crashes or hangs costs its candidate; the next one is measured fine;
+ * whether the runner loaded it as a shared object or linked its object file in the
+ * measuring process. */
+static void run_isolation(TuneModuleKind kind)
 {
-    (void)state;
     TuneLocalRunner *runner;
     TsError err;
     TsMeasureResult result;
@@ -172,10 +197,10 @@ static void test_run_isolation(void **state)
         { "add_one", TS_MEASURE_OK, "" }, { "missing", TS_MEASURE_RUNTIME_ERROR, "missing" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TuneRunRequest request = module_request(cases[i].kernel, 1000);
+        TuneRunRequest request = module_request(kind, cases[i].kernel, 1000);
         tune_local_runner_run(runner, &request, 1.0, &result);
         if (result.error_no != cases[i].error_no || !strstr(result.error_msg, cases[i].needle))
-            fail_msg("case %zu (%s): %s: %s", i, cases[i].kernel,
+            fail_msg("%s case %zu (%s): %s: %s", request.path, i, cases[i].kernel,
                      ts_measure_error_name(result.error_no), result.error_msg);
         assert_int_equal(result.num_costs, cases[i].error_no == TS_MEASURE_OK ? 2 : 0);
     }
@@ -185,15 +210,26 @@ static void test_run_isolation(void **state)
     TsMeasureOptions o = ts_measure_options_default();
     o.run_timeout_s = 1;
     TuneArgSpec spec = vector_spec(100);
-    assert_int_equal(tune_measure_module(TT_ISOLATION_MODULE, "crash", &spec, &o, &result, &err),
-                     TS_OK);
+    const char *path = kind == TUNE_MODULE_OBJECT ? TT_ISOLATION_OBJECT : TT_ISOLATION_MODULE;
+    assert_int_equal(tune_measure_module(path, kind, "crash", &spec, &o, &result, &err), TS_OK);
     assert_int_equal(result.error_no, TS_MEASURE_RUNTIME_ERROR);
     assert_non_null(strstr(result.error_msg, "signal 11"));
-    assert_int_equal(tune_measure_module(TT_ISOLATION_MODULE, "add_one", &spec, &o, &result, &err),
-                     TS_OK);
+    assert_int_equal(tune_measure_module(path, kind, "add_one", &spec, &o, &result, &err), TS_OK);
     assert_int_equal(result.error_no, TS_MEASURE_OK);
     assert_int_equal(result.num_costs, 3);
     assert_true(result.costs[0] > 0);
+}
+
+static void test_run_isolation(void **state)
+{
+    (void)state;
+    run_isolation(TUNE_MODULE_SHARED);
+}
+
+static void test_run_isolation_jit(void **state)
+{
+    (void)state;
+    run_isolation(TUNE_MODULE_OBJECT);
 }
 
 /* Outputs are compared with the reference file: a difference is WRONG_ANSWER. */
@@ -220,7 +256,7 @@ static void test_wrong_answer(void **state)
         fwrite(want, sizeof want, 1, f);
         fwrite(magnitude, sizeof magnitude, 1, f);
         fclose(f);
-        TuneRunRequest request = module_request("add_one", N);
+        TuneRunRequest request = module_request(TUNE_MODULE_OBJECT, "add_one", N);
         snprintf(request.ref_path, sizeof request.ref_path, "%s", path);
         tune_local_runner_run(runner, &request, 5.0, &result);
         if (!wrong) {
@@ -377,7 +413,9 @@ int main(void)
         cmocka_unit_test(test_local_matmul),
         cmocka_unit_test(test_local_dense),
         cmocka_unit_test(test_build_isolation),
+        cmocka_unit_test(test_build_isolation_overlap),
         cmocka_unit_test(test_run_isolation),
+        cmocka_unit_test(test_run_isolation_jit),
         cmocka_unit_test(test_wrong_answer),
         cmocka_unit_test(test_option_errors),
         cmocka_unit_test(test_rate),

@@ -9,7 +9,11 @@
  *
  * The kernels: a blocked float32 matmul (parallel, vectorized, unrolled), a softmax
  * (libm's exp, a local buffer on the heap, parallel rows) and an int8 matmul
- * accumulating in int32. */
+ * accumulating in int32.
+ *
+ * The same kernels written as an object file (ts_build_object) and linked back into this
+ * process by ts_jit_load_object, as the local measurer runs candidates, must compute what
+ * ts_build_jit's do, bit for bit. */
 #include <setjmp.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -137,10 +141,84 @@ static void test_export_round_trip(void **state)
     ts_arena_destroy(A);
 }
 
+/* Runs kernel k of funcs from both modules on the same inputs; the outputs must agree bit
+ * for bit and with the reference interpreter. */
+static void check_same(const TsLoweredFunc *func, TsTensor *output, TsJitModule *built,
+                       TsJitModule *loaded, uint64_t seed)
+{
+    TsPackedFunc fn[2];
+    TsError err;
+    cgt_ok(ts_jit_get_func(built, ts_lowered_name(func), &fn[0], &err), &err);
+    cgt_ok(ts_jit_get_func(loaded, ts_lowered_name(func), &fn[1], &err), &err);
+    CgtArgs args[2];
+    for (int i = 0; i < 2; i++) {
+        cgt_args_init(&args[i], func, seed, NULL);
+        assert_int_equal(cgt_call(fn[i], &args[i]), 0);
+    }
+    int out = args[0].num - 1;
+    assert_int_equal(args[0].bytes[out], args[1].bytes[out]);
+    assert_memory_equal(args[0].data[out], args[1].data[out], args[0].bytes[out]);
+    char message[512];
+    bool same = cgt_compare_with_oracle(&args[1], 1, &output, message, sizeof message);
+    if (!same)
+        fprintf(stderr, "%s: %s\n", ts_lowered_name(func), message);
+    assert_true(same);
+    cgt_args_free(&args[0]);
+    cgt_args_free(&args[1]);
+}
+
+static void test_object_jit(void **state)
+{
+    (void)state;
+    const char *dir = CG_EXPORT_DIR;
+    mkdir(dir, 0755);
+    TsArena *A = ts_arena_create();
+    TsTensor *outputs[3];
+    const TsLoweredFunc *funcs[] = {
+        cgt_blocked_matmul(A, "matmul", TS_FLOAT32, ts_dtype(TS_TYPE_FLOAT, 0, 1), &outputs[0]),
+        softmax(A, &outputs[1]),
+        cgt_blocked_matmul(A, "matmul_int8", TS_INT8, TS_INT32, &outputs[2]),
+    };
+    char object[1024];
+    snprintf(object, sizeof object, "%s/kernels.o", dir);
+    remove(object);
+    TsError err;
+    TsJitModule *built, *loaded;
+    cgt_ok(ts_build_object(3, funcs, cgt_host(), object, &err), &err);
+    cgt_ok(ts_build_jit(3, funcs, cgt_host(), &built, &err), &err);
+    cgt_ok(ts_jit_load_object(object, &loaded, &err), &err);
+    for (int k = 0; k < 3; k++)
+        check_same(funcs[k], outputs[k], built, loaded, 200 + (uint64_t)k);
+    TsPackedFunc fn;
+    assert_int_equal(ts_jit_get_func(loaded, "nothing", &fn, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "matmul, softmax, matmul_int8"));
+    ts_jit_release(built);
+    ts_jit_release(loaded);
+
+    /* A missing file names itself; so does a file that is no object code. */
+    char missing[1024];
+    snprintf(missing, sizeof missing, "%s/no-such.o", dir);
+    assert_int_equal(ts_jit_load_object(missing, &loaded, &err), TS_EIO);
+    assert_null(loaded);
+    assert_non_null(strstr(err.message, missing));
+    char text[1024];
+    snprintf(text, sizeof text, "%s/not-an-object.o", dir);
+    FILE *f = fopen(text, "w");
+    assert_non_null(f);
+    fputs("not object code\n", f);
+    fclose(f);
+    assert_int_equal(ts_jit_load_object(text, &loaded, &err), TS_ECODEGEN);
+    assert_null(loaded);
+    assert_non_null(strstr(err.message, text));
+    assert_int_equal(ts_jit_load_object(NULL, &loaded, &err), TS_EINVAL);
+    ts_arena_destroy(A);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_export_round_trip),
+        cmocka_unit_test(test_object_jit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
