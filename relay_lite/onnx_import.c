@@ -114,7 +114,8 @@ static void set_type_from_const(RlyValue *value, const RlyConst *c)
 static TsStatus import_initializers(Importer *im, const Onnx__GraphProto *gp, TsError *err)
 {
     TsGraph *graph = im->graph;
-    graph->initializers = ts_arena_alloc(graph->arena, (gp->n_initializer + 1) * sizeof(RlyValue *));
+    graph->initializers =
+        ts_arena_alloc(graph->arena, (gp->n_initializer + gp->n_input + 1) * sizeof(RlyValue *));
     if (!graph->initializers)
         return out_of_memory(im, err);
     if (gp->n_sparse_initializer)
@@ -226,6 +227,70 @@ static TsStatus apply_declared_shape(Importer *im, const Onnx__TensorShapeProto 
     return TS_OK;
 }
 
+static const TsInputValue *given_value(const Importer *im, const char *name)
+{
+    if (!im->options)
+        return NULL;
+    for (int k = 0; k < im->options->num_input_values; k++)
+        if (strcmp(im->options->input_values[k].name, name) == 0)
+            return &im->options->input_values[k];
+    return NULL;
+}
+
+/* An input bound to the contents of a TensorProto file: it becomes a constant, whose dtype
+ * and shape must be those the model declares. */
+static TsStatus bind_input(Importer *im, const Onnx__ValueInfoProto *vi, const TsInputValue *given,
+                           TsError *err)
+{
+    TsGraph *graph = im->graph;
+    RlyValue *value = NULL;
+    TsDType dtype;
+    OnnxTensor tensor;
+    TsStatus status = add_value(im, vi->name, RLY_VALUE_INITIALIZER, &value, err);
+    if (status == TS_OK)
+        status = declared_dtype(im, vi, "input", &dtype, err);
+    if (status == TS_OK)
+        status = onnx_load_tensor(given->path, &tensor, err);
+    if (status != TS_OK)
+        return status;
+    RlyConst *c = ts_arena_alloc(graph->arena, sizeof *c);
+    size_t bytes = (size_t)tensor.num_elements * ts_dtype_bytes(tensor.dtype);
+    void *data = ts_arena_alloc(graph->arena, bytes ? bytes : 1);
+    const Onnx__TensorShapeProto *shape = vi->type->tensor_type->shape;
+    bool same = ts_dtype_eq(dtype, tensor.dtype) && (!shape || (int)shape->n_dim == tensor.ndim);
+    for (int d = 0; same && shape && d < tensor.ndim; d++)
+        same = shape->dim[d]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
+               shape->dim[d]->dim_value == tensor.shape[d];
+    if (!c || !data)
+        status = out_of_memory(im, err);
+    else if (!same)
+        status = ts_fail(err, TS_EINVAL, "%s: the value of input \"%s\" in %s does not have the "
+                         "input's declared type and shape", im->path, vi->name, given->path);
+    if (status == TS_OK) {
+        memcpy(data, tensor.data, bytes);
+        *c = (RlyConst){ .dtype = tensor.dtype, .ndim = tensor.ndim,
+                         .num_elements = tensor.num_elements, .data = data };
+        memcpy(c->shape, tensor.shape, sizeof c->shape);
+        set_type_from_const(value, c);
+        graph->initializers[graph->num_initializers++] = value;
+        status = rly_graph_note(graph, err, "input \"%s\" bound to the constant in %s", vi->name,
+                                given->path);
+    }
+    onnx_tensor_free(&tensor);
+    return status;
+}
+
+static TsStatus check_options_name(const Importer *im, const char *name, const char *option,
+                                   TsError *err)
+{
+    RlyValue *value = find_value(im, name);
+    if (value && (value->kind == RLY_VALUE_INPUT ||
+                  (value->kind == RLY_VALUE_INITIALIZER && given_value(im, name))))
+        return TS_OK;
+    return ts_fail(err, TS_EINVAL, "%s: %s names \"%s\", which is not an input of the graph",
+                   im->path, option, name);
+}
+
 static TsStatus import_inputs(Importer *im, const Onnx__GraphProto *gp, TsError *err)
 {
     TsGraph *graph = im->graph;
@@ -237,6 +302,13 @@ static TsStatus import_inputs(Importer *im, const Onnx__GraphProto *gp, TsError 
         RlyValue *existing = find_value(im, vi->name);
         if (existing && existing->kind == RLY_VALUE_INITIALIZER)
             continue; /* an IR-3 model lists its initializers as inputs too */
+        const TsInputValue *bound = given_value(im, vi->name);
+        if (bound) {
+            TsStatus status = bind_input(im, vi, bound, err);
+            if (status != TS_OK)
+                return status;
+            continue;
+        }
         RlyValue *value = NULL;
         TsStatus status = add_value(im, vi->name, RLY_VALUE_INPUT, &value, err);
         if (status == TS_OK)
@@ -252,14 +324,12 @@ static TsStatus import_inputs(Importer *im, const Onnx__GraphProto *gp, TsError 
             return status;
         graph->inputs[graph->num_inputs++] = value;
     }
-    for (int k = 0; im->options && k < im->options->num_input_shapes; k++) {
-        const char *name = im->options->input_shapes[k].name;
-        RlyValue *value = find_value(im, name);
-        if (!value || value->kind != RLY_VALUE_INPUT)
-            return ts_fail(err, TS_EINVAL, "%s: --input-shape names \"%s\", which is not an input "
-                           "of the graph", im->path, name);
-    }
-    return TS_OK;
+    TsStatus status = TS_OK;
+    for (int k = 0; status == TS_OK && im->options && k < im->options->num_input_shapes; k++)
+        status = check_options_name(im, im->options->input_shapes[k].name, "--input-shape", err);
+    for (int k = 0; status == TS_OK && im->options && k < im->options->num_input_values; k++)
+        status = check_options_name(im, im->options->input_values[k].name, "--input-value", err);
+    return status;
 }
 
 /* ---- nodes ---- */
@@ -507,7 +577,15 @@ static TsStatus import_graph(Importer *im, const Onnx__ModelProto *mp, TsError *
     graph->nodes = ts_arena_alloc(graph->arena, (gp->n_node + 1) * sizeof(RlyNode *));
     if (!graph->name || !im->table || !graph->values || !graph->nodes)
         return out_of_memory(im, err);
-    status = import_initializers(im, gp, err);
+    /* Unsupported operators first: they say more than the data types they bring along. */
+    for (size_t n = 0; status == TS_OK && n < gp->n_node; n++) {
+        RlyNode probe = { .id = (int)n };
+        status = node_label(im, gp->node[n], (int)n, &probe, err);
+        if (status == TS_OK)
+            status = node_op(im, gp->node[n], &probe, err);
+    }
+    if (status == TS_OK)
+        status = import_initializers(im, gp, err);
     if (status == TS_OK)
         status = import_inputs(im, gp, err);
     for (size_t n = 0; status == TS_OK && n < gp->n_node; n++)

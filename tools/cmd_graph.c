@@ -1,4 +1,5 @@
-/* `tessera graph MODEL.onnx [--input-shape NAME=D0xD1x...]...` imports an ONNX model into
+/* `tessera graph MODEL.onnx [--input-shape NAME=D0xD1x...]... [--input-value NAME=FILE.pb]...`
+ * imports an ONNX model into
  * relay_lite's graph IR (verified, shapes and types inferred) and prints the graph; notes
  * on choices made for the user (a batch dimension fixed to 1) go to stderr. */
 #include <getopt.h>
@@ -38,11 +39,13 @@ int tool_graph(int argc, char **argv)
 {
     static const struct option long_options[] = {
         { "input-shape", required_argument, NULL, 's' },
+        { "input-value", required_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     static TsInputShape shapes[MAX_INPUT_SHAPES];
-    TsImportOptions options = { .input_shapes = shapes };
+    static TsInputValue values[MAX_INPUT_SHAPES];
+    TsImportOptions options = { .input_shapes = shapes, .input_values = values };
     TsError err;
     int opt;
     opterr = 0;
@@ -50,11 +53,14 @@ int tool_graph(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
         switch (opt) {
         case 'h':
-            puts("usage: tessera graph MODEL.onnx [--input-shape NAME=D0xD1x...]...\n\n"
+            puts("usage: tessera graph MODEL.onnx [--input-shape NAME=D0xD1x...]...\n"
+                 "                    [--input-value NAME=FILE.pb]...\n\n"
                  "Imports an ONNX model (opsets 7 to 21), verifies it, infers its shapes and\n"
                  "types, and prints the graph: one line per input, constant and node, `?` for\n"
                  "an extent that waits for constant folding. --input-shape fixes an input's\n"
-                 "symbolic dimensions (a symbolic batch dimension defaults to 1, with a note).");
+                 "symbolic dimensions (a symbolic batch dimension defaults to 1, with a note).\n"
+                 "--input-value binds an input to the constant in an ONNX TensorProto file, for\n"
+                 "inputs that decide shapes (a Reshape's target shape).");
             return TOOL_EXIT_OK;
         case 's':
             if (options.num_input_shapes == MAX_INPUT_SHAPES) {
@@ -68,6 +74,21 @@ int tool_graph(int argc, char **argv)
             }
             options.num_input_shapes++;
             break;
+        case 'v': {
+            const char *eq = strrchr(optarg, '=');
+            TsInputValue *v = &values[options.num_input_values];
+            if (options.num_input_values == MAX_INPUT_SHAPES || !eq || eq == optarg || !eq[1] ||
+                (size_t)(eq - optarg) >= sizeof v->name) {
+                fprintf(stderr, "tessera graph: --input-value '%s': expected NAME=FILE.pb (at most "
+                        "%d of them)\n", optarg, MAX_INPUT_SHAPES);
+                return TOOL_EXIT_USAGE;
+            }
+            memcpy(v->name, optarg, (size_t)(eq - optarg));
+            v->name[eq - optarg] = '\0';
+            v->path = eq + 1;
+            options.num_input_values++;
+            break;
+        }
         default:
             fprintf(stderr, "tessera graph: %s '%s'\n",
                     optopt ? "option needs an argument:" : "unknown option", argv[optind - 1]);

@@ -45,12 +45,22 @@ typedef struct TsInputShape {
 /* Parses "NAME=D0xD1x..." (each D a positive integer; "NAME=" alone is a scalar). */
 TsStatus ts_input_shape_parse(const char *text, TsInputShape *out, TsError *err);
 
+/* A graph input bound to a constant: the TensorProto file (`--input-value NAME=FILE.pb`)
+ * that holds its value, for inputs that decide shapes (a Reshape's target). */
+typedef struct TsInputValue {
+    char name[TS_GRAPH_NAME_MAX];
+    const char *path;
+} TsInputValue;
+
 typedef struct TsImportOptions {
     /* Shapes that replace those the model declares for the named inputs: they fix
      * symbolic dimensions. A symbolic leading (batch) dimension without one is fixed to 1,
      * with a note; any other symbolic dimension without one is an error. */
     const TsInputShape *input_shapes;
     int num_input_shapes;
+    /* Inputs that become constants, with a note each: they leave the graph's inputs. */
+    const TsInputValue *input_values;
+    int num_input_values;
 } TsImportOptions;
 
 typedef struct TsGraph TsGraph;
