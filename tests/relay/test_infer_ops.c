@@ -409,6 +409,69 @@ static void test_reinference_after_folding(void **state)
     ts_graph_free(graph);
 }
 
+/* Whole networks in small: a ResNet stem and residual block, and a transformer encoder's
+ * attention and feed-forward, as PyTorch exports them. */
+static void test_small_networks(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = with_input(13, 4, I64S(-1, 3, 32, 32));
+    mb_init_f32(mb, "w0", 4, I64S(8, 3, 7, 7));
+    Onnx__NodeProto *n = mb_node(mb, "Conv", "x,w0", "c0");
+    mb_attr_ints(mb, n, "strides", NV(2, 2));
+    mb_attr_ints(mb, n, "pads", NV(3, 3, 3, 3));
+    static const char *const bn[] = { "s", "b", "m", "v" };
+    for (int k = 0; k < 4; k++)
+        mb_init_f32(mb, bn[k], 1, I64S(8));
+    mb_node(mb, "BatchNormalization", "c0,s,b,m,v", "n0");
+    mb_node(mb, "Relu", "n0", "r0");
+    n = mb_node(mb, "MaxPool", "r0", "p0");
+    mb_attr_ints(mb, n, "kernel_shape", NV(3, 3));
+    mb_attr_ints(mb, n, "strides", NV(2, 2));
+    mb_attr_ints(mb, n, "pads", NV(1, 1, 1, 1));
+    mb_init_f32(mb, "w1", 4, I64S(8, 8, 3, 3));
+    mb_attr_ints(mb, mb_node(mb, "Conv", "p0,w1", "c1"), "pads", NV(1, 1, 1, 1));
+    mb_node(mb, "Add", "c1,p0", "a1");
+    mb_node(mb, "Relu", "a1", "r1");
+    mb_node(mb, "GlobalAveragePool", "r1", "g");
+    mb_node(mb, "Flatten", "g", "f");
+    mb_init_f32(mb, "fc", 2, I64S(10, 8));
+    mb_init_f32(mb, "fcb", 1, I64S(10));
+    mb_attr_int(mb, mb_node(mb, "Gemm", "f,fc,fcb", "y"), "transB", 1);
+    expect_only_output(mb, TS_FLOAT32, 2, I64S(1, 10));
+
+    /* Self-attention on [1, 16, 32] with 4 heads, then a GELU feed-forward. */
+    mb = with_input(17, 3, I64S(1, 16, 32));
+    mb_init_f32(mb, "wq", 2, I64S(32, 32));
+    mb_init_i64(mb, "heads", 4, I64S(1, 16, 4, 8));
+    mb_init_i64(mb, "merged", 3, I64S(1, 16, 32));
+    mb_init_f32_values(mb, "scale", 1, F32S(0.35f));
+    mb_node(mb, "MatMul", "x,wq", "q");
+    mb_node(mb, "Reshape", "q,heads", "qh");
+    mb_attr_ints(mb, mb_node(mb, "Transpose", "qh", "qt"), "perm", NV(0, 2, 1, 3));
+    mb_attr_ints(mb, mb_node(mb, "Transpose", "qh", "kt"), "perm", NV(0, 2, 3, 1));
+    mb_node(mb, "MatMul", "qt,kt", "scores");
+    mb_node(mb, "Mul", "scores,scale", "scaled");
+    mb_attr_int(mb, mb_node(mb, "Softmax", "scaled", "attn"), "axis", -1);
+    mb_node(mb, "MatMul", "attn,qt", "ctx");
+    mb_attr_ints(mb, mb_node(mb, "Transpose", "ctx", "ctxt"), "perm", NV(0, 2, 1, 3));
+    mb_node(mb, "Reshape", "ctxt,merged", "merged_ctx");
+    mb_node(mb, "Add", "merged_ctx,x", "res");
+    mb_init_f32(mb, "ln_s", 1, I64S(32));
+    mb_init_f32(mb, "ln_b", 1, I64S(32));
+    mb_node(mb, "LayerNormalization", "res,ln_s,ln_b", "ln");
+    mb_init_f32(mb, "w1", 2, I64S(32, 64));
+    mb_node(mb, "MatMul", "ln,w1", "h");
+    mb_init_f32_values(mb, "half", 1, F32S(0.5f));
+    mb_node(mb, "Mul", "h,half", "h2");
+    mb_node(mb, "Erf", "h2", "e");
+    mb_node(mb, "Add", "e,half", "e2");
+    mb_node(mb, "Mul", "h,e2", "gelu");
+    mb_init_f32(mb, "w2", 2, I64S(64, 32));
+    mb_node(mb, "MatMul", "gelu,w2", "ff");
+    mb_attr_ints(mb, mb_node(mb, "ReduceMean", "ff", "y"), "axes", NV(-1));
+    expect_only_output(mb, TS_FLOAT32, 3, I64S(1, 16, 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_softmax_reductions_dropout),
         cmocka_unit_test(test_constants),
         cmocka_unit_test(test_reinference_after_folding),
+        cmocka_unit_test(test_small_networks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
