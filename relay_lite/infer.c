@@ -9,10 +9,34 @@
 
 #include "relay_lite/rly_internal.h"
 
+/* Every known output extent in [0, TS_MAX_EXTENT] and at most RLY_MAX_ELEMENTS elements,
+ * so that the rules' arithmetic on shapes never overflows. */
+static TsStatus check_outputs(const TsGraph *graph, const RlyNode *node, TsError *err)
+{
+    for (int k = 0; k < node->num_outputs; k++) {
+        const RlyValue *v = node->outputs[k];
+        int64_t elements = 1;
+        for (int d = 0; v && d < v->ndim; d++) {
+            if (v->dims[d] > TS_MAX_EXTENT)
+                return rly_node_fail(graph, node, err, TS_EINVAL, "output \"%s\" would have "
+                                     "extent %" PRId64 " in dimension %d", v->name, v->dims[d], d);
+            if (v->dims[d] >= 0 && elements >= 0 &&
+                __builtin_mul_overflow(elements, v->dims[d], &elements))
+                elements = RLY_MAX_ELEMENTS + 1;
+            if (elements > RLY_MAX_ELEMENTS)
+                return rly_node_fail(graph, node, err, TS_EINVAL, "output \"%s\" would have more "
+                                     "than %" PRId64 " elements", v->name, (int64_t)RLY_MAX_ELEMENTS);
+        }
+    }
+    return TS_OK;
+}
+
 TsStatus ts_graph_infer(TsGraph *graph, TsError *err)
 {
     for (int k = 0; k < graph->num_nodes; k++) {
         TsStatus status = rly_infer_node(graph, graph->nodes[k], err);
+        if (status == TS_OK)
+            status = check_outputs(graph, graph->nodes[k], err);
         if (status != TS_OK)
             return status;
     }

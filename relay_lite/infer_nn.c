@@ -34,9 +34,10 @@ static TsStatus positive_list(const TsGraph *g, const RlyNode *n, const char *na
         return rly_node_fail(g, n, err, TS_EINVAL, "attribute %s has %d values for %d spatial "
                              "dimensions", name, count, spatial);
     for (int d = 0; d < spatial; d++)
-        if (out[d] < 1)
+        if (out[d] < 1 || out[d] > TS_MAX_EXTENT)
             return rly_node_fail(g, n, err, TS_EINVAL, "attribute %s: value %d is %" PRId64
-                                 ", not positive", name, d, out[d]);
+                                 ", not in [1, %" PRId64 "]", name, d, out[d],
+                                 (int64_t)TS_MAX_EXTENT);
     return TS_OK;
 }
 
@@ -63,7 +64,7 @@ static TsStatus read_window(const TsGraph *g, const RlyNode *n, int spatial,
             return rly_node_fail(g, n, err, TS_EINVAL, "attribute kernel_shape[%d] = %" PRId64
                                  " disagrees with the weight's %" PRId64, d, w->kernel[d],
                                  weight_kernel[d]);
-        if (count >= 0 && w->kernel[d] < 1)
+        if (count >= 0 && (w->kernel[d] < 1 || w->kernel[d] > TS_MAX_EXTENT))
             return rly_node_fail(g, n, err, TS_EINVAL, "attribute kernel_shape[%d] is %" PRId64,
                                  d, w->kernel[d]);
     }
@@ -79,9 +80,9 @@ static TsStatus read_window(const TsGraph *g, const RlyNode *n, int spatial,
         return rly_node_fail(g, n, err, TS_EINVAL, "attribute pads has %d values for %d spatial "
                              "dimensions (expected %d)", count, spatial, 2 * spatial);
     for (int d = 0; status == TS_OK && count >= 0 && d < 2 * spatial; d++)
-        if (w->pads[d] < 0)
+        if (w->pads[d] < 0 || w->pads[d] > TS_MAX_EXTENT)
             return rly_node_fail(g, n, err, TS_EINVAL, "attribute pads[%d] is %" PRId64
-                                 ", negative", d, w->pads[d]);
+                                 ", out of range", d, w->pads[d]);
     if (status == TS_OK)
         status = rly_attr_string(g, n, "auto_pad", "NOTSET", &w->auto_pad, err);
     if (status != TS_OK)
@@ -99,7 +100,7 @@ static int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b 
 static TsStatus window_extent(const TsGraph *g, const RlyNode *n, const Window *w, int d,
                               int64_t in, bool ceil_mode, int64_t *out, TsError *err)
 {
-    if (in < 0) {
+    if (in < 0 || w->kernel[d] < 0) {
         *out = -1;
         return TS_OK;
     }
@@ -181,7 +182,7 @@ static TsStatus transpose_extent(const TsGraph *g, const RlyNode *n, const Windo
                                  int64_t in, const int64_t *output_padding, int64_t *out,
                                  TsError *err)
 {
-    if (in < 0) {
+    if (in < 0 || w->kernel[d] < 0) {
         *out = -1;
         return TS_OK;
     }
@@ -222,7 +223,7 @@ static TsStatus transpose_spatial(const TsGraph *g, const RlyNode *n, const Wind
         if (output_padding[d] < 0 || output_padding[d] >= w->strides[d])
             return rly_node_fail(g, n, err, TS_EINVAL, "attribute output_padding[%d] = %" PRId64
                                  " must lie in [0, stride)", d, output_padding[d]);
-        if (shape_count >= 0 && output_shape[d] < 1)
+        if (shape_count >= 0 && (output_shape[d] < 1 || output_shape[d] > TS_MAX_EXTENT))
             return rly_node_fail(g, n, err, TS_EINVAL, "attribute output_shape[%d] is %" PRId64,
                                  d, output_shape[d]);
         status = shape_count >= 0 ? TS_OK

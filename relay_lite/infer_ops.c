@@ -311,7 +311,7 @@ static TsStatus infer_constant_of_shape(TsGraph *g, RlyNode *n, TsError *err)
         return TS_OK;
     }
     for (int d = 0; d < count; d++)
-        if (dims[d] < 0)
+        if (dims[d] < 0 || dims[d] > TS_MAX_EXTENT)
             return rly_node_fail(g, n, err, TS_EINVAL, "dimension %d of the shape is %" PRId64, d,
                                  dims[d]);
     rly_set_output(n, 0, dtype, count, dims);

@@ -111,7 +111,7 @@ static TsStatus split_sizes(TsGraph *g, RlyNode *n, int64_t extent, int64_t *siz
             return rly_node_fail(g, n, err, TS_EINVAL, "split lists %d sizes for %d outputs",
                                  count, n->num_outputs);
         for (int k = 0; k < count; k++) {
-            if (sizes[k] < 0)
+            if (sizes[k] < 0 || sizes[k] > TS_MAX_EXTENT)
                 return rly_node_fail(g, n, err, TS_EINVAL, "split size %d is %" PRId64, k,
                                      sizes[k]);
             total += sizes[k];
@@ -177,7 +177,8 @@ TsStatus rly_infer_split(TsGraph *g, RlyNode *n, TsError *err)
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* The extent of one sliced dimension, as ONNX clamps starts and ends. */
+/* The extent of one sliced dimension, as ONNX clamps starts and ends. Written so that
+ * no step or bound, INT64_MIN and INT64_MAX included, overflows. */
 static int64_t slice_extent(int64_t dim, int64_t start, int64_t end, int64_t step)
 {
     if (start < 0)
@@ -187,11 +188,13 @@ static int64_t slice_extent(int64_t dim, int64_t start, int64_t end, int64_t ste
     if (step > 0) {
         start = clamp(start, 0, dim);
         end = clamp(end, 0, dim);
-        return end > start ? (end - start + step - 1) / step : 0;
+        return end > start ? 1 + (end - start - 1) / step : 0;
     }
     start = clamp(start, 0, dim - 1);
     end = clamp(end, -1, dim - 1);
-    return start > end ? (start - end - step - 1) / -step : 0;
+    if (start <= end)
+        return 0;
+    return step < -dim ? 1 : 1 + (start - end - 1) / -step;
 }
 
 TsStatus rly_infer_slice(TsGraph *g, RlyNode *n, TsError *err)
@@ -285,6 +288,10 @@ TsStatus rly_infer_pad(TsGraph *g, RlyNode *n, TsError *err)
         int axis = k;
         if (num_axes >= 0 && (status = rly_axis(g, n, axes[k], x->ndim, "axis", &axis, err)))
             return status;
+        if (pads[k] < -TS_MAX_EXTENT || pads[k] > TS_MAX_EXTENT ||
+            pads[k + padded] < -TS_MAX_EXTENT || pads[k + padded] > TS_MAX_EXTENT)
+            return rly_node_fail(g, n, err, TS_EINVAL, "pads of dimension %d are out of range",
+                                 axis);
         if (dims[axis] < 0)
             continue;
         dims[axis] += pads[k] + pads[k + padded];
@@ -313,7 +320,7 @@ static TsStatus reshape_dims(TsGraph *g, RlyNode *n, const int64_t *target, int 
             wildcard = d;
             continue;
         }
-        if (target[d] < -1)
+        if (target[d] < -1 || target[d] > TS_MAX_EXTENT)
             return rly_node_fail(g, n, err, TS_EINVAL, "shape[%d] is %" PRId64, d, target[d]);
         if (target[d] == 0 && !allowzero) {
             if (d >= x->ndim)
@@ -707,9 +714,9 @@ TsStatus rly_infer_resize(TsGraph *g, RlyNode *n, bool upsample, TsError *err)
     for (int d = 0; d < x->ndim; d++) {
         if (num_sizes >= 0)
             dims[d] = sizes[d];
-        else if (!(scales[d] > 0))
-            return rly_node_fail(g, n, err, TS_EINVAL, "scale %d is %g, not positive", d,
-                                 scales[d]);
+        else if (!(scales[d] > 0) || !(scales[d] * (double)x->dims[d] <= (double)TS_MAX_EXTENT))
+            return rly_node_fail(g, n, err, TS_EINVAL, "scale %d is %g: not positive, or the "
+                                 "extent it gives is too large", d, scales[d]);
         else
             dims[d] = x->dims[d] < 0 ? -1 : (int64_t)floor((double)x->dims[d] * scales[d]);
         if (num_sizes >= 0 && dims[d] < 1)

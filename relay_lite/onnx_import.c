@@ -171,6 +171,13 @@ static TsStatus declared_dtype(const Importer *im, const Onnx__ValueInfoProto *v
 static TsStatus apply_given_shape(Importer *im, const Onnx__TensorShapeProto *shape,
                                   const TsInputShape *given, RlyValue *value, TsError *err)
 {
+    if (given->ndim < 0 || given->ndim > TS_MAX_DIMS)
+        return ts_fail(err, TS_EINVAL, "%s: the input shape of \"%s\" has rank %d", im->path,
+                       value->name, given->ndim);
+    for (int d = 0; d < given->ndim; d++)
+        if (given->dims[d] < 1 || given->dims[d] > TS_MAX_EXTENT)
+            return ts_fail(err, TS_EINVAL, "%s: the input shape of \"%s\" has extent %" PRId64
+                           " in dimension %d", im->path, value->name, given->dims[d], d);
     if (shape && (int)shape->n_dim != given->ndim)
         return ts_fail(err, TS_EINVAL, "%s: input \"%s\" has rank %zu, but --input-shape gives %d "
                        "dimensions", im->path, value->name, shape->n_dim, given->ndim);
@@ -322,6 +329,13 @@ static TsStatus import_inputs(Importer *im, const Onnx__GraphProto *gp, TsError 
                        : apply_declared_shape(im, shape, value, err);
         if (status != TS_OK)
             return status;
+        int64_t elements = 1;
+        for (int d = 0; d < value->ndim && elements <= RLY_MAX_ELEMENTS; d++)
+            if (__builtin_mul_overflow(elements, value->dims[d], &elements))
+                elements = RLY_MAX_ELEMENTS + 1;
+        if (elements > RLY_MAX_ELEMENTS)
+            return ts_fail(err, TS_EINVAL, "%s: input \"%s\" has more than %" PRId64 " elements",
+                           im->path, value->name, (int64_t)RLY_MAX_ELEMENTS);
         graph->inputs[graph->num_inputs++] = value;
     }
     TsStatus status = TS_OK;

@@ -18,6 +18,10 @@
 
 _Static_assert(TS_GRAPH_MAX_DIMS == TS_MAX_DIMS, "a graph tensor's rank limit is te's");
 
+/* The most elements a graph tensor may have (2^40, 4 TiB of float32): a bound under which
+ * products of extents cannot overflow. */
+#define RLY_MAX_ELEMENTS ((int64_t)1 << 40)
+
 typedef enum RlyOpKind {
 #define X(kind, name, since, until) RLY_OP_##kind,
 #include "relay_lite/op_kinds.def"

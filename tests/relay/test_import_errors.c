@@ -320,6 +320,47 @@ static void test_absurd_dimensions(void **state)
     mb_node(mb, "Reshape", "x,shape", "y");
     mb_output(mb, "y");
     refuse_model(mb, NULL, "Reshape_0", "6 elements do not reshape");
+    /* Extents and products that would overflow int64 arithmetic. */
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 3, I64S(100000, 100000, 1000));
+    mb_node(mb, "Relu", "x", "y");
+    mb_output(mb, "y");
+    refuse_model(mb, NULL, "input \"x\" has more than 1099511627776 elements");
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 2, I64S(1, 1));
+    mb_init_i64(mb, "shape", 3, I64S(2000000000, 2000000000, 2000000000));
+    mb_node(mb, "Expand", "x,shape", "y");
+    mb_output(mb, "y");
+    refuse_model(mb, NULL, "Expand_0", "would have more than");
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 2, I64S(4, 4));
+    mb_init_i64(mb, "pads", 4, I64S(0, 0, 0, INT64_MAX));
+    mb_node(mb, "Pad", "x,pads", "y");
+    mb_output(mb, "y");
+    refuse_model(mb, NULL, "Pad_0", "pads of dimension 1 are out of range");
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 4, I64S(1, 1, 8, 8));
+    mb_init_f32_values(mb, "scales", 4, F32S(1, 1, 1e30f, 1));
+    mb_node(mb, "Resize", "x,,scales", "y");
+    mb_output(mb, "y");
+    refuse_model(mb, NULL, "Resize_0", "scale 2 is");
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 4, I64S(1, 1, 8, 8));
+    mb_init_f32(mb, "w", 4, I64S(1, 1, 3, 3));
+    mb_attr_ints(mb, mb_node(mb, "Conv", "x,w", "y"), "strides", NV(INT64_MAX, 1));
+    mb_output(mb, "y");
+    refuse_model(mb, NULL, "Conv_0", "attribute strides: value 0 is");
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 2, I64S(4, 20));
+    mb_init_i64(mb, "starts", 1, I64S(INT64_MAX));
+    mb_init_i64(mb, "ends", 1, I64S(INT64_MIN));
+    mb_init_i64(mb, "axes", 1, I64S(1));
+    mb_init_i64(mb, "steps", 1, I64S(INT64_MIN));
+    mb_node(mb, "Slice", "x,starts,ends,axes,steps", "y");
+    mb_output(mb, "y");
+    TsGraph *graph = import_model(mb, NULL);
+    expect_output(graph, 0, TS_FLOAT32, 2, I64S(4, 1));
+    ts_graph_free(graph);
 }
 
 /* IR-3 models list their initializers among the graph inputs too: they stay constants. */
