@@ -22,9 +22,18 @@ static const OpInfo op_table[RLY_NUM_OPS] = {
 #undef X
 };
 
-const char *rly_op_name(RlyOpKind op) { return op_table[op].name; }
-int rly_op_since(RlyOpKind op) { return op_table[op].since; }
-int rly_op_until(RlyOpKind op) { return op_table[op].until; }
+const char *rly_op_name(RlyOpKind op)
+{
+    return op_table[op].name;
+}
+int rly_op_since(RlyOpKind op)
+{
+    return op_table[op].since;
+}
+int rly_op_until(RlyOpKind op)
+{
+    return op_table[op].until;
+}
 
 bool rly_op_lookup(const char *op_type, RlyOpKind *out)
 {
@@ -79,7 +88,8 @@ TsStatus rly_graph_note(TsGraph *graph, TsError *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    const char **notes = ts_arena_alloc(graph->arena, (size_t)(graph->num_notes + 1) * sizeof *notes);
+    const char **notes =
+        ts_arena_alloc(graph->arena, (size_t)(graph->num_notes + 1) * sizeof *notes);
     char *copy = ts_arena_strdup(graph->arena, text);
     if (!notes || !copy)
         return ts_fail(err, TS_ENOMEM, "%s: out of memory", graph->source);
@@ -140,23 +150,38 @@ int64_t rly_value_elements(const RlyValue *value)
 
 /* ---- public accessors ---- */
 
-int ts_graph_num_notes(const TsGraph *graph) { return graph->num_notes; }
+int ts_graph_num_notes(const TsGraph *graph)
+{
+    return graph->num_notes;
+}
 
 const char *ts_graph_note(const TsGraph *graph, int i)
 {
     return i >= 0 && i < graph->num_notes ? graph->notes[i] : NULL;
 }
 
-int64_t ts_graph_opset(const TsGraph *graph) { return graph->opset; }
-int ts_graph_num_nodes(const TsGraph *graph) { return graph->num_nodes; }
+int64_t ts_graph_opset(const TsGraph *graph)
+{
+    return graph->opset;
+}
+int ts_graph_num_nodes(const TsGraph *graph)
+{
+    return graph->num_nodes;
+}
 
 const char *ts_graph_node_op(const TsGraph *graph, int i)
 {
     return i >= 0 && i < graph->num_nodes ? graph->nodes[i]->op_type : NULL;
 }
 
-int ts_graph_num_inputs(const TsGraph *graph) { return graph->num_inputs; }
-int ts_graph_num_outputs(const TsGraph *graph) { return graph->num_outputs; }
+int ts_graph_num_inputs(const TsGraph *graph)
+{
+    return graph->num_inputs;
+}
+int ts_graph_num_outputs(const TsGraph *graph)
+{
+    return graph->num_outputs;
+}
 
 static bool value_type(const RlyValue *value, const char **name, TsDType *dtype, int *ndim,
                        int64_t dims[TS_GRAPH_MAX_DIMS])
@@ -169,16 +194,16 @@ static bool value_type(const RlyValue *value, const char **name, TsDType *dtype,
     return value->has_dtype && rly_value_known(value);
 }
 
-bool ts_graph_input_type(const TsGraph *graph, int i, const char **name, TsDType *dtype,
-                         int *ndim, int64_t dims[TS_GRAPH_MAX_DIMS])
+bool ts_graph_input_type(const TsGraph *graph, int i, const char **name, TsDType *dtype, int *ndim,
+                         int64_t dims[TS_GRAPH_MAX_DIMS])
 {
     if (i < 0 || i >= graph->num_inputs)
         return false;
     return value_type(graph->inputs[i], name, dtype, ndim, dims);
 }
 
-bool ts_graph_output_type(const TsGraph *graph, int i, const char **name, TsDType *dtype,
-                          int *ndim, int64_t dims[TS_GRAPH_MAX_DIMS])
+bool ts_graph_output_type(const TsGraph *graph, int i, const char **name, TsDType *dtype, int *ndim,
+                          int64_t dims[TS_GRAPH_MAX_DIMS])
 {
     if (i < 0 || i >= graph->num_outputs)
         return false;

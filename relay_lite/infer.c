@@ -18,14 +18,18 @@ static TsStatus check_outputs(const TsGraph *graph, const RlyNode *node, TsError
         int64_t elements = 1;
         for (int d = 0; v && d < v->ndim; d++) {
             if (v->dims[d] > TS_MAX_EXTENT)
-                return rly_node_fail(graph, node, err, TS_EINVAL, "output \"%s\" would have "
-                                     "extent %" PRId64 " in dimension %d", v->name, v->dims[d], d);
+                return rly_node_fail(graph, node, err, TS_EINVAL,
+                                     "output \"%s\" would have "
+                                     "extent %" PRId64 " in dimension %d",
+                                     v->name, v->dims[d], d);
             if (v->dims[d] >= 0 && elements >= 0 &&
                 __builtin_mul_overflow(elements, v->dims[d], &elements))
                 elements = RLY_MAX_ELEMENTS + 1;
             if (elements > RLY_MAX_ELEMENTS)
-                return rly_node_fail(graph, node, err, TS_EINVAL, "output \"%s\" would have more "
-                                     "than %" PRId64 " elements", v->name, (int64_t)RLY_MAX_ELEMENTS);
+                return rly_node_fail(graph, node, err, TS_EINVAL,
+                                     "output \"%s\" would have more "
+                                     "than %" PRId64 " elements",
+                                     v->name, (int64_t)RLY_MAX_ELEMENTS);
         }
     }
     return TS_OK;
@@ -139,8 +143,10 @@ TsStatus rly_attr_ints(const TsGraph *graph, const RlyNode *node, const char *na
     if (attr->kind != RLY_ATTR_INTS)
         return wrong_kind(graph, node, attr, RLY_ATTR_INTS, err);
     if (attr->num_values > max)
-        return rly_node_fail(graph, node, err, TS_EINVAL, "attribute %s has %d values, more than "
-                             "%d", name, attr->num_values, max);
+        return rly_node_fail(graph, node, err, TS_EINVAL,
+                             "attribute %s has %d values, more than "
+                             "%d",
+                             name, attr->num_values, max);
     memcpy(out, attr->ints, (size_t)attr->num_values * sizeof *out);
     *count = attr->num_values;
     return TS_OK;
@@ -150,8 +156,10 @@ TsStatus rly_axis(const TsGraph *graph, const RlyNode *node, int64_t axis, int r
                   const char *what, int *out, TsError *err)
 {
     if (axis < -rank || axis >= rank)
-        return rly_node_fail(graph, node, err, TS_EINVAL, "%s %" PRId64 " is out of range for "
-                             "rank %d", what, axis, rank);
+        return rly_node_fail(graph, node, err, TS_EINVAL,
+                             "%s %" PRId64 " is out of range for "
+                             "rank %d",
+                             what, axis, rank);
     *out = (int)(axis < 0 ? axis + rank : axis);
     return TS_OK;
 }
@@ -175,7 +183,8 @@ TsStatus rly_broadcast(const TsGraph *graph, const RlyNode *node, int *ndim, int
         else if (x < 0 || y < 0)
             result[d] = x < 0 ? y : x; /* an unknown extent broadcast with a known one */
         else
-            return rly_node_fail(graph, node, err, TS_EINVAL, "input \"%s\" cannot be broadcast: "
+            return rly_node_fail(graph, node, err, TS_EINVAL,
+                                 "input \"%s\" cannot be broadcast: "
                                  "extent %" PRId64 " against %" PRId64 " (aligned dimension %d)",
                                  b->name, y, x, d);
     }

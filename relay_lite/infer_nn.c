@@ -31,13 +31,15 @@ static TsStatus positive_list(const TsGraph *g, const RlyNode *n, const char *na
         return TS_OK;
     }
     if (count != spatial)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute %s has %d values for %d spatial "
-                             "dimensions", name, count, spatial);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute %s has %d values for %d spatial "
+                             "dimensions",
+                             name, count, spatial);
     for (int d = 0; d < spatial; d++)
         if (out[d] < 1 || out[d] > TS_MAX_EXTENT)
-            return rly_node_fail(g, n, err, TS_EINVAL, "attribute %s: value %d is %" PRId64
-                                 ", not in [1, %" PRId64 "]", name, d, out[d],
-                                 (int64_t)TS_MAX_EXTENT);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "attribute %s: value %d is %" PRId64 ", not in [1, %" PRId64 "]",
+                                 name, d, out[d], (int64_t)TS_MAX_EXTENT);
     return TS_OK;
 }
 
@@ -55,18 +57,21 @@ static TsStatus read_window(const TsGraph *g, const RlyNode *n, int spatial,
     if (count < 0 && !weight_kernel)
         return rly_node_fail(g, n, err, TS_EINVAL, "attribute kernel_shape is required");
     if (count >= 0 && count != spatial)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute kernel_shape has %d values for %d "
-                             "spatial dimensions", count, spatial);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute kernel_shape has %d values for %d "
+                             "spatial dimensions",
+                             count, spatial);
     for (int d = 0; d < spatial; d++) {
         if (count < 0)
             w->kernel[d] = weight_kernel[d];
         else if (weight_kernel && weight_kernel[d] >= 0 && weight_kernel[d] != w->kernel[d])
-            return rly_node_fail(g, n, err, TS_EINVAL, "attribute kernel_shape[%d] = %" PRId64
-                                 " disagrees with the weight's %" PRId64, d, w->kernel[d],
-                                 weight_kernel[d]);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "attribute kernel_shape[%d] = %" PRId64
+                                 " disagrees with the weight's %" PRId64,
+                                 d, w->kernel[d], weight_kernel[d]);
         if (count >= 0 && (w->kernel[d] < 1 || w->kernel[d] > TS_MAX_EXTENT))
-            return rly_node_fail(g, n, err, TS_EINVAL, "attribute kernel_shape[%d] is %" PRId64,
-                                 d, w->kernel[d]);
+            return rly_node_fail(g, n, err, TS_EINVAL, "attribute kernel_shape[%d] is %" PRId64, d,
+                                 w->kernel[d]);
     }
     status = positive_list(g, n, "strides", spatial, w->strides, err);
     if (status == TS_OK && has_dilations)
@@ -77,24 +82,31 @@ static TsStatus read_window(const TsGraph *g, const RlyNode *n, int spatial,
     if (status == TS_OK)
         status = rly_attr_ints(g, n, "pads", 2 * TS_MAX_DIMS, w->pads, &count, err);
     if (status == TS_OK && count >= 0 && count != 2 * spatial)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute pads has %d values for %d spatial "
-                             "dimensions (expected %d)", count, spatial, 2 * spatial);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute pads has %d values for %d spatial "
+                             "dimensions (expected %d)",
+                             count, spatial, 2 * spatial);
     for (int d = 0; status == TS_OK && count >= 0 && d < 2 * spatial; d++)
         if (w->pads[d] < 0 || w->pads[d] > TS_MAX_EXTENT)
-            return rly_node_fail(g, n, err, TS_EINVAL, "attribute pads[%d] is %" PRId64
-                                 ", out of range", d, w->pads[d]);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "attribute pads[%d] is %" PRId64 ", out of range", d, w->pads[d]);
     if (status == TS_OK)
         status = rly_attr_string(g, n, "auto_pad", "NOTSET", &w->auto_pad, err);
     if (status != TS_OK)
         return status;
     if (strcmp(w->auto_pad, "NOTSET") && strcmp(w->auto_pad, "SAME_UPPER") &&
         strcmp(w->auto_pad, "SAME_LOWER") && strcmp(w->auto_pad, "VALID"))
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute auto_pad = \"%s\" is not one of "
-                             "NOTSET, SAME_UPPER, SAME_LOWER, VALID", w->auto_pad);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute auto_pad = \"%s\" is not one of "
+                             "NOTSET, SAME_UPPER, SAME_LOWER, VALID",
+                             w->auto_pad);
     return TS_OK;
 }
 
-static int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b - 1) / b : -(-a / b);
+}
 
 /* Output extent of a window sliding over extent in along dimension d; -1 when in is. */
 static TsStatus window_extent(const TsGraph *g, const RlyNode *n, const Window *w, int d,
@@ -116,9 +128,11 @@ static TsStatus window_extent(const TsGraph *g, const RlyNode *n, const Window *
     }
     int64_t room = in + pb + pe - span;
     if (room < 0)
-        return rly_node_fail(g, n, err, TS_EINVAL, "the window (%" PRId64 " wide with dilation) "
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "the window (%" PRId64 " wide with dilation) "
                              "is larger than the padded input (%" PRId64 ") in spatial "
-                             "dimension %d", span, in + pb + pe, d);
+                             "dimension %d",
+                             span, in + pb + pe, d);
     *out = (ceil_mode ? ceil_div(room, s) : room / s) + 1;
     /* The last window must start inside the input or its leading padding. */
     if (ceil_mode && (*out - 1) * s >= in + pb)
@@ -145,21 +159,28 @@ static TsStatus conv_channels(const TsGraph *g, const RlyNode *n, const RlyValue
     if (!transpose) {
         *m = w->dims[0];
         if (c >= 0 && w->dims[1] >= 0 && c != w->dims[1] * group)
-            return rly_node_fail(g, n, err, TS_EINVAL, "input \"%s\" has %" PRId64 " channels, "
-                                 "but the weight \"%s\" takes %" PRId64 " x group %" PRId64, x->name,
-                                 c, w->name, w->dims[1], group);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "input \"%s\" has %" PRId64 " channels, "
+                                 "but the weight \"%s\" takes %" PRId64 " x group %" PRId64,
+                                 x->name, c, w->name, w->dims[1], group);
         if (*m >= 0 && *m % group)
-            return rly_node_fail(g, n, err, TS_EINVAL, "%" PRId64 " output channels are not "
-                                 "divisible by group %" PRId64, *m, group);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "%" PRId64 " output channels are not "
+                                 "divisible by group %" PRId64,
+                                 *m, group);
         return TS_OK;
     }
     *m = w->dims[1] >= 0 ? w->dims[1] * group : -1;
     if (c >= 0 && w->dims[0] >= 0 && c != w->dims[0])
-        return rly_node_fail(g, n, err, TS_EINVAL, "input \"%s\" has %" PRId64 " channels, but "
-                             "the weight \"%s\" has %" PRId64, x->name, c, w->name, w->dims[0]);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "input \"%s\" has %" PRId64 " channels, but "
+                             "the weight \"%s\" has %" PRId64,
+                             x->name, c, w->name, w->dims[0]);
     if (c >= 0 && c % group)
-        return rly_node_fail(g, n, err, TS_EINVAL, "%" PRId64 " input channels are not divisible "
-                             "by group %" PRId64, c, group);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "%" PRId64 " input channels are not divisible "
+                             "by group %" PRId64,
+                             c, group);
     return TS_OK;
 }
 
@@ -195,8 +216,10 @@ static TsStatus transpose_extent(const TsGraph *g, const RlyNode *n, const Windo
         *out = w->strides[d] * (in - 1) + output_padding[d] + span - w->pads[d] -
                w->pads[d + w->spatial];
     if (*out < 1)
-        return rly_node_fail(g, n, err, TS_EINVAL, "spatial dimension %d of the output would be "
-                             "%" PRId64, d, *out);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "spatial dimension %d of the output would be "
+                             "%" PRId64,
+                             d, *out);
     return TS_OK;
 }
 
@@ -205,11 +228,13 @@ static TsStatus transpose_spatial(const TsGraph *g, const RlyNode *n, const Wind
 {
     int64_t output_padding[TS_MAX_DIMS] = { 0 }, output_shape[TS_MAX_DIMS];
     int count = 0, shape_count = 0;
-    TsStatus status = rly_attr_ints(g, n, "output_padding", TS_MAX_DIMS, output_padding, &count,
-                                    err);
+    TsStatus status =
+        rly_attr_ints(g, n, "output_padding", TS_MAX_DIMS, output_padding, &count, err);
     if (status == TS_OK && count >= 0 && count != w->spatial)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute output_padding has %d values for %d "
-                             "spatial dimensions", count, w->spatial);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute output_padding has %d values for %d "
+                             "spatial dimensions",
+                             count, w->spatial);
     if (count < 0)
         memset(output_padding, 0, sizeof output_padding);
     if (status == TS_OK)
@@ -217,15 +242,19 @@ static TsStatus transpose_spatial(const TsGraph *g, const RlyNode *n, const Wind
     if (status != TS_OK)
         return status;
     if (shape_count >= 0 && shape_count != w->spatial)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute output_shape has %d values for %d "
-                             "spatial dimensions", shape_count, w->spatial);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute output_shape has %d values for %d "
+                             "spatial dimensions",
+                             shape_count, w->spatial);
     for (int d = 0; d < w->spatial; d++) {
         if (output_padding[d] < 0 || output_padding[d] >= w->strides[d])
-            return rly_node_fail(g, n, err, TS_EINVAL, "attribute output_padding[%d] = %" PRId64
-                                 " must lie in [0, stride)", d, output_padding[d]);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "attribute output_padding[%d] = %" PRId64
+                                 " must lie in [0, stride)",
+                                 d, output_padding[d]);
         if (shape_count >= 0 && (output_shape[d] < 1 || output_shape[d] > TS_MAX_EXTENT))
-            return rly_node_fail(g, n, err, TS_EINVAL, "attribute output_shape[%d] is %" PRId64,
-                                 d, output_shape[d]);
+            return rly_node_fail(g, n, err, TS_EINVAL, "attribute output_shape[%d] is %" PRId64, d,
+                                 output_shape[d]);
         status = shape_count >= 0 ? TS_OK
                                   : transpose_extent(g, n, w, d, x->dims[d + 2], output_padding,
                                                      &dims[d + 2], err);
@@ -251,10 +280,14 @@ TsStatus rly_infer_conv(TsGraph *g, RlyNode *n, bool transpose, TsError *err)
         rly_set_output(n, 0, x->dtype, -1, NULL);
         return TS_OK;
     }
-    status = transpose ? need_rank(g, n, x, 4, 4, "ConvTranspose is supported in 2-D (rank 4) "
-                                   "only", err)
-                       : need_rank(g, n, x, 3, 4, "Conv is supported in 1-D and 2-D (rank 3 and "
-                                   "4) only", err);
+    status = transpose ? need_rank(g, n, x, 4, 4,
+                                   "ConvTranspose is supported in 2-D (rank 4) "
+                                   "only",
+                                   err)
+                       : need_rank(g, n, x, 3, 4,
+                                   "Conv is supported in 1-D and 2-D (rank 3 and "
+                                   "4) only",
+                                   err);
     if (status != TS_OK)
         return status;
     if (w->ndim != x->ndim)
@@ -297,8 +330,8 @@ TsStatus rly_infer_pool(TsGraph *g, RlyNode *n, bool max, TsError *err)
         rly_set_output(n, 0, x->dtype, -1, NULL);
         return TS_OK;
     }
-    status = need_rank(g, n, x, 3, 4, "pooling is supported in 1-D and 2-D (rank 3 and 4) only",
-                       err);
+    status =
+        need_rank(g, n, x, 3, 4, "pooling is supported in 1-D and 2-D (rank 3 and 4) only", err);
     Window win;
     int64_t ceil_mode = 0, count_include_pad = 0;
     /* AveragePool has dilations since opset 19, MaxPool since 10. */
@@ -377,8 +410,10 @@ TsStatus rly_infer_gemm(TsGraph *g, RlyNode *n, TsError *err)
     int64_t m = a->dims[trans_a ? 1 : 0], k = a->dims[trans_a ? 0 : 1];
     int64_t kb = b->dims[trans_b ? 1 : 0], nn = b->dims[trans_b ? 0 : 1];
     if (k >= 0 && kb >= 0 && k != kb)
-        return rly_node_fail(g, n, err, TS_EINVAL, "A \"%s\" has K = %" PRId64 " but B \"%s\" has "
-                             "K = %" PRId64, a->name, k, b->name, kb);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "A \"%s\" has K = %" PRId64 " but B \"%s\" has "
+                             "K = %" PRId64,
+                             a->name, k, b->name, kb);
     int64_t dims[2] = { m, nn };
     /* C broadcasts one way, to [M, N]. */
     if (c && c->ndim >= 0) {
@@ -387,8 +422,9 @@ TsStatus rly_infer_gemm(TsGraph *g, RlyNode *n, TsError *err)
         for (int d = 0; d < c->ndim; d++) {
             int64_t want = dims[d + 2 - c->ndim], have = c->dims[d];
             if (have >= 0 && want >= 0 && have != 1 && have != want)
-                return rly_node_fail(g, n, err, TS_EINVAL, "C \"%s\" does not broadcast to [%"
-                                     PRId64 ", %" PRId64 "]", c->name, m, nn);
+                return rly_node_fail(g, n, err, TS_EINVAL,
+                                     "C \"%s\" does not broadcast to [%" PRId64 ", %" PRId64 "]",
+                                     c->name, m, nn);
         }
     }
     rly_set_output(n, 0, a->dtype, 2, dims);
@@ -414,8 +450,10 @@ TsStatus rly_infer_matmul(TsGraph *g, RlyNode *n, TsError *err)
      * dimension removed from the result. */
     int64_t ka = a->dims[a->ndim - 1], kb = b->ndim == 1 ? b->dims[0] : b->dims[b->ndim - 2];
     if (ka >= 0 && kb >= 0 && ka != kb)
-        return rly_node_fail(g, n, err, TS_EINVAL, "\"%s\" has K = %" PRId64 " but \"%s\" has "
-                             "K = %" PRId64, a->name, ka, b->name, kb);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "\"%s\" has K = %" PRId64 " but \"%s\" has "
+                             "K = %" PRId64,
+                             a->name, ka, b->name, kb);
     RlyValue batch_b = { .name = b->name, .ndim = b->ndim > 2 ? b->ndim - 2 : 0 };
     memcpy(batch_b.dims, b->dims, (size_t)batch_b.ndim * sizeof(int64_t));
     int ndim = a->ndim > 2 ? a->ndim - 2 : 0;
@@ -451,23 +489,31 @@ TsStatus rly_infer_batch_norm(TsGraph *g, RlyNode *n, TsError *err)
     if (status != TS_OK)
         return status;
     if (training != 0)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute training_mode = %" PRId64 " is not "
-                             "supported (inference only)", training);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute training_mode = %" PRId64 " is not "
+                             "supported (inference only)",
+                             training);
     if (spatial != 1)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute spatial = %" PRId64 " is not "
-                             "supported", spatial);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute spatial = %" PRId64 " is not "
+                             "supported",
+                             spatial);
     for (int k = 1; k < n->num_outputs; k++)
         if (rly_output(n, k))
-            return rly_node_fail(g, n, err, TS_EINVAL, "output %d (running statistics of "
-                                 "training) is not supported", k);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "output %d (running statistics of "
+                                 "training) is not supported",
+                                 k);
     if (x->ndim >= 0 && x->ndim < 2)
         return need_rank(g, n, x, 2, TS_MAX_DIMS, "BatchNormalization needs rank 2 or more", err);
     for (int k = 1; k < 5; k++) {
         const RlyValue *p = rly_input(n, k);
         if (p->ndim >= 0 && (p->ndim != 1 || (x->ndim > 0 && x->dims[1] >= 0 && p->dims[0] >= 0 &&
                                               p->dims[0] != x->dims[1])))
-            return rly_node_fail(g, n, err, TS_EINVAL, "input %d \"%s\" must have one value per "
-                                 "channel", k, p->name);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "input %d \"%s\" must have one value per "
+                                 "channel",
+                                 k, p->name);
     }
     rly_set_output(n, 0, x->dtype, x->ndim, x->dims);
     return TS_OK;
@@ -490,8 +536,10 @@ TsStatus rly_infer_layer_norm(TsGraph *g, RlyNode *n, TsError *err)
     if (status != TS_OK)
         return status;
     if (stash != 1)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute stash_type = %" PRId64 " is not "
-                             "supported (only 1, float32)", stash);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute stash_type = %" PRId64 " is not "
+                             "supported (only 1, float32)",
+                             stash);
     if (x->ndim < 0) {
         for (int k = 0; k < 3; k++)
             rly_set_output(n, k, k ? TS_FLOAT32 : x->dtype, -1, NULL);

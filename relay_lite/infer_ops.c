@@ -28,8 +28,10 @@ TsStatus rly_need_float(const TsGraph *g, const RlyNode *n, int k, TsError *err)
     if (!v || ts_dtype_is_float(v->dtype))
         return TS_OK;
     char buf[TS_DTYPE_STR_MAX];
-    return rly_node_fail(g, n, err, TS_EINVAL, "input %d \"%s\" is %s; %s takes floating-point "
-                         "tensors", k, v->name, ts_dtype_str(v->dtype, buf), n->op_type);
+    return rly_node_fail(g, n, err, TS_EINVAL,
+                         "input %d \"%s\" is %s; %s takes floating-point "
+                         "tensors",
+                         k, v->name, ts_dtype_str(v->dtype, buf), n->op_type);
 }
 
 TsStatus rly_same_dtype(const TsGraph *g, const RlyNode *n, int a, int b, TsError *err)
@@ -38,8 +40,10 @@ TsStatus rly_same_dtype(const TsGraph *g, const RlyNode *n, int a, int b, TsErro
     if (!x || !y || ts_dtype_eq(x->dtype, y->dtype))
         return TS_OK;
     char bx[TS_DTYPE_STR_MAX], by[TS_DTYPE_STR_MAX];
-    return rly_node_fail(g, n, err, TS_EINVAL, "dtype mismatch: input %d \"%s\" is %s, input %d "
-                         "\"%s\" is %s", a, x->name, ts_dtype_str(x->dtype, bx), b, y->name,
+    return rly_node_fail(g, n, err, TS_EINVAL,
+                         "dtype mismatch: input %d \"%s\" is %s, input %d "
+                         "\"%s\" is %s",
+                         a, x->name, ts_dtype_str(x->dtype, bx), b, y->name,
                          ts_dtype_str(y->dtype, by));
 }
 
@@ -67,8 +71,10 @@ static TsStatus infer_gelu(TsGraph *g, RlyNode *n, TsError *err)
     if (status != TS_OK)
         return status;
     if (strcmp(approximate, "none") && strcmp(approximate, "tanh"))
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute approximate = \"%s\" is not one "
-                             "of none, tanh", approximate);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute approximate = \"%s\" is not one "
+                             "of none, tanh",
+                             approximate);
     return infer_unary(g, n, true, err);
 }
 
@@ -84,8 +90,10 @@ static TsStatus infer_clip(TsGraph *g, RlyNode *n, TsError *err)
         status = rly_same_dtype(g, n, 0, k, err);
         if (status == TS_OK && bound->ndim > 0 && rly_value_known(bound) &&
             rly_value_elements(bound) != 1)
-            return rly_node_fail(g, n, err, TS_EINVAL, "input %d \"%s\" (the %s) must be a "
-                                 "scalar", k, bound->name, k == 1 ? "min" : "max");
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "input %d \"%s\" (the %s) must be a "
+                                 "scalar",
+                                 k, bound->name, k == 1 ? "min" : "max");
     }
     double bound;
     if (status == TS_OK && !inputs_form)
@@ -198,10 +206,13 @@ static TsStatus infer_dropout(TsGraph *g, RlyNode *n, TsError *err)
     if (status == TS_OK && training) {
         const RlyConst *c = training->constant;
         if (!c || c->num_elements != 1 || !ts_dtype_eq(c->dtype, TS_BOOL))
-            return rly_node_fail(g, n, err, TS_EINVAL, "input 2 (training_mode) \"%s\" must be a "
-                                 "constant boolean", training->name);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "input 2 (training_mode) \"%s\" must be a "
+                                 "constant boolean",
+                                 training->name);
         if (*(const uint8_t *)c->data)
-            return rly_node_fail(g, n, err, TS_EINVAL, "input 2 (training_mode) is true; only "
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "input 2 (training_mode) is true; only "
                                  "inference is supported");
     }
     if (status != TS_OK)
@@ -224,8 +235,10 @@ static TsStatus infer_cast(TsGraph *g, RlyNode *n, TsError *err)
     if (to < 0)
         return rly_node_fail(g, n, err, TS_EINVAL, "attribute to is required");
     if (to > INT32_MAX || !rly_dtype_of_onnx((int32_t)to, &dtype))
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute to = %" PRId64 " names a data type "
-                             "Tessera lacks", to);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute to = %" PRId64 " names a data type "
+                             "Tessera lacks",
+                             to);
     const RlyValue *x = rly_input(n, 0);
     rly_set_output(n, 0, dtype, x->ndim, x->dims);
     return TS_OK;
@@ -264,8 +277,10 @@ static TsStatus infer_constant(TsGraph *g, RlyNode *n, TsError *err)
     if (status != TS_OK)
         return status;
     if (n->num_attrs != 1)
-        return rly_node_fail(g, n, err, TS_EINVAL, "has %d attributes; Constant takes exactly "
-                             "one", n->num_attrs);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "has %d attributes; Constant takes exactly "
+                             "one",
+                             n->num_attrs);
     const RlyAttr *attr = &n->attrs[0];
     const RlyConst *c = NULL;
     if (strcmp(attr->name, "value") == 0 && attr->kind == RLY_ATTR_TENSOR)
@@ -278,8 +293,8 @@ static TsStatus infer_constant(TsGraph *g, RlyNode *n, TsError *err)
         if (!c)
             return rly_node_fail(g, n, err, TS_ENOMEM, "out of memory");
     } else
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute %s (%s) is not supported",
-                             attr->name, rly_attr_kind_name(attr->kind));
+        return rly_node_fail(g, n, err, TS_EINVAL, "attribute %s (%s) is not supported", attr->name,
+                             rly_attr_kind_name(attr->kind));
     rly_set_output(n, 0, c->dtype, c->ndim, c->shape);
     if (rly_output(n, 0))
         rly_output(n, 0)->constant = c;

@@ -26,16 +26,20 @@ static TsStatus const_input_ints(const TsGraph *g, const RlyNode *n, int k, cons
     if (!v)
         return TS_OK;
     if (!ts_dtype_eq(v->dtype, TS_INT64) && !ts_dtype_eq(v->dtype, TS_INT32))
-        return rly_node_fail(g, n, err, TS_EINVAL, "input %d (%s) \"%s\" must be int32 or int64",
-                             k, what, v->name);
+        return rly_node_fail(g, n, err, TS_EINVAL, "input %d (%s) \"%s\" must be int32 or int64", k,
+                             what, v->name);
     if (rly_const_ints(v, out, MAX_LIST, count))
         return TS_OK;
     if (v->constant)
-        return rly_node_fail(g, n, err, TS_EINVAL, "input %d (%s) \"%s\" must be a 1-D list of "
-                             "at most %d values", k, what, v->name, MAX_LIST);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "input %d (%s) \"%s\" must be a 1-D list of "
+                             "at most %d values",
+                             k, what, v->name, MAX_LIST);
     if (v->kind == RLY_VALUE_INPUT)
-        return rly_node_fail(g, n, err, TS_EINVAL, "input %d (%s) \"%s\" is a graph input: the "
-                             "output shape is dynamic and cannot be fixed", k, what, v->name);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "input %d (%s) \"%s\" is a graph input: the "
+                             "output shape is dynamic and cannot be fixed",
+                             k, what, v->name);
     *known = false;
     return TS_OK;
 }
@@ -74,15 +78,18 @@ TsStatus rly_infer_concat(TsGraph *g, RlyNode *n, TsError *err)
             continue;
         }
         if (y->ndim != ndim)
-            return rly_node_fail(g, n, err, TS_EINVAL, "input %d \"%s\" has rank %d, input 0 rank "
-                                 "%d", k, y->name, y->ndim, ndim);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "input %d \"%s\" has rank %d, input 0 rank "
+                                 "%d",
+                                 k, y->name, y->ndim, ndim);
         for (int d = 0; d < ndim; d++) {
             if (d == axis)
                 dims[d] = dims[d] < 0 || y->dims[d] < 0 ? -1 : dims[d] + y->dims[d];
             else if (dims[d] >= 0 && y->dims[d] >= 0 && dims[d] != y->dims[d])
-                return rly_node_fail(g, n, err, TS_EINVAL, "input %d \"%s\" has extent %" PRId64
-                                     " in dimension %d, input 0 %" PRId64, k, y->name, y->dims[d],
-                                     d, dims[d]);
+                return rly_node_fail(g, n, err, TS_EINVAL,
+                                     "input %d \"%s\" has extent %" PRId64
+                                     " in dimension %d, input 0 %" PRId64,
+                                     k, y->name, y->dims[d], d, dims[d]);
             else if (dims[d] < 0)
                 dims[d] = y->dims[d];
         }
@@ -108,8 +115,8 @@ static TsStatus split_sizes(TsGraph *g, RlyNode *n, int64_t extent, int64_t *siz
     if (count >= 0) {
         int64_t total = 0;
         if (count != n->num_outputs)
-            return rly_node_fail(g, n, err, TS_EINVAL, "split lists %d sizes for %d outputs",
-                                 count, n->num_outputs);
+            return rly_node_fail(g, n, err, TS_EINVAL, "split lists %d sizes for %d outputs", count,
+                                 n->num_outputs);
         for (int k = 0; k < count; k++) {
             if (sizes[k] < 0 || sizes[k] > TS_MAX_EXTENT)
                 return rly_node_fail(g, n, err, TS_EINVAL, "split size %d is %" PRId64, k,
@@ -117,21 +124,27 @@ static TsStatus split_sizes(TsGraph *g, RlyNode *n, int64_t extent, int64_t *siz
             total += sizes[k];
         }
         if (extent >= 0 && total != extent)
-            return rly_node_fail(g, n, err, TS_EINVAL, "split sizes add up to %" PRId64 ", the "
-                                 "axis has %" PRId64, total, extent);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "split sizes add up to %" PRId64 ", the "
+                                 "axis has %" PRId64,
+                                 total, extent);
         return TS_OK;
     }
     if (num_outputs && num_outputs != n->num_outputs)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute num_outputs = %" PRId64 " but the "
-                             "node has %d outputs", num_outputs, n->num_outputs);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute num_outputs = %" PRId64 " but the "
+                             "node has %d outputs",
+                             num_outputs, n->num_outputs);
     if (extent < 0) {
         *known = false;
         return TS_OK;
     }
     int64_t parts = n->num_outputs;
     if (!num_outputs && extent % parts)
-        return rly_node_fail(g, n, err, TS_EINVAL, "the axis extent %" PRId64 " does not split "
-                             "into %" PRId64 " equal parts", extent, parts);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "the axis extent %" PRId64 " does not split "
+                             "into %" PRId64 " equal parts",
+                             extent, parts);
     int64_t chunk = (extent + parts - 1) / parts;
     for (int k = 0; k < parts; k++) {
         int64_t left = extent - k * chunk;
@@ -175,7 +188,10 @@ TsStatus rly_infer_split(TsGraph *g, RlyNode *n, TsError *err)
 
 /* ---- Slice ---- */
 
-static int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* The extent of one sliced dimension, as ONNX clamps starts and ends. Written so that
  * no step or bound, INT64_MIN and INT64_MAX included, overflows. */
@@ -234,8 +250,8 @@ TsStatus rly_infer_slice(TsGraph *g, RlyNode *n, TsError *err)
         if (step == 0)
             return rly_node_fail(g, n, err, TS_EINVAL, "step %d is 0", k);
         seen[axis] = true;
-        dims[axis] = x->dims[axis] < 0 ? -1
-                                       : slice_extent(x->dims[axis], lists[0][k], lists[1][k], step);
+        dims[axis] =
+            x->dims[axis] < 0 ? -1 : slice_extent(x->dims[axis], lists[0][k], lists[1][k], step);
     }
     rly_set_output(n, 0, x->dtype, x->ndim, dims);
     return TS_OK;
@@ -249,8 +265,10 @@ static TsStatus pad_mode(TsGraph *g, RlyNode *n, TsError *err)
     TsStatus status = rly_attr_string(g, n, "mode", "constant", &mode, err);
     if (status == TS_OK && strcmp(mode, "constant") && strcmp(mode, "reflect") &&
         strcmp(mode, "edge"))
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute mode = \"%s\" is not supported "
-                             "(constant, reflect, edge)", mode);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute mode = \"%s\" is not supported "
+                             "(constant, reflect, edge)",
+                             mode);
     return status;
 }
 
@@ -324,27 +342,34 @@ static TsStatus reshape_dims(TsGraph *g, RlyNode *n, const int64_t *target, int 
             return rly_node_fail(g, n, err, TS_EINVAL, "shape[%d] is %" PRId64, d, target[d]);
         if (target[d] == 0 && !allowzero) {
             if (d >= x->ndim)
-                return rly_node_fail(g, n, err, TS_EINVAL, "shape[%d] = 0 copies a dimension the "
-                                     "input (rank %d) lacks", d, x->ndim);
+                return rly_node_fail(g, n, err, TS_EINVAL,
+                                     "shape[%d] = 0 copies a dimension the "
+                                     "input (rank %d) lacks",
+                                     d, x->ndim);
             dims[d] = x->dims[d];
         }
         product = dims[d] < 0 || product < 0 ? -1 : product * dims[d];
     }
     if (allowzero && wildcard >= 0 && product == 0)
-        return rly_node_fail(g, n, err, TS_EINVAL, "with allowzero = 1 the shape may not hold both "
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "with allowzero = 1 the shape may not hold both "
                              "0 and -1");
     int64_t total = rly_value_known(x) ? rly_value_elements(x) : -1;
     if (wildcard >= 0) {
         if (total < 0 || product < 0)
             dims[wildcard] = -1;
         else if (product == 0 || total % product)
-            return rly_node_fail(g, n, err, TS_EINVAL, "%" PRId64 " elements do not reshape with "
-                                 "-1 into a multiple of %" PRId64, total, product);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "%" PRId64 " elements do not reshape with "
+                                 "-1 into a multiple of %" PRId64,
+                                 total, product);
         else
             dims[wildcard] = total / product;
     } else if (total >= 0 && product >= 0 && total != product) {
-        return rly_node_fail(g, n, err, TS_EINVAL, "%" PRId64 " elements cannot take a shape of "
-                             "%" PRId64, total, product);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "%" PRId64 " elements cannot take a shape of "
+                             "%" PRId64,
+                             total, product);
     }
     return TS_OK;
 }
@@ -395,8 +420,10 @@ TsStatus rly_infer_flatten(TsGraph *g, RlyNode *n, TsError *err)
         return status;
     }
     if (axis < -x->ndim || axis > x->ndim)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute axis %" PRId64 " is out of range "
-                             "for rank %d", axis, x->ndim);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute axis %" PRId64 " is out of range "
+                             "for rank %d",
+                             axis, x->ndim);
     if (axis < 0)
         axis += x->ndim;
     int64_t dims[2] = { 1, 1 };
@@ -428,8 +455,10 @@ TsStatus rly_infer_transpose(TsGraph *g, RlyNode *n, TsError *err)
     for (int d = 0; d < x->ndim; d++) {
         int64_t from = count >= 0 ? perm[d] : x->ndim - 1 - d;
         if (from < 0 || from >= x->ndim || used[from])
-            return rly_node_fail(g, n, err, TS_EINVAL, "attribute perm is not a permutation of "
-                                 "0..%d", x->ndim - 1);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "attribute perm is not a permutation of "
+                                 "0..%d",
+                                 x->ndim - 1);
         used[from] = true;
         dims[d] = x->dims[from];
     }
@@ -468,8 +497,9 @@ TsStatus rly_infer_squeeze(TsGraph *g, RlyNode *n, TsError *err)
         if (status != TS_OK)
             return status;
         if (x->dims[axis] >= 0 && x->dims[axis] != 1)
-            return rly_node_fail(g, n, err, TS_EINVAL, "cannot squeeze dimension %d of extent %"
-                                 PRId64, axis, x->dims[axis]);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "cannot squeeze dimension %d of extent %" PRId64, axis,
+                                 x->dims[axis]);
         squeezed[axis] = true;
     }
     for (int d = 0; d < x->ndim; d++)
@@ -622,9 +652,9 @@ static TsStatus check_word(TsGraph *g, RlyNode *n, const char *attr, const char 
 static TsStatus resize_attributes(TsGraph *g, RlyNode *n, bool upsample, TsError *err)
 {
     static const char *const modes[] = { "nearest", "linear", NULL };
-    static const char *const transforms[] = { "half_pixel", "half_pixel_symmetric",
-                                              "pytorch_half_pixel", "align_corners", "asymmetric",
-                                              NULL };
+    static const char *const transforms[] = { "half_pixel",         "half_pixel_symmetric",
+                                              "pytorch_half_pixel", "align_corners",
+                                              "asymmetric",         NULL };
     static const char *const nearest[] = { "round_prefer_floor", "round_prefer_ceil", "floor",
                                            "ceil", NULL };
     static const char *const policies[] = { "stretch", NULL };
@@ -641,8 +671,10 @@ static TsStatus resize_attributes(TsGraph *g, RlyNode *n, bool upsample, TsError
     if (status == TS_OK && g->opset >= 18)
         status = rly_attr_int(g, n, "antialias", 0, &antialias, err);
     if (status == TS_OK && antialias)
-        return rly_node_fail(g, n, err, TS_EINVAL, "attribute antialias = %" PRId64 " is not "
-                             "supported", antialias);
+        return rly_node_fail(g, n, err, TS_EINVAL,
+                             "attribute antialias = %" PRId64 " is not "
+                             "supported",
+                             antialias);
     return status;
 }
 
@@ -665,8 +697,10 @@ static TsStatus resize_factors(TsGraph *g, RlyNode *n, bool upsample, double *sc
     const RlyValue *s = rly_input(n, scales_input);
     if (s && !rly_const_floats(s, scales, TS_MAX_DIMS, num_scales)) {
         if (s->constant || s->kind == RLY_VALUE_INPUT)
-            return rly_node_fail(g, n, err, TS_EINVAL, "input %d (scales) \"%s\" must be a "
-                                 "constant float list", scales_input, s->name);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "input %d (scales) \"%s\" must be a "
+                                 "constant float list",
+                                 scales_input, s->name);
         *known = false;
     }
     if (!upsample && g->opset >= 11) {
@@ -688,8 +722,8 @@ TsStatus rly_infer_resize(TsGraph *g, RlyNode *n, bool upsample, TsError *err)
     const RlyValue *x = rly_input(n, 0);
     double scales[TS_MAX_DIMS];
     int64_t sizes[MAX_LIST], dims[TS_MAX_DIMS];
-    int num_scales = -1, num_sizes = -1, hi = upsample ? (g->opset >= 9 ? 2 : 1)
-                                                       : (g->opset == 10 ? 2 : 4);
+    int num_scales = -1, num_sizes = -1,
+        hi = upsample ? (g->opset >= 9 ? 2 : 1) : (g->opset == 10 ? 2 : 4);
     bool known = true;
     TsStatus status = rly_need_inputs(g, n, upsample || g->opset < 13 ? hi : 1, hi, err);
     if (status == TS_OK && !upsample && g->opset >= 18 && rly_node_attr(n, "axes"))
@@ -697,8 +731,8 @@ TsStatus rly_infer_resize(TsGraph *g, RlyNode *n, bool upsample, TsError *err)
     if (status == TS_OK)
         status = resize_attributes(g, n, upsample, err);
     if (status == TS_OK)
-        status = resize_factors(g, n, upsample, scales, &num_scales, sizes, &num_sizes, &known,
-                                err);
+        status =
+            resize_factors(g, n, upsample, scales, &num_scales, sizes, &num_sizes, &known, err);
     if (status != TS_OK)
         return status;
     if (x->ndim < 0 || !known) {
@@ -715,8 +749,10 @@ TsStatus rly_infer_resize(TsGraph *g, RlyNode *n, bool upsample, TsError *err)
         if (num_sizes >= 0)
             dims[d] = sizes[d];
         else if (!(scales[d] > 0) || !(scales[d] * (double)x->dims[d] <= (double)TS_MAX_EXTENT))
-            return rly_node_fail(g, n, err, TS_EINVAL, "scale %d is %g: not positive, or the "
-                                 "extent it gives is too large", d, scales[d]);
+            return rly_node_fail(g, n, err, TS_EINVAL,
+                                 "scale %d is %g: not positive, or the "
+                                 "extent it gives is too large",
+                                 d, scales[d]);
         else
             dims[d] = x->dims[d] < 0 ? -1 : (int64_t)floor((double)x->dims[d] * scales[d]);
         if (num_sizes >= 0 && dims[d] < 1)

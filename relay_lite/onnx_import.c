@@ -152,13 +152,15 @@ static const TsInputShape *given_shape(const Importer *im, const char *name)
 }
 
 /* The declared dtype of a graph input or output; only tensors are accepted. */
-static TsStatus declared_dtype(const Importer *im, const Onnx__ValueInfoProto *vi,
-                               const char *what, TsDType *dtype, TsError *err)
+static TsStatus declared_dtype(const Importer *im, const Onnx__ValueInfoProto *vi, const char *what,
+                               TsDType *dtype, TsError *err)
 {
     const Onnx__TypeProto *type = vi->type;
     if (!type || type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !type->tensor_type)
-        return ts_fail(err, TS_EINVAL, "%s: %s \"%s\" is not a tensor (sequences, maps, optionals "
-                       "and sparse tensors are not supported)", im->path, what, vi->name);
+        return ts_fail(err, TS_EINVAL,
+                       "%s: %s \"%s\" is not a tensor (sequences, maps, optionals "
+                       "and sparse tensors are not supported)",
+                       im->path, what, vi->name);
     int32_t elem = type->tensor_type->elem_type;
     if (!rly_dtype_of_onnx(elem, dtype))
         return ts_fail(err, TS_EINVAL, "%s: %s \"%s\" has data type %s (%d), which Tessera lacks",
@@ -176,19 +178,23 @@ static TsStatus apply_given_shape(Importer *im, const Onnx__TensorShapeProto *sh
                        value->name, given->ndim);
     for (int d = 0; d < given->ndim; d++)
         if (given->dims[d] < 1 || given->dims[d] > TS_MAX_EXTENT)
-            return ts_fail(err, TS_EINVAL, "%s: the input shape of \"%s\" has extent %" PRId64
-                           " in dimension %d", im->path, value->name, given->dims[d], d);
+            return ts_fail(err, TS_EINVAL,
+                           "%s: the input shape of \"%s\" has extent %" PRId64 " in dimension %d",
+                           im->path, value->name, given->dims[d], d);
     if (shape && (int)shape->n_dim != given->ndim)
-        return ts_fail(err, TS_EINVAL, "%s: input \"%s\" has rank %zu, but --input-shape gives %d "
-                       "dimensions", im->path, value->name, shape->n_dim, given->ndim);
+        return ts_fail(err, TS_EINVAL,
+                       "%s: input \"%s\" has rank %zu, but --input-shape gives %d "
+                       "dimensions",
+                       im->path, value->name, shape->n_dim, given->ndim);
     for (int d = 0; shape && d < given->ndim; d++) {
         const Onnx__TensorShapeProto__Dimension *dim = shape->dim[d];
         bool fixed = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
                      dim->dim_value > 0;
         if (fixed && dim->dim_value != given->dims[d])
-            return ts_fail(err, TS_EINVAL, "%s: input \"%s\" dimension %d is %" PRId64 " in the "
-                           "model, but --input-shape gives %" PRId64, im->path, value->name, d,
-                           dim->dim_value, given->dims[d]);
+            return ts_fail(err, TS_EINVAL,
+                           "%s: input \"%s\" dimension %d is %" PRId64 " in the "
+                           "model, but --input-shape gives %" PRId64,
+                           im->path, value->name, d, dim->dim_value, given->dims[d]);
     }
     value->ndim = given->ndim;
     memcpy(value->dims, given->dims, sizeof value->dims);
@@ -200,8 +206,10 @@ static TsStatus apply_declared_shape(Importer *im, const Onnx__TensorShapeProto 
                                      RlyValue *value, TsError *err)
 {
     if (!shape)
-        return ts_fail(err, TS_EINVAL, "%s: input \"%s\" has no shape (its rank is dynamic): give "
-                       "it with --input-shape %s=D0xD1x...", im->path, value->name, value->name);
+        return ts_fail(err, TS_EINVAL,
+                       "%s: input \"%s\" has no shape (its rank is dynamic): give "
+                       "it with --input-shape %s=D0xD1x...",
+                       im->path, value->name, value->name);
     if (shape->n_dim > TS_MAX_DIMS)
         return ts_fail(err, TS_EINVAL, "%s: input \"%s\" has %zu dimensions, more than %d",
                        im->path, value->name, shape->n_dim, TS_MAX_DIMS);
@@ -211,23 +219,25 @@ static TsStatus apply_declared_shape(Importer *im, const Onnx__TensorShapeProto 
         if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
             dim->dim_value > 0) {
             if (dim->dim_value > TS_MAX_EXTENT)
-                return ts_fail(err, TS_EINVAL, "%s: input \"%s\" dimension %d is %" PRId64
-                               ", more than %" PRId64, im->path, value->name, d, dim->dim_value,
-                               (int64_t)TS_MAX_EXTENT);
+                return ts_fail(err, TS_EINVAL,
+                               "%s: input \"%s\" dimension %d is %" PRId64 ", more than %" PRId64,
+                               im->path, value->name, d, dim->dim_value, (int64_t)TS_MAX_EXTENT);
             value->dims[d] = dim->dim_value;
             continue;
         }
-        const char *symbol =
-            dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM ? dim->dim_param
-                                                                                   : "?";
+        const char *symbol = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
+                                 ? dim->dim_param
+                                 : "?";
         if (d != 0)
-            return ts_fail(err, TS_EINVAL, "%s: input \"%s\" dimension %d (\"%s\") is dynamic and "
+            return ts_fail(err, TS_EINVAL,
+                           "%s: input \"%s\" dimension %d (\"%s\") is dynamic and "
                            "cannot be fixed: give the shape with --input-shape %s=D0xD1x...",
                            im->path, value->name, d, symbol, value->name);
         value->dims[d] = 1;
-        TsStatus status = rly_graph_note(im->graph, err, "input \"%s\": dimension 0 (\"%s\") fixed "
-                                         "to 1 (set it with --input-shape %s=...)", value->name,
-                                         symbol, value->name);
+        TsStatus status = rly_graph_note(im->graph, err,
+                                         "input \"%s\": dimension 0 (\"%s\") fixed "
+                                         "to 1 (set it with --input-shape %s=...)",
+                                         value->name, symbol, value->name);
         if (status != TS_OK)
             return status;
     }
@@ -271,12 +281,16 @@ static TsStatus bind_input(Importer *im, const Onnx__ValueInfoProto *vi, const T
     if (!c || !data)
         status = out_of_memory(im, err);
     else if (!same)
-        status = ts_fail(err, TS_EINVAL, "%s: the value of input \"%s\" in %s does not have the "
-                         "input's declared type and shape", im->path, vi->name, given->path);
+        status = ts_fail(err, TS_EINVAL,
+                         "%s: the value of input \"%s\" in %s does not have the "
+                         "input's declared type and shape",
+                         im->path, vi->name, given->path);
     if (status == TS_OK) {
         memcpy(data, tensor.data, bytes);
-        *c = (RlyConst){ .dtype = tensor.dtype, .ndim = tensor.ndim,
-                         .num_elements = tensor.num_elements, .data = data };
+        *c = (RlyConst){ .dtype = tensor.dtype,
+                         .ndim = tensor.ndim,
+                         .num_elements = tensor.num_elements,
+                         .data = data };
         memcpy(c->shape, tensor.shape, sizeof c->shape);
         set_type_from_const(value, c);
         graph->initializers[graph->num_initializers++] = value;
@@ -369,8 +383,10 @@ static TsStatus node_op(Importer *im, const Onnx__NodeProto *np, RlyNode *node, 
 {
     TsGraph *graph = im->graph;
     if (np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx") != 0)
-        return rly_node_fail(graph, node, err, TS_EINVAL, "operator domain \"%s\" is not "
-                             "supported (only the default ONNX domain is)", np->domain);
+        return rly_node_fail(graph, node, err, TS_EINVAL,
+                             "operator domain \"%s\" is not "
+                             "supported (only the default ONNX domain is)",
+                             np->domain);
     if (strcmp(np->op_type, "If") == 0 || strcmp(np->op_type, "Loop") == 0 ||
         strcmp(np->op_type, "Scan") == 0)
         return rly_node_fail(graph, node, err, TS_EINVAL, "control flow (%s) is not supported",
@@ -380,13 +396,15 @@ static TsStatus node_op(Importer *im, const Onnx__NodeProto *np, RlyNode *node, 
                              np->op_type);
     int since = rly_op_since(node->op), until = rly_op_until(node->op);
     if (graph->opset < since)
-        return rly_node_fail(graph, node, err, TS_EINVAL, "operator %s does not exist in opset "
-                             "%" PRId64 " (it appeared in opset %d)", np->op_type, graph->opset,
-                             since);
+        return rly_node_fail(graph, node, err, TS_EINVAL,
+                             "operator %s does not exist in opset "
+                             "%" PRId64 " (it appeared in opset %d)",
+                             np->op_type, graph->opset, since);
     if (until && graph->opset > until)
-        return rly_node_fail(graph, node, err, TS_EINVAL, "operator %s is deprecated after opset "
-                             "%d and not supported in opset %" PRId64, np->op_type, until,
-                             graph->opset);
+        return rly_node_fail(graph, node, err, TS_EINVAL,
+                             "operator %s is deprecated after opset "
+                             "%d and not supported in opset %" PRId64,
+                             np->op_type, until, graph->opset);
     return TS_OK;
 }
 
@@ -405,8 +423,10 @@ static TsStatus import_attr(Importer *im, const RlyNode *node, const Onnx__Attri
     if (!out->name)
         return out_of_memory(im, err);
     if (ap->ref_attr_name && ap->ref_attr_name[0])
-        return rly_node_fail(im->graph, node, err, TS_EINVAL, "attribute %s refers to a function's "
-                             "attribute, which is not supported", ap->name);
+        return rly_node_fail(im->graph, node, err, TS_EINVAL,
+                             "attribute %s refers to a function's "
+                             "attribute, which is not supported",
+                             ap->name);
     switch ((int)ap->type) {
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT:
         out->kind = RLY_ATTR_INT;
@@ -460,11 +480,15 @@ static TsStatus import_attr(Importer *im, const RlyNode *node, const Onnx__Attri
     }
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH:
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS:
-        return rly_node_fail(im->graph, node, err, TS_EINVAL, "attribute %s holds a subgraph: "
-                             "control flow is not supported", ap->name);
+        return rly_node_fail(im->graph, node, err, TS_EINVAL,
+                             "attribute %s holds a subgraph: "
+                             "control flow is not supported",
+                             ap->name);
     default:
-        return rly_node_fail(im->graph, node, err, TS_EINVAL, "attribute %s has type %s, which "
-                             "is not supported", ap->name, proto_attr_type_name(ap->type));
+        return rly_node_fail(im->graph, node, err, TS_EINVAL,
+                             "attribute %s has type %s, which "
+                             "is not supported",
+                             ap->name, proto_attr_type_name(ap->type));
     }
 }
 
@@ -521,9 +545,11 @@ static TsStatus resolve_inputs(Importer *im, const Onnx__GraphProto *gp, TsError
                 continue; /* an omitted optional input */
             node->inputs[k] = find_value(im, np->input[k]);
             if (!node->inputs[k])
-                return rly_node_fail(im->graph, node, err, TS_EINVAL, "input %zu \"%s\" is not "
+                return rly_node_fail(im->graph, node, err, TS_EINVAL,
+                                     "input %zu \"%s\" is not "
                                      "defined (no graph input, initializer or node output has "
-                                     "that name)", k, np->input[k]);
+                                     "that name)",
+                                     k, np->input[k]);
         }
     }
     return TS_OK;
@@ -563,9 +589,10 @@ static TsStatus import_opset(Importer *im, const Onnx__ModelProto *mp, TsError *
         return ts_fail(err, TS_EPROTO, "%s: the model imports no opset of the default ONNX domain",
                        im->path);
     if (im->graph->opset < TS_ONNX_MIN_OPSET || im->graph->opset > TS_ONNX_MAX_OPSET)
-        return ts_fail(err, TS_EINVAL, "%s: opset %" PRId64 " is not supported (the importer reads "
-                       "opsets %d to %d)", im->path, im->graph->opset, TS_ONNX_MIN_OPSET,
-                       TS_ONNX_MAX_OPSET);
+        return ts_fail(err, TS_EINVAL,
+                       "%s: opset %" PRId64 " is not supported (the importer reads "
+                       "opsets %d to %d)",
+                       im->path, im->graph->opset, TS_ONNX_MIN_OPSET, TS_ONNX_MAX_OPSET);
     return TS_OK;
 }
 
@@ -641,8 +668,10 @@ static TsStatus read_model(const char *path, Onnx__ModelProto **out, TsError *er
         goto out_free_bytes;
     *out = onnx__model_proto__unpack(NULL, len, bytes);
     if (!*out)
-        status = ts_fail(err, TS_EPROTO, "%s: not a valid ONNX model (protobuf-c cannot unpack "
-                         "its %zu bytes as an onnx.ModelProto)", path, len);
+        status = ts_fail(err, TS_EPROTO,
+                         "%s: not a valid ONNX model (protobuf-c cannot unpack "
+                         "its %zu bytes as an onnx.ModelProto)",
+                         path, len);
 out_free_bytes:
     free(bytes);
     return status;

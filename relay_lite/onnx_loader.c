@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 const char *onnx_type_name(int32_t onnx_type)
 {
     const ProtobufCEnumValue *v =
@@ -301,7 +300,7 @@ static TsStatus check_data_fields(const Onnx__TensorProto *tp, const OnnxTensor 
 }
 
 TsStatus rly_tensor_from_proto(const Onnx__TensorProto *tp, const char *where, OnnxTensor *t,
-                                  TsError *err)
+                               TsError *err)
 {
     memset(t, 0, sizeof *t);
     bool typed = false;

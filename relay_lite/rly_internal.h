@@ -61,10 +61,10 @@ const char *rly_attr_kind_name(RlyAttrKind kind);
 typedef struct RlyAttr {
     const char *name;
     RlyAttrKind kind;
-    int64_t i;         /* INT */
-    double f;          /* FLOAT (a float32 in the file) */
-    const char *s;     /* STRING */
-    int num_values;    /* INTS, FLOATS */
+    int64_t i;      /* INT */
+    double f;       /* FLOAT (a float32 in the file) */
+    const char *s;  /* STRING */
+    int num_values; /* INTS, FLOATS */
     const int64_t *ints;
     const double *floats;
     const RlyConst *tensor; /* TENSOR */
@@ -131,8 +131,8 @@ TsGraph *rly_graph_create(void);
 TsStatus rly_graph_note(TsGraph *graph, TsError *err, const char *fmt, ...) TS_PRINTF_LIKE(3, 4);
 /* Fails with a message that starts by naming the node, its op type and the opset:
  * `node "conv1" (Conv, opset 13): ...`. */
-TsStatus rly_node_fail(const TsGraph *graph, const RlyNode *node, TsError *err,
-                       TsStatus status, const char *fmt, ...) TS_PRINTF_LIKE(5, 6);
+TsStatus rly_node_fail(const TsGraph *graph, const RlyNode *node, TsError *err, TsStatus status,
+                       const char *fmt, ...) TS_PRINTF_LIKE(5, 6);
 /* The attribute called name, or NULL. */
 const RlyAttr *rly_node_attr(const RlyNode *node, const char *name);
 /* Input or output k, NULL when omitted or out of range. */

@@ -43,7 +43,8 @@ static TsStatus topo_sort(TsGraph *graph, uint8_t *state, Frame *stack, RlyNode 
             if (!producer || state[producer->id] == DONE)
                 continue;
             if (state[producer->id] == ON_PATH)
-                return rly_node_fail(graph, top->node, err, TS_EINVAL, "input \"%s\" depends on "
+                return rly_node_fail(graph, top->node, err, TS_EINVAL,
+                                     "input \"%s\" depends on "
                                      "this node's own output: the graph has a cycle",
                                      input->name);
             state[producer->id] = ON_PATH;
@@ -89,8 +90,14 @@ static const RlyValue **set_slot(const ValueSet *set, const RlyValue *value)
     return &set->slots[k];
 }
 
-static bool set_has(const ValueSet *set, const RlyValue *value) { return *set_slot(set, value); }
-static void set_add(ValueSet *set, const RlyValue *value) { *set_slot(set, value) = value; }
+static bool set_has(const ValueSet *set, const RlyValue *value)
+{
+    return *set_slot(set, value);
+}
+static void set_add(ValueSet *set, const RlyValue *value)
+{
+    *set_slot(set, value) = value;
+}
 
 /* The inputs of op that must share input 0's dtype (a bit per input; ~0 for all). */
 static unsigned same_dtype_inputs(RlyOpKind op)
@@ -158,13 +165,17 @@ static TsStatus check_ranks(const TsGraph *graph, const RlyNode *node, TsError *
     const RlyValue *x = rly_input(node, 0), *w = rly_input(node, 1);
     bool conv = node->op == RLY_OP_CONV || node->op == RLY_OP_CONV_TRANSPOSE;
     if (conv && x && w && x->ndim >= 0 && w->ndim >= 0 && x->ndim != w->ndim)
-        return rly_node_fail(graph, node, err, TS_EINVAL, "rank error: weight \"%s\" has rank %d, "
-                             "input \"%s\" rank %d", w->name, w->ndim, x->name, x->ndim);
+        return rly_node_fail(graph, node, err, TS_EINVAL,
+                             "rank error: weight \"%s\" has rank %d, "
+                             "input \"%s\" rank %d",
+                             w->name, w->ndim, x->name, x->ndim);
     for (int k = 0; node->op == RLY_OP_GEMM && k < 2; k++) {
         const RlyValue *m = rly_input(node, k);
         if (m && m->ndim >= 0 && m->ndim != 2)
-            return rly_node_fail(graph, node, err, TS_EINVAL, "rank error: input %d \"%s\" has "
-                                 "rank %d, Gemm takes matrices", k, m->name, m->ndim);
+            return rly_node_fail(graph, node, err, TS_EINVAL,
+                                 "rank error: input %d \"%s\" has "
+                                 "rank %d, Gemm takes matrices",
+                                 k, m->name, m->ndim);
     }
     return TS_OK;
 }
@@ -180,15 +191,18 @@ static TsStatus check_node(const TsGraph *graph, const RlyNode *node, ValueSet *
         if (!input)
             continue;
         if (!set_has(defined, input))
-            return rly_node_fail(graph, node, err, TS_EINVAL, "input %d \"%s\" is not defined "
-                                 "before this node (undefined, or a cycle)", k, input->name);
+            return rly_node_fail(graph, node, err, TS_EINVAL,
+                                 "input %d \"%s\" is not defined "
+                                 "before this node (undefined, or a cycle)",
+                                 k, input->name);
         if (!input->has_dtype)
             return rly_node_fail(graph, node, err, TS_EINVAL, "input %d \"%s\" has no type", k,
                                  input->name);
         if (k > 0 && k < 32 && (same >> k & 1) && first && !ts_dtype_eq(first->dtype, input->dtype))
-            return rly_node_fail(graph, node, err, TS_EINVAL, "dtype mismatch: input %d \"%s\" is "
-                                 "%s, input 0 \"%s\" is %s", k, input->name,
-                                 ts_dtype_str(input->dtype, b1), first->name,
+            return rly_node_fail(graph, node, err, TS_EINVAL,
+                                 "dtype mismatch: input %d \"%s\" is "
+                                 "%s, input 0 \"%s\" is %s",
+                                 k, input->name, ts_dtype_str(input->dtype, b1), first->name,
                                  ts_dtype_str(first->dtype, b0));
     }
     for (int k = 0; k < node->num_outputs; k++) {

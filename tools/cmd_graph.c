@@ -79,8 +79,10 @@ int tool_graph(int argc, char **argv)
             TsInputValue *v = &values[options.num_input_values];
             if (options.num_input_values == MAX_INPUT_SHAPES || !eq || eq == optarg || !eq[1] ||
                 (size_t)(eq - optarg) >= sizeof v->name) {
-                fprintf(stderr, "tessera graph: --input-value '%s': expected NAME=FILE.pb (at most "
-                        "%d of them)\n", optarg, MAX_INPUT_SHAPES);
+                fprintf(stderr,
+                        "tessera graph: --input-value '%s': expected NAME=FILE.pb (at most "
+                        "%d of them)\n",
+                        optarg, MAX_INPUT_SHAPES);
                 return TOOL_EXIT_USAGE;
             }
             memcpy(v->name, optarg, (size_t)(eq - optarg));

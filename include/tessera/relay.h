@@ -95,10 +95,10 @@ int ts_graph_num_inputs(const TsGraph *graph);
 int ts_graph_num_outputs(const TsGraph *graph);
 /* The name, dtype and shape of input or output i. Returns false when the shape is not
  * known yet (it waits for constant folding); ndim is then -1 or dims hold -1. */
-bool ts_graph_input_type(const TsGraph *graph, int i, const char **name, TsDType *dtype,
-                         int *ndim, int64_t dims[TS_GRAPH_MAX_DIMS]);
-bool ts_graph_output_type(const TsGraph *graph, int i, const char **name, TsDType *dtype,
-                          int *ndim, int64_t dims[TS_GRAPH_MAX_DIMS]);
+bool ts_graph_input_type(const TsGraph *graph, int i, const char **name, TsDType *dtype, int *ndim,
+                         int64_t dims[TS_GRAPH_MAX_DIMS]);
+bool ts_graph_output_type(const TsGraph *graph, int i, const char **name, TsDType *dtype, int *ndim,
+                          int64_t dims[TS_GRAPH_MAX_DIMS]);
 
 #ifdef __cplusplus
 }

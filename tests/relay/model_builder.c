@@ -70,7 +70,10 @@ void mb_free(ModelBuilder *mb)
     free(mb);
 }
 
-Onnx__ModelProto *mb_model(ModelBuilder *mb) { return &mb->model; }
+Onnx__ModelProto *mb_model(ModelBuilder *mb)
+{
+    return &mb->model;
+}
 
 static Onnx__ValueInfoProto *value_info(ModelBuilder *mb, const char *name, int32_t elem_type,
                                         int ndim, const int64_t *dims)

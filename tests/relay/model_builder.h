@@ -40,8 +40,16 @@ void mb_attr_graph(ModelBuilder *mb, Onnx__NodeProto *node, const char *name);
 /* Writes the model to path. */
 void mb_save(ModelBuilder *mb, const char *path);
 
-#define I64S(...) (const int64_t[]){ __VA_ARGS__ }
-#define F32S(...) (const float[]){ __VA_ARGS__ }
+#define I64S(...)     \
+    (const int64_t[]) \
+    {                 \
+        __VA_ARGS__   \
+    }
+#define F32S(...)   \
+    (const float[]) \
+    {               \
+        __VA_ARGS__ \
+    }
 #define NV(...) (int)(sizeof((const int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t)), I64S(__VA_ARGS__)
 
 #endif /* TESSERA_TESTS_RELAY_MODEL_BUILDER_H */

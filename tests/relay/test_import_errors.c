@@ -128,8 +128,10 @@ static void test_control_flow_and_unknown_operators(void **state)
     refuse_model(mb, NULL, "Relu_0", "attribute body holds a subgraph");
     mb = relu_model(13);
     mb_node(mb, "NonMaxSuppression", "y", "z");
-    refuse_model(mb, NULL, "node \"NonMaxSuppression_1\"", "operator NonMaxSuppression is not "
-                 "supported", "opset 13");
+    refuse_model(mb, NULL, "node \"NonMaxSuppression_1\"",
+                 "operator NonMaxSuppression is not "
+                 "supported",
+                 "opset 13");
     mb = relu_model(13);
     mb_model(mb)->graph->node[0]->domain = "com.microsoft";
     refuse_model(mb, NULL, "Relu_0", "domain \"com.microsoft\"");

@@ -183,8 +183,10 @@ static void check_outputs(Suite *suite, const char *dir, const char *name, const
                          expected.shape[d]);
             for (int d = 0; d < ndim; d++)
                 snprintf(got + strlen(got), sizeof got - strlen(got), " %" PRId64, dims[d]);
-            fail_model(suite, name, "output %d: inferred rank %d [%s ] (known %d), expected "
-                       "rank %d [%s ]", k, ndim, got, known, expected.ndim, want);
+            fail_model(suite, name,
+                       "output %d: inferred rank %d [%s ] (known %d), expected "
+                       "rank %d [%s ]",
+                       k, ndim, got, known, expected.ndim, want);
         }
         onnx_tensor_free(&expected);
     }

@@ -40,16 +40,17 @@ static void test_prints_the_graph(void **state)
     const CmdRun *r = cmd_run("graph", model_path);
     assert_run_ok(r);
     assert_contains(r->out, "graph \"g\" (opset 13, from ");
-    assert_contains(r->out, "  input  %x : float32[1, 3, 8, 8]\n"
-                            "  const  %w : float32[4, 3, 3, 3]\n"
-                            "  const  %b : float32[4]\n"
-                            "  %c : float32[1, 4, 8, 8] = Conv \"Conv_0\" (%x, %w, %b) "
-                            "{pads=[1, 1, 1, 1]}\n"
-                            "  %r : float32[1, 4, 8, 8] = Relu \"Relu_1\" (%c)\n"
-                            "  %p : float32[1, 4, 1, 1] = GlobalAveragePool \"GlobalAveragePool_2\" "
-                            "(%r)\n"
-                            "  %y : float32[1, 4] = Flatten \"Flatten_3\" (%p)\n"
-                            "  output %y\n");
+    assert_contains(r->out,
+                    "  input  %x : float32[1, 3, 8, 8]\n"
+                    "  const  %w : float32[4, 3, 3, 3]\n"
+                    "  const  %b : float32[4]\n"
+                    "  %c : float32[1, 4, 8, 8] = Conv \"Conv_0\" (%x, %w, %b) "
+                    "{pads=[1, 1, 1, 1]}\n"
+                    "  %r : float32[1, 4, 8, 8] = Relu \"Relu_1\" (%c)\n"
+                    "  %p : float32[1, 4, 1, 1] = GlobalAveragePool \"GlobalAveragePool_2\" "
+                    "(%r)\n"
+                    "  %y : float32[1, 4] = Flatten \"Flatten_3\" (%p)\n"
+                    "  output %y\n");
     assert_contains(r->out, "  note: input \"x\": dimension 0 (\"N\") fixed to 1");
     assert_contains(r->err, "tessera graph: note: input \"x\": dimension 0 (\"N\") fixed to 1");
 }
