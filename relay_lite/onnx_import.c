@@ -638,7 +638,7 @@ static TsStatus import_graph(Importer *im, const Onnx__ModelProto *mp, TsError *
     return status;
 }
 
-static TsStatus read_model(const char *path, Onnx__ModelProto **out, TsError *err)
+static TsStatus read_file(const char *path, uint8_t **out, size_t *out_len, TsError *err)
 {
     FILE *file = fopen(path, "rb");
     if (!file)
@@ -664,34 +664,33 @@ static TsStatus read_model(const char *path, Onnx__ModelProto **out, TsError *er
     else if (ferror(file))
         status = ts_fail(err, TS_EIO, "%s: read error", path);
     fclose(file);
-    if (status != TS_OK)
-        goto out_free_bytes;
-    *out = onnx__model_proto__unpack(NULL, len, bytes);
-    if (!*out)
-        status = ts_fail(err, TS_EPROTO,
-                         "%s: not a valid ONNX model (protobuf-c cannot unpack "
-                         "its %zu bytes as an onnx.ModelProto)",
-                         path, len);
-out_free_bytes:
-    free(bytes);
-    return status;
+    if (status != TS_OK) {
+        free(bytes);
+        return status;
+    }
+    *out = bytes;
+    *out_len = len;
+    return TS_OK;
 }
 
-TsStatus ts_graph_import_onnx(const char *path, const TsImportOptions *options, TsGraph **out,
-                              TsError *err)
+TsStatus ts_graph_import_onnx_bytes(const void *bytes, size_t size, const char *name,
+                                    const TsImportOptions *options, TsGraph **out, TsError *err)
 {
     *out = NULL;
-    Onnx__ModelProto *mp = NULL;
-    TsStatus status = read_model(path, &mp, err);
-    if (status != TS_OK)
-        return status;
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, bytes);
+    if (!mp)
+        return ts_fail(err, TS_EPROTO,
+                       "%s: not a valid ONNX model (protobuf-c cannot unpack its %zu bytes as an "
+                       "onnx.ModelProto)",
+                       name, size);
+    TsStatus status = TS_OK;
     TsGraph *graph = rly_graph_create();
     if (!graph) {
-        status = ts_fail(err, TS_ENOMEM, "%s: out of memory", path);
+        status = ts_fail(err, TS_ENOMEM, "%s: out of memory", name);
         goto out_free_proto;
     }
-    Importer im = { .graph = graph, .path = path, .options = options };
-    graph->source = ts_arena_strdup(graph->arena, path);
+    Importer im = { .graph = graph, .path = name, .options = options };
+    graph->source = ts_arena_strdup(graph->arena, name);
     status = graph->source ? import_graph(&im, mp, err) : out_of_memory(&im, err);
     if (status == TS_OK)
         status = rly_verify_structure(graph, err);
@@ -706,5 +705,19 @@ TsStatus ts_graph_import_onnx(const char *path, const TsImportOptions *options, 
     *out = graph;
 out_free_proto:
     onnx__model_proto__free_unpacked(mp, NULL);
+    return status;
+}
+
+TsStatus ts_graph_import_onnx(const char *path, const TsImportOptions *options, TsGraph **out,
+                              TsError *err)
+{
+    *out = NULL;
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    TsStatus status = read_file(path, &bytes, &size, err);
+    if (status != TS_OK)
+        return status;
+    status = ts_graph_import_onnx_bytes(bytes, size, path, options, out, err);
+    free(bytes);
     return status;
 }

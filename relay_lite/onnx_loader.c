@@ -296,6 +296,12 @@ static TsStatus check_data_fields(const Onnx__TensorProto *tp, const OnnxTensor 
         return ts_fail(err, TS_EPROTO,
                        "%s: no data (neither raw_data nor %s) for %" PRId64 " elements", where,
                        field_names[field], t->num_elements);
+    /* Checked before the buffer is allocated: a header may declare any shape. */
+    size_t need = (size_t)t->num_elements * ts_dtype_bytes(t->dtype);
+    if (!*typed && tp->raw_data.len != need)
+        return ts_fail(err, TS_EPROTO,
+                       "%s: raw_data has %zu bytes, but %" PRId64 " %s elements need %zu", where,
+                       tp->raw_data.len, t->num_elements, onnx_type_name(t->onnx_type), need);
     return TS_OK;
 }
 

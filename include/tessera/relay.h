@@ -70,6 +70,9 @@ typedef struct TsGraph TsGraph;
  * the culprit. options may be NULL. */
 TsStatus ts_graph_import_onnx(const char *path, const TsImportOptions *options, TsGraph **out,
                               TsError *err);
+/* The same from the bytes of a serialized ModelProto; name stands for the file in messages. */
+TsStatus ts_graph_import_onnx_bytes(const void *bytes, size_t size, const char *name,
+                                    const TsImportOptions *options, TsGraph **out, TsError *err);
 void ts_graph_free(TsGraph *graph);
 
 /* Infers shapes and types again, filling those that a pass has since made known (a

@@ -316,6 +316,17 @@ static void test_absurd_dimensions(void **state)
     mb_init_f32(mb, "w", 1, I64S(4));
     mb_model(mb)->graph->initializer[0]->n_float_data = 3;
     refuse_model(mb, NULL, "initializer \"w\"", "float_data has 3 values");
+    /* A header that declares 2^38 floats over 4 bytes of raw_data: refused before any
+     * buffer of the declared size is allocated. */
+    mb = relu_model(13);
+    mb_init_f32(mb, "big", 1, I64S(1));
+    Onnx__TensorProto *big = mb_model(mb)->graph->initializer[0];
+    int64_t big_dims[1] = { (int64_t)1 << 38 };
+    big->dims = big_dims;
+    big->n_float_data = 0;
+    big->raw_data.data = (uint8_t[4]){ 0 };
+    big->raw_data.len = 4;
+    refuse_model(mb, NULL, "initializer \"big\"", "raw_data has 4 bytes");
     mb = mb_new(13);
     mb_input(mb, "x", FLOAT, 1, I64S(6));
     mb_init_i64(mb, "shape", 2, I64S(4, -1));
