@@ -573,6 +573,44 @@ static TsStatus import_outputs(Importer *im, const Onnx__GraphProto *gp, TsError
     return TS_OK;
 }
 
+/* The types the model declares for its outputs must be those inference gives: a mismatch
+ * is a malformed model or an inference bug, either of which must stop the import. Symbolic
+ * and absent declarations say nothing. */
+static TsStatus check_declared_output(const TsGraph *graph, const Onnx__ValueInfoProto *vi,
+                                      const RlyValue *value, TsError *err)
+{
+    const Onnx__TypeProto *type = vi->type;
+    if (!type || type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !type->tensor_type)
+        return TS_OK;
+    TsDType declared;
+    char b0[TS_DTYPE_STR_MAX], b1[TS_DTYPE_STR_MAX];
+    if (rly_dtype_of_onnx(type->tensor_type->elem_type, &declared) && value->has_dtype &&
+        !ts_dtype_eq(declared, value->dtype))
+        return ts_fail(err, TS_EINVAL,
+                       "%s: graph output \"%s\" is declared %s, but inference "
+                       "gives %s",
+                       graph->source, value->name, ts_dtype_str(declared, b0),
+                       ts_dtype_str(value->dtype, b1));
+    const Onnx__TensorShapeProto *shape = type->tensor_type->shape;
+    if (!shape || value->ndim < 0)
+        return TS_OK;
+    if ((int)shape->n_dim != value->ndim)
+        return ts_fail(err, TS_EINVAL,
+                       "%s: graph output \"%s\" is declared with rank %zu, but "
+                       "inference gives rank %d",
+                       graph->source, value->name, shape->n_dim, value->ndim);
+    for (int d = 0; d < value->ndim; d++) {
+        const Onnx__TensorShapeProto__Dimension *dim = shape->dim[d];
+        if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+            dim->dim_value > 0 && value->dims[d] >= 0 && dim->dim_value != value->dims[d])
+            return ts_fail(err, TS_EINVAL,
+                           "%s: graph output \"%s\" dimension %d is declared %" PRId64
+                           ", but inference gives %" PRId64,
+                           graph->source, value->name, d, dim->dim_value, value->dims[d]);
+    }
+    return TS_OK;
+}
+
 /* ---- the model ---- */
 
 static TsStatus import_opset(Importer *im, const Onnx__ModelProto *mp, TsError *err)
@@ -698,6 +736,8 @@ TsStatus ts_graph_import_onnx_bytes(const void *bytes, size_t size, const char *
         status = ts_graph_infer(graph, err);
     if (status == TS_OK)
         status = ts_graph_verify(graph, err);
+    for (size_t k = 0; status == TS_OK && k < mp->graph->n_output; k++)
+        status = check_declared_output(graph, mp->graph->output[k], graph->outputs[k], err);
     if (status != TS_OK) {
         ts_graph_free(graph);
         goto out_free_proto;

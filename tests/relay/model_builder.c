@@ -115,10 +115,17 @@ void mb_input(ModelBuilder *mb, const char *name, int32_t elem_type, int ndim, c
            value_info(mb, name, elem_type, ndim, dims));
 }
 
+void mb_output_typed(ModelBuilder *mb, const char *name, int32_t elem_type, int ndim,
+                     const int64_t *dims)
+{
+    append(mb, (void ***)&mb->graph.output, &mb->graph.n_output,
+           value_info(mb, name, elem_type, ndim, dims));
+}
+
 void mb_output(ModelBuilder *mb, const char *name)
 {
     append(mb, (void ***)&mb->graph.output, &mb->graph.n_output,
-           value_info(mb, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, -1, NULL));
+           value_info(mb, name, ONNX__TENSOR_PROTO__DATA_TYPE__UNDEFINED, -1, NULL));
 }
 
 static Onnx__TensorProto *tensor_i64(ModelBuilder *mb, const char *name, int n,

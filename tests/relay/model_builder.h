@@ -17,7 +17,10 @@ Onnx__ModelProto *mb_model(ModelBuilder *mb);
 
 /* A graph input of ONNX elem_type; a dim < 0 is symbolic ("N"); ndim -1 leaves out the shape. */
 void mb_input(ModelBuilder *mb, const char *name, int32_t elem_type, int ndim, const int64_t *dims);
+/* An output without a declared type, or with one. */
 void mb_output(ModelBuilder *mb, const char *name);
+void mb_output_typed(ModelBuilder *mb, const char *name, int32_t elem_type, int ndim,
+                     const int64_t *dims);
 /* Initializers. */
 void mb_init_i64(ModelBuilder *mb, const char *name, int n, const int64_t *values);
 void mb_init_f32(ModelBuilder *mb, const char *name, int ndim, const int64_t *dims);

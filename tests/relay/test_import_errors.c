@@ -376,6 +376,27 @@ static void test_absurd_dimensions(void **state)
     ts_graph_free(graph);
 }
 
+/* The model's declared output types must be what inference gives. */
+static void test_declared_output_types(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 2, I64S(-1, 3));
+    mb_node(mb, "Shape", "x", "y");
+    mb_output_typed(mb, "y", FLOAT, 1, I64S(2));
+    refuse_model(mb, NULL, "graph output \"y\" is declared float32, but inference gives int64");
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 2, I64S(-1, 3));
+    mb_node(mb, "Relu", "x", "y");
+    mb_output_typed(mb, "y", FLOAT, 2, I64S(-1, 4));
+    refuse_model(mb, NULL, "graph output \"y\" dimension 1 is declared 4, but inference gives 3");
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 2, I64S(-1, 3));
+    mb_node(mb, "Relu", "x", "y");
+    mb_output_typed(mb, "y", FLOAT, 2, I64S(-1, 3)); /* a symbolic batch agrees with 1 */
+    ts_graph_free(import_model(mb, NULL));
+}
+
 /* IR-3 models list their initializers among the graph inputs too: they stay constants. */
 static void test_initializers_listed_as_inputs(void **state)
 {
@@ -432,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_unsupported_attribute_values),
         cmocka_unit_test(test_dynamic_shapes),
         cmocka_unit_test(test_absurd_dimensions),
+        cmocka_unit_test(test_declared_output_types),
         cmocka_unit_test(test_initializers_listed_as_inputs),
         cmocka_unit_test(test_verifier_names_the_node),
     };
