@@ -22,6 +22,7 @@ static const Subcommand subcommands[] = {
       tool_tune },
     { "build", "export an operator tuned by its logs as a shared object", tool_build },
     { "run", "load an exported kernel, call it on random arguments and time it", tool_run },
+    { "graph", "import an ONNX model and print its graph with inferred shapes", tool_graph },
 #endif
     { "rpc-server", "serve this machine as an RPC device (upload, load, call, time)",
       tool_rpc_server },

@@ -8,6 +8,7 @@
 #include "tessera/dtype.h"
 #include "tessera/error.h"
 #include "tessera/ops.h"
+#include "tessera/relay.h"
 #include "tessera/rpc.h"
 #include "tessera/runtime.h"
 #include "tessera/schedule.h"

@@ -53,7 +53,7 @@ forbidden() {
 }
 
 for module in tessera_base tessera_rt tessera_rpc tessera_te tessera_schedule \
-              tessera_codegen tessera_autotune; do
+              tessera_codegen tessera_autotune tessera_relay; do
     [ -d "$bin/layers/$module" ] || fail "no layer folder $bin/layers/$module"
     commands=$(grep "\"command\"" "$bin/compile_commands.json" | grep "CMakeFiles/$module.dir/")
     [ -n "$commands" ] || { fail "no compile command of $module"; continue; }
@@ -67,28 +67,35 @@ done
 allowed tessera_te te/te_internal.h tessera/te.h tessera/ops.h
 forbidden tessera_te schedule/sch_internal.h tessera/schedule.h tessera/template.h \
     codegen/cg_internal.h tessera/codegen.h autotune/tune_internal.h tessera/autotune.h \
-    tessera/runtime.h tessera/rpc.h
+    tessera/runtime.h tessera/rpc.h relay_lite/rly_internal.h tessera/relay.h
 
 allowed tessera_schedule te/te_internal.h schedule/sch_internal.h tessera/template.h
 forbidden tessera_schedule codegen/cg_internal.h tessera/codegen.h tessera/runtime.h \
-    autotune/tune_internal.h tessera/autotune.h tessera/rpc.h
+    autotune/tune_internal.h tessera/autotune.h tessera/rpc.h relay_lite/rly_internal.h \
+    tessera/relay.h
 
 allowed tessera_codegen schedule/sch_internal.h tessera/runtime.h \
     tessera/codegen.h
 forbidden tessera_codegen autotune/tune_internal.h tessera/autotune.h tessera/rpc.h \
-    rpc/rpc_internal.h
+    rpc/rpc_internal.h relay_lite/rly_internal.h tessera/relay.h
 
 allowed tessera_autotune autotune/tune_internal.h tessera/rpc.h tessera/codegen.h
-forbidden tessera_autotune tools/tools.h rpc/rpc_internal.h
+forbidden tessera_autotune tools/tools.h rpc/rpc_internal.h relay_lite/rly_internal.h \
+    tessera/relay.h
+
+allowed tessera_relay relay_lite/rly_internal.h tessera/relay.h autotune/tune_internal.h \
+    tessera/codegen.h schedule/sch_internal.h te/te_internal.h tessera/autotune.h \
+    tessera/runtime.h tessera/rpc.h
+forbidden tessera_relay tools/tools.h rpc/rpc_internal.h runtime/rt_internal.h
 
 allowed tessera_rt runtime/rt_internal.h tessera/runtime.h
 forbidden tessera_rt rpc/rpc_internal.h tessera/rpc.h te/te_internal.h tessera/te.h \
-    tessera/codegen.h
+    tessera/codegen.h tessera/relay.h
 
 allowed tessera_rpc tessera/rpc.h runtime/rt_internal.h
 forbidden tessera_rpc te/te_internal.h tessera/te.h tessera/codegen.h tessera/schedule.h
 
-escapes=$(cd "$src" && grep -rln '#include "\.\./' te schedule codegen runtime rpc autotune 2>/dev/null)
+escapes=$(cd "$src" && grep -rln '#include "\.\./' te schedule codegen runtime rpc autotune relay_lite 2>/dev/null)
 [ -z "$escapes" ] || fail "files that include through ../: $escapes"
 
 [ $status -eq 0 ] && echo "layering: every module sees only the layers below it"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "onnx.proto3.pb-c.h"
-#include "onnx_loader.h"
+#include "relay_lite/onnx_loader.h"
 
 #ifndef TESSERA_ONNX_DIR
 #error "TESSERA_ONNX_DIR must name the folder that holds node/"

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "onnx_loader.h"
+#include "relay_lite/onnx_loader.h"
 #include "tessera/tessera.h"
 
 #ifndef TESSERA_ONNX_DIR

@@ -9,15 +9,13 @@
  * wrong field, a count that does not match the shape, a value out of its type's range,
  * external or segmented data) is an error naming the file, never a guess.
  */
-#include "onnx_loader.h"
+#include "relay_lite/onnx_proto.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "onnx.proto3.pb-c.h"
 
 const char *onnx_type_name(int32_t onnx_type)
 {
@@ -34,7 +32,7 @@ static const char *attr_type_name(int type)
 }
 
 /* Tessera's dtype for an ONNX data type; false for the types Tessera lacks. */
-static bool dtype_of(int32_t onnx_type, TsDType *out)
+bool rly_dtype_of_onnx(int32_t onnx_type, TsDType *out)
 {
     switch (onnx_type) {
     case ONNX_FLOAT: *out = TS_FLOAT32; return true;
@@ -247,7 +245,7 @@ static TsStatus read_header(const Onnx__TensorProto *tp, OnnxTensor *t, const ch
         return ts_fail(err, TS_EINVAL, "%s: data stored in an external file are not supported",
                        where);
     t->onnx_type = tp->data_type;
-    if (!dtype_of(tp->data_type, &t->dtype))
+    if (!rly_dtype_of_onnx(tp->data_type, &t->dtype))
         return ts_fail(err, TS_EINVAL, "%s: data type %s (%d) is not supported", where,
                        onnx_type_name(tp->data_type), (int)tp->data_type);
     if (tp->n_dims > TS_MAX_DIMS)
@@ -298,13 +296,17 @@ static TsStatus check_data_fields(const Onnx__TensorProto *tp, const OnnxTensor 
         return ts_fail(err, TS_EPROTO,
                        "%s: no data (neither raw_data nor %s) for %" PRId64 " elements", where,
                        field_names[field], t->num_elements);
+    /* Checked before the buffer is allocated: a header may declare any shape. */
+    size_t need = (size_t)t->num_elements * ts_dtype_bytes(t->dtype);
+    if (!*typed && tp->raw_data.len != need)
+        return ts_fail(err, TS_EPROTO,
+                       "%s: raw_data has %zu bytes, but %" PRId64 " %s elements need %zu", where,
+                       tp->raw_data.len, t->num_elements, onnx_type_name(t->onnx_type), need);
     return TS_OK;
 }
 
-/* Converts a TensorProto; where names it in messages (the file, plus the initializer).
- * On failure *t is left empty. */
-static TsStatus tensor_from_proto(const Onnx__TensorProto *tp, const char *where, OnnxTensor *t,
-                                  TsError *err)
+TsStatus rly_tensor_from_proto(const Onnx__TensorProto *tp, const char *where, OnnxTensor *t,
+                               TsError *err)
 {
     memset(t, 0, sizeof *t);
     bool typed = false;
@@ -348,7 +350,7 @@ TsStatus onnx_load_tensor(const char *path, OnnxTensor *out, TsError *err)
         return ts_fail(err, TS_EPROTO,
                        "%s: not a valid onnx.TensorProto (protobuf-c cannot unpack its %zu bytes)",
                        path, size);
-    status = tensor_from_proto(tp, path, out, err);
+    status = rly_tensor_from_proto(tp, path, out, err);
     onnx__tensor_proto__free_unpacked(tp, NULL);
     return status;
 }
@@ -495,7 +497,7 @@ static TsStatus model_from_proto(const Onnx__ModelProto *mp, const char *path, O
     for (size_t k = 0; k < graph->n_initializer; k++) {
         char where[TS_ERROR_MESSAGE_MAX];
         snprintf(where, sizeof where, "%s: initializer \"%s\"", path, graph->initializer[k]->name);
-        status = tensor_from_proto(graph->initializer[k], where, &out->initializers[k], err);
+        status = rly_tensor_from_proto(graph->initializer[k], where, &out->initializers[k], err);
         if (status != TS_OK)
             return status;
         out->num_initializers = (int)k + 1;

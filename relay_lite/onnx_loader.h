@@ -1,12 +1,11 @@
-/* Reads the files of the ONNX backend node tests (tests/onnx/node/): serialized
- * onnx.TensorProto files into dense buffers, and a serialized onnx.ModelProto's graph
- * (its first node with attributes, its inputs and initializers).
- *
- * Test support only: it knows just enough of ONNX to drive single-node tests. The
- * model importer proper belongs to relay_lite. protobuf-c stays inside onnx_loader.c.
+/* Reads ONNX files: serialized onnx.TensorProto files (the inputs and outputs of the
+ * ONNX backend node tests, `tessera run --input`) into dense buffers, and a serialized
+ * onnx.ModelProto's first node with its inputs and initializers (enough to drive a
+ * single-node test). The model importer proper is onnx_import.c, which shares the
+ * TensorProto decoding (onnx_proto.h). protobuf-c stays out of this header.
  */
-#ifndef TESSERA_TESTS_ONNX_LOADER_H
-#define TESSERA_TESTS_ONNX_LOADER_H
+#ifndef TESSERA_RELAY_ONNX_LOADER_H
+#define TESSERA_RELAY_ONNX_LOADER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -102,7 +101,9 @@ void onnx_model_free(OnnxModel *model);
 const OnnxAttr *onnx_node_attr(const OnnxNode *node, const char *name);
 /* The initializer called name, or NULL. */
 const OnnxTensor *onnx_model_initializer(const OnnxModel *model, const char *name);
+/* Tessera's dtype for an ONNX TensorProto.DataType; false for the types Tessera lacks. */
+bool rly_dtype_of_onnx(int32_t onnx_type, TsDType *out);
 /* "FLOAT", "UINT8", ... as ONNX spells the data types; "UNKNOWN" for other codes. */
 const char *onnx_type_name(int32_t onnx_type);
 
-#endif /* TESSERA_TESTS_ONNX_LOADER_H */
+#endif /* TESSERA_RELAY_ONNX_LOADER_H */

@@ -1,0 +1,110 @@
+/* relay_lite: the graph level. An ONNX model imported into a graph of typed tensors,
+ * with shapes and types inferred, verified and printable.
+ *
+ *   TsGraph *graph;
+ *   TsImportOptions options = { 0 };
+ *   if (ts_graph_import_onnx("model.onnx", &options, &graph, &err) != TS_OK) ...
+ *   puts(ts_graph_str(arena, graph));
+ *   ts_graph_free(graph);
+ *
+ * The importer reads opsets 7 to 21 of the default operator domain. It refuses, with a
+ * message naming the culprit, what it cannot run: an operator or attribute value it does
+ * not handle (naming the node, op type, opset and attribute), external data, control flow,
+ * and dynamic dimensions that no input shape fixes.
+ */
+#ifndef TESSERA_RELAY_H
+#define TESSERA_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera/arena.h"
+#include "tessera/dtype.h"
+#include "tessera/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The opsets of the default ONNX domain the importer reads. */
+#define TS_ONNX_MIN_OPSET 7
+#define TS_ONNX_MAX_OPSET 21
+
+/* Rank limit of a graph tensor (te.h's TS_MAX_DIMS). */
+#define TS_GRAPH_MAX_DIMS 8
+#define TS_GRAPH_NAME_MAX 256
+
+/* The shape of one graph input, e.g. parsed from "data=1x3x224x224". */
+typedef struct TsInputShape {
+    char name[TS_GRAPH_NAME_MAX];
+    int ndim;
+    int64_t dims[TS_GRAPH_MAX_DIMS];
+} TsInputShape;
+
+/* Parses "NAME=D0xD1x..." (each D a positive integer; "NAME=" alone is a scalar). */
+TsStatus ts_input_shape_parse(const char *text, TsInputShape *out, TsError *err);
+
+/* A graph input bound to a constant: the TensorProto file (`--input-value NAME=FILE.pb`)
+ * that holds its value, for inputs that decide shapes (a Reshape's target). */
+typedef struct TsInputValue {
+    char name[TS_GRAPH_NAME_MAX];
+    const char *path;
+} TsInputValue;
+
+typedef struct TsImportOptions {
+    /* Shapes that replace those the model declares for the named inputs: they fix
+     * symbolic dimensions. A symbolic leading (batch) dimension without one is fixed to 1,
+     * with a note; any other symbolic dimension without one is an error. */
+    const TsInputShape *input_shapes;
+    int num_input_shapes;
+    /* Inputs that become constants, with a note each: they leave the graph's inputs. */
+    const TsInputValue *input_values;
+    int num_input_values;
+} TsImportOptions;
+
+typedef struct TsGraph TsGraph;
+
+/* Reads an ONNX model, builds its graph, verifies it and infers every shape and type that
+ * does not wait for constant folding. On failure *out is NULL and err names the file and
+ * the culprit. options may be NULL. */
+TsStatus ts_graph_import_onnx(const char *path, const TsImportOptions *options, TsGraph **out,
+                              TsError *err);
+/* The same from the bytes of a serialized ModelProto; name stands for the file in messages. */
+TsStatus ts_graph_import_onnx_bytes(const void *bytes, size_t size, const char *name,
+                                    const TsImportOptions *options, TsGraph **out, TsError *err);
+void ts_graph_free(TsGraph *graph);
+
+/* Infers shapes and types again, filling those that a pass has since made known (a
+ * Reshape whose target shape was folded into a constant). Callable any number of times. */
+TsStatus ts_graph_infer(TsGraph *graph, TsError *err);
+/* Checks the graph: every input defined, no cycle, dtypes and ranks that the operators
+ * accept. The message names the node at fault. */
+TsStatus ts_graph_verify(const TsGraph *graph, TsError *err);
+
+/* The graph as text, in arena; NULL (the arena records why) when memory runs out. */
+const char *ts_graph_str(TsArena *arena, const TsGraph *graph);
+
+/* What the importer chose on the user's behalf (a batch dimension fixed to 1 ...). */
+int ts_graph_num_notes(const TsGraph *graph);
+const char *ts_graph_note(const TsGraph *graph, int i);
+
+int64_t ts_graph_opset(const TsGraph *graph);
+int ts_graph_num_nodes(const TsGraph *graph);
+const char *ts_graph_node_op(const TsGraph *graph, int i);
+
+/* The graph's inputs (initializers excluded) and outputs, in the model's order. */
+int ts_graph_num_inputs(const TsGraph *graph);
+int ts_graph_num_outputs(const TsGraph *graph);
+/* The name, dtype and shape of input or output i. Returns false when the shape is not
+ * known yet (it waits for constant folding); ndim is then -1 or dims hold -1. */
+bool ts_graph_input_type(const TsGraph *graph, int i, const char **name, TsDType *dtype, int *ndim,
+                         int64_t dims[TS_GRAPH_MAX_DIMS]);
+bool ts_graph_output_type(const TsGraph *graph, int i, const char **name, TsDType *dtype, int *ndim,
+                          int64_t dims[TS_GRAPH_MAX_DIMS]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TESSERA_RELAY_H */

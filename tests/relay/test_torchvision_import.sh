@@ -1,0 +1,34 @@
+#!/bin/sh
+# A whole model through the importer: MobileNetV2 from torchvision (random weights) is
+# exported to ONNX in the build tree at two opsets, then `tessera graph` must import it,
+# infer the [N, 1000] logits and honour --input-shape. Skipped (exit 77) without
+# python3-torch and python3-torchvision.
+#
+#   test_torchvision_import.sh TESSERA SOURCE_DIR WORK_DIR
+set -u
+tessera=$1
+src=$2
+work=$3
+if ! /usr/bin/python3 -c "import torch, torchvision" >/dev/null 2>&1; then
+    echo "SKIP: /usr/bin/python3 cannot import torch and torchvision"
+    exit 77
+fi
+mkdir -p "$work" || exit 1
+status=0
+for opset in 11 17; do
+    model="$work/mobilenet_v2_opset$opset.onnx"
+    /usr/bin/python3 "$src/scripts/export-torchvision.py" mobilenet_v2 "$opset" "$model" ||
+        { echo "FAIL: the export at opset $opset failed"; exit 1; }
+    out=$("$tessera" graph "$model" 2>"$work/err") ||
+        { echo "FAIL: tessera graph at opset $opset:"; cat "$work/err"; status=1; continue; }
+    echo "$out" | grep -q "%output : float32\[1, 1000\] = Gemm" ||
+        { echo "FAIL: opset $opset: no [1, 1000] Gemm output"; echo "$out" | tail -5; status=1; }
+    grep -q 'dimension 0 ("N") fixed to 1' "$work/err" ||
+        { echo "FAIL: opset $opset: no note on the batch dimension"; status=1; }
+    out=$("$tessera" graph "$model" --input-shape input=4x3x224x224 2>&1) ||
+        { echo "FAIL: --input-shape at opset $opset"; status=1; continue; }
+    echo "$out" | grep -q "%output : float32\[4, 1000\]" ||
+        { echo "FAIL: opset $opset: --input-shape did not give [4, 1000]"; status=1; }
+    echo "opset $opset: $(echo "$out" | grep -c ' = ') nodes imported"
+done
+exit $status
