@@ -236,8 +236,8 @@ static void sweep_scratch(const char *root)
         pid_t pid = scratch_pid(e->d_name);
         struct stat st;
         if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH ||
-            fstatat(root_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            fstatat(root_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid())
             continue;
         remove_scratch(root_fd, e->d_name);
     }
@@ -258,8 +258,10 @@ static TsStatus scratch_dir(char *path, size_t size, TsError *err)
     }
     pthread_mutex_unlock(&lock);
     if ((size_t)snprintf(path, size, "%s/tessera-%ld", root, (long)getpid()) >= size)
-        return ts_fail(err, TS_EIO, "build shared: the temporary directory %s has too long a "
-                       "name", root);
+        return ts_fail(err, TS_EIO,
+                       "build shared: the temporary directory %s has too long a "
+                       "name",
+                       root);
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
         return ts_fail(err, TS_EIO, "build shared: cannot create the directory %s: %s", path,
                        strerror(errno));
@@ -282,8 +284,8 @@ static TsStatus temp_object(LLVMMemoryBufferRef object, char *path, size_t size,
             break;
     }
     if (fd < 0)
-        return ts_fail(err, TS_EIO, "build shared: cannot create a temporary file in %s: %s",
-                       dir, strerror(errno));
+        return ts_fail(err, TS_EIO, "build shared: cannot create a temporary file in %s: %s", dir,
+                       strerror(errno));
     const char *data = LLVMGetBufferStart(object);
     size_t left = LLVMGetBufferSize(object);
     while (left > 0) {

@@ -398,8 +398,8 @@ TsStatus ts_rpc_unload_module(TsRpcSession *session, TsRpcModule module, TsError
     body.module = module;
     Tessera__Rpc__Request req = TESSERA__RPC__REQUEST__INIT;
     req.unload_module = &body;
-    return request_status(session, &req, TESSERA__RPC__REQUEST__BODY_UNLOAD_MODULE,
-                          "unload_module", err);
+    return request_status(session, &req, TESSERA__RPC__REQUEST__BODY_UNLOAD_MODULE, "unload_module",
+                          err);
 }
 
 /* The module's functions as the device lists them (*reply to be freed on success). */

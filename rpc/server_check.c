@@ -19,12 +19,10 @@ TsStatus rpc_check_file_name(const char *name, TsError *err)
                        RPC_MAX_FILE_NAME);
     if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return ts_fail(err, TS_EINVAL,
-                       "file name '%s' is not a plain file name (no '/', not '.' or '..')",
-                       name);
+                       "file name '%s' is not a plain file name (no '/', not '.' or '..')", name);
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)name[i] < 0x20)
-            return ts_fail(err, TS_EINVAL, "file name '%s' contains a control character",
-                           name);
+            return ts_fail(err, TS_EINVAL, "file name '%s' contains a control character", name);
     return TS_OK;
 }
 

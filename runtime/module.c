@@ -6,8 +6,8 @@
  * reference-counted and closed (dlclose) when the last reference goes; the kernel
  * pointers it handed out are valid until then. */
 #include <dlfcn.h>
-#include <stddef.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +68,7 @@ static TsStatus check_table(const char *path, const TsModuleTable *table, TsErro
 
 /* The table at symbol in the current layout: a version-1 table is only as long as its
  * first three fields, so no more than those are read; the others stay zero. */
-static TsStatus read_table(const char *path, const void *symbol, TsModuleTable *out,
-                           TsError *err)
+static TsStatus read_table(const char *path, const void *symbol, TsModuleTable *out, TsError *err)
 {
     uint32_t version;
     memcpy(&version, symbol, sizeof version);

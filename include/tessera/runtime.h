@@ -109,11 +109,11 @@ typedef struct TsModuleTable {
     int32_t num_funcs;
     const TsFuncEntry *funcs;
     /* Version 2 on; reserved: zero and NULL. */
-    uint32_t flags;                              /* what else the table holds */
+    uint32_t flags; /* what else the table holds */
     uint32_t reserved_word;
-    const void *graph;                           /* the model's operators and tensors */
-    const void *weights;                         /* its constant tensors */
-    const void *memory_plan;                     /* where its intermediate tensors live */
+    const void *graph;       /* the model's operators and tensors */
+    const void *weights;     /* its constant tensors */
+    const void *memory_plan; /* where its intermediate tensors live */
     const void *reserved[TS_MODULE_TABLE_RESERVED];
 } TsModuleTable;
 

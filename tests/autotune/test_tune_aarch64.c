@@ -116,8 +116,8 @@ static void tune_on_board(const char *op, const char *args_text, int port, int n
     TsStatus st = ts_tune(task, &o, &final, &err);
     if (st != TS_OK)
         fail_msg("tune %s %s on qemu: %s", op, args_text, err.message);
-    fprintf(stderr, "%s %s: %d trials on the board, %d errors, best %.3f GFLOPS\n", op,
-            args_text, final.trial, final.num_errors, final.best_gflops);
+    fprintf(stderr, "%s %s: %d trials on the board, %d errors, best %.3f GFLOPS\n", op, args_text,
+            final.trial, final.num_errors, final.best_gflops);
     assert_int_equal(final.trial, 4);
     assert_int_equal(final.num_errors, 0);
     assert_true(final.best_gflops > 0);

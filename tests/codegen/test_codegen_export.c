@@ -15,7 +15,11 @@
  * the linker runs) is left in the process's scratch directory, $TMPDIR/tessera-<pid>/,
  * and the next process's first build removes it, and the scratch directories of other
  * dead processes, but nothing else. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,10 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -247,13 +247,12 @@ static void test_killed_build_is_swept(void **state)
     for (int i = 0; i < 3000 && count_entries(victim_dir) < 1; i++)
         poll(NULL, 0, 10);
     assert_int_equal(count_entries(victim_dir), 1); /* its object file, waiting */
-    kill(-victim, SIGKILL); /* the build and its linker */
+    kill(-victim, SIGKILL);                         /* the build and its linker */
     assert_int_equal(waitpid(victim, NULL, 0), victim);
 
     /* Another dead process's leftovers, a live process's directory, and names that are
      * not scratch directories. */
-    char dead_dir[4200], dead_file[4300], live_dir[4200], live_file[4300], other[4200],
-        plain[4200];
+    char dead_dir[4200], dead_file[4300], live_dir[4200], live_file[4300], other[4200], plain[4200];
     snprintf(dead_dir, sizeof dead_dir, "%s/tessera-%ld", tmp, (long)dead_pid());
     assert_int_equal(mkdir(dead_dir, 0700), 0);
     snprintf(dead_file, sizeof dead_file, "%s/tessera-object-abc123", dead_dir);

@@ -116,15 +116,9 @@ static void check_request(const Tessera__Rpc__Request *req)
     TsError err;
     const char *name = NULL;
     switch (req->body_case) {
-    case TESSERA__RPC__REQUEST__BODY_UPLOAD:
-        name = req->upload->name;
-        break;
-    case TESSERA__RPC__REQUEST__BODY_REMOVE:
-        name = req->remove->name;
-        break;
-    case TESSERA__RPC__REQUEST__BODY_LOAD_MODULE:
-        name = req->load_module->name;
-        break;
+    case TESSERA__RPC__REQUEST__BODY_UPLOAD: name = req->upload->name; break;
+    case TESSERA__RPC__REQUEST__BODY_REMOVE: name = req->remove->name; break;
+    case TESSERA__RPC__REQUEST__BODY_LOAD_MODULE: name = req->load_module->name; break;
     case TESSERA__RPC__REQUEST__BODY_ALLOC_ARRAY: {
         TsDType dtype;
         uint64_t nbytes;
@@ -133,8 +127,7 @@ static void check_request(const Tessera__Rpc__Request *req)
             abort();
         return;
     }
-    default:
-        return;
+    default: return;
     }
     if (rpc_check_file_name(name, &err) == TS_OK && (strchr(name, '/') || !strcmp(name, "..")))
         abort();

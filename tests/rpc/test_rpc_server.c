@@ -10,13 +10,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -250,8 +250,8 @@ static void test_session_memory_flat(void **state)
         measure_candidate(session, i, args);
     session_memory(pid, &rss_after, &maps_after);
     print_message("session %d: VmRSS %ld KiB -> %ld KiB over %d candidates; candidate "
-                  "mappings %d -> %d\n", (int)pid, rss_before, rss_after, CANDIDATES,
-                  maps_before, maps_after);
+                  "mappings %d -> %d\n",
+                  (int)pid, rss_before, rss_after, CANDIDATES, maps_before, maps_after);
     assert_int_equal(maps_before, 0);
     assert_int_equal(maps_after, 0);
     assert_true(rss_after - rss_before < MAX_GROWTH_KIB);
@@ -405,8 +405,8 @@ static void test_check_array_shape(void **state)
     assert_int_equal(nbytes, 0);
     assert_ok(check_shape(TS_TYPE_FLOAT, 32, 1, RPC_MAX_DIMS, shape, &nbytes, &err), err);
     assert_int_equal(nbytes, (uint64_t)4 << RPC_MAX_DIMS);
-    assert_status(check_shape(TS_TYPE_FLOAT, 32, 1, RPC_MAX_DIMS + 1, shape, &nbytes, &err),
-                  err, TS_EINVAL, "17 dimensions, at most 16");
+    assert_status(check_shape(TS_TYPE_FLOAT, 32, 1, RPC_MAX_DIMS + 1, shape, &nbytes, &err), err,
+                  TS_EINVAL, "17 dimensions, at most 16");
     int64_t negative[2] = { 3, -1 };
     assert_status(check_shape(TS_TYPE_FLOAT, 32, 1, 2, negative, &nbytes, &err), err, TS_EINVAL,
                   "dimension 1 has a negative extent -1");

@@ -343,8 +343,8 @@ static void test_tracker_restart(void **state)
     tracker.pid = 0;
     TsRpcSession *s = (TsRpcSession *)&s;
     TsError err;
-    assert_int_not_equal(ts_rpc_connect_tracker("127.0.0.1", port, "phoenix", 0, 1, NULL, &s,
-                                                &err), TS_OK);
+    assert_int_not_equal(ts_rpc_connect_tracker("127.0.0.1", port, "phoenix", 0, 1, NULL, &s, &err),
+                         TS_OK);
     assert_null(s);
 
     assert_true(test_tracker_start_on(&tracker, NULL, 10.0, port));
@@ -353,14 +353,16 @@ static void test_tracker_restart(void **state)
     const char *log = test_tracker_log_text(&tracker);
     for (int i = 0; i < 2; i++) {
         char registered[96];
-        snprintf(registered, sizeof registered, "server 127.0.0.1:%d registered under key "
-                 "'phoenix'", servers[i].port);
+        snprintf(registered, sizeof registered,
+                 "server 127.0.0.1:%d registered under key "
+                 "'phoenix'",
+                 servers[i].port);
         if (!strstr(log, registered))
             fail_msg("no '%s' in the new tracker's log:\n%s", registered, log);
     }
 
-    assert_int_equal(ts_rpc_connect_tracker("127.0.0.1", port, "phoenix", 0, 10, NULL, &s,
-                                            &err), TS_OK);
+    assert_int_equal(ts_rpc_connect_tracker("127.0.0.1", port, "phoenix", 0, 10, NULL, &s, &err),
+                     TS_OK);
     TsRpcDeviceInfo info;
     assert_int_equal(ts_rpc_device_info(s, &info, &err), TS_OK);
     assert_string_equal(info.device_key, "phoenix");

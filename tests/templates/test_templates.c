@@ -550,7 +550,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_argument_errors), cmocka_unit_test(test_dense),
         cmocka_unit_test(test_conv2d),          cmocka_unit_test(test_depthwise_conv2d),
-        cmocka_unit_test(test_pool2d), cmocka_unit_test(test_dense_panel_of_three_vectors),
+        cmocka_unit_test(test_pool2d),          cmocka_unit_test(test_dense_panel_of_three_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
