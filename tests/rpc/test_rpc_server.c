@@ -254,7 +254,14 @@ static void test_session_memory_flat(void **state)
                   (int)pid, rss_before, rss_after, CANDIDATES, maps_before, maps_after);
     assert_int_equal(maps_before, 0);
     assert_int_equal(maps_after, 0);
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer holds freed memory in its quarantine (256 MiB by default), so the
+     * resident set of a sanitized session grows with what it frees: only the mappings
+     * are checked there. */
+    (void)MAX_GROWTH_KIB;
+#else
     assert_true(rss_after - rss_before < MAX_GROWTH_KIB);
+#endif
     ts_rpc_close(session);
     assert_true(rpt_workdir_empty(&server));
 }
