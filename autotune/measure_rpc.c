@@ -3,7 +3,8 @@
  * shared object, loads it, allocates the arguments on the device and fills the inputs
  * with the measurer's deterministic data, times the kernel with the device's time
  * evaluator, and, when checking, copies the outputs back to compare them with the
- * reference computed on the host.
+ * reference computed on the host. Then the device unloads the module and removes its
+ * file, so that a session's memory stays flat however many candidates it measures.
  *
  * Errors are classified by what still works afterwards: a call that timed out is
  * RUN_TIMEOUT; a failed call after which the session still answers is the kernel's
@@ -147,11 +148,12 @@ static TsStatus measure_remote(TuneRpcRunner *runner, const TuneRunRequest *requ
 {
     char name[64];
     snprintf(name, sizeof name, "candidate-%d.so", runner->next_name++);
-    TsRpcModule module;
+    TsRpcModule module = 0;
     DeviceArgs dev = { 0 };
     TsStatus status = ts_rpc_upload(runner->session, request->path, name, err);
     if (status == TS_OK)
         status = ts_rpc_load_module(runner->session, name, &module, err);
+    bool loaded = status == TS_OK;
     if (status == TS_OK)
         status = upload_args(runner, &request->spec, &dev, err);
     if (status == TS_OK)
@@ -164,6 +166,10 @@ static TsStatus measure_remote(TuneRpcRunner *runner, const TuneRunRequest *requ
                                    err);
     }
     free_device_args(runner, &dev);
+    /* The candidate is measured: the device forgets its code and its file, so that a
+     * long tuning session's memory does not grow with every candidate. */
+    if (runner->session && loaded)
+        ts_rpc_unload_module(runner->session, module, NULL);
     if (runner->session)
         ts_rpc_remove(runner->session, name, NULL);
     return status;

@@ -56,7 +56,8 @@ static TsStatus find_table(TsJitModule *module, TsError *err)
         return llvm_error(error, "linking the kernels", err);
     module->table = (const TsModuleTable *)(uintptr_t)address;
     if (!module->table || module->table->abi_version != TS_MODULE_ABI_VERSION)
-        return ts_fail(err, TS_ECODEGEN, "jit: the module table is missing or of another ABI");
+        return ts_fail(err, TS_ECODEGEN, "jit: the module table is %s",
+                       module->table ? "of another ABI version" : "missing");
     return TS_OK;
 }
 

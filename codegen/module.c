@@ -126,12 +126,22 @@ static bool add_module_table(CgModule *m, int num_funcs, const TsLoweredFunc *co
     LLVMSetInitializer(list, array);
     LLVMSetGlobalConstant(list, true);
     LLVMSetLinkage(list, LLVMPrivateLinkage);
-    LLVMTypeRef table_fields[] = { m->t_i32, m->t_i32, m->t_ptr };
-    LLVMTypeRef table_type = LLVMStructTypeInContext(m->ctx, table_fields, 3, false);
-    LLVMValueRef table_values[] = { LLVMConstInt(m->t_i32, TS_MODULE_ABI_VERSION, false),
-                                    cg_i32(m, num_funcs), list };
+    /* TsModuleTable: version, count, entries, then the fields reserved for a whole
+     * model (flags, a word, graph, weights, memory plan, reserved pointers), all zero. */
+    LLVMTypeRef reserved_type = LLVMArrayType(m->t_ptr, TS_MODULE_TABLE_RESERVED);
+    LLVMTypeRef table_fields[] = {
+        m->t_i32, m->t_i32, m->t_ptr,                          /* version 1 */
+        m->t_i32, m->t_i32, m->t_ptr, m->t_ptr, m->t_ptr, reserved_type /* version 2 */
+    };
+    enum { TABLE_FIELDS = sizeof table_fields / sizeof table_fields[0] };
+    LLVMTypeRef table_type = LLVMStructTypeInContext(m->ctx, table_fields, TABLE_FIELDS, false);
+    LLVMValueRef table_values[TABLE_FIELDS] = {
+        LLVMConstInt(m->t_i32, TS_MODULE_ABI_VERSION, false), cg_i32(m, num_funcs), list
+    };
+    for (int i = 3; i < TABLE_FIELDS; i++)
+        table_values[i] = LLVMConstNull(table_fields[i]);
     LLVMValueRef table = LLVMAddGlobal(m->mod, table_type, TS_MODULE_TABLE_SYMBOL);
-    LLVMSetInitializer(table, LLVMConstNamedStruct(table_type, table_values, 3));
+    LLVMSetInitializer(table, LLVMConstNamedStruct(table_type, table_values, TABLE_FIELDS));
     LLVMSetGlobalConstant(table, true);
     LLVMSetLinkage(table, LLVMExternalLinkage);
     return true;

@@ -14,9 +14,18 @@
  * ts_module_load from a process that has libtessera_runtime loaded (linked into the
  * executable, or dlopened RTLD_GLOBAL), and the dynamic loader binds them there. So the
  * .so carries no path to a runtime library and runs with whichever runtime the board
- * has, of the same TS_MODULE_ABI_VERSION. */
+ * has, of the same TS_MODULE_ABI_VERSION.
+ *
+ * The object file waits for the linker in a directory of this process's own,
+ * $TMPDIR/tessera-<pid>/ (mode 0700), removed again once empty. A process killed in the
+ * middle of a build (a builder worker past its timeout, say) leaves its directory
+ * behind, so the first build of every process sweeps the directories of processes that
+ * no longer exist: what a killed build leaves lasts until the next one starts. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,15 +192,106 @@ static TsStatus link_shared(const TsTarget *target, const char *object, const ch
     return TS_OK;
 }
 
-/* A temporary file for the object code, next to nothing else: $TMPDIR or /tmp. */
-static TsStatus temp_object(LLVMMemoryBufferRef object, char *path, size_t size, TsError *err)
+/* ---- the per-process scratch directory ---- */
+
+static const char *temp_root(void)
 {
     const char *dir = getenv("TMPDIR");
-    snprintf(path, size, "%s/tessera-object-XXXXXX", dir && dir[0] ? dir : "/tmp");
-    int fd = mkstemp(path);
+    return dir && dir[0] ? dir : "/tmp";
+}
+
+/* The pid in a scratch directory's name "tessera-<pid>", or 0 for any other name. */
+static pid_t scratch_pid(const char *name)
+{
+    static const char prefix[] = "tessera-";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    const char *digits = name + sizeof prefix - 1;
+    if (!*digits || strlen(digits) > 9 || strspn(digits, "0123456789") != strlen(digits))
+        return 0;
+    return (pid_t)atol(digits);
+}
+
+/* Removes the files in root/name and the directory itself. */
+static void remove_scratch(int root_fd, const char *name)
+{
+    int fd = openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(dir)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            unlinkat(fd, e->d_name, 0);
+    closedir(dir);
+    unlinkat(root_fd, name, AT_REMOVEDIR);
+}
+
+/* Removes the scratch directories, owned by this user, of processes that are gone. */
+static void sweep_scratch(const char *root)
+{
+    DIR *dir = opendir(root);
+    if (!dir)
+        return;
+    int root_fd = dirfd(dir);
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        pid_t pid = scratch_pid(e->d_name);
+        struct stat st;
+        if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH ||
+            fstatat(root_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid())
+            continue;
+        remove_scratch(root_fd, e->d_name);
+    }
+    closedir(dir);
+}
+
+/* This process's scratch directory, created (after the sweep, on the process's first
+ * build; a forked child is a new process) when missing. */
+static TsStatus scratch_dir(char *path, size_t size, TsError *err)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static pid_t swept_by = 0;
+    const char *root = temp_root();
+    pthread_mutex_lock(&lock);
+    if (swept_by != getpid()) {
+        sweep_scratch(root);
+        swept_by = getpid();
+    }
+    pthread_mutex_unlock(&lock);
+    if ((size_t)snprintf(path, size, "%s/tessera-%ld", root, (long)getpid()) >= size)
+        return ts_fail(err, TS_EIO,
+                       "build shared: the temporary directory %s has too long a "
+                       "name",
+                       root);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return ts_fail(err, TS_EIO, "build shared: cannot create the directory %s: %s", path,
+                       strerror(errno));
+    return TS_OK;
+}
+
+/* A temporary file for the object code in the scratch directory. Another thread's build
+ * may remove the directory between its creation and the file's, so that is tried again. */
+static TsStatus temp_object(LLVMMemoryBufferRef object, char *path, size_t size, TsError *err)
+{
+    char dir[3072];
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 5; attempt++) {
+        TsStatus status = scratch_dir(dir, sizeof dir, err);
+        if (status != TS_OK)
+            return status;
+        snprintf(path, size, "%s/tessera-object-XXXXXX", dir);
+        fd = mkstemp(path);
+        if (fd < 0 && errno != ENOENT)
+            break;
+    }
     if (fd < 0)
-        return ts_fail(err, TS_EIO, "build shared: cannot create a temporary file in %s: %s",
-                       dir && dir[0] ? dir : "/tmp", strerror(errno));
+        return ts_fail(err, TS_EIO, "build shared: cannot create a temporary file in %s: %s", dir,
+                       strerror(errno));
     const char *data = LLVMGetBufferStart(object);
     size_t left = LLVMGetBufferSize(object);
     while (left > 0) {
@@ -228,5 +328,7 @@ TsStatus ts_build_shared(int num_funcs, const TsLoweredFunc *const *funcs,
         return status;
     status = link_shared(target, object_path, path, err);
     unlink(object_path);
+    *strrchr(object_path, '/') = '\0';
+    rmdir(object_path); /* fails, harmlessly, while another thread's object is there */
     return status;
 }

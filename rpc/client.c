@@ -392,6 +392,16 @@ TsStatus ts_rpc_load_module(TsRpcSession *session, const char *name, TsRpcModule
     return st;
 }
 
+TsStatus ts_rpc_unload_module(TsRpcSession *session, TsRpcModule module, TsError *err)
+{
+    Tessera__Rpc__UnloadModule body = TESSERA__RPC__UNLOAD_MODULE__INIT;
+    body.module = module;
+    Tessera__Rpc__Request req = TESSERA__RPC__REQUEST__INIT;
+    req.unload_module = &body;
+    return request_status(session, &req, TESSERA__RPC__REQUEST__BODY_UNLOAD_MODULE, "unload_module",
+                          err);
+}
+
 /* The module's functions as the device lists them (*reply to be freed on success). */
 static TsStatus list_funcs_reply(TsRpcSession *session, TsRpcModule module,
                                  Tessera__Rpc__Reply **reply, TsError *err)

@@ -2,7 +2,8 @@
  * (listen, accept, one process per session, reaping, logging); server_session.c is a
  * session process (handshake, session directory, files, modules, arrays, the request
  * loop); server_exec.c runs the work that touches uploaded code in a forked child (the
- * load probe, call and time) and answers device_info. */
+ * load probe, call and time) and answers device_info; server_check.c checks the file
+ * names and array shapes a peer sends. */
 #ifndef TESSERA_RPC_SERVER_INTERNAL_H
 #define TESSERA_RPC_SERVER_INTERNAL_H
 
@@ -19,6 +20,18 @@
 #define RPC_MAX_CALL_ARGS 256  /* arguments of one call */
 #define RPC_MAX_REPEAT 100000  /* repeats of one time request */
 #define RPC_IO_TIMEOUT_S 60.0  /* reading or writing one message once it has started */
+
+/* ---- what a peer names and sizes (server_check.c) ---- */
+
+/* A name is a plain file name in the session directory: not empty, no '/', not "." or
+ * "..", no control characters, at most RPC_MAX_FILE_NAME bytes. TS_EINVAL naming it
+ * otherwise. */
+TsStatus rpc_check_file_name(const char *name, TsError *err);
+/* An array request's dtype (a valid Tessera data type) and shape (at most RPC_MAX_DIMS
+ * extents, none negative) and its byte size, computed without overflow. TS_EINVAL naming
+ * the dtype or the dimension otherwise; nothing is allocated. */
+TsStatus rpc_check_array_shape(const Tessera__Rpc__AllocArray *req, TsDType *dtype,
+                               uint64_t *nbytes, TsError *err);
 
 /* One line to options->log (or stderr), formatted like printf. */
 void rpc_server_log(const TsRpcServerOptions *options, const char *fmt, ...)

@@ -3,9 +3,10 @@
  * timeout or a message that cannot be read (malformed, truncated, oversized), each of
  * which ends this session only, with the reason logged. The session keeps its uploaded
  * files in its own directory (names are plain file names, so nothing leaves it), its
- * loaded modules, and its arrays in anonymous shared memory (so that the forked child
- * that runs a kernel writes where the session reads). Sizes a peer announces are checked
- * against the session's limits before anything is allocated or written. */
+ * loaded modules (until the client unloads them), and its arrays in anonymous shared
+ * memory (so that the forked child that runs a kernel writes where the session reads).
+ * Sizes a peer announces are checked against the session's limits before anything is
+ * allocated or written. */
 #define _GNU_SOURCE /* MAP_ANONYMOUS */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,27 +22,6 @@
 #include "rpc/server_internal.h"
 
 /* ---- files ---- */
-
-/* A name is a plain file name in the session directory: not empty, no '/', not "." or
- * "..", no control characters, at most RPC_MAX_FILE_NAME bytes. */
-static TsStatus check_file_name(const char *name, TsError *err)
-{
-    if (!name || !*name)
-        return ts_fail(err, TS_EINVAL, "the file name is empty");
-    size_t len = strlen(name);
-    if (len > RPC_MAX_FILE_NAME)
-        return ts_fail(err, TS_EINVAL, "file name '%.32s...' is longer than %d bytes", name,
-                       RPC_MAX_FILE_NAME);
-    if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return ts_fail(err, TS_EINVAL,
-                       "file name '%s' is not a plain file name (no '/', not '.' or '..')",
-                       name);
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)name[i] < 0x20)
-            return ts_fail(err, TS_EINVAL, "file name '%s' contains a control character",
-                           name);
-    return TS_OK;
-}
 
 static void abandon_upload(RpcServerSession *s)
 {
@@ -100,7 +80,7 @@ static TsStatus write_chunk(RpcServerSession *s, const Tessera__Rpc__Upload *up,
 
 static TsStatus do_upload(RpcServerSession *s, const Tessera__Rpc__Upload *up, TsError *err)
 {
-    TsStatus st = check_file_name(up->name, err);
+    TsStatus st = rpc_check_file_name(up->name, err);
     if (st != TS_OK)
         return st;
     if (up->offset == 0) {
@@ -130,7 +110,7 @@ static TsStatus do_upload(RpcServerSession *s, const Tessera__Rpc__Upload *up, T
 
 static TsStatus do_remove(RpcServerSession *s, const char *name, TsError *err)
 {
-    TsStatus st = check_file_name(name, err);
+    TsStatus st = rpc_check_file_name(name, err);
     if (st != TS_OK)
         return st;
     if (s->upload.fd >= 0 && strcmp(s->upload.name, name) == 0)
@@ -179,7 +159,7 @@ static TsStatus fill_funcs(const TsModule *module, Tessera__Rpc__FuncInfo ***out
 static TsStatus do_load_module(RpcServerSession *s, const char *name, uint64_t *handle,
                                TsError *err)
 {
-    TsStatus st = check_file_name(name, err);
+    TsStatus st = rpc_check_file_name(name, err);
     if (st != TS_OK)
         return st;
     struct stat sb;
@@ -218,41 +198,27 @@ static TsModule *find_module(RpcServerSession *s, uint64_t handle)
     return s->modules[handle - 1].module;
 }
 
-/* ---- arrays ---- */
-
-/* Checks dtype and shape and computes the byte size without overflow. */
-static TsStatus array_bytes(const Tessera__Rpc__AllocArray *req, TsDType *dtype,
-                            uint64_t *nbytes, TsError *err)
+/* Closes the module behind handle; its slot is reused by a later load. */
+static TsStatus do_unload_module(RpcServerSession *s, uint64_t handle, TsError *err)
 {
-    const Tessera__Rpc__DType *dt = req->dtype;
-    if (!dt || dt->code > 255 || dt->bits > 255 || dt->lanes > 65535 ||
-        !ts_dtype_is_valid(ts_dtype((TsTypeCode)dt->code, (int)dt->bits, (int)dt->lanes)))
-        return ts_fail(err, TS_EINVAL, "alloc: dtype (%u, %u, %u) is not a Tessera data type",
-                       dt ? dt->code : 0, dt ? dt->bits : 0, dt ? dt->lanes : 0);
-    *dtype = ts_dtype((TsTypeCode)dt->code, (int)dt->bits, (int)dt->lanes);
-    if (req->n_shape > RPC_MAX_DIMS)
-        return ts_fail(err, TS_EINVAL, "alloc: %zu dimensions, at most %d", req->n_shape,
-                       RPC_MAX_DIMS);
-    uint64_t bytes = ts_dtype_bytes(*dtype);
-    for (size_t d = 0; d < req->n_shape; d++) {
-        int64_t extent = req->shape[d];
-        if (extent < 0)
-            return ts_fail(err, TS_EINVAL, "alloc: dimension %zu has a negative extent %lld", d,
-                           (long long)extent);
-        if (extent > 0 && bytes > UINT64_MAX / (uint64_t)extent)
-            return ts_fail(err, TS_EINVAL, "alloc: the array's byte size overflows");
-        bytes *= (uint64_t)extent;
-    }
-    *nbytes = bytes;
+    TsModule *module = find_module(s, handle);
+    if (!module)
+        return ts_fail(err, TS_EINVAL, "unload_module: no module %llu in this session",
+                       (unsigned long long)handle);
+    ts_module_release(module);
+    s->modules[handle - 1].module = NULL;
+    s->modules[handle - 1].name[0] = '\0';
     return TS_OK;
 }
+
+/* ---- arrays ---- */
 
 static TsStatus do_alloc(RpcServerSession *s, const Tessera__Rpc__AllocArray *req,
                          uint64_t *handle, TsError *err)
 {
     TsDType dtype;
     uint64_t nbytes = 0;
-    TsStatus st = array_bytes(req, &dtype, &nbytes, err);
+    TsStatus st = rpc_check_array_shape(req, &dtype, &nbytes, err);
     if (st != TS_OK)
         return st;
     if (nbytes > s->options->max_memory - s->memory_used || nbytes > SIZE_MAX / 2)
@@ -441,6 +407,8 @@ static TsStatus dispatch_more(RpcServerSession *s, const Tessera__Rpc__Request *
         return reply_time(s, req->time_func, reply, parts, err);
     case TESSERA__RPC__REQUEST__BODY_DEVICE_INFO:
         return reply_device_info(s, reply, parts, err);
+    case TESSERA__RPC__REQUEST__BODY_UNLOAD_MODULE:
+        return do_unload_module(s, req->unload_module->module, err);
     case TESSERA__RPC__REQUEST__BODY_SHUTDOWN:
         return TS_OK;
     case TESSERA__RPC__REQUEST__BODY_HELLO:

@@ -1,11 +1,13 @@
 /* Modules: shared objects exported by Tessera (codegen's ts_build_shared), loaded with
  * dlopen. A module carries its kernels in a TsModuleTable under TS_MODULE_TABLE_SYMBOL;
  * loading checks the table (ABI version, sizes, names, pointers) once, so that listing
- * and calling kernels afterwards needs no further checks. A module is
+ * and calling kernels afterwards needs no further checks. A table of an older version
+ * is read as far as that version goes and kept in the current layout. A module is
  * reference-counted and closed (dlclose) when the last reference goes; the kernel
  * pointers it handed out are valid until then. */
 #include <dlfcn.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@
 struct TsModule {
     atomic_long refs;
     void *library; /* the dlopen handle */
-    const TsModuleTable *table;
+    TsModuleTable table; /* read from the library, in the current layout */
     char path[]; /* as given, for messages */
 };
 
@@ -41,15 +43,20 @@ static TsStatus check_entries(const char *path, const TsModuleTable *table, TsEr
     return TS_OK;
 }
 
-/* The table's header: the ABI this runtime reads, and a function array to go with the
- * count. */
+/* The table's header: a version this runtime reads, nothing in the fields it reserves,
+ * and a function array to go with the count. */
 static TsStatus check_table(const char *path, const TsModuleTable *table, TsError *err)
 {
-    if (table->abi_version != TS_MODULE_ABI_VERSION)
+    if (table->flags || table->reserved_word || table->graph || table->weights ||
+        table->memory_plan)
         return ts_fail(err, TS_EPROTO,
-                       "module %s: table ABI version %u, but this runtime reads version %u "
-                       "(export the module again with this Tessera)",
-                       path, (unsigned)table->abi_version, (unsigned)TS_MODULE_ABI_VERSION);
+                       "module %s: table version %u sets fields reserved for a whole model, "
+                       "which this runtime cannot load",
+                       path, (unsigned)table->abi_version);
+    for (int i = 0; i < TS_MODULE_TABLE_RESERVED; i++)
+        if (table->reserved[i])
+            return ts_fail(err, TS_EPROTO, "module %s: table version %u sets reserved field %d",
+                           path, (unsigned)table->abi_version, i);
     if (table->num_funcs < 0)
         return ts_fail(err, TS_EPROTO, "module %s: table has a negative function count %d", path,
                        (int)table->num_funcs);
@@ -57,6 +64,23 @@ static TsStatus check_table(const char *path, const TsModuleTable *table, TsErro
         return ts_fail(err, TS_EPROTO, "module %s: table lists %d functions but no array", path,
                        (int)table->num_funcs);
     return check_entries(path, table, err);
+}
+
+/* The table at symbol in the current layout: a version-1 table is only as long as its
+ * first three fields, so no more than those are read; the others stay zero. */
+static TsStatus read_table(const char *path, const void *symbol, TsModuleTable *out, TsError *err)
+{
+    uint32_t version;
+    memcpy(&version, symbol, sizeof version);
+    if (version < TS_MODULE_ABI_VERSION_MIN || version > TS_MODULE_ABI_VERSION)
+        return ts_fail(err, TS_EPROTO,
+                       "module %s: table ABI version %u, but this runtime reads versions %u to "
+                       "%u (export the module again with this Tessera)",
+                       path, (unsigned)version, (unsigned)TS_MODULE_ABI_VERSION_MIN,
+                       (unsigned)TS_MODULE_ABI_VERSION);
+    memset(out, 0, sizeof *out);
+    memcpy(out, symbol, version == 1 ? offsetof(TsModuleTable, flags) : sizeof *out);
+    return check_table(path, out, err);
 }
 
 /* dlopen searches the library path for a name without a slash; a module path is a file
@@ -91,15 +115,16 @@ TsStatus ts_module_load(const char *path, TsModule **out, TsError *err)
                        why ? why : "out of memory");
     }
     TsStatus status;
-    const TsModuleTable *table = dlsym(library, TS_MODULE_TABLE_SYMBOL);
-    if (!table) {
+    TsModuleTable table;
+    const void *symbol = dlsym(library, TS_MODULE_TABLE_SYMBOL);
+    if (!symbol) {
         const char *why = dlerror();
         status = ts_fail(err, TS_EPROTO,
                          "module %s: no %s symbol, so not a module exported by Tessera (%s)", path,
                          TS_MODULE_TABLE_SYMBOL, why ? why : "the symbol is NULL");
         goto out_close;
     }
-    status = check_table(path, table, err);
+    status = read_table(path, symbol, &table, err);
     if (status != TS_OK)
         goto out_close;
     size_t path_bytes = strlen(path) + 1;
@@ -122,14 +147,14 @@ out_close:
 
 int ts_module_num_funcs(const TsModule *module)
 {
-    return module ? (int)module->table->num_funcs : 0;
+    return module ? (int)module->table.num_funcs : 0;
 }
 
 const TsFuncEntry *ts_module_func(const TsModule *module, int i)
 {
-    if (!module || i < 0 || i >= module->table->num_funcs)
+    if (!module || i < 0 || i >= module->table.num_funcs)
         return NULL;
-    return &module->table->funcs[i];
+    return &module->table.funcs[i];
 }
 
 /* "a, b, c" (cut short with "..." when it does not fit), for the message that a kernel
@@ -159,14 +184,14 @@ TsStatus ts_module_get_func(const TsModule *module, const char *name, TsPackedFu
     if (!module || !name)
         return ts_fail(err, TS_EINVAL, "module_get_func: %s is NULL",
                        module ? "the name" : "the module");
-    for (int32_t i = 0; i < module->table->num_funcs; i++)
-        if (strcmp(module->table->funcs[i].name, name) == 0) {
-            *out = module->table->funcs[i].func;
+    for (int32_t i = 0; i < module->table.num_funcs; i++)
+        if (strcmp(module->table.funcs[i].name, name) == 0) {
+            *out = module->table.funcs[i].func;
             return TS_OK;
         }
     char names[256];
     return ts_fail(err, TS_EINVAL, "module %s has no function %s; it has: %s", module->path, name,
-                   list_names(module->table, names, sizeof names));
+                   list_names(&module->table, names, sizeof names));
 }
 
 void ts_module_retain(TsModule *module)

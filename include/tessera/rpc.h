@@ -23,7 +23,8 @@
 extern "C" {
 #endif
 
-#define TS_RPC_PROTOCOL_VERSION 1u
+/* 2: UnloadModule. */
+#define TS_RPC_PROTOCOL_VERSION 2u
 #define TS_RPC_DEFAULT_PORT 9090
 #define TS_RPC_DEFAULT_TRACKER_PORT 9190
 /* Largest message either side accepts unless configured otherwise (64 MiB). */
@@ -92,6 +93,10 @@ TsStatus ts_rpc_remove(TsRpcSession *session, const char *name, TsError *err);
 typedef uint64_t TsRpcModule;
 TsStatus ts_rpc_load_module(TsRpcSession *session, const char *name, TsRpcModule *out,
                             TsError *err);
+/* Unloads a module on the device (dlclose there): module is no longer valid. The
+ * uploaded file stays until ts_rpc_remove. A long session unloads what it no longer
+ * calls, so that its memory does not grow with every module it has loaded. */
+TsStatus ts_rpc_unload_module(TsRpcSession *session, TsRpcModule module, TsError *err);
 /* Function names of a loaded module, written to names (each up to 127 bytes); the count
  * to *num. */
 TsStatus ts_rpc_list_funcs(TsRpcSession *session, TsRpcModule module, int max_names,

@@ -66,7 +66,8 @@ typedef int32_t (*TsPackedFunc)(const TsValue *args, const int32_t *type_codes,
 /* The table an exported shared object carries under TS_MODULE_TABLE_SYMBOL, so that a
  * loader can list and call its kernels without guessing names. The symbol is the table
  * itself, not a pointer to one:
- *     const TsModuleTable tessera_module_table = { TS_MODULE_ABI_VERSION, 2, entries };
+ *     const TsModuleTable tessera_module_table = {
+ *         .abi_version = TS_MODULE_ABI_VERSION, .num_funcs = 2, .funcs = entries };
  * Every entry needs a name (unique in the table) and a function; num_args >= 0.
  * signature describes the arguments, e.g.
  * "A:float32[64,32];B:float32[32,16];C:float32[64,16]". */
@@ -92,13 +93,28 @@ typedef struct TsArgSpec {
 TsStatus ts_signature_parse(const char *signature, int max_args, TsArgSpec *args,
                             int *num_args, TsError *err);
 
-#define TS_MODULE_ABI_VERSION 1u
+/* The table's layout. Version 1 was the first three fields alone; version 2 added the
+ * fields after funcs, reserved for a whole model (its graph, weights and memory plan) so
+ * that a later version can fill them without moving anything a loader of kernels reads.
+ * A loader reads the versions it knows (1 and 2 here) and refuses any other, naming the
+ * file and the version. In a version-2 table the reserved fields are zero: a table that
+ * sets them needs a loader that knows a later version. */
+#define TS_MODULE_ABI_VERSION 2u
+#define TS_MODULE_ABI_VERSION_MIN 1u
 #define TS_MODULE_TABLE_SYMBOL "tessera_module_table"
+#define TS_MODULE_TABLE_RESERVED 4
 
 typedef struct TsModuleTable {
     uint32_t abi_version; /* TS_MODULE_ABI_VERSION */
     int32_t num_funcs;
     const TsFuncEntry *funcs;
+    /* Version 2 on; reserved: zero and NULL. */
+    uint32_t flags; /* what else the table holds */
+    uint32_t reserved_word;
+    const void *graph;       /* the model's operators and tensors */
+    const void *weights;     /* its constant tensors */
+    const void *memory_plan; /* where its intermediate tensors live */
+    const void *reserved[TS_MODULE_TABLE_RESERVED];
 } TsModuleTable;
 
 /* ---- errors raised by kernels ---- */

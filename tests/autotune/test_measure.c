@@ -1,7 +1,9 @@
 /* The measurer: the local runner on small dense tasks (positive costs, one per repeat,
  * outputs checked against the reference), builder isolation (a template that aborts,
  * hangs or is refused while building), runner isolation (a kernel that crashes or hangs,
- * through a hand-written module), wrong answers, and option errors. With
+ * through a hand-written module), wrong answers, the RPC runner unloading what it
+ * measured (a device session's memory does not grow with candidates), and option
+ * errors. With
  * TESSERA_MEASURE_RATE=1 it also measures candidates per second on a 512^3 dense. */
 #include <math.h>
 #include <setjmp.h>
@@ -11,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <time.h>
 
 #include <cmocka.h>
 
 #include "autotune/tune_internal.h"
+#include "rpc_testing.h"
 #include "tessera/tessera.h"
 #include "tune_testing.h"
 
@@ -269,6 +273,87 @@ static void test_wrong_answer(void **state)
     tune_local_runner_free(runner);
 }
 
+/* The server's children: its sessions. The count, and one of them in *child. */
+static int server_children(pid_t server, pid_t *child)
+{
+    DIR *proc = opendir("/proc");
+    assert_non_null(proc);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(proc))) {
+        char path[300], line[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int pid = 0, ppid = 0;
+        char *paren = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+        if (paren && sscanf(line, "%d", &pid) == 1 && sscanf(paren + 1, " %*c %d", &ppid) == 1 &&
+            ppid == server) {
+            *child = pid;
+            count++;
+        }
+        fclose(f);
+    }
+    closedir(proc);
+    return count;
+}
+
+/* Mappings of candidate modules in a process. */
+static int candidate_mappings(pid_t pid)
+{
+    char path[64], line[4096];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, "/candidate-") != NULL;
+    fclose(f);
+    return n;
+}
+
+/* The RPC runner unloads and removes each candidate once it is measured: after many,
+ * its device session maps none of them. */
+static RptServer rpc_server; /* stopped by the teardown, also when a check fails */
+
+static int stop_rpc_server(void **state)
+{
+    (void)state;
+    if (rpc_server.pid > 0)
+        rpt_server_stop(&rpc_server);
+    rpc_server.pid = 0;
+    return 0;
+}
+
+static void test_rpc_runner_unloads(void **state)
+{
+    (void)state;
+    RptServer server;
+    rpt_server_start(&server, NULL);
+    rpc_server = server;
+    TsMeasureOptions o = ts_measure_options_default();
+    o.rpc_host = "127.0.0.1";
+    o.rpc_port = server.port;
+    TuneRpcRunner *runner;
+    TsError err;
+    assert_ok(tune_rpc_runner_create(&o, &runner, &err), err);
+    enum { CANDIDATES = 20 };
+    for (int i = 0; i < CANDIDATES; i++) {
+        TuneRunRequest request = module_request(TUNE_MODULE_SHARED, "add_one", 1000);
+        TsMeasureResult result;
+        tune_rpc_runner_run(runner, &request, NULL, NULL, 10.0, &result);
+        if (result.error_no != TS_MEASURE_OK)
+            fail_msg("candidate %d: %s: %s", i, ts_measure_error_name(result.error_no),
+                     result.error_msg);
+        assert_int_equal(result.num_costs, 2);
+    }
+    pid_t session = 0;
+    assert_int_equal(server_children(server.pid, &session), 1);
+    assert_int_equal(candidate_mappings(session), 0);
+    tune_rpc_runner_free(runner);
+}
+
 static void test_option_errors(void **state)
 {
     (void)state;
@@ -416,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_build_isolation_overlap),
         cmocka_unit_test(test_run_isolation),
         cmocka_unit_test(test_run_isolation_jit),
+        cmocka_unit_test_teardown(test_rpc_runner_unloads, stop_rpc_server),
         cmocka_unit_test(test_wrong_answer),
         cmocka_unit_test(test_option_errors),
         cmocka_unit_test(test_rate),

@@ -1,6 +1,7 @@
-/* Tuning for an AArch64 board stood in by qemu: a few trials of a small dense for
- * "llvm -mtriple=aarch64-linux-gnu -mattr=+neon", built on the host, measured by the
- * runtime-only `tessera rpc-server` cross-built for aarch64 (tests/rpc's
+/* Tuning for an AArch64 board stood in by qemu: a few trials each of a small dense, an
+ * NCHWc conv2d, a depthwise conv2d and a pooling for
+ * "llvm -mtriple=aarch64-linux-gnu -mattr=+neon" (their NEON configs), built on the host,
+ * measured by the runtime-only `tessera rpc-server` cross-built for aarch64 (tests/rpc's
  * run_rpc_aarch64_build.sh) under qemu-aarch64, each checked against the reference
  * computed on the host. Exits 77 (skipped) only when the cross compiler or qemu is
  * missing (scripts/install-deps.sh installs both). */
@@ -70,6 +71,59 @@ static pid_t start_board(const char *tessera, const char *workdir, int *port)
     return pid;
 }
 
+/* "NAME=VALUE ..." into args. */
+static void parse_args(const char *text, TsTemplateArgs *args)
+{
+    *args = (TsTemplateArgs){ 0 };
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", text);
+    for (char *save = NULL, *word = strtok_r(copy, " ", &save); word;
+         word = strtok_r(NULL, " ", &save)) {
+        TsError err;
+        if (ts_template_args_parse(args, word, &err) != TS_OK)
+            fail_msg("%s: %s", word, err.message);
+    }
+}
+
+/* A few trials of op on the board, every one checked against the host's reference. */
+static void tune_on_board(const char *op, const char *args_text, int port, int number)
+{
+    TsTemplateArgs args;
+    parse_args(args_text, &args);
+    TsTuneTask *task;
+    TsError err;
+    if (ts_tune_task_create(op, &args, "llvm -mtriple=aarch64-linux-gnu -mattr=+neon", &task,
+                            &err) != TS_OK)
+        fail_msg("%s %s: %s", op, args_text, err.message);
+    assert_int_equal(ts_tune_task_isa(task)->vector_bits, 128);
+    assert_true(ts_template_target_has(ts_tune_task_isa(task), "neon"));
+    char name[64], log[512];
+    snprintf(name, sizeof name, "aarch64-%d.jsonl", number);
+    snprintf(log, sizeof log, "%s", tt_temp_path(name));
+    remove(log);
+    TsTuneOptions o = ts_tune_options_default();
+    o.tuner = "random";
+    o.n_trial = 4;
+    o.batch_size = 2;
+    o.log_path = log;
+    o.measure.rpc_host = "127.0.0.1";
+    o.measure.rpc_port = port;
+    o.measure.repeat = 1;
+    o.measure.check_correctness = true;
+    o.measure.run_timeout_s = 60;
+    TsTuneProgress final;
+    TsStatus st = ts_tune(task, &o, &final, &err);
+    if (st != TS_OK)
+        fail_msg("tune %s %s on qemu: %s", op, args_text, err.message);
+    fprintf(stderr, "%s %s: %d trials on the board, %d errors, best %.3f GFLOPS\n", op, args_text,
+            final.trial, final.num_errors, final.best_gflops);
+    assert_int_equal(final.trial, 4);
+    assert_int_equal(final.num_errors, 0);
+    assert_true(final.best_gflops > 0);
+    assert_int_equal(tt_count_lines(log), 4);
+    ts_tune_task_free(task);
+}
+
 static void test_tune_on_qemu(void **state)
 {
     (void)state;
@@ -84,39 +138,21 @@ static void test_tune_on_qemu(void **state)
     int port;
     pid_t board = start_board(TT_AARCH64_DIR "/tools/tessera", workdir, &port);
 
-    TsTemplateArgs args = { 0 };
-    TsError err;
-    ts_template_args_set(&args, "M", 24, &err);
-    ts_template_args_set(&args, "N", 32, &err);
-    ts_template_args_set(&args, "K", 16, &err);
-    TsTuneTask *task;
-    assert_int_equal(ts_tune_task_create("dense", &args,
-                                         "llvm -mtriple=aarch64-linux-gnu -mattr=+neon", &task,
-                                         &err),
-                     TS_OK);
-    assert_int_equal(ts_tune_task_isa(task)->vector_bits, 128);
-    assert_true(ts_template_target_has(ts_tune_task_isa(task), "neon"));
-    char log[512];
-    snprintf(log, sizeof log, "%s", tt_temp_path("aarch64.jsonl"));
-    TsTuneOptions o = ts_tune_options_default();
-    o.tuner = "random";
-    o.n_trial = 4;
-    o.batch_size = 2;
-    o.log_path = log;
-    o.measure.rpc_host = "127.0.0.1";
-    o.measure.rpc_port = port;
-    o.measure.repeat = 1;
-    o.measure.check_correctness = true;
-    o.measure.run_timeout_s = 60;
-    TsTuneProgress final;
-    TsStatus st = ts_tune(task, &o, &final, &err);
-    if (st != TS_OK)
-        fail_msg("tune on qemu: %s", err.message);
-    assert_int_equal(final.trial, 4);
-    assert_int_equal(final.num_errors, 0);
-    assert_true(final.best_gflops > 0);
-    assert_int_equal(tt_count_lines(log), 4);
-    ts_tune_task_free(task);
+    /* The operators' NEON templates on small layers (padding, strides, a channel count
+     * that is not a multiple of the block, both pooling kinds). */
+    static const struct {
+        const char *op;
+        const char *args;
+    } layers[] = {
+        { "dense", "M=24 N=32 K=16" },
+        { "conv2d", "N=1 C=8 H=8 W=7 K=16 R=3 S=3 stride=1 pad=1" },
+        { "conv2d", "N=1 C=6 H=9 W=9 K=10 R=3 S=2 stride=2 pad=1" },
+        { "depthwise_conv2d", "N=1 C=16 H=9 W=10 R=3 S=3 stride=1 pad=1" },
+        { "pool2d", "N=1 C=16 H=9 W=10 R=3 S=3 stride=2 pad=1 kind=0" },
+        { "pool2d", "N=1 C=12 H=8 W=7 R=2 S=3 stride=1 pad=1 kind=1" },
+    };
+    for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++)
+        tune_on_board(layers[l].op, layers[l].args, port, (int)l);
 
     int status;
     assert_int_equal(kill(board, SIGTERM), 0);

@@ -13,8 +13,17 @@
  *
  * The same kernels written as an object file (ts_build_object) and linked back into this
  * process by ts_jit_load_object, as the local measurer runs candidates, must compute what
- * ts_build_jit's do, bit for bit. */
+ * ts_build_jit's do, bit for bit.
+ *
+ * Also here: the object file of a build killed half way (its process SIGKILLed while
+ * the linker runs) is left in the process's scratch directory, $TMPDIR/tessera-<pid>/,
+ * and the next process's first build removes it, and the scratch directories of other
+ * dead processes, but nothing else. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -214,11 +222,162 @@ static void test_object_jit(void **state)
     ts_arena_destroy(A);
 }
 
+/* ---- scratch directories ---- */
+
+/* Builds a small kernel into dir/out.so in a new process (PATH as given, or unchanged),
+ * which becomes the leader of its own process group; returns its pid. */
+static pid_t build_in_child(const char *dir, const char *path_env)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid > 0)
+        return pid;
+    setpgid(0, 0);
+    if (path_env)
+        setenv("PATH", path_env, 1);
+    TsArena *A = ts_arena_create();
+    TsTensor *out;
+    const TsLoweredFunc *func =
+        cgt_blocked_matmul(A, "matmul", TS_FLOAT32, ts_dtype(TS_TYPE_FLOAT, 0, 1), &out);
+    char so[1024];
+    snprintf(so, sizeof so, "%s/out.so", dir);
+    TsError err;
+    TsStatus st = ts_build_shared(1, &func, cgt_host(), so, &err);
+    if (st != TS_OK)
+        fprintf(stderr, "build in child: %s\n", err.message);
+    _exit(st == TS_OK ? 0 : 1);
+}
+
+static void wait_exit_ok(pid_t pid)
+{
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The entries of dir (not . and ..). */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* A pid that no process has now: a child that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    return pid;
+}
+
+static void make_file(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("object code", f);
+    fclose(f);
+}
+
+static void test_killed_build_is_swept(void **state)
+{
+    (void)state;
+    char tmp[] = "/tmp/tessera-scratch-test-XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    const char *saved_tmpdir = getenv("TMPDIR");
+    char saved[4096] = "";
+    if (saved_tmpdir)
+        snprintf(saved, sizeof saved, "%s", saved_tmpdir);
+    setenv("TMPDIR", tmp, 1);
+
+    /* A linker that never finishes, first on PATH: the build waits in it. */
+    char bin[4200], cc[4300], path_env[8192];
+    snprintf(bin, sizeof bin, "%s/bin", tmp);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    snprintf(cc, sizeof cc, "%s/cc", bin);
+    FILE *f = fopen(cc, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\nexec sleep 60\n", f);
+    fclose(f);
+    assert_int_equal(chmod(cc, 0755), 0);
+    snprintf(path_env, sizeof path_env, "%s:%s", bin, getenv("PATH") ? getenv("PATH") : "");
+    pid_t victim = build_in_child(tmp, path_env);
+    char victim_dir[4200];
+    snprintf(victim_dir, sizeof victim_dir, "%s/tessera-%ld", tmp, (long)victim);
+    for (int i = 0; i < 3000 && count_entries(victim_dir) < 1; i++)
+        poll(NULL, 0, 10);
+    assert_int_equal(count_entries(victim_dir), 1); /* its object file, waiting */
+    kill(-victim, SIGKILL);                         /* the build and its linker */
+    assert_int_equal(waitpid(victim, NULL, 0), victim);
+
+    /* Another dead process's leftovers, a live process's directory, and names that are
+     * not scratch directories. */
+    char dead_dir[4200], dead_file[4300], live_dir[4200], live_file[4300], other[4200], plain[4200];
+    snprintf(dead_dir, sizeof dead_dir, "%s/tessera-%ld", tmp, (long)dead_pid());
+    assert_int_equal(mkdir(dead_dir, 0700), 0);
+    snprintf(dead_file, sizeof dead_file, "%s/tessera-object-abc123", dead_dir);
+    make_file(dead_file);
+    snprintf(live_dir, sizeof live_dir, "%s/tessera-%ld", tmp, (long)getpid());
+    assert_int_equal(mkdir(live_dir, 0700), 0);
+    snprintf(live_file, sizeof live_file, "%s/tessera-object-live", live_dir);
+    make_file(live_file);
+    snprintf(other, sizeof other, "%s/tessera-%ldx", tmp, (long)dead_pid());
+    assert_int_equal(mkdir(other, 0700), 0);
+    snprintf(plain, sizeof plain, "%s/tessera-%ld", tmp, (long)dead_pid());
+    make_file(plain); /* a file, not a directory */
+    assert_true(exists(victim_dir));
+
+    /* The next process's first build sweeps, and leaves no directory of its own. */
+    pid_t next = build_in_child(tmp, NULL);
+    wait_exit_ok(next);
+    char next_dir[4200];
+    snprintf(next_dir, sizeof next_dir, "%s/tessera-%ld", tmp, (long)next);
+    assert_false(exists(victim_dir));
+    assert_false(exists(dead_dir));
+    assert_false(exists(next_dir));
+    assert_true(exists(live_file));
+    assert_true(exists(other));
+    assert_true(exists(plain));
+
+    char so[4200];
+    snprintf(so, sizeof so, "%s/out.so", tmp);
+    unlink(so);
+    unlink(live_file);
+    rmdir(live_dir);
+    rmdir(other);
+    unlink(plain);
+    unlink(cc);
+    rmdir(bin);
+    assert_int_equal(rmdir(tmp), 0); /* nothing else was left */
+    if (saved_tmpdir)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_export_round_trip),
         cmocka_unit_test(test_object_jit),
+        cmocka_unit_test(test_killed_build_is_swept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,10 @@
  * tracker's peers would receive them) and protobuf-c's unpack of Request, Reply and
  * Welcome; the first Request is checked as a hello (rpc_handshake_check_hello), and every
  * Request is handed to the tracker's pool (rpc/tracker_pool.c) as if a greeted peer had
- * sent it. Nothing may crash, leak or read out of bounds (built with ASan and UBSan).
+ * sent it. Every Request also goes through the device server's validators
+ * (rpc/server_check.c): the file name of an upload, remove or load, and the dtype and
+ * shape of an alloc; the raw bytes are tried as a file name too. Nothing may crash, leak
+ * or read out of bounds (built with ASan and UBSan).
  *
  * The input is a stream of frames: an 8-byte little-endian length, then the body.
  * With FUZZ_WRITE_SEEDS=DIR set, the target writes a few valid streams into DIR and
@@ -16,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "rpc/server_internal.h"
 #include "rpc/tracker_internal.h"
 
 /* Inputs over this are cut (the socket buffer holds them whole). */
@@ -104,6 +108,50 @@ static void drive_tracker(const uint8_t *data, size_t size)
     rpc_conn_close(&peer.conn);
 }
 
+/* The device server's checks of what a request names and sizes. A name that passes
+ * must be a plain file name; a shape that passes must have a byte size that is a multiple
+ * of its element size. */
+static void check_request(const Tessera__Rpc__Request *req)
+{
+    TsError err;
+    const char *name = NULL;
+    switch (req->body_case) {
+    case TESSERA__RPC__REQUEST__BODY_UPLOAD: name = req->upload->name; break;
+    case TESSERA__RPC__REQUEST__BODY_REMOVE: name = req->remove->name; break;
+    case TESSERA__RPC__REQUEST__BODY_LOAD_MODULE: name = req->load_module->name; break;
+    case TESSERA__RPC__REQUEST__BODY_ALLOC_ARRAY: {
+        TsDType dtype;
+        uint64_t nbytes;
+        if (rpc_check_array_shape(req->alloc_array, &dtype, &nbytes, &err) == TS_OK &&
+            nbytes % ts_dtype_bytes(dtype) != 0)
+            abort();
+        return;
+    }
+    default: return;
+    }
+    if (rpc_check_file_name(name, &err) == TS_OK && (strchr(name, '/') || !strcmp(name, "..")))
+        abort();
+}
+
+static void check_all(const uint8_t *data, size_t size)
+{
+    RpcConn conn;
+    if (!feed(data, size, &conn))
+        return;
+    ProtobufCMessage *msg;
+    TsError err;
+    while (rpc_recv(&conn, &tessera__rpc__request__descriptor, "a request", &msg, &err) == TS_OK) {
+        check_request((const Tessera__Rpc__Request *)msg);
+        protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    rpc_conn_close(&conn);
+    char name[RPC_MAX_FILE_NAME + 8];
+    size_t len = size < sizeof name - 1 ? size : sizeof name - 1;
+    memcpy(name, data, len);
+    name[len] = '\0';
+    rpc_check_file_name(name, &err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > FUZZ_MAX_INPUT)
@@ -112,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decode_all(data, size, &tessera__rpc__reply__descriptor);
     decode_all(data, size, &tessera__rpc__welcome__descriptor);
     drive_tracker(data, size);
+    check_all(data, size);
     /* The bytes as one bare message, no framing. */
     ProtobufCMessage *msg = protobuf_c_message_unpack(&tessera__rpc__reply__descriptor, NULL,
                                                       size, data);
@@ -143,7 +192,8 @@ static void write_seed(const char *dir, const char *name, const uint8_t *bytes, 
 }
 
 /* A tracker conversation (hello, register, heartbeat, request, release, status), a
- * device session's first requests, and a reply stream with a lease and an event. */
+ * device session's requests (alloc, upload, load, unload, remove), and a reply stream
+ * with a lease and an event. */
 static void write_seeds(const char *dir)
 {
     static uint8_t buf[4096];
@@ -211,6 +261,24 @@ static void write_seeds(const char *dir)
     req.id = 3;
     req.body_case = TESSERA__RPC__REQUEST__BODY_UPLOAD;
     req.upload = &up;
+    n = append_frame(buf, n, &req.base);
+    Tessera__Rpc__LoadModule load = TESSERA__RPC__LOAD_MODULE__INIT;
+    load.name = "kernel.so";
+    req.id = 4;
+    req.body_case = TESSERA__RPC__REQUEST__BODY_LOAD_MODULE;
+    req.load_module = &load;
+    n = append_frame(buf, n, &req.base);
+    Tessera__Rpc__UnloadModule unload = TESSERA__RPC__UNLOAD_MODULE__INIT;
+    unload.module = 1;
+    req.id = 5;
+    req.body_case = TESSERA__RPC__REQUEST__BODY_UNLOAD_MODULE;
+    req.unload_module = &unload;
+    n = append_frame(buf, n, &req.base);
+    Tessera__Rpc__Remove rm = TESSERA__RPC__REMOVE__INIT;
+    rm.name = "../kernel.so";
+    req.id = 6;
+    req.body_case = TESSERA__RPC__REQUEST__BODY_REMOVE;
+    req.remove = &rm;
     n = append_frame(buf, n, &req.base);
     write_seed(dir, "device_session", buf, n);
 

@@ -16,8 +16,9 @@ if ! "$clang" -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$src" -I"$src/include" -I"$gen" \
     "$src/tests/rpc/fuzz_rpc_decode.c" "$src/rpc/frame.c" "$src/rpc/auth.c" \
-    "$src/rpc/tracker.c" "$src/rpc/tracker_pool.c" "$src/te/error.c" "$gen/rpc.pb-c.c" \
-    -lprotobuf-c -lcrypto -o "$fuzzer.new"; then
+    "$src/rpc/tracker.c" "$src/rpc/tracker_pool.c" "$src/rpc/server_check.c" \
+    "$src/te/error.c" "$src/te/dtype.c" "$gen/rpc.pb-c.c" \
+    -lprotobuf-c -lcrypto -lm -o "$fuzzer.new"; then
   if ! echo 'int main(void){return 0;}' | "$clang" -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null
   then
     echo "run_fuzz.sh: $clang has no libFuzzer runtime; skipped (libclang-rt-14-dev)"

@@ -172,7 +172,7 @@ static void test_rpc_info(void **state)
     assert_non_null(strstr(r->out, "aarch64-linux-gnu"));
 #endif
     assert_non_null(strstr(r->out, "key       cmdtest"));
-    assert_non_null(strstr(r->out, "protocol  1"));
+    assert_non_null(strstr(r->out, "protocol  2"));
     stop_server(&server);
 }
 

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 #include <cmocka.h>
 
 #include "rpc/rpc_internal.h"
+#include "rpc/server_internal.h"
 #include "rpc_testing.h"
 
 static RptServer server;
@@ -122,6 +124,148 @@ static void test_time_counts_calls(void **state)
     ts_rpc_close(session);
 }
 
+/* An unloaded module's handle is no longer valid; its file stays until removed, and the
+ * slot serves the next load. */
+static void test_unload_module(void **state)
+{
+    (void)state;
+    TsRpcModule module;
+    TsRpcSession *session = session_with_module(&module);
+    TsError err;
+    assert_ok(ts_rpc_unload_module(session, module, &err), err);
+    int64_t n = 4;
+    TsRpcArray a;
+    assert_ok(ts_rpc_alloc_array(session, 1, &n, TS_FLOAT32, &a, &err), err);
+    TsRpcArg args[2] = { { .kind = TS_RPC_ARG_ARRAY, .u.array = a },
+                         { .kind = TS_RPC_ARG_ARRAY, .u.array = a } };
+    assert_status(ts_rpc_call(session, module, "add_one", 2, args, 0, &err), err, TS_EINVAL,
+                  "no module");
+    assert_status(ts_rpc_unload_module(session, module, &err), err, TS_EINVAL, "no module");
+    assert_status(ts_rpc_unload_module(session, 0, &err), err, TS_EINVAL, "no module 0");
+    TsRpcModule again;
+    assert_ok(ts_rpc_load_module(session, "faults.so", &again, &err), err);
+    assert_ok(ts_rpc_call(session, again, "add_one", 2, args, 0, &err), err);
+    ts_rpc_close(session);
+    rpt_check_serves(&server, NULL);
+}
+
+/* The children of the server's main process: its sessions. */
+static int server_children(pid_t *child)
+{
+    DIR *proc = opendir("/proc");
+    assert_non_null(proc);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(proc))) {
+        char path[300], line[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int pid = 0, ppid = 0;
+        char *close_paren = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+        if (close_paren && sscanf(line, "%d", &pid) == 1 &&
+            sscanf(close_paren + 1, " %*c %d", &ppid) == 1 && ppid == server.pid) {
+            *child = pid;
+            count++;
+        }
+        fclose(f);
+    }
+    closedir(proc);
+    return count;
+}
+
+/* The process of the server's only session, once the sessions before it have ended. */
+static pid_t session_pid(void)
+{
+    pid_t pid = 0;
+    for (int tries = 0; tries < 1000 && server_children(&pid) != 1; tries++)
+        poll(NULL, 0, 10);
+    assert_int_equal(server_children(&pid), 1);
+    return pid;
+}
+
+/* The session's resident set (VmRSS, KiB) and the mappings of files named candidate-*. */
+static void session_memory(pid_t pid, long *rss_kib, int *module_maps)
+{
+    char path[64], line[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    *rss_kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", rss_kib) == 1)
+            break;
+    fclose(f);
+    assert_true(*rss_kib > 0);
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    *module_maps = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "/candidate-"))
+            (*module_maps)++;
+    fclose(f);
+}
+
+/* One tuning candidate as the RPC runner measures it: upload, load, time, unload,
+ * remove. */
+static void measure_candidate(TsRpcSession *session, int i, const TsRpcArg *args)
+{
+    char name[64];
+    snprintf(name, sizeof name, "candidate-%d.so", i);
+    TsError err;
+    TsRpcModule module;
+    assert_ok(ts_rpc_upload(session, RPC_FAULT_MODULE, name, &err), err);
+    assert_ok(ts_rpc_load_module(session, name, &module, &err), err);
+    TsTimeOptions options = ts_time_options_default();
+    double cost = 0;
+    assert_ok(ts_rpc_time(session, module, "add_one", 2, args, &options, 0, &cost, &err), err);
+    assert_true(cost > 0);
+    assert_ok(ts_rpc_unload_module(session, module, &err), err);
+    assert_ok(ts_rpc_remove(session, name, &err), err);
+}
+
+/* A long tuning session: its memory stays flat over 1000 candidates (each one loaded,
+ * timed, unloaded and removed). Without the unload every candidate stays mapped. */
+static void test_session_memory_flat(void **state)
+{
+    (void)state;
+    enum { WARM_UP = 50, CANDIDATES = 1000, MAX_GROWTH_KIB = 4096 };
+    TsRpcSession *session = rpt_connect(&server, NULL);
+    TsError err;
+    int64_t n = 256;
+    TsRpcArray a, b;
+    assert_ok(ts_rpc_alloc_array(session, 1, &n, TS_FLOAT32, &a, &err), err);
+    assert_ok(ts_rpc_alloc_array(session, 1, &n, TS_FLOAT32, &b, &err), err);
+    TsRpcArg args[2] = { { .kind = TS_RPC_ARG_ARRAY, .u.array = a },
+                         { .kind = TS_RPC_ARG_ARRAY, .u.array = b } };
+    pid_t pid = session_pid();
+    for (int i = 0; i < WARM_UP; i++)
+        measure_candidate(session, i, args);
+    long rss_before, rss_after;
+    int maps_before, maps_after;
+    session_memory(pid, &rss_before, &maps_before);
+    for (int i = WARM_UP; i < WARM_UP + CANDIDATES; i++)
+        measure_candidate(session, i, args);
+    session_memory(pid, &rss_after, &maps_after);
+    print_message("session %d: VmRSS %ld KiB -> %ld KiB over %d candidates; candidate "
+                  "mappings %d -> %d\n",
+                  (int)pid, rss_before, rss_after, CANDIDATES, maps_before, maps_after);
+    assert_int_equal(maps_before, 0);
+    assert_int_equal(maps_after, 0);
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer holds freed memory in its quarantine (256 MiB by default), so the
+     * resident set of a sanitized session grows with what it frees: only the mappings
+     * are checked there. */
+    (void)MAX_GROWTH_KIB;
+#else
+    assert_true(rss_after - rss_before < MAX_GROWTH_KIB);
+#endif
+    ts_rpc_close(session);
+    assert_true(rpt_workdir_empty(&server));
+}
+
 static void test_kernel_error(void **state)
 {
     (void)state;
@@ -206,6 +350,86 @@ static void test_file_names(void **state)
     assert_status(ts_rpc_remove(session, "a/b", &err), err, TS_EINVAL, "not a plain file name");
     ts_rpc_close(session);
     rpt_check_serves(&server, NULL);
+}
+
+/* The validators the session runs on every name and shape a peer sends (server_check.c),
+ * called directly. */
+static void test_check_file_name(void **state)
+{
+    (void)state;
+    TsError err;
+    const char *good[] = { "kernel.so", "candidate-17.so", "...", "a b", "\xc3\xa9t\xc3\xa9.so" };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_ok(rpc_check_file_name(good[i], &err), err);
+    assert_status(rpc_check_file_name(NULL, &err), err, TS_EINVAL, "empty");
+    assert_status(rpc_check_file_name("", &err), err, TS_EINVAL, "empty");
+    const char *escaping[] = { ".", "..", "/", "a/b", "../x", "/etc/passwd", "x/" };
+    for (size_t i = 0; i < sizeof escaping / sizeof escaping[0]; i++)
+        assert_status(rpc_check_file_name(escaping[i], &err), err, TS_EINVAL,
+                      "is not a plain file name");
+    assert_status(rpc_check_file_name("a\nb", &err), err, TS_EINVAL, "control character");
+    assert_status(rpc_check_file_name("\x1f", &err), err, TS_EINVAL, "control character");
+    char name[RPC_MAX_FILE_NAME + 2];
+    memset(name, 'n', sizeof name - 1);
+    name[RPC_MAX_FILE_NAME] = '\0';
+    assert_ok(rpc_check_file_name(name, &err), err); /* exactly the limit */
+    name[RPC_MAX_FILE_NAME] = 'n';
+    name[RPC_MAX_FILE_NAME + 1] = '\0';
+    assert_status(rpc_check_file_name(name, &err), err, TS_EINVAL, "longer than 128 bytes");
+}
+
+static TsStatus check_shape(uint32_t code, uint32_t bits, uint32_t lanes, size_t ndim,
+                            const int64_t *shape, uint64_t *nbytes, TsError *err)
+{
+    Tessera__Rpc__DType dt = TESSERA__RPC__DTYPE__INIT;
+    dt.code = code;
+    dt.bits = bits;
+    dt.lanes = lanes;
+    Tessera__Rpc__AllocArray req = TESSERA__RPC__ALLOC_ARRAY__INIT;
+    req.dtype = &dt;
+    req.n_shape = ndim;
+    req.shape = (int64_t *)shape;
+    TsDType dtype;
+    *nbytes = 0;
+    return rpc_check_array_shape(&req, &dtype, nbytes, err);
+}
+
+static void test_check_array_shape(void **state)
+{
+    (void)state;
+    TsError err;
+    uint64_t nbytes;
+    int64_t shape[RPC_MAX_DIMS + 1];
+    for (int d = 0; d <= RPC_MAX_DIMS; d++)
+        shape[d] = 2;
+    int64_t s3[3] = { 4, 5, 6 };
+    assert_ok(check_shape(TS_TYPE_FLOAT, 32, 1, 3, s3, &nbytes, &err), err);
+    assert_int_equal(nbytes, 4 * 5 * 6 * 4);
+    assert_ok(check_shape(TS_TYPE_FLOAT, 32, 1, 0, NULL, &nbytes, &err), err);
+    assert_int_equal(nbytes, 4); /* a scalar */
+    int64_t empty[2] = { 0, 1000 };
+    assert_ok(check_shape(TS_TYPE_INT, 8, 1, 2, empty, &nbytes, &err), err);
+    assert_int_equal(nbytes, 0);
+    assert_ok(check_shape(TS_TYPE_FLOAT, 32, 1, RPC_MAX_DIMS, shape, &nbytes, &err), err);
+    assert_int_equal(nbytes, (uint64_t)4 << RPC_MAX_DIMS);
+    assert_status(check_shape(TS_TYPE_FLOAT, 32, 1, RPC_MAX_DIMS + 1, shape, &nbytes, &err), err,
+                  TS_EINVAL, "17 dimensions, at most 16");
+    int64_t negative[2] = { 3, -1 };
+    assert_status(check_shape(TS_TYPE_FLOAT, 32, 1, 2, negative, &nbytes, &err), err, TS_EINVAL,
+                  "dimension 1 has a negative extent -1");
+    int64_t huge[2] = { INT64_MAX, 4 };
+    assert_status(check_shape(TS_TYPE_FLOAT, 32, 1, 2, huge, &nbytes, &err), err, TS_EINVAL,
+                  "overflows");
+    assert_status(check_shape(TS_TYPE_FLOAT, 7, 1, 3, s3, &nbytes, &err), err, TS_EINVAL,
+                  "dtype (2, 7, 1) is not a Tessera data type");
+    assert_status(check_shape(1000, 32, 1, 3, s3, &nbytes, &err), err, TS_EINVAL,
+                  "not a Tessera data type");
+    assert_status(check_shape(TS_TYPE_FLOAT, 32, 70000, 3, s3, &nbytes, &err), err, TS_EINVAL,
+                  "not a Tessera data type");
+    Tessera__Rpc__AllocArray no_dtype = TESSERA__RPC__ALLOC_ARRAY__INIT;
+    TsDType dtype;
+    assert_status(rpc_check_array_shape(&no_dtype, &dtype, &nbytes, &err), err, TS_EINVAL,
+                  "dtype (0, 0, 0)");
 }
 
 static void test_limits(void **state)
@@ -448,11 +672,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_session),
         cmocka_unit_test(test_time_counts_calls),
+        cmocka_unit_test(test_unload_module),
+        cmocka_unit_test(test_session_memory_flat),
         cmocka_unit_test(test_kernel_error),
         cmocka_unit_test(test_segfault),
         cmocka_unit_test(test_hang),
         cmocka_unit_test(test_constructor_crash),
         cmocka_unit_test(test_file_names),
+        cmocka_unit_test(test_check_file_name),
+        cmocka_unit_test(test_check_array_shape),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_disconnect_mid_upload),
         cmocka_unit_test(test_old_version),

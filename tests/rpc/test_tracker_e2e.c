@@ -3,7 +3,9 @@
  * three competing clients, each device leased to one client at a time and every client
  * served; a server killed with SIGKILL while leased (the tracker drops it, the client's
  * next call fails with TS_EDEVICE "device lost", the key's counts drop); a wait that
- * runs out; wrong tokens, at the tracker, from a client and from a server. */
+ * runs out; a tracker killed and started again on its port (its servers register
+ * again, and a client gets a lease); wrong tokens, at the tracker, from a client and
+ * from a server. */
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <setjmp.h>
@@ -323,6 +325,54 @@ static void test_wait_runs_out(void **state)
     assert_non_null(strstr(err.message, "device key '' must be 1 to 63 characters"));
 }
 
+/* The tracker dies (SIGKILL, so it says goodbye to no one) and a new one starts on the
+ * same port: the device servers register with it again by themselves, and a client
+ * leases one of them. */
+static void test_tracker_restart(void **state)
+{
+    (void)state;
+    static TestServer servers[2];
+    assert_true(server_start(&servers[0], "phoenix", NULL));
+    assert_true(server_start(&servers[1], "phoenix", NULL));
+    wait_counts("phoenix", 2, 0);
+
+    int port = tracker.port;
+    kill(tracker.pid, SIGKILL);
+    waitpid(tracker.pid, NULL, 0);
+    unlink(tracker.log_path);
+    tracker.pid = 0;
+    TsRpcSession *s = (TsRpcSession *)&s;
+    TsError err;
+    assert_int_not_equal(ts_rpc_connect_tracker("127.0.0.1", port, "phoenix", 0, 1, NULL, &s, &err),
+                         TS_OK);
+    assert_null(s);
+
+    assert_true(test_tracker_start_on(&tracker, NULL, 10.0, port));
+    assert_int_equal(tracker.port, port);
+    wait_counts("phoenix", 2, 0); /* both registered again */
+    const char *log = test_tracker_log_text(&tracker);
+    for (int i = 0; i < 2; i++) {
+        char registered[96];
+        snprintf(registered, sizeof registered,
+                 "server 127.0.0.1:%d registered under key "
+                 "'phoenix'",
+                 servers[i].port);
+        if (!strstr(log, registered))
+            fail_msg("no '%s' in the new tracker's log:\n%s", registered, log);
+    }
+
+    assert_int_equal(ts_rpc_connect_tracker("127.0.0.1", port, "phoenix", 0, 10, NULL, &s, &err),
+                     TS_OK);
+    TsRpcDeviceInfo info;
+    assert_int_equal(ts_rpc_device_info(s, &info, &err), TS_OK);
+    assert_string_equal(info.device_key, "phoenix");
+    wait_counts("phoenix", 1, 1);
+    ts_rpc_close(s);
+    wait_counts("phoenix", 2, 0);
+    server_stop(&servers[0]);
+    server_stop(&servers[1]);
+}
+
 /* ---- tokens ---- */
 
 static int setup_token(void **state)
@@ -382,6 +432,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_servers_three_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_killed_while_leased, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_runs_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tracker_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_token, setup_token, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

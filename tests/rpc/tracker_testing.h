@@ -44,8 +44,10 @@ static inline void test_tracker_listening(int port, void *user)
     close(fd);
 }
 
-/* Starts a tracker on 127.0.0.1, port 0; returns false when it did not come up. */
-static inline bool test_tracker_start(TestTracker *tr, const char *token, double heartbeat_s)
+/* Starts a tracker on 127.0.0.1:port (0: a free port); returns false when it did not
+ * come up. */
+static inline bool test_tracker_start_on(TestTracker *tr, const char *token, double heartbeat_s,
+                                         int port)
 {
     snprintf(tr->log_path, sizeof tr->log_path, "/tmp/tessera-tracker-log-XXXXXX");
     int log_fd = mkstemp(tr->log_path);
@@ -60,7 +62,7 @@ static inline bool test_tracker_start(TestTracker *tr, const char *token, double
         close(fds[0]);
         dup2(log_fd, STDERR_FILENO);
         TsTrackerOptions o = ts_tracker_options_default();
-        o.port = 0;
+        o.port = port;
         o.token = token;
         o.heartbeat_timeout_s = heartbeat_s;
         o.on_listening = test_tracker_listening;
@@ -78,6 +80,12 @@ static inline bool test_tracker_start(TestTracker *tr, const char *token, double
               read(fds[0], &tr->port, sizeof tr->port) == (ssize_t)sizeof tr->port;
     close(fds[0]);
     return ok;
+}
+
+/* Starts a tracker on 127.0.0.1, port 0; returns false when it did not come up. */
+static inline bool test_tracker_start(TestTracker *tr, const char *token, double heartbeat_s)
+{
+    return test_tracker_start_on(tr, token, heartbeat_s, 0);
 }
 
 /* Stops the tracker with SIGTERM; returns its exit status (0: it returned TS_OK). */

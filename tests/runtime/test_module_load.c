@@ -1,7 +1,9 @@
 /* Modules of the device runtime: loading a shared object with a hand-written function
- * table (modules/good_module.c), listing and calling its kernels with arrays, and the
- * errors for a missing file, a file that is not a shared object, a shared object without
- * a table, a table of another ABI version, a broken table entry, and an unknown kernel.
+ * table (modules/good_module.c), listing and calling its kernels with arrays, a module
+ * with the older version-1 table, and the errors for a missing file, a file that is not
+ * a shared object, a shared object without a table, a table of an unknown ABI version,
+ * one that sets the fields reserved for a whole model, a broken table entry, and an
+ * unknown kernel.
  * The modules' paths come from CMake (RT_*_MODULE). */
 #include <limits.h>
 #include <setjmp.h>
@@ -193,6 +195,24 @@ static void expect_load_error(const char *path, TsStatus want, const char *needl
     assert_null(module);
 }
 
+/* A module exported with the version-1 table (three fields) loads, lists and calls. */
+static void test_version_1_table(void **state)
+{
+    (void)state;
+    TsModule *module = NULL;
+    TsError err;
+    assert_ok(ts_module_load(RT_V1_TABLE_MODULE, &module, &err), err);
+    assert_int_equal(ts_module_num_funcs(module), 2);
+    assert_string_equal(ts_module_func(module, 1)->name, "fails");
+    TsPackedFunc f;
+    assert_ok(ts_module_get_func(module, "one", &f, &err), err);
+    assert_int_equal(f(NULL, NULL, 0), 0);
+    assert_ok(ts_module_get_func(module, "fails", &f, &err), err);
+    assert_int_equal(f(NULL, NULL, 0), -1);
+    assert_string_equal(ts_runtime_last_error(), "fails: as written");
+    ts_module_release(module);
+}
+
 static void test_load_errors(void **state)
 {
     (void)state;
@@ -201,7 +221,9 @@ static void test_load_errors(void **state)
                       "cannot load");
     expect_load_error(RT_NO_TABLE_MODULE, TS_EPROTO, "no tessera_module_table symbol");
     expect_load_error(RT_BAD_ABI_MODULE, TS_EPROTO,
-                      "table ABI version 42, but this runtime reads version 1");
+                      "table ABI version 42, but this runtime reads versions 1 to 2");
+    expect_load_error(RT_MODEL_TABLE_MODULE, TS_EPROTO,
+                      "table version 2 sets fields reserved for a whole model");
     expect_load_error(RT_BAD_ENTRY_MODULE, TS_EPROTO,
                       "function table entry 1 (broken) has a NULL function pointer");
     TsError err;
@@ -220,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_refcounts),
         cmocka_unit_test(test_relative_path),
         cmocka_unit_test(test_unknown_function),
+        cmocka_unit_test(test_version_1_table),
         cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

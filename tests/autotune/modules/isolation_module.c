@@ -52,4 +52,6 @@ static const TsFuncEntry entries[] = {
     { "hang", hang, 2, "A:float32[n];B:float32[n]" },
 };
 
-const TsModuleTable tessera_module_table = { TS_MODULE_ABI_VERSION, 3, entries };
+const TsModuleTable tessera_module_table = { .abi_version = TS_MODULE_ABI_VERSION,
+                                             .num_funcs = 3,
+                                             .funcs = entries };

@@ -11,4 +11,6 @@ static void crash_on_load(void)
 }
 
 static const TsFuncEntry entries[1];
-const TsModuleTable tessera_module_table = { TS_MODULE_ABI_VERSION, 0, entries };
+const TsModuleTable tessera_module_table = { .abi_version = TS_MODULE_ABI_VERSION,
+                                             .num_funcs = 0,
+                                             .funcs = entries };

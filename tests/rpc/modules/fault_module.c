@@ -84,4 +84,6 @@ static const TsFuncEntry entries[] = {
     { "spin", spin, 0, "" },
 };
 
-const TsModuleTable tessera_module_table = { TS_MODULE_ABI_VERSION, 5, entries };
+const TsModuleTable tessera_module_table = { .abi_version = TS_MODULE_ABI_VERSION,
+                                             .num_funcs = 5,
+                                             .funcs = entries };

@@ -12,4 +12,4 @@ static int32_t noop(const TsValue *args, const int32_t *type_codes, int32_t num_
 
 static const TsFuncEntry entries[] = { { "noop", noop, 0, "" } };
 
-const TsModuleTable tessera_module_table = { TS_MODULE_ABI_VERSION + 41, 1, entries };
+const TsModuleTable tessera_module_table = { .abi_version = 42, .num_funcs = 1, .funcs = entries };

@@ -12,4 +12,6 @@ static int32_t noop(const TsValue *args, const int32_t *type_codes, int32_t num_
 
 static const TsFuncEntry entries[] = { { "fine", noop, 0, "" }, { "broken", NULL, 0, "" } };
 
-const TsModuleTable tessera_module_table = { TS_MODULE_ABI_VERSION, 2, entries };
+const TsModuleTable tessera_module_table = { .abi_version = TS_MODULE_ABI_VERSION,
+                                             .num_funcs = 2,
+                                             .funcs = entries };

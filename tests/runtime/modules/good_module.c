@@ -85,4 +85,6 @@ static const TsFuncEntry entries[] = {
     { "scale", scale, 2, "X:float32[m,n];factor:float64" },
 };
 
-const TsModuleTable tessera_module_table = { TS_MODULE_ABI_VERSION, 2, entries };
+const TsModuleTable tessera_module_table = { .abi_version = TS_MODULE_ABI_VERSION,
+                                             .num_funcs = 2,
+                                             .funcs = entries };
