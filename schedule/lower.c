@@ -393,24 +393,27 @@ typedef struct {
     bool varies; /* a variable ranges in the scope, or a value is read from memory */
 } Invariance;
 
-static TsExpr *note_variance(void *ctx, TsArena *arena, TsExpr *e)
+static TeVisit note_variance(void *ctx, const TsExpr *e)
 {
     Invariance *inv = ctx;
-    (void)arena;
     if (e->kind == TE_ACCESS || e->kind == TE_LOAD || e->kind == TE_REDUCE || e->kind == TE_CALL ||
-        (e->kind == TE_VAR && ranging_extent(inv->L, e, inv->scope) > 0))
+        e->kind == TE_INTRINSIC ||
+        (e->kind == TE_VAR && ranging_extent(inv->L, e, inv->scope) > 0)) {
         inv->varies = true;
-    return inv->varies ? e : NULL;
+        return TE_VISIT_STOP;
+    }
+    return TE_VISIT_CHILDREN;
 }
 
 /* e as one atom: an integer computed from variables fixed in the scope only. */
 static bool sym_opaque(Lower *L, const Scope *sc, TsExpr *e, SymRange *out)
 {
     Invariance inv = { .L = L, .scope = sc };
-    TeMutator m = { .expr = note_variance, .ctx = &inv };
-    if (!ts_dtype_is_int(e->dtype) || !te_mutate_expr(L->arena, e, &m) || inv.varies)
+    TeVisitor v = { .expr = note_variance, .ctx = &inv };
+    if (!ts_dtype_is_int(e->dtype))
         return false;
-    return sym_add_term(out, e, 1);
+    te_visit_expr(e, &v);
+    return !inv.varies && sym_add_term(out, e, 1);
 }
 
 /* The symbolic range of the int32 expression e inside the scope; false when it cannot
@@ -525,21 +528,20 @@ static TsExpr *root_in_leaves(Lower *L, const StageLower *c, TsExpr *e)
     return te_substitute(L->arena, e, n, vars, values);
 }
 
-static TsExpr *collect_access(void *ctx, TsArena *arena, TsExpr *e)
+static TeVisit collect_access(void *ctx, const TsExpr *e)
 {
     Collect *c = ctx;
-    (void)arena;
     if (e->kind != TE_ACCESS || lowered(c->L, e->u.access.tensor) == NULL ||
         (e->u.access.tensor != c->target &&
          lowered(c->L, e->u.access.tensor) != lowered(c->L, c->target)))
-        return NULL;
+        return TE_VISIT_CHILDREN;
     int ndim = e->u.access.num_indices;
     if (c->num_found == c->cap) {
         int cap = c->cap ? 2 * c->cap : 4;
         IndexBound *grown = ts_arena_alloc(c->L->arena, sizeof *grown * (size_t)cap * TS_MAX_DIMS);
         if (!grown) {
             c->failed = true;
-            return e;
+            return TE_VISIT_STOP;
         }
         if (c->num_found)
             memcpy(grown, c->bounds, sizeof *grown * (size_t)c->num_found * TS_MAX_DIMS);
@@ -550,12 +552,12 @@ static TsExpr *collect_access(void *ctx, TsArena *arena, TsExpr *e)
         TsExpr *idx = root_in_leaves(c->L, c->consumer, e->u.access.indices[d]);
         if (!idx) {
             c->failed = true;
-            return e;
+            return TE_VISIT_STOP;
         }
         bound_index(c->L, idx, c->scope, &c->ranges, &c->bounds[c->num_found * TS_MAX_DIMS + d]);
     }
     c->num_found++;
-    return NULL; /* indices may read the target too */
+    return TE_VISIT_CHILDREN; /* indices may read the target too */
 }
 
 /* Dimension d of the region read by the accesses found: min and extent, or false for
@@ -616,8 +618,8 @@ static bool infer_region(Lower *L, StageLower *sl)
             continue;
         int before = c.num_found;
         c.consumer = other;
-        TeMutator m = { .expr = collect_access, .ctx = &c };
-        te_mutate_expr(L->arena, other->body, &m);
+        TeVisitor v = { .expr = collect_access, .ctx = &c };
+        te_visit_expr(other->body, &v);
         if (c.failed)
             return failed(L);
         if (c.num_found > before && other->stage != sc.parent && !inside_scope(other->stage, &sc)) {

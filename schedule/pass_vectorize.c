@@ -145,30 +145,27 @@ static TsExpr *bound_var(const TeStmt *binder)
     return binder->kind == TE_STMT_FOR ? binder->u.loop.var : binder->u.let.var;
 }
 
-static TsExpr *scan_expr(void *ctx, TsArena *arena, TsExpr *e)
+static TeVisit scan_expr(void *ctx, const TsExpr *e)
 {
-    (void)arena;
     if (e->kind == TE_LOAD)
         add_access(ctx, e->u.load.buffer, false, e->u.load.num_indices, e->u.load.indices);
-    return NULL; /* descend, never replace */
+    return TE_VISIT_CHILDREN;
 }
 
-static TeStmt *scan_stmt(void *ctx, TsArena *arena, TeStmt *s)
+static TeVisit scan_stmt(void *ctx, const TeStmt *s)
 {
-    (void)arena;
     if (s->kind == TE_STMT_STORE)
         add_access(ctx, s->u.store.buffer, true, s->u.store.num_indices, s->u.store.indices);
     else if (s->kind == TE_STMT_FOR || s->kind == TE_STMT_LET)
         add_bound(ctx, s);
-    return NULL;
+    return TE_VISIT_CHILDREN;
 }
 
-/* Collects the accesses and bound variables of the loop body. A scan rebuilds nothing,
- * so the mutator runs without an arena (as te_expr_uses_var does). */
+/* Collects the accesses and bound variables of the loop body. */
 static bool scan_body(Vectorizer *v, TeStmt *body)
 {
-    TeMutator m = { .expr = scan_expr, .stmt = scan_stmt, .ctx = v };
-    te_mutate_stmt(NULL, body, &m);
+    TeVisitor visitor = { .expr = scan_expr, .stmt = scan_stmt, .ctx = v };
+    te_visit_stmt(body, &visitor);
     return !v->scan_failed;
 }
 
