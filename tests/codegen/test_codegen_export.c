@@ -307,16 +307,20 @@ static void test_killed_build_is_swept(void **state)
         snprintf(saved, sizeof saved, "%s", saved_tmpdir);
     setenv("TMPDIR", tmp, 1);
 
-    /* A linker that never finishes, first on PATH: the build waits in it. */
-    char bin[4200], cc[4300], path_env[8192];
+    /* A linker that never finishes, first on PATH under both names the host build may
+     * run (ld, or cc without ld): the build waits in it. */
+    char bin[4200], tool[4300], path_env[8192];
     snprintf(bin, sizeof bin, "%s/bin", tmp);
     assert_int_equal(mkdir(bin, 0755), 0);
-    snprintf(cc, sizeof cc, "%s/cc", bin);
-    FILE *f = fopen(cc, "w");
-    assert_non_null(f);
-    fputs("#!/bin/sh\nexec sleep 60\n", f);
-    fclose(f);
-    assert_int_equal(chmod(cc, 0755), 0);
+    static const char *const linkers[] = { "ld", "cc" };
+    for (size_t i = 0; i < sizeof linkers / sizeof linkers[0]; i++) {
+        snprintf(tool, sizeof tool, "%s/%s", bin, linkers[i]);
+        FILE *f = fopen(tool, "w");
+        assert_non_null(f);
+        fputs("#!/bin/sh\nexec sleep 60\n", f);
+        fclose(f);
+        assert_int_equal(chmod(tool, 0755), 0);
+    }
     snprintf(path_env, sizeof path_env, "%s:%s", bin, getenv("PATH") ? getenv("PATH") : "");
     pid_t victim = build_in_child(tmp, path_env);
     char victim_dir[4200];
@@ -363,7 +367,10 @@ static void test_killed_build_is_swept(void **state)
     rmdir(live_dir);
     rmdir(other);
     unlink(plain);
-    unlink(cc);
+    for (size_t i = 0; i < sizeof linkers / sizeof linkers[0]; i++) {
+        snprintf(tool, sizeof tool, "%s/%s", bin, linkers[i]);
+        unlink(tool);
+    }
     rmdir(bin);
     assert_int_equal(rmdir(tmp), 0); /* nothing else was left */
     if (saved_tmpdir)
