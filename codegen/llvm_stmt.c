@@ -147,8 +147,8 @@ static bool store(CgFunc *f, const TeStmt *s)
     LLVMValueRef mask = base && s->u.store.mask ? cg_expr(f, s->u.store.mask, NULL) : NULL;
     if (!base || (s->u.store.mask && !mask))
         return false;
-    LLVMValueRef v = mask ? cg_expr_masked(f, s->u.store.value, mask)
-                          : cg_expr(f, s->u.store.value, NULL);
+    LLVMValueRef v =
+        mask ? cg_expr_masked(f, s->u.store.value, mask) : cg_expr(f, s->u.store.value, NULL);
     if (!v)
         return false;
     v = to_memory(f, buffer, v);
@@ -174,9 +174,9 @@ static bool store(CgFunc *f, const TeStmt *s)
     else if (!mask && dense && first->kind == TE_RAMP &&
              te_const_int(first->u.ramp.stride, &stride) && stride == 0)
         same = first->u.ramp.base;
-    LLVMValueRef index = same ? cg_expr(f, same, NULL)
-                              : cg_flat_index(f, buffer, n, s->u.store.indices, s->u.store.flat,
-                                              mask);
+    LLVMValueRef index =
+        same ? cg_expr(f, same, NULL)
+             : cg_flat_index(f, buffer, n, s->u.store.indices, s->u.store.flat, mask);
     if (!index)
         return false;
     if (value_lanes(index) > 1 || mask)

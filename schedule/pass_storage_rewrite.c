@@ -76,8 +76,8 @@ static TeStmt *redirect_store(void *ctx, TsArena *arena, TeStmt *s)
         return NULL;
     TsExpr *index = te_mutate_expr(arena, s->u.store.indices[0], &r->self);
     TsExpr *value = index ? te_mutate_expr(arena, s->u.store.value, &r->self) : NULL;
-    TsExpr *mask = value && s->u.store.mask ? te_mutate_expr(arena, s->u.store.mask, &r->self)
-                                            : NULL;
+    TsExpr *mask =
+        value && s->u.store.mask ? te_mutate_expr(arena, s->u.store.mask, &r->self) : NULL;
     TeStmt *out = value && (mask || !s->u.store.mask)
                       ? te_store_masked(arena, r->to, 1, &index, value, true, mask)
                       : NULL;

@@ -728,9 +728,11 @@ static TeStmt *vec_for(Vectorizer *v, TeStmt *s)
         return cannot(v, "the bounds of the inner loop %s depend on %s",
                       s->u.loop.var->u.var.name, v->var->u.var.name), NULL;
     if (v->mask && (has_hazard(min) || has_hazard(extent)))
-        return cannot(v, "the bounds of the inner loop %s, under a condition that depends on "
-                      "%s, read memory or may fail", s->u.loop.var->u.var.name,
-                      v->var->u.var.name), NULL;
+        return cannot(v,
+                      "the bounds of the inner loop %s, under a condition that depends on "
+                      "%s, read memory or may fail",
+                      s->u.loop.var->u.var.name, v->var->u.var.name),
+               NULL;
     TeStmt *body = vec_stmt(v, s->u.loop.body);
     if (!body || body == s->u.loop.body)
         return body ? s : NULL;
@@ -763,11 +765,9 @@ static TeStmt *vec_if(Vectorizer *v, TeStmt *s)
         if (!then_case || !s->u.if_then.else_case)
             return then_case;
         TsExpr *not_cond = ts_not(v->arena, cond);
-        TsExpr *else_mask = v->mask && not_cond ? ts_and(v->arena, v->mask, not_cond)
-                                                : not_cond;
+        TsExpr *else_mask = v->mask && not_cond ? ts_and(v->arena, v->mask, not_cond) : not_cond;
         TeStmt *else_case = vec_masked(v, s->u.if_then.else_case, else_mask);
-        return else_case ? te_seq(v->arena, 2, (TeStmt *const[]){ then_case, else_case })
-                         : NULL;
+        return else_case ? te_seq(v->arena, 2, (TeStmt *const[]){ then_case, else_case }) : NULL;
     }
     TeStmt *then_case = vec_stmt(v, s->u.if_then.then_case);
     TeStmt *else_case = NULL;

@@ -451,16 +451,14 @@ static bool exec_store(Run *r, const TeStmt *s)
         if (s->u.store.mask && !eval(r, s->u.store.mask, k, &on))
             return false;
         active[k] = on.i != 0;
-        if (active[k] &&
-            (!eval(r, s->u.store.value, k, &values[k]) ||
-             !element_offset(r, "store to", b, s->u.store.num_indices, s->u.store.indices,
-                             s->u.store.flat, k, &offsets[k])))
+        if (active[k] && (!eval(r, s->u.store.value, k, &values[k]) ||
+                          !element_offset(r, "store to", b, s->u.store.num_indices,
+                                          s->u.store.indices, s->u.store.flat, k, &offsets[k])))
             return false;
     }
     for (int k = 0; k < lanes; k++)
         if (active[k])
-            te_value_store(b->dtype, data + (size_t)offsets[k] * (b->dtype.bits / 8),
-                           values[k]);
+            te_value_store(b->dtype, data + (size_t)offsets[k] * (b->dtype.bits / 8), values[k]);
     return true;
 }
 

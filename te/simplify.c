@@ -1185,9 +1185,8 @@ static TeStmt *stmt_node(void *ctx, TsArena *arena, TeStmt *st)
             r = simp_store(s, st);
             break;
         }
-        return NULL; /* the engine simplifies indices and values */
-    case TE_STMT_CALL:
-        return NULL; /* the engine simplifies arguments */
+        return NULL;                /* the engine simplifies indices and values */
+    case TE_STMT_CALL: return NULL; /* the engine simplifies arguments */
     case TE_NUM_STMT_KINDS: return st;
     }
     return r ? r : TE_MUTATE_STMT_FAILED;

@@ -272,9 +272,10 @@ TeStmt *te_store_masked(TsArena *arena, const TeBuffer *buffer, int num_indices,
     if (!ts_dtype_is_bool(mask->dtype) || mask->dtype.lanes != value->dtype.lanes ||
         mask->dtype.lanes < 2) {
         char b1[TS_DTYPE_STR_MAX], b2[TS_DTYPE_STR_MAX];
-        ts_arena_fail(arena, TS_EINVAL, "store to %s: the mask %s is %s, expected a bool "
-                      "vector of the lanes of the value (%s)", buffer->name,
-                      te_expr_str(arena, mask), ts_dtype_str(mask->dtype, b1),
+        ts_arena_fail(arena, TS_EINVAL,
+                      "store to %s: the mask %s is %s, expected a bool "
+                      "vector of the lanes of the value (%s)",
+                      buffer->name, te_expr_str(arena, mask), ts_dtype_str(mask->dtype, b1),
                       ts_dtype_str(value->dtype, b2));
         return NULL;
     }

@@ -754,8 +754,7 @@ static void test_pool_padding_vectorized(void **state)
     for (int i = 0; i < 6; i++)
         ax[i] = root(sch, pool, i);
     TsError err;
-    cgt_ok(ts_reorder(s, 6, (TsAxis *[]){ ax[0], ax[1], ax[2], ax[4], ax[5], ax[3] }, &err),
-           &err);
+    cgt_ok(ts_reorder(s, 6, (TsAxis *[]){ ax[0], ax[1], ax[2], ax[4], ax[5], ax[3] }, &err), &err);
     cgt_ok(ts_vectorize(s, ax[3], &err), &err);
     TsLoweredFunc *func = NULL;
     cgt_ok(ts_lower(sch, "pool_pad", &func, &err), &err);
@@ -791,8 +790,9 @@ static void test_masked_scatter(void **state)
     TsExpr *value = te_ramp(A, ts_i32(A, 1), ts_i32(A, 1), 8);
     TeStmt *body = te_store_masked(A, ob, 1, &even, value, true, mask);
     assert_non_null(body);
-    TsLoweredFunc func = { .name = "masked_scatter", .num_args = 1,
-                           .args = (const TeBuffer *[]){ ob }, .body = body };
+    TsLoweredFunc func = {
+        .name = "masked_scatter", .num_args = 1, .args = (const TeBuffer *[]){ ob }, .body = body
+    };
     TsPackedFunc fn;
     TsJitModule *module;
     char *ir = jit_with_raw_ir(&func, &fn, &module);

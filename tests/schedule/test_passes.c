@@ -573,12 +573,12 @@ static void test_vectorize_refusals(void **state)
     cases[0].reason = "the bounds of the inner loop k, under a condition that depends on j, "
                       "read memory";
     TsExpr *k0 = var("k");
-    cases[0].body = te_if(A, ts_lt(A, j[0], i32(5)),
-                          SEQ(store_flat(b, j[0], j[0]),
-                              te_for(A, k0, i32(0), ts_min(A, load_flat(a, i32(0)), i32(2)),
-                                     TE_FOR_SERIAL, 0, NULL,
-                                     store_flat(b, j[0], ts_add(A, load_flat(b, j[0]), k0)))),
-                          NULL, false);
+    cases[0].body =
+        te_if(A, ts_lt(A, j[0], i32(5)),
+              SEQ(store_flat(b, j[0], j[0]),
+                  te_for(A, k0, i32(0), ts_min(A, load_flat(a, i32(0)), i32(2)), TE_FOR_SERIAL, 0,
+                         NULL, store_flat(b, j[0], ts_add(A, load_flat(b, j[0]), k0)))),
+              NULL, false);
     cases[1].reason = "the bounds of the inner loop k depend on j";
     cases[1].body = te_for(A, k, i32(0), j[1], TE_FOR_SERIAL, 0, NULL,
                            store_flat(b, j[1], ts_add(A, load_flat(b, j[1]), k)));
@@ -651,8 +651,8 @@ static void test_vectorized_guarded_store_else(void **state)
     TeBuffer *b = arg("B", 1, (int64_t[]){ 3 }, TS_INT32);
     TeBuffer *c = arg("C", 1, (int64_t[]){ 5 }, TS_INT32);
     TsExpr *j = var("j"), *x = var("x");
-    TeStmt *then_case = te_let(A, x, load_flat(a, ts_add(A, j, i32(6))),
-                               store_flat(b, j, ts_mul(A, x, i32(2))));
+    TeStmt *then_case =
+        te_let(A, x, load_flat(a, ts_add(A, j, i32(6))), store_flat(b, j, ts_mul(A, x, i32(2))));
     TeStmt *else_case = store_flat(c, ts_sub(A, j, i32(3)), j);
     TeStmt *body = te_if(A, ts_lt(A, j, i32(3)), then_case, else_case, false);
     TsLoweredFunc *f = func(3, (TeBuffer *[]){ a, b, c }, loop(j, 8, TE_FOR_VECTORIZED, body));
@@ -691,8 +691,8 @@ static void test_masked_store_simplify(void **state)
                         "B[1, ramp(0, 1, 8)] = broadcast(3, 8) masked by (ramp(0, 1, 8) < "
                         "broadcast(5, 8))\n");
     TeStmt *constant = te_store_masked(A, b, 2, idx, te_broadcast(A, i32(3), 8), false, some);
-    TsLoweredFunc *flat = run_pass(sch_pass_storage_flatten,
-                                   func(1, (TeBuffer *[]){ b }, constant), &strict);
+    TsLoweredFunc *flat =
+        run_pass(sch_pass_storage_flatten, func(1, (TeBuffer *[]){ b }, constant), &strict);
     assert_text(flat, "B[ramp(8, 1, 8)] = broadcast(3, 8) masked by (ramp(0, 1, 8) < "
                       "broadcast(5, 8))\n");
     /* A mask must be a bool vector of the value's lanes. */

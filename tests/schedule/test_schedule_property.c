@@ -885,8 +885,7 @@ static void annotate(Case *c, int s)
          * stage computed inside it: that is nested loops in a vector loop. */
         int pos = chance(c, 98) ? n - 1 : (int)rnd(c, 0, n - 1);
         TsAxis *leaf = ts_stage_leaf(st, pos);
-        if (!ts_axis_is_reduce(leaf) && ts_axis_extent(leaf) <= 64 &&
-            !has_child_inside(c, s, pos))
+        if (!ts_axis_is_reduce(leaf) && ts_axis_extent(leaf) <= 64 && !has_child_inside(c, s, pos))
             outcome(c, P_VECTORIZE, ts_vectorize(st, leaf, &err), &err);
     }
     if (chance(c, 25)) {
