@@ -186,6 +186,9 @@ LLVMBasicBlockRef cg_block(CgFunc *f, const char *name);
  * clear are not evaluated (if_then_else is lazy per lane), so they read no memory and
  * fail no check. NULL on failure (m->status). */
 LLVMValueRef cg_expr(CgFunc *f, const TsExpr *e, LLVMValueRef mask);
+/* e as an operand under a vector mask: as cg_expr, except that a scalar e that may fail
+ * is evaluated only when some lane of mask is active (0 otherwise). */
+LLVMValueRef cg_expr_masked(CgFunc *f, const TsExpr *e, LLVMValueRef mask);
 /* The address of element `index` (i32 scalar) of a buffer, or a vector of addresses
  * for a vector index. */
 LLVMValueRef cg_element_ptr(CgFunc *f, const TeBuffer *buffer, LLVMValueRef base,

@@ -79,6 +79,11 @@ static LLVMValueRef child(CgFunc *f, const TsExpr *c, LLVMValueRef mask)
     return guarded_scalar(f, c, mask);
 }
 
+LLVMValueRef cg_expr_masked(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
+{
+    return child(f, e, mask);
+}
+
 /* Both operands of a binary node, with the lanes of the node. */
 static bool operands(CgFunc *f, const TsExpr *a, const TsExpr *b, int lanes,
                      LLVMValueRef mask, LLVMValueRef *va, LLVMValueRef *vb)

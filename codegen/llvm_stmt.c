@@ -113,24 +113,42 @@ static LLVMValueRef last_lane(CgFunc *f, LLVMValueRef v)
 }
 
 static bool scatter(CgFunc *f, const TeBuffer *buffer, LLVMValueRef base, LLVMValueRef index,
-                    LLVMValueRef v)
+                    LLVMValueRef v, LLVMValueRef mask)
 {
-    int lanes = value_lanes(index);
+    int lanes = value_lanes(index) > value_lanes(v) ? value_lanes(index) : value_lanes(v);
     if (value_lanes(v) != lanes)
         v = cg_splat(f, v, lanes);
+    if (value_lanes(index) != lanes)
+        index = cg_splat(f, index, lanes);
     LLVMValueRef ptrs = cg_element_ptr(f, buffer, base, index);
     LLVMValueRef all = cg_splat(f, LLVMConstInt(f->m->t_i1, 1, false), lanes);
     unsigned align = ts_dtype_is_bool(buffer->dtype) ? 1u : buffer->dtype.bits / 8u;
     LLVMTypeRef types[] = { LLVMTypeOf(v), LLVMTypeOf(ptrs) };
-    LLVMValueRef args[] = { v, ptrs, cg_i32(f->m, (int64_t)align), all };
+    LLVMValueRef args[] = { v, ptrs, cg_i32(f->m, (int64_t)align), mask ? mask : all };
     return cg_intrinsic(f, "llvm.masked.scatter", 2, types, 4, args) != NULL;
 }
 
+/* A contiguous vector store of the lanes of mask (llvm.masked.store). */
+static bool masked_store(CgFunc *f, const TeBuffer *buffer, LLVMValueRef v, LLVMValueRef ptr,
+                         LLVMValueRef mask)
+{
+    unsigned align = ts_dtype_is_bool(buffer->dtype) ? 1u : buffer->dtype.bits / 8u;
+    LLVMTypeRef types[] = { LLVMTypeOf(v), f->m->t_ptr };
+    LLVMValueRef args[] = { v, ptr, cg_i32(f->m, (int64_t)align), mask };
+    return cg_intrinsic(f, "llvm.masked.store", 2, types, 4, args) != NULL;
+}
+
+/* A store; a masked one evaluates its value and indices under the mask (inactive lanes
+ * read nothing and fail nothing) and writes with llvm.masked.store or masked.scatter. */
 static bool store(CgFunc *f, const TeStmt *s)
 {
     const TeBuffer *buffer = s->u.store.buffer;
     LLVMValueRef base = cg_lookup_buf(f, buffer, "store to");
-    LLVMValueRef v = base ? cg_expr(f, s->u.store.value, NULL) : NULL;
+    LLVMValueRef mask = base && s->u.store.mask ? cg_expr(f, s->u.store.mask, NULL) : NULL;
+    if (!base || (s->u.store.mask && !mask))
+        return false;
+    LLVMValueRef v =
+        mask ? cg_expr_masked(f, s->u.store.value, mask) : cg_expr(f, s->u.store.value, NULL);
     if (!v)
         return false;
     v = to_memory(f, buffer, v);
@@ -140,25 +158,29 @@ static bool store(CgFunc *f, const TeStmt *s)
     int64_t stride;
     if (dense && first->kind == TE_RAMP && te_const_int(first->u.ramp.stride, &stride) &&
         stride == 1 && value_lanes(v) == first->u.ramp.lanes) {
-        LLVMValueRef index = cg_expr(f, first->u.ramp.base, NULL);
+        LLVMValueRef index = mask ? cg_expr_masked(f, first->u.ramp.base, mask)
+                                  : cg_expr(f, first->u.ramp.base, NULL);
         if (!index)
             return false;
-        store_aligned(f, buffer, v, cg_element_ptr(f, buffer, base, index));
+        LLVMValueRef ptr = cg_element_ptr(f, buffer, base, index);
+        if (mask)
+            return masked_store(f, buffer, v, ptr, mask);
+        store_aligned(f, buffer, v, ptr);
         return true;
     }
     const TsExpr *same = NULL; /* an index that is the same in every lane */
-    if (dense && first->kind == TE_BROADCAST)
+    if (!mask && dense && first->kind == TE_BROADCAST)
         same = first->u.broadcast.value;
-    else if (dense && first->kind == TE_RAMP && te_const_int(first->u.ramp.stride, &stride) &&
-             stride == 0)
+    else if (!mask && dense && first->kind == TE_RAMP &&
+             te_const_int(first->u.ramp.stride, &stride) && stride == 0)
         same = first->u.ramp.base;
-    LLVMValueRef index = same ? cg_expr(f, same, NULL)
-                              : cg_flat_index(f, buffer, n, s->u.store.indices, s->u.store.flat,
-                                              NULL);
+    LLVMValueRef index =
+        same ? cg_expr(f, same, NULL)
+             : cg_flat_index(f, buffer, n, s->u.store.indices, s->u.store.flat, mask);
     if (!index)
         return false;
-    if (value_lanes(index) > 1)
-        return scatter(f, buffer, base, index, v);
+    if (value_lanes(index) > 1 || mask)
+        return scatter(f, buffer, base, index, v, mask);
     store_aligned(f, buffer, last_lane(f, v), cg_element_ptr(f, buffer, base, index));
     return true;
 }

@@ -163,7 +163,10 @@ static TeStmt *flatten_store(void *ctx, TsArena *arena, TeStmt *s)
     TsExpr *index = flatten_indices(arena, self, buffer, s->u.store.num_indices,
                                     s->u.store.indices);
     TsExpr *value = index ? te_mutate_expr(arena, s->u.store.value, self) : NULL;
-    TeStmt *flat = value ? te_store(arena, buffer, 1, &index, value, true) : NULL;
+    TsExpr *mask = value && s->u.store.mask ? te_mutate_expr(arena, s->u.store.mask, self) : NULL;
+    TeStmt *flat = value && (mask || !s->u.store.mask)
+                       ? te_store_masked(arena, buffer, 1, &index, value, true, mask)
+                       : NULL;
     return flat ? flat : TE_MUTATE_STMT_FAILED;
 }
 

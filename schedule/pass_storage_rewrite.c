@@ -76,7 +76,11 @@ static TeStmt *redirect_store(void *ctx, TsArena *arena, TeStmt *s)
         return NULL;
     TsExpr *index = te_mutate_expr(arena, s->u.store.indices[0], &r->self);
     TsExpr *value = index ? te_mutate_expr(arena, s->u.store.value, &r->self) : NULL;
-    TeStmt *out = value ? te_store(arena, r->to, 1, &index, value, true) : NULL;
+    TsExpr *mask =
+        value && s->u.store.mask ? te_mutate_expr(arena, s->u.store.mask, &r->self) : NULL;
+    TeStmt *out = value && (mask || !s->u.store.mask)
+                      ? te_store_masked(arena, r->to, 1, &index, value, true, mask)
+                      : NULL;
     return out ? out : TE_MUTATE_STMT_FAILED;
 }
 

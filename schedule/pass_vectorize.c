@@ -10,12 +10,18 @@
  * reduction loop of a matmul whose vectorized axis is outside it). An if_then_else whose
  * condition depends on the lanes stays lazy per lane: its condition becomes a lane mask
  * and the loads of its branches masked loads, so padded reads (an inlined pad stage)
- * vectorize without reading outside their buffers.
+ * vectorize without reading outside their buffers. An if statement whose condition
+ * depends on the lanes runs its branches under lane masks: their stores become masked
+ * stores (only the active lanes evaluate and write), and lets and conditions inside that
+ * could read memory or fail are computed under the mask, so a guarded store (a loop
+ * partition's tail guard, a reduction's where= condition, padding) vectorizes without
+ * touching memory in lanes whose condition is false.
  *
  * Inner vectorized loops go first, so two nested vectorized loops leave the outer one
  * with vector code inside, which it refuses. A loop cannot be vectorized when
  *   - its extent is not a constant (after simplification) or exceeds 1024 lanes;
- *   - an if statement's condition, or the bounds of an inner loop, depend on the lanes;
+ *   - the bounds of an inner loop depend on the lanes, or, under an if whose condition
+ *     depends on them, read memory;
  *   - a store to an address that does not vary with the lanes gets a varying value (a
  *     reduction across lanes), or writes a buffer the loop also reads;
  *   - lanes could see or overwrite each other's writes: a buffer written with a
@@ -59,6 +65,9 @@ typedef struct Vectorizer {
     TsExpr *ramp;      /* what it becomes */
     int lanes;
     const Rebind *rebinds;
+    /* NULL, or the lanes that run the statement at hand (a bool vector): inside an if
+     * whose condition varies, its condition (and those of the ifs around it). */
+    TsExpr *mask;
     /* What the loop body holds: its accesses and the variables bound inside it. */
     int num_accesses, cap_accesses;
     Access *accesses;
@@ -651,6 +660,42 @@ static bool check_store(Vectorizer *v, TeStmt *s, TsExpr *const *indices, bool i
     return true;
 }
 
+/* Whether evaluating e can read memory or fail (a load, a division or shift by a
+ * non-constant), so that under a mask it must be evaluated only in active lanes. */
+static TeVisit find_hazard(void *ctx, const TsExpr *e)
+{
+    bool hazard = e->kind == TE_LOAD || e->kind == TE_INTRINSIC;
+    if (e->kind == TE_DIV || e->kind == TE_MOD || e->kind == TE_FLOORDIV ||
+        e->kind == TE_FLOORMOD || e->kind == TE_SHL || e->kind == TE_SHR) {
+        const TsExpr *b = e->u.op.b;
+        if (b->kind == TE_BROADCAST)
+            b = b->u.broadcast.value;
+        hazard = !ts_dtype_is_float(e->dtype) && b->kind != TE_INT;
+    }
+    if (hazard)
+        *(bool *)ctx = true;
+    return hazard ? TE_VISIT_STOP : TE_VISIT_CHILDREN;
+}
+
+static bool has_hazard(const TsExpr *e)
+{
+    bool hazard = false;
+    TeVisitor visitor = { .expr = find_hazard, .ctx = &hazard };
+    te_visit_expr(e, &visitor);
+    return hazard;
+}
+
+/* x (vectorized) evaluated only in the lanes of v->mask when it could read memory or
+ * fail: if_then_else(mask, x, zero), whose loads codegen makes masked. */
+static TsExpr *under_mask(Vectorizer *v, TsExpr *x)
+{
+    if (!x || !v->mask || !has_hazard(x))
+        return x;
+    TsDType scalar = ts_dtype_with_lanes(x->dtype, 1);
+    TsExpr *zero = ts_cast(v->arena, scalar, ts_i32(v->arena, 0));
+    return zero ? ts_if_then_else(v->arena, v->mask, widen(v, x), widen(v, zero)) : NULL;
+}
+
 static TeStmt *vec_stmt(Vectorizer *v, TeStmt *s);
 
 static TeStmt *vec_store(Vectorizer *v, TeStmt *s)
@@ -665,10 +710,12 @@ static TeStmt *vec_store(Vectorizer *v, TeStmt *s)
     bool value_varies = value->dtype.lanes > 1;
     if (!check_store(v, s, indices, index_varies, value_varies))
         return NULL;
-    if (!index_varies)
+    if (!index_varies && !v->mask)
         return s; /* the same value to the same place in every lane: once is enough */
-    return te_store(v->arena, s->u.store.buffer, s->u.store.num_indices, indices,
-                    widen(v, value), s->u.store.flat);
+    if (!index_varies) /* ... but only if some lane runs it: a masked scatter to one place */
+        indices[s->u.store.num_indices - 1] = widen(v, indices[s->u.store.num_indices - 1]);
+    return te_store_masked(v->arena, s->u.store.buffer, s->u.store.num_indices, indices,
+                           widen(v, value), s->u.store.flat, v->mask);
 }
 
 static TeStmt *vec_for(Vectorizer *v, TeStmt *s)
@@ -680,6 +727,12 @@ static TeStmt *vec_for(Vectorizer *v, TeStmt *s)
     if (min != s->u.loop.min || extent != s->u.loop.extent)
         return cannot(v, "the bounds of the inner loop %s depend on %s",
                       s->u.loop.var->u.var.name, v->var->u.var.name), NULL;
+    if (v->mask && (has_hazard(min) || has_hazard(extent)))
+        return cannot(v,
+                      "the bounds of the inner loop %s, under a condition that depends on "
+                      "%s, read memory or may fail",
+                      s->u.loop.var->u.var.name, v->var->u.var.name),
+               NULL;
     TeStmt *body = vec_stmt(v, s->u.loop.body);
     if (!body || body == s->u.loop.body)
         return body ? s : NULL;
@@ -687,14 +740,35 @@ static TeStmt *vec_for(Vectorizer *v, TeStmt *s)
                   s->u.loop.num_pragmas, s->u.loop.pragmas, body);
 }
 
+/* One branch of an if whose condition varies, run under mask. */
+static TeStmt *vec_masked(Vectorizer *v, TeStmt *branch, TsExpr *mask)
+{
+    TsExpr *outer = v->mask;
+    v->mask = mask;
+    TeStmt *out = mask ? vec_stmt(v, branch) : NULL;
+    v->mask = outer;
+    return out;
+}
+
+/* An if whose condition varies with the lanes runs both branches, each under a lane
+ * mask (its condition, or its negation, and the mask around it): their stores become
+ * masked stores, and what they compute that could read memory or fail is evaluated only
+ * in the active lanes, so a lane whose condition is false touches no memory. */
 static TeStmt *vec_if(Vectorizer *v, TeStmt *s)
 {
-    TsExpr *cond = vec_expr(v, s->u.if_then.cond);
+    TsExpr *cond = under_mask(v, vec_expr(v, s->u.if_then.cond));
     if (!cond)
         return NULL;
-    if (cond->dtype.lanes > 1)
-        return cannot(v, "the condition of if (%s) depends on %s", str(v, s->u.if_then.cond),
-                      v->var->u.var.name), NULL;
+    if (cond->dtype.lanes > 1) {
+        TsExpr *then_mask = v->mask ? ts_and(v->arena, v->mask, cond) : cond;
+        TeStmt *then_case = vec_masked(v, s->u.if_then.then_case, then_mask);
+        if (!then_case || !s->u.if_then.else_case)
+            return then_case;
+        TsExpr *not_cond = ts_not(v->arena, cond);
+        TsExpr *else_mask = v->mask && not_cond ? ts_and(v->arena, v->mask, not_cond) : not_cond;
+        TeStmt *else_case = vec_masked(v, s->u.if_then.else_case, else_mask);
+        return else_case ? te_seq(v->arena, 2, (TeStmt *const[]){ then_case, else_case }) : NULL;
+    }
     TeStmt *then_case = vec_stmt(v, s->u.if_then.then_case);
     TeStmt *else_case = NULL;
     if (!then_case)
@@ -710,7 +784,7 @@ static TeStmt *vec_if(Vectorizer *v, TeStmt *s)
 /* A let whose value varies binds a vector variable of the same name in its body. */
 static TeStmt *vec_let(Vectorizer *v, TeStmt *s)
 {
-    TsExpr *value = vec_expr(v, s->u.let.value);
+    TsExpr *value = under_mask(v, vec_expr(v, s->u.let.value));
     if (!value)
         return NULL;
     TsExpr *var = s->u.let.var;

@@ -433,25 +433,32 @@ static bool exec_for(Run *r, const TeStmt *s)
     return ok;
 }
 
-/* Evaluates every lane of the value and of the indices, then writes them in lane order. */
+/* Evaluates every lane of the value and of the indices, then writes them in lane order.
+ * A masked store evaluates and writes only the lanes where its mask is true. */
 static bool exec_store(Run *r, const TeStmt *s)
 {
     const TeBuffer *b = s->u.store.buffer;
     int lanes = s->u.store.value->dtype.lanes;
     TeValue values[MAX_LANES];
     int64_t offsets[MAX_LANES];
+    bool active[MAX_LANES];
     r->stmt = s;
     unsigned char *data = memory_of(r, b, "store to");
     if (!data)
         return false;
     for (int k = 0; k < lanes; k++) {
-        if (!eval(r, s->u.store.value, k, &values[k]) ||
-            !element_offset(r, "store to", b, s->u.store.num_indices, s->u.store.indices,
-                            s->u.store.flat, k, &offsets[k]))
+        TeValue on = { .i = 1 };
+        if (s->u.store.mask && !eval(r, s->u.store.mask, k, &on))
+            return false;
+        active[k] = on.i != 0;
+        if (active[k] && (!eval(r, s->u.store.value, k, &values[k]) ||
+                          !element_offset(r, "store to", b, s->u.store.num_indices,
+                                          s->u.store.indices, s->u.store.flat, k, &offsets[k])))
             return false;
     }
     for (int k = 0; k < lanes; k++)
-        te_value_store(b->dtype, data + (size_t)offsets[k] * (b->dtype.bits / 8), values[k]);
+        if (active[k])
+            te_value_store(b->dtype, data + (size_t)offsets[k] * (b->dtype.bits / 8), values[k]);
     return true;
 }
 

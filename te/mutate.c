@@ -155,6 +155,7 @@ TeStmt *te_mutate_stmt(TsArena *arena, TeStmt *s, const TeMutator *m)
         n.u.store.indices = mutate_list(arena, s->u.store.num_indices, s->u.store.indices, m,
                                         &changed, &failed);
         failed = failed || !child(arena, &n.u.store.value, m, &changed);
+        failed = failed || (s->u.store.mask && !child(arena, &n.u.store.mask, m, &changed));
         break;
     case TE_STMT_ALLOCATE:
         n.u.allocate.body = te_mutate_stmt(arena, s->u.allocate.body, m);

@@ -295,6 +295,10 @@ static void put_stmt(Buf *b, const TeStmt *s, int depth)
         put_indices(b, s->u.store.buffer->name, s->u.store.num_indices, s->u.store.indices);
         put(b, " = ");
         put_expr(b, s->u.store.value);
+        if (s->u.store.mask) {
+            put(b, " masked by ");
+            put_expr(b, s->u.store.mask);
+        }
         put(b, "\n");
         return;
     case TE_STMT_ALLOCATE:

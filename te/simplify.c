@@ -1138,6 +1138,30 @@ static TeStmt *simp_allocate(Simplifier *s, TeStmt *st)
     return te_allocate(s->arena, st->u.allocate.buffer, body);
 }
 
+/* The value of a mask that is the same constant in every lane, as v (true), else false. */
+static bool uniform_mask(const TsExpr *mask, int64_t *v)
+{
+    return te_const_int(mask, v) ||
+           (mask->kind == TE_BROADCAST && te_const_int(mask->u.broadcast.value, v));
+}
+
+/* A masked store: a mask true in every lane drops, false in every lane drops the store;
+ * otherwise the store's indices and value are simplified and the mask kept. */
+static TeStmt *simp_store(Simplifier *s, TeStmt *st)
+{
+    TsExpr *mask = simp(s, st->u.store.mask);
+    int64_t v;
+    if (!mask)
+        return NULL;
+    if (uniform_mask(mask, &v) && !v)
+        return empty_stmt(s);
+    TeStmt *plain = te_store_with_mask(s->arena, st, NULL);
+    TeStmt *body = plain ? simp_stmt(s, plain) : NULL;
+    if (!body || (uniform_mask(mask, &v) && v))
+        return body;
+    return te_store_with_mask(s->arena, body, mask);
+}
+
 static TsExpr *stmt_expr(void *ctx, TsArena *arena, TsExpr *e)
 {
     (void)arena;
@@ -1156,8 +1180,13 @@ static TeStmt *stmt_node(void *ctx, TsArena *arena, TeStmt *st)
     case TE_STMT_LET: r = simp_let(s, st); break;
     case TE_STMT_SEQ: r = simp_seq(s, st); break;
     case TE_STMT_ALLOCATE: r = simp_allocate(s, st); break;
-    case TE_STMT_STORE: case TE_STMT_CALL:
-        return NULL; /* the engine simplifies indices, values and arguments */
+    case TE_STMT_STORE:
+        if (st->u.store.mask) {
+            r = simp_store(s, st);
+            break;
+        }
+        return NULL;                /* the engine simplifies indices and values */
+    case TE_STMT_CALL: return NULL; /* the engine simplifies arguments */
     case TE_NUM_STMT_KINDS: return st;
     }
     return r ? r : TE_MUTATE_STMT_FAILED;

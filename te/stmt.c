@@ -259,7 +259,34 @@ TeStmt *te_store(TsArena *arena, const TeBuffer *buffer, int num_indices, TsExpr
     s->u.store.indices = copy;
     s->u.store.value = value;
     s->u.store.flat = flat;
+    s->u.store.mask = NULL;
     return s;
+}
+
+TeStmt *te_store_masked(TsArena *arena, const TeBuffer *buffer, int num_indices,
+                        TsExpr *const *indices, TsExpr *value, bool flat, TsExpr *mask)
+{
+    TeStmt *s = te_store(arena, buffer, num_indices, indices, value, flat);
+    if (!s || !mask)
+        return s;
+    if (!ts_dtype_is_bool(mask->dtype) || mask->dtype.lanes != value->dtype.lanes ||
+        mask->dtype.lanes < 2) {
+        char b1[TS_DTYPE_STR_MAX], b2[TS_DTYPE_STR_MAX];
+        ts_arena_fail(arena, TS_EINVAL,
+                      "store to %s: the mask %s is %s, expected a bool "
+                      "vector of the lanes of the value (%s)",
+                      buffer->name, te_expr_str(arena, mask), ts_dtype_str(mask->dtype, b1),
+                      ts_dtype_str(value->dtype, b2));
+        return NULL;
+    }
+    s->u.store.mask = mask;
+    return s;
+}
+
+TeStmt *te_store_with_mask(TsArena *arena, const TeStmt *s, TsExpr *mask)
+{
+    return te_store_masked(arena, s->u.store.buffer, s->u.store.num_indices, s->u.store.indices,
+                           s->u.store.value, s->u.store.flat, mask);
 }
 
 TeStmt *te_allocate(TsArena *arena, const TeBuffer *buffer, TeStmt *body)

@@ -192,6 +192,9 @@ struct TeStmt {
             TsExpr **indices;
             TsExpr *value;   /* a vector value with a vector index stores all lanes */
             bool flat;
+            /* NULL, or a bool vector of the value's lanes: only the lanes where it is
+             * true evaluate their value and indices and write (a masked store). */
+            TsExpr *mask;
         } store;
         struct {
             const TeBuffer *buffer;
@@ -242,6 +245,12 @@ TeStmt *te_for(TsArena *arena, TsExpr *var, TsExpr *min, TsExpr *extent, TeForKi
                int num_pragmas, const TePragma *pragmas, TeStmt *body);
 TeStmt *te_store(TsArena *arena, const TeBuffer *buffer, int num_indices, TsExpr *const *indices,
                  TsExpr *value, bool flat);
+/* A store of the lanes where mask (a bool vector of the value's lanes, at least 2) is
+ * true; mask NULL is te_store. */
+TeStmt *te_store_masked(TsArena *arena, const TeBuffer *buffer, int num_indices,
+                        TsExpr *const *indices, TsExpr *value, bool flat, TsExpr *mask);
+/* s (a store) with its buffer, indices and value, and the given mask (NULL: none). */
+TeStmt *te_store_with_mask(TsArena *arena, const TeStmt *s, TsExpr *mask);
 TeStmt *te_allocate(TsArena *arena, const TeBuffer *buffer, TeStmt *body);
 TeStmt *te_if(TsArena *arena, TsExpr *cond, TeStmt *then_case, TeStmt *else_case, bool likely);
 TeStmt *te_let(TsArena *arena, TsExpr *var, TsExpr *value, TeStmt *body);

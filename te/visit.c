@@ -82,7 +82,8 @@ static bool visit_stmt_exprs(const TeStmt *s, const TeVisitor *v)
         return te_visit_expr(s->u.loop.min, v) || te_visit_expr(s->u.loop.extent, v);
     case TE_STMT_STORE:
         return visit_exprs(s->u.store.num_indices, s->u.store.indices, v) ||
-               te_visit_expr(s->u.store.value, v);
+               te_visit_expr(s->u.store.value, v) ||
+               (s->u.store.mask && te_visit_expr(s->u.store.mask, v));
     case TE_STMT_IF:
         return te_visit_expr(s->u.if_then.cond, v);
     case TE_STMT_LET:

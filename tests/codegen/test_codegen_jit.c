@@ -3,7 +3,8 @@
  * cache_write), lowered with ts_lower, JIT-compiled for the host, called through the
  * packed ABI and compared with the reference interpreter (cg_testing.h states the
  * tolerance). A vectorized conv2d with its padding inlined reads through masked loads
- * from a buffer next to an inaccessible page. Hand-built loop nests cover what the
+ * from a buffer next to an inaccessible page; a fused tail guard and a pooling's padding
+ * condition become masked stores, checked the same way. Hand-built loop nests cover what the
  * lowering passes do not produce today but codegen must handle: an if_then_else whose
  * vector condition guards a division (masked lanes must read and fail nothing),
  * gathers and scatters. Run-time
@@ -665,6 +666,158 @@ static void test_conv2d_inline_pad_vectorized(void **state)
     ts_arena_destroy(A);
 }
 
+/* Runs func's kernel twice with the buffer of tensor t right before, then right after, an
+ * inaccessible page, so that an access one element outside t faults; the outputs must
+ * equal the reference interpreter's. */
+static void check_guarded(const TsLoweredFunc *func, TsPackedFunc fn, const TsTensor *t,
+                          TsTensor *out, const char *loops)
+{
+    for (int side = 0; side < 2; side++) {
+        CgtArgs args;
+        cgt_args_init(&args, func, 40 + (uint64_t)side, NULL);
+        int d = 0;
+        while (d < args.num && args.tensors[d] != t)
+            d++;
+        assert_true(d < args.num);
+        Guarded g = side ? guarded_alloc_after(args.bytes[d]) : guarded_alloc(args.bytes[d]);
+        memcpy(g.data, args.data[d], args.bytes[d]);
+        void *owned = args.data[d];
+        args.data[d] = args.dl[d].data = g.data;
+        assert_int_equal(cgt_call(fn, &args), 0);
+        char message[512];
+        bool same = cgt_compare_with_oracle(&args, 1, &out, message, sizeof message);
+        if (!same)
+            fprintf(stderr, "%s: %s\n%s", func->name, message, loops);
+        assert_true(same);
+        args.data[d] = owned;
+        guarded_free(&g);
+        cgt_args_free(&args);
+    }
+}
+
+/* relu over 3 x 7 with j split by 6 and (i, j.outer) fused: the tail guard
+ * floormod(f, 2) * 6 + j.inner < 7 is periodic in the fused f, so loop partition cuts
+ * only j.inner < 1 off and the guard stays inside the rest of the vectorized j.inner,
+ * which becomes a masked store (llvm.masked.store). The output sits right before (and
+ * after) an inaccessible page: the last row's inactive lanes would write from
+ * relu[21], one past the end. */
+static void test_guarded_store_vectorized(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *x = ts_placeholder(A, "x", 2, (int64_t[]){ 3, 7 }, TS_FLOAT32);
+    TsTensor *r = ts_op_relu(A, x);
+    assert_non_null(r);
+    TsSchedule *sch = ts_schedule_create(A, 1, &r);
+    TsStage *s = ts_stage(sch, r);
+    TsAxis *jo, *ji, *f;
+    TsError err;
+    cgt_ok(ts_split(s, root(sch, r, 1), 6, &jo, &ji, &err), &err);
+    cgt_ok(ts_fuse(s, root(sch, r, 0), jo, &f, &err), &err);
+    cgt_ok(ts_vectorize(s, ji, &err), &err);
+    TsLoweredFunc *func = NULL;
+    cgt_ok(ts_lower(sch, "relu_guarded", &func, &err), &err);
+    const char *loops = ts_lowered_str(A, func);
+    if (getenv("TESSERA_TEST_VERBOSE"))
+        fprintf(stderr, "%s", loops);
+    assert_non_null(strstr(loops, " masked by"));
+    assert_null(strstr(loops, "vectorized ("));
+    TsPackedFunc fn;
+    TsJitModule *module;
+    char *ir = jit_with_raw_ir(func, &fn, &module);
+    assert_non_null(strstr(ir, "@llvm.masked.store"));
+    free(ir);
+    check_guarded(func, fn, r, r, loops);
+    ts_jit_release(module);
+    ts_arena_destroy(A);
+}
+
+/* A max pool 3 x 3 with padding 1, its output columns vectorized inside the window's
+ * loops: the reduction's where= condition (the window inside the unpadded input) varies
+ * across lanes and guards both the update's store and its load of data. data sits right
+ * before, then right after, an inaccessible page: a lane reading a padded column would
+ * fault. */
+static void test_pool_padding_vectorized(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *data = ts_placeholder(A, "data", 4, (int64_t[]){ 1, 2, 6, 9 }, TS_FLOAT32);
+    TsPool2dAttrs attrs = ts_pool2d_attrs_default(TS_POOL_MAX, 3, 3);
+    attrs.stride[0] = attrs.stride[1] = 1;
+    for (int i = 0; i < 4; i++)
+        attrs.padding[i] = 1;
+    TsTensor *pool = ts_op_pool2d(A, data, &attrs);
+    assert_non_null(pool);
+    TsSchedule *sch = ts_schedule_create(A, 1, &pool);
+    TsStage *s = ts_stage(sch, pool);
+    TsAxis *ax[6];
+    for (int i = 0; i < 6; i++)
+        ax[i] = root(sch, pool, i);
+    TsError err;
+    cgt_ok(ts_reorder(s, 6, (TsAxis *[]){ ax[0], ax[1], ax[2], ax[4], ax[5], ax[3] }, &err), &err);
+    cgt_ok(ts_vectorize(s, ax[3], &err), &err);
+    TsLoweredFunc *func = NULL;
+    cgt_ok(ts_lower(sch, "pool_pad", &func, &err), &err);
+    const char *loops = ts_lowered_str(A, func);
+    if (getenv("TESSERA_TEST_VERBOSE"))
+        fprintf(stderr, "%s", loops);
+    assert_non_null(strstr(loops, " masked by"));
+    assert_null(strstr(loops, "vectorized ("));
+    TsPackedFunc fn;
+    TsJitModule *module;
+    char *ir = jit_with_raw_ir(func, &fn, &module);
+    assert_non_null(strstr(ir, "@llvm.masked.store"));
+    assert_non_null(strstr(ir, "@llvm.masked.load"));
+    free(ir);
+    check_guarded(func, fn, data, pool, loops);
+    ts_jit_release(module);
+    ts_arena_destroy(A);
+}
+
+/* A hand-built masked scatter: out[ramp(0, 2, 8)] = ramp(1, 1, 8) masked by
+ * ramp(0, 1, 8) < 5, with out of 10 elements right before an inaccessible page: lanes
+ * 5..7 would write out[10], out[12], out[14]. Elements the active lanes skip keep their
+ * values. */
+static void test_masked_scatter(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *o = ts_placeholder(A, "out", 1, (int64_t[]){ 10 }, TS_INT32);
+    TeBuffer *ob = te_buffer(A, "out", o, 1, NULL, TE_SCOPE_GLOBAL);
+    TsExpr *even = te_ramp(A, ts_i32(A, 0), ts_i32(A, 2), 8);
+    TsExpr *lanes = te_ramp(A, ts_i32(A, 0), ts_i32(A, 1), 8);
+    TsExpr *mask = ts_lt(A, lanes, te_broadcast(A, ts_i32(A, 5), 8));
+    TsExpr *value = te_ramp(A, ts_i32(A, 1), ts_i32(A, 1), 8);
+    TeStmt *body = te_store_masked(A, ob, 1, &even, value, true, mask);
+    assert_non_null(body);
+    TsLoweredFunc func = {
+        .name = "masked_scatter", .num_args = 1, .args = (const TeBuffer *[]){ ob }, .body = body
+    };
+    TsPackedFunc fn;
+    TsJitModule *module;
+    char *ir = jit_with_raw_ir(&func, &fn, &module);
+    assert_non_null(strstr(ir, "@llvm.masked.scatter"));
+    free(ir);
+    Guarded g = guarded_alloc(10 * sizeof(int32_t));
+    int32_t *out = g.data, want[10];
+    for (int k = 0; k < 10; k++)
+        out[k] = want[k] = -1;
+    TsBinding bindings[] = { { o, want } };
+    TsError err;
+    cgt_ok(ts_lowered_run(&func, 1, bindings, &err), &err);
+    int64_t so = 10;
+    TsDLTensor dout = { out, { TS_DEVICE_CPU, 0 }, 1, TS_INT32, &so, NULL, 0 };
+    TsValue values[] = { { .v_handle = &dout } };
+    int32_t codes[] = { TS_ARG_TENSOR };
+    assert_int_equal(fn(values, codes, 1), 0);
+    assert_memory_equal(out, want, sizeof want);
+    assert_int_equal(out[8], 5);
+    assert_int_equal(out[9], -1);
+    guarded_free(&g);
+    ts_jit_release(module);
+    ts_arena_destroy(A);
+}
+
 /* Gathers and scatters: out[ramp(2i, 2)] = A[ramp(3i, 3)] and out[2k+1] = idx-gathered. */
 static void test_gather_scatter(void **state)
 {
@@ -790,6 +943,9 @@ int main(void)
         cmocka_unit_test(test_shift_out_of_range_fails),
         cmocka_unit_test(test_masked_if_then_else),
         cmocka_unit_test(test_conv2d_inline_pad_vectorized),
+        cmocka_unit_test(test_guarded_store_vectorized),
+        cmocka_unit_test(test_pool_padding_vectorized),
+        cmocka_unit_test(test_masked_scatter),
         cmocka_unit_test(test_gather_scatter),
         cmocka_unit_test(test_unsupported_ir),
     };

@@ -568,9 +568,17 @@ static void test_vectorize_refusals(void **state)
     TsExpr *j[6], *k = var("k"), *k2 = var("k");
     for (int c = 0; c < 6; c++)
         j[c] = var("j");
-    cases[0].reason = "the condition of if ((j < 5)) depends on j";
-    cases[0].body = te_if(A, ts_lt(A, j[0], i32(5)), store_flat(b, j[0], load_flat(a, j[0])),
-                          NULL, false);
+    /* Under a lane mask an inner loop runs whenever any lane is active, so its bounds
+     * must not read memory that an inactive lane's condition guards. */
+    cases[0].reason = "the bounds of the inner loop k, under a condition that depends on j, "
+                      "read memory";
+    TsExpr *k0 = var("k");
+    cases[0].body =
+        te_if(A, ts_lt(A, j[0], i32(5)),
+              SEQ(store_flat(b, j[0], j[0]),
+                  te_for(A, k0, i32(0), ts_min(A, load_flat(a, i32(0)), i32(2)), TE_FOR_SERIAL, 0,
+                         NULL, store_flat(b, j[0], ts_add(A, load_flat(b, j[0]), k0)))),
+              NULL, false);
     cases[1].reason = "the bounds of the inner loop k depend on j";
     cases[1].body = te_for(A, k, i32(0), j[1], TE_FOR_SERIAL, 0, NULL,
                            store_flat(b, j[1], ts_add(A, load_flat(b, j[1]), k)));
@@ -611,6 +619,85 @@ static void test_vectorize_refusals(void **state)
         assert_int_equal(kept->body->u.loop.for_kind, TE_FOR_SERIAL);
         assert_same_results(f, kept);
     }
+}
+
+/* if (j < 5) B[j] = A[j + 4] + 100 over a vectorized j < 8, a B of 5 and an A of 9: lanes
+ * 5..7 would read past A and write past B. The if becomes a masked store whose mask is
+ * the widened condition; the loop interpreter, which fails on any access outside a
+ * buffer, evaluates and writes only the active lanes and gets the serial loop's values. */
+static void test_vectorized_guarded_store(void **state)
+{
+    (void)state;
+    TeBuffer *a = arg("A", 1, (int64_t[]){ 9 }, TS_INT32);
+    TeBuffer *b = arg("B", 1, (int64_t[]){ 5 }, TS_INT32);
+    TsExpr *j = var("j");
+    TeStmt *body = te_if(A, ts_lt(A, j, i32(5)),
+                         store_flat(b, j, ts_add(A, load_flat(a, ts_add(A, j, i32(4))), i32(100))),
+                         NULL, false);
+    TsLoweredFunc *f = func(2, (TeBuffer *[]){ a, b }, loop(j, 8, TE_FOR_VECTORIZED, body));
+    TsLoweredFunc *vec = run_pass(sch_pass_vectorize, f, &strict);
+    assert_text(vec, "B[ramp(0, 1, 8)] = (A[ramp(4, 1, 8)] + broadcast(100, 8)) masked by "
+                     "(ramp(0, 1, 8) < broadcast(5, 8))\n");
+    assert_same_results(f, vec);
+}
+
+/* Both branches of a lane-varying if, the else under the negated condition, and a let
+ * inside whose load is evaluated under the mask: if (j < 3) { let x = A[j + 6] in
+ * B[j] = x * 2 } else { C[j - 3] = j } over j < 8, A of 9, B of 3, C of 5. */
+static void test_vectorized_guarded_store_else(void **state)
+{
+    (void)state;
+    TeBuffer *a = arg("A", 1, (int64_t[]){ 9 }, TS_INT32);
+    TeBuffer *b = arg("B", 1, (int64_t[]){ 3 }, TS_INT32);
+    TeBuffer *c = arg("C", 1, (int64_t[]){ 5 }, TS_INT32);
+    TsExpr *j = var("j"), *x = var("x");
+    TeStmt *then_case =
+        te_let(A, x, load_flat(a, ts_add(A, j, i32(6))), store_flat(b, j, ts_mul(A, x, i32(2))));
+    TeStmt *else_case = store_flat(c, ts_sub(A, j, i32(3)), j);
+    TeStmt *body = te_if(A, ts_lt(A, j, i32(3)), then_case, else_case, false);
+    TsLoweredFunc *f = func(3, (TeBuffer *[]){ a, b, c }, loop(j, 8, TE_FOR_VECTORIZED, body));
+    TsLoweredFunc *vec = run_pass(sch_pass_vectorize, f, &strict);
+    assert_text(vec, "let x = if_then_else((ramp(0, 1, 8) < broadcast(3, 8)), A[ramp(6, 1, 8)], "
+                     "broadcast(0, 8))\n"
+                     "B[ramp(0, 1, 8)] = (x * broadcast(2, 8)) masked by (ramp(0, 1, 8) < "
+                     "broadcast(3, 8))\n"
+                     "C[ramp(-3, 1, 8)] = ramp(0, 1, 8) masked by !(ramp(0, 1, 8) < "
+                     "broadcast(3, 8))\n");
+    assert_same_results(f, vec);
+}
+
+/* The simplifier drops a mask true in every lane and removes a store whose mask is
+ * false in every lane; storage flatten keeps a mask. */
+static void test_masked_store_simplify(void **state)
+{
+    (void)state;
+    TeBuffer *b = arg("B", 2, (int64_t[]){ 2, 8 }, TS_INT32);
+    TsExpr *ramp = te_ramp(A, i32(0), i32(1), 8);
+    TsExpr *value = te_broadcast(A, ts_add(A, i32(1), i32(2)), 8);
+    TsExpr *on = te_broadcast(A, ts_lt(A, i32(1), i32(2)), 8);
+    TsExpr *off = te_broadcast(A, ts_gt(A, i32(1), i32(2)), 8);
+    TsExpr *some = ts_lt(A, ramp, te_broadcast(A, i32(5), 8));
+    TsExpr *idx[] = { i32(1), ramp };
+    TeStmt *all = te_store_masked(A, b, 2, idx, value, false, on);
+    TeStmt *none = te_store_masked(A, b, 2, idx, value, false, off);
+    TeStmt *part = te_store_masked(A, b, 2, idx, value, false, some);
+    assert_non_null(all);
+    assert_non_null(none);
+    assert_non_null(part);
+    assert_string_equal(te_stmt_str(A, te_simplify_stmt(A, all)),
+                        "B[1, ramp(0, 1, 8)] = broadcast(3, 8)\n");
+    assert_string_equal(te_stmt_str(A, te_simplify_stmt(A, none)), "");
+    assert_string_equal(te_stmt_str(A, te_simplify_stmt(A, part)),
+                        "B[1, ramp(0, 1, 8)] = broadcast(3, 8) masked by (ramp(0, 1, 8) < "
+                        "broadcast(5, 8))\n");
+    TeStmt *constant = te_store_masked(A, b, 2, idx, te_broadcast(A, i32(3), 8), false, some);
+    TsLoweredFunc *flat =
+        run_pass(sch_pass_storage_flatten, func(1, (TeBuffer *[]){ b }, constant), &strict);
+    assert_text(flat, "B[ramp(8, 1, 8)] = broadcast(3, 8) masked by (ramp(0, 1, 8) < "
+                      "broadcast(5, 8))\n");
+    /* A mask must be a bool vector of the value's lanes. */
+    assert_null(te_store_masked(A, b, 2, idx, value, false, te_broadcast(A, i32(1), 8)));
+    assert_non_null(strstr(ts_arena_error(A)->message, "the mask"));
 }
 
 /* B[j] = if_then_else(j < 7, A[j + 1], -1) over a vectorized j < 8 and an A of 8: the
@@ -906,6 +993,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vectorize_extents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reduction_across_lanes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vectorize_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vectorized_guarded_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vectorized_guarded_store_else, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_masked_store_simplify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vectorized_guarded_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flatten_fused_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vectorized_outside_serial, setup, teardown),

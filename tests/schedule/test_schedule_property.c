@@ -86,21 +86,10 @@ enum { DEFAULT_CASES = SANITIZED ? 3000 : 10000 };
  * Each is reported at the end of every run; turn one off to see the cases it hides, or
  * run with TESSERA_PROPERTY_EXCLUDE=0 to turn them all off and count the vectorize
  * refusals they hide. (A lane-varying if_then_else over loads, an inlined pad stage or
- * concat, is vectorized with masked loads and is not excluded.) */
+ * concat, is vectorized with masked loads, and a lane-varying if around stores, a
+ * reduction's where= or a fused leaf's periodic tail guard, with masked stores; neither
+ * is excluded.) */
 static struct {
-    /* LIMITATION (vectorize pass, TS_ECODEGEN): a reduction's where= (pooling with
-     * padding) guards the update with an if statement whose condition depends on the
-     * lane when an output axis is vectorized; a guarded store would need a masked store,
-     * which the IR does not have, so the loop is refused. When true, such stages are
-     * vectorized in only 1 of 20 attempts (still counted). */
-    bool vectorize_reduction_conditions;
-    /* LIMITATION (loop partition, TS_ECODEGEN from vectorize): a fused axis whose inner
-     * part has a tail leaves a guard periodic in the fused variable, floormod(f, 3) < 2,
-     * which no cut of the loop removes, so the guard stays inside the vectorized loop (a
-     * split and a fuse of its own two parts, floordiv(f, 2) * 2 + floormod(f, 2) < 5, is
-     * simplified to f < 5 and cut). When true, leaves made by fuse (or split from a fused
-     * leaf) are vectorized in only 1 of 20 attempts. */
-    bool vectorize_fused_leaves;
     /* FIXED (schedule.c, cache_read of a compute stage): ts_cache_read(T) used to make
      * T.cache read T's op as it was at that moment, so a later primitive that replaced
      * T's op (rfactor of T, cache_write of T, cache_read of one of T's inputs) left a
@@ -109,7 +98,7 @@ static struct {
      * (check_cache_read_then_rewrite). Off, so stages that are cache_read are rfactored
      * too; when true, a stage another stage cache_reads is not rfactored afterwards. */
     bool rfactor_after_cache_read;
-} EXCLUDED = { true, true, false };
+} EXCLUDED = { false };
 
 /* ---- statistics ---- */
 
@@ -202,7 +191,6 @@ typedef struct SStage {
     int num_inputs;
     int inputs[MAX_INPUTS]; /* >= 0: a stage; < 0: placeholder -(p + 1) */
     bool is_reduce, is_output, inlined;
-    bool conditional;   /* its body has a reduction condition (where=) */
     const char *origin; /* "op", "cache_read", "cache_write", "rfactor" */
     int attached_to;    /* stage index, or -1 */
     TsAxis *attach_axis;
@@ -570,8 +558,6 @@ static int add_stage(Case *c, TsTensor *t, const char *origin)
     s->is_reduce = ts_stage_num_root_axes(s->stage) > ts_tensor_ndim(t);
     s->origin = origin;
     s->attached_to = -1;
-    const char *body = ts_expr_str(c->A, ts_tensor_body(t));
-    s->conditional = body && strstr(body, "where=");
     return c->num_stages++;
 }
 
@@ -700,7 +686,6 @@ static void cache_stages(Case *c)
             o->num_inputs = 1;
             o->inputs[0] = l;
             o->is_reduce = false;
-            o->conditional = false; /* now a copy of the .local stage */
         }
     }
     /* cache_read of a placeholder (often) or of an intermediate stage (now and then). */
@@ -887,20 +872,6 @@ static void attach_stages(Case *c)
 
 /* ---- phase 5: annotations ---- */
 
-/* True when the body stage s computes, inlined stages included, has a reduction
- * condition. */
-static bool conditional(const Case *c, int s, int depth)
-{
-    if (c->st[s].conditional)
-        return true;
-    for (int k = 0; k < c->st[s].num_inputs && depth < MAX_STAGES; k++) {
-        int in = c->st[s].inputs[k];
-        if (in >= 0 && c->st[in].inlined && conditional(c, in, depth + 1))
-            return true;
-    }
-    return false;
-}
-
 static void annotate(Case *c, int s)
 {
     TsError err;
@@ -914,10 +885,7 @@ static void annotate(Case *c, int s)
          * stage computed inside it: that is nested loops in a vector loop. */
         int pos = chance(c, 98) ? n - 1 : (int)rnd(c, 0, n - 1);
         TsAxis *leaf = ts_stage_leaf(st, pos);
-        bool risky = (EXCLUDED.vectorize_reduction_conditions && conditional(c, s, 0)) ||
-                     (EXCLUDED.vectorize_fused_leaves && strstr(ts_axis_name(leaf), ".fused"));
-        if (!ts_axis_is_reduce(leaf) && ts_axis_extent(leaf) <= 64 &&
-            !has_child_inside(c, s, pos) && (!risky || chance(c, 5)))
+        if (!ts_axis_is_reduce(leaf) && ts_axis_extent(leaf) <= 64 && !has_child_inside(c, s, pos))
             outcome(c, P_VECTORIZE, ts_vectorize(st, leaf, &err), &err);
     }
     if (chance(c, 25)) {
@@ -1189,8 +1157,6 @@ static void test_random_schedules(void **state)
     long only = env_long("TESSERA_PROPERTY_SEED", 0);
     const char *exclude = getenv("TESSERA_PROPERTY_EXCLUDE");
     if (exclude && strcmp(exclude, "0") == 0) {
-        EXCLUDED.vectorize_reduction_conditions = false;
-        EXCLUDED.vectorize_fused_leaves = false;
         EXCLUDED.rfactor_after_cache_read = false;
     }
     long cases = only ? 1 : env_long("TESSERA_PROPERTY_CASES", DEFAULT_CASES);
@@ -1233,14 +1199,8 @@ static void test_random_schedules(void **state)
     for (int i = 0; i < NUM_PRIMS; i++)
         printf(" %s=%ld/%ld", prim_names[i], stats.applied[i], stats.refused[i]);
     printf("\n");
-    if (EXCLUDED.vectorize_reduction_conditions)
-        printf("  MOSTLY EXCLUDED (vectorize limitation): vectorizing stages with a "
-               "reduction condition (where=)\n");
     if (EXCLUDED.rfactor_after_cache_read)
         printf("  EXCLUDED: rfactor of a stage that has been cache_read\n");
-    if (EXCLUDED.vectorize_fused_leaves)
-        printf("  MOSTLY EXCLUDED (partition limitation): vectorizing fused leaves with "
-               "periodic tail guards\n");
     assert_int_equal(stats.failed, 0);
     /* The vectorize pass may refuse a loop it cannot vectorize, but rarely. */
     assert_true(stats.ecodegen * 100 <= cases);
