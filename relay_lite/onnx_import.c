@@ -676,41 +676,6 @@ static TsStatus import_graph(Importer *im, const Onnx__ModelProto *mp, TsError *
     return status;
 }
 
-static TsStatus read_file(const char *path, uint8_t **out, size_t *out_len, TsError *err)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return ts_fail(err, TS_EIO, "%s: cannot open the model", path);
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *bytes = malloc(cap);
-    TsStatus status = TS_OK;
-    while (bytes) {
-        len += fread(bytes + len, 1, cap - len, file);
-        if (len < cap)
-            break;
-        uint8_t *bigger = realloc(bytes, cap * 2);
-        if (!bigger) {
-            free(bytes);
-            bytes = NULL;
-            break;
-        }
-        bytes = bigger;
-        cap *= 2;
-    }
-    if (!bytes)
-        status = ts_fail(err, TS_ENOMEM, "%s: out of memory reading the model", path);
-    else if (ferror(file))
-        status = ts_fail(err, TS_EIO, "%s: read error", path);
-    fclose(file);
-    if (status != TS_OK) {
-        free(bytes);
-        return status;
-    }
-    *out = bytes;
-    *out_len = len;
-    return TS_OK;
-}
-
 TsStatus ts_graph_import_onnx_bytes(const void *bytes, size_t size, const char *name,
                                     const TsImportOptions *options, TsGraph **out, TsError *err)
 {
@@ -754,7 +719,7 @@ TsStatus ts_graph_import_onnx(const char *path, const TsImportOptions *options, 
     *out = NULL;
     uint8_t *bytes = NULL;
     size_t size = 0;
-    TsStatus status = read_file(path, &bytes, &size, err);
+    TsStatus status = rly_read_file(path, "the model", &bytes, &size, err);
     if (status != TS_OK)
         return status;
     status = ts_graph_import_onnx_bytes(bytes, size, path, options, out, err);

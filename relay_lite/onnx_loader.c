@@ -61,12 +61,12 @@ static char *copy_string(const char *text)
     return copy;
 }
 
-/* Reads a whole file into a malloc'ed buffer. */
-static TsStatus read_file(const char *path, uint8_t **bytes, size_t *size, TsError *err)
+TsStatus rly_read_file(const char *path, const char *what, uint8_t **bytes, size_t *size,
+                       TsError *err)
 {
     FILE *file = fopen(path, "rb");
     if (!file)
-        return ts_fail(err, TS_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return ts_fail(err, TS_EIO, "%s: cannot open %s: %s", path, what, strerror(errno));
     size_t cap = 4096, len = 0;
     uint8_t *buf = malloc(cap);
     TsStatus status = TS_OK;
@@ -341,7 +341,7 @@ TsStatus onnx_load_tensor(const char *path, OnnxTensor *out, TsError *err)
     memset(out, 0, sizeof *out);
     uint8_t *bytes = NULL;
     size_t size = 0;
-    TsStatus status = read_file(path, &bytes, &size, err);
+    TsStatus status = rly_read_file(path, "the file", &bytes, &size, err);
     if (status != TS_OK)
         return status;
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, size, bytes);
@@ -510,7 +510,7 @@ TsStatus onnx_load_model(const char *path, OnnxModel *out, TsError *err)
     memset(out, 0, sizeof *out);
     uint8_t *bytes = NULL;
     size_t size = 0;
-    TsStatus status = read_file(path, &bytes, &size, err);
+    TsStatus status = rly_read_file(path, "the file", &bytes, &size, err);
     if (status != TS_OK)
         return status;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, bytes);

@@ -85,6 +85,11 @@ typedef struct OnnxModel {
     OnnxTensor *initializers;
 } OnnxModel;
 
+/* Reads a whole file into a malloc'ed buffer (*bytes, the caller frees it). what names
+ * the file in the message when it cannot be opened ("%s: cannot open WHAT: reason"). */
+TsStatus rly_read_file(const char *path, const char *what, uint8_t **bytes, size_t *size,
+                       TsError *err);
+
 /* Reads one serialized TensorProto. On failure (missing or unreadable file, bytes that
  * are not a TensorProto, data that do not match the shape, a data type Tessera lacks,
  * external data) *out is left empty and the message names the file. */
