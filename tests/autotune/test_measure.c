@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -273,32 +272,6 @@ static void test_wrong_answer(void **state)
     tune_local_runner_free(runner);
 }
 
-/* The server's children: its sessions. The count, and one of them in *child. */
-static int server_children(pid_t server, pid_t *child)
-{
-    DIR *proc = opendir("/proc");
-    assert_non_null(proc);
-    int count = 0;
-    struct dirent *e;
-    while ((e = readdir(proc))) {
-        char path[300], line[512];
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        int pid = 0, ppid = 0;
-        char *paren = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
-        if (paren && sscanf(line, "%d", &pid) == 1 && sscanf(paren + 1, " %*c %d", &ppid) == 1 &&
-            ppid == server) {
-            *child = pid;
-            count++;
-        }
-        fclose(f);
-    }
-    closedir(proc);
-    return count;
-}
-
 /* Mappings of candidate modules in a process. */
 static int candidate_mappings(pid_t pid)
 {
@@ -349,7 +322,7 @@ static void test_rpc_runner_unloads(void **state)
         assert_int_equal(result.num_costs, 2);
     }
     pid_t session = 0;
-    assert_int_equal(server_children(server.pid, &session), 1);
+    assert_int_equal(rpt_server_sessions(&server, &session), 1);
     assert_int_equal(candidate_mappings(session), 0);
     tune_rpc_runner_free(runner);
 }

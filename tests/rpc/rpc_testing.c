@@ -156,3 +156,29 @@ bool rpt_wait_closed(int fd)
     }
     return false;
 }
+
+int rpt_server_sessions(const RptServer *server, pid_t *session)
+{
+    DIR *proc = opendir("/proc");
+    assert_non_null(proc);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(proc))) {
+        char path[300], line[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int pid = 0, ppid = 0;
+        /* pid (comm) state ppid ...: comm may hold spaces and parentheses */
+        char *close_paren = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+        if (close_paren && sscanf(line, "%d", &pid) == 1 &&
+            sscanf(close_paren + 1, " %*c %d", &ppid) == 1 && ppid == server->pid) {
+            *session = pid;
+            count++;
+        }
+        fclose(f);
+    }
+    closedir(proc);
+    return count;
+}

@@ -36,5 +36,8 @@ void rpt_check_serves(const RptServer *server, const char *token);
 int rpt_connect_raw(const RptServer *server);
 /* Reads from fd until the peer closes it (true) or 10 s pass (false). */
 bool rpt_wait_closed(int fd);
+/* The server's session processes (the children of its main process, read from /proc):
+ * how many, and one of them in *session. */
+int rpt_server_sessions(const RptServer *server, pid_t *session);
 
 #endif /* TESSERA_TESTS_RPC_TESTING_H */

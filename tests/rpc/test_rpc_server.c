@@ -10,7 +10,6 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -149,39 +148,13 @@ static void test_unload_module(void **state)
     rpt_check_serves(&server, NULL);
 }
 
-/* The children of the server's main process: its sessions. */
-static int server_children(pid_t *child)
-{
-    DIR *proc = opendir("/proc");
-    assert_non_null(proc);
-    int count = 0;
-    struct dirent *e;
-    while ((e = readdir(proc))) {
-        char path[300], line[512];
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        int pid = 0, ppid = 0;
-        char *close_paren = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
-        if (close_paren && sscanf(line, "%d", &pid) == 1 &&
-            sscanf(close_paren + 1, " %*c %d", &ppid) == 1 && ppid == server.pid) {
-            *child = pid;
-            count++;
-        }
-        fclose(f);
-    }
-    closedir(proc);
-    return count;
-}
-
 /* The process of the server's only session, once the sessions before it have ended. */
 static pid_t session_pid(void)
 {
     pid_t pid = 0;
-    for (int tries = 0; tries < 1000 && server_children(&pid) != 1; tries++)
+    for (int tries = 0; tries < 1000 && rpt_server_sessions(&server, &pid) != 1; tries++)
         poll(NULL, 0, 10);
-    assert_int_equal(server_children(&pid), 1);
+    assert_int_equal(rpt_server_sessions(&server, &pid), 1);
     return pid;
 }
 
