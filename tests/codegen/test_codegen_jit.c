@@ -695,6 +695,31 @@ static void check_guarded(const TsLoweredFunc *func, TsPackedFunc fn, const TsTe
     }
 }
 
+/* Lowers sch as name, checks that it holds masked stores and no refused loop, and that
+ * its LLVM IR calls each of intrinsics (NULL-terminated); then runs it with guarded
+ * (an input, or out itself) next to an inaccessible page and compares out with the
+ * reference interpreter (check_guarded). */
+static void check_masked_kernel(TsArena *A, TsSchedule *sch, const char *name,
+                                const char *const *intrinsics, TsTensor *guarded, TsTensor *out)
+{
+    TsLoweredFunc *func = NULL;
+    TsError err;
+    cgt_ok(ts_lower(sch, name, &func, &err), &err);
+    const char *loops = ts_lowered_str(A, func);
+    if (getenv("TESSERA_TEST_VERBOSE"))
+        fprintf(stderr, "%s", loops);
+    assert_non_null(strstr(loops, " masked by"));
+    assert_null(strstr(loops, "vectorized ("));
+    TsPackedFunc fn;
+    TsJitModule *module;
+    char *ir = jit_with_raw_ir(func, &fn, &module);
+    for (int i = 0; intrinsics[i]; i++)
+        assert_non_null(strstr(ir, intrinsics[i]));
+    free(ir);
+    check_guarded(func, fn, guarded, out, loops);
+    ts_jit_release(module);
+}
+
 /* relu over 3 x 7 with j split by 6 and (i, j.outer) fused: the tail guard
  * floormod(f, 2) * 6 + j.inner < 7 is periodic in the fused f, so loop partition cuts
  * only j.inner < 1 off and the guard stays inside the rest of the vectorized j.inner,
@@ -715,20 +740,8 @@ static void test_guarded_store_vectorized(void **state)
     cgt_ok(ts_split(s, root(sch, r, 1), 6, &jo, &ji, &err), &err);
     cgt_ok(ts_fuse(s, root(sch, r, 0), jo, &f, &err), &err);
     cgt_ok(ts_vectorize(s, ji, &err), &err);
-    TsLoweredFunc *func = NULL;
-    cgt_ok(ts_lower(sch, "relu_guarded", &func, &err), &err);
-    const char *loops = ts_lowered_str(A, func);
-    if (getenv("TESSERA_TEST_VERBOSE"))
-        fprintf(stderr, "%s", loops);
-    assert_non_null(strstr(loops, " masked by"));
-    assert_null(strstr(loops, "vectorized ("));
-    TsPackedFunc fn;
-    TsJitModule *module;
-    char *ir = jit_with_raw_ir(func, &fn, &module);
-    assert_non_null(strstr(ir, "@llvm.masked.store"));
-    free(ir);
-    check_guarded(func, fn, r, r, loops);
-    ts_jit_release(module);
+    check_masked_kernel(A, sch, "relu_guarded", (const char *[]){ "@llvm.masked.store", NULL },
+                        r, r);
     ts_arena_destroy(A);
 }
 
@@ -756,21 +769,9 @@ static void test_pool_padding_vectorized(void **state)
     TsError err;
     cgt_ok(ts_reorder(s, 6, (TsAxis *[]){ ax[0], ax[1], ax[2], ax[4], ax[5], ax[3] }, &err), &err);
     cgt_ok(ts_vectorize(s, ax[3], &err), &err);
-    TsLoweredFunc *func = NULL;
-    cgt_ok(ts_lower(sch, "pool_pad", &func, &err), &err);
-    const char *loops = ts_lowered_str(A, func);
-    if (getenv("TESSERA_TEST_VERBOSE"))
-        fprintf(stderr, "%s", loops);
-    assert_non_null(strstr(loops, " masked by"));
-    assert_null(strstr(loops, "vectorized ("));
-    TsPackedFunc fn;
-    TsJitModule *module;
-    char *ir = jit_with_raw_ir(func, &fn, &module);
-    assert_non_null(strstr(ir, "@llvm.masked.store"));
-    assert_non_null(strstr(ir, "@llvm.masked.load"));
-    free(ir);
-    check_guarded(func, fn, data, pool, loops);
-    ts_jit_release(module);
+    check_masked_kernel(A, sch, "pool_pad",
+                        (const char *[]){ "@llvm.masked.store", "@llvm.masked.load", NULL }, data,
+                        pool);
     ts_arena_destroy(A);
 }
 
