@@ -121,7 +121,51 @@ struct TsGraph {
     RlyValue **outputs;
     int num_notes;
     const char **notes;
+    /* Set by the fusion pass (NULL before it runs): every node of the graph in exactly
+     * one group, the groups in an order that runs them correctly. */
+    int num_groups;
+    struct RlyGroup **groups;
+    /* Set by the memory-planning pass (NULL before it runs). */
+    struct RlyMemPlan *plan;
 };
+
+/* ---- fusion groups and the memory plan: written by the passes, read by the builder ---- */
+
+/* What schedules a group. */
+typedef enum RlyGroupKind {
+    RLY_GROUP_ANCHORED,  /* a conv, gemm/matmul or pool (the anchor) with fused consumers:
+                            its template schedules the whole group */
+    RLY_GROUP_INJECTIVE, /* elementwise and injective nodes alone: a generic schedule */
+    RLY_GROUP_OPAQUE     /* a node that runs alone (softmax, a reduction, layer norm) */
+} RlyGroupKind;
+
+/* Nodes that become one kernel. */
+typedef struct RlyGroup {
+    int id;
+    RlyGroupKind kind;
+    RlyNode *anchor; /* ANCHORED: the node whose template schedules the group; else NULL */
+    int num_nodes;
+    RlyNode **nodes; /* in topological order */
+    int num_inputs;
+    RlyValue **inputs; /* values read from outside: graph inputs, constants, other groups' */
+    int num_outputs;
+    RlyValue **outputs; /* values read outside the group, or graph outputs */
+} RlyGroup;
+
+/* Where one intermediate tensor lives: bytes at offset in the model's arena. Graph inputs,
+ * outputs and constants have no entry: the caller and the weights hold them. */
+typedef struct RlyBufferPlan {
+    const RlyValue *value;
+    int64_t offset;
+    int64_t bytes;
+} RlyBufferPlan;
+
+typedef struct RlyMemPlan {
+    int64_t arena_bytes; /* the arena's size, with buffers reused by liveness */
+    int64_t naive_bytes; /* the sum of every planned buffer's size: what no reuse costs */
+    int num_buffers;
+    RlyBufferPlan *buffers;
+} RlyMemPlan;
 
 /* ---- graph.c: building ---- */
 
@@ -180,5 +224,17 @@ TsStatus rly_broadcast(const TsGraph *graph, const RlyNode *node, int *ndim, int
 /* Infers node's outputs from its inputs and attributes; refuses attribute values the
  * importer does not handle. Outputs it cannot know yet stay unknown. */
 TsStatus rly_infer_node(TsGraph *graph, RlyNode *node, TsError *err);
+
+/* ---- lower_node.c: a node's tensor expression, for the graph builder and tests ---- */
+
+/* Builds, in arena, the compute of node's outputs from inputs[k], the te tensors that
+ * stand for the node's inputs (NULL for an omitted optional one): placeholders, or the
+ * results of the node's producers in the same group. An input whose value is a known
+ * constant (value->constant) may also be read for its contents (a Reshape's shape, Pad's
+ * pads). outputs[k] receives the tensor of output k (NULL for an omitted output). Every
+ * attribute value the operator allows is handled or refused with a message naming the
+ * node (rly_node_fail). */
+TsStatus rly_lower_node(TsArena *arena, const TsGraph *graph, const RlyNode *node,
+                        TsTensor *const *inputs, TsTensor **outputs, TsError *err);
 
 #endif /* TESSERA_RELAY_RLY_INTERNAL_H */
