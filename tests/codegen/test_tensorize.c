@@ -14,61 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "cg_testing.h"
 #include "tessera/intrin.h"
 
 #define VNNI "x86.vnni.u8s8.16x4"
-
-/* dense: C[i, j] = sum_k A[i, k] * W[j, k] with W packed as Wp[j / 16, k / 4, j % 16, k % 4]
- * by a stage of its own. adtype/wdtype/cdtype let the refusal tests change the dtypes. */
-typedef struct Dense {
-    TsTensor *a, *w, *packed, *c;
-    TsSchedule *sch;
-    TsStage *s;
-    TsAxis *i, *jo, *ji, *ko, *ki;
-} Dense;
-
-static TsTensor *pack(TsArena *A, TsTensor *w, int64_t n, int64_t k, int lanes, int group)
-{
-    TsAxis *ax[4] = { ts_axis(A, "jo", n / lanes), ts_axis(A, "ko", k / group),
-                      ts_axis(A, "ji", lanes), ts_axis(A, "ki", group) };
-    TsExpr *row = ts_add(A, ts_mul(A, ts_var(ax[0]), ts_i32(A, lanes)), ts_var(ax[2]));
-    TsExpr *col = ts_add(A, ts_mul(A, ts_var(ax[1]), ts_i32(A, group)), ts_var(ax[3]));
-    return ts_compute(A, "Wp", 4, ax, ts_at(A, w, row, col));
-}
-
-static TsExpr *packed_at(TsArena *A, TsTensor *p, TsExpr *j, TsExpr *k, int lanes, int group)
-{
-    TsExpr *l = ts_i32(A, lanes), *g = ts_i32(A, group);
-    return ts_at(A, p, ts_floordiv(A, j, l), ts_floordiv(A, k, g), ts_floormod(A, j, l),
-                 ts_floormod(A, k, g));
-}
-
-/* The dense of m x k by n x k; lanes x group is the intrinsic's shape. The stage is split
- * and reordered to i, j.outer, k.outer, j.inner, k.inner with inner extents lanes and
- * group. */
-static void dense(TsArena *A, Dense *d, int64_t m, int64_t n, int64_t k, TsDType adt, TsDType wdt,
-                  TsDType cdt, int lanes, int group)
-{
-    d->a = ts_placeholder(A, "A", 2, (int64_t[]){ m, k }, adt);
-    d->w = ts_placeholder(A, "W", 2, (int64_t[]){ n, k }, wdt);
-    d->packed = pack(A, d->w, n, k, lanes, group);
-    TsAxis *i = ts_axis(A, "i", m), *j = ts_axis(A, "j", n), *r = ts_reduce_axis(A, "k", k);
-    TsExpr *prod =
-        ts_mul(A, ts_cast(A, cdt, ts_at(A, d->a, ts_var(i), ts_var(r))),
-               ts_cast(A, cdt, packed_at(A, d->packed, ts_var(j), ts_var(r), lanes, group)));
-    d->c = ts_compute(A, "C", 2, (TsAxis *[]){ i, j }, ts_sum(A, prod, 1, &r, NULL));
-    assert_non_null(d->c);
-    d->sch = ts_schedule_create(A, 1, &d->c);
-    d->s = ts_stage(d->sch, d->c);
-    TsError err;
-    d->i = ts_stage_root_axis(d->s, 0);
-    cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 1), lanes, &d->jo, &d->ji, &err), &err);
-    cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 2), group, &d->ko, &d->ki, &err), &err);
-    cgt_ok(ts_reorder(d->s, 5, (TsAxis *[]){ d->i, d->jo, d->ko, d->ji, d->ki }, &err), &err);
-}
 
 static const TsIntrin *builtin(const char *name)
 {
@@ -85,7 +38,7 @@ static bool host_has(const char *feature)
 
 /* Lowers, runs the loop interpreter and the JIT on the same inputs, and compares both
  * with the reference interpreter bit for bit. */
-static void check_dense(Dense *d, const char *name, uint64_t seed, bool jit)
+static void check_dense(CgtDense *d, const char *name, uint64_t seed, bool jit)
 {
     TsLoweredFunc *func;
     TsError err;
@@ -134,8 +87,8 @@ static void test_vnni_dense(void **state)
 {
     (void)state;
     TsArena *A = ts_arena_create();
-    Dense d;
-    dense(A, &d, 5, 48, 64, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    CgtDense d;
+    cgt_packed_dense(A, &d, 5, 48, 64, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
     TsError err;
     cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
     check_dense(&d, "dense_vnni", 11, host_has("avx512vnni"));
@@ -147,8 +100,8 @@ static void test_vnni_whole_reduction_parallel(void **state)
 {
     (void)state;
     TsArena *A = ts_arena_create();
-    Dense d;
-    dense(A, &d, 7, 32, 4, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    CgtDense d;
+    cgt_packed_dense(A, &d, 7, 32, 4, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
     TsError err;
     cgt_ok(ts_parallel(d.s, d.i, &err), &err);
     cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
@@ -174,8 +127,8 @@ static void test_refuses_wrong_extent(void **state)
 {
     (void)state;
     TsArena *A = ts_arena_create();
-    Dense d;
-    dense(A, &d, 3, 32, 16, TS_UINT8, TS_INT8, TS_INT32, 8, 4);
+    CgtDense d;
+    cgt_packed_dense(A, &d, 3, 32, 16, TS_UINT8, TS_INT8, TS_INT32, 8, 4);
     TsError err;
     cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
     expect_lower_error(d.sch,
@@ -214,8 +167,8 @@ static void test_refuses_wrong_dtype(void **state)
 {
     (void)state;
     TsArena *A = ts_arena_create();
-    Dense d;
-    dense(A, &d, 2, 16, 8, TS_INT8, TS_INT8, TS_INT32, 16, 4);
+    CgtDense d;
+    cgt_packed_dense(A, &d, 2, 16, 8, TS_INT8, TS_INT8, TS_INT32, 16, 4);
     TsError err;
     cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
     expect_lower_error(
@@ -286,8 +239,8 @@ static void test_primitive_refusals(void **state)
 {
     (void)state;
     TsArena *A = ts_arena_create();
-    Dense d;
-    dense(A, &d, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    CgtDense d;
+    cgt_packed_dense(A, &d, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
     TsError err;
     const char *before = ts_schedule_str(A, d.sch);
     assert_int_equal(ts_tensorize(d.s, d.ji, NULL, &err), TS_EINVAL);
@@ -308,8 +261,8 @@ static void test_missing_feature(void **state)
 {
     (void)state;
     TsArena *A = ts_arena_create();
-    Dense d;
-    dense(A, &d, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    CgtDense d;
+    cgt_packed_dense(A, &d, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
     TsError err;
     cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
     TsLoweredFunc *func;
@@ -331,6 +284,31 @@ static void test_missing_feature(void **state)
     ts_arena_destroy(A);
 }
 
+/* The sdot kernel built for an AArch64 core without dotprod: refused the same way. */
+static void test_missing_feature_aarch64(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 2, 8, 8, TS_INT8, TS_INT8, TS_INT32, 4, 4);
+    TsError err;
+    cgt_ok(ts_tensorize(d.s, d.ji, builtin("aarch64.sdot.s8.4x4"), &err), &err);
+    TsLoweredFunc *func;
+    cgt_ok(ts_lower(d.sch, "dense_sdot", &func, &err), &err);
+    TsTarget *target;
+    cgt_ok(ts_target_parse("llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a53", &target, &err),
+           &err);
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/tessera-tensorize-%d.o", (int)getpid());
+    assert_int_equal(ts_build_object(1, (const TsLoweredFunc *[]){ func }, target, path, &err),
+                     TS_ECODEGEN);
+    assert_non_null(strstr(err.message, "intrinsic aarch64.sdot.s8.4x4 needs the target "
+                                        "feature dotprod"));
+    assert_int_equal(access(path, F_OK), -1);
+    ts_target_free(target);
+    ts_arena_destroy(A);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_refuses_tail),
         cmocka_unit_test(test_primitive_refusals),
         cmocka_unit_test(test_missing_feature),
+        cmocka_unit_test(test_missing_feature_aarch64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
