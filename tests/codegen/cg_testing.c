@@ -104,8 +104,8 @@ static double float_rtol(TsDType dt)
 }
 
 /* The oracle on the inputs of args (or their magnitudes), outputs into fresh buffers. */
-static TsStatus run_oracle(CgtArgs *args, int num_outputs, TsTensor *const *outputs, bool magnitude,
-                           void **results, TsError *err)
+static TsStatus run_oracle(CgtArgs *args, int num_outputs, TsTensor *const *outputs,
+                           bool magnitude, void **results, TsError *err)
 {
     TsBinding bindings[2 * CGT_MAX_ARGS];
     void *copies[CGT_MAX_ARGS] = { 0 };
@@ -200,8 +200,7 @@ TsLoweredFunc *cgt_blocked_matmul(TsArena *A, const char *name, TsDType in, TsDT
     TsAxis *io, *jo, *ii, *ji, *ko, *ki;
     TsError err;
     cgt_ok(ts_tile(s, ts_stage_root_axis(s, 0), ts_stage_root_axis(s, 1), 16, 16, &io, &jo, &ii,
-                   &ji, &err),
-           &err);
+                   &ji, &err), &err);
     cgt_ok(ts_split(s, ts_stage_root_axis(s, 2), 4, &ko, &ki, &err), &err);
     cgt_ok(ts_reorder(s, 6, (TsAxis *[]){ io, jo, ko, ii, ki, ji }, &err), &err);
     cgt_ok(ts_vectorize(s, ji, &err), &err);
