@@ -31,7 +31,7 @@ TsStatus rly_pass_memory_plan(TsGraph *graph, TsError *err);
 /* ---- fold_kernels.c: host evaluation for constant folding ---- */
 
 /* The most elements a folded constant may have: bigger results stay computed at run time. */
-#define RLY_FOLD_MAX_ELEMENTS ((int64_t)1 << 26)
+#define RLY_FOLD_MAX_ELEMENTS ((int64_t)1 << 24)
 
 /* Computes node's single output on the host from its constant inputs (for Shape, from
  * its input's known shape) into *result; *result NULL when the node's op is not one the
