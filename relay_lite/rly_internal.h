@@ -149,15 +149,18 @@ typedef struct RlyGroup {
     int num_inputs;
     RlyValue **inputs; /* values read from outside: graph inputs, constants, other groups' */
     int num_outputs;
-    RlyValue **outputs; /* values read outside the group, or graph outputs */
+    RlyValue **outputs; /* values read outside the group, graph outputs, and node outputs
+                           that nothing reads (a Split piece: the kernel still writes it) */
 } RlyGroup;
 
 /* Where one intermediate tensor lives: bytes at offset in the model's arena. Graph inputs,
  * outputs and constants have no entry: the caller and the weights hold them. */
 typedef struct RlyBufferPlan {
     const RlyValue *value;
-    int64_t offset;
-    int64_t bytes;
+    int64_t offset; /* a multiple of 64 */
+    int64_t bytes;  /* the value's size rounded up to 64 (64 for an empty tensor) */
+    int first_group; /* its lifetime: the index in graph->groups of the group that writes */
+    int last_group;  /* it, and of the last group that reads it */
 } RlyBufferPlan;
 
 typedef struct RlyMemPlan {
