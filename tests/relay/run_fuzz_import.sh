@@ -15,10 +15,12 @@ fuzzer=$out/fuzz_onnx_import
 if ! "$clang" -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$layer" -I"$gen" -I"$src/include" -I"$src" \
-    "$src/tests/relay/fuzz_onnx_import.c" "$src"/relay_lite/*.c "$src"/te/*.c \
+    "$src/tests/relay/fuzz_onnx_import.c" "$src"/relay_lite/*.c "$src"/relay_lite/passes/*.c "$src"/te/*.c \
     "$src"/te/ops/*.c "$gen/onnx.proto3.pb-c.c" \
     -lprotobuf-c -lm -o "$fuzzer.new"; then
-  if ! echo 'int main(void){return 0;}' | "$clang" -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null
+  # libFuzzer brings its own main: the probe is an empty fuzz target.
+  probe='int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n){(void)d;(void)n;return 0;}'
+  if ! echo "$probe" | "$clang" -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null
   then
     echo "run_fuzz_import.sh: $clang has no libFuzzer runtime; skipped (libclang-rt-14-dev)"
     exit 77

@@ -19,7 +19,9 @@ if ! "$clang" -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
     "$src/rpc/tracker.c" "$src/rpc/tracker_pool.c" "$src/rpc/server_check.c" \
     "$src/te/error.c" "$src/te/dtype.c" "$gen/rpc.pb-c.c" \
     -lprotobuf-c -lcrypto -lm -o "$fuzzer.new"; then
-  if ! echo 'int main(void){return 0;}' | "$clang" -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null
+  # libFuzzer brings its own main: the probe is an empty fuzz target.
+  probe='int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n){(void)d;(void)n;return 0;}'
+  if ! echo "$probe" | "$clang" -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null
   then
     echo "run_fuzz.sh: $clang has no libFuzzer runtime; skipped (libclang-rt-14-dev)"
     exit 77
