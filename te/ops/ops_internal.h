@@ -71,4 +71,20 @@ TsExpr **te_op_vars(TsArena *arena, int n, TsAxis *const *axes);
 TsTensor *te_op_pad(TsArena *arena, const char *op, TsTensor *data, const TeOpShape *shape,
                     const int64_t *before, const int64_t *after, TsExpr *pad_value);
 
+/* ---- quantization parameters (quantize.c) ---- */
+
+/* A quantization parameter t (zero point, scale, multiplier, shift, bias) of dtype:
+ * NULL (allowed: *per_channel false), one element of any rank (per tensor), or, when
+ * channels > 0, a 1-D tensor of channels elements (*per_channel true). Errors name op,
+ * what and the tensor. */
+bool te_op_quant_param(TsArena *arena, const char *op, const char *what, const TsTensor *t,
+                       TsDType dtype, int64_t channels, bool *per_channel);
+/* The parameter's value at channel index c (ignored per tensor): t[0, ..., 0] or t[c]. */
+TsExpr *te_op_quant_at(TsArena *arena, TsTensor *t, bool per_channel, TsExpr *c);
+/* v - zero_point in int32 (v of an 8-bit type is widened first); v itself, widened, when
+ * zero_point is NULL. */
+TsExpr *te_op_minus_zero_point(TsArena *arena, TsExpr *v, TsDType from, TsExpr *zero_point);
+/* The dtype is int8 or uint8; `what` names the operand. */
+bool te_op_int8(TsArena *arena, const char *op, const char *what, const TsTensor *t);
+
 #endif /* TESSERA_TE_OPS_INTERNAL_H */
