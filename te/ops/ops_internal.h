@@ -52,7 +52,7 @@ int64_t te_op_num_elements(int ndim, const int64_t *dim);
 
 /* A constant of dtype with the given value, or NULL with an error naming op and what
  * when the value is not representable (not integral, out of range, not 0/1 for bool).
- * float16 constants are float32 constants cast to float16. */
+ * float16 and bfloat16 constants are float32 constants cast to their type. */
 TsExpr *te_op_const(TsArena *arena, const char *op, const char *what, TsDType dtype, double value);
 /* e converted to dtype; e itself when it already has that dtype. */
 TsExpr *te_op_cast(TsArena *arena, TsDType dtype, TsExpr *e, TsDType from);

@@ -965,6 +965,30 @@ static void run_node_test(void **state)
         .name = #test_name, .test_func = run_node_test, .initial_state = (void *)#test_name \
     }
 
+/* A vendored test Tessera refuses: it must fail to map or load, with the reason. */
+typedef struct Refusal {
+    const char *name, *reason;
+} Refusal;
+
+static void run_refused_test(void **state)
+{
+    const Refusal *r = *state;
+    char why[REPORT_MAX];
+    if (check_node_test(r->name, why, sizeof why))
+        fail_msg("%s: ran, but it should be refused with \"%s\"", r->name, r->reason);
+    if (!strstr(why, r->reason))
+        fail_msg("%s: refused with \"%s\", expected \"%s\"", r->name, why, r->reason);
+}
+
+#define NODE_REFUSED(test_name, why)                       \
+    {                                                      \
+        .name = #test_name, .test_func = run_refused_test, \
+        .initial_state = (void *)&(const Refusal)          \
+        {                                                  \
+#test_name, why                                \
+        }                                                  \
+    }
+
 static void vendored_folders_are_listed(void **state);
 
 static const struct CMUnitTest tests[] = {
@@ -1047,6 +1071,13 @@ static const struct CMUnitTest tests[] = {
     NODE_TEST(test_matmulinteger),
     NODE_TEST(test_quantizelinear),
     NODE_TEST(test_dequantizelinear),
+    NODE_REFUSED(test_quantizelinear_int16, "output dtype int16 is not int8 or uint8"),
+    NODE_REFUSED(test_dequantizelinear_uint16, "x 'x' has dtype uint16; expected uint8 or int8"),
+    NODE_REFUSED(test_quantizelinear_blocked_asymmetric,
+                 "block_size 2: blocked quantization has no Tessera operator"),
+    NODE_REFUSED(test_dequantizelinear_blocked,
+                 "block_size 2: blocked quantization has no Tessera operator"),
+    NODE_REFUSED(test_quantizelinear_int4, "INT4"),
     NODE_TEST(test_maxpool_2d_ceil_output_size_reduce_by_one),
     NODE_TEST(test_maxpool_2d_default),
     NODE_TEST(test_maxpool_2d_pads),
@@ -1087,8 +1118,8 @@ static const struct CMUnitTest tests[] = {
 
 #define NUM_TESTS ((int)(sizeof tests / sizeof tests[0]))
 
-/* Every folder in node/ is run by a NODE_TEST entry and every entry has a folder, so no
- * vendored test is silently skipped. */
+/* Every folder in node/ is run by a NODE_TEST or NODE_REFUSED entry and every entry has
+ * a folder, so no vendored test is silently skipped. */
 static void vendored_folders_are_listed(void **state)
 {
     (void)state;
@@ -1105,7 +1136,8 @@ static void vendored_folders_are_listed(void **state)
         bool listed = false;
         for (int k = 0; k < NUM_TESTS && !listed; k++)
             listed =
-                tests[k].test_func == run_node_test && strcmp(tests[k].name, entry->d_name) == 0;
+                (tests[k].test_func == run_node_test || tests[k].test_func == run_refused_test) &&
+                strcmp(tests[k].name, entry->d_name) == 0;
         if (!listed && !unlisted[0])
             snprintf(unlisted, sizeof unlisted, "%s", entry->d_name);
     }
