@@ -27,13 +27,85 @@ typedef enum TsLayout {
 
 /* C[m, n] = sum_k A[m, k] * B[k, n], with A given as [K, M] when trans_a and B as
  * [N, K] when trans_b. Operands of one dtype; the product accumulates in out_dtype
- * (e.g. int8 x int8 -> int32), or in the inputs' dtype when out_dtype.bits == 0. */
+ * (e.g. int8 x int8 -> int32), or in the inputs' dtype when out_dtype.bits == 0.
+ * bfloat16 operands need out_dtype float32: each operand is cast to float32 (exact), so
+ * the products are exact and the sum is a float32 sum, as bf16 dot-product hardware
+ * computes; float16 likewise. */
 TsTensor *ts_op_matmul(TsArena *arena, TsTensor *a, TsTensor *b, bool trans_a, bool trans_b,
                        TsDType out_dtype);
 /* TVM's dense: out[n, m] = sum_k data[n, k] * weight[m, k] (+ bias[m] when bias is
  * not NULL). */
 TsTensor *ts_op_dense(TsArena *arena, TsTensor *data, TsTensor *weight, TsTensor *bias,
                       TsDType out_dtype);
+
+/* ONNX MatMulInteger: a [..., M, K] times b [..., K, N] with numpy's matmul rules (a
+ * 1-D a is [1, K] and a 1-D b is [K, 1], the added dimension dropped from the result;
+ * batch dimensions broadcast), uint8 or int8 operands (they may differ), int32 output:
+ *   out[..., m, n] = sum_k (a[..., m, k] - a_zp) * (b[..., k, n] - b_zp).
+ * Zero points, of their operand's dtype, NULL for 0: one element (per tensor); for a a
+ * 1-D tensor of M elements (per row) or a tensor of a's rank shaped [..., M, 1] whose
+ * batch dimensions are 1 or a's; for b a 1-D tensor of N elements (per column) or one
+ * shaped [..., 1, N]. Tagged "matmul_integer". */
+TsTensor *ts_op_matmul_integer(TsArena *arena, TsTensor *a, TsTensor *b, TsTensor *a_zero_point,
+                               TsTensor *b_zero_point);
+/* Integer dense: out[n, m] = sum_k (data[n, k] - data_zp) * (weight[m, k] - weight_zp[m]),
+ * data and weight uint8 or int8, int32 output; data_zero_point one element, weight's
+ * one element or [M] (per output channel); NULL for 0. Tagged "dense_integer" (without
+ * zero points the body is the plain int32 product, as ts_op_dense with out_dtype int32). */
+TsTensor *ts_op_dense_integer(TsArena *arena, TsTensor *data, TsTensor *weight,
+                              TsTensor *data_zero_point, TsTensor *weight_zero_point);
+
+/* ---- quantization (ONNX QuantizeLinear / DequantizeLinear, and requantize) ----
+ *
+ * Per-tensor parameters are tensors of one element (any rank); per-channel ones are 1-D
+ * with the extent of the data's dimension `axis` (negative counts from the end). Scales
+ * and zero points are run-time data: a builder checks their dtypes and shapes; an
+ * importer that holds their values checks them with ts_quant_check_scales. */
+
+/* ONNX QuantizeLinear on float32 x: y = saturate(round_half_even(x / scale) + zero_point),
+ * the division in float32 as ONNX's reference computes it; scale float32; zero_point
+ * int8 or uint8 (NULL: 0 and uint8 output unless out_dtype says int8). out_dtype bits == 0
+ * means the zero point's dtype; otherwise it must be int8 or uint8 and match it. A NaN
+ * quotient gives the lowest value of the output type. Tagged "quantize_linear". */
+TsTensor *ts_op_quantize_linear(TsArena *arena, TsTensor *x, TsTensor *scale, TsTensor *zero_point,
+                                int axis, TsDType out_dtype);
+/* ONNX DequantizeLinear: y = float32(x - zero_point) * scale (float32), x int8, uint8 or
+ * int32 (int32 takes no zero point, as in ONNX). Tagged "dequantize_linear". */
+TsTensor *ts_op_dequantize_linear(TsArena *arena, TsTensor *x, TsTensor *scale,
+                                  TsTensor *zero_point, int axis);
+
+typedef struct TsRequantizeAttrs {
+    TsDType out_dtype; /* int8 or uint8 */
+    int axis;          /* the channel dimension per-channel parameters follow */
+    bool relu;         /* y = max(y, zero_point): ReLU in the quantized domain */
+    /* Clip in the quantized domain, applied last: out_dtype's range by default. */
+    int64_t clip_min, clip_max;
+} TsRequantizeAttrs;
+
+/* int8 or uint8 output (relu off, clip the full range), channels on axis 1 (NCHW). */
+TsRequantizeAttrs ts_requantize_attrs_default(TsDType out_dtype);
+/* int32 data (an accumulator) to int8/uint8 with a float32 scale:
+ *   acc = data + bias (int32, wrapping; bias NULL, one element or per channel)
+ *   y = clip(saturate(round_half_even(float32(acc) / scale) + zero_point))
+ * float32(acc) rounds to nearest even; the rest is ts_op_quantize_linear's arithmetic, so
+ * the result equals QuantizeLinear of float32(acc). zero_point of out_dtype, or NULL.
+ * Tagged "requantize". */
+TsTensor *ts_op_requantize(TsArena *arena, TsTensor *data, TsTensor *bias, TsTensor *scale,
+                           TsTensor *zero_point, const TsRequantizeAttrs *attrs);
+/* The same with a fixed-point scale, as gemmlowp and TensorFlow Lite compute it
+ * (MultiplyByQuantizedMultiplier): multiplier int32 (the scale's mantissa in Q0.31),
+ * shift int32 (> 0 a left shift applied to acc first, wrapping; < 0 a rounding right
+ * shift after), both one element or per channel:
+ *   y = clip(saturate(RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(
+ *           acc << max(shift, 0), multiplier), max(-shift, 0)) + zero_point))
+ * A shift outside [-31, 30] is an evaluation error. Tagged "requantize". */
+TsTensor *ts_op_requantize_fixed(TsArena *arena, TsTensor *data, TsTensor *bias,
+                                 TsTensor *multiplier, TsTensor *shift, TsTensor *zero_point,
+                                 const TsRequantizeAttrs *attrs);
+/* TS_OK when every scale is finite and > 0; otherwise TS_EINVAL naming what, the index
+ * and the value ("conv1.scale[3] = 0: a scale must be finite and > 0"). */
+TsStatus ts_quant_check_scales(const float *scales, int64_t count, const char *what,
+                               TsError *err);
 
 /* ---- convolution and pooling ---- */
 
@@ -43,7 +115,8 @@ typedef struct TsConv2dAttrs {
     int64_t dilation[2]; /* height, width; >= 1 */
     int64_t groups;      /* divides in and out channels; == channels for depthwise */
     TsLayout layout;
-    TsDType out_dtype;   /* accumulation and output type; bits == 0 means the input's */
+    TsDType out_dtype;   /* accumulation and output type; bits == 0 means the input's;
+                          * float32 for bfloat16 data (see ts_op_matmul) */
 } TsConv2dAttrs;
 
 /* Stride 1, no padding, dilation 1, one group, NCHW, output in the input's dtype. */
@@ -52,6 +125,21 @@ TsConv2dAttrs ts_conv2d_attrs_default(void);
  * is a separate "pad" stage feeding the convolution when any side is non-zero. */
 TsTensor *ts_op_conv2d(TsArena *arena, TsTensor *data, TsTensor *weight,
                        const TsConv2dAttrs *attrs);
+
+/* ONNX ConvInteger: data and weight uint8 or int8 (they may differ), int32 output,
+ *   out[n, f, y, x] = sum over (c, ky, kx) of (data - data_zp) * (weight[f] - weight_zp[f])
+ * accumulated in int32 (wrapping). The padding holds data_zp, so a padded position adds
+ * nothing (ONNX's reference pads the zero-point-shifted data with zeros). Zero points:
+ * NULL for 0; data_zero_point one element (any rank: [] or [1]) of data's dtype;
+ * weight_zero_point one element or a 1-D tensor of out_channels elements of weight's
+ * dtype. attrs->out_dtype must be int32 or bits == 0; both layouts are accepted (ONNX
+ * has NCHW). Without zero points the body is plain cast(int32, data) * cast(int32,
+ * weight), the form ts_op_conv2d gives int8 data with out_dtype int32; the stages are
+ * tagged "conv2d_integer_nchw" (or _nhwc; "group_"/"depthwise_" prefixes as for conv2d)
+ * when a zero point is given. */
+TsTensor *ts_op_conv2d_integer(TsArena *arena, TsTensor *data, TsTensor *weight,
+                               TsTensor *data_zero_point, TsTensor *weight_zero_point,
+                               const TsConv2dAttrs *attrs);
 
 typedef enum TsPoolKind { TS_POOL_MAX = 0, TS_POOL_AVG = 1 } TsPoolKind;
 

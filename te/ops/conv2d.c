@@ -1,6 +1,9 @@
 /* 2-D convolution of the operator library: ts_op_conv2d in NCHW (OIHW weights) and
  * NHWC (HWIO weights), with stride, asymmetric padding, dilation and groups (grouped
- * and depthwise convolution).
+ * and depthwise convolution), and ts_op_conv2d_integer (ONNX ConvInteger: uint8/int8
+ * operands with zero points, int32 accumulation), which is the same convolution with
+ * the zero points subtracted from each operand and the padding filled with the data's
+ * zero point.
  *
  * Padding is its own "pad" stage feeding the convolution, as in TVM's topi, so a
  * schedule can inline it or compute it at a tile; the convolution itself is one
@@ -18,8 +21,14 @@ typedef struct ConvShape {
     int64_t batch, in_c, in_h, in_w;           /* data */
     int64_t out_c, group_in_c, kern_h, kern_w; /* weight */
     int64_t out_h, out_w;
-    TsDType in_dtype, acc_dtype;
+    TsDType in_dtype, weight_dtype, acc_dtype;
 } ConvShape;
+
+/* The zero points of an integer convolution; all NULL for ts_op_conv2d. */
+typedef struct ZeroPoints {
+    TsTensor *data, *weight;
+    bool weight_per_channel;
+} ZeroPoints;
 
 TsConv2dAttrs ts_conv2d_attrs_default(void)
 {
@@ -56,9 +65,27 @@ static bool check_attrs(TsArena *arena, const TsConv2dAttrs *attrs)
     return true;
 }
 
-/* Reads the extents of data (NCHW or NHWC) and weight (OIHW or HWIO). */
+/* The dtypes of an integer convolution: uint8/int8 operands, int32 accumulation. */
+static bool integer_dtypes(TsArena *arena, TsTensor *data, TsTensor *weight,
+                           const TsConv2dAttrs *attrs, ConvShape *s)
+{
+    char buf[TS_DTYPE_STR_MAX];
+
+    if (!te_op_int8(arena, op, "data", data) || !te_op_int8(arena, op, "weight", weight))
+        return false;
+    if (attrs->out_dtype.bits != 0 && !ts_dtype_eq(attrs->out_dtype, TS_INT32)) {
+        ts_arena_fail(arena, TS_EINVAL, "conv2d: integer convolution accumulates in int32, "
+                      "out_dtype %s given", ts_dtype_str(attrs->out_dtype, buf));
+        return false;
+    }
+    s->acc_dtype = TS_INT32;
+    return true;
+}
+
+/* Reads the extents of data (NCHW or NHWC) and weight (OIHW or HWIO), and the dtypes:
+ * one for both operands, or with integer, uint8/int8 each. */
 static bool read_shapes(TsArena *arena, TsTensor *data, TsTensor *weight,
-                        const TsConv2dAttrs *attrs, ConvShape *s)
+                        const TsConv2dAttrs *attrs, bool integer, ConvShape *s)
 {
     TeOpShape sd, sw;
     bool nchw = attrs->layout == TS_LAYOUT_NCHW;
@@ -66,11 +93,13 @@ static bool read_shapes(TsArena *arena, TsTensor *data, TsTensor *weight,
     if (!te_op_tensor(arena, op, "data", data, &sd) ||
         !te_op_tensor(arena, op, "weight", weight, &sw) ||
         !te_op_rank(arena, op, "data", data, &sd, 4) ||
-        !te_op_rank(arena, op, "weight", weight, &sw, 4) ||
-        !te_op_same_dtype(arena, op, "data", data, "weight", weight))
+        !te_op_rank(arena, op, "weight", weight, &sw, 4))
         return false;
     s->in_dtype = ts_tensor_dtype(data);
-    if (!te_op_accum_dtype(arena, op, s->in_dtype, attrs->out_dtype, &s->acc_dtype))
+    s->weight_dtype = ts_tensor_dtype(weight);
+    if (integer ? !integer_dtypes(arena, data, weight, attrs, s)
+                : !te_op_same_dtype(arena, op, "data", data, "weight", weight) ||
+                      !te_op_accum_dtype(arena, op, s->in_dtype, attrs->out_dtype, &s->acc_dtype))
         return false;
     s->batch = sd.dim[0];
     s->in_c = sd.dim[nchw ? 1 : 3];
@@ -122,9 +151,10 @@ static bool out_extent(TsArena *arena, const char *dim, int64_t in, int64_t pad_
     return true;
 }
 
-/* The "pad" stage, or data itself when no side is padded. */
+/* The "pad" stage, or data itself when no side is padded. The padding holds the data's
+ * zero point (0 when there is none). */
 static TsTensor *pad_input(TsArena *arena, TsTensor *data, const ConvShape *s,
-                           const TsConv2dAttrs *attrs)
+                           const TsConv2dAttrs *attrs, const ZeroPoints *zp)
 {
     const int64_t *p = attrs->padding;
     bool nchw = attrs->layout == TS_LAYOUT_NCHW;
@@ -138,8 +168,9 @@ static TsTensor *pad_input(TsArena *arena, TsTensor *data, const ConvShape *s,
         before[1] = p[0], before[2] = p[1], before[3] = 0;
         after[1] = p[2], after[2] = p[3], after[3] = 0;
     }
-    return te_op_pad(arena, op, data, &shape, before, after,
-                     te_op_const(arena, op, "padding value", s->in_dtype, 0.0));
+    TsExpr *value = zp->data ? te_op_quant_at(arena, zp->data, false, NULL)
+                             : te_op_const(arena, op, "padding value", s->in_dtype, 0.0);
+    return te_op_pad(arena, op, data, &shape, before, after, value);
 }
 
 /* The data channel read for output channel f and in-channel rc of its group. */
@@ -156,20 +187,39 @@ static TsExpr *in_channel(TsArena *arena, const ConvShape *s, int64_t groups, Ts
     return ts_add(arena, te_op_scale(arena, group, s->group_in_c), rc);
 }
 
-static const char *conv_tag(const ConvShape *s, const TsConv2dAttrs *attrs)
+static const char *conv_tag(const ConvShape *s, const TsConv2dAttrs *attrs, const ZeroPoints *zp)
 {
-    bool nchw = attrs->layout == TS_LAYOUT_NCHW;
+    static const char *const tags[2][3][2] = {
+        { { "conv2d_nchw", "conv2d_nhwc" },
+          { "depthwise_conv2d_nchw", "depthwise_conv2d_nhwc" },
+          { "group_conv2d_nchw", "group_conv2d_nhwc" } },
+        { { "conv2d_integer_nchw", "conv2d_integer_nhwc" },
+          { "depthwise_conv2d_integer_nchw", "depthwise_conv2d_integer_nhwc" },
+          { "group_conv2d_integer_nchw", "group_conv2d_integer_nhwc" } },
+    };
+    int kind = attrs->groups == 1 ? 0 : attrs->groups == s->in_c ? 1 : 2;
+    bool zero_points = zp->data || zp->weight;
 
-    if (attrs->groups == 1)
-        return nchw ? "conv2d_nchw" : "conv2d_nhwc";
-    if (attrs->groups == s->in_c)
-        return nchw ? "depthwise_conv2d_nchw" : "depthwise_conv2d_nhwc";
-    return nchw ? "group_conv2d_nchw" : "group_conv2d_nhwc";
+    return tags[zero_points][kind][attrs->layout == TS_LAYOUT_NCHW ? 0 : 1];
+}
+
+/* One term of the sum: the operands in the accumulation dtype, less their zero points. */
+static TsExpr *term(TsArena *arena, const ConvShape *s, const ZeroPoints *zp, TsExpr *in_val,
+                    TsExpr *w_val, TsExpr *f)
+{
+    if (!zp->data && !zp->weight)
+        return ts_mul(arena, te_op_cast(arena, s->acc_dtype, in_val, s->in_dtype),
+                      te_op_cast(arena, s->acc_dtype, w_val, s->weight_dtype));
+    TsExpr *data_zp = zp->data ? te_op_quant_at(arena, zp->data, false, NULL) : NULL;
+    TsExpr *weight_zp =
+        zp->weight ? te_op_quant_at(arena, zp->weight, zp->weight_per_channel, f) : NULL;
+    return ts_mul(arena, te_op_minus_zero_point(arena, in_val, s->in_dtype, data_zp),
+                  te_op_minus_zero_point(arena, w_val, s->weight_dtype, weight_zp));
 }
 
 /* The convolution stage over the (possibly padded) input src. */
 static TsTensor *convolve(TsArena *arena, TsTensor *src, TsTensor *weight, const ConvShape *s,
-                          const TsConv2dAttrs *attrs)
+                          const TsConv2dAttrs *attrs, const ZeroPoints *zp)
 {
     bool nchw = attrs->layout == TS_LAYOUT_NCHW;
     TsAxis *n = ts_axis(arena, "n", s->batch), *f = ts_axis(arena, "f", s->out_c);
@@ -188,8 +238,7 @@ static TsTensor *convolve(TsArena *arena, TsTensor *src, TsTensor *weight, const
                           : ts_at(arena, src, ts_var(n), row, col, cin);
     TsExpr *w_val = nchw ? ts_at(arena, weight, ts_var(f), rc_index, ts_var(ry), ts_var(rx))
                          : ts_at(arena, weight, ts_var(ry), ts_var(rx), rc_index, ts_var(f));
-    TsExpr *prod = ts_mul(arena, te_op_cast(arena, s->acc_dtype, in_val, s->in_dtype),
-                          te_op_cast(arena, s->acc_dtype, w_val, s->in_dtype));
+    TsExpr *prod = term(arena, s, zp, in_val, w_val, ts_var(f));
     TsExpr *sum = s->group_in_c > 1 ? ts_sum(arena, prod, 3, (TsAxis *[]){ rc, ry, rx }, NULL)
                                     : ts_sum(arena, prod, 2, (TsAxis *[]){ ry, rx }, NULL);
     TsAxis *out_axes[4] = { n, f, y, x };
@@ -197,20 +246,42 @@ static TsTensor *convolve(TsArena *arena, TsTensor *src, TsTensor *weight, const
     if (!nchw) {
         out_axes[1] = y, out_axes[2] = x, out_axes[3] = f;
     }
-    return ts_compute_tagged(arena, op, conv_tag(s, attrs), 4, out_axes, sum);
+    return ts_compute_tagged(arena, op, conv_tag(s, attrs, zp), 4, out_axes, sum);
 }
 
-TsTensor *ts_op_conv2d(TsArena *arena, TsTensor *data, TsTensor *weight, const TsConv2dAttrs *attrs)
+/* Both builders: checks, then the pad and convolution stages. */
+static TsTensor *conv2d(TsArena *arena, TsTensor *data, TsTensor *weight,
+                        const TsConv2dAttrs *attrs, bool integer, ZeroPoints *zp)
 {
     ConvShape s;
+    bool data_pc;
 
     if (arena == NULL || !check_attrs(arena, attrs) ||
-        !read_shapes(arena, data, weight, attrs, &s) || !check_channels(arena, &s, attrs->groups))
+        !read_shapes(arena, data, weight, attrs, integer, &s) ||
+        !check_channels(arena, &s, attrs->groups))
+        return NULL;
+    if (!te_op_quant_param(arena, op, "data_zero_point", zp->data, s.in_dtype, 0, &data_pc) ||
+        !te_op_quant_param(arena, op, "weight_zero_point", zp->weight, s.weight_dtype, s.out_c,
+                           &zp->weight_per_channel))
         return NULL;
     if (!out_extent(arena, "height", s.in_h, attrs->padding[0], attrs->padding[2], s.kern_h,
                     attrs->dilation[0], attrs->stride[0], &s.out_h) ||
         !out_extent(arena, "width", s.in_w, attrs->padding[1], attrs->padding[3], s.kern_w,
                     attrs->dilation[1], attrs->stride[1], &s.out_w))
         return NULL;
-    return convolve(arena, pad_input(arena, data, &s, attrs), weight, &s, attrs);
+    return convolve(arena, pad_input(arena, data, &s, attrs, zp), weight, &s, attrs, zp);
+}
+
+TsTensor *ts_op_conv2d(TsArena *arena, TsTensor *data, TsTensor *weight, const TsConv2dAttrs *attrs)
+{
+    ZeroPoints none = { NULL, NULL, false };
+    return conv2d(arena, data, weight, attrs, false, &none);
+}
+
+TsTensor *ts_op_conv2d_integer(TsArena *arena, TsTensor *data, TsTensor *weight,
+                               TsTensor *data_zero_point, TsTensor *weight_zero_point,
+                               const TsConv2dAttrs *attrs)
+{
+    ZeroPoints zp = { data_zero_point, weight_zero_point, false };
+    return conv2d(arena, data, weight, attrs, true, &zp);
 }

@@ -52,7 +52,7 @@ int64_t te_op_num_elements(int ndim, const int64_t *dim);
 
 /* A constant of dtype with the given value, or NULL with an error naming op and what
  * when the value is not representable (not integral, out of range, not 0/1 for bool).
- * float16 constants are float32 constants cast to float16. */
+ * float16 and bfloat16 constants are float32 constants cast to their type. */
 TsExpr *te_op_const(TsArena *arena, const char *op, const char *what, TsDType dtype, double value);
 /* e converted to dtype; e itself when it already has that dtype. */
 TsExpr *te_op_cast(TsArena *arena, TsDType dtype, TsExpr *e, TsDType from);
@@ -90,5 +90,21 @@ TsTensor *te_op_unary(TsArena *arena, const char *op, TsTensor *data, bool need_
 /* erf(x) for a float32 or float64 expression (Abramowitz and Stegun 7.1.26, absolute
  * error below 1.5e-7, evaluated in float64). */
 TsExpr *te_op_erf_expr(TsArena *arena, TsExpr *x, TsDType dtype);
+
+/* ---- quantization parameters (quantize.c) ---- */
+
+/* A quantization parameter t (zero point, scale, multiplier, shift, bias) of dtype:
+ * NULL (allowed: *per_channel false), one element of any rank (per tensor), or, when
+ * channels > 0, a 1-D tensor of channels elements (*per_channel true). Errors name op,
+ * what and the tensor. */
+bool te_op_quant_param(TsArena *arena, const char *op, const char *what, const TsTensor *t,
+                       TsDType dtype, int64_t channels, bool *per_channel);
+/* The parameter's value at channel index c (ignored per tensor): t[0, ..., 0] or t[c]. */
+TsExpr *te_op_quant_at(TsArena *arena, TsTensor *t, bool per_channel, TsExpr *c);
+/* v - zero_point in int32 (v of an 8-bit type is widened first); v itself, widened, when
+ * zero_point is NULL. */
+TsExpr *te_op_minus_zero_point(TsArena *arena, TsExpr *v, TsDType from, TsExpr *zero_point);
+/* The dtype is int8 or uint8; `what` names the operand. */
+bool te_op_int8(TsArena *arena, const char *op, const char *what, const TsTensor *t);
 
 #endif /* TESSERA_TE_OPS_INTERNAL_H */

@@ -655,6 +655,78 @@ static TsTensor *map_reshape(Mapping *m)
     return ts_op_reshape(m->arena, operand(m, 0), ndim, shape);
 }
 
+/* ---- quantized operators ---- */
+
+/* An optional input: its placeholder, or NULL when the node omits it. */
+static TsTensor *optional_operand(Mapping *m, int k)
+{
+    return has_operand(m, k) ? operand(m, k) : NULL;
+}
+
+static TsTensor *map_conv_integer(Mapping *m)
+{
+    TsTensor *x = operand(m, 0), *w = operand(m, 1);
+    if (!require_rank(m, x, 4, "the input") || !require_rank(m, w, 4, "the weight"))
+        return NULL;
+    int64_t in_hw[2] = { ts_tensor_dim(x, 2), ts_tensor_dim(x, 3) };
+    int64_t kernel[2] = { ts_tensor_dim(w, 2), ts_tensor_dim(w, 3) };
+    Window win;
+    int64_t group = 1;
+    if (!read_window(m, in_hw, kernel, &win) || !attr_int(m, "group", 1, &group))
+        return NULL;
+    TsConv2dAttrs attrs = ts_conv2d_attrs_default();
+    for (int d = 0; d < 2; d++) {
+        attrs.stride[d] = win.stride[d];
+        attrs.dilation[d] = win.dilation[d];
+    }
+    memcpy(attrs.padding, win.pads, sizeof attrs.padding);
+    attrs.groups = group;
+    return ts_op_conv2d_integer(m->arena, x, w, optional_operand(m, 2), optional_operand(m, 3),
+                                &attrs);
+}
+
+static TsTensor *map_matmul_integer(Mapping *m)
+{
+    return ts_op_matmul_integer(m->arena, operand(m, 0), operand(m, 1), optional_operand(m, 2),
+                                optional_operand(m, 3));
+}
+
+/* axis, and block_size, which must be 0 (blocked quantization has no Tessera operator). */
+static bool quant_axis(Mapping *m, int64_t *axis)
+{
+    int64_t block_size = 0;
+    if (!attr_int(m, "axis", 1, axis) || !attr_int(m, "block_size", 0, &block_size))
+        return false;
+    if (block_size != 0) {
+        map_error(m, "block_size %" PRId64 ": blocked quantization has no Tessera operator",
+                  block_size);
+        return false;
+    }
+    return true;
+}
+
+static TsTensor *map_quantize_linear(Mapping *m)
+{
+    int64_t axis, output_dtype = 0;
+    TsDType out = { 0, 0, 0 };
+    if (!quant_axis(m, &axis) || !attr_int(m, "output_dtype", 0, &output_dtype))
+        return NULL;
+    if (output_dtype != 0 && !rly_dtype_of_onnx((int32_t)output_dtype, &out))
+        return map_error(m, "output_dtype %s has no Tessera type",
+                         onnx_type_name((int32_t)output_dtype));
+    return ts_op_quantize_linear(m->arena, operand(m, 0), operand(m, 1), optional_operand(m, 2),
+                                 (int)axis, out);
+}
+
+static TsTensor *map_dequantize_linear(Mapping *m)
+{
+    int64_t axis;
+    if (!quant_axis(m, &axis))
+        return NULL;
+    return ts_op_dequantize_linear(m->arena, operand(m, 0), operand(m, 1), optional_operand(m, 2),
+                                   (int)axis);
+}
+
 typedef TsTensor *(*MapFn)(Mapping *m);
 
 static const struct {
@@ -676,6 +748,10 @@ static const struct {
     { "Concat", map_concat },
     { "Flatten", map_flatten },
     { "Reshape", map_reshape },
+    { "ConvInteger", map_conv_integer },
+    { "MatMulInteger", map_matmul_integer },
+    { "QuantizeLinear", map_quantize_linear },
+    { "DequantizeLinear", map_dequantize_linear },
 };
 
 /* Builds the Tessera DAG of the test's node; NULL with the reason in the arena. */
@@ -889,6 +965,30 @@ static void run_node_test(void **state)
         .name = #test_name, .test_func = run_node_test, .initial_state = (void *)#test_name \
     }
 
+/* A vendored test Tessera refuses: it must fail to map or load, with the reason. */
+typedef struct Refusal {
+    const char *name, *reason;
+} Refusal;
+
+static void run_refused_test(void **state)
+{
+    const Refusal *r = *state;
+    char why[REPORT_MAX];
+    if (check_node_test(r->name, why, sizeof why))
+        fail_msg("%s: ran, but it should be refused with \"%s\"", r->name, r->reason);
+    if (!strstr(why, r->reason))
+        fail_msg("%s: refused with \"%s\", expected \"%s\"", r->name, why, r->reason);
+}
+
+#define NODE_REFUSED(test_name, why)                       \
+    {                                                      \
+        .name = #test_name, .test_func = run_refused_test, \
+        .initial_state = (void *)&(const Refusal)          \
+        {                                                  \
+#test_name, why                                \
+        }                                                  \
+    }
+
 static void vendored_folders_are_listed(void **state);
 
 static const struct CMUnitTest tests[] = {
@@ -913,6 +1013,7 @@ static const struct CMUnitTest tests[] = {
     NODE_TEST(test_basic_conv_with_padding),
     NODE_TEST(test_basic_conv_without_padding),
     NODE_TEST(test_conv_with_strides_no_padding),
+    NODE_TEST(test_convinteger_without_padding),
     NODE_TEST(test_Conv2d),
     NODE_TEST(test_Conv2d_depthwise),
     NODE_TEST(test_Conv2d_depthwise_padded),
@@ -967,6 +1068,16 @@ static const struct CMUnitTest tests[] = {
     NODE_TEST(test_gemm_transposeB),
     NODE_TEST(test_globalaveragepool),
     NODE_TEST(test_matmul_2d),
+    NODE_TEST(test_matmulinteger),
+    NODE_TEST(test_quantizelinear),
+    NODE_TEST(test_dequantizelinear),
+    NODE_REFUSED(test_quantizelinear_int16, "output dtype int16 is not int8 or uint8"),
+    NODE_REFUSED(test_dequantizelinear_uint16, "x 'x' has dtype uint16; expected uint8 or int8"),
+    NODE_REFUSED(test_quantizelinear_blocked_asymmetric,
+                 "block_size 2: blocked quantization has no Tessera operator"),
+    NODE_REFUSED(test_dequantizelinear_blocked,
+                 "block_size 2: blocked quantization has no Tessera operator"),
+    NODE_REFUSED(test_quantizelinear_int4, "INT4"),
     NODE_TEST(test_maxpool_2d_ceil_output_size_reduce_by_one),
     NODE_TEST(test_maxpool_2d_default),
     NODE_TEST(test_maxpool_2d_pads),
@@ -1007,8 +1118,8 @@ static const struct CMUnitTest tests[] = {
 
 #define NUM_TESTS ((int)(sizeof tests / sizeof tests[0]))
 
-/* Every folder in node/ is run by a NODE_TEST entry and every entry has a folder, so no
- * vendored test is silently skipped. */
+/* Every folder in node/ is run by a NODE_TEST or NODE_REFUSED entry and every entry has
+ * a folder, so no vendored test is silently skipped. */
 static void vendored_folders_are_listed(void **state)
 {
     (void)state;
@@ -1025,7 +1136,8 @@ static void vendored_folders_are_listed(void **state)
         bool listed = false;
         for (int k = 0; k < NUM_TESTS && !listed; k++)
             listed =
-                tests[k].test_func == run_node_test && strcmp(tests[k].name, entry->d_name) == 0;
+                (tests[k].test_func == run_node_test || tests[k].test_func == run_refused_test) &&
+                strcmp(tests[k].name, entry->d_name) == 0;
         if (!listed && !unlisted[0])
             snprintf(unlisted, sizeof unlisted, "%s", entry->d_name);
     }

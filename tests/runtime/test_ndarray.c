@@ -254,10 +254,32 @@ static void test_copy_errors(void **state)
     ts_ndarray_release(ints);
 }
 
+/* bfloat16 arrays: 2-byte elements, DLPack code 4 in the DLTensor a kernel sees, and a
+ * copy to a float16 array of the same size refused (the dtypes differ). */
+static void test_bfloat16(void **state)
+{
+    (void)state;
+    TsError err;
+    int64_t shape[2] = { 3, 5 };
+    TsNDArray *a = new_array(2, shape, TS_BFLOAT16);
+    assert_int_equal(ts_ndarray_nbytes(a), 30);
+    TsDLTensor *t = ts_ndarray_dltensor(a);
+    assert_int_equal(t->dtype.code, 4);
+    assert_int_equal(t->dtype.bits, 16);
+    TsNDArray *half = new_array(2, shape, TS_FLOAT16);
+    assert_status(ts_ndarray_copy(a, half, &err), err, TS_EINVAL,
+                  "from bfloat16[3, 5] (30 bytes) to float16[3, 5] (30 bytes)");
+    uint16_t bytes[15] = { 0x3f80 };
+    assert_ok(ts_ndarray_copy_from_bytes(a, bytes, sizeof bytes, &err), err);
+    ts_ndarray_release(a);
+    ts_ndarray_release(half);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_layout),
+        cmocka_unit_test(test_bfloat16),
         cmocka_unit_test(test_empty_alignment_of_odd_sizes),
         cmocka_unit_test(test_empty_scalar_and_zero_size),
         cmocka_unit_test(test_empty_errors),
