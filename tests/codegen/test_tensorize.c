@@ -22,6 +22,7 @@
 #include "tessera/intrin.h"
 
 #define VNNI "x86.vnni.u8s8.16x4"
+#define BF16 "x86.avx512bf16.f32.16x2"
 
 static const TsIntrin *builtin(const char *name)
 {
@@ -65,8 +66,12 @@ static void check_dense(CgtDense *d, const char *name, uint64_t seed, bool jit)
 static void test_builtins_registered(void **state)
 {
     (void)state;
-    static const char *const names[] = { VNNI, "aarch64.sdot.s8.4x4", "aarch64.udot.u8.4x4",
-                                         "aarch64.smull.s8.4x4", "aarch64.umull.u8.4x4" };
+    static const char *const names[] = { VNNI,
+                                         BF16,
+                                         "aarch64.sdot.s8.4x4",
+                                         "aarch64.udot.u8.4x4",
+                                         "aarch64.smull.s8.4x4",
+                                         "aarch64.umull.u8.4x4" };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const TsIntrin *in = builtin(names[i]);
         assert_string_equal(ts_intrin_name(in), names[i]);
@@ -76,7 +81,7 @@ static void test_builtins_registered(void **state)
     assert_int_equal(ts_intrin_feature(builtin(VNNI), 0)[0], 'a');
     assert_string_equal(ts_intrin_feature(builtin(VNNI), 0), "avx512vnni");
     assert_null(ts_intrin_lookup("x86.no.such"));
-    assert_true(ts_intrin_count() >= 5);
+    assert_true(ts_intrin_count() >= 6);
     TsError err;
     assert_int_equal(ts_intrin_register(builtin(VNNI), &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "registered already"));
@@ -106,6 +111,20 @@ static void test_vnni_whole_reduction_parallel(void **state)
     cgt_ok(ts_parallel(d.s, d.i, &err), &err);
     cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
     check_dense(&d, "dense_vnni_k4", 12, host_has("avx512vnni"));
+    ts_arena_destroy(A);
+}
+
+/* bfloat16 x bfloat16 -> float32 with vdpbf16ps; k = 38 (19 pairs), floats compared
+ * within the float32 tolerance of cg_testing.h. */
+static void test_bf16_dense(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 3, 32, 38, TS_BFLOAT16, TS_BFLOAT16, TS_FLOAT32, 16, 2);
+    TsError err;
+    cgt_ok(ts_tensorize(d.s, d.ji, builtin(BF16), &err), &err);
+    check_dense(&d, "dense_bf16", 13, host_has("avx512bf16"));
     ts_arena_destroy(A);
 }
 
@@ -315,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_builtins_registered),
         cmocka_unit_test(test_vnni_dense),
         cmocka_unit_test(test_vnni_whole_reduction_parallel),
+        cmocka_unit_test(test_bf16_dense),
         cmocka_unit_test(test_refuses_wrong_extent),
         cmocka_unit_test(test_refuses_wrong_stride),
         cmocka_unit_test(test_refuses_wrong_dtype),
