@@ -114,6 +114,33 @@ static void test_vnni_whole_reduction_parallel(void **state)
     ts_arena_destroy(A);
 }
 
+/* The reduce loop outside the region unrolled (the first-iteration test folds away) and
+ * the column blocks parallel. */
+static void test_vnni_unrolled_outer_reduce(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 4, 32, 16, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    TsError err;
+    cgt_ok(ts_reorder(d.s, 2, (TsAxis *[]){ d.jo, d.i }, &err), &err);
+    cgt_ok(ts_parallel(d.s, d.jo, &err), &err);
+    cgt_ok(ts_unroll(d.s, d.ko, &err), &err);
+    cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
+    TsLoweredFunc *func;
+    cgt_ok(ts_lower(d.sch, "dense_vnni_unrolled", &func, &err), &err);
+    const char *text = ts_lowered_str(A, func);
+    /* Four copies of the update, one reset, no test of k.outer left. */
+    int updates = 0;
+    for (const char *p = text; (p = strstr(p, "tensorize " VNNI ".update")); p++)
+        updates++;
+    assert_int_equal(updates, 4);
+    assert_non_null(strstr(text, "tensorize " VNNI ".reset"));
+    assert_null(strstr(text, "k.outer"));
+    check_dense(&d, "dense_vnni_unrolled", 14, host_has("avx512vnni"));
+    ts_arena_destroy(A);
+}
+
 /* bfloat16 x bfloat16 -> float32 with vdpbf16ps; k = 38 (19 pairs), floats compared
  * within the float32 tolerance of cg_testing.h. */
 static void test_bf16_dense(void **state)
@@ -253,6 +280,31 @@ static void test_refuses_tail(void **state)
     ts_arena_destroy(A);
 }
 
+/* A loop of the region that is vectorized, and a stage computed inside the region. */
+static void test_refuses_annotation_and_attached_stage(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    TsError err;
+    cgt_ok(ts_vectorize(d.s, d.ji, &err), &err);
+    cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
+    expect_lower_error(
+        d.sch, (const char *[]){ "tensorize C at j.inner", "loop j.inner is vectorized", NULL });
+    ts_arena_destroy(A); /* it holds the first error */
+    A = ts_arena_create();
+    CgtDense e;
+    cgt_packed_dense(A, &e, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    cgt_ok(ts_compute_at(ts_stage(e.sch, e.packed), e.s, e.ki, &err), &err);
+    cgt_ok(ts_tensorize(e.s, e.ji, builtin(VNNI), &err), &err);
+    expect_lower_error(e.sch, (const char *[]){ "tensorize C at j.inner",
+                                                "stage Wp is computed "
+                                                "at loop k.inner, inside the region",
+                                                NULL });
+    ts_arena_destroy(A);
+}
+
 /* The primitive's own checks leave the schedule as it was. */
 static void test_primitive_refusals(void **state)
 {
@@ -334,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_builtins_registered),
         cmocka_unit_test(test_vnni_dense),
         cmocka_unit_test(test_vnni_whole_reduction_parallel),
+        cmocka_unit_test(test_vnni_unrolled_outer_reduce),
         cmocka_unit_test(test_bf16_dense),
         cmocka_unit_test(test_refuses_wrong_extent),
         cmocka_unit_test(test_refuses_wrong_stride),
@@ -341,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_refuses_not_a_reduction),
         cmocka_unit_test(test_refuses_wrong_combiner),
         cmocka_unit_test(test_refuses_tail),
+        cmocka_unit_test(test_refuses_annotation_and_attached_stage),
         cmocka_unit_test(test_primitive_refusals),
         cmocka_unit_test(test_missing_feature),
         cmocka_unit_test(test_missing_feature_aarch64),
