@@ -125,6 +125,9 @@ const char *ts_intrin_feature(const TsIntrin *intrin, int i);
 /* Makes a complete intrinsic (emitters set) findable by its name; TS_EINVAL when the name
  * is taken or the intrinsic lacks an emitter it needs. */
 TsStatus ts_intrin_register(const TsIntrin *intrin, TsError *err);
+/* Removes the user intrinsic registered as name, before its arena goes (built-ins stay);
+ * TS_EINVAL when there is none. */
+TsStatus ts_intrin_unregister(const char *name, TsError *err);
 /* The intrinsic registered as name, or NULL. */
 const TsIntrin *ts_intrin_lookup(const char *name);
 /* Registered intrinsics, built-ins first, for listing. */

@@ -114,6 +114,61 @@ static void test_vnni_whole_reduction_parallel(void **state)
     ts_arena_destroy(A);
 }
 
+static TsStmt *no_code(TsArena *arena, const TsIntrin *intrin, const TsIntrinRegion *const *regions,
+                       void *user)
+{
+    (void)intrin;
+    (void)regions;
+    (void)user;
+    ts_arena_fail(arena, TS_EINVAL, "no code");
+    return NULL;
+}
+
+/* A user intrinsic: declared (bad bodies refused with the culprit), registered once,
+ * found by name; one without the emitters it needs is refused by the registry. */
+static void test_user_intrinsic_registry(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *a = ts_placeholder(A, "a", 1, (int64_t[]){ 8 }, TS_INT32);
+    TsAxis *j = ts_axis(A, "j", 4);
+    TsTensor *bad = ts_compute(A, "c", 1, &j, ts_at(A, a, ts_add(A, ts_var(j), ts_i32(A, 1))));
+    TsIntrin *in = NULL;
+    TsError err;
+    assert_int_equal(ts_intrin_declare(A, "user.bad", bad, 1, &a, &in, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "intrinsic user.bad: its declaration has an access "
+                                        "index that is not one of the declaration's axis"));
+    assert_int_equal(ts_intrin_declare(A, "user.bad", bad, 0, NULL, &in, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "reads a, which is not among the declared inputs"));
+    TsAxis *j2 = ts_axis(A, "j", 4);
+    TsTensor *twice = ts_compute(A, "c2", 1, &j2, ts_mul(A, ts_at(A, a, ts_var(j2)), ts_i32(A, 2)));
+    cgt_ok(ts_intrin_declare(A, "user.twice", twice, 1, &a, &in, &err), &err);
+    assert_int_equal(ts_intrin_register(in, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "intrinsic user.twice: no body emitter"));
+    assert_null(ts_intrin_lookup("user.twice"));
+    cgt_ok(ts_intrin_set_emitters(in, no_code, NULL, NULL, NULL, &err), &err);
+    cgt_ok(ts_intrin_register(in, &err), &err);
+    assert_ptr_equal(ts_intrin_lookup("user.twice"), in);
+    assert_int_equal(ts_intrin_register(in, &err), TS_EINVAL);
+    /* An emitter that fails: lowering reports its error. */
+    TsTensor *x = ts_placeholder(A, "X", 1, (int64_t[]){ 8 }, TS_INT32);
+    TsAxis *i = ts_axis(A, "i", 8);
+    TsTensor *y = ts_compute(A, "Y", 1, &i, ts_mul(A, ts_at(A, x, ts_var(i)), ts_i32(A, 2)));
+    TsSchedule *sch = ts_schedule_create(A, 1, &y);
+    TsStage *s = ts_stage(sch, y);
+    TsAxis *io, *ii;
+    cgt_ok(ts_split(s, i, 4, &io, &ii, &err), &err);
+    cgt_ok(ts_tensorize(s, ii, in, &err), &err);
+    TsLoweredFunc *func;
+    assert_int_equal(ts_lower(sch, "twice", &func, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "no code"));
+    cgt_ok(ts_intrin_unregister("user.twice", &err), &err);
+    assert_null(ts_intrin_lookup("user.twice"));
+    assert_int_equal(ts_intrin_unregister(VNNI, &err), TS_EINVAL);
+    assert_non_null(ts_intrin_lookup(VNNI));
+    ts_arena_destroy(A);
+}
+
 /* The reduce loop outside the region unrolled (the first-iteration test folds away) and
  * the column blocks parallel. */
 static void test_vnni_unrolled_outer_reduce(void **state)
@@ -384,6 +439,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtins_registered),
+        cmocka_unit_test(test_user_intrinsic_registry),
         cmocka_unit_test(test_vnni_dense),
         cmocka_unit_test(test_vnni_whole_reduction_parallel),
         cmocka_unit_test(test_vnni_unrolled_outer_reduce),
