@@ -196,6 +196,41 @@ static void test_vnni_unrolled_outer_reduce(void **state)
     ts_arena_destroy(A);
 }
 
+/* The accumulation in a local buffer (cache_write) computed per row block of the output
+ * and tensorized there, as templates do: the region's offsets are relative to the local
+ * buffer's region. */
+static void test_vnni_cache_write(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *a = ts_placeholder(A, "A", 2, (int64_t[]){ 6, 32 }, TS_UINT8);
+    TsTensor *w = ts_placeholder(A, "W", 4, (int64_t[]){ 3, 8, 16, 4 }, TS_INT8);
+    TsAxis *i = ts_axis(A, "i", 6), *j = ts_axis(A, "j", 48), *r = ts_reduce_axis(A, "k", 32);
+    TsExpr *l = ts_i32(A, 16), *g = ts_i32(A, 4);
+    TsExpr *wv = ts_at(A, w, ts_floordiv(A, ts_var(j), l), ts_floordiv(A, ts_var(r), g),
+                       ts_floormod(A, ts_var(j), l), ts_floormod(A, ts_var(r), g));
+    TsExpr *prod = ts_mul(A, ts_cast(A, TS_INT32, ts_at(A, a, ts_var(i), ts_var(r))),
+                          ts_cast(A, TS_INT32, wv));
+    TsTensor *c = ts_compute(A, "C", 2, (TsAxis *[]){ i, j }, ts_sum(A, prod, 1, &r, NULL));
+    TsSchedule *sch = ts_schedule_create(A, 1, &c);
+    TsTensor *local;
+    TsError err;
+    cgt_ok(ts_cache_write(sch, c, &local, &err), &err);
+    TsStage *out = ts_stage(sch, c), *acc = ts_stage(sch, local);
+    TsAxis *io, *ii, *jo, *ji, *ko, *ki;
+    cgt_ok(ts_tile(out, ts_stage_root_axis(out, 0), ts_stage_root_axis(out, 1), 2, 16, &io, &jo,
+                   &ii, &ji, &err),
+           &err);
+    cgt_ok(ts_compute_at(acc, out, jo, &err), &err);
+    TsAxis *ai = ts_stage_root_axis(acc, 0), *aj = ts_stage_root_axis(acc, 1);
+    cgt_ok(ts_split(acc, ts_stage_root_axis(acc, 2), 4, &ko, &ki, &err), &err);
+    cgt_ok(ts_reorder(acc, 4, (TsAxis *[]){ ko, ai, aj, ki }, &err), &err);
+    cgt_ok(ts_tensorize(acc, aj, builtin(VNNI), &err), &err);
+    CgtDense d = { .a = a, .w = w, .c = c, .sch = sch };
+    check_dense(&d, "dense_vnni_local", 15, host_has("avx512vnni"));
+    ts_arena_destroy(A);
+}
+
 /* bfloat16 x bfloat16 -> float32 with vdpbf16ps; k = 38 (19 pairs), floats compared
  * within the float32 tolerance of cg_testing.h. */
 static void test_bf16_dense(void **state)
@@ -443,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_vnni_dense),
         cmocka_unit_test(test_vnni_whole_reduction_parallel),
         cmocka_unit_test(test_vnni_unrolled_outer_reduce),
+        cmocka_unit_test(test_vnni_cache_write),
         cmocka_unit_test(test_bf16_dense),
         cmocka_unit_test(test_refuses_wrong_extent),
         cmocka_unit_test(test_refuses_wrong_stride),
