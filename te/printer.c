@@ -341,6 +341,16 @@ static void put_stmt(Buf *b, const TeStmt *s, int depth)
         }
         put(b, ")\n");
         return;
+    case TE_STMT_TENSORIZE:
+        indent(b, depth);
+        put(b, "tensorize %s.%s {\n", s->u.tensorize.name, s->u.tensorize.part);
+        put_stmt(b, s->u.tensorize.code, depth + 1);
+        indent(b, depth);
+        put(b, "} declared as {\n");
+        put_stmt(b, s->u.tensorize.declared, depth + 1);
+        indent(b, depth);
+        put(b, "}\n");
+        return;
     case TE_NUM_STMT_KINDS:
         break;
     }
