@@ -70,7 +70,10 @@ static void put_int(Buf *b, const TsExpr *e)
 static void put_float(Buf *b, const TsExpr *e)
 {
     double v = e->u.float_value;
-    const char *suffix = e->dtype.bits == 32 ? "f" : e->dtype.bits == 16 ? "h" : "";
+    const char *suffix = ts_dtype_is_bfloat(e->dtype) ? "bf"
+                         : e->dtype.bits == 32        ? "f"
+                         : e->dtype.bits == 16        ? "h"
+                                                      : "";
     char text[40];
     snprintf(text, sizeof text, "%.*g", e->dtype.bits == 64 ? 17 : 9, v);
     /* Keep a float looking like a float: 1 prints as 1.0f. */

@@ -390,7 +390,8 @@ bool te_const_int(const TsExpr *e, int64_t *value);
 /* Wraps v to dtype's width: sign-extends signed types, zero-extends unsigned, 0/1 for
  * bool. The canonical form of integer values in constants and the interpreter. */
 int64_t te_wrap_int(TsDType dtype, int64_t v);
-/* Rounds a double to dtype's precision (float16, float32 or float64). */
+/* Rounds a double to dtype's precision (float16, bfloat16 through float32, float32 or
+ * float64). */
 double te_round_float(TsDType dtype, double v);
 /* IEEE half <-> float, round to nearest even. */
 uint16_t te_float_to_half(float f);
