@@ -50,10 +50,12 @@ int cg_amx_group(CgAmxProduct product)
     return 4 / products[product].element_bytes;
 }
 
-bool cg_amx_target_supports(const TsTarget *target, CgAmxProduct product, const char **missing)
+/* Whether the target has amx-tile and, when feature is not NULL, feature; else the first
+ * missing one in *missing. */
+static bool target_has(const TsTarget *target, const char *feature, const char **missing)
 {
-    const char *need[] = { "amx-tile", products[product].feature };
-    for (int i = 0; i < 2; i++) {
+    const char *need[] = { "amx-tile", feature };
+    for (int i = 0; i < (feature ? 2 : 1); i++) {
         if (target->arch != CG_ARCH_X86_64 || !ts_target_has_feature(target, need[i])) {
             if (missing)
                 *missing = need[i];
@@ -63,6 +65,11 @@ bool cg_amx_target_supports(const TsTarget *target, CgAmxProduct product, const 
     return true;
 }
 
+bool cg_amx_target_supports(const TsTarget *target, CgAmxProduct product, const char **missing)
+{
+    return target_has(target, products[product].feature, missing);
+}
+
 bool cg_amx_require(CgFunc *f, CgAmxProduct product)
 {
     const char *missing = NULL;
@@ -70,11 +77,20 @@ bool cg_amx_require(CgFunc *f, CgAmxProduct product)
         return cg_fail(f->m, TS_ECODEGEN,
                        "%s: the AMX tile product %s needs %s, which target %s lacks", f->kernel,
                        products[product].instruction, missing, f->m->target->text);
-    f->m->amx_features |= products[product].feature_bit;
+    f->m->amx_features |= CG_AMX_TILE | products[product].feature_bit;
     return true;
 }
 
-/* "amx-int8", "amx-bf16" or "amx-int8, amx-bf16": the features a kernel's tiles need. */
+/* As cg_amx_require, for tile operations other than products (amx-tile alone). */
+static bool require_tiles(CgFunc *f, const char *what)
+{
+    if (!target_has(f->m->target, NULL, NULL))
+        return cg_fail(f->m, TS_ECODEGEN, "%s: the AMX %s needs amx-tile, which target %s lacks",
+                       f->kernel, what, f->m->target->text);
+    f->m->amx_features |= CG_AMX_TILE;
+    return true;
+}
+
 const char *cg_amx_features_text(unsigned features)
 {
     if ((features & CG_AMX_INT8) && (features & CG_AMX_BF16))
@@ -117,7 +133,7 @@ static bool shape_ok(CgFunc *f, const char *what, int rows, int row_bytes)
 
 LLVMValueRef cg_amx_tile_zero(CgFunc *f, int rows, int row_bytes)
 {
-    if (!shape_ok(f, "zero", rows, row_bytes))
+    if (!require_tiles(f, "tile zero") || !shape_ok(f, "zero", rows, row_bytes))
         return NULL;
     LLVMValueRef args[] = { i16_const(f->m, rows), i16_const(f->m, row_bytes) };
     return tile_call(f, "llvm.x86.tilezero.internal", 2, args);
@@ -126,7 +142,7 @@ LLVMValueRef cg_amx_tile_zero(CgFunc *f, int rows, int row_bytes)
 LLVMValueRef cg_amx_tile_load(CgFunc *f, int rows, int row_bytes, LLVMValueRef ptr,
                               LLVMValueRef stride)
 {
-    if (!shape_ok(f, "load", rows, row_bytes))
+    if (!require_tiles(f, "tile load") || !shape_ok(f, "load", rows, row_bytes))
         return NULL;
     LLVMValueRef args[] = { i16_const(f->m, rows), i16_const(f->m, row_bytes), ptr, stride };
     return tile_call(f, "llvm.x86.tileloadd64.internal", 4, args);
@@ -135,7 +151,7 @@ LLVMValueRef cg_amx_tile_load(CgFunc *f, int rows, int row_bytes, LLVMValueRef p
 bool cg_amx_tile_store(CgFunc *f, int rows, int row_bytes, LLVMValueRef ptr, LLVMValueRef stride,
                        LLVMValueRef tile)
 {
-    if (!shape_ok(f, "store", rows, row_bytes))
+    if (!require_tiles(f, "tile store") || !shape_ok(f, "store", rows, row_bytes))
         return false;
     LLVMValueRef args[] = { i16_const(f->m, rows), i16_const(f->m, row_bytes), ptr, stride, tile };
     return tile_call(f, "llvm.x86.tilestored64.internal", 5, args) != NULL;
@@ -209,6 +225,132 @@ bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g)
                     loop);
     LLVMPositionBuilderAtEnd(f->b, done);
     return cg_amx_tile_store(f, g->rows, g->cols * 4, g->c, g->c_stride, next_tile);
+}
+
+/* ---- tile intrinsics as loop-nest statements ---- */
+
+/* The loop-nest IR has no x86_amx values, so a CALL statement of a tile intrinsic names
+ * its tiles by their place in memory, each an ADDRESS and a byte stride between rows
+ * (integer expressions); shapes are integer constants, in bytes as LLVM's are:
+ *   llvm.x86.tilezero.internal(rows, row_bytes, C, c_stride)
+ *       C's rows x row_bytes tile = 0;
+ *   llvm.x86.tdpbusd.internal(rows, c_row_bytes, a_row_bytes, C, c_stride, A, a_stride,
+ *                             B, b_stride)   (and tdpbssd, tdpbf16ps)
+ *       C += A . B: tiles C (rows x c_row_bytes), A (rows x a_row_bytes) and B
+ *       (a_row_bytes / 4 rows x c_row_bytes, the VNNI layout) loaded, multiplied, C
+ *       stored back.
+ * These are what the tensor intrinsics x86.amx.* (schedule/intrin_amx.c) emit. Every
+ * other tile intrinsic (loads, stores, configuration, the forms with tile register
+ * numbers) is refused: it would need a tile value, or a tile configuration of its own. */
+
+static const char *const memory_forms[] = { "llvm.x86.tilezero.internal",
+                                            "llvm.x86.tdpbusd.internal",
+                                            "llvm.x86.tdpbssd.internal",
+                                            "llvm.x86.tdpbf16ps.internal" };
+
+bool cg_amx_is_tile_intrinsic(const char *name)
+{
+    static const char *const prefixes[] = { "llvm.x86.tile", "llvm.x86.tdp", "llvm.x86.ldtilecfg",
+                                            "llvm.x86.sttilecfg", "llvm.x86.cast.tile" };
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* A constant shape argument (in [1, 64]), or -1 after recording the error. */
+static int shape_arg(CgFunc *f, const char *name, const TsExpr *e, int i)
+{
+    int64_t value;
+    if (cg_const_operand(e, &value) && e->dtype.lanes == 1 && value >= 1 && value <= 64)
+        return (int)value;
+    cg_fail(f->m, TS_ECODEGEN,
+            "%s: intrinsic %s: argument %d (%s) must be an integer constant in [1, 64], a "
+            "tile's rows or bytes per row",
+            f->kernel, name, i, cg_expr_text(f->m, e, 0));
+    return -1;
+}
+
+/* A tile's place: the ADDRESS args[i] and the stride args[i + 1], as a pointer and an i64. */
+static bool place_args(CgFunc *f, const char *name, TsExpr *const *args, int i, LLVMValueRef *ptr,
+                       LLVMValueRef *stride)
+{
+    const TsExpr *stride_expr = args[i + 1];
+    if (args[i]->kind != TE_ADDRESS || !ts_dtype_is_int(stride_expr->dtype) ||
+        stride_expr->dtype.lanes != 1)
+        return cg_fail(f->m, TS_ECODEGEN,
+                       "%s: intrinsic %s: arguments %d and %d must be a tile's address and its "
+                       "row stride in bytes (a scalar integer), not %s and %s",
+                       f->kernel, name, i, i + 1, cg_expr_text(f->m, args[i], 60),
+                       cg_expr_text(f->m, stride_expr, 60));
+    *ptr = cg_address(f, args[i]);
+    LLVMValueRef value = *ptr ? cg_expr(f, stride_expr, NULL) : NULL;
+    if (!value)
+        return false;
+    *stride =
+        LLVMBuildIntCast2(f->b, value, f->m->t_i64, !ts_dtype_is_uint(stride_expr->dtype), "");
+    return true;
+}
+
+static bool zero_in_memory(CgFunc *f, const char *name, TsExpr *const *args)
+{
+    int rows = shape_arg(f, name, args[0], 0), bytes = shape_arg(f, name, args[1], 1);
+    LLVMValueRef ptr, stride;
+    if (rows < 0 || bytes < 0 || !place_args(f, name, args, 2, &ptr, &stride))
+        return false;
+    LLVMValueRef zero = cg_amx_tile_zero(f, rows, bytes);
+    return zero && cg_amx_tile_store(f, rows, bytes, ptr, stride, zero);
+}
+
+static bool product_in_memory(CgFunc *f, const char *name, CgAmxProduct product,
+                              TsExpr *const *args)
+{
+    int rows = shape_arg(f, name, args[0], 0), c_bytes = shape_arg(f, name, args[1], 1);
+    int a_bytes = shape_arg(f, name, args[2], 2);
+    if (rows < 0 || c_bytes < 0 || a_bytes < 0)
+        return false;
+    if (c_bytes % 4 || a_bytes % 4)
+        return cg_fail(f->m, TS_ECODEGEN,
+                       "%s: intrinsic %s: rows of %d and %d bytes; C's and A's rows are whole "
+                       "4-byte groups",
+                       f->kernel, name, c_bytes, a_bytes);
+    LLVMValueRef place[3][2];
+    for (int t = 0; t < 3; t++)
+        if (!place_args(f, name, args, 3 + 2 * t, &place[t][0], &place[t][1]))
+            return false;
+    if (!cg_amx_require(f, product))
+        return false;
+    LLVMValueRef c = cg_amx_tile_load(f, rows, c_bytes, place[0][0], place[0][1]);
+    LLVMValueRef a = c ? cg_amx_tile_load(f, rows, a_bytes, place[1][0], place[1][1]) : NULL;
+    LLVMValueRef b = a ? cg_amx_tile_load(f, a_bytes / 4, c_bytes, place[2][0], place[2][1]) : NULL;
+    int depth = a_bytes / products[product].element_bytes;
+    LLVMValueRef sum =
+        b ? cg_amx_tile_product(f, product, rows, c_bytes / 4, depth, c, a, b) : NULL;
+    return sum && cg_amx_tile_store(f, rows, c_bytes, place[0][0], place[0][1], sum);
+}
+
+bool cg_amx_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
+                 const TsExpr *result)
+{
+    int form = -1;
+    for (int i = 0; i < (int)(sizeof memory_forms / sizeof *memory_forms); i++)
+        if (strcmp(name, memory_forms[i]) == 0)
+            form = i;
+    if (form < 0 || result)
+        return cg_fail(f->m, TS_ECODEGEN,
+                       "%s: intrinsic %s: AMX tiles are reached only through the statements "
+                       "llvm.x86.tilezero.internal, llvm.x86.tdpbusd.internal, "
+                       "llvm.x86.tdpbssd.internal and llvm.x86.tdpbf16ps.internal, with "
+                       "tiles in memory",
+                       f->kernel, name);
+    int want = form == 0 ? 4 : 9;
+    if (num_args != want)
+        return cg_fail(f->m, TS_ECODEGEN,
+                       "%s: intrinsic %s takes %d arguments as a statement, the call gives %d",
+                       f->kernel, name, want, num_args);
+    if (form == 0)
+        return zero_in_memory(f, name, args);
+    return product_in_memory(f, name, (CgAmxProduct)(form - 1), args);
 }
 
 /* ---- the entry's request ---- */

@@ -257,7 +257,7 @@ void cg_outlined_free(CgOutlined *o);
 /* ---- AMX tiles (amx.c) ---- */
 
 /* The features a kernel's tiles use, in CgModule.amx_features. */
-enum { CG_AMX_INT8 = 1u, CG_AMX_BF16 = 2u };
+enum { CG_AMX_TILE = 1u, CG_AMX_INT8 = 2u, CG_AMX_BF16 = 4u };
 
 /* The tile products: u8.s8 -> s32, s8.s8 -> s32, bf16.bf16 -> f32. */
 typedef enum CgAmxProduct { CG_AMX_TDPBUSD, CG_AMX_TDPBSSD, CG_AMX_TDPBF16PS } CgAmxProduct;
@@ -272,10 +272,12 @@ bool cg_amx_target_supports(const TsTarget *target, CgAmxProduct product, const 
 /* cg_amx_target_supports, else TS_ECODEGEN naming the kernel, the product, the target and
  * the missing feature; on success records the feature in m->amx_features. */
 bool cg_amx_require(CgFunc *f, CgAmxProduct product);
-/* "amx-int8", "amx-bf16", "amx-int8, amx-bf16" for CG_AMX_* bits. */
+/* "amx-int8", "amx-bf16", "amx-int8, amx-bf16" for CG_AMX_* bits; "amx-tile" for tiles
+ * alone. */
 const char *cg_amx_features_text(unsigned features);
 /* Tiles of rows (<= 16) rows of row_bytes (<= 64) bytes; stride is the i64 byte distance
- * between rows in memory. NULL / false on failure (m->status). */
+ * between rows in memory. Each checks that the target has amx-tile and records it in
+ * m->amx_features. NULL / false on failure (m->status). */
 LLVMValueRef cg_amx_tile_zero(CgFunc *f, int rows, int row_bytes);
 LLVMValueRef cg_amx_tile_load(CgFunc *f, int rows, int row_bytes, LLVMValueRef ptr,
                               LLVMValueRef stride);
@@ -299,6 +301,14 @@ typedef struct CgAmxGemm {
     LLVMValueRef c_stride, a_stride, b_stride, a_step, b_step;
 } CgAmxGemm;
 bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g);
+
+/* Whether name is one of LLVM's AMX tile intrinsics, which intrinsic calls reach only
+ * through cg_amx_call. */
+bool cg_amx_is_tile_intrinsic(const char *name);
+/* A CALL statement of a tile intrinsic, its tiles in memory (see amx.c); result must be
+ * NULL (a tile is no expression's value). */
+bool cg_amx_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
+                 const TsExpr *result);
 
 /* In a kernel's entry, before the compute function: ts_runtime_amx_enter(kernel,
  * features text); on refusal, return -1 (the runtime has set the message). */
