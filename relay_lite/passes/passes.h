@@ -59,8 +59,9 @@ TsStatus rly_replace_uses(TsGraph *graph, const RlyValue *from, RlyValue *to, Ts
 RlyConst *rly_const_new(TsGraph *graph, TsDType dtype, int ndim, const int64_t *dims);
 /* Turns value (a node's output) into an initializer holding c: no producer any more. */
 TsStatus rly_value_make_constant(TsGraph *graph, RlyValue *value, const RlyConst *c, TsError *err);
-/* A new constant value called name holding c, listed among the initializers; NULL (err
- * filled) when memory runs out. */
+/* A new constant value holding c, listed among the initializers, called name or, when a
+ * value has that name already, name_1, name_2, ...; NULL (err filled) when memory runs
+ * out. */
 RlyValue *rly_const_value(TsGraph *graph, const char *name, const RlyConst *c, TsError *err);
 /* Removes graph->nodes[k] (the slot becomes NULL until rly_graph_compact). */
 void rly_remove_node_at(TsGraph *graph, int k);

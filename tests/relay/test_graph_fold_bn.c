@@ -335,12 +335,36 @@ static void test_shared_producer_not_folded(void **state)
     ts_graph_free(graph);
 }
 
+/* The folded constants are named after the BatchNormalization, never reusing a name the
+ * model has (PyTorch calls a batch norm's scale "bn1.weight"). */
+static void test_folded_names_are_unique(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = with_input(4, I64S(1, 2, 4, 4));
+    mb_init_f32(mb, "w", 4, I64S(2, 2, 1, 1));
+    mb_node(mb, "Conv", "x,w", "y");
+    mb_init_f32(mb, "bn1.weight", 1, I64S(2));
+    mb_init_f32(mb, "beta", 1, I64S(2));
+    mb_init_f32(mb, "mean", 1, I64S(2));
+    mb_init_f32(mb, "var", 1, I64S(2));
+    Onnx__NodeProto *n = mb_node(mb, "BatchNormalization", "y,bn1.weight,beta,mean,var", "z");
+    n->name = (char *)"bn1";
+    mb_output(mb, "z");
+    TsGraph *graph = import_model(mb, NULL);
+    run_passes(graph, "fold_batch_norm");
+    assert_int_equal(graph->num_nodes, 1);
+    assert_string_equal(graph->nodes[0]->inputs[1]->name, "bn1.weight_1");
+    assert_string_equal(graph->nodes[0]->inputs[2]->name, "bn1.bias");
+    ts_graph_free(graph);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fold_into_conv),
     cmocka_unit_test(test_fold_into_conv_transpose),
     cmocka_unit_test(test_fold_into_gemm),
     cmocka_unit_test(test_fold_into_matmul),
     cmocka_unit_test(test_shared_producer_not_folded),
+    cmocka_unit_test(test_folded_names_are_unique),
 };
 
 int main(void)

@@ -345,11 +345,37 @@ static void test_random_dags(void **state)
     assert_true(reused >= 20); /* reuse happens, not only the trivial plan */
 }
 
+/* A shape nothing folds (a Reshape target computed by a ReduceSum, which the host does not
+ * fold) cannot be planned: the error names the node whose output it is. A NULL graph is
+ * refused. */
+static void test_unplannable_shape_names_the_node(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = with_input(2, I64S(2, 6));
+    mb_init_i64(mb, "parts", 4, I64S(1, -1, 2, 0));
+    mb_init_i64(mb, "two_by_two", 2, I64S(2, 2));
+    mb_init_i64(mb, "axis0", 1, I64S(0));
+    mb_node(mb, "Reshape", "parts,two_by_two", "table");
+    mb_attr_int(mb, mb_node(mb, "ReduceSum", "table,axis0", "target"), "keepdims", 0);
+    Onnx__NodeProto *n = mb_node(mb, "Reshape", "x,target", "r");
+    n->name = (char *)"dynamic_reshape";
+    mb_node(mb, "Softmax", "r", "y");
+    mb_output(mb, "y");
+    TsGraph *graph = import_model(mb, NULL);
+    TsError err;
+    assert_int_equal(ts_graph_optimize(graph, NULL, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "node \"dynamic_reshape\" (Reshape, opset 13)"));
+    assert_non_null(strstr(err.message, "output \"r\" has no known shape"));
+    ts_graph_free(graph);
+    assert_int_equal(ts_graph_optimize(NULL, NULL, &err), TS_EINVAL);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_residual_block_groups),
     cmocka_unit_test(test_single_consumer_and_injective_chains),
     cmocka_unit_test(test_memory_plan_chain_exact),
     cmocka_unit_test(test_random_dags),
+    cmocka_unit_test(test_unplannable_shape_names_the_node),
 };
 
 int main(void)
