@@ -419,9 +419,8 @@ static void test_upsample_and_resize10(void **state)
     mb_init_f32_values(mb, "s", 4, F32S(1, 1, 2, 3));
     mb_node(mb, "Resize", "x,s", "y");
     check_model(mb, 1, (void *[]){ x }, 24, want);
-    /* Upsample-9 linear: asymmetric, 2x2 -> 4x4 (ONNX's test_upsample_linear... form) */
-    float lin[16];
-    ref_resize(x, 2, 2, 4, 4, 2, 2, true, "asymmetric", "", lin);
+    /* Upsample-9 linear: the specification's example (asymmetric, edge-clamped) */
+    static const float lin[16] = { 1, 1.5f, 2, 2, 2, 2.5f, 3, 3, 3, 3.5f, 4, 4, 3, 3.5f, 4, 4 };
     mb = resize_model(9, I64S(1, 1, 2, 2));
     mb_init_f32_values(mb, "s", 4, F32S(1, 1, 2, 2));
     n = mb_node(mb, "Upsample", "x,s", "y");
