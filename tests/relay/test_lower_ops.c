@@ -965,6 +965,24 @@ static void test_lowering_refusals(void **state)
     mb_attr_ints(mb, n, "kernel_shape", NV(2, 2));
     mb_attr_ints(mb, n, "pads", NV(2, 0, 0, 0));
     refuse_lowering(mb, "padding");
+    /* tensors that do not stand for the node's inputs */
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 2, I64S(3, 4));
+    mb_output(mb, "y");
+    mb_node(mb, "Relu", "x", "y");
+    TsGraph *graph = import_model(mb, NULL);
+    TsArena *arena = ts_arena_create();
+    TsTensor *wrong = ts_placeholder(arena, "x", 2, I64S(4, 3), TS_FLOAT32), *out = NULL;
+    TsTensor *none = NULL;
+    TsError err;
+    assert_int_equal(rly_lower_node(arena, graph, graph->nodes[0], &wrong, &out, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "another dtype or shape"));
+    assert_non_null(strstr(err.message, "node \"Relu_0\""));
+    assert_null(out);
+    assert_int_equal(rly_lower_node(arena, graph, graph->nodes[0], &none, &out, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "has no tensor"));
+    ts_arena_destroy(arena);
+    ts_graph_free(graph);
     /* linear resizing of integers */
     mb = mb_new(13);
     mb_input(mb, "x", INT32, 4, I64S(1, 1, 2, 2));
