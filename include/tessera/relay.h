@@ -82,6 +82,30 @@ TsStatus ts_graph_infer(TsGraph *graph, TsError *err);
  * accept. The message names the node at fault. */
 TsStatus ts_graph_verify(const TsGraph *graph, TsError *err);
 
+/* ---- graph passes (relay_lite/pipeline.c) ----
+ *
+ * The passes run in a fixed order: remove_identity, fold_constants, eliminate_dead,
+ * fold_batch_norm, fuse (groups of nodes that become one kernel each), memory_plan (the
+ * intermediate values' offsets in one arena). ts_graph_num_passes and ts_graph_pass_name
+ * list them. TS_DUMP=all or TS_DUMP=name,name,... prints the graph to stderr after the
+ * named passes. */
+typedef struct TsGraphOptions {
+    /* The last pass to run (NULL: all of them). */
+    const char *stop_after;
+    /* Passes not to run. */
+    const char *const *disabled;
+    int num_disabled;
+} TsGraphOptions;
+
+/* Runs the passes over the graph, in place; after each pass that rewrites nodes the graph
+ * is inferred and verified again. A pass name that does not exist is TS_EINVAL with the
+ * valid names listed. options may be NULL. */
+TsStatus ts_graph_optimize(TsGraph *graph, const TsGraphOptions *options, TsError *err);
+int ts_graph_num_passes(void);
+/* Pass i's name and a one-line summary; NULL out of range. */
+const char *ts_graph_pass_name(int i);
+const char *ts_graph_pass_summary(int i);
+
 /* The graph as text, in arena; NULL (the arena records why) when memory runs out. */
 const char *ts_graph_str(TsArena *arena, const TsGraph *graph);
 
