@@ -33,6 +33,17 @@ typedef struct RlyBuild {
     TsBuildStats stats;
 } RlyBuild;
 
+/* workload.c: the template workload of a node (an anchored group's anchor). */
+typedef struct RlyWorkload {
+    char op[32]; /* "conv2d", "depthwise_conv2d", "dense", "pool2d" */
+    TsTemplateArgs args;
+    double flop; /* one call */
+    bool transposed_weight; /* dense: the graph's weight is [K, N] (MatMul, Gemm transB 0) */
+} RlyWorkload;
+
+/* False when no template serves node (its group keeps the generic schedule). */
+bool rly_node_workload(const TsGraph *graph, const RlyNode *node, RlyWorkload *out);
+
 /* build_kernel.c: the kernel of group (a DAG of placeholders for its inputs and
  * rly_lower_node for its nodes, scheduled) into *out. */
 TsStatus rly_build_kernel(RlyBuild *b, const RlyGroup *group, RlyKernel *out, TsError *err);

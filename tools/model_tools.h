@@ -23,6 +23,8 @@ typedef struct ToolModelRun {
 bool tool_names_onnx_model(int argc, char **argv);
 /* `tessera build MODEL.onnx ...`; argv[0] is "build". */
 int tool_build_model(int argc, char **argv);
+/* `tessera tune MODEL.onnx ...` (tools/cmd_tune_model.c); argv[0] is "tune". */
+int tool_tune_model(int argc, char **argv);
 /* Runs the model module carries (loaded from run->path). */
 int tool_run_model(TsModule *module, const ToolModelRun *run);
 
