@@ -164,6 +164,37 @@ static void test_run_random_inputs(void **state)
     assert_contains(r->out, "over 1 repeats");
 }
 
+/* tune MODEL.onnx writes records for every task (conv2d, pool2d, dense), largest share
+ * first; build --log then uses them: no default config is left. --resume adds nothing
+ * when the log already holds the budget. */
+static void test_tune_then_build(void **state)
+{
+    (void)state;
+    char log[1200];
+    snprintf(log, sizeof log, "%s_tune.log", dir);
+    remove(log);
+    const CmdRun *r = cmd_run("tune", model_path, "--input-shape", "x=2x3x8x8", "--log", log,
+                              "--trials-per-task", "2");
+    assert_run_ok(r);
+    assert_contains(r->out, "3 tuning tasks");
+    assert_contains(r->out, "   1. conv2d N=2 C=3 H=8 W=8 K=4 R=3 S=3 stride=1 pad=1  x1");
+    assert_contains(r->err, "[task 3/3 ");
+    assert_contains(r->err, "model: 6/6 trials");
+    r = cmd_run("build", model_path, "--input-shape", "x=2x3x8x8", "--log", log, "-o", so_path);
+    assert_run_ok(r);
+    assert_contains(r->out, "(3 tuned, 0 default config");
+    assert_int_equal(count_occurrences(r->err, "no record for task"), 0);
+    r = cmd_run("build", model_path, "--input-shape", "x=2x3x8x8", "-o", so_path);
+    assert_run_ok(r);
+    assert_contains(r->out, "(0 tuned, 3 default config");
+    assert_int_equal(count_occurrences(r->err, "no record for task"), 3);
+    r = cmd_run("tune", model_path, "--input-shape", "x=2x3x8x8", "--log", log,
+                "--trials-per-task", "2", "--resume");
+    assert_run_ok(r);
+    r = cmd_run("tune", model_path, "--log", log, "--trials-per-task", "2", "--time-limit", "3");
+    assert_run_fails(r, 2, "not both");
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -186,6 +217,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_run_save_outputs),
         cmocka_unit_test(test_run_random_inputs),
+        cmocka_unit_test(test_tune_then_build),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
