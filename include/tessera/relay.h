@@ -22,6 +22,7 @@
 #include "tessera/arena.h"
 #include "tessera/dtype.h"
 #include "tessera/error.h"
+#include "tessera/template.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -126,6 +127,76 @@ bool ts_graph_input_type(const TsGraph *graph, int i, const char **name, TsDType
                          int64_t dims[TS_GRAPH_MAX_DIMS]);
 bool ts_graph_output_type(const TsGraph *graph, int i, const char **name, TsDType *dtype, int *ndim,
                           int64_t dims[TS_GRAPH_MAX_DIMS]);
+
+/* ---- ONNX TensorProto files (relay_lite/tensor_file.c) ---- */
+
+/* A dense tensor of a TensorProto file, data row-major in host order (malloc'ed). */
+typedef struct TsTensorFile {
+    TsDType dtype;
+    int ndim;
+    int64_t shape[TS_GRAPH_MAX_DIMS];
+    void *data;
+    size_t nbytes;
+} TsTensorFile;
+
+/* Reads a serialized TensorProto; the message names the file and what is wrong. */
+TsStatus ts_tensor_file_read(const char *path, TsTensorFile *out, TsError *err);
+void ts_tensor_file_free(TsTensorFile *tensor);
+/* Writes one TensorProto (raw_data) named name, of nbytes of dense data. */
+TsStatus ts_tensor_file_write(const char *path, const char *name, TsDType dtype, int ndim,
+                              const int64_t *shape, const void *data, size_t nbytes,
+                              TsError *err);
+
+/* ---- tuning tasks of a model (relay_lite/tasks.c) ---- */
+
+/* One distinct workload of the model's anchored groups: a template's operator and its
+ * arguments (what `tessera tune OP KEY=VALUE...` takes), with its share of the model. */
+typedef struct TsGraphTask {
+    char op[32]; /* "conv2d", "depthwise_conv2d", "dense", "pool2d" */
+    TsTemplateArgs args;
+    double flop;  /* floating-point operations of one call */
+    int count;    /* groups of the model with this workload */
+    char node[TS_GRAPH_NAME_MAX]; /* the first node with it, for messages */
+} TsGraphTask;
+
+/* Runs the graph passes (when they have not run) and lists every distinct conv, dense,
+ * depthwise and pool workload, in decreasing order of estimated time (flop * count).
+ * *tasks is malloc'ed (free it); a model with none gives 0 tasks. */
+TsStatus ts_graph_extract_tasks(TsGraph *graph, TsGraphTask **tasks, int *num_tasks,
+                                TsError *err);
+
+/* ---- building a whole model (relay_lite/build.c) ---- */
+
+/* Reports what the builder chose on the user's behalf ("no record for task ..., using the
+ * default config"). */
+typedef void (*TsBuildNoteFn)(const char *message, void *user);
+
+typedef struct TsBuildOptions {
+    const char *target;       /* a target string; NULL means "llvm" */
+    const char *const *logs;  /* tuning logs whose best records schedule the anchored groups */
+    int num_logs;
+    TsBuildNoteFn note;       /* NULL: notes go to stderr */
+    void *note_user;
+} TsBuildOptions;
+
+/* What a build made (may be NULL). */
+typedef struct TsBuildStats {
+    int num_kernels;
+    int num_tuned;    /* anchored groups scheduled by a template with a tuning record */
+    int num_default;  /* anchored groups scheduled by a template's default config */
+    int num_generic;  /* groups with the generic schedule */
+    int64_t arena_bytes;
+    int64_t weights_bytes;
+} TsBuildStats;
+
+/* Compiles graph into one shared object at out_path: the graph passes run (fusion and
+ * memory planning), each fused group becomes a kernel (an anchored conv or dense group
+ * scheduled by its template with the best config of the logs, or the default config
+ * with a note; other groups by a generic schedule), and the kernels, the serialized
+ * graph, the weights and the memory plan go into one module table that
+ * ts_module_load and the graph executor (graph_executor.h) read. options may be NULL. */
+TsStatus ts_graph_build(TsGraph *graph, const TsBuildOptions *options, const char *out_path,
+                        TsBuildStats *stats, TsError *err);
 
 #ifdef __cplusplus
 }
