@@ -281,9 +281,13 @@ static TsStatus add(const TsIntrin *intrin, TsError *err)
 
 /* The built-ins live in an arena of their own for the life of the process. A family
  * that fails to declare (a defect, caught by test_intrin) leaves its names unregistered. */
+/* Kept for the process's life (volatile: a store no code reads back would be dropped,
+ * and leak checkers would see the arena as lost). */
+static TsArena *volatile builtin_arena;
+
 static void register_builtins(void)
 {
-    TsArena *arena = ts_arena_create();
+    TsArena *arena = builtin_arena = ts_arena_create();
     TsError err;
     if (arena) {
         sch_intrin_register_x86(arena, &err);
