@@ -109,6 +109,14 @@ static TsStatus check_tensors(const char *name, TsTensor *output, int num_inputs
                 return ts_fail(err, TS_EINVAL, "intrinsic %s: input %s is given twice", name,
                                inputs[i]->name);
     }
+    for (int i = 0; i < num_inputs; i++) {
+        bool read = false;
+        for (int k = 0; k < output->num_inputs; k++)
+            read = read || output->inputs[k] == inputs[i];
+        if (!read)
+            return ts_fail(err, TS_EINVAL, "intrinsic %s: the output never reads input %s", name,
+                           inputs[i]->name);
+    }
     for (int i = 0; i < output->num_inputs; i++) {
         bool found = false;
         for (int k = 0; k < num_inputs; k++)
