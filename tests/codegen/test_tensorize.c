@@ -437,6 +437,11 @@ static void test_primitive_refusals(void **state)
     assert_int_equal(ts_tensorize(d.s, d.ki, builtin(VNNI), &err), TS_ESCHEDULE);
     assert_non_null(strstr(err.message, "tensorized at j.inner"));
     assert_non_null(strstr(ts_schedule_str(A, d.sch), "tensorize C j.inner intrin=" VNNI));
+    /* Splitting the tensorized axis afterwards: lowering names what happened. */
+    TsAxis *o, *in;
+    cgt_ok(ts_split(d.s, d.ji, 8, &o, &in, &err), &err);
+    expect_lower_error(d.sch, (const char *[]){ "tensorize C at j.inner with " VNNI,
+                                                "j.inner is no longer a loop of C", NULL });
     ts_arena_destroy(A);
 }
 
