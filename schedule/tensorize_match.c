@@ -525,10 +525,6 @@ TeStmt *sch_tensorize_site(TsArena *arena, const SchTensorizeSite *site)
     if (!match(&m, m.in->source, site->value) ||
         (m.in->cond && !match(&m, m.in->cond, site->cond)) || !match_output(&m))
         return NULL;
-    for (int i = 0; i < m.in->num_inputs; i++)
-        if (!m.bound[i])
-            return mismatch(&m, "the declaration never reads its input %s", m.in->inputs[i]->name),
-                   NULL;
     TeStmt *s = statements(&m);
     if (s && m.guard)
         s = te_if(arena, m.guard, s, NULL, true);

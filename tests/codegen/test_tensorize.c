@@ -140,8 +140,13 @@ static void test_user_intrinsic_registry(void **state)
                                         "index that is not one of the declaration's axis"));
     assert_int_equal(ts_intrin_declare(A, "user.bad", bad, 0, NULL, &in, &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "reads a, which is not among the declared inputs"));
+    TsTensor *unused = ts_placeholder(A, "u", 1, (int64_t[]){ 8 }, TS_INT32);
     TsAxis *j2 = ts_axis(A, "j", 4);
     TsTensor *twice = ts_compute(A, "c2", 1, &j2, ts_mul(A, ts_at(A, a, ts_var(j2)), ts_i32(A, 2)));
+    assert_int_equal(
+        ts_intrin_declare(A, "user.twice", twice, 2, (TsTensor *[]){ a, unused }, &in, &err),
+        TS_EINVAL);
+    assert_non_null(strstr(err.message, "the output never reads input u"));
     cgt_ok(ts_intrin_declare(A, "user.twice", twice, 1, &a, &in, &err), &err);
     assert_int_equal(ts_intrin_register(in, &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "intrinsic user.twice: no body emitter"));
@@ -395,6 +400,25 @@ static void test_refuses_annotation_and_attached_stage(void **state)
     ts_arena_destroy(A);
 }
 
+/* A copy of a schedule tensorized leaves the original as it was, and both lower. */
+static void test_tensorize_on_a_copy(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    TsSchedule *copy = ts_schedule_copy(A, d.sch);
+    assert_non_null(copy);
+    TsError err;
+    cgt_ok(ts_tensorize(ts_stage(copy, d.c), d.ji, builtin(VNNI), &err), &err);
+    TsLoweredFunc *plain, *tensorized;
+    cgt_ok(ts_lower(d.sch, "plain", &plain, &err), &err);
+    cgt_ok(ts_lower(copy, "tensorized", &tensorized, &err), &err);
+    assert_null(strstr(ts_lowered_str(A, plain), "tensorize"));
+    assert_non_null(strstr(ts_lowered_str(A, tensorized), "tensorize " VNNI ".update"));
+    ts_arena_destroy(A);
+}
+
 /* The primitive's own checks leave the schedule as it was. */
 static void test_primitive_refusals(void **state)
 {
@@ -413,6 +437,11 @@ static void test_primitive_refusals(void **state)
     assert_int_equal(ts_tensorize(d.s, d.ki, builtin(VNNI), &err), TS_ESCHEDULE);
     assert_non_null(strstr(err.message, "tensorized at j.inner"));
     assert_non_null(strstr(ts_schedule_str(A, d.sch), "tensorize C j.inner intrin=" VNNI));
+    /* Splitting the tensorized axis afterwards: lowering names what happened. */
+    TsAxis *o, *in;
+    cgt_ok(ts_split(d.s, d.ji, 8, &o, &in, &err), &err);
+    expect_lower_error(d.sch, (const char *[]){ "tensorize C at j.inner with " VNNI,
+                                                "j.inner is no longer a loop of C", NULL });
     ts_arena_destroy(A);
 }
 
@@ -487,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_refuses_wrong_combiner),
         cmocka_unit_test(test_refuses_tail),
         cmocka_unit_test(test_refuses_annotation_and_attached_stage),
+        cmocka_unit_test(test_tensorize_on_a_copy),
         cmocka_unit_test(test_primitive_refusals),
         cmocka_unit_test(test_missing_feature),
         cmocka_unit_test(test_missing_feature_aarch64),
