@@ -98,7 +98,7 @@ TsTensor *ts_op_requantize(TsArena *arena, TsTensor *data, TsTensor *bias, TsTen
  * shift after), both one element or per channel:
  *   y = clip(saturate(RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(
  *           acc << max(shift, 0), multiplier), max(-shift, 0)) + zero_point))
- * A shift outside [-31, 30] is an evaluation error. Tagged "requantize". */
+ * A shift outside [-31, 31] is an evaluation error. Tagged "requantize". */
 TsTensor *ts_op_requantize_fixed(TsArena *arena, TsTensor *data, TsTensor *bias,
                                  TsTensor *multiplier, TsTensor *shift, TsTensor *zero_point,
                                  const TsRequantizeAttrs *attrs);
@@ -134,7 +134,7 @@ TsTensor *ts_op_conv2d(TsArena *arena, TsTensor *data, TsTensor *weight,
  * weight_zero_point one element or a 1-D tensor of out_channels elements of weight's
  * dtype. attrs->out_dtype must be int32 or bits == 0; both layouts are accepted (ONNX
  * has NCHW). Without zero points the body is plain cast(int32, data) * cast(int32,
- * weight), the form ts_op_conv2d gives int8 data with out_dtype int32; the stages are
+ * weight), the form ts_op_conv2d gives int8 data with out_dtype int32; the convolution is
  * tagged "conv2d_integer_nchw" (or _nhwc; "group_"/"depthwise_" prefixes as for conv2d)
  * when a zero point is given. */
 TsTensor *ts_op_conv2d_integer(TsArena *arena, TsTensor *data, TsTensor *weight,

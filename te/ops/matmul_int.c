@@ -8,7 +8,6 @@
  * zero points the body is the plain int32 product, the form the int8 templates and the
  * tensorize patterns (u8 x s8 -> s32 dot products) match.
  */
-#include <stdio.h>
 
 #include "ops_internal.h"
 
@@ -168,10 +167,10 @@ TsTensor *ts_op_matmul_integer(TsArena *arena, TsTensor *a, TsTensor *b, TsTenso
     TsAxis *axes[TS_MAX_DIMS + 2];
     TsExpr *batch[TS_MAX_DIMS];
     int nd = 0;
+    static const char *const batch_names[TS_MAX_DIMS] = { "b0", "b1", "b2", "b3",
+                                                          "b4", "b5", "b6", "b7" };
     for (int i = 0; i < batch_shape.ndim; i++) {
-        char name[8];
-        snprintf(name, sizeof name, "b%d", i);
-        axes[nd] = ts_axis(arena, name, batch_shape.dim[i]);
+        axes[nd] = ts_axis(arena, batch_names[i], batch_shape.dim[i]);
         batch[i] = ts_var(axes[nd++]);
     }
     TsAxis *m = ts_axis(arena, "i", oa.rows), *n = ts_axis(arena, "j", ob.cols);

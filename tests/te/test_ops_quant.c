@@ -495,11 +495,12 @@ static void test_requantize_float(void **state)
         bd[2] = INT32_MAX; /* wraps with a positive accumulator */
         for (size_t i = 0; i < sizeof ad / sizeof ad[0]; i++) {
             int c = (int)(i / 15 % 19);
-            ad[i] = i % 5 == 0 ? ops_rand_int(&rng, -300, 300) - bd[c] /* small: ties at scale 2 */
-                               : ops_rand_int(&rng, -2000000, 2000000);
+            /* Every fifth: a small sum (ties at scale 2), wrapping like the operator. */
+            uint32_t small = (uint32_t)ops_rand_int(&rng, -300, 300) - (uint32_t)bd[c];
+            ad[i] = i % 5 == 0 ? (int32_t)small : ops_rand_int(&rng, -2000000, 2000000);
         }
         ad[0] = INT32_MIN;
-        ad[1] = INT32_MAX - bd[0];
+        ad[1] = (int32_t)((uint32_t)INT32_MAX - (uint32_t)bd[0]); /* the sum is INT32_MAX */
         ad[2] = -bd[0] + 1; /* 1 / 2: a tie, to 0 */
         ad[3] = -bd[0] + 3; /* 3 / 2: a tie, to 2 */
         ad[4] = -bd[0] - 5; /* -5 / 2: a tie, to -2 */
