@@ -19,12 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -354,27 +348,6 @@ static void test_targets_without_amx(void **state)
 
 /* ---- refusal by the operating system ---- */
 
-/* arch_prctl(ARCH_REQ_XCOMP_PERM, ...) fails with EPERM; every other call is allowed
- * (the dynamic loader itself needs arch_prctl(ARCH_SET_FS)). */
-static int refuse_tile_state(void)
-{
-    struct sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_arch_prctl, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x1023, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog program = { sizeof filter / sizeof filter[0], filter };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return -1;
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program);
-}
-
 static const char refused_message[] =
     "kernel \"amx_gemm_u8\": needs AMX tiles (amx-int8); the operating system refused the "
     "tile state: Operation not permitted";
@@ -457,7 +430,7 @@ static void test_refused_by_the_kernel(void **state)
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        if (refuse_tile_state() != 0)
+        if (cgt_refuse_amx_tile_state() != 0)
             _exit(3);
         execl("/proc/self/exe", "test_codegen_amx", "--refused-child", path, (char *)NULL);
         _exit(4);
