@@ -36,7 +36,7 @@ typedef struct Dense {
     TsTensor *a, *w, *packed, *c;
     TsSchedule *sch;
     TsStage *s;
-    TsAxis *ii;
+    TsAxis *io, *ii;
 } Dense;
 
 static TsTensor *pack(TsArena *A, TsTensor *w, int64_t n, int64_t k, int group)
@@ -65,12 +65,12 @@ static void dense(TsArena *A, Dense *d, int64_t m, int64_t n, int64_t k, TsDType
     d->sch = ts_schedule_create(A, 1, &d->c);
     d->s = ts_stage(d->sch, d->c);
     TsError err;
-    TsAxis *io, *jo, *ji, *ko, *ki, *koo, *koi;
-    cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 0), TILE, &io, &d->ii, &err), &err);
+    TsAxis *jo, *ji, *ko, *ki, *koo, *koi;
+    cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 0), TILE, &d->io, &d->ii, &err), &err);
     cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 1), TILE, &jo, &ji, &err), &err);
     cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 2), group, &ko, &ki, &err), &err);
     cgt_ok(ts_split(d->s, ko, depth, &koo, &koi, &err), &err);
-    cgt_ok(ts_reorder(d->s, 7, (TsAxis *[]){ io, jo, koo, d->ii, ji, koi, ki }, &err), &err);
+    cgt_ok(ts_reorder(d->s, 7, (TsAxis *[]){ d->io, jo, koo, d->ii, ji, koi, ki }, &err), &err);
 }
 
 static const TsIntrin *builtin(const char *name)
@@ -143,6 +143,25 @@ static void test_u8s8_dense(void **state)
     TsError err;
     cgt_ok(ts_tensorize(d.s, d.ii, builtin(AMX_U8S8), &err), &err);
     check_dense(&d, "amx_dense_u8s8", 21);
+    ts_arena_destroy(A);
+}
+
+/* The row tiles in parallel: each pool thread configures its own tiles (the outlined
+ * task has its own ldtilecfg); the permission is the process's. */
+static void test_u8s8_dense_parallel(void **state)
+{
+    (void)state;
+    if (!host_has("amx-int8")) {
+        skip();
+        return;
+    }
+    TsArena *A = ts_arena_create();
+    Dense d;
+    dense(A, &d, 64, 32, 128, TS_UINT8, TS_INT8, TS_INT32, 4, 16);
+    TsError err;
+    cgt_ok(ts_tensorize(d.s, d.ii, builtin(AMX_U8S8), &err), &err);
+    cgt_ok(ts_parallel(d.s, d.io, &err), &err);
+    check_dense(&d, "amx_dense_parallel", 24);
     ts_arena_destroy(A);
 }
 
@@ -287,9 +306,13 @@ static void test_tile_statement_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtins_registered), cmocka_unit_test(test_u8s8_dense),
-        cmocka_unit_test(test_s8s8_dense),          cmocka_unit_test(test_bf16_dense),
-        cmocka_unit_test(test_targets_without_amx), cmocka_unit_test(test_tile_statement_errors),
+        cmocka_unit_test(test_builtins_registered),
+        cmocka_unit_test(test_u8s8_dense),
+        cmocka_unit_test(test_u8s8_dense_parallel),
+        cmocka_unit_test(test_s8s8_dense),
+        cmocka_unit_test(test_bf16_dense),
+        cmocka_unit_test(test_targets_without_amx),
+        cmocka_unit_test(test_tile_statement_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
