@@ -109,6 +109,14 @@ static TsStatus check_tensors(const char *name, TsTensor *output, int num_inputs
                 return ts_fail(err, TS_EINVAL, "intrinsic %s: input %s is given twice", name,
                                inputs[i]->name);
     }
+    for (int i = 0; i < num_inputs; i++) {
+        bool read = false;
+        for (int k = 0; k < output->num_inputs; k++)
+            read = read || output->inputs[k] == inputs[i];
+        if (!read)
+            return ts_fail(err, TS_EINVAL, "intrinsic %s: the output never reads input %s", name,
+                           inputs[i]->name);
+    }
     for (int i = 0; i < output->num_inputs; i++) {
         bool found = false;
         for (int k = 0; k < num_inputs; k++)
@@ -251,6 +259,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t builtins_once = PTHREAD_ONCE_INIT;
 static const TsIntrin *registered[MAX_REGISTERED];
 static int num_registered;
+static int num_builtins; /* the first entries */
 
 static const TsIntrin *find_locked(const char *name)
 {
@@ -280,15 +289,22 @@ static TsStatus add(const TsIntrin *intrin, TsError *err)
 
 /* The built-ins live in an arena of their own for the life of the process. A family
  * that fails to declare (a defect, caught by test_intrin) leaves its names unregistered. */
+/* Kept for the process's life (volatile: a store no code reads back would be dropped,
+ * and leak checkers would see the arena as lost). */
+static TsArena *volatile builtin_arena;
+
 static void register_builtins(void)
 {
-    TsArena *arena = ts_arena_create();
+    TsArena *arena = builtin_arena = ts_arena_create();
     TsError err;
     if (arena) {
         sch_intrin_register_x86(arena, &err);
         sch_intrin_register_amx(arena, &err);
         sch_intrin_register_aarch64(arena, &err);
     }
+    pthread_mutex_lock(&registry_lock);
+    num_builtins = num_registered;
+    pthread_mutex_unlock(&registry_lock);
 }
 
 bool sch_intrin_add_builtin(const TsIntrin *intrin, TsError *err)
@@ -302,6 +318,28 @@ TsStatus ts_intrin_register(const TsIntrin *intrin, TsError *err)
         return ts_fail(err, TS_EINVAL, "intrinsic register: the intrinsic is NULL");
     pthread_once(&builtins_once, register_builtins);
     return add(intrin, err);
+}
+
+TsStatus ts_intrin_unregister(const char *name, TsError *err)
+{
+    pthread_once(&builtins_once, register_builtins);
+    bool found = false;
+    pthread_mutex_lock(&registry_lock);
+    for (int i = num_builtins; name && i < num_registered && !found; i++) {
+        if (strcmp(registered[i]->name, name) == 0) {
+            memmove(&registered[i], &registered[i + 1],
+                    sizeof *registered * (size_t)(num_registered - i - 1));
+            num_registered--;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (!found)
+        return ts_fail(err, TS_EINVAL,
+                       "intrinsic %s: no user intrinsic of this name is "
+                       "registered",
+                       name ? name : "(null)");
+    return TS_OK;
 }
 
 const TsIntrin *ts_intrin_lookup(const char *name)

@@ -922,13 +922,19 @@ static bool tensorize_site(Lower *L, StageLower *sl, int pos, SchTensorizeSite *
                                 .out_ndim = st->op->ndim };
     for (int i = 0; i < st->num_leaves; i++) {
         const TsAxis *ax = st->leaves[i];
+        if (i >= pos && sch_axis_info(st, ax)->loop_kind != SCH_LOOP_SERIAL) {
+            ts_arena_fail(A, TS_ESCHEDULE, "tensorize %s at %s with %s: loop %s is %s; the "
+                          "loops of a tensorized region are the intrinsic's and take no "
+                          "annotation", st->op->name, st->tensorize_axis->name,
+                          st->tensorize_intrin->name, ax->name,
+                          te_for_kind_name(for_kind(sch_axis_info(st, ax)->loop_kind)));
+            return false;
+        }
         if (i >= pos) {
             site->inner[site->num_inner] = ax;
             site->inner_extent[site->num_inner++] = sl->axis_extent[axis_slot(st, ax)];
             continue;
         }
-        site->outer[site->num_outer++] =
-            (TeRange){ ax->var, 0, sl->axis_extent[axis_slot(st, ax)] - 1 };
         if (ax->is_reduce)
             site->outer_reduce[site->num_outer_reduce++] = ax->var;
     }
@@ -942,6 +948,11 @@ static bool tensorize_site(Lower *L, StageLower *sl, int pos, SchTensorizeSite *
             return false;
         }
     }
+    LoopRanges ranges;
+    if (!loop_ranges(L, &ranges))
+        return false;
+    site->num_ranges = ranges.n;
+    site->ranges = ranges.items;
     TeMutator m = { .expr = lower_access, .ctx = L };
     for (int d = 0; d < st->op->ndim; d++)
         site->out_indices[d] = sl->axis_value[axis_slot(st, st->root[d])];
