@@ -199,13 +199,13 @@ bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g)
     CgModule *m = f->m;
     if (!cg_amx_require(f, g->product))
         return false;
+    if (g->steps < 1)
+        return cg_fail(m, TS_ECODEGEN, "%s: AMX %s with %lld reduction steps", f->kernel,
+                       products[g->product].instruction, (long long)g->steps);
     LLVMValueRef acc = g->accumulate ? cg_amx_tile_load(f, g->rows, g->cols * 4, g->c, g->c_stride)
                                      : cg_amx_tile_zero(f, g->rows, g->cols * 4);
     if (!acc)
         return false;
-    if (g->steps < 1)
-        return cg_fail(m, TS_ECODEGEN, "%s: AMX %s with %lld reduction steps", f->kernel,
-                       products[g->product].instruction, (long long)g->steps);
     LLVMBasicBlockRef before = LLVMGetInsertBlock(f->b);
     LLVMBasicBlockRef loop = cg_block(f, "amx.loop"), done = cg_block(f, "amx.done");
     LLVMBuildBr(f->b, loop);
