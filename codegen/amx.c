@@ -199,13 +199,13 @@ bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g)
     CgModule *m = f->m;
     if (!cg_amx_require(f, g->product))
         return false;
+    if (g->steps < 1)
+        return cg_fail(m, TS_ECODEGEN, "%s: AMX %s with %lld reduction steps", f->kernel,
+                       products[g->product].instruction, (long long)g->steps);
     LLVMValueRef acc = g->accumulate ? cg_amx_tile_load(f, g->rows, g->cols * 4, g->c, g->c_stride)
                                      : cg_amx_tile_zero(f, g->rows, g->cols * 4);
     if (!acc)
         return false;
-    if (g->steps < 1)
-        return cg_fail(m, TS_ECODEGEN, "%s: AMX %s with %lld reduction steps", f->kernel,
-                       products[g->product].instruction, (long long)g->steps);
     LLVMBasicBlockRef before = LLVMGetInsertBlock(f->b);
     LLVMBasicBlockRef loop = cg_block(f, "amx.loop"), done = cg_block(f, "amx.done");
     LLVMBuildBr(f->b, loop);
@@ -238,7 +238,13 @@ bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g)
  *                             B, b_stride)   (and tdpbssd, tdpbf16ps)
  *       C += A . B: tiles C (rows x c_row_bytes), A (rows x a_row_bytes) and B
  *       (a_row_bytes / 4 rows x c_row_bytes, the VNNI layout) loaded, multiplied, C
- *       stored back.
+ *       stored back;
+ *   the same with four more arguments (steps, a_step, b_step, accumulate):
+ *       C = (accumulate ? C : 0) + sum over s < steps of A_s . B_s, where A_s and B_s are
+ *       a_step and b_step bytes after A_(s-1) and B_(s-1); C stays in a tile register
+ *       for the whole loop, loaded (when accumulating) and stored once. steps and
+ *       accumulate are constants. A tile stored and loaded again at once waits for the
+ *       store, so a deep reduction is much faster in one statement than in many.
  * These are what the tensor intrinsics x86.amx.* (schedule/intrin_amx.c) emit. Every
  * other tile intrinsic (loads, stores, configuration, the forms with tile register
  * numbers) is refused: it would need a tile value, or a tile configuration of its own. */
@@ -302,7 +308,41 @@ static bool zero_in_memory(CgFunc *f, const char *name, TsExpr *const *args)
     return zero && cg_amx_tile_store(f, rows, bytes, ptr, stride, zero);
 }
 
-static bool product_in_memory(CgFunc *f, const char *name, CgAmxProduct product,
+/* An integer expression argument as an i64. */
+static LLVMValueRef i64_arg(CgFunc *f, const char *name, const TsExpr *e, int i)
+{
+    if (!ts_dtype_is_int(e->dtype) || e->dtype.lanes != 1) {
+        cg_fail(f->m, TS_ECODEGEN, "%s: intrinsic %s: argument %d (%s) must be a scalar integer",
+                f->kernel, name, i, cg_expr_text(f->m, e, 60));
+        return NULL;
+    }
+    LLVMValueRef value = cg_expr(f, e, NULL);
+    return value ? LLVMBuildIntCast2(f->b, value, f->m->t_i64, !ts_dtype_is_uint(e->dtype), "")
+                 : NULL;
+}
+
+/* The deep form's steps, a_step, b_step and accumulate (args 9 to 12) into g. */
+static bool deep_args(CgFunc *f, const char *name, TsExpr *const *args, CgAmxGemm *g)
+{
+    int64_t steps, accumulate;
+    if (!cg_const_operand(args[9], &steps) || steps < 1 || steps > (1 << 20))
+        return cg_fail(f->m, TS_ECODEGEN,
+                       "%s: intrinsic %s: argument 9 (%s), the steps, must be an integer "
+                       "constant in [1, 2^20]",
+                       f->kernel, name, cg_expr_text(f->m, args[9], 60));
+    if (!cg_const_operand(args[12], &accumulate) || (accumulate != 0 && accumulate != 1))
+        return cg_fail(f->m, TS_ECODEGEN,
+                       "%s: intrinsic %s: argument 12 (%s), whether C accumulates, must be the "
+                       "constant 0 or 1",
+                       f->kernel, name, cg_expr_text(f->m, args[12], 60));
+    g->steps = steps;
+    g->accumulate = accumulate == 1;
+    g->a_step = i64_arg(f, name, args[10], 10);
+    g->b_step = g->a_step ? i64_arg(f, name, args[11], 11) : NULL;
+    return g->b_step != NULL;
+}
+
+static bool product_in_memory(CgFunc *f, const char *name, CgAmxProduct product, int num_args,
                               TsExpr *const *args)
 {
     int rows = shape_arg(f, name, args[0], 0), c_bytes = shape_arg(f, name, args[1], 1);
@@ -314,19 +354,21 @@ static bool product_in_memory(CgFunc *f, const char *name, CgAmxProduct product,
                        "%s: intrinsic %s: rows of %d and %d bytes; C's and A's rows are whole "
                        "4-byte groups",
                        f->kernel, name, c_bytes, a_bytes);
-    LLVMValueRef place[3][2];
-    for (int t = 0; t < 3; t++)
-        if (!place_args(f, name, args, 3 + 2 * t, &place[t][0], &place[t][1]))
-            return false;
-    if (!cg_amx_require(f, product))
+    CgAmxGemm g = { .product = product,
+                    .rows = rows,
+                    .cols = c_bytes / 4,
+                    .depth = a_bytes / products[product].element_bytes,
+                    .steps = 1,
+                    .accumulate = true,
+                    .a_step = cg_i64(f->m, 0),
+                    .b_step = cg_i64(f->m, 0) };
+    if (!place_args(f, name, args, 3, &g.c, &g.c_stride) ||
+        !place_args(f, name, args, 5, &g.a, &g.a_stride) ||
+        !place_args(f, name, args, 7, &g.b, &g.b_stride))
         return false;
-    LLVMValueRef c = cg_amx_tile_load(f, rows, c_bytes, place[0][0], place[0][1]);
-    LLVMValueRef a = c ? cg_amx_tile_load(f, rows, a_bytes, place[1][0], place[1][1]) : NULL;
-    LLVMValueRef b = a ? cg_amx_tile_load(f, a_bytes / 4, c_bytes, place[2][0], place[2][1]) : NULL;
-    int depth = a_bytes / products[product].element_bytes;
-    LLVMValueRef sum =
-        b ? cg_amx_tile_product(f, product, rows, c_bytes / 4, depth, c, a, b) : NULL;
-    return sum && cg_amx_tile_store(f, rows, c_bytes, place[0][0], place[0][1], sum);
+    if (num_args == 13 && !deep_args(f, name, args, &g))
+        return false;
+    return cg_amx_gemm(f, &g);
 }
 
 bool cg_amx_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
@@ -343,14 +385,13 @@ bool cg_amx_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
                        "llvm.x86.tdpbssd.internal and llvm.x86.tdpbf16ps.internal, with "
                        "tiles in memory",
                        f->kernel, name);
-    int want = form == 0 ? 4 : 9;
-    if (num_args != want)
+    if (form == 0 ? num_args != 4 : num_args != 9 && num_args != 13)
         return cg_fail(f->m, TS_ECODEGEN,
-                       "%s: intrinsic %s takes %d arguments as a statement, the call gives %d",
-                       f->kernel, name, want, num_args);
+                       "%s: intrinsic %s takes %s arguments as a statement, the call gives %d",
+                       f->kernel, name, form == 0 ? "4" : "9 or 13", num_args);
     if (form == 0)
         return zero_in_memory(f, name, args);
-    return product_in_memory(f, name, (CgAmxProduct)(form - 1), args);
+    return product_in_memory(f, name, (CgAmxProduct)(form - 1), num_args, args);
 }
 
 /* ---- the entry's request ---- */

@@ -4,8 +4,9 @@
  * reference interpreter (the bf16 one with naive C in fp32, within a stated bound).
  * The kernel's entry asks the runtime for the tile state; in a child process whose
  * seccomp filter makes arch_prctl(ARCH_REQ_XCOMP_PERM) fail with EPERM, the JIT-compiled
- * kernel and the same kernel loaded from a shared object return -1 with a message naming
- * the kernel and the feature, instead of dying of SIGILL. Targets without amx-int8 or
+ * kernel, the same kernel loaded from a shared object and linked from an object file (as
+ * the local measurer runs candidates) return -1 with a message naming the kernel and the
+ * feature, instead of dying of SIGILL. Targets without amx-int8 or
  * amx-bf16 are refused at build time, before LLVM sees a tile.
  *
  * The GEMM: C[M][N] = sum_k A[M][K] * B[K][N], with B in the VNNI layout Bv[K/g][N*g]
@@ -19,12 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -354,27 +349,6 @@ static void test_targets_without_amx(void **state)
 
 /* ---- refusal by the operating system ---- */
 
-/* arch_prctl(ARCH_REQ_XCOMP_PERM, ...) fails with EPERM; every other call is allowed
- * (the dynamic loader itself needs arch_prctl(ARCH_SET_FS)). */
-static int refuse_tile_state(void)
-{
-    struct sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_arch_prctl, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x1023, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog program = { sizeof filter / sizeof filter[0], filter };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return -1;
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program);
-}
-
 static const char refused_message[] =
     "kernel \"amx_gemm_u8\": needs AMX tiles (amx-int8); the operating system refused the "
     "tile state: Operation not permitted";
@@ -394,8 +368,10 @@ static int expect_refused(TsPackedFunc fn, const TsLoweredFunc *kernel, const ch
     return ok ? 0 : 1;
 }
 
-/* The child, exec'ed under the filter (a fresh process: nothing asked for tiles yet). */
-static int refused_child(const char *shared_object)
+/* The child, exec'ed under the filter (a fresh process: nothing asked for tiles yet):
+ * the kernel JIT-compiled here, loaded from the shared object and linked from the object
+ * file (as the local measurer runs candidates) that the parent built in dir. */
+static int refused_child(const char *dir)
 {
     TsError err;
     TsStatus status = ts_runtime_request_amx(&err);
@@ -418,13 +394,24 @@ static int refused_child(const char *shared_object)
     TsPackedFunc fn = NULL;
     int failures = ts_jit_get_func(jit, "amx_gemm_u8", &fn, &err) != TS_OK ||
                    expect_refused(fn, kernel, "JIT");
+    char path[128];
+    snprintf(path, sizeof path, "%s/amx_gemm_u8.so", dir);
     TsModule *module = NULL;
-    if (ts_module_load(shared_object, &module, &err) != TS_OK ||
+    if (ts_module_load(path, &module, &err) != TS_OK ||
         ts_module_get_func(module, "amx_gemm_u8", &fn, &err) != TS_OK) {
         fprintf(stderr, "module: %s\n", err.message);
         return 1;
     }
     failures += expect_refused(fn, kernel, "shared object");
+    snprintf(path, sizeof path, "%s/amx_gemm_u8.o", dir);
+    TsJitModule *object = NULL;
+    if (ts_jit_load_object(path, &object, &err) != TS_OK ||
+        ts_jit_get_func(object, "amx_gemm_u8", &fn, &err) != TS_OK) {
+        fprintf(stderr, "object: %s\n", err.message);
+        return 1;
+    }
+    failures += expect_refused(fn, kernel, "object file");
+    ts_jit_release(object);
     ts_module_release(module);
     ts_jit_release(jit);
     ts_arena_destroy(A);
@@ -438,33 +425,37 @@ static void test_refused_by_the_kernel(void **state)
         skip();
         return;
     }
-    /* the shared object, built here, is loaded by the child */
+    /* the shared object and the object file, built here, are loaded by the child */
     TsArena *A = ts_arena_create();
     TsTensor *c = NULL;
     TsLoweredFunc *kernel =
         gemm_kernel(A, "amx_gemm_u8", ts_dtype(TS_TYPE_UINT, 8, 1), ts_dtype(TS_TYPE_INT, 8, 1),
                     ts_dtype(TS_TYPE_INT, 32, 1), 4, &c);
-    char dir[] = "/tmp/tessera_amx_XXXXXX", path[64];
+    char dir[] = "/tmp/tessera_amx_XXXXXX", path[64], object_path[64];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/amx_gemm_u8.so", dir);
+    snprintf(object_path, sizeof object_path, "%s/amx_gemm_u8.o", dir);
     TsError err;
     gemm_product = CG_AMX_TDPBUSD;
     cg_compute_builder = build_gemm;
-    TsStatus status =
-        ts_build_shared(1, (const TsLoweredFunc *const[]){ kernel }, cgt_host(), path, &err);
+    const TsLoweredFunc *const funcs[] = { kernel };
+    TsStatus status = ts_build_shared(1, funcs, cgt_host(), path, &err);
+    if (status == TS_OK)
+        status = ts_build_object(1, funcs, cgt_host(), object_path, &err);
     cg_compute_builder = NULL;
     cgt_ok(status, &err);
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        if (refuse_tile_state() != 0)
+        if (cgt_refuse_amx_tile_state() != 0)
             _exit(3);
-        execl("/proc/self/exe", "test_codegen_amx", "--refused-child", path, (char *)NULL);
+        execl("/proc/self/exe", "test_codegen_amx", "--refused-child", dir, (char *)NULL);
         _exit(4);
     }
     int wstatus = 0;
     assert_int_equal(waitpid(child, &wstatus, 0), child);
     unlink(path);
+    unlink(object_path);
     rmdir(dir);
     if (WIFSIGNALED(wstatus))
         fail_msg("the child died of signal %d", WTERMSIG(wstatus));

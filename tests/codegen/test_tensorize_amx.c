@@ -3,7 +3,9 @@
  * the tiles, scheduled into 16 x 16 output tiles with ts_tensorize, JIT-compiled and
  * compared with the reference interpreter and the loop interpreter (which runs the
  * intrinsic's declaration): the integer ones bit for bit, the bf16 one within the float32
- * tolerance of cg_testing.h (see test_bf16_dense for why that bound holds). Targets
+ * tolerance of cg_testing.h (see test_bf16_dense for why that bound holds); one tile step
+ * per region and the deeper intrinsics (the accumulator kept in a tile over 4 or 16
+ * steps), the region covering part of the reduction or all of it. Targets
  * without amx-int8 or amx-bf16 are not offered the intrinsics and refuse to build them,
  * with a message; a tile intrinsic statement that is not one of the memory forms is
  * refused by codegen. */
@@ -36,7 +38,7 @@ typedef struct Dense {
     TsTensor *a, *w, *packed, *c;
     TsSchedule *sch;
     TsStage *s;
-    TsAxis *ii;
+    TsAxis *io, *ii;
 } Dense;
 
 static TsTensor *pack(TsArena *A, TsTensor *w, int64_t n, int64_t k, int group)
@@ -65,12 +67,12 @@ static void dense(TsArena *A, Dense *d, int64_t m, int64_t n, int64_t k, TsDType
     d->sch = ts_schedule_create(A, 1, &d->c);
     d->s = ts_stage(d->sch, d->c);
     TsError err;
-    TsAxis *io, *jo, *ji, *ko, *ki, *koo, *koi;
-    cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 0), TILE, &io, &d->ii, &err), &err);
+    TsAxis *jo, *ji, *ko, *ki, *koo, *koi;
+    cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 0), TILE, &d->io, &d->ii, &err), &err);
     cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 1), TILE, &jo, &ji, &err), &err);
     cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 2), group, &ko, &ki, &err), &err);
     cgt_ok(ts_split(d->s, ko, depth, &koo, &koi, &err), &err);
-    cgt_ok(ts_reorder(d->s, 7, (TsAxis *[]){ io, jo, koo, d->ii, ji, koi, ki }, &err), &err);
+    cgt_ok(ts_reorder(d->s, 7, (TsAxis *[]){ d->io, jo, koo, d->ii, ji, koi, ki }, &err), &err);
 }
 
 static const TsIntrin *builtin(const char *name)
@@ -126,6 +128,13 @@ static void test_builtins_registered(void **state)
         assert_int_equal(ts_tensor_dim(ts_intrin_output(in), 0), 16);
         assert_int_equal(ts_tensor_dim(ts_intrin_output(in), 1), 16);
     }
+    /* every family in 1, 2, 4, 8 and 16 tile steps */
+    static const char *const deep[] = { "x86.amx.u8s8.16x16x128", "x86.amx.u8s8.16x16x1024",
+                                        "x86.amx.s8s8.16x16x512", "x86.amx.bf16.16x16x64",
+                                        "x86.amx.bf16.16x16x512" };
+    for (size_t i = 0; i < sizeof deep / sizeof *deep; i++)
+        assert_string_equal(ts_intrin_name(builtin(deep[i])), deep[i]);
+    assert_null(ts_intrin_lookup("x86.amx.u8s8.16x16x2048"));
 }
 
 /* Three row tiles, two column tiles, K = 128: two tile steps of the reduction outside
@@ -143,6 +152,48 @@ static void test_u8s8_dense(void **state)
     TsError err;
     cgt_ok(ts_tensorize(d.s, d.ii, builtin(AMX_U8S8), &err), &err);
     check_dense(&d, "amx_dense_u8s8", 21);
+    ts_arena_destroy(A);
+}
+
+/* The row tiles in parallel: each pool thread configures its own tiles (the outlined
+ * task has its own ldtilecfg); the permission is the process's. */
+static void test_u8s8_dense_parallel(void **state)
+{
+    (void)state;
+    if (!host_has("amx-int8")) {
+        skip();
+        return;
+    }
+    TsArena *A = ts_arena_create();
+    Dense d;
+    dense(A, &d, 64, 32, 128, TS_UINT8, TS_INT8, TS_INT32, 4, 16);
+    TsError err;
+    cgt_ok(ts_tensorize(d.s, d.ii, builtin(AMX_U8S8), &err), &err);
+    cgt_ok(ts_parallel(d.s, d.io, &err), &err);
+    check_dense(&d, "amx_dense_parallel", 24);
+    ts_arena_destroy(A);
+}
+
+/* Deeper intrinsics: four tile steps per region (K = 256 in the region, 512 in all: body
+ * on the first outer step, no C loaded, update on the second), and sixteen steps
+ * covering the whole reduction of s8 x s8 (body alone). */
+static void test_deep_dense(void **state)
+{
+    (void)state;
+    if (!host_has("amx-int8")) {
+        skip();
+        return;
+    }
+    TsArena *A = ts_arena_create();
+    Dense d;
+    dense(A, &d, 32, 32, 512, TS_UINT8, TS_INT8, TS_INT32, 4, 64);
+    TsError err;
+    cgt_ok(ts_tensorize(d.s, d.ii, builtin("x86.amx.u8s8.16x16x256"), &err), &err);
+    check_dense(&d, "amx_dense_u8s8_deep", 25);
+    Dense e;
+    dense(A, &e, 16, 32, 1024, TS_INT8, TS_INT8, TS_INT32, 4, 256);
+    cgt_ok(ts_tensorize(e.s, e.ii, builtin("x86.amx.s8s8.16x16x1024"), &err), &err);
+    check_dense(&e, "amx_dense_s8s8_whole", 26);
     ts_arena_destroy(A);
 }
 
@@ -182,6 +233,10 @@ static void test_bf16_dense(void **state)
     TsError err;
     cgt_ok(ts_tensorize(d.s, d.ii, builtin(AMX_BF16), &err), &err);
     check_dense(&d, "amx_dense_bf16", 23);
+    Dense e; /* four steps, the whole reduction */
+    dense(A, &e, 16, 16, 128, TS_BFLOAT16, TS_BFLOAT16, TS_FLOAT32, 2, 64);
+    cgt_ok(ts_tensorize(e.s, e.ii, builtin("x86.amx.bf16.16x16x128"), &err), &err);
+    check_dense(&e, "amx_dense_bf16_deep", 27);
     ts_arena_destroy(A);
 }
 
@@ -281,6 +336,16 @@ static void test_tile_statement_errors(void **state)
                         (TsExpr *[]){ sixteen, ts_i32(A, 64), ts_i32(A, 64), stride, stride, NULL,
                                       stride, NULL, stride },
                         "arguments 3 and 4 must be a tile's address and its row stride");
+    TsExpr *deep[13] = { sixteen, ts_i32(A, 64), ts_i32(A, 64), NULL,   stride, NULL,        stride,
+                         NULL,    stride,        ts_i32(A, 4),  stride, stride, ts_i32(A, 2) };
+    expect_call_refused("llvm.x86.tdpbusd.internal", 13, deep,
+                        "argument 12 (2), whether C accumulates, must be the constant 0 or 1");
+    deep[9] = ts_variable(A, "n", TS_INT32);
+    deep[12] = ts_i32(A, 0);
+    expect_call_refused("llvm.x86.tdpbusd.internal", 13, deep,
+                        "argument 9 (n), the steps, must be an integer constant");
+    expect_call_refused("llvm.x86.tdpbusd.internal", 10, deep,
+                        "llvm.x86.tdpbusd.internal takes 9 or 13 arguments as a statement");
     ts_arena_destroy(A);
 }
 
@@ -288,6 +353,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtins_registered), cmocka_unit_test(test_u8s8_dense),
+        cmocka_unit_test(test_u8s8_dense_parallel), cmocka_unit_test(test_deep_dense),
         cmocka_unit_test(test_s8s8_dense),          cmocka_unit_test(test_bf16_dense),
         cmocka_unit_test(test_targets_without_amx), cmocka_unit_test(test_tile_statement_errors),
     };
