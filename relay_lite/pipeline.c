@@ -29,8 +29,8 @@ static const Pass passes[] = {
       rly_pass_eliminate_dead, true },
     { "fold_batch_norm", "BatchNormalization folded into the weights of Conv, Gemm, MatMul+Add",
       rly_pass_fold_batch_norm, true },
-    { "fuse", "nodes grouped into kernels: an anchor with its elementwise consumers",
-      rly_pass_fuse, false },
+    { "fuse", "nodes grouped into kernels: an anchor with its elementwise consumers", rly_pass_fuse,
+      false },
     { "memory_plan", "intermediate values placed in one arena, reused by liveness",
       rly_pass_memory_plan, false },
 };

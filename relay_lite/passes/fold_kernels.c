@@ -32,7 +32,9 @@ static int64_t load_int(TsDType t, const void *data, int64_t k)
     switch (t.bits) {
     case 8: return is_signed ? ((const int8_t *)data)[k] : ((const uint8_t *)data)[k];
     case 16: return is_signed ? ((const int16_t *)data)[k] : ((const uint16_t *)data)[k];
-    case 32: return is_signed ? (int64_t)((const int32_t *)data)[k] : (int64_t)((const uint32_t *)data)[k];
+    case 32:
+        return is_signed ? (int64_t)((const int32_t *)data)[k]
+                         : (int64_t)((const uint32_t *)data)[k];
     default: return ((const int64_t *)data)[k];
     }
 }
@@ -250,8 +252,8 @@ static TsStatus fold_slice(TsGraph *graph, const RlyNode *node, RlyConst *out, T
         step[d] = 1;
     for (int k = 0; k < counts[0]; k++) {
         int axis = 0;
-        status = rly_axis(graph, node, counts[2] >= 0 ? lists[2][k] : k, x->ndim, "axis", &axis,
-                          err);
+        status =
+            rly_axis(graph, node, counts[2] >= 0 ? lists[2][k] : k, x->ndim, "axis", &axis, err);
         if (status != TS_OK)
             return status;
         int64_t dim = x->shape[axis], s = lists[0][k];
@@ -266,8 +268,8 @@ static TsStatus fold_slice(TsGraph *graph, const RlyNode *node, RlyConst *out, T
         int64_t from = 0;
         for (int d = 0; d < x->ndim; d++)
             from = from * x->shape[d] + start[d] + index[d] * step[d];
-        memcpy((char *)out->data + k * (int64_t)bytes, (const char *)x->data + from * (int64_t)bytes,
-               bytes);
+        memcpy((char *)out->data + k * (int64_t)bytes,
+               (const char *)x->data + from * (int64_t)bytes, bytes);
     }
     return TS_OK;
 }
@@ -304,8 +306,8 @@ static TsStatus fold_transpose(TsGraph *graph, const RlyNode *node, RlyConst *ou
         int64_t from = 0;
         for (int d = 0; d < out->ndim; d++)
             from += index[d] * stride[perm[d]];
-        memcpy((char *)out->data + k * (int64_t)bytes, (const char *)x->data + from * (int64_t)bytes,
-               bytes);
+        memcpy((char *)out->data + k * (int64_t)bytes,
+               (const char *)x->data + from * (int64_t)bytes, bytes);
     }
     return TS_OK;
 }
@@ -318,8 +320,8 @@ static void fold_expand(const RlyNode *node, RlyConst *out)
     for (int64_t k = 0; k < out->num_elements; k++) {
         unravel(k, out->ndim, out->shape, index);
         int64_t from = broadcast_offset(x, out->ndim, index);
-        memcpy((char *)out->data + k * (int64_t)bytes, (const char *)x->data + from * (int64_t)bytes,
-               bytes);
+        memcpy((char *)out->data + k * (int64_t)bytes,
+               (const char *)x->data + from * (int64_t)bytes, bytes);
     }
 }
 
@@ -348,9 +350,10 @@ static double float_op(const RlyNode *node, TsDType t, double a, double b)
                : node->op == RLY_OP_MUL ? x * y
                                         : x / y;
     }
-    return node->op == RLY_OP_ADD ? a + b : node->op == RLY_OP_SUB ? a - b
-                                        : node->op == RLY_OP_MUL   ? a * b
-                                                                   : a / b;
+    return node->op == RLY_OP_ADD   ? a + b
+           : node->op == RLY_OP_SUB ? a - b
+           : node->op == RLY_OP_MUL ? a * b
+                                    : a / b;
 }
 
 static TsStatus fold_binary(TsGraph *graph, const RlyNode *node, RlyConst *out, TsError *err)

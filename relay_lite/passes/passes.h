@@ -37,8 +37,7 @@ TsStatus rly_pass_memory_plan(TsGraph *graph, TsError *err);
  * its input's known shape) into *result; *result NULL when the node's op is not one the
  * host computes or an input is not known yet. Errors (an index out of range, an integer
  * division by zero) name the node. */
-TsStatus rly_fold_eval(TsGraph *graph, const RlyNode *node, const RlyConst **result,
-                       TsError *err);
+TsStatus rly_fold_eval(TsGraph *graph, const RlyNode *node, const RlyConst **result, TsError *err);
 
 /* ---- rewrite.c: editing a graph ---- */
 

@@ -60,7 +60,7 @@ static void test_pipeline_table_and_options(void **state)
 {
     (void)state;
     static const char *const names[] = { "remove_identity", "fold_constants", "eliminate_dead",
-                                         "fold_batch_norm", "fuse", "memory_plan" };
+                                         "fold_batch_norm", "fuse",           "memory_plan" };
     assert_int_equal(ts_graph_num_passes(), 6);
     for (int k = 0; k < 6; k++) {
         assert_string_equal(ts_graph_pass_name(k), names[k]);
@@ -227,7 +227,7 @@ static void test_fold_kernel_values(void **state)
     mb_init_i64(mb, "stm2", 1, I64S(-2));
     mb_node(mb, "Slice", "c,sm1,em9,a0,stm2", "rslice"); /* 50, 30, 10 */
     mb_init_i64(mb, "idx", 2, I64S(-1, 1));
-    mb_node(mb, "Gather", "c,idx", "gather"); /* 50, 20 */
+    mb_node(mb, "Gather", "c,idx", "gather");                                 /* 50, 20 */
     mb_attr_int(mb, mb_node(mb, "Concat", "slice,gather", "cat"), "axis", 0); /* 20,40,50,20 */
     mb_attr_int(mb, mb_node(mb, "Cast", "cat", "catf"), "to", FLOAT);
     mb_init_f32_values(mb, "four", 1, F32S(4));
@@ -239,14 +239,14 @@ static void test_fold_kernel_values(void **state)
     mb_init_i64(mb, "col", 2, I64S(2, 1));
     mb_init_i64(mb, "col_values", 2, I64S(100, 200));
     mb_node(mb, "Reshape", "col_values,col", "column");
-    mb_node(mb, "Add", "column,c", "table"); /* [2,5]: 110..150, 210..250 */
-    mb_node(mb, "Sub", "table,c", "back"); /* 100 x5, 200 x5 */
+    mb_node(mb, "Add", "column,c", "table");      /* [2,5]: 110..150, 210..250 */
+    mb_node(mb, "Sub", "table,c", "back");        /* 100 x5, 200 x5 */
     mb_node(mb, "Mul", "slice,slice", "squares"); /* 400, 1600 */
     Onnx__NodeProto *n = mb_node(mb, "ConstantOfShape", "shape23", "sevens");
     mb_attr_tensor_i64(mb, n, "value", 1, I64S(7));
     mb_node(mb, "Expand", "column,shape23", "wide"); /* 100 x3, 200 x3 */
-    static const char *const outputs[] = { "rslice", "quarter", "t32", "table", "back",
-                                           "squares", "sevens", "wide" };
+    static const char *const outputs[] = { "rslice", "quarter", "t32",    "table",
+                                           "back",   "squares", "sevens", "wide" };
     for (int k = 0; k < 8; k++)
         mb_output(mb, outputs[k]);
     TsGraph *graph = import_model(mb, NULL);
@@ -289,7 +289,8 @@ static void test_fold_errors_name_the_node(void **state)
         mb_init_i64(mb, "a", 2, I64S(6, 8));
         mb_init_i64(mb, "b", 2, I64S(3, 0));
         mb_init_i64(mb, "far", 1, I64S(5));
-        Onnx__NodeProto *n = k == 0 ? mb_node(mb, "Div", "a,b", "y") : mb_node(mb, "Gather", "a,far", "y");
+        Onnx__NodeProto *n =
+            k == 0 ? mb_node(mb, "Div", "a,b", "y") : mb_node(mb, "Gather", "a,far", "y");
         n->name = (char *)"culprit";
         mb_output(mb, "y");
         TsGraph *graph = import_model(mb, NULL);
