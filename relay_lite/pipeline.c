@@ -105,6 +105,9 @@ static TsStatus check_options(const TsGraphOptions *options, bool *disabled, int
         if (*last < 0)
             return unknown_pass("stop after", options->stop_after, err);
     }
+    if (options->num_disabled < 0 || (options->num_disabled > 0 && !options->disabled))
+        return ts_fail(err, TS_EINVAL, "optimize: %d passes to turn off, but no list of them",
+                       options->num_disabled);
     for (int k = 0; k < options->num_disabled; k++) {
         int index = pass_index(options->disabled[k]);
         if (index < 0)

@@ -304,6 +304,7 @@ TsStatus rly_pass_fuse(TsGraph *graph, TsError *err)
     for (int k = 0; k < n; k++)
         slots += graph->nodes[k]->num_outputs;
     Fusion f = { .graph = graph };
+    graph->plan = NULL; /* a plan describes the groups it was made for */
     f.group_of = calloc((size_t)n + 1, sizeof *f.group_of);
     f.kinds = calloc((size_t)n + 1, sizeof *f.kinds);
     f.first = calloc((size_t)n + 1, sizeof *f.first);

@@ -81,12 +81,24 @@ static void test_pipeline_table_and_options(void **state)
     options = (TsGraphOptions){ .disabled = off, .num_disabled = 2 };
     assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "\"dce\""));
+    options = (TsGraphOptions){ .num_disabled = 1 };
+    assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "no list"));
     /* Nothing ran: the Identity is still there. */
     assert_int_equal(count_op(graph, RLY_OP_IDENTITY), 1);
     /* remove_identity turned off: fusion still groups the Identity. */
     options = (TsGraphOptions){ .disabled = names, .num_disabled = 1, .stop_after = "fuse" };
     assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_OK);
     assert_int_equal(count_op(graph, RLY_OP_IDENTITY), 1);
+    assert_int_equal(graph->num_groups, 1);
+    /* A full run plans memory; fusing again alone drops the plan made for the old groups. */
+    run_passes(graph, NULL);
+    assert_non_null(graph->plan);
+    static const char *const rewriting[] = { "remove_identity", "fold_constants", "eliminate_dead",
+                                             "fold_batch_norm" };
+    options = (TsGraphOptions){ .disabled = rewriting, .num_disabled = 4, .stop_after = "fuse" };
+    assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_OK);
+    assert_null(graph->plan);
     assert_int_equal(graph->num_groups, 1);
     ts_graph_free(graph);
     /* memory_plan without fusion groups is refused, saying why. */
