@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <string.h>
 
 #include "relay_testing.h"
@@ -276,6 +277,54 @@ static void test_fold_kernel_values(void **state)
     ts_graph_free(graph);
 }
 
+/* The attention scale torch exports, 1 / sqrt(head size) from the input's shape: Shape ->
+ * Gather(-1) -> Cast -> Sqrt -> Div folds to a constant, leaving the Mul. */
+static void test_fold_attention_scale(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = with_input(13, 3, I64S(1, 4, 8));
+    mb_init_i64_scalar(mb, "last", -1);
+    mb_init_f32_values(mb, "one", 1, F32S(1));
+    mb_node(mb, "Shape", "x", "s");
+    mb_node(mb, "Gather", "s,last", "d");
+    mb_attr_int(mb, mb_node(mb, "Cast", "d", "df"), "to", FLOAT);
+    mb_node(mb, "Sqrt", "df", "root");
+    mb_node(mb, "Div", "one,root", "scale");
+    mb_node(mb, "Mul", "x,scale", "y");
+    mb_output(mb, "y");
+    TsGraph *graph = import_model(mb, NULL);
+    run_passes(graph, "fold_constants");
+    assert_int_equal(graph->num_nodes, 1);
+    assert_int_equal(count_op(graph, RLY_OP_MUL), 1);
+    expect_floats(graph, "scale", 1, F32S(1.0f / sqrtf(8.0f)));
+    ts_graph_free(graph);
+}
+
+/* Relu, Sigmoid, Tanh, Erf and Pow (an int64 exponent) of float constants, computed in
+ * float32 as here. */
+static void test_fold_float_functions(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = mb_new(13);
+    mb_init_f32_values(mb, "v", 3, F32S(-1, 0, 4));
+    mb_init_i64_scalar(mb, "two", 2);
+    static const char *const ops[] = { "Relu", "Sigmoid", "Tanh", "Erf" };
+    for (int k = 0; k < 4; k++)
+        mb_output(mb, mb_node(mb, ops[k], "v", ops[k])->output[0]);
+    mb_node(mb, "Pow", "v,two", "Pow");
+    mb_output(mb, "Pow");
+    TsGraph *graph = import_model(mb, NULL);
+    run_passes(graph, "fold_constants");
+    assert_int_equal(graph->num_nodes, 0);
+    expect_floats(graph, "Relu", 3, F32S(0, 0, 4));
+    expect_floats(graph, "Sigmoid", 3,
+                  F32S(1.0f / (1.0f + expf(1.0f)), 0.5f, 1.0f / (1.0f + expf(-4.0f))));
+    expect_floats(graph, "Tanh", 3, F32S(tanhf(-1.0f), 0, tanhf(4.0f)));
+    expect_floats(graph, "Erf", 3, F32S(erff(-1.0f), 0, erff(4.0f)));
+    expect_floats(graph, "Pow", 3, F32S(1, 0, 16));
+    ts_graph_free(graph);
+}
+
 /* Shape of a graph input folds (its shape is known); start and end at opset 15. */
 static void test_fold_shape_of_input(void **state)
 {
@@ -349,6 +398,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fold_flatten_chain),
     cmocka_unit_test(test_fold_flatten_golden),
     cmocka_unit_test(test_fold_kernel_values),
+    cmocka_unit_test(test_fold_attention_scale),
+    cmocka_unit_test(test_fold_float_functions),
     cmocka_unit_test(test_fold_shape_of_input),
     cmocka_unit_test(test_fold_errors_name_the_node),
     cmocka_unit_test(test_eliminate_dead_golden),
