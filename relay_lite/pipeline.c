@@ -29,8 +29,8 @@ static const Pass passes[] = {
       rly_pass_eliminate_dead, true },
     { "fold_batch_norm", "BatchNormalization folded into the weights of Conv, Gemm, MatMul+Add",
       rly_pass_fold_batch_norm, true },
-    { "fuse", "nodes grouped into kernels: an anchor with its elementwise consumers",
-      rly_pass_fuse, false },
+    { "fuse", "nodes grouped into kernels: an anchor with its elementwise consumers", rly_pass_fuse,
+      false },
     { "memory_plan", "intermediate values placed in one arena, reused by liveness",
       rly_pass_memory_plan, false },
 };
@@ -105,6 +105,9 @@ static TsStatus check_options(const TsGraphOptions *options, bool *disabled, int
         if (*last < 0)
             return unknown_pass("stop after", options->stop_after, err);
     }
+    if (options->num_disabled < 0 || (options->num_disabled > 0 && !options->disabled))
+        return ts_fail(err, TS_EINVAL, "optimize: %d passes to turn off, but no list of them",
+                       options->num_disabled);
     for (int k = 0; k < options->num_disabled; k++) {
         int index = pass_index(options->disabled[k]);
         if (index < 0)

@@ -25,8 +25,8 @@ static bool known_pass(const char *name)
     for (int k = 0; k < ts_graph_num_passes(); k++)
         if (strcmp(ts_graph_pass_name(k), name) == 0)
             return true;
-    fprintf(stderr, "tessera graph: --after: no graph pass is called \"%s\"; the passes are:",
-            name);
+    fprintf(stderr,
+            "tessera graph: --after: no graph pass is called \"%s\"; the passes are:", name);
     for (int k = 0; k < ts_graph_num_passes(); k++)
         fprintf(stderr, "%s %s", k ? "," : "", ts_graph_pass_name(k));
     fputc('\n', stderr);

@@ -107,7 +107,8 @@ int ts_graph_num_passes(void);
 const char *ts_graph_pass_name(int i);
 const char *ts_graph_pass_summary(int i);
 
-/* The graph as text, in arena; NULL (the arena records why) when memory runs out. */
+/* The graph as text, in arena (with the fusion groups and the memory plan once the
+ * passes have made them); NULL (the arena records why) when memory runs out. */
 const char *ts_graph_str(TsArena *arena, const TsGraph *graph);
 
 /* What the importer chose on the user's behalf (a batch dimension fixed to 1 ...). */

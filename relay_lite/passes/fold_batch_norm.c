@@ -76,8 +76,9 @@ static RlyConst *fold_bias(TsGraph *graph, const Norm *norm, const RlyConst *b, 
     if (!out)
         return NULL;
     for (int64_t c = 0; c < norm->channels; c++) {
-        double old = !b ? 0.0 : b->num_elements == 1 ? ((const float *)b->data)[0]
-                                                     : ((const float *)b->data)[c];
+        double old = !b                     ? 0.0
+                     : b->num_elements == 1 ? ((const float *)b->data)[0]
+                                            : ((const float *)b->data)[c];
         ((float *)out->data)[c] =
             (float)((b_scale * old - norm->mean[c]) * norm->factor[c] + norm->bias[c]);
     }
@@ -132,6 +133,15 @@ static int64_t matrix_channel(const RlyConst *w, int64_t k, const void *how)
 
 /* ---- the producers ---- */
 
+/* A bias that folds: absent, one value, or one per channel along its last axis ([N],
+ * [1, N]); not one per row ([M, 1]), even when M equals N. */
+static bool per_channel(const RlyConst *b, int64_t channels)
+{
+    if (!b || b->num_elements == 1)
+        return true;
+    return b->num_elements == channels && b->ndim >= 1 && b->shape[b->ndim - 1] == channels;
+}
+
 /* The producer cloned to write the BatchNormalization's output y, with room for inputs. */
 static RlyNode *rewire(TsGraph *graph, const RlyNode *producer, RlyValue *y, int min_inputs)
 {
@@ -151,8 +161,8 @@ static RlyNode *rewire(TsGraph *graph, const RlyNode *producer, RlyValue *y, int
     return copy;
 }
 
-static TsStatus fold_conv(TsGraph *graph, const RlyNode *bn, const RlyNode *conv,
-                          const Norm *norm, bool *done, TsError *err)
+static TsStatus fold_conv(TsGraph *graph, const RlyNode *bn, const RlyNode *conv, const Norm *norm,
+                          bool *done, TsError *err)
 {
     const RlyConst *w = f32_const(rly_input(conv, 1)), *b = f32_const(rly_input(conv, 2));
     int64_t groups = 1;
@@ -193,8 +203,8 @@ static void drop_alpha_beta(TsGraph *graph, RlyNode *gemm)
     }
 }
 
-static TsStatus fold_gemm(TsGraph *graph, const RlyNode *bn, const RlyNode *gemm,
-                          const Norm *norm, bool *done, TsError *err)
+static TsStatus fold_gemm(TsGraph *graph, const RlyNode *bn, const RlyNode *gemm, const Norm *norm,
+                          bool *done, TsError *err)
 {
     const RlyConst *w = f32_const(rly_input(gemm, 1)), *c = f32_const(rly_input(gemm, 2));
     const RlyValue *y = rly_output(gemm, 0);
@@ -204,9 +214,8 @@ static TsStatus fold_gemm(TsGraph *graph, const RlyNode *bn, const RlyNode *gemm
         rly_attr_int(graph, gemm, "transB", 0, &trans_b, NULL) != TS_OK ||
         rly_attr_float(graph, gemm, "alpha", 1.0, &alpha, NULL) != TS_OK ||
         rly_attr_float(graph, gemm, "beta", 1.0, &beta, NULL) != TS_OK ||
-        w->shape[trans_b ? 0 : 1] != norm->channels ||
-        (c && c->num_elements != 1 && c->num_elements != norm->channels))
-        return TS_OK; /* a bias per row and column stays unfolded */
+        w->shape[trans_b ? 0 : 1] != norm->channels || !per_channel(c, norm->channels))
+        return TS_OK; /* a bias per row stays unfolded */
     bool transposed = trans_b != 0;
     RlyConst *new_w = fold_weight(graph, norm, w, matrix_channel, &transposed, alpha);
     RlyConst *new_b = fold_bias(graph, norm, c, beta);
@@ -242,12 +251,12 @@ static TsStatus fold_matmul(TsGraph *graph, const RlyNode *bn, const RlyNode *pr
     const RlyNode *add = producer->op == RLY_OP_ADD ? producer : NULL;
     const RlyNode *mm = matmul_of(graph, add ? rly_input(add, 0) : rly_output(producer, 0), norm);
     const RlyConst *b = add ? f32_const(rly_input(add, 1)) : NULL;
-    if (!mm || (add && (!b || (b->num_elements != 1 && b->num_elements != norm->channels) ||
-                        b->ndim > 2 || (b->ndim == 2 && b->shape[0] != 1))))
+    if (!mm || rly_output(producer, 0)->ndim != 2 ||
+        (add && (!b || !per_channel(b, norm->channels))))
         return TS_OK;
     bool transposed = false;
-    RlyConst *new_w = fold_weight(graph, norm, rly_input(mm, 1)->constant, matrix_channel,
-                                  &transposed, 1.0);
+    RlyConst *new_w =
+        fold_weight(graph, norm, rly_input(mm, 1)->constant, matrix_channel, &transposed, 1.0);
     RlyConst *new_b = fold_bias(graph, norm, b, 1.0);
     RlyNode *new_mm = rly_node_clone(graph, mm);
     RlyNode *new_add = add ? rewire(graph, add, rly_output(bn, 0), 2) : rly_node_clone(graph, bn);

@@ -1,7 +1,9 @@
 /* Host evaluation of one node for constant folding (fold_constants.c): the shape
  * computations exporters emit (Shape, Gather, Concat, Unsqueeze, Squeeze, Reshape,
- * Flatten, Cast, Slice, ConstantOfShape, Expand), Transpose of weights and elementwise
- * Add, Sub, Mul, Div of integer and floating constants, with ONNX broadcasting.
+ * Flatten, Cast, Slice, ConstantOfShape, Expand), Transpose of weights, elementwise
+ * Add, Sub, Mul, Div of integer and floating constants with ONNX broadcasting, and Pow,
+ * Sqrt, Relu, Sigmoid, Tanh and Erf of floating constants (an attention scale
+ * 1 / sqrt(head size) computed from a Shape).
  *
  * The output's dtype and shape come from inference, run on the node just before (its
  * inputs are constants, so they are known); a kernel only fills the elements. Integer
@@ -32,7 +34,9 @@ static int64_t load_int(TsDType t, const void *data, int64_t k)
     switch (t.bits) {
     case 8: return is_signed ? ((const int8_t *)data)[k] : ((const uint8_t *)data)[k];
     case 16: return is_signed ? ((const int16_t *)data)[k] : ((const uint16_t *)data)[k];
-    case 32: return is_signed ? (int64_t)((const int32_t *)data)[k] : (int64_t)((const uint32_t *)data)[k];
+    case 32:
+        return is_signed ? (int64_t)((const int32_t *)data)[k]
+                         : (int64_t)((const uint32_t *)data)[k];
     default: return ((const int64_t *)data)[k];
     }
 }
@@ -250,8 +254,8 @@ static TsStatus fold_slice(TsGraph *graph, const RlyNode *node, RlyConst *out, T
         step[d] = 1;
     for (int k = 0; k < counts[0]; k++) {
         int axis = 0;
-        status = rly_axis(graph, node, counts[2] >= 0 ? lists[2][k] : k, x->ndim, "axis", &axis,
-                          err);
+        status =
+            rly_axis(graph, node, counts[2] >= 0 ? lists[2][k] : k, x->ndim, "axis", &axis, err);
         if (status != TS_OK)
             return status;
         int64_t dim = x->shape[axis], s = lists[0][k];
@@ -266,8 +270,8 @@ static TsStatus fold_slice(TsGraph *graph, const RlyNode *node, RlyConst *out, T
         int64_t from = 0;
         for (int d = 0; d < x->ndim; d++)
             from = from * x->shape[d] + start[d] + index[d] * step[d];
-        memcpy((char *)out->data + k * (int64_t)bytes, (const char *)x->data + from * (int64_t)bytes,
-               bytes);
+        memcpy((char *)out->data + k * (int64_t)bytes,
+               (const char *)x->data + from * (int64_t)bytes, bytes);
     }
     return TS_OK;
 }
@@ -304,8 +308,8 @@ static TsStatus fold_transpose(TsGraph *graph, const RlyNode *node, RlyConst *ou
         int64_t from = 0;
         for (int d = 0; d < out->ndim; d++)
             from += index[d] * stride[perm[d]];
-        memcpy((char *)out->data + k * (int64_t)bytes, (const char *)x->data + from * (int64_t)bytes,
-               bytes);
+        memcpy((char *)out->data + k * (int64_t)bytes,
+               (const char *)x->data + from * (int64_t)bytes, bytes);
     }
     return TS_OK;
 }
@@ -318,8 +322,8 @@ static void fold_expand(const RlyNode *node, RlyConst *out)
     for (int64_t k = 0; k < out->num_elements; k++) {
         unravel(k, out->ndim, out->shape, index);
         int64_t from = broadcast_offset(x, out->ndim, index);
-        memcpy((char *)out->data + k * (int64_t)bytes, (const char *)x->data + from * (int64_t)bytes,
-               bytes);
+        memcpy((char *)out->data + k * (int64_t)bytes,
+               (const char *)x->data + from * (int64_t)bytes, bytes);
     }
 }
 
@@ -346,11 +350,40 @@ static double float_op(const RlyNode *node, TsDType t, double a, double b)
         return node->op == RLY_OP_ADD   ? x + y
                : node->op == RLY_OP_SUB ? x - y
                : node->op == RLY_OP_MUL ? x * y
+               : node->op == RLY_OP_POW ? powf(x, y)
                                         : x / y;
     }
-    return node->op == RLY_OP_ADD ? a + b : node->op == RLY_OP_SUB ? a - b
-                                        : node->op == RLY_OP_MUL   ? a * b
-                                                                   : a / b;
+    return node->op == RLY_OP_ADD   ? a + b
+           : node->op == RLY_OP_SUB ? a - b
+           : node->op == RLY_OP_MUL ? a * b
+           : node->op == RLY_OP_POW ? pow(a, b)
+                                    : a / b;
+}
+
+/* Relu, Sigmoid, Tanh, Erf, Sqrt of a float constant, in its precision. */
+static double unary_op(RlyOpKind op, TsDType t, double v)
+{
+    if (t.bits == 32) {
+        float x = (float)v;
+        return op == RLY_OP_RELU      ? (x < 0 ? 0.0f : x)
+               : op == RLY_OP_SIGMOID ? 1.0f / (1.0f + expf(-x))
+               : op == RLY_OP_TANH    ? tanhf(x)
+               : op == RLY_OP_ERF     ? erff(x)
+                                      : sqrtf(x);
+    }
+    return op == RLY_OP_RELU      ? (v < 0 ? 0.0 : v)
+           : op == RLY_OP_SIGMOID ? 1.0 / (1.0 + exp(-v))
+           : op == RLY_OP_TANH    ? tanh(v)
+           : op == RLY_OP_ERF     ? erf(v)
+                                  : sqrt(v);
+}
+
+static void fold_unary(const RlyNode *node, RlyConst *out)
+{
+    const RlyConst *x = const_input(node, 0);
+    for (int64_t k = 0; k < out->num_elements; k++)
+        store_float(out->dtype, (void *)out->data, k,
+                    unary_op(node->op, out->dtype, load_float(x->dtype, x->data, k)));
 }
 
 static TsStatus fold_binary(TsGraph *graph, const RlyNode *node, RlyConst *out, TsError *err)
@@ -428,23 +461,27 @@ static bool op_folds(const RlyNode *node)
         return computable(out->dtype) && !ts_dtype_is_bool(out->dtype) &&
                ts_dtype_eq(out->dtype, x->dtype) &&
                ts_dtype_eq(x->dtype, rly_input(node, 1)->dtype);
+    case RLY_OP_POW: /* the exponent may be of another type */
+        return ts_dtype_is_float(out->dtype) && computable(out->dtype) &&
+               computable(rly_input(node, 1)->dtype);
+    case RLY_OP_RELU:
+    case RLY_OP_SIGMOID:
+    case RLY_OP_TANH:
+    case RLY_OP_ERF:
+    case RLY_OP_SQRT:
+        return ts_dtype_is_float(out->dtype) && computable(out->dtype) &&
+               ts_dtype_eq(out->dtype, x->dtype);
     case RLY_OP_CONV:
     case RLY_OP_CONV_TRANSPOSE:
     case RLY_OP_GEMM:
     case RLY_OP_MATMUL:
     case RLY_OP_BATCH_NORM:
     case RLY_OP_LAYER_NORM:
-    case RLY_OP_RELU:
     case RLY_OP_CLIP:
     case RLY_OP_LEAKY_RELU:
-    case RLY_OP_SIGMOID:
-    case RLY_OP_TANH:
     case RLY_OP_HARD_SIGMOID:
     case RLY_OP_HARD_SWISH:
-    case RLY_OP_ERF:
     case RLY_OP_GELU:
-    case RLY_OP_POW:
-    case RLY_OP_SQRT:
     case RLY_OP_SUM:
     case RLY_OP_MAX:
     case RLY_OP_MIN:
@@ -488,8 +525,11 @@ static TsStatus compute(TsGraph *graph, const RlyNode *node, RlyConst *out, TsEr
         return fold_slice(graph, node, out, err);
     else if (op == RLY_OP_TRANSPOSE)
         return fold_transpose(graph, node, out, err);
+    else if (op == RLY_OP_RELU || op == RLY_OP_SIGMOID || op == RLY_OP_TANH || op == RLY_OP_ERF ||
+             op == RLY_OP_SQRT)
+        fold_unary(node, out);
     else
-        return fold_binary(graph, node, out, err); /* Add, Sub, Mul, Div */
+        return fold_binary(graph, node, out, err); /* Add, Sub, Mul, Div, Pow */
     return TS_OK;
 }
 

@@ -167,7 +167,7 @@ static void assign(Fusion *f, const RlyNode *node)
         group = joinable(f, node, pattern, node->inputs[i], RLY_GROUP_INJECTIVE);
     if (group < 0) {
         group = f->num_groups++;
-        f->kinds[group] = pattern == ANCHOR     ? RLY_GROUP_ANCHORED
+        f->kinds[group] = pattern == ANCHOR   ? RLY_GROUP_ANCHORED
                           : pattern == OPAQUE ? RLY_GROUP_OPAQUE
                                               : RLY_GROUP_INJECTIVE;
         f->first[group] = node->id;
@@ -278,9 +278,8 @@ static TsStatus publish(Fusion *f, TsError *err)
     RlyGroup *groups = ts_arena_alloc(g->arena, (size_t)(n + 1) * sizeof *groups);
     RlyGroup **list = ts_arena_alloc(g->arena, (size_t)(n + 1) * sizeof *list);
     int *order = calloc((size_t)n + 1, sizeof *order);
-    TsStatus status = groups && list && order
-                          ? TS_OK
-                          : ts_fail(err, TS_ENOMEM, "%s: out of memory", g->source);
+    TsStatus status =
+        groups && list && order ? TS_OK : ts_fail(err, TS_ENOMEM, "%s: out of memory", g->source);
     if (groups)
         memset(groups, 0, (size_t)(n + 1) * sizeof *groups);
     for (int k = 0; status == TS_OK && k < n; k++)
@@ -305,6 +304,7 @@ TsStatus rly_pass_fuse(TsGraph *graph, TsError *err)
     for (int k = 0; k < n; k++)
         slots += graph->nodes[k]->num_outputs;
     Fusion f = { .graph = graph };
+    graph->plan = NULL; /* a plan describes the groups it was made for */
     f.group_of = calloc((size_t)n + 1, sizeof *f.group_of);
     f.kinds = calloc((size_t)n + 1, sizeof *f.kinds);
     f.first = calloc((size_t)n + 1, sizeof *f.first);

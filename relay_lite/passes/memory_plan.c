@@ -66,7 +66,8 @@ static int64_t take(FreeList *list, int64_t bytes)
 {
     int best = -1;
     for (int k = 0; k < list->count; k++)
-        if (list->blocks[k].bytes >= bytes && (best < 0 || list->blocks[k].bytes < list->blocks[best].bytes))
+        if (list->blocks[k].bytes >= bytes &&
+            (best < 0 || list->blocks[k].bytes < list->blocks[best].bytes))
             best = k;
     if (best < 0 && list->count > 0 &&
         list->blocks[list->count - 1].offset + list->blocks[list->count - 1].bytes == list->top) {
@@ -129,7 +130,8 @@ static TsStatus collect(TsGraph *graph, RlyMemPlan *plan, TsError *err)
 
 static int by_size_desc(const void *a, const void *b)
 {
-    const RlyBufferPlan *x = *(const RlyBufferPlan *const *)a, *y = *(const RlyBufferPlan *const *)b;
+    const RlyBufferPlan *x = *(const RlyBufferPlan *const *)a,
+                        *y = *(const RlyBufferPlan *const *)b;
     return x->bytes != y->bytes ? (x->bytes < y->bytes ? 1 : -1)
                                 : (x->value < y->value ? -1 : x->value > y->value);
 }

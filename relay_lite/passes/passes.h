@@ -4,7 +4,9 @@
  * A pass edits the graph in place: the graph owns one arena for its whole life, and a
  * pass that rewrites it builds replacement nodes and constants in that arena instead of
  * changing a node that exists (the old ones stay allocated, unreferenced, until
- * ts_graph_free). A pass returns TS_OK, or a status with err naming the node at fault;
+ * ts_graph_free). Values are updated in place, as inference updates them: a folded
+ * node's output becomes an initializer holding its constant, keeping its name and its
+ * readers. A pass returns TS_OK, or a status with err naming the node at fault;
  * it never aborts on a graph the importer accepted. After a pass that rewrites the graph,
  * the pipeline drops unused constants, renumbers the nodes and infers and verifies again.
  */
@@ -37,8 +39,7 @@ TsStatus rly_pass_memory_plan(TsGraph *graph, TsError *err);
  * its input's known shape) into *result; *result NULL when the node's op is not one the
  * host computes or an input is not known yet. Errors (an index out of range, an integer
  * division by zero) name the node. */
-TsStatus rly_fold_eval(TsGraph *graph, const RlyNode *node, const RlyConst **result,
-                       TsError *err);
+TsStatus rly_fold_eval(TsGraph *graph, const RlyNode *node, const RlyConst **result, TsError *err);
 
 /* ---- rewrite.c: editing a graph ---- */
 

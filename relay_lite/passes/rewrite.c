@@ -30,7 +30,8 @@ int rly_count_uses(const TsGraph *graph, const RlyValue *value)
 RlyNode *rly_node_clone(TsGraph *graph, const RlyNode *node)
 {
     RlyNode *copy = ts_arena_alloc(graph->arena, sizeof *copy);
-    RlyValue **inputs = ts_arena_alloc(graph->arena, (size_t)(node->num_inputs + 1) * sizeof *inputs);
+    RlyValue **inputs =
+        ts_arena_alloc(graph->arena, (size_t)(node->num_inputs + 1) * sizeof *inputs);
     RlyValue **outputs =
         ts_arena_alloc(graph->arena, (size_t)(node->num_outputs + 1) * sizeof *outputs);
     if (!copy || !inputs || !outputs)
@@ -107,8 +108,8 @@ RlyConst *rly_const_new(TsGraph *graph, TsDType dtype, int ndim, const int64_t *
 
 TsStatus rly_value_make_constant(TsGraph *graph, RlyValue *value, const RlyConst *c, TsError *err)
 {
-    RlyValue **inits = ts_arena_alloc(graph->arena,
-                                      (size_t)(graph->num_initializers + 1) * sizeof *inits);
+    RlyValue **inits =
+        ts_arena_alloc(graph->arena, (size_t)(graph->num_initializers + 1) * sizeof *inits);
     if (!inits)
         return ts_fail(err, TS_ENOMEM, "%s: out of memory making \"%s\" a constant", graph->source,
                        value->name);

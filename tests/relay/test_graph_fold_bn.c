@@ -67,7 +67,8 @@ static int64_t attr_at(const RlyNode *n, const char *name, int k, int64_t def)
     return a && k < a->num_values ? a->ints[k] : def;
 }
 
-/* 2-D Conv, batch 1: out[m, oh, ow] = b[m] + sum x[g*cg + c, oh*s - p + i, ow*s - p + j] w[m, c, i, j]. */
+/* 2-D Conv, batch 1: out[m, oh, ow] = b[m] + sum x[g*cg + c, oh*s - p + i, ow*s - p + j] w[m, c, i,
+ * j]. */
 static void eval_conv(const Env *env, const RlyNode *n, float *out)
 {
     const RlyValue *xv = rly_input(n, 0), *wv = rly_input(n, 1), *yv = rly_output(n, 0);
@@ -96,7 +97,8 @@ static void eval_conv(const Env *env, const RlyNode *n, float *out)
             }
 }
 
-/* 2-D ConvTranspose, batch 1, no pads: out[g*mg + j, h*s + i, w*s + jj] += x[c, h, w] w[c, j, i, jj]. */
+/* 2-D ConvTranspose, batch 1, no pads: out[g*mg + j, h*s + i, w*s + jj] += x[c, h, w] w[c, j, i,
+ * jj]. */
 static void eval_conv_transpose(const Env *env, const RlyNode *n, float *out)
 {
     const RlyValue *xv = rly_input(n, 0), *wv = rly_input(n, 1), *yv = rly_output(n, 0);
@@ -335,6 +337,21 @@ static void test_shared_producer_not_folded(void **state)
     ts_graph_free(graph);
 }
 
+/* A Gemm bias per row ([M, 1], here with M = N) is not per channel: no fold. */
+static void test_row_bias_not_folded(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = with_input(2, I64S(4, 5));
+    mb_init_f32(mb, "w", 2, I64S(4, 5));
+    mb_init_f32(mb, "c", 2, I64S(4, 1));
+    mb_attr_int(mb, mb_node(mb, "Gemm", "x,w,c", "y"), "transB", 1);
+    add_batch_norm(mb, 4);
+    TsGraph *graph = import_model(mb, NULL);
+    run_passes(graph, "fold_batch_norm");
+    assert_int_equal(count_op(graph, RLY_OP_BATCH_NORM), 1);
+    ts_graph_free(graph);
+}
+
 /* The folded constants are named after the BatchNormalization, never reusing a name the
  * model has (PyTorch calls a batch norm's scale "bn1.weight"). */
 static void test_folded_names_are_unique(void **state)
@@ -365,6 +382,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fold_into_matmul),
     cmocka_unit_test(test_shared_producer_not_folded),
     cmocka_unit_test(test_folded_names_are_unique),
+    cmocka_unit_test(test_row_bias_not_folded),
 };
 
 int main(void)

@@ -115,8 +115,8 @@ static void test_single_consumer_and_injective_chains(void **state)
     graph = import_model(mb, NULL);
     run_passes(graph, "fuse");
     assert_int_equal(graph->num_groups, 5);
-    const char *expected[5] = { "Conv_0", "Relu_1 Add_3 Transpose_4 Tanh_5", "Sigmoid_2",
-                                "Sqrt_6", "Conv_7" };
+    const char *expected[5] = { "Conv_0", "Relu_1 Add_3 Transpose_4 Tanh_5", "Sigmoid_2", "Sqrt_6",
+                                "Conv_7" };
     RlyGroupKind kinds[5] = { RLY_GROUP_ANCHORED, RLY_GROUP_INJECTIVE, RLY_GROUP_INJECTIVE,
                               RLY_GROUP_INJECTIVE, RLY_GROUP_ANCHORED };
     /* Groups in execution order: Conv, Relu..., Sigmoid must precede the Relu group (its
@@ -218,7 +218,9 @@ static ModelBuilder *random_model(unsigned seed, int num_nodes)
         case 1: mb_node(mb, "Relu", names[a], out); break;
         case 2: mb_node(mb, "Sigmoid", names[a], out); break;
         case 3: mb_attr_int(mb, mb_node(mb, "Softmax", names[a], out), "axis", 1); break;
-        case 4: mb_attr_ints(mb, mb_node(mb, "Transpose", names[a], out), "perm", NV(0, 1, 3, 2)); break;
+        case 4:
+            mb_attr_ints(mb, mb_node(mb, "Transpose", names[a], out), "perm", NV(0, 1, 3, 2));
+            break;
         default:
             snprintf(inputs, sizeof inputs, "%s,%s", names[a], names[b < 0 ? a : b]);
             mb_node(mb, next(&seed) % 2 ? "Add" : "Mul", inputs, out);
@@ -279,7 +281,8 @@ static void check_groups(const TsGraph *graph)
             assert_true(from == g || listed(group->inputs, group->num_inputs, v));
         }
         const RlyValue *out = rly_output(node, 0);
-        assert_int_equal(listed(group->outputs, group->num_outputs, out), read_outside(graph, out, g));
+        assert_int_equal(listed(group->outputs, group->num_outputs, out),
+                         read_outside(graph, out, g));
     }
     for (int g = 0; g < graph->num_groups; g++) {
         const RlyGroup *group = graph->groups[g];

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <string.h>
 
 #include "relay_testing.h"
@@ -60,7 +61,7 @@ static void test_pipeline_table_and_options(void **state)
 {
     (void)state;
     static const char *const names[] = { "remove_identity", "fold_constants", "eliminate_dead",
-                                         "fold_batch_norm", "fuse", "memory_plan" };
+                                         "fold_batch_norm", "fuse",           "memory_plan" };
     assert_int_equal(ts_graph_num_passes(), 6);
     for (int k = 0; k < 6; k++) {
         assert_string_equal(ts_graph_pass_name(k), names[k]);
@@ -81,12 +82,24 @@ static void test_pipeline_table_and_options(void **state)
     options = (TsGraphOptions){ .disabled = off, .num_disabled = 2 };
     assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "\"dce\""));
+    options = (TsGraphOptions){ .num_disabled = 1 };
+    assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "no list"));
     /* Nothing ran: the Identity is still there. */
     assert_int_equal(count_op(graph, RLY_OP_IDENTITY), 1);
     /* remove_identity turned off: fusion still groups the Identity. */
     options = (TsGraphOptions){ .disabled = names, .num_disabled = 1, .stop_after = "fuse" };
     assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_OK);
     assert_int_equal(count_op(graph, RLY_OP_IDENTITY), 1);
+    assert_int_equal(graph->num_groups, 1);
+    /* A full run plans memory; fusing again alone drops the plan made for the old groups. */
+    run_passes(graph, NULL);
+    assert_non_null(graph->plan);
+    static const char *const rewriting[] = { "remove_identity", "fold_constants", "eliminate_dead",
+                                             "fold_batch_norm" };
+    options = (TsGraphOptions){ .disabled = rewriting, .num_disabled = 4, .stop_after = "fuse" };
+    assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_OK);
+    assert_null(graph->plan);
     assert_int_equal(graph->num_groups, 1);
     ts_graph_free(graph);
     /* memory_plan without fusion groups is refused, saying why. */
@@ -227,7 +240,7 @@ static void test_fold_kernel_values(void **state)
     mb_init_i64(mb, "stm2", 1, I64S(-2));
     mb_node(mb, "Slice", "c,sm1,em9,a0,stm2", "rslice"); /* 50, 30, 10 */
     mb_init_i64(mb, "idx", 2, I64S(-1, 1));
-    mb_node(mb, "Gather", "c,idx", "gather"); /* 50, 20 */
+    mb_node(mb, "Gather", "c,idx", "gather");                                 /* 50, 20 */
     mb_attr_int(mb, mb_node(mb, "Concat", "slice,gather", "cat"), "axis", 0); /* 20,40,50,20 */
     mb_attr_int(mb, mb_node(mb, "Cast", "cat", "catf"), "to", FLOAT);
     mb_init_f32_values(mb, "four", 1, F32S(4));
@@ -239,14 +252,14 @@ static void test_fold_kernel_values(void **state)
     mb_init_i64(mb, "col", 2, I64S(2, 1));
     mb_init_i64(mb, "col_values", 2, I64S(100, 200));
     mb_node(mb, "Reshape", "col_values,col", "column");
-    mb_node(mb, "Add", "column,c", "table"); /* [2,5]: 110..150, 210..250 */
-    mb_node(mb, "Sub", "table,c", "back"); /* 100 x5, 200 x5 */
+    mb_node(mb, "Add", "column,c", "table");      /* [2,5]: 110..150, 210..250 */
+    mb_node(mb, "Sub", "table,c", "back");        /* 100 x5, 200 x5 */
     mb_node(mb, "Mul", "slice,slice", "squares"); /* 400, 1600 */
     Onnx__NodeProto *n = mb_node(mb, "ConstantOfShape", "shape23", "sevens");
     mb_attr_tensor_i64(mb, n, "value", 1, I64S(7));
     mb_node(mb, "Expand", "column,shape23", "wide"); /* 100 x3, 200 x3 */
-    static const char *const outputs[] = { "rslice", "quarter", "t32", "table", "back",
-                                           "squares", "sevens", "wide" };
+    static const char *const outputs[] = { "rslice", "quarter", "t32",    "table",
+                                           "back",   "squares", "sevens", "wide" };
     for (int k = 0; k < 8; k++)
         mb_output(mb, outputs[k]);
     TsGraph *graph = import_model(mb, NULL);
@@ -261,6 +274,54 @@ static void test_fold_kernel_values(void **state)
     expect_ints(graph, "squares", 2, I64S(400, 1600));
     expect_ints(graph, "sevens", 6, I64S(7, 7, 7, 7, 7, 7));
     expect_ints(graph, "wide", 6, I64S(100, 100, 100, 200, 200, 200));
+    ts_graph_free(graph);
+}
+
+/* The attention scale torch exports, 1 / sqrt(head size) from the input's shape: Shape ->
+ * Gather(-1) -> Cast -> Sqrt -> Div folds to a constant, leaving the Mul. */
+static void test_fold_attention_scale(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = with_input(13, 3, I64S(1, 4, 8));
+    mb_init_i64_scalar(mb, "last", -1);
+    mb_init_f32_values(mb, "one", 1, F32S(1));
+    mb_node(mb, "Shape", "x", "s");
+    mb_node(mb, "Gather", "s,last", "d");
+    mb_attr_int(mb, mb_node(mb, "Cast", "d", "df"), "to", FLOAT);
+    mb_node(mb, "Sqrt", "df", "root");
+    mb_node(mb, "Div", "one,root", "scale");
+    mb_node(mb, "Mul", "x,scale", "y");
+    mb_output(mb, "y");
+    TsGraph *graph = import_model(mb, NULL);
+    run_passes(graph, "fold_constants");
+    assert_int_equal(graph->num_nodes, 1);
+    assert_int_equal(count_op(graph, RLY_OP_MUL), 1);
+    expect_floats(graph, "scale", 1, F32S(1.0f / sqrtf(8.0f)));
+    ts_graph_free(graph);
+}
+
+/* Relu, Sigmoid, Tanh, Erf and Pow (an int64 exponent) of float constants, computed in
+ * float32 as here. */
+static void test_fold_float_functions(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = mb_new(13);
+    mb_init_f32_values(mb, "v", 3, F32S(-1, 0, 4));
+    mb_init_i64_scalar(mb, "two", 2);
+    static const char *const ops[] = { "Relu", "Sigmoid", "Tanh", "Erf" };
+    for (int k = 0; k < 4; k++)
+        mb_output(mb, mb_node(mb, ops[k], "v", ops[k])->output[0]);
+    mb_node(mb, "Pow", "v,two", "Pow");
+    mb_output(mb, "Pow");
+    TsGraph *graph = import_model(mb, NULL);
+    run_passes(graph, "fold_constants");
+    assert_int_equal(graph->num_nodes, 0);
+    expect_floats(graph, "Relu", 3, F32S(0, 0, 4));
+    expect_floats(graph, "Sigmoid", 3,
+                  F32S(1.0f / (1.0f + expf(1.0f)), 0.5f, 1.0f / (1.0f + expf(-4.0f))));
+    expect_floats(graph, "Tanh", 3, F32S(tanhf(-1.0f), 0, tanhf(4.0f)));
+    expect_floats(graph, "Erf", 3, F32S(erff(-1.0f), 0, erff(4.0f)));
+    expect_floats(graph, "Pow", 3, F32S(1, 0, 16));
     ts_graph_free(graph);
 }
 
@@ -289,7 +350,8 @@ static void test_fold_errors_name_the_node(void **state)
         mb_init_i64(mb, "a", 2, I64S(6, 8));
         mb_init_i64(mb, "b", 2, I64S(3, 0));
         mb_init_i64(mb, "far", 1, I64S(5));
-        Onnx__NodeProto *n = k == 0 ? mb_node(mb, "Div", "a,b", "y") : mb_node(mb, "Gather", "a,far", "y");
+        Onnx__NodeProto *n =
+            k == 0 ? mb_node(mb, "Div", "a,b", "y") : mb_node(mb, "Gather", "a,far", "y");
         n->name = (char *)"culprit";
         mb_output(mb, "y");
         TsGraph *graph = import_model(mb, NULL);
@@ -336,6 +398,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fold_flatten_chain),
     cmocka_unit_test(test_fold_flatten_golden),
     cmocka_unit_test(test_fold_kernel_values),
+    cmocka_unit_test(test_fold_attention_scale),
+    cmocka_unit_test(test_fold_float_functions),
     cmocka_unit_test(test_fold_shape_of_input),
     cmocka_unit_test(test_fold_errors_name_the_node),
     cmocka_unit_test(test_eliminate_dead_golden),
