@@ -67,7 +67,8 @@ TsTensor *ts_op_strided_slice(TsArena *arena, TsTensor *data, const int64_t *beg
     if (vars == NULL)
         return NULL;
     for (int i = 0; i < in.ndim; i++) {
-        index[i] = te_op_scale(arena, vars[i], step[i]);
+        /* One element reads begin alone, whatever the step (which may not fit int32). */
+        index[i] = out.dim[i] == 1 ? ts_i32(arena, 0) : te_op_scale(arena, vars[i], step[i]);
         if (begin[i] != 0)
             index[i] = ts_add(arena, index[i], ts_i32(arena, begin[i]));
     }

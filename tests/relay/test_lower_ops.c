@@ -547,6 +547,16 @@ static void test_slice_negative_steps(void **state)
     mb_attr_ints(mb, n, "ends", NV(-1, -2));
     mb_attr_ints(mb, n, "axes", NV(2, 0));
     check_model(mb, 1, (void *[]){ x }, 180, want2);
+    /* steps beyond int32 that take one element: x[3::INT64_MAX, -1::INT64_MIN, 0] */
+    float want3[1] = { x[(3 * 10 + 9) * 5 + 0] };
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 3, I64S(20, 10, 5));
+    mb_output(mb, "y");
+    mb_init_i64(mb, "starts", 3, I64S(3, -1, 0));
+    mb_init_i64(mb, "ends", 3, I64S(INT64_MAX, INT64_MIN, 1));
+    mb_init_i64(mb, "steps", 3, I64S(INT64_MAX, INT64_MIN, 1));
+    mb_node(mb, "Slice", "x,starts,ends,,steps", "y");
+    check_model(mb, 1, (void *[]){ x }, 1, want3);
     free(x);
 }
 
