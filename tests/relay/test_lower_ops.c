@@ -196,6 +196,31 @@ static void test_conv_transpose_spec_example(void **state)
     check_model(mb, 2, (void *[]){ x, w }, 50, want);
 }
 
+/* ONNX's test_convtranspose_autopad_same: stride 2, SAME_UPPER, 3x3 -> 6x6. */
+static void test_conv_transpose_autopad_same(void **state)
+{
+    (void)state;
+    float x[9], w[18];
+    for (int k = 0; k < 9; k++)
+        x[k] = (float)k;
+    for (int k = 0; k < 18; k++)
+        w[k] = 1.0f;
+    static const float grid[6][6] = { { 0, 0, 1, 1, 3, 2 },     { 0, 0, 1, 1, 3, 2 },
+                                      { 3, 3, 8, 5, 12, 7 },    { 3, 3, 7, 4, 9, 5 },
+                                      { 9, 9, 20, 11, 24, 13 }, { 6, 6, 13, 7, 15, 8 } };
+    float want[72];
+    for (int k = 0; k < 72; k++)
+        want[k] = grid[(k % 36) / 6][k % 6];
+    ModelBuilder *mb = mb_new(11);
+    mb_input(mb, "x", FLOAT, 4, I64S(1, 1, 3, 3));
+    mb_input(mb, "w", FLOAT, 4, I64S(1, 2, 3, 3));
+    mb_output(mb, "y");
+    Onnx__NodeProto *n = mb_node(mb, "ConvTranspose", "x,w", "y");
+    mb_attr_string(mb, n, "auto_pad", "SAME_UPPER");
+    mb_attr_ints(mb, n, "strides", NV(2, 2));
+    check_model(mb, 2, (void *[]){ x, w }, 72, want);
+}
+
 /* ---- Conv 1-D with auto_pad, dilations and groups ---- */
 
 static void test_conv1d_same_lower(void **state)
@@ -1008,6 +1033,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_transpose),
         cmocka_unit_test(test_conv_transpose_spec_example),
+        cmocka_unit_test(test_conv_transpose_autopad_same),
         cmocka_unit_test(test_conv1d_same_lower),
         cmocka_unit_test(test_resize_spec_examples),
         cmocka_unit_test(test_resize_every_mode),
