@@ -444,6 +444,13 @@ static void test_upsample_and_resize10(void **state)
     mb_init_f32_values(mb, "s", 4, F32S(1, 1, 2, 3));
     mb_node(mb, "Resize", "x,s", "y");
     check_model(mb, 1, (void *[]){ x }, 24, want);
+    /* Resize-10 nearest, shrinking W by 0.6 (ceiling: 0/0.6 -> 0, 1/0.6 -> 2) and
+     * enlarging H by 1.5 (floor: 0, 0, 1); x is 2 x 4 */
+    float x24[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    mb = resize_model(10, I64S(1, 1, 2, 4));
+    mb_init_f32_values(mb, "s", 4, F32S(1, 1, 1.5f, 0.6f));
+    mb_node(mb, "Resize", "x,s", "y");
+    check_model(mb, 1, (void *[]){ x24 }, 6, F32S(1, 3, 1, 3, 5, 7));
     /* Upsample-9 linear: the specification's example (asymmetric, edge-clamped) */
     static const float lin[16] = { 1, 1.5f, 2, 2, 2, 2.5f, 3, 3, 3, 3.5f, 4, 4, 3, 3.5f, 4, 4 };
     mb = resize_model(9, I64S(1, 1, 2, 2));
