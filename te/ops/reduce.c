@@ -157,8 +157,7 @@ static TsTensor *normalize(TsArena *arena, TsTensor *centered, TsTensor *inv_std
                           "layer_norm: scale or bias does not broadcast to the data");
             return NULL;
         }
-    if (!te_op_same_dtype(arena, "layer_norm", "scale", scale, "scale", scale) ||
-        !ts_dtype_eq(ts_tensor_dtype(scale), dtype) ||
+    if (!ts_dtype_eq(ts_tensor_dtype(scale), dtype) ||
         (bias && !ts_dtype_eq(ts_tensor_dtype(bias), dtype))) {
         ts_arena_fail(arena, TS_EINVAL, "layer_norm: scale and bias must have the data's dtype");
         return NULL;
