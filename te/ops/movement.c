@@ -45,6 +45,10 @@ TsTensor *ts_op_strided_slice(TsArena *arena, TsTensor *data, const int64_t *beg
 
     if (arena == NULL || !te_op_tensor(arena, "strided_slice", "data", data, &in))
         return NULL;
+    if (begin == NULL || step == NULL || out_shape == NULL) {
+        ts_arena_fail(arena, TS_EINVAL, "strided_slice: begin, step or out_shape is NULL");
+        return NULL;
+    }
     out.ndim = in.ndim;
     for (int i = 0; i < in.ndim; i++) {
         int64_t last = begin[i] + (out_shape[i] - 1) * step[i];
@@ -145,6 +149,10 @@ TsTensor *ts_op_pad_mode(TsArena *arena, TsTensor *data, const int64_t *before,
 
     if (arena == NULL || !te_op_tensor(arena, "pad", "data", data, &in))
         return NULL;
+    if (before == NULL || after == NULL) {
+        ts_arena_fail(arena, TS_EINVAL, "pad: pad_before or pad_after is NULL");
+        return NULL;
+    }
     if (mode != TS_PAD_CONSTANT && mode != TS_PAD_REFLECT && mode != TS_PAD_EDGE) {
         ts_arena_fail(arena, TS_EINVAL, "pad: mode %d is not a TsPadMode", (int)mode);
         return NULL;
