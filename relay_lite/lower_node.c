@@ -195,8 +195,10 @@ TsStatus rly_lower_node(TsArena *arena, const TsGraph *graph, const RlyNode *nod
     RlyLower l = { arena, graph, node, inputs, outputs, err };
     for (int k = 0; k < node->num_outputs; k++)
         outputs[k] = NULL;
-    if (!ts_arena_ok(arena))
-        return ts_arena_check(arena, err);
+    if (!ts_arena_ok(arena)) /* an earlier failure the caller did not clear */
+        return rly_node_fail(graph, node, err, ts_arena_error(arena)->status,
+                             "the arena holds an earlier error: %s",
+                             ts_arena_error(arena)->message);
     TsStatus status = check_values(&l);
     if (status == TS_OK)
         status = dispatch(&l);
