@@ -111,13 +111,17 @@ TsStatus rly_lower_cast(RlyLower *l)
     return rly_lower_output(l, 0, out ? ts_op_cast(l->arena, x, out->dtype) : x);
 }
 
+static const char *const axis_names[TS_MAX_DIMS] = {
+    "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"
+};
+
 /* A copy stage of x: the output must be a tensor of its own (the graph names it). */
 static TsTensor *copy(RlyLower *l, TsTensor *x, const char *name)
 {
     TsAxis *axes[TS_MAX_DIMS];
     TsExpr *vars[TS_MAX_DIMS];
     for (int d = 0; d < ts_tensor_ndim(x); d++) {
-        axes[d] = ts_axis(l->arena, "i", ts_tensor_dim(x, d));
+        axes[d] = ts_axis(l->arena, axis_names[d], ts_tensor_dim(x, d));
         vars[d] = ts_var(axes[d]);
     }
     return ts_compute_tagged(l->arena, name, "copy", ts_tensor_ndim(x), axes,
@@ -129,7 +133,7 @@ static TsTensor *filled(RlyLower *l, const RlyValue *value, TsExpr *fill, const 
 {
     TsAxis *axes[TS_MAX_DIMS];
     for (int d = 0; d < value->ndim; d++)
-        axes[d] = ts_axis(l->arena, "i", value->dims[d]);
+        axes[d] = ts_axis(l->arena, axis_names[d], value->dims[d]);
     return ts_compute_tagged(l->arena, name, "fill", value->ndim, axes, fill);
 }
 
