@@ -14,41 +14,49 @@ static TsStatus attr_float(RlyLower *l, const char *name, double def, double *ou
     return rly_attr_float(l->graph, l->node, name, def, out, l->err);
 }
 
-TsStatus rly_lower_unary(RlyLower *l)
+TsStatus rly_lower_unary(RlyLower *l, RlyUnaryBuilder build)
 {
-    TsTensor *x = rly_lower_input(l, 0), *y = NULL;
-    double alpha = 0, beta = 0;
-    const char *approximate = "none";
-    TsStatus status = TS_OK;
+    TsTensor *x = rly_lower_input(l, 0);
+    return x ? rly_lower_output(l, 0, build(l->arena, x)) : l->err->status;
+}
+
+TsStatus rly_lower_leaky_relu(RlyLower *l)
+{
+    TsTensor *x = rly_lower_input(l, 0);
+    double alpha = 0.01;
     if (!x)
         return l->err->status;
-    switch (l->node->op) {
-    case RLY_OP_RELU: y = ts_op_relu(l->arena, x); break;
-    case RLY_OP_SIGMOID: y = ts_op_sigmoid(l->arena, x); break;
-    case RLY_OP_TANH: y = ts_op_tanh(l->arena, x); break;
-    case RLY_OP_ERF: y = ts_op_erf(l->arena, x); break;
-    case RLY_OP_SQRT: y = ts_op_sqrt(l->arena, x); break;
-    case RLY_OP_HARD_SWISH: y = ts_op_hard_swish(l->arena, x); break;
-    case RLY_OP_LEAKY_RELU:
-        status = attr_float(l, "alpha", 0.01, &alpha);
-        y = status == TS_OK ? ts_op_leaky_relu(l->arena, x, alpha) : NULL;
-        break;
-    case RLY_OP_HARD_SIGMOID:
-        status = attr_float(l, "alpha", 0.2, &alpha);
-        if (status == TS_OK)
-            status = attr_float(l, "beta", 0.5, &beta);
-        y = status == TS_OK ? ts_op_hard_sigmoid(l->arena, x, alpha, beta) : NULL;
-        break;
-    case RLY_OP_GELU:
-        status = rly_attr_string(l->graph, l->node, "approximate", "none", &approximate, l->err);
-        if (status == TS_OK && strcmp(approximate, "none") && strcmp(approximate, "tanh"))
-            return rly_lower_fail(l, "attribute approximate = \"%s\" is not one of none, tanh",
-                                  approximate);
-        y = status == TS_OK ? ts_op_gelu(l->arena, x, strcmp(approximate, "tanh") == 0) : NULL;
-        break;
-    default: return rly_lower_fail(l, "is not a unary operator");
-    }
-    return status == TS_OK ? rly_lower_output(l, 0, y) : status;
+    TsStatus status = attr_float(l, "alpha", 0.01, &alpha);
+    return status == TS_OK ? rly_lower_output(l, 0, ts_op_leaky_relu(l->arena, x, alpha)) : status;
+}
+
+TsStatus rly_lower_hard_sigmoid(RlyLower *l)
+{
+    TsTensor *x = rly_lower_input(l, 0);
+    double alpha = 0.2, beta = 0.5;
+    if (!x)
+        return l->err->status;
+    TsStatus status = attr_float(l, "alpha", 0.2, &alpha);
+    if (status == TS_OK)
+        status = attr_float(l, "beta", 0.5, &beta);
+    return status == TS_OK ? rly_lower_output(l, 0, ts_op_hard_sigmoid(l->arena, x, alpha, beta))
+                           : status;
+}
+
+TsStatus rly_lower_gelu(RlyLower *l)
+{
+    TsTensor *x = rly_lower_input(l, 0);
+    const char *approximate = "none";
+    if (!x)
+        return l->err->status;
+    TsStatus status =
+        rly_attr_string(l->graph, l->node, "approximate", "none", &approximate, l->err);
+    if (status != TS_OK)
+        return status;
+    if (strcmp(approximate, "none") && strcmp(approximate, "tanh"))
+        return rly_lower_fail(l, "attribute approximate = \"%s\" is not one of none, tanh",
+                              approximate);
+    return rly_lower_output(l, 0, ts_op_gelu(l->arena, x, strcmp(approximate, "tanh") == 0));
 }
 
 /* Clip before opset 11: min and max attributes (default: the float range). */
@@ -76,23 +84,13 @@ TsStatus rly_lower_clip(RlyLower *l)
     return rly_lower_output(l, 0, ts_op_clamp(l->arena, x, lo, hi));
 }
 
-TsStatus rly_lower_binary(RlyLower *l)
+TsStatus rly_lower_binary(RlyLower *l, RlyBinaryBuilder build)
 {
-    TsTensor *a = rly_lower_input(l, 0), *b = rly_lower_input(l, 1), *y = NULL;
-    if (!a || !b)
-        return l->err->status;
-    switch (l->node->op) {
-    case RLY_OP_ADD: y = ts_op_add(l->arena, a, b); break;
-    case RLY_OP_SUB: y = ts_op_sub(l->arena, a, b); break;
-    case RLY_OP_MUL: y = ts_op_mul(l->arena, a, b); break;
-    case RLY_OP_DIV: y = ts_op_div(l->arena, a, b); break;
-    case RLY_OP_POW: y = ts_op_pow(l->arena, a, b); break;
-    default: return rly_lower_fail(l, "is not a binary operator");
-    }
-    return rly_lower_output(l, 0, y);
+    TsTensor *a = rly_lower_input(l, 0), *b = a ? rly_lower_input(l, 1) : NULL;
+    return b ? rly_lower_output(l, 0, build(l->arena, a, b)) : l->err->status;
 }
 
-TsStatus rly_lower_variadic(RlyLower *l)
+TsStatus rly_lower_variadic(RlyLower *l, TsVariadicKind kind)
 {
     TsTensor *in[TS_MAX_OPERANDS];
     int n = l->node->num_inputs;
@@ -101,10 +99,6 @@ TsStatus rly_lower_variadic(RlyLower *l)
     for (int k = 0; k < n; k++)
         if (!(in[k] = rly_lower_input(l, k)))
             return l->err->status;
-    TsVariadicKind kind = l->node->op == RLY_OP_MAX    ? TS_VARIADIC_MAX
-                          : l->node->op == RLY_OP_MIN  ? TS_VARIADIC_MIN
-                          : l->node->op == RLY_OP_MEAN ? TS_VARIADIC_MEAN
-                                                       : TS_VARIADIC_SUM;
     return rly_lower_output(l, 0, ts_op_variadic(l->arena, kind, n, in));
 }
 
@@ -117,13 +111,17 @@ TsStatus rly_lower_cast(RlyLower *l)
     return rly_lower_output(l, 0, out ? ts_op_cast(l->arena, x, out->dtype) : x);
 }
 
+static const char *const axis_names[TS_MAX_DIMS] = {
+    "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"
+};
+
 /* A copy stage of x: the output must be a tensor of its own (the graph names it). */
 static TsTensor *copy(RlyLower *l, TsTensor *x, const char *name)
 {
     TsAxis *axes[TS_MAX_DIMS];
     TsExpr *vars[TS_MAX_DIMS];
     for (int d = 0; d < ts_tensor_ndim(x); d++) {
-        axes[d] = ts_axis(l->arena, "i", ts_tensor_dim(x, d));
+        axes[d] = ts_axis(l->arena, axis_names[d], ts_tensor_dim(x, d));
         vars[d] = ts_var(axes[d]);
     }
     return ts_compute_tagged(l->arena, name, "copy", ts_tensor_ndim(x), axes,
@@ -135,7 +133,7 @@ static TsTensor *filled(RlyLower *l, const RlyValue *value, TsExpr *fill, const 
 {
     TsAxis *axes[TS_MAX_DIMS];
     for (int d = 0; d < value->ndim; d++)
-        axes[d] = ts_axis(l->arena, "i", value->dims[d]);
+        axes[d] = ts_axis(l->arena, axis_names[d], value->dims[d]);
     return ts_compute_tagged(l->arena, name, "fill", value->ndim, axes, fill);
 }
 

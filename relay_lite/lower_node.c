@@ -140,25 +140,25 @@ static TsStatus dispatch(RlyLower *l)
     case RLY_OP_MATMUL: return rly_lower_matmul(l);
     case RLY_OP_BATCH_NORM: return rly_lower_batch_norm(l);
     case RLY_OP_LAYER_NORM: return rly_lower_layer_norm(l);
-    case RLY_OP_RELU:
-    case RLY_OP_LEAKY_RELU:
-    case RLY_OP_SIGMOID:
-    case RLY_OP_TANH:
-    case RLY_OP_HARD_SIGMOID:
-    case RLY_OP_HARD_SWISH:
-    case RLY_OP_ERF:
-    case RLY_OP_GELU:
-    case RLY_OP_SQRT: return rly_lower_unary(l);
+    case RLY_OP_RELU: return rly_lower_unary(l, ts_op_relu);
     case RLY_OP_CLIP: return rly_lower_clip(l);
-    case RLY_OP_ADD:
-    case RLY_OP_SUB:
-    case RLY_OP_MUL:
-    case RLY_OP_DIV:
-    case RLY_OP_POW: return rly_lower_binary(l);
-    case RLY_OP_SUM:
-    case RLY_OP_MAX:
-    case RLY_OP_MIN:
-    case RLY_OP_MEAN: return rly_lower_variadic(l);
+    case RLY_OP_LEAKY_RELU: return rly_lower_leaky_relu(l);
+    case RLY_OP_SIGMOID: return rly_lower_unary(l, ts_op_sigmoid);
+    case RLY_OP_TANH: return rly_lower_unary(l, ts_op_tanh);
+    case RLY_OP_HARD_SIGMOID: return rly_lower_hard_sigmoid(l);
+    case RLY_OP_HARD_SWISH: return rly_lower_unary(l, ts_op_hard_swish);
+    case RLY_OP_ERF: return rly_lower_unary(l, ts_op_erf);
+    case RLY_OP_GELU: return rly_lower_gelu(l);
+    case RLY_OP_ADD: return rly_lower_binary(l, ts_op_add);
+    case RLY_OP_SUB: return rly_lower_binary(l, ts_op_sub);
+    case RLY_OP_MUL: return rly_lower_binary(l, ts_op_mul);
+    case RLY_OP_DIV: return rly_lower_binary(l, ts_op_div);
+    case RLY_OP_POW: return rly_lower_binary(l, ts_op_pow);
+    case RLY_OP_SQRT: return rly_lower_unary(l, ts_op_sqrt);
+    case RLY_OP_SUM: return rly_lower_variadic(l, TS_VARIADIC_SUM);
+    case RLY_OP_MAX: return rly_lower_variadic(l, TS_VARIADIC_MAX);
+    case RLY_OP_MIN: return rly_lower_variadic(l, TS_VARIADIC_MIN);
+    case RLY_OP_MEAN: return rly_lower_variadic(l, TS_VARIADIC_MEAN);
     case RLY_OP_MAX_POOL: return rly_lower_pool(l, true);
     case RLY_OP_AVERAGE_POOL: return rly_lower_pool(l, false);
     case RLY_OP_GLOBAL_AVERAGE_POOL: return rly_lower_global_pool(l);
@@ -195,8 +195,10 @@ TsStatus rly_lower_node(TsArena *arena, const TsGraph *graph, const RlyNode *nod
     RlyLower l = { arena, graph, node, inputs, outputs, err };
     for (int k = 0; k < node->num_outputs; k++)
         outputs[k] = NULL;
-    if (!ts_arena_ok(arena))
-        return ts_arena_check(arena, err);
+    if (!ts_arena_ok(arena)) /* an earlier failure the caller did not clear */
+        return rly_node_fail(graph, node, err, ts_arena_error(arena)->status,
+                             "the arena holds an earlier error: %s",
+                             ts_arena_error(arena)->message);
     TsStatus status = check_values(&l);
     if (status == TS_OK)
         status = dispatch(&l);

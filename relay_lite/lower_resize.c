@@ -3,8 +3,9 @@
  * scales or sizes. Part of node lowering (lower_node.c).
  *
  * Resize-10 and Upsample have no transformation or rounding attributes; they are
- * asymmetric (x / scale), and nearest takes the floor of the coordinate when enlarging
- * and its ceiling when shrinking, as ONNX Runtime's kernel for those opsets does. */
+ * asymmetric (x / scale), and nearest takes the floor of the coordinate along a dimension
+ * it enlarges and the ceiling along one it shrinks, as ONNX Runtime's kernel for those
+ * opsets does. */
 #include <string.h>
 
 #include "relay_lite/lower_rules.h"
@@ -108,20 +109,13 @@ TsStatus rly_lower_resize(RlyLower *l, bool upsample)
     if (status != TS_OK)
         return status;
     int rank = ts_tensor_ndim(x);
-    bool shrinks = false, grows = false;
     for (int d = 0; d < rank; d++) {
         int64_t in = ts_tensor_dim(x, d);
         attrs.out_shape[d] = out->dims[d];
         /* with sizes, ONNX takes the scale as the ratio of the extents */
         attrs.scale[d] = count >= 0 ? scales[d] : (double)out->dims[d] / (double)in;
-        shrinks |= attrs.scale[d] < 1.0;
-        grows |= attrs.scale[d] > 1.0;
     }
-    if (legacy && attrs.mode == TS_RESIZE_NEAREST) {
-        if (shrinks && grows)
-            return rly_lower_fail(l, "nearest resizing that shrinks one dimension and enlarges "
-                                     "another is not supported at this opset");
-        attrs.nearest = shrinks ? TS_RESIZE_CEIL : TS_RESIZE_FLOOR;
-    }
+    if (legacy)
+        attrs.nearest = TS_RESIZE_FLOOR_UP_CEIL_DOWN;
     return rly_lower_output(l, 0, ts_op_resize(l->arena, x, &attrs));
 }

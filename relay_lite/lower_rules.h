@@ -43,10 +43,17 @@ TsStatus rly_lower_layer_norm(RlyLower *l);
 TsStatus rly_lower_pool(RlyLower *l, bool max);
 TsStatus rly_lower_global_pool(RlyLower *l);
 
-TsStatus rly_lower_unary(RlyLower *l);
+/* The operator library's builders of one and two operands. */
+typedef TsTensor *(*RlyUnaryBuilder)(TsArena *arena, TsTensor *x);
+typedef TsTensor *(*RlyBinaryBuilder)(TsArena *arena, TsTensor *a, TsTensor *b);
+
+TsStatus rly_lower_unary(RlyLower *l, RlyUnaryBuilder build);
+TsStatus rly_lower_leaky_relu(RlyLower *l);
+TsStatus rly_lower_hard_sigmoid(RlyLower *l);
+TsStatus rly_lower_gelu(RlyLower *l);
 TsStatus rly_lower_clip(RlyLower *l);
-TsStatus rly_lower_binary(RlyLower *l);
-TsStatus rly_lower_variadic(RlyLower *l);
+TsStatus rly_lower_binary(RlyLower *l, RlyBinaryBuilder build);
+TsStatus rly_lower_variadic(RlyLower *l, TsVariadicKind kind);
 TsStatus rly_lower_cast(RlyLower *l);
 TsStatus rly_lower_identity(RlyLower *l);
 TsStatus rly_lower_constant(RlyLower *l);

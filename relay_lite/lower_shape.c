@@ -44,17 +44,14 @@ TsStatus rly_lower_split(RlyLower *l)
     int rank = ts_tensor_ndim(x), axis = normalize_axis(axis_attr, rank);
     for (int d = 0; d < rank; d++)
         step[d] = 1;
-    /* The outputs' extents along the axis were inferred; each is the slice after the last. */
+    /* The outputs' extents along the axis were inferred; each is the slice after the last.
+     * An omitted output (an empty name) leaves its extent unknown, and so the next start. */
     for (int k = 0; status == TS_OK && k < l->node->num_outputs; k++) {
         const RlyValue *v = rly_output(l->node, k);
-        int64_t extent = v ? v->dims[axis] : 0;
-        if (v)
-            status = rly_lower_output(l, k, ts_op_strided_slice(l->arena, x, begin, step, v->dims));
-        if (!v) {
-            /* an omitted output still takes its part; its size is the inferred split's */
-            return rly_lower_fail(l, "output %d is omitted; Split needs every output", k);
-        }
-        begin[axis] += extent;
+        if (!v)
+            return rly_lower_fail(l, "output %d is omitted; Split is lowered with every output", k);
+        status = rly_lower_output(l, k, ts_op_strided_slice(l->arena, x, begin, step, v->dims));
+        begin[axis] += v->dims[axis];
     }
     return status;
 }

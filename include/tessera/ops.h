@@ -320,7 +320,10 @@ typedef enum TsResizeNearest {
     TS_RESIZE_ROUND_PREFER_FLOOR = 0,
     TS_RESIZE_ROUND_PREFER_CEIL = 1,
     TS_RESIZE_FLOOR = 2,
-    TS_RESIZE_CEIL = 3
+    TS_RESIZE_CEIL = 3,
+    /* floor where the dimension is enlarged (scale >= 1), ceiling where it shrinks: ONNX
+     * Runtime's rule for Resize-10 and Upsample, which have no nearest_mode */
+    TS_RESIZE_FLOOR_UP_CEIL_DOWN = 4
 } TsResizeNearest;
 
 typedef struct TsResizeAttrs {

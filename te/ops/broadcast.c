@@ -69,7 +69,7 @@ typedef struct Operands {
 static bool operands(TsArena *arena, const char *op, int n, TsTensor *const *inputs,
                      bool same_dtype, Operands *o)
 {
-    if (n < 1 || n > TS_MAX_OPERANDS) {
+    if (inputs == NULL || n < 1 || n > TS_MAX_OPERANDS) {
         ts_arena_fail(arena, TS_EINVAL, "%s: %d operands (1 to %d are supported)", op, n,
                       TS_MAX_OPERANDS);
         return false;
@@ -198,9 +198,11 @@ TsTensor *ts_op_broadcast_to(TsArena *arena, TsTensor *data, int ndim, const int
 
     if (arena == NULL || !te_op_tensor(arena, "broadcast_to", "data", data, &in))
         return NULL;
-    if (ndim < in.ndim || ndim > TS_MAX_DIMS) {
-        ts_arena_fail(arena, TS_EINVAL, "broadcast_to: rank %d is below the data's %d or above %d",
-                      ndim, in.ndim, TS_MAX_DIMS);
+    if (shape == NULL || ndim < in.ndim || ndim > TS_MAX_DIMS) {
+        ts_arena_fail(
+            arena, TS_EINVAL,
+            "broadcast_to: shape is NULL or its rank %d is below the data's %d or above %d", ndim,
+            in.ndim, TS_MAX_DIMS);
         return NULL;
     }
     for (int i = 0; i < ndim; i++) {

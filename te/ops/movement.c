@@ -45,6 +45,10 @@ TsTensor *ts_op_strided_slice(TsArena *arena, TsTensor *data, const int64_t *beg
 
     if (arena == NULL || !te_op_tensor(arena, "strided_slice", "data", data, &in))
         return NULL;
+    if (begin == NULL || step == NULL || out_shape == NULL) {
+        ts_arena_fail(arena, TS_EINVAL, "strided_slice: begin, step or out_shape is NULL");
+        return NULL;
+    }
     out.ndim = in.ndim;
     for (int i = 0; i < in.ndim; i++) {
         int64_t last = begin[i] + (out_shape[i] - 1) * step[i];
@@ -67,7 +71,8 @@ TsTensor *ts_op_strided_slice(TsArena *arena, TsTensor *data, const int64_t *beg
     if (vars == NULL)
         return NULL;
     for (int i = 0; i < in.ndim; i++) {
-        index[i] = te_op_scale(arena, vars[i], step[i]);
+        /* One element reads begin alone, whatever the step (which may not fit int32). */
+        index[i] = out.dim[i] == 1 ? ts_i32(arena, 0) : te_op_scale(arena, vars[i], step[i]);
         if (begin[i] != 0)
             index[i] = ts_add(arena, index[i], ts_i32(arena, begin[i]));
     }
@@ -144,6 +149,10 @@ TsTensor *ts_op_pad_mode(TsArena *arena, TsTensor *data, const int64_t *before,
 
     if (arena == NULL || !te_op_tensor(arena, "pad", "data", data, &in))
         return NULL;
+    if (before == NULL || after == NULL) {
+        ts_arena_fail(arena, TS_EINVAL, "pad: pad_before or pad_after is NULL");
+        return NULL;
+    }
     if (mode != TS_PAD_CONSTANT && mode != TS_PAD_REFLECT && mode != TS_PAD_EDGE) {
         ts_arena_fail(arena, TS_EINVAL, "pad: mode %d is not a TsPadMode", (int)mode);
         return NULL;

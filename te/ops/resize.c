@@ -55,7 +55,8 @@ static TsExpr *clamp_index(TsArena *arena, TsExpr *i, int64_t in)
     return ts_max(arena, ts_i32(arena, 0), ts_min(arena, i, ts_i32(arena, in - 1)));
 }
 
-static TsExpr *nearest(TsArena *arena, const TsResizeAttrs *attrs, TsExpr *x, int64_t in)
+static TsExpr *nearest(TsArena *arena, const TsResizeAttrs *attrs, TsExpr *x, int64_t in,
+                       double scale)
 {
     TsExpr *r = NULL;
     switch (attrs->nearest) {
@@ -63,6 +64,9 @@ static TsExpr *nearest(TsArena *arena, const TsResizeAttrs *attrs, TsExpr *x, in
     case TS_RESIZE_ROUND_PREFER_CEIL: r = ts_floor(arena, ts_add(arena, x, f64(arena, 0.5))); break;
     case TS_RESIZE_FLOOR: r = ts_floor(arena, x); break;
     case TS_RESIZE_CEIL: r = ts_ceil(arena, x); break;
+    case TS_RESIZE_FLOOR_UP_CEIL_DOWN:
+        r = scale < 1.0 ? ts_ceil(arena, x) : ts_floor(arena, x);
+        break;
     }
     /* Clamped in float64 first, so that a far coordinate cannot saturate the cast. */
     r = ts_max(arena, f64(arena, 0.0), ts_min(arena, r, f64(arena, (double)(in - 1))));
@@ -74,7 +78,8 @@ static bool check(TsArena *arena, const TsResizeAttrs *attrs, const TeOpShape *i
 {
     if (attrs == NULL || attrs->mode < TS_RESIZE_NEAREST || attrs->mode > TS_RESIZE_LINEAR ||
         attrs->coord < TS_RESIZE_HALF_PIXEL || attrs->coord > TS_RESIZE_ASYMMETRIC ||
-        attrs->nearest < TS_RESIZE_ROUND_PREFER_FLOOR || attrs->nearest > TS_RESIZE_CEIL) {
+        attrs->nearest < TS_RESIZE_ROUND_PREFER_FLOOR ||
+        attrs->nearest > TS_RESIZE_FLOOR_UP_CEIL_DOWN) {
         ts_arena_fail(arena, TS_EINVAL, "%s: attrs are NULL or not of their enums", op);
         return false;
     }
@@ -127,7 +132,7 @@ TsTensor *ts_op_resize(TsArena *arena, TsTensor *data, const TsResizeAttrs *attr
         }
         TsExpr *x = original(arena, attrs, vars[i], in.dim[i], out.dim[i], attrs->scale[i]);
         if (attrs->mode == TS_RESIZE_NEAREST) {
-            index[i] = nearest(arena, attrs, x, in.dim[i]);
+            index[i] = nearest(arena, attrs, x, in.dim[i], attrs->scale[i]);
             continue;
         }
         /* floor taken in float64 and clamped to [-1, in] before the cast to int32 */

@@ -196,6 +196,31 @@ static void test_conv_transpose_spec_example(void **state)
     check_model(mb, 2, (void *[]){ x, w }, 50, want);
 }
 
+/* ONNX's test_convtranspose_autopad_same: stride 2, SAME_UPPER, 3x3 -> 6x6. */
+static void test_conv_transpose_autopad_same(void **state)
+{
+    (void)state;
+    float x[9], w[18];
+    for (int k = 0; k < 9; k++)
+        x[k] = (float)k;
+    for (int k = 0; k < 18; k++)
+        w[k] = 1.0f;
+    static const float grid[6][6] = { { 0, 0, 1, 1, 3, 2 },     { 0, 0, 1, 1, 3, 2 },
+                                      { 3, 3, 8, 5, 12, 7 },    { 3, 3, 7, 4, 9, 5 },
+                                      { 9, 9, 20, 11, 24, 13 }, { 6, 6, 13, 7, 15, 8 } };
+    float want[72];
+    for (int k = 0; k < 72; k++)
+        want[k] = grid[(k % 36) / 6][k % 6];
+    ModelBuilder *mb = mb_new(11);
+    mb_input(mb, "x", FLOAT, 4, I64S(1, 1, 3, 3));
+    mb_input(mb, "w", FLOAT, 4, I64S(1, 2, 3, 3));
+    mb_output(mb, "y");
+    Onnx__NodeProto *n = mb_node(mb, "ConvTranspose", "x,w", "y");
+    mb_attr_string(mb, n, "auto_pad", "SAME_UPPER");
+    mb_attr_ints(mb, n, "strides", NV(2, 2));
+    check_model(mb, 2, (void *[]){ x, w }, 72, want);
+}
+
 /* ---- Conv 1-D with auto_pad, dilations and groups ---- */
 
 static void test_conv1d_same_lower(void **state)
@@ -419,6 +444,13 @@ static void test_upsample_and_resize10(void **state)
     mb_init_f32_values(mb, "s", 4, F32S(1, 1, 2, 3));
     mb_node(mb, "Resize", "x,s", "y");
     check_model(mb, 1, (void *[]){ x }, 24, want);
+    /* Resize-10 nearest, shrinking W by 0.6 (ceiling: 0/0.6 -> 0, 1/0.6 -> 2) and
+     * enlarging H by 1.5 (floor: 0, 0, 1); x is 2 x 4 */
+    float x24[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    mb = resize_model(10, I64S(1, 1, 2, 4));
+    mb_init_f32_values(mb, "s", 4, F32S(1, 1, 1.5f, 0.6f));
+    mb_node(mb, "Resize", "x,s", "y");
+    check_model(mb, 1, (void *[]){ x24 }, 6, F32S(1, 3, 1, 3, 5, 7));
     /* Upsample-9 linear: the specification's example (asymmetric, edge-clamped) */
     static const float lin[16] = { 1, 1.5f, 2, 2, 2, 2.5f, 3, 3, 3, 3.5f, 4, 4, 3, 3.5f, 4, 4 };
     mb = resize_model(9, I64S(1, 1, 2, 2));
@@ -547,6 +579,16 @@ static void test_slice_negative_steps(void **state)
     mb_attr_ints(mb, n, "ends", NV(-1, -2));
     mb_attr_ints(mb, n, "axes", NV(2, 0));
     check_model(mb, 1, (void *[]){ x }, 180, want2);
+    /* steps beyond int32 that take one element: x[3::INT64_MAX, -1::INT64_MIN, 0] */
+    float want3[1] = { x[(3 * 10 + 9) * 5 + 0] };
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 3, I64S(20, 10, 5));
+    mb_output(mb, "y");
+    mb_init_i64(mb, "starts", 3, I64S(3, -1, 0));
+    mb_init_i64(mb, "ends", 3, I64S(INT64_MAX, INT64_MIN, 1));
+    mb_init_i64(mb, "steps", 3, I64S(INT64_MAX, INT64_MIN, 1));
+    mb_node(mb, "Slice", "x,starts,ends,,steps", "y");
+    check_model(mb, 1, (void *[]){ x }, 1, want3);
     free(x);
 }
 
@@ -998,6 +1040,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_transpose),
         cmocka_unit_test(test_conv_transpose_spec_example),
+        cmocka_unit_test(test_conv_transpose_autopad_same),
         cmocka_unit_test(test_conv1d_same_lower),
         cmocka_unit_test(test_resize_spec_examples),
         cmocka_unit_test(test_resize_every_mode),
