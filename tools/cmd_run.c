@@ -216,6 +216,21 @@ static TsStatus run_on_device(const RunCommand *cmd, TsRpcSession *s, TsError *e
     TsStatus st = ts_rpc_upload(s, cmd->path, base, err);
     if (st == TS_OK)
         st = ts_rpc_load_module(s, base, &module, err);
+    /* A whole model answers RunGraph's description; a module of kernels does not. */
+    static TsRpcGraphResult described;
+    TsError why;
+    if (st == TS_OK && ts_rpc_run_graph(s, module, 0, NULL, NULL, NULL, &described, &why) == TS_OK) {
+        ToolModelRun run = cmd->model;
+        run.path = cmd->path;
+        run.time = cmd->time;
+        int status = tool_run_model_remote(s, module, &run, &described);
+        ts_rpc_graph_result_free(&described);
+        return status == TOOL_EXIT_OK ? TS_OK
+                                      : ts_fail(err, TS_EDEVICE, "%s: the model failed", cmd->path);
+    }
+    if (st == TS_OK && (cmd->model.num_inputs || cmd->model.save_dir))
+        return ts_fail(err, TS_EINVAL, "%s holds kernels, not a model: --input and "
+                       "--save-outputs are for a model", cmd->path);
     char names[16][128], signature[4096];
     int num_names = 0;
     if (st == TS_OK && !cmd->func)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "tessera/rpc.h"
 #include "tessera/runtime.h"
 
 enum { TOOL_MAX_MODEL_INPUTS = 64 };
@@ -27,5 +28,9 @@ int tool_build_model(int argc, char **argv);
 int tool_tune_model(int argc, char **argv);
 /* Runs the model module carries (loaded from run->path). */
 int tool_run_model(TsModule *module, const ToolModelRun *run);
+
+/* Runs a model loaded on a device server, described there as described. */
+int tool_run_model_remote(TsRpcSession *session, TsRpcModule module, const ToolModelRun *run,
+                          const TsRpcGraphResult *described);
 
 #endif /* TESSERA_TOOLS_MODEL_TOOLS_H */
