@@ -149,7 +149,8 @@ typedef struct RlyGroup {
     int num_inputs;
     RlyValue **inputs; /* values read from outside: graph inputs, constants, other groups' */
     int num_outputs;
-    RlyValue **outputs; /* values read outside the group, or graph outputs */
+    RlyValue **outputs; /* values read outside the group, graph outputs, and node outputs
+                           that nothing reads (a Split piece: the kernel still writes it) */
 } RlyGroup;
 
 /* Where one intermediate tensor lives: bytes at offset in the model's arena. Graph inputs,

@@ -15,7 +15,8 @@ fuzzer=$out/fuzz_onnx_import
 if ! "$clang" -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -Wall -Wextra \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$layer" -I"$gen" -I"$src/include" \
-    "$src/tests/relay/fuzz_onnx_import.c" "$src"/relay_lite/*.c "$src/te/arena.c" \
+    "$src/tests/relay/fuzz_onnx_import.c" "$src"/relay_lite/*.c "$src"/relay_lite/passes/*.c \
+    "$src/te/arena.c" \
     "$src/te/error.c" "$src/te/dtype.c" "$gen/onnx.proto3.pb-c.c" \
     -lprotobuf-c -lm -o "$fuzzer.new"; then
   if ! echo 'int main(void){return 0;}' | "$clang" -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null
