@@ -364,6 +364,31 @@ static TsStatus time_model(TsGraphExecutor *ex, const TsTimeOptions *time, TsErr
     return TS_OK;
 }
 
+/* --profile: each call's mean time, the slowest first (TVM's debug executor). */
+static TsStatus profile_model(TsGraphExecutor *ex, int repeat, TsError *err)
+{
+    int n = ts_graph_executor_num_calls(ex);
+    double *seconds = calloc((size_t)n + 1, sizeof *seconds);
+    int *order = calloc((size_t)n + 1, sizeof *order);
+    TsStatus st = seconds && order ? ts_graph_executor_profile(ex, repeat, seconds, err)
+                                   : ts_fail(err, TS_ENOMEM, "out of memory");
+    double total = 0;
+    for (int i = 0; st == TS_OK && i < n; i++) {
+        total += seconds[i];
+        int j = i;
+        for (; j > 0 && seconds[order[j - 1]] < seconds[i]; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    for (int k = 0; st == TS_OK && k < n; k++)
+        printf("  %8.4f ms %5.1f%%  call %d  %s\n", seconds[order[k]] * 1e3,
+               total > 0 ? 100 * seconds[order[k]] / total : 0, order[k],
+               ts_graph_executor_call_name(ex, order[k]));
+    free(seconds);
+    free(order);
+    return st;
+}
+
 int tool_run_model(TsModule *module, const ToolModelRun *run)
 {
     TsError err;
@@ -380,6 +405,8 @@ int tool_run_model(TsModule *module, const ToolModelRun *run)
     }
     if (st == TS_OK && run->save_dir)
         st = save_outputs(ex, run->save_dir, &err);
+    if (st == TS_OK && run->profile)
+        st = profile_model(ex, run->time.repeat, &err);
     if (st == TS_OK)
         st = time_model(ex, &run->time, &err);
     ts_graph_executor_free(ex);

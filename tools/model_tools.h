@@ -16,6 +16,7 @@ typedef struct ToolModelRun {
     const char *inputs[TOOL_MAX_MODEL_INPUTS]; /* --input files, in the graph's input order */
     int num_inputs;
     const char *save_dir; /* --save-outputs, or NULL */
+    bool profile;         /* --profile: each call's time */
     TsTimeOptions time;
 } ToolModelRun;
 

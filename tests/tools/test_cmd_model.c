@@ -235,6 +235,10 @@ static void test_run_random_inputs(void **state)
     const CmdRun *r = cmd_run("run", so_path, "--repeat", "1", "--min-repeat-ms", "1");
     assert_run_ok(r);
     assert_contains(r->out, "over 1 repeats");
+    r = cmd_run("run", so_path, "--repeat", "2", "--profile");
+    assert_run_ok(r);
+    assert_contains(r->out, "%  call 0  k0_conv_pack\n"); /* every call listed, by kernel */
+    assert_contains(r->out, "_gemm\n");
 }
 
 /* tune MODEL.onnx writes records for every task (conv2d, pool2d, dense), largest share
