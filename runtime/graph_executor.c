@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/rt_internal.h"
 #include "tessera/graph_executor.h"
@@ -305,6 +306,44 @@ TsStatus ts_graph_executor_run(TsGraphExecutor *ex, TsError *err)
         return ts_fail(err, TS_EDEVICE, "graph executor %s: %s", rt_module_path(ex->module),
                        ts_runtime_last_error());
     return TS_OK;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+const char *ts_graph_executor_call_name(const TsGraphExecutor *ex, int i)
+{
+    if (!ex || i < 0 || (uint32_t)i >= ex->model->header->num_calls)
+        return NULL;
+    return rt_model_string(ex->model, ex->model->calls[i].func);
+}
+
+TsStatus ts_graph_executor_profile(TsGraphExecutor *ex, int repeat, double *seconds,
+                                   TsError *err)
+{
+    if (!ex || !seconds || repeat < 1)
+        return ts_fail(err, TS_EINVAL, "graph executor: profile: %s",
+                       repeat < 1 ? "repeat must be >= 1" : "a NULL argument");
+    const RtModel *m = ex->model;
+    TsStatus st = ts_graph_executor_run(ex, err); /* warm-up */
+    for (uint32_t c = 0; c < m->header->num_calls; c++)
+        seconds[c] = 0;
+    for (int r = 0; st == TS_OK && r < repeat; r++)
+        for (uint32_t c = 0; c < m->header->num_calls; c++) {
+            const TsModelCall *call = &m->calls[c];
+            double start = now_seconds();
+            if (m->funcs[c](ex->values + call->first_arg, ex->type_codes + call->first_arg,
+                            (int32_t)call->num_args) != 0)
+                return ts_fail(err, TS_EDEVICE, "graph executor %s: call %u (kernel %s) failed: "
+                               "%s", rt_module_path(ex->module), (unsigned)c,
+                               rt_model_string(m, call->func), ts_runtime_last_error());
+            seconds[c] += (now_seconds() - start) / repeat;
+        }
+    return st;
 }
 
 /* The whole graph as one packed function, for the time evaluator: args[0] is the

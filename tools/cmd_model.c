@@ -23,6 +23,7 @@
 #include "model_tools.h"
 #include "tessera/graph_executor.h"
 #include "tessera/relay.h"
+#include "tessera/rpc.h"
 #include "tools.h"
 
 enum { MAX_LOGS = 16, MAX_INPUT_SHAPES = 64 };
@@ -242,6 +243,104 @@ static TsStatus save_outputs(const TsGraphExecutor *ex, const char *dir, TsError
     return TS_OK;
 }
 
+static int compare_doubles(const void *a, const void *b);
+
+/* ---- on a device (--rpc) ---- */
+
+/* The input data for a run on the device: files checked against the described inputs,
+ * or random numbers. */
+static TsStatus remote_inputs(const ToolModelRun *run, const TsRpcGraphResult *described,
+                              void **data, size_t *sizes, TsError *err)
+{
+    int n = described->num_inputs;
+    if (run->num_inputs && run->num_inputs != n)
+        return ts_fail(err, TS_EINVAL, "the model has %d inputs but %d --input files were given",
+                       n, run->num_inputs);
+    uint64_t state = 0x5eed;
+    for (int i = 0; i < n; i++) {
+        const TsRpcGraphTensor *t = &described->inputs[i];
+        sizes[i] = t->nbytes;
+        if (!run->num_inputs) {
+            if (!(data[i] = malloc(t->nbytes ? t->nbytes : 1)))
+                return ts_fail(err, TS_ENOMEM, "out of memory");
+            fill_random(t->dtype, data[i], t->nbytes, &state);
+            continue;
+        }
+        TsTensorFile file;
+        TsStatus st = ts_tensor_file_read(run->inputs[i], &file, err);
+        if (st != TS_OK)
+            return st;
+        bool same = ts_dtype_eq(file.dtype, t->dtype) && file.ndim == t->ndim;
+        for (int d = 0; same && d < t->ndim; d++)
+            same = file.shape[d] == t->shape[d];
+        data[i] = file.data;
+        if (!same)
+            return ts_fail(err, TS_EINVAL, "--input %s: its dtype or shape is not input %d's (%s)",
+                           run->inputs[i], i, t->name);
+    }
+    return TS_OK;
+}
+
+static TsStatus save_remote_outputs(const TsRpcGraphResult *result, const char *dir,
+                                    TsError *err)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return ts_fail(err, TS_EIO, "--save-outputs %s: cannot create it: %s", dir,
+                       strerror(errno));
+    for (int o = 0; o < result->num_outputs; o++) {
+        const TsRpcGraphTensor *t = &result->outputs[o];
+        char path[4096];
+        snprintf(path, sizeof path, "%s/output_%d.pb", dir, o);
+        TsStatus st = ts_tensor_file_write(path, t->name, t->dtype, t->ndim, t->shape, t->data,
+                                           t->nbytes, err);
+        if (st != TS_OK)
+            return st;
+        printf("output %d (%s): %s\n", o, t->name, path);
+    }
+    return TS_OK;
+}
+
+static void print_latency(const double *costs, int n, const char *where)
+{
+    double sorted[64], mean = 0;
+    for (int i = 0; i < n; i++) {
+        sorted[i] = costs[i];
+        mean += costs[i] / n;
+    }
+    qsort(sorted, (size_t)n, sizeof sorted[0], compare_doubles);
+    double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    printf("latency: median %.4f ms, mean %.4f ms, min %.4f ms over %d repeats (%s)\n",
+           median * 1e3, mean * 1e3, sorted[0] * 1e3, n, where);
+}
+
+int tool_run_model_remote(TsRpcSession *session, TsRpcModule module, const ToolModelRun *run,
+                          const TsRpcGraphResult *described)
+{
+    TsError err;
+    void *data[TS_RPC_GRAPH_MAX_TENSORS] = { 0 };
+    size_t sizes[TS_RPC_GRAPH_MAX_TENSORS];
+    static TsRpcGraphResult result;
+    TsStatus st = remote_inputs(run, described, data, sizes, &err);
+    if (st == TS_OK)
+        st = ts_rpc_run_graph(session, module, described->num_inputs, (const void *const *)data,
+                              sizes, &run->time, &result, &err);
+    if (st == TS_OK)
+        printf("%s on %s: a model of %d inputs, %d outputs\n", run->path, ts_rpc_peer(session),
+               result.num_inputs, result.num_outputs);
+    if (st == TS_OK && run->save_dir)
+        st = save_remote_outputs(&result, run->save_dir, &err);
+    if (st == TS_OK)
+        print_latency(result.costs, result.num_costs, ts_rpc_peer(session));
+    for (int i = 0; i < described->num_inputs; i++)
+        free(data[i]);
+    ts_rpc_graph_result_free(&result);
+    if (st != TS_OK) {
+        fprintf(stderr, "tessera run: %s: %s\n", run->path, err.message);
+        return TOOL_EXIT_FAILED;
+    }
+    return TOOL_EXIT_OK;
+}
+
 static int compare_doubles(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -265,6 +364,31 @@ static TsStatus time_model(TsGraphExecutor *ex, const TsTimeOptions *time, TsErr
     return TS_OK;
 }
 
+/* --profile: each call's mean time, the slowest first (TVM's debug executor). */
+static TsStatus profile_model(TsGraphExecutor *ex, int repeat, TsError *err)
+{
+    int n = ts_graph_executor_num_calls(ex);
+    double *seconds = calloc((size_t)n + 1, sizeof *seconds);
+    int *order = calloc((size_t)n + 1, sizeof *order);
+    TsStatus st = seconds && order ? ts_graph_executor_profile(ex, repeat, seconds, err)
+                                   : ts_fail(err, TS_ENOMEM, "out of memory");
+    double total = 0;
+    for (int i = 0; st == TS_OK && i < n; i++) {
+        total += seconds[i];
+        int j = i;
+        for (; j > 0 && seconds[order[j - 1]] < seconds[i]; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    for (int k = 0; st == TS_OK && k < n; k++)
+        printf("  %8.4f ms %5.1f%%  call %d  %s\n", seconds[order[k]] * 1e3,
+               total > 0 ? 100 * seconds[order[k]] / total : 0, order[k],
+               ts_graph_executor_call_name(ex, order[k]));
+    free(seconds);
+    free(order);
+    return st;
+}
+
 int tool_run_model(TsModule *module, const ToolModelRun *run)
 {
     TsError err;
@@ -281,6 +405,8 @@ int tool_run_model(TsModule *module, const ToolModelRun *run)
     }
     if (st == TS_OK && run->save_dir)
         st = save_outputs(ex, run->save_dir, &err);
+    if (st == TS_OK && run->profile)
+        st = profile_model(ex, run->time.repeat, &err);
     if (st == TS_OK)
         st = time_model(ex, &run->time, &err);
     ts_graph_executor_free(ex);

@@ -154,9 +154,9 @@ static int run_module(const RunCommand *cmd)
         ts_module_release(module);
         return status;
     }
-    if (cmd->model.num_inputs || cmd->model.save_dir) {
-        fprintf(stderr, "tessera run: %s holds kernels, not a model: --input and "
-                "--save-outputs are for a model built with `tessera build MODEL.onnx`\n",
+    if (cmd->model.num_inputs || cmd->model.save_dir || cmd->model.profile) {
+        fprintf(stderr, "tessera run: %s holds kernels, not a model: --input, "
+                "--save-outputs and --profile are for a model built with `tessera build MODEL.onnx`\n",
                 cmd->path);
         ts_module_release(module);
         return TOOL_EXIT_USAGE;
@@ -216,6 +216,21 @@ static TsStatus run_on_device(const RunCommand *cmd, TsRpcSession *s, TsError *e
     TsStatus st = ts_rpc_upload(s, cmd->path, base, err);
     if (st == TS_OK)
         st = ts_rpc_load_module(s, base, &module, err);
+    /* A whole model answers RunGraph's description; a module of kernels does not. */
+    static TsRpcGraphResult described;
+    TsError why;
+    if (st == TS_OK && ts_rpc_run_graph(s, module, 0, NULL, NULL, NULL, &described, &why) == TS_OK) {
+        ToolModelRun run = cmd->model;
+        run.path = cmd->path;
+        run.time = cmd->time;
+        int status = tool_run_model_remote(s, module, &run, &described);
+        ts_rpc_graph_result_free(&described);
+        return status == TOOL_EXIT_OK ? TS_OK
+                                      : ts_fail(err, TS_EDEVICE, "%s: the model failed", cmd->path);
+    }
+    if (st == TS_OK && (cmd->model.num_inputs || cmd->model.save_dir))
+        return ts_fail(err, TS_EINVAL, "%s holds kernels, not a model: --input and "
+                       "--save-outputs are for a model", cmd->path);
     char names[16][128], signature[4096];
     int num_names = 0;
     if (st == TS_OK && !cmd->func)
@@ -299,6 +314,7 @@ int tool_run(int argc, char **argv)
         { "token-file", required_argument, NULL, 'T' },
         { "input", required_argument, NULL, 'i' },
         { "save-outputs", required_argument, NULL, 'S' },
+        { "profile", no_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -316,11 +332,11 @@ int tool_run(int argc, char **argv)
                  "                  [--min-repeat-ms MS] [--flop F]\n"
                  "                  [--rpc HOST:PORT [--token-file F]]\n"
                  "       tessera run MODEL.so [--input FILE.pb ...] [--save-outputs DIR]\n"
-                 "                  [--repeat N] [--number N] [--min-repeat-ms MS]\n\n"
+                 "                  [--repeat N] [--number N] [--min-repeat-ms MS] [--profile]\n\n"
                  "A model (tessera build MODEL.onnx) runs on its inputs, ONNX TensorProto files\n"
                  "in the graph's input order (random numbers without --input); --save-outputs\n"
                  "writes DIR/output_0.pb ... in the graph's output order; the median latency\n"
-                 "of the repeats is printed.\n"
+                 "of the repeats is printed; --profile lists each kernel call's time.\n"
                  "Calls an exported kernel on random arguments of its signature's shapes, then\n"
                  "times it (default: 5 repeats of at least 50 ms). --flop prints GFLOPS too.\n"
                  "--rpc uploads it to a device server (tessera rpc-server) and runs it there.");
@@ -329,6 +345,7 @@ int tool_run(int argc, char **argv)
         case 'R': cmd.rpc = optarg; break;
         case 'T': cmd.token_file = optarg; break;
         case 'S': cmd.model.save_dir = optarg; break;
+        case 'P': cmd.model.profile = true; break;
         case 'i':
             if (cmd.model.num_inputs == TOOL_MAX_MODEL_INPUTS) {
                 fprintf(stderr, "tessera run: at most %d --input files\n", TOOL_MAX_MODEL_INPUTS);

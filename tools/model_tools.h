@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "tessera/rpc.h"
 #include "tessera/runtime.h"
 
 enum { TOOL_MAX_MODEL_INPUTS = 64 };
@@ -15,6 +16,7 @@ typedef struct ToolModelRun {
     const char *inputs[TOOL_MAX_MODEL_INPUTS]; /* --input files, in the graph's input order */
     int num_inputs;
     const char *save_dir; /* --save-outputs, or NULL */
+    bool profile;         /* --profile: each call's time */
     TsTimeOptions time;
 } ToolModelRun;
 
@@ -27,5 +29,9 @@ int tool_build_model(int argc, char **argv);
 int tool_tune_model(int argc, char **argv);
 /* Runs the model module carries (loaded from run->path). */
 int tool_run_model(TsModule *module, const ToolModelRun *run);
+
+/* Runs a model loaded on a device server, described there as described. */
+int tool_run_model_remote(TsRpcSession *session, TsRpcModule module, const ToolModelRun *run,
+                          const TsRpcGraphResult *described);
 
 #endif /* TESSERA_TOOLS_MODEL_TOOLS_H */

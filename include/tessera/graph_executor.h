@@ -144,6 +144,13 @@ TsStatus ts_graph_executor_get_output(const TsGraphExecutor *ex, int i, void *da
  * in seconds, to costs. */
 TsStatus ts_graph_executor_time(TsGraphExecutor *ex, const TsTimeOptions *options, double *costs,
                                 TsError *err);
+/* Per-call costs, as TVM's debug executor gives them: runs the graph repeat times (after
+ * one warm-up run) timing each call, and writes each call's mean, in seconds, to
+ * seconds[0 .. ts_graph_executor_num_calls(ex)). */
+TsStatus ts_graph_executor_profile(TsGraphExecutor *ex, int repeat, double *seconds,
+                                   TsError *err);
+/* The kernel that call i runs (NULL for an i out of range). */
+const char *ts_graph_executor_call_name(const TsGraphExecutor *ex, int i);
 /* The arena's size in bytes (what the memory plan reuses across intermediates). */
 uint64_t ts_graph_executor_arena_bytes(const TsGraphExecutor *ex);
 int ts_graph_executor_num_calls(const TsGraphExecutor *ex);

@@ -60,6 +60,11 @@ static void test_run_model(void **state)
     assert_ok(ts_graph_executor_time(ex, &options, costs, &err), err);
     for (int i = 0; i < 3; i++)
         assert_true(costs[i] > 0);
+    double per_call[2];
+    assert_ok(ts_graph_executor_profile(ex, 3, per_call, &err), err);
+    assert_true(per_call[0] > 0 && per_call[1] > 0);
+    assert_string_equal(ts_graph_executor_call_name(ex, 1), "relu");
+    assert_null(ts_graph_executor_call_name(ex, 2));
     ts_graph_executor_free(ex);
 }
 

@@ -12,6 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -124,6 +129,8 @@ static void build_model(void)
     assert_contains(r->out, "kernels: ");
 }
 
+static void check_output_file(const char *path);
+
 static void test_build_run_save_outputs(void **state)
 {
     (void)state;
@@ -138,6 +145,12 @@ static void test_build_run_save_outputs(void **state)
     assert_contains(r->out, "latency: median ");
     char path[1300];
     snprintf(path, sizeof path, "%s/output_0.pb", out_dir);
+    check_output_file(path);
+}
+
+/* The output file holds y of the model as naive C computes it. */
+static void check_output_file(const char *path)
+{
     TsTensorFile got;
     TsError err;
     assert_int_equal(ts_tensor_file_read(path, &got, &err), TS_OK);
@@ -155,6 +168,66 @@ static void test_build_run_save_outputs(void **state)
     ts_tensor_file_free(&got);
 }
 
+/* ---- on a device server ---- */
+
+extern char **environ;
+static const char *tessera;
+
+/* Starts `tessera rpc-server --port 0` and reads its port from its first line. */
+static pid_t start_server(int *port)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    char *argv[] = { (char *)tessera, "rpc-server", "--host", "127.0.0.1", "--port", "0", NULL };
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, tessera, &actions, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    char line[256] = { 0 };
+    size_t got = 0;
+    while (got < sizeof line - 1 && !strchr(line, '\n')) {
+        struct pollfd p = { .fd = fds[0], .events = POLLIN };
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        ssize_t r = read(fds[0], line + got, sizeof line - 1 - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+    }
+    close(fds[0]);
+    const char *at = strstr(line, "listening on 127.0.0.1:");
+    assert_non_null(at);
+    *port = atoi(at + strlen("listening on 127.0.0.1:"));
+    return pid;
+}
+
+/* --rpc: the model runs on a device server, its outputs come back into the files. */
+static void test_run_over_rpc(void **state)
+{
+    (void)state;
+    build_model();
+    int port;
+    pid_t server = start_server(&port);
+    char address[64], out_dir[1200], path[1300];
+    snprintf(address, sizeof address, "127.0.0.1:%d", port);
+    snprintf(out_dir, sizeof out_dir, "%s_rpc_outputs", dir);
+    const CmdRun *r = cmd_run("run", so_path, "--rpc", address, "--input", input_path,
+                              "--save-outputs", out_dir, "--repeat", "2", "--min-repeat-ms", "1");
+    assert_run_ok(r);
+    assert_contains(r->out, "a model of 1 inputs, 1 outputs");
+    assert_contains(r->out, "latency: median ");
+    snprintf(path, sizeof path, "%s/output_0.pb", out_dir);
+    check_output_file(path);
+    r = cmd_run("run", so_path, "--rpc", address, "--input", bad_input);
+    assert_int_equal(r->status, 1);
+    assert_contains(r->err, "is not input 0's (x)");
+    assert_int_equal(kill(server, SIGTERM), 0);
+    int status;
+    assert_int_equal(waitpid(server, &status, 0), server);
+}
+
 static void test_run_random_inputs(void **state)
 {
     (void)state;
@@ -162,6 +235,10 @@ static void test_run_random_inputs(void **state)
     const CmdRun *r = cmd_run("run", so_path, "--repeat", "1", "--min-repeat-ms", "1");
     assert_run_ok(r);
     assert_contains(r->out, "over 1 repeats");
+    r = cmd_run("run", so_path, "--repeat", "2", "--profile");
+    assert_run_ok(r);
+    assert_contains(r->out, "%  call 0  k0_conv_pack\n"); /* every call listed, by kernel */
+    assert_contains(r->out, "_gemm\n");
 }
 
 /* tune MODEL.onnx writes records for every task (conv2d, pool2d, dense), largest share
@@ -184,6 +261,13 @@ static void test_tune_then_build(void **state)
     assert_run_ok(r);
     assert_contains(r->out, "(3 tuned, 0 default config");
     assert_int_equal(count_occurrences(r->err, "no record for task"), 0);
+    char out_dir[1200], path[1300];
+    snprintf(out_dir, sizeof out_dir, "%s_tuned_outputs", dir);
+    r = cmd_run("run", so_path, "--input", input_path, "--save-outputs", out_dir, "--repeat", "1",
+                "--min-repeat-ms", "1");
+    assert_run_ok(r);
+    snprintf(path, sizeof path, "%s/output_0.pb", out_dir);
+    check_output_file(path); /* the tuned configs compute the same model */
     r = cmd_run("build", model_path, "--input-shape", "x=2x3x8x8", "-o", so_path);
     assert_run_ok(r);
     assert_contains(r->out, "(0 tuned, 3 default config");
@@ -213,11 +297,13 @@ int main(int argc, char **argv)
 {
     assert_true(argc == 2);
     cmd_testing_init(argv[1]);
+    tessera = argv[1];
     write_model();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_run_save_outputs),
         cmocka_unit_test(test_run_random_inputs),
         cmocka_unit_test(test_tune_then_build),
+        cmocka_unit_test(test_run_over_rpc),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
