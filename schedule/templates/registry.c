@@ -61,6 +61,7 @@ static void register_builtins(void)
         &sch_template_conv2d_nchwc,
         &sch_template_depthwise_conv2d,
         &sch_template_pool2d,
+        &sch_template_conv2d_int8,
     };
     pthread_mutex_lock(&table_lock);
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)

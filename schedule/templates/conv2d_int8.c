@@ -1,0 +1,451 @@
+/* The int8 conv2d template ("conv2d_NCHWc_int8"): uint8 data times int8 weights summed
+ * exactly in int32 (ONNX ConvInteger with zero points 0, oneDNN's u8 x s8 -> s32), in the
+ * layout of the 4-byte dot-product instructions. Arguments N C H W K R S stride pad, and
+ * dtype=int8 (which selects it).
+ *
+ * Layouts (te/ops/dot_pack.c makes them from NCHW and OIHW; G is GROUP below):
+ *   data   [N, ceil(C / ic_bn), H, W, ic_bn]                        uint8
+ *   weight [ceil(K / oc_bn), ceil(C / ic_bn), R, S, ic_bn / G, oc_bn, G] int8
+ *   output [N, ceil(K / oc_bn), OH, OW, oc_bn]                       int32
+ * Channels past C and K are padding: the packed weight is zero there, so whatever the
+ * padded data holds adds nothing, and the padded output channels are zero. With G = 4
+ * the innermost two weight axes, oc_bn x 4, are what VNNI's vpdpbusd (16 x 4 on
+ * AVX-512), an AMX B tile's rows and AArch64's sdot (4 x 4) consume in one instruction.
+ * This generic form takes G = 1: with the output channels contiguous, each step loads
+ * one vector of weights and widens it (a stride-G load would be a gather; measured on
+ * the 64-channel 56x56 layer, G = 4 ran at 13 GOPS where G = 1 ran at 76).
+ *
+ * The expression, with the input channels as three reduce axes (block, group, lane):
+ *     conv[n, oc, oh, ow, ob] = sum over ic, kh, kw, ig, g of
+ *         i32(data_pad[n, ic, oh*stride + kh, ow*stride + kw, ig*G + g])
+ *           * i32(weight[oc, ic, kh, kw, ig, ob, g])
+ *
+ * The schedule follows conv2d_NCHWc's (conv2d_nchwc.c): register blocks of reg_n output
+ * positions (tile_ow) by oh_bn rows (tile_oh); an accumulator per block, computed at
+ * ow.outer, with loops ic, kh, then kw and ig in the order "reduce_order" picks, then
+ * the block's positions (unrolled), the group lane g (unrolled) and ob (vectors of int32
+ * lanes). It serves every target with integer vectors; the dot-product instructions
+ * replace the (ob, g) nest of a G = 4 layout through tensorize.
+ *
+ * Knobs: ic_bn (multiples of 4 up to 64, no larger than C rounded up to 4), oc_bn (one,
+ * two or four vectors of int32), tile_ow, tile_oh, unroll_kw, reduce_order, parallel.
+ * The default: ic_bn 16 (or C rounded up to 4 when smaller), oc_bn one vector, the
+ * register block of conv2d_NCHWc's rule, kw unrolled. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tmpl_internal.h"
+
+/* The input channels one multiply-add step takes per output lane, the innermost axis of
+ * the packed weight: 1 for this generic form (a widening multiply and an add per
+ * channel, the weight's output channels contiguous); 4 is the layout of the dot-product
+ * instructions. */
+enum { GROUP = 1, MIN_IC_BN = 4 };
+
+static const char *const arg_names[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad", NULL };
+static const char *const dtypes[] = { "int8", NULL };
+
+typedef struct Conv {
+    int64_t n, c, h, w, k, r, s, stride, pad, oh, ow;
+} Conv;
+
+static TsStatus check_dtype(const TsTemplateArgs *args, TsError *err)
+{
+    TsDType dtype;
+    if (ts_template_args_get_dtype(args, "dtype", &dtype, NULL) != TS_OK)
+        return ts_fail(err, TS_EINVAL, "conv2d int8: argument dtype=int8 is missing");
+    char name[TS_DTYPE_STR_MAX];
+    if (!ts_dtype_eq(dtype, TS_INT8))
+        return ts_fail(err, TS_EINVAL, "conv2d int8: dtype %s is not served (int8 only)",
+                       ts_dtype_str(dtype, name));
+    return TS_OK;
+}
+
+static TsStatus read_conv(const TsTemplateArgs *args, const TsTemplateTarget *target, Conv *cv,
+                          TsError *err)
+{
+    static const int64_t min[] = { 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+    int64_t v[9] = { 0 };
+    TsStatus st = sch_tmpl_read_args("conv2d int8", args, arg_names, min, v, err);
+    if (st == TS_OK)
+        st = sch_tmpl_check_target("conv2d int8", target, err);
+    if (st == TS_OK)
+        st = check_dtype(args, err);
+    if (st != TS_OK)
+        return st;
+    *cv = (Conv){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0 };
+    return sch_window_extents("conv2d int8", "kernel", cv->h, cv->w, cv->r, cv->s, cv->stride,
+                              cv->pad, &cv->oh, &cv->ow, err);
+}
+
+/* ---- the space ---- */
+
+static const int64_t reg_ns[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 28 };
+
+/* ic_bn: 4, 8, 16, 32, 64, those no larger than C rounded up to 4 (at least 4). */
+static int input_blocks(int64_t c, int64_t *out)
+{
+    int n = 0;
+    int64_t most = sch_ceil_div(c, MIN_IC_BN) * MIN_IC_BN;
+    for (int64_t b = MIN_IC_BN; b <= 64 && (b <= most || n == 0); b *= 2)
+        out[n++] = b;
+    return n;
+}
+
+static TsStatus define_blocks(const Conv *cv, const TsTemplateTarget *target, TsConfigSpace *space,
+                              TsError *err)
+{
+    int64_t ic[8], lanes = sch_tmpl_lanes(target);
+    int n = input_blocks(cv->c, ic);
+    const int64_t oc[] = { lanes, 2 * lanes, 4 * lanes };
+    TsStatus st = ts_space_define_knob(space, "ic_bn", n, ic, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "oc_bn", 3, oc, err);
+    return st;
+}
+
+static TsStatus define_register_block(const Conv *cv, TsConfigSpace *space, TsError *err)
+{
+    int64_t rows[2 * 16];
+    int n = 0;
+    for (size_t i = 0; i < sizeof reg_ns / sizeof reg_ns[0]; i++) {
+        if (reg_ns[i] > cv->ow && i > 0)
+            break;
+        rows[2 * n] = -1;
+        rows[2 * n + 1] = reg_ns[i];
+        n++;
+    }
+    TsSplitOptions opt = {
+        .policy = TS_SPLIT_CANDIDATES, .num_outputs = 2, .candidates = rows, .num_candidates = n
+    };
+    TsStatus st = ts_space_define_split(space, "tile_ow", cv->ow, &opt, err);
+    TsSplitOptions oh_opt = { .policy = TS_SPLIT_POWER2, .num_outputs = 2, .max_factor = 2 };
+    if (st == TS_OK)
+        st = ts_space_define_split(space, "tile_oh", cv->oh, &oh_opt, err);
+    return st;
+}
+
+static TsStatus conv_define_space(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                  TsConfigSpace *space, TsError *err)
+{
+    Conv cv;
+    TsStatus st = read_conv(args, target, &cv, err);
+    if (st == TS_OK)
+        st = define_blocks(&cv, target, space, err);
+    if (st == TS_OK)
+        st = define_register_block(&cv, space, err);
+    static const int64_t on_off[] = { 0, 1 };
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "unroll_kw", 2, on_off, err);
+    /* The inner reduction loops: 0 = ig, 1 = kw. */
+    static const int orders[] = { 0, 1, 1, 0 };
+    if (st == TS_OK)
+        st = ts_space_define_reorder(space, "reduce_order", 2, 2, orders, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "parallel", target->num_cores > 1 ? 2 : 1, on_off, err);
+    return st;
+}
+
+/* A register block of at most max output positions, preferring one that divides the
+ * row (no tail) down to max / 2. */
+static int64_t register_block(int64_t ow, int64_t max)
+{
+    if (ow <= max)
+        return ow;
+    for (int64_t r = max; r >= (max + 1) / 2; r--)
+        if (ow % r == 0)
+            return r;
+    return max;
+}
+
+/* As conv2d_NCHWc's rule, with the accumulators int32 vectors: up to 8 positions of one
+ * vector each on AVX-512 (the data broadcasts and the widened weights take the other
+ * registers), 6 on AVX2, 12 on NEON; ic_bn 16. */
+static TsStatus conv_default_config(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                    const TsConfigSpace *space, TsConfig *out, TsError *err)
+{
+    Conv cv;
+    TsStatus st = read_conv(args, target, &cv, err);
+    if (st != TS_OK)
+        return st;
+    int64_t max = target->vector_bits == 512 ? 8 : sch_tmpl_registers(target) == 16 ? 6 : 12;
+    int64_t ow[] = { register_block(cv.ow, max) }, oh[] = { 1 };
+    sch_tmpl_config_init(space, out);
+    st = sch_tmpl_want_knob(out, "ic_bn", 16, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "oc_bn", sch_tmpl_lanes(target), err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_split(out, "tile_ow", ow, 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_split(out, "tile_oh", oh, 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "unroll_kw", 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "parallel", target->num_cores > 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_config_finish(out, err);
+    return st;
+}
+
+/* ---- the expression ---- */
+
+typedef struct ConvTensors {
+    TsTensor *data, *weight, *pad, *out;
+} ConvTensors;
+
+static void conv_expression(TsArena *A, const Conv *cv, int64_t ic_bn, int64_t oc_bn,
+                            ConvTensors *t)
+{
+    int64_t icb = sch_ceil_div(cv->c, ic_bn), ocb = sch_ceil_div(cv->k, oc_bn);
+    t->data =
+        ts_placeholder(A, "data", 5, (int64_t[]){ cv->n, icb, cv->h, cv->w, ic_bn }, TS_UINT8);
+    t->weight =
+        ts_placeholder(A, "weight", 7,
+                       (int64_t[]){ ocb, icb, cv->r, cv->s, ic_bn / GROUP, oc_bn, GROUP }, TS_INT8);
+    t->pad = sch_nchwc_pad(A, t->data, cv->pad);
+    TsAxis *n = ts_axis(A, "n", cv->n), *oc = ts_axis(A, "oc", ocb);
+    TsAxis *oh = ts_axis(A, "oh", cv->oh), *ow = ts_axis(A, "ow", cv->ow);
+    TsAxis *ob = ts_axis(A, "ob", oc_bn);
+    TsAxis *ic = ts_reduce_axis(A, "ic", icb), *kh = ts_reduce_axis(A, "kh", cv->r);
+    TsAxis *kw = ts_reduce_axis(A, "kw", cv->s), *ig = ts_reduce_axis(A, "ig", ic_bn / GROUP);
+    TsAxis *g = ts_reduce_axis(A, "g", GROUP);
+    TsExpr *y = ts_add(A, ts_mul(A, ts_var(oh), ts_i32(A, cv->stride)), ts_var(kh));
+    TsExpr *x = ts_add(A, ts_mul(A, ts_var(ow), ts_i32(A, cv->stride)), ts_var(kw));
+    TsExpr *lane = ts_add(A, ts_mul(A, ts_var(ig), ts_i32(A, GROUP)), ts_var(g));
+    TsExpr *in = ts_at(A, t->pad, ts_var(n), ts_var(ic), y, x, lane);
+    TsExpr *w = ts_at(A, t->weight, ts_var(oc), ts_var(ic), ts_var(kh), ts_var(kw), ts_var(ig),
+                      ts_var(ob), ts_var(g));
+    TsExpr *prod = ts_mul(A, ts_cast(A, TS_INT32, in), ts_cast(A, TS_INT32, w));
+    t->out = ts_compute_tagged(A, "conv2d_NCHWc_int8", "conv2d_NCHWc_int8", 5,
+                               (TsAxis *[]){ n, oc, oh, ow, ob },
+                               ts_sum(A, prod, 5, (TsAxis *[]){ ic, kh, kw, ig, g }, NULL));
+}
+
+/* ---- the schedule ---- */
+
+typedef struct ConvKnobs {
+    int64_t ic_bn, oc_bn, reg_n, oh_bn, unroll_kw, parallel;
+    int reduce_order[2];
+} ConvKnobs;
+
+static TsStatus read_knobs(const TsConfig *config, ConvKnobs *kn, TsError *err)
+{
+    int64_t f[TS_KNOB_MAX_OUTPUTS] = { 0 };
+    int n, m;
+    TsStatus st = TS_OK;
+    kn->ic_bn = sch_tmpl_knob(config, "ic_bn", err, &st);
+    kn->oc_bn = sch_tmpl_knob(config, "oc_bn", err, &st);
+    if (st == TS_OK)
+        st = ts_config_split(config, "tile_ow", f, TS_KNOB_MAX_OUTPUTS, &n, err);
+    kn->reg_n = f[1];
+    if (st == TS_OK)
+        st = ts_config_split(config, "tile_oh", f, TS_KNOB_MAX_OUTPUTS, &n, err);
+    kn->oh_bn = f[1];
+    if (st == TS_OK)
+        st = ts_config_reorder(config, "reduce_order", kn->reduce_order, 2, &m, err);
+    kn->unroll_kw = sch_tmpl_knob(config, "unroll_kw", err, &st);
+    kn->parallel = sch_tmpl_knob(config, "parallel", err, &st);
+    return st;
+}
+
+/* conv: register blocks, the accumulator attached at ow.outer, n x oc parallel. */
+static TsStatus schedule_output(TsSchedule *sch, TsTensor *final, TsTensor *acc,
+                                const ConvKnobs *kn, TsError *err)
+{
+    TsStage *st = ts_stage(sch, final);
+    TsAxis *n = ts_stage_root_axis(st, 0), *oc = ts_stage_root_axis(st, 1);
+    TsAxis *ob = ts_stage_root_axis(st, 4), *oho, *ohi, *owo, *owi, *fused;
+    TsStatus s = ts_split(st, ts_stage_root_axis(st, 2), kn->oh_bn, &oho, &ohi, err);
+    if (s == TS_OK)
+        s = ts_split(st, ts_stage_root_axis(st, 3), kn->reg_n, &owo, &owi, err);
+    if (s == TS_OK)
+        s = ts_reorder(st, 7, (TsAxis *[]){ n, oc, oho, owo, ohi, owi, ob }, err);
+    if (s == TS_OK)
+        s = ts_vectorize(st, ob, err);
+    if (s == TS_OK)
+        s = ts_unroll(st, owi, err);
+    if (s == TS_OK && kn->oh_bn > 1)
+        s = ts_unroll(st, ohi, err);
+    if (s == TS_OK && kn->parallel) {
+        s = ts_fuse(st, n, oc, &fused, err);
+        if (s == TS_OK)
+            s = ts_parallel(st, fused, err);
+    }
+    if (s == TS_OK)
+        s = ts_compute_at(ts_stage(sch, acc), st, owo, err);
+    return s;
+}
+
+/* The accumulator: block loops, ic, kh, (ig, kw), oh.inner, ow.inner, g, ob. */
+static TsStatus schedule_accumulator(TsSchedule *sch, TsTensor *acc, const ConvKnobs *kn,
+                                     TsError *err)
+{
+    TsStage *st = ts_stage(sch, acc);
+    TsAxis *root[10];
+    for (int i = 0; i < 10; i++)
+        root[i] = ts_stage_root_axis(st, i);
+    /* n oc oh ow ob | ic kh kw ig g */
+    TsAxis *oho, *ohi, *owo, *owi;
+    TsStatus s = ts_split(st, root[2], kn->oh_bn, &oho, &ohi, err);
+    if (s == TS_OK)
+        s = ts_split(st, root[3], kn->reg_n, &owo, &owi, err);
+    TsAxis *inner[2] = { root[8], root[7] };
+    TsAxis *order[12] = { root[0],
+                          root[1],
+                          oho,
+                          owo,
+                          root[5],
+                          root[6],
+                          inner[kn->reduce_order[0]],
+                          inner[kn->reduce_order[1]],
+                          ohi,
+                          owi,
+                          root[9],
+                          root[4] };
+    if (s == TS_OK)
+        s = ts_reorder(st, 12, order, err);
+    if (s == TS_OK && kn->unroll_kw)
+        s = ts_unroll(st, root[7], err);
+    if (s == TS_OK && kn->oh_bn > 1)
+        s = ts_unroll(st, ohi, err);
+    if (s == TS_OK)
+        s = ts_unroll(st, owi, err);
+    if (s == TS_OK)
+        s = ts_unroll(st, root[9], err);
+    if (s == TS_OK)
+        s = ts_vectorize(st, root[4], err);
+    return s;
+}
+
+static TsStatus schedule_padding(TsSchedule *sch, const ConvTensors *t, const ConvKnobs *kn,
+                                 TsError *err)
+{
+    if (t->pad == t->data)
+        return TS_OK;
+    TsStage *st = ts_stage(sch, t->pad);
+    TsStatus s = ts_vectorize(st, ts_stage_root_axis(st, 4), err);
+    if (s == TS_OK && kn->parallel) {
+        TsAxis *fused;
+        s = ts_fuse(st, ts_stage_root_axis(st, 0), ts_stage_root_axis(st, 1), &fused, err);
+        if (s == TS_OK)
+            s = ts_parallel(st, fused, err);
+    }
+    return s;
+}
+
+static TsStatus conv_prepare(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                             const TsConfig *config, Conv *cv, ConvKnobs *kn, TsError *err)
+{
+    TsStatus st = read_conv(args, target, cv, err);
+    if (st == TS_OK)
+        st = read_knobs(config, kn, err);
+    if (st == TS_OK && (kn->ic_bn < MIN_IC_BN || kn->ic_bn % MIN_IC_BN || kn->oc_bn < 1))
+        st = ts_fail(err, TS_EINVAL,
+                     "conv2d int8: ic_bn %lld must be a multiple of %d and "
+                     "oc_bn %lld >= 1",
+                     (long long)kn->ic_bn, MIN_IC_BN, (long long)kn->oc_bn);
+    return st;
+}
+
+/* The schedule of t->out computed into itself or, with a DAG, into its last fused
+ * consumer: the accumulator at the register block, the chain inlined into its store. */
+static TsStatus schedule_conv(TsArena *arena, const ConvKnobs *kn, const ConvTensors *t,
+                              const TsTemplateDag *dag, TsSchedule **sch, TsTensor **final,
+                              TsError *err)
+{
+    TsTensor *acc;
+    TsStatus st = sch_dag_begin(arena, dag, t->out, sch, final, err);
+    if (st == TS_OK)
+        st = ts_cache_write(*sch, t->out, &acc, err);
+    if (st == TS_OK && *final != t->out)
+        st = ts_compute_inline(ts_stage(*sch, t->out), err);
+    if (st == TS_OK)
+        st = schedule_output(*sch, *final, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_accumulator(*sch, acc, kn, err);
+    if (st == TS_OK)
+        st = schedule_padding(*sch, t, kn, err);
+    return st;
+}
+
+static TsStatus conv_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                 const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
+                                 TsError *err)
+{
+    Conv cv;
+    ConvKnobs kn;
+    TsStatus st = conv_prepare(args, target, config, &cv, &kn, err);
+    if (st != TS_OK)
+        return st;
+    ConvTensors t;
+    conv_expression(arena, &cv, kn.ic_bn, kn.oc_bn, &t);
+    if ((st = ts_arena_check(arena, err)) != TS_OK)
+        return st;
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_conv(arena, &kn, &t, NULL, &sch, &final, err);
+    if (st != TS_OK)
+        return st;
+    *out = (TsTemplateInstance){
+        .sch = sch, .num_tensors = 3, .num_outputs = 1, .tensors = { t.data, t.weight, t.out }
+    };
+    return TS_OK;
+}
+
+/* The DAG's operator is an instance's output: the conv2d_NCHWc_int8 stage, reading the
+ * padding stage (or the data) and the weight. */
+static TsStatus conv_schedule_dag(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                  const TsConfig *config, TsArena *arena, const TsTemplateDag *dag,
+                                  TsTemplateInstance *inst, TsError *err)
+{
+    Conv cv;
+    ConvKnobs kn;
+    TsStatus st = conv_prepare(args, target, config, &cv, &kn, err);
+    if (st != TS_OK)
+        return st;
+    ConvTensors t = { .data = inst->tensors[0],
+                      .weight = inst->tensors[1],
+                      .out = inst->tensors[inst->num_tensors - 1] };
+    t.pad = t.data;
+    for (int i = 0; i < ts_tensor_num_inputs(t.out); i++)
+        if (strcmp(ts_tensor_tag(ts_tensor_input(t.out, i)), "pad") == 0)
+            t.pad = ts_tensor_input(t.out, i);
+    if (strcmp(ts_tensor_tag(t.out), "conv2d_NCHWc_int8") != 0 || inst->num_tensors != 3 ||
+        ts_tensor_dim(t.out, 4) != kn.oc_bn || ts_tensor_dim(t.data, 4) != kn.ic_bn)
+        return ts_fail(err, TS_EINVAL,
+                       "conv2d int8: the DAG's operator %s is not the output "
+                       "of a conv2d_NCHWc_int8 instance for this config",
+                       ts_tensor_name(t.out));
+    TsSchedule *sch;
+    TsTensor *final;
+    st = schedule_conv(arena, &kn, &t, dag, &sch, &final, err);
+    if (st == TS_OK)
+        sch_dag_finish(dag, sch, final, inst);
+    return st;
+}
+
+/* Multiply-adds times two, over the real channels (not the padding): the figure that
+ * compares with other libraries' GOPS. */
+static double conv_flop(const TsTemplateArgs *args)
+{
+    Conv cv;
+    if (read_conv(args, &sch_any_target, &cv, NULL) != TS_OK)
+        return 0;
+    return 2.0 * (double)cv.n * (double)cv.k * (double)cv.oh * (double)cv.ow * (double)cv.c *
+           (double)cv.r * (double)cv.s;
+}
+
+const TsTemplate sch_template_conv2d_int8 = {
+    .name = "conv2d_NCHWc_int8",
+    .op = "conv2d",
+    .summary = "int8 conv2d (uint8 data x int8 weights -> int32) on NCHW[x]c data and weights "
+               "in groups of 4 input channels (the dot-product layout); any x86-64 or AArch64 "
+               "target, generic integer vectors",
+    .dtypes = dtypes,
+    .arg_names = arg_names,
+    .define_space = conv_define_space,
+    .default_config = conv_default_config,
+    .instantiate = conv_instantiate,
+    .flop = conv_flop,
+    .schedule_dag = conv_schedule_dag,
+};
