@@ -363,6 +363,8 @@ static void walk_call(Walk *w, const TeStmt *s)
     w->g[G_VLOADS] += w->weight * c.vloads;
 }
 
+static void walk_stmt(Walk *w, const TeStmt *s);
+
 static TeVisit walk_node(void *ctx, const TeStmt *s)
 {
     Walk *w = ctx;
@@ -370,6 +372,10 @@ static TeVisit walk_node(void *ctx, const TeStmt *s)
     case TE_STMT_FOR: walk_for(w, s); return TE_VISIT_SKIP;
     case TE_STMT_STORE: walk_store(w, s); return TE_VISIT_SKIP;
     case TE_STMT_CALL: walk_call(w, s); return TE_VISIT_SKIP;
+    case TE_STMT_TENSORIZE:
+        /* What runs is the intrinsic's code, not its declaration. */
+        walk_stmt(w, s->u.tensorize.code);
+        return TE_VISIT_SKIP;
     case TE_STMT_ALLOCATE: {
         const TeBuffer *b = s->u.allocate.buffer;
         w->g[G_LOCAL_BYTES] += (double)b->num_elements * (double)ts_dtype_bytes(b->dtype);

@@ -252,7 +252,9 @@ void tune_fill_input(const TuneArgSpec *spec, int i, void *data)
     for (size_t j = 0; j < n; j++) {
         uint64_t r = splitmix64(&state);
         double unit = (double)(r >> 11) * (2.0 / 9007199254740992.0) - 1.0; /* [-1, 1) */
-        if (dt.code == TS_TYPE_FLOAT && dt.bits == 16)
+        if (dt.code == TS_TYPE_BFLOAT)
+            ((uint16_t *)data)[j] = ts_float_to_bfloat16((float)unit);
+        else if (dt.code == TS_TYPE_FLOAT && dt.bits == 16)
             ((uint16_t *)data)[j] = half_of_fraction((int)(r % 2047) - 1023);
         else if (dt.code == TS_TYPE_FLOAT && dt.bits == 32)
             ((float *)data)[j] = (float)unit;
@@ -276,8 +278,8 @@ static void make_magnitude(const TuneArgSpec *spec, int i, void *data)
 {
     TsDType dt = spec->dtype[i];
     size_t n = arg_elements(spec, i);
-    for (size_t j = 0; dt.code == TS_TYPE_FLOAT && j < n; j++) {
-        if (dt.bits == 16)
+    for (size_t j = 0; ts_dtype_is_float(dt) && j < n; j++) {
+        if (dt.bits == 16) /* float16 and bfloat16 both keep the sign in the top bit */
             ((uint16_t *)data)[j] &= 0x7fff;
         else if (dt.bits == 32)
             ((float *)data)[j] = fabsf(((float *)data)[j]);
@@ -288,6 +290,8 @@ static void make_magnitude(const TuneArgSpec *spec, int i, void *data)
 
 static double float_at(TsDType dt, const void *data, size_t j)
 {
+    if (ts_dtype_is_bfloat(dt))
+        return ts_bfloat16_to_float(((const uint16_t *)data)[j]);
     if (dt.bits == 16)
         return half_to_double(((const uint16_t *)data)[j]);
     return dt.bits == 32 ? (double)((const float *)data)[j] : ((const double *)data)[j];
@@ -298,9 +302,11 @@ bool tune_compare_output(const TuneArgSpec *spec, int i, const void *got, const 
 {
     TsDType dt = spec->dtype[i];
     size_t n = arg_elements(spec, i), width = ts_dtype_bytes(dt);
-    double rtol = dt.bits == 16 ? 2e-3 : dt.bits == 32 ? 1e-4 : 1e-10;
+    double rtol = ts_dtype_is_bfloat(dt) ? 1.6e-2 : dt.bits == 16 ? 2e-3
+                  : dt.bits == 32            ? 1e-4
+                                             : 1e-10;
     for (size_t j = 0; j < n; j++) {
-        if (dt.code != TS_TYPE_FLOAT) {
+        if (!ts_dtype_is_float(dt)) {
             if (memcmp((const char *)got + j * width, (const char *)want + j * width, width) == 0)
                 continue;
             snprintf(message, size,

@@ -162,8 +162,10 @@ void cg_set_branch_weights(CgModule *m, LLVMValueRef br, uint32_t if_true, uint3
 
 /* ---- types and helpers (llvm_util.c) ---- */
 
-/* The register type of a dtype: iN, i1 for bool, half/float/double, a vector of those
- * when lanes > 1. */
+/* The register type of a dtype: iN, i1 for bool, half/float/double, i16 for bfloat16
+ * (its bits: LLVM 16's x86 backend does not lower every operation on `bfloat`, and its
+ * AVX512-BF16 and AMX intrinsics take bf16 operands as i16 or i32 vectors), a vector of
+ * those when lanes > 1. */
 LLVMTypeRef cg_type(CgModule *m, TsDType t);
 /* The in-memory type of one element of a buffer of dtype t (bool is i8). */
 LLVMTypeRef cg_mem_type(CgModule *m, TsDType t);

@@ -12,7 +12,10 @@
  *   tolerance); min/max are llvm.minnum/maxnum (a NaN operand yields the other);
  * - casts: float to integer is llvm.fptosi.sat / fptoui.sat (toward zero, saturating,
  *   NaN to 0); integer to float16 goes through double, as the interpreter rounds;
- *   float16 is only loaded, stored and converted;
+ *   float16 is only loaded, stored and converted; bfloat16 is held as its i16 bits and
+ *   converted with integer operations that vectorize (to float32: shift into the upper
+ *   half; from float32: round to nearest even by adding 0x7fff plus the kept lowest
+ *   bit, a NaN quieted instead), any other type going through float32 as te.h says;
  * - if_then_else is lazy: a scalar condition branches; a vector condition evaluates each
  *   branch under a lane mask, where loads become llvm.masked.load/gather and checks
  *   look only at active lanes, so an inactive lane reads nothing and fails nothing.
@@ -99,9 +102,13 @@ static LLVMValueRef constant(CgFunc *f, const TsExpr *e)
 {
     TsDType scalar = ts_dtype_with_lanes(e->dtype, 1);
     LLVMTypeRef type = cg_type(f->m, scalar);
-    LLVMValueRef c = e->kind == TE_FLOAT
-                         ? LLVMConstReal(type, e->u.float_value)
-                         : LLVMConstInt(type, (unsigned long long)e->u.int_value, false);
+    LLVMValueRef c;
+    if (e->kind == TE_FLOAT && ts_dtype_is_bfloat(scalar))
+        c = LLVMConstInt(type, ts_float_to_bfloat16((float)e->u.float_value), false);
+    else if (e->kind == TE_FLOAT)
+        c = LLVMConstReal(type, e->u.float_value);
+    else
+        c = LLVMConstInt(type, (unsigned long long)e->u.int_value, false);
     if (e->dtype.lanes == 1)
         return c;
     LLVMValueRef lanes[1024];
@@ -482,6 +489,50 @@ static LLVMValueRef int_to_float(CgFunc *f, LLVMValueRef v, TsDType from, TsDTyp
     return to.bits == 16 ? LLVMBuildFPTrunc(f->b, x, to_type, "") : x;
 }
 
+/* bfloat16 bits (i16 lanes) to float32: exact, the bits become the upper half. */
+static LLVMValueRef bfloat_to_float(CgFunc *f, LLVMValueRef v, int lanes)
+{
+    LLVMTypeRef i32 = cg_type(f->m, ts_dtype_with_lanes(TS_INT32, lanes));
+    LLVMValueRef wide = LLVMBuildZExt(f->b, v, i32, "");
+    LLVMValueRef shifted = LLVMBuildShl(f->b, wide, widen(f, cg_i32(f->m, 16), lanes), "");
+    return LLVMBuildBitCast(f->b, shifted, cg_type(f->m, ts_dtype_with_lanes(TS_FLOAT32, lanes)),
+                            "");
+}
+
+/* float32 to bfloat16 bits, exactly as ts_float_to_bfloat16: round to nearest even
+ * with integer operations (x + 0x7fff + bit 16 of x, the upper half kept), a NaN
+ * becoming its upper half with the quiet bit set. */
+static LLVMValueRef float_to_bfloat(CgFunc *f, LLVMValueRef v, int lanes)
+{
+    LLVMTypeRef i32 = cg_type(f->m, ts_dtype_with_lanes(TS_INT32, lanes));
+    LLVMValueRef c16 = widen(f, cg_i32(f->m, 16), lanes);
+    LLVMValueRef x = LLVMBuildBitCast(f->b, v, i32, "");
+    LLVMValueRef upper = LLVMBuildLShr(f->b, x, c16, "");
+    LLVMValueRef lowest = LLVMBuildAnd(f->b, upper, widen(f, cg_i32(f->m, 1), lanes), "");
+    LLVMValueRef bias = LLVMBuildAdd(f->b, lowest, widen(f, cg_i32(f->m, 0x7fff), lanes), "");
+    LLVMValueRef rounded = LLVMBuildLShr(f->b, LLVMBuildAdd(f->b, x, bias, ""), c16, "");
+    LLVMValueRef quiet = LLVMBuildOr(f->b, upper, widen(f, cg_i32(f->m, 0x40), lanes), "");
+    LLVMValueRef is_nan = LLVMBuildFCmp(f->b, LLVMRealUNO, v, v, "");
+    LLVMValueRef bits = LLVMBuildSelect(f->b, is_nan, quiet, rounded, "");
+    return LLVMBuildTrunc(f->b, bits, cg_type(f->m, ts_dtype_with_lanes(TS_BFLOAT16, lanes)), "");
+}
+
+static LLVMValueRef plain_cast(CgFunc *f, LLVMValueRef v, TsDType from, TsDType to);
+
+/* A cast from or to bfloat16: through float32 on the bfloat16 side. */
+static LLVMValueRef bfloat_cast(CgFunc *f, LLVMValueRef v, TsDType from, TsDType to)
+{
+    TsDType f32 = ts_dtype_with_lanes(TS_FLOAT32, to.lanes);
+    if (ts_dtype_is_bfloat(from) && ts_dtype_is_bfloat(to))
+        return v;
+    if (ts_dtype_is_bfloat(from)) {
+        LLVMValueRef x = bfloat_to_float(f, v, to.lanes);
+        return ts_dtype_eq(to, f32) ? x : plain_cast(f, x, f32, to);
+    }
+    LLVMValueRef x = ts_dtype_eq(from, f32) ? v : plain_cast(f, v, from, f32);
+    return x ? float_to_bfloat(f, x, to.lanes) : NULL;
+}
+
 static LLVMValueRef cast(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
 {
     TsDType from = e->u.cast.value->dtype, to = e->dtype;
@@ -489,6 +540,14 @@ static LLVMValueRef cast(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
     if (!v)
         return NULL;
     from = ts_dtype_with_lanes(from, to.lanes);
+    if (ts_dtype_is_bfloat(from) || ts_dtype_is_bfloat(to))
+        return bfloat_cast(f, v, from, to);
+    return plain_cast(f, v, from, to);
+}
+
+/* A cast between types other than bfloat16, lanes already matched. */
+static LLVMValueRef plain_cast(CgFunc *f, LLVMValueRef v, TsDType from, TsDType to)
+{
     LLVMTypeRef to_type = cg_type(f->m, to);
     bool from_float = ts_dtype_is_float(from), to_float = ts_dtype_is_float(to);
     if (ts_dtype_is_bool(to))
@@ -540,7 +599,7 @@ static LLVMValueRef call(CgFunc *f, const TsExpr *e, LLVMValueRef mask)
         [TE_CALL_POW] = "llvm.pow",
     };
     int lanes = e->dtype.lanes;
-    if (!ts_dtype_is_float(e->dtype) || e->dtype.bits == 16)
+    if (!ts_dtype_is_float(e->dtype) || ts_dtype_is_storage_only(e->dtype))
         return fail_null(f, "a math call on a type other than float32 or float64", e);
     LLVMValueRef x = widen(f, child(f, e->u.call.args[0], mask), lanes), y = NULL;
     if (!x || (e->u.call.args[1] && !(y = widen(f, child(f, e->u.call.args[1], mask), lanes))))

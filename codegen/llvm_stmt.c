@@ -251,6 +251,23 @@ static bool let(CgFunc *f, const TeStmt *s)
     return ok;
 }
 
+/* A tensorized region: its intrinsic's code, once the target is known to have every
+ * feature the intrinsic needs (instruction selection would abort on an instruction the
+ * target lacks, and the CPU would trap on it). */
+static bool cg_tensorize(CgFunc *f, const TeStmt *s)
+{
+    for (int i = 0; i < s->u.tensorize.num_features; i++) {
+        const char *feature = s->u.tensorize.features[i];
+        if (!ts_target_has_feature(f->m->target, feature))
+            return cg_fail(f->m, TS_ECODEGEN,
+                           "%s: intrinsic %s needs the target feature %s, which target "
+                           "\"%s\" lacks",
+                           f->kernel, s->u.tensorize.name, feature,
+                           ts_target_str(f->m->target));
+    }
+    return cg_stmt(f, s->u.tensorize.code);
+}
+
 bool cg_stmt(CgFunc *f, const TeStmt *s)
 {
     if (f->m->status != TS_OK)
@@ -273,6 +290,8 @@ bool cg_stmt(CgFunc *f, const TeStmt *s)
     case TE_STMT_CALL:
         return cg_intrinsic_call(f, s->u.call.name, s->u.call.num_args, s->u.call.args,
                                  NULL) != NULL;
+    case TE_STMT_TENSORIZE:
+        return cg_tensorize(f, s);
     case TE_NUM_STMT_KINDS:
         break;
     }

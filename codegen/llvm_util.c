@@ -162,6 +162,8 @@ LLVMTypeRef cg_mem_type(CgModule *m, TsDType t)
 {
     if (ts_dtype_is_bool(t))
         return m->t_i8;
+    if (ts_dtype_is_bfloat(t))
+        return m->t_i16;
     if (ts_dtype_is_float(t))
         return t.bits == 16 ? m->t_half : t.bits == 32 ? m->t_f32 : m->t_f64;
     return LLVMIntTypeInContext(m->ctx, t.bits);

@@ -22,6 +22,7 @@
 #include <llvm-c/Target.h>
 
 #include "cg_internal.h"
+#include "tessera/intrin.h"
 
 /* ---- LLVM initialization ---- */
 
@@ -530,4 +531,17 @@ LLVMTargetMachineRef cg_target_machine(const TsTarget *target, TsError *err)
         ts_fail(err, TS_ECODEGEN, "target %s: LLVM cannot create a target machine for CPU %s",
                 target->triple, target->cpu);
     return tm;
+}
+
+bool ts_target_supports_intrin(const TsTarget *target, const TsIntrin *intrin,
+                               const char **missing)
+{
+    for (int i = 0; i < ts_intrin_num_features(intrin); i++) {
+        if (!ts_target_has_feature(target, ts_intrin_feature(intrin, i))) {
+            if (missing)
+                *missing = ts_intrin_feature(intrin, i);
+            return false;
+        }
+    }
+    return target && intrin;
 }

@@ -44,6 +44,7 @@ bool rly_dtype_of_onnx(int32_t onnx_type, TsDType *out)
     case ONNX_INT64: *out = TS_INT64; return true;
     case ONNX_BOOL: *out = TS_BOOL; return true;
     case ONNX_FLOAT16: *out = TS_FLOAT16; return true;
+    case ONNX_BFLOAT16: *out = TS_BFLOAT16; return true;
     case ONNX_DOUBLE: *out = TS_FLOAT64; return true;
     case ONNX_UINT32: *out = TS_UINT32; return true;
     case ONNX_UINT64: *out = TS_UINT64; return true;
@@ -123,7 +124,7 @@ static int typed_field_of(int32_t onnx_type)
     case ONNX_DOUBLE: return F_DOUBLE;
     case ONNX_UINT32:
     case ONNX_UINT64: return F_UINT64;
-    default: return F_INT32; /* INT32, INT16, INT8, UINT16, UINT8, BOOL, FLOAT16 */
+    default: return F_INT32; /* INT32, INT16, INT8, UINT16, UINT8, BOOL, FLOAT16, BFLOAT16 */
     }
 }
 
@@ -193,7 +194,8 @@ static TsStatus store_integer(OnnxTensor *t, int64_t i, int64_t value, uint64_t 
         break;
     case ONNX_UINT8: hi = UINT8_MAX; break;
     case ONNX_UINT16:
-    case ONNX_FLOAT16: hi = UINT16_MAX; break; /* a half is stored as its 16 bits */
+    case ONNX_FLOAT16:
+    case ONNX_BFLOAT16: hi = UINT16_MAX; break; /* stored as its 16 bits */
     case ONNX_UINT32: hi = UINT32_MAX; break;
     case ONNX_BOOL: /* any non-zero value is true */
         store_bits(t->data, i, 1, is_unsigned ? uvalue != 0 : value != 0);

@@ -27,12 +27,13 @@ enum {
     ONNX_FLOAT16 = 10,
     ONNX_DOUBLE = 11,
     ONNX_UINT32 = 12,
-    ONNX_UINT64 = 13
+    ONNX_UINT64 = 13,
+    ONNX_BFLOAT16 = 16
 };
 
 /* A tensor read from a TensorProto. data is a dense row-major buffer of
  * num_elements * ts_dtype_bytes(dtype) bytes in host byte order, with Tessera's
- * conventions (bool one byte 0 or 1, float16 as its bits). */
+ * conventions (bool one byte 0 or 1, float16 and bfloat16 as their bits). */
 typedef struct OnnxTensor {
     char *name;        /* the proto's name, "" when it has none */
     int32_t onnx_type; /* TensorProto.DataType */

@@ -762,7 +762,7 @@ static void stage_guards(Lower *L, const StageLower *sl, TsExpr **data, TsExpr *
     }
 }
 
-static TsExpr *identity_of(TsArena *A, const TsReducer *r, TsDType t)
+TsExpr *sch_reducer_identity(TsArena *A, const TsReducer *r, TsDType t)
 {
     bool f = ts_dtype_is_float(t);
     switch (r->kind) {
@@ -784,7 +784,7 @@ static TsExpr *identity_of(TsArena *A, const TsReducer *r, TsDType t)
     return NULL;
 }
 
-static TsExpr *combine(TsArena *A, const TsReducer *r, TsExpr *acc, TsExpr *x)
+TsExpr *sch_reducer_combine(TsArena *A, const TsReducer *r, TsExpr *acc, TsExpr *x)
 {
     switch (r->kind) {
     case TE_REDUCER_SUM: return ts_add(A, acc, x);
@@ -856,8 +856,12 @@ static TeStmt *with_children(Lower *L, const TsStage *st, int pos, TeStmt *body)
     return s;
 }
 
+static TeStmt *tensorized_nest(Lower *L, StageLower *sl);
+
 static TeStmt *stage_nest(Lower *L, StageLower *sl)
 {
+    if (sl->stage->tensorize_intrin)
+        return tensorized_nest(L, sl);
     TsArena *A = L->arena;
     const TsStage *st = sl->stage;
     const TsTensor *op = st->op;
@@ -876,11 +880,11 @@ static TeStmt *stage_nest(Lower *L, StageLower *sl)
         TsExpr *source = te_mutate_expr(A, body->u.reduce.source, &m);
         TsExpr *acc = te_load(A, sl->buffer, op->ndim, local, false);
         TsExpr *cond = body->u.reduce.cond ? te_mutate_expr(A, body->u.reduce.cond, &m) : NULL;
-        update = te_store(A, sl->buffer, op->ndim, local, combine(A, r, acc, source), false);
+        update = te_store(A, sl->buffer, op->ndim, local, sch_reducer_combine(A, r, acc, source), false);
         update = guarded(A, cond, update, false);
         update = guarded(A, and_all(A, data_guard, reduce_guard), update, true);
         init = guarded(A, data_guard,
-                       te_store(A, sl->buffer, op->ndim, local, identity_of(A, r, body->dtype),
+                       te_store(A, sl->buffer, op->ndim, local, sch_reducer_identity(A, r, body->dtype),
                                 false), true);
         for (int i = 0; i < st->num_leaves; i++)
             if (st->leaves[i]->is_reduce && first_reduce == st->num_leaves)
@@ -903,6 +907,81 @@ static TeStmt *stage_nest(Lower *L, StageLower *sl)
     }
     if (s && init && first_reduce == 0)
         s = te_seq(A, 2, (TeStmt *[]){ init, s });
+    return s;
+}
+
+/* ---- tensorized stages ---- */
+
+/* The tensorized region's leaves and what the stage computes there, for the matcher. */
+static bool tensorize_site(Lower *L, StageLower *sl, int pos, SchTensorizeSite *site)
+{
+    TsArena *A = L->arena;
+    const TsStage *st = sl->stage;
+    *site = (SchTensorizeSite){ .stage = st->op->name, .axis = st->tensorize_axis,
+                                .intrin = st->tensorize_intrin, .out = sl->buffer,
+                                .out_ndim = st->op->ndim };
+    for (int i = 0; i < st->num_leaves; i++) {
+        const TsAxis *ax = st->leaves[i];
+        if (i >= pos) {
+            site->inner[site->num_inner] = ax;
+            site->inner_extent[site->num_inner++] = sl->axis_extent[axis_slot(st, ax)];
+            continue;
+        }
+        site->outer[site->num_outer++] =
+            (TeRange){ ax->var, 0, sl->axis_extent[axis_slot(st, ax)] - 1 };
+        if (ax->is_reduce)
+            site->outer_reduce[site->num_outer_reduce++] = ax->var;
+    }
+    for (int i = 0; i < L->num_stages; i++) {
+        const TsStage *c = L->stages[i].stage;
+        if (c->attach == SCH_ATTACH_AT && c->attach_parent == st &&
+            leaf_position(st, attach_leaf(c)) >= pos) {
+            ts_arena_fail(A, TS_ESCHEDULE, "tensorize %s at %s with %s: stage %s is computed "
+                          "at loop %s, inside the region", st->op->name, st->tensorize_axis->name,
+                          st->tensorize_intrin->name, c->op->name, attach_leaf(c)->name);
+            return false;
+        }
+    }
+    TeMutator m = { .expr = lower_access, .ctx = L };
+    for (int d = 0; d < st->op->ndim; d++)
+        site->out_indices[d] = sl->axis_value[axis_slot(st, st->root[d])];
+    TsExpr *body = root_in_leaves(L, sl, sl->body), *data_guard, *reduce_guard;
+    if (!body)
+        return false;
+    stage_guards(L, sl, &data_guard, &reduce_guard);
+    site->guard = and_all(A, data_guard, reduce_guard);
+    if (body->kind == TE_REDUCE) {
+        site->reducer = body->u.reduce.reducer;
+        site->value = te_mutate_expr(A, body->u.reduce.source, &m);
+        if (body->u.reduce.cond && !(site->cond = te_mutate_expr(A, body->u.reduce.cond, &m)))
+            return false;
+    } else {
+        site->value = te_mutate_expr(A, body, &m);
+    }
+    return site->value != NULL;
+}
+
+/* The nest of a tensorized stage: the loops outside the region, with the stages attached
+ * there, around the matcher's statements (tensorize_match.c). */
+static TeStmt *tensorized_nest(Lower *L, StageLower *sl)
+{
+    const TsStage *st = sl->stage;
+    int pos = leaf_position(st, st->tensorize_axis);
+    if (pos < 0) {
+        ts_arena_fail(L->arena, TS_ESCHEDULE, "tensorize %s at %s with %s: %s is no longer a "
+                      "loop of %s (split, fused or reordered away after ts_tensorize)",
+                      st->op->name, st->tensorize_axis->name, st->tensorize_intrin->name,
+                      st->tensorize_axis->name, st->op->name);
+        return NULL;
+    }
+    SchTensorizeSite site;
+    if (!tensorize_site(L, sl, pos, &site))
+        return NULL;
+    TeStmt *s = sch_tensorize_site(L->arena, &site);
+    for (int k = pos - 1; k >= 0 && s; k--) {
+        s = with_children(L, st, k, s);
+        s = s ? leaf_loop(L, sl, k, s) : NULL;
+    }
     return s;
 }
 

@@ -277,7 +277,7 @@ static TeStmt *child_stmt(const TeStmt *s, int i)
     case TE_STMT_IF:
         return i == 0 ? s->u.if_then.then_case : i == 1 ? s->u.if_then.else_case : NULL;
     case TE_STMT_SEQ: return i < s->u.seq.num_stmts ? s->u.seq.stmts[i] : NULL;
-    case TE_STMT_STORE: case TE_STMT_CALL: case TE_NUM_STMT_KINDS:
+    case TE_STMT_STORE: case TE_STMT_CALL: case TE_STMT_TENSORIZE: case TE_NUM_STMT_KINDS:
         return NULL;
     }
     return NULL;
@@ -524,8 +524,8 @@ static TeStmt *visit(void *ctx, TsArena *arena, TeStmt *s)
     case TE_STMT_IF: r = visit_if(p, s); break;
     case TE_STMT_SEQ: case TE_STMT_ALLOCATE:
         return NULL; /* the engine descends */
-    case TE_STMT_STORE: case TE_STMT_CALL: case TE_NUM_STMT_KINDS:
-        return s;
+    case TE_STMT_STORE: case TE_STMT_CALL: case TE_STMT_TENSORIZE: case TE_NUM_STMT_KINDS:
+        return s; /* a tensorized region is matched whole: nothing inside is cut */
     }
     return r ? r : TE_MUTATE_STMT_FAILED;
 }

@@ -842,6 +842,9 @@ static TeStmt *vec_stmt(Vectorizer *v, TeStmt *s)
     case TE_STMT_CALL:
         return cannot(v, "it calls the target intrinsic %s for its effect, once per "
                       "iteration; the call cannot be widened", s->u.call.name), NULL;
+    case TE_STMT_TENSORIZE:
+        return cannot(v, "it holds the tensorized region %s: an intrinsic's lanes are its "
+                      "own business", s->u.tensorize.name), NULL;
     case TE_NUM_STMT_KINDS: break;
     }
     return cannot(v, "it holds a statement of unknown kind %d", (int)s->kind), NULL;

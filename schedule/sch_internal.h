@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "te/te_internal.h"
+#include "tessera/intrin.h"
 #include "tessera/schedule.h"
 
 typedef enum SchRelKind {
@@ -74,6 +75,8 @@ struct TsStage {
     TsAxis *attach_axis;
     int64_t align_factor[TS_MAX_DIMS]; /* storage_align per output dimension; 0: none */
     int64_t align_offset[TS_MAX_DIMS];
+    TsAxis *tensorize_axis;         /* ts_tensorize: the loops from here in become ... */
+    const TsIntrin *tensorize_intrin; /* ... this intrinsic; NULL: none */
 };
 
 struct TsSchedule {
@@ -190,6 +193,84 @@ TsLoweredFunc *sch_pass_unroll(TsArena *arena, TsLoweredFunc *func,
 /* Temporary buffers whose lifetimes do not overlap share memory. */
 TsLoweredFunc *sch_pass_storage_rewrite(TsArena *arena, TsLoweredFunc *func,
                                         const SchLowerOptions *options, TsError *err);
+
+/* ---- tensor intrinsics (intrin.c, tensorize_match.c) ---- */
+
+struct TsIntrin {
+    const char *name;
+    TsTensor *output;
+    int num_inputs;
+    TsTensor *inputs[TS_INTRIN_MAX_INPUTS];
+    int64_t strides[TS_INTRIN_MAX_INPUTS + 1][TS_MAX_DIMS]; /* inputs, then the output */
+    int num_features;
+    const char *features[TS_INTRIN_MAX_FEATURES];
+    TsIntrinEmitter body, reset, update;
+    void *user;
+    const TsReducer *reducer; /* NULL: not a reduction */
+    int num_reduce_axes;
+    TsAxis **reduce_axes;
+    TsExpr *source;           /* the reduction's source, or the whole body */
+    TsExpr *cond;             /* the reduction's condition, or NULL */
+};
+
+struct TsIntrinRegion {
+    const TsTensor *tensor; /* the declared tensor */
+    const TeBuffer *buffer; /* the buffer it is matched in */
+    TsExpr *offset;         /* int32: the element offset of its first element */
+    int ndim;
+    int64_t strides[TS_MAX_DIMS];
+};
+
+/* The index (into TsIntrin's strides) of tensor among the declaration's buffers, or -1. */
+int sch_intrin_slot(const TsIntrin *intrin, const TsTensor *tensor);
+/* Registers the built-in intrinsics of one family into arena (intrin_x86.c,
+ * intrin_aarch64.c); false when one cannot be declared. */
+bool sch_intrin_register_x86(TsArena *arena, TsError *err);
+bool sch_intrin_register_aarch64(TsArena *arena, TsError *err);
+/* The dot-product declaration the built-ins share, named name:
+ *   c[lanes] (acc) += sum_k cast(acc, a[k]) * cast(acc, b[lanes, group]),  k < group
+ * with dense strides, requiring the features given (NULL-terminated), with the emitters
+ * given (and their user data) and registered; false with err filled. */
+bool sch_intrin_dot(TsArena *arena, const char *name, int lanes, int group, TsDType a,
+                    TsDType b, TsDType acc, const char *const *features,
+                    TsIntrinEmitter reset, TsIntrinEmitter update, void *user, TsError *err);
+/* An emitter that stores zeros into the output region (the last region), in one vector. */
+TsStmt *sch_intrin_zero_output(TsArena *arena, const TsIntrin *intrin,
+                               const TsIntrinRegion *const *regions, void *user);
+/* Adds a built-in to the registry (intrin.c), as ts_intrin_register without the
+ * built-ins' own registration; false with err filled. */
+bool sch_intrin_add_builtin(const TsIntrin *intrin, TsError *err);
+
+/* Where lowering meets a tensorized stage: the region's leaves and what the stage computes
+ * there, lowered (loads of buffers, indices in leaf variables). */
+typedef struct SchTensorizeSite {
+    const char *stage;
+    const TsAxis *axis;
+    const TsIntrin *intrin;
+    int num_inner;
+    const TsAxis *inner[SCH_MAX_REORDER]; /* the leaves from axis inwards */
+    int64_t inner_extent[SCH_MAX_REORDER];
+    int num_outer_reduce;
+    TsExpr *outer_reduce[SCH_MAX_REORDER]; /* variables of the reduce leaves outside */
+    int num_outer;
+    TeRange outer[SCH_MAX_REORDER]; /* the ranges of the stage's leaves outside */
+    TsExpr *guard;            /* the stage's guards (split tails, attached region), or NULL */
+    const TeBuffer *out;
+    int out_ndim;
+    TsExpr *out_indices[TS_MAX_DIMS];
+    const TsReducer *reducer; /* NULL: not a reduction */
+    TsExpr *value;            /* the reduction's source, or the value stored */
+    TsExpr *cond;             /* the reduction's condition, or NULL */
+} SchTensorizeSite;
+
+/* The statements that compute the site with its intrinsic (TENSORIZE statements, guarded
+ * as the file says), or NULL with TS_ESCHEDULE recorded in arena naming the stage and the
+ * first mismatch. */
+TeStmt *sch_tensorize_site(TsArena *arena, const SchTensorizeSite *site);
+
+/* A reducer's identity in dtype t, and combine(acc, x) (lower.c). */
+TsExpr *sch_reducer_identity(TsArena *arena, const TsReducer *r, TsDType t);
+TsExpr *sch_reducer_combine(TsArena *arena, const TsReducer *r, TsExpr *acc, TsExpr *x);
 
 /* Builds a lowered function record. */
 TsLoweredFunc *sch_func(TsArena *arena, const char *name, int num_args, const TeBuffer **args,

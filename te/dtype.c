@@ -1,5 +1,5 @@
 /* Data types: validity, sizes, names, and the value conversions every later stage
- * shares (integer wrap-around, float rounding, IEEE half). */
+ * shares (integer wrap-around, float rounding, IEEE half, bfloat16). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +17,8 @@ static bool valid_scalar(TsDType t)
         return t.bits == 8 || t.bits == 16 || t.bits == 32 || t.bits == 64;
     case TS_TYPE_FLOAT:
         return t.bits == 16 || t.bits == 32 || t.bits == 64;
+    case TS_TYPE_BFLOAT:
+        return t.bits == 16;
     case TS_TYPE_BOOL:
         return t.bits == 8;
     default:
@@ -46,7 +48,17 @@ bool ts_dtype_is_uint(TsDType t)
 
 bool ts_dtype_is_float(TsDType t)
 {
-    return t.code == TS_TYPE_FLOAT;
+    return t.code == TS_TYPE_FLOAT || t.code == TS_TYPE_BFLOAT;
+}
+
+bool ts_dtype_is_bfloat(TsDType t)
+{
+    return t.code == TS_TYPE_BFLOAT;
+}
+
+bool ts_dtype_is_storage_only(TsDType t)
+{
+    return t.code == TS_TYPE_BFLOAT || (t.code == TS_TYPE_FLOAT && t.bits == 16);
 }
 
 bool ts_dtype_is_bool(TsDType t)
@@ -76,6 +88,7 @@ const char *ts_dtype_str(TsDType t, char buf[TS_DTYPE_STR_MAX])
     case TS_TYPE_INT: base = "int"; break;
     case TS_TYPE_UINT: base = "uint"; break;
     case TS_TYPE_FLOAT: base = "float"; break;
+    case TS_TYPE_BFLOAT: base = "bfloat"; break;
     default: base = "bool"; break;
     }
     int n;
@@ -91,8 +104,8 @@ const char *ts_dtype_str(TsDType t, char buf[TS_DTYPE_STR_MAX])
 bool ts_dtype_parse(const char *text, TsDType *out)
 {
     static const struct { const char *prefix; TsTypeCode code; } bases[] = {
-        { "bool", TS_TYPE_BOOL }, { "uint", TS_TYPE_UINT },
-        { "int", TS_TYPE_INT },   { "float", TS_TYPE_FLOAT },
+        { "bool", TS_TYPE_BOOL },   { "uint", TS_TYPE_UINT },     { "int", TS_TYPE_INT },
+        { "float", TS_TYPE_FLOAT }, { "bfloat", TS_TYPE_BFLOAT },
     };
     if (!text)
         return false;
@@ -142,6 +155,8 @@ int64_t te_wrap_int(TsDType dtype, int64_t v)
 
 double te_round_float(TsDType dtype, double v)
 {
+    if (dtype.code == TS_TYPE_BFLOAT)
+        return (double)ts_bfloat16_to_float(ts_float_to_bfloat16((float)v));
     if (dtype.bits == 32)
         return (double)(float)v;
     if (dtype.bits == 16)
@@ -208,6 +223,26 @@ float te_half_to_float(uint16_t h)
     } else {
         x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
     }
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+uint16_t ts_float_to_bfloat16(float value)
+{
+    uint32_t x;
+    memcpy(&x, &value, sizeof x);
+    if ((x & 0x7fffffffu) > 0x7f800000u) /* NaN: keep sign and top bits, set the quiet bit */
+        return (uint16_t)((x >> 16) | 0x0040u);
+    /* Adding 0x7fff plus the kept part's lowest bit rounds to nearest even; a carry out of
+     * the mantissa steps the exponent, up to infinity, which is the right result. */
+    uint32_t rounding = 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)((x + rounding) >> 16);
+}
+
+float ts_bfloat16_to_float(uint16_t bits)
+{
+    uint32_t x = (uint32_t)bits << 16;
     float f;
     memcpy(&f, &x, sizeof f);
     return f;

@@ -2,7 +2,7 @@
  *
  * Each builder allocates one immutable node in the arena. A NULL operand means an
  * earlier builder failed: the result is NULL and the arena keeps that first error.
- * Bad operands (mismatched dtypes, a float16 in arithmetic, an index count that does
+ * Bad operands (mismatched dtypes, a float16 or bfloat16 in arithmetic, an index count that does
  * not match the tensor) record a message naming the operator and the operands. */
 #include <math.h>
 #include <stdio.h>
@@ -227,7 +227,7 @@ typedef enum {
 
 static bool accepts(Accept accept, TsDType t)
 {
-    bool arith = ts_dtype_is_int(t) || (ts_dtype_is_float(t) && t.bits != 16);
+    bool arith = ts_dtype_is_int(t) || (ts_dtype_is_float(t) && !ts_dtype_is_storage_only(t));
     switch (accept) {
     case ACCEPT_ARITH:
     case ACCEPT_ORDERED: return arith;
@@ -265,10 +265,11 @@ static TsExpr *binary(TsArena *arena, TeExprKind kind, Accept accept, TsExpr *a,
         return NULL;
     }
     if (!accepts(accept, a->dtype)) {
-        bool half = ts_dtype_is_float(a->dtype) && a->dtype.bits == 16;
-        ts_arena_fail(arena, TS_EINVAL, "'%s' needs %s, got %s (%s)%s", op, accept_text(accept),
-                      DT(a->dtype, ba), te_expr_str(arena, a),
-                      half ? ": float16 is a storage type, cast it to float32 first" : "");
+        bool storage = ts_dtype_is_storage_only(a->dtype);
+        ts_arena_fail(arena, TS_EINVAL, "'%s' needs %s, got %s (%s)%s%s%s", op,
+                      accept_text(accept), DT(a->dtype, ba), te_expr_str(arena, a),
+                      storage ? ": " : "", storage ? DT(a->dtype, bb) : "",
+                      storage ? " is a storage type, cast it to float32 first" : "");
         return NULL;
     }
     bool is_compare = accept == ACCEPT_ORDERED || accept == ACCEPT_EQUAL;
@@ -317,9 +318,10 @@ TsExpr *ts_neg(TsArena *A, TsExpr *a)
 {
     if (!a)
         return NULL;
-    TsExpr *zero = ts_dtype_is_float(a->dtype) && a->dtype.bits != 16 ? ts_float(A, a->dtype, 0.0)
-                   : ts_dtype_is_int(a->dtype)                        ? ts_int(A, a->dtype, 0)
-                                                                      : NULL;
+    bool arith_float = ts_dtype_is_float(a->dtype) && !ts_dtype_is_storage_only(a->dtype);
+    TsExpr *zero = arith_float                ? ts_float(A, a->dtype, 0.0)
+                   : ts_dtype_is_int(a->dtype) ? ts_int(A, a->dtype, 0)
+                                               : NULL;
     if (!zero) {
         char b[TS_DTYPE_STR_MAX];
         ts_arena_fail(A, TS_EINVAL, "'-' needs an integer or float32/float64 operand, got %s (%s)",
@@ -414,7 +416,7 @@ static TsExpr *call(TsArena *arena, TeCallKind fn, TsExpr *a, TsExpr *b)
     char b1[TS_DTYPE_STR_MAX], b2[TS_DTYPE_STR_MAX];
     if (!a || (te_call_arity(fn) == 2 && !b))
         return NULL;
-    if (!ts_dtype_is_float(a->dtype) || a->dtype.bits == 16) {
+    if (!ts_dtype_is_float(a->dtype) || ts_dtype_is_storage_only(a->dtype)) {
         ts_arena_fail(arena, TS_EINVAL, "%s needs a float32 or float64 operand, got %s (%s)",
                       te_call_name(fn), DT(a->dtype, b1), te_expr_str(arena, a));
         return NULL;

@@ -98,6 +98,9 @@ static void describe_stmt(Run *r, const TeStmt *s, char *buf, size_t size)
     case TE_STMT_CALL:
         snprintf(buf, size, "call %s", s->u.call.name);
         return;
+    case TE_STMT_TENSORIZE:
+        snprintf(buf, size, "tensorize %s.%s", s->u.tensorize.name, s->u.tensorize.part);
+        return;
     case TE_STMT_SEQ:
     case TE_NUM_STMT_KINDS:
         break;
@@ -543,6 +546,9 @@ static bool exec(Run *r, const TeStmt *s)
         r->stmt = s;
         return run_fail(r, TS_EINVAL, "cannot run the target intrinsic %s: only generated "
                         "code can call it", s->u.call.name);
+    case TE_STMT_TENSORIZE:
+        /* The intrinsic's declaration over the matched regions, not its code. */
+        return exec(r, s->u.tensorize.declared);
     case TE_NUM_STMT_KINDS:
         break;
     }

@@ -208,6 +208,14 @@ TeStmt *te_mutate_stmt(TsArena *arena, TeStmt *s, const TeMutator *m)
         n.u.call.args = mutate_list(arena, s->u.call.num_args, s->u.call.args, m, &changed,
                                     &failed);
         break;
+    case TE_STMT_TENSORIZE:
+        n.u.tensorize.declared = te_mutate_stmt(arena, s->u.tensorize.declared, m);
+        n.u.tensorize.code =
+            n.u.tensorize.declared ? te_mutate_stmt(arena, s->u.tensorize.code, m) : NULL;
+        failed = !n.u.tensorize.code;
+        changed = n.u.tensorize.declared != s->u.tensorize.declared ||
+                  n.u.tensorize.code != s->u.tensorize.code;
+        break;
     case TE_NUM_STMT_KINDS:
         return s;
     }

@@ -70,7 +70,10 @@ static void put_int(Buf *b, const TsExpr *e)
 static void put_float(Buf *b, const TsExpr *e)
 {
     double v = e->u.float_value;
-    const char *suffix = e->dtype.bits == 32 ? "f" : e->dtype.bits == 16 ? "h" : "";
+    const char *suffix = ts_dtype_is_bfloat(e->dtype) ? "bf"
+                         : e->dtype.bits == 32        ? "f"
+                         : e->dtype.bits == 16        ? "h"
+                                                      : "";
     char text[40];
     snprintf(text, sizeof text, "%.*g", e->dtype.bits == 64 ? 17 : 9, v);
     /* Keep a float looking like a float: 1 prints as 1.0f. */
@@ -340,6 +343,16 @@ static void put_stmt(Buf *b, const TeStmt *s, int depth)
             put_expr(b, s->u.call.args[i]);
         }
         put(b, ")\n");
+        return;
+    case TE_STMT_TENSORIZE:
+        indent(b, depth);
+        put(b, "tensorize %s.%s {\n", s->u.tensorize.name, s->u.tensorize.part);
+        put_stmt(b, s->u.tensorize.code, depth + 1);
+        indent(b, depth);
+        put(b, "} declared as {\n");
+        put_stmt(b, s->u.tensorize.declared, depth + 1);
+        indent(b, depth);
+        put(b, "}\n");
         return;
     case TE_NUM_STMT_KINDS:
         break;

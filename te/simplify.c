@@ -1187,6 +1187,7 @@ static TeStmt *stmt_node(void *ctx, TsArena *arena, TeStmt *st)
         }
         return NULL;                /* the engine simplifies indices and values */
     case TE_STMT_CALL: return NULL; /* the engine simplifies arguments */
+    case TE_STMT_TENSORIZE: return NULL; /* the engine simplifies both statements */
     case TE_NUM_STMT_KINDS: return st;
     }
     return r ? r : TE_MUTATE_STMT_FAILED;

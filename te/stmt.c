@@ -354,6 +354,26 @@ TeStmt *te_call_stmt(TsArena *arena, const char *name, int num_args, TsExpr *con
     return s;
 }
 
+TeStmt *te_tensorize_stmt(TsArena *arena, const char *name, const char *part,
+                          int num_features, const char *const *features, TeStmt *declared,
+                          TeStmt *code)
+{
+    if (!declared || !code || !name || !part)
+        return NULL;
+    TeStmt *s = new_stmt(arena, TE_STMT_TENSORIZE);
+    const char *saved = ts_arena_strdup(arena, name);
+    const char *saved_part = ts_arena_strdup(arena, part);
+    if (!s || !saved || !saved_part)
+        return NULL;
+    s->u.tensorize.name = saved;
+    s->u.tensorize.part = saved_part;
+    s->u.tensorize.num_features = num_features;
+    s->u.tensorize.features = features;
+    s->u.tensorize.declared = declared;
+    s->u.tensorize.code = code;
+    return s;
+}
+
 TeStmt *te_seq(TsArena *arena, int num_stmts, TeStmt *const *stmts)
 {
     int total = 0;

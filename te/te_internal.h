@@ -220,6 +220,18 @@ struct TeStmt {
             int num_args;
             TsExpr **args;    /* ADDRESS nodes are its pointer arguments */
         } call;
+        /* A region computed by a tensor intrinsic (schedule.h's ts_tensorize): the
+         * interpreters run declared, the intrinsic's declared compute evaluated over the
+         * matched buffer regions; codegen runs code, the statements the intrinsic's
+         * emitter made, once the target has every feature listed. */
+        struct {
+            const char *name; /* the intrinsic */
+            const char *part; /* "body", "reset" or "update" */
+            int num_features;
+            const char *const *features; /* as ts_target_has_feature takes them */
+            TeStmt *declared;
+            TeStmt *code;
+        } tensorize;
     } u;
 };
 
@@ -258,6 +270,11 @@ TeStmt *te_let(TsArena *arena, TsExpr *var, TsExpr *value, TeStmt *body);
  * prefetch, a tile load); its result, if any, is dropped. At most TE_MAX_INTRINSIC_ARGS
  * arguments. */
 TeStmt *te_call_stmt(TsArena *arena, const char *name, int num_args, TsExpr *const *args);
+/* A tensorized region (see the TENSORIZE payload): name and part are copied, features
+ * must live as long as the arena. */
+TeStmt *te_tensorize_stmt(TsArena *arena, const char *name, const char *part,
+                          int num_features, const char *const *features, TeStmt *declared,
+                          TeStmt *code);
 /* A sequence; nested sequences are flattened and a sequence of one is that statement. */
 TeStmt *te_seq(TsArena *arena, int num_stmts, TeStmt *const *stmts);
 /* A dense row-major buffer for tensor t with the given extents (t's own when NULL). */
@@ -373,7 +390,8 @@ bool te_const_int(const TsExpr *e, int64_t *value);
 /* Wraps v to dtype's width: sign-extends signed types, zero-extends unsigned, 0/1 for
  * bool. The canonical form of integer values in constants and the interpreter. */
 int64_t te_wrap_int(TsDType dtype, int64_t v);
-/* Rounds a double to dtype's precision (float16, float32 or float64). */
+/* Rounds a double to dtype's precision (float16, bfloat16 through float32, float32 or
+ * float64). */
 double te_round_float(TsDType dtype, double v);
 /* IEEE half <-> float, round to nearest even. */
 uint16_t te_float_to_half(float f);

@@ -1,7 +1,7 @@
 /* Scalar semantics of the IR, stated once in te.h and implemented once here: integer
  * wrap-around done in uint64 and wrapped to the dtype, truncating and floor division,
  * shift range errors, float32 rounding after every operation, saturating float to
- * integer casts, float16 storage, NaN rules of min and max, popcount and math calls.
+ * integer casts, float16 and bfloat16 storage, NaN rules of min and max, popcount and math calls.
  *
  * Both interpreters (interp.c for tensor expressions, loop_interp.c for loop nests, lane
  * by lane) call these, so a lowering checked against one oracle and a kernel checked
@@ -20,7 +20,7 @@ static TeValue load_float(TsDType t, const void *p)
     if (t.bits == 16) {
         uint16_t h;
         memcpy(&h, p, 2);
-        v.f = te_half_to_float(h);
+        v.f = ts_dtype_is_bfloat(t) ? ts_bfloat16_to_float(h) : te_half_to_float(h);
     } else if (t.bits == 32) {
         float f;
         memcpy(&f, p, 4);
@@ -49,7 +49,9 @@ TeValue te_value_load(TsDType t, const void *p)
 static void store_float(TsDType t, void *p, TeValue v)
 {
     if (t.bits == 16) {
-        uint16_t h = te_double_to_half(v.f);
+        /* A value of a bfloat16 expression is already a bfloat16, so (float) is exact. */
+        uint16_t h = ts_dtype_is_bfloat(t) ? ts_float_to_bfloat16((float)v.f)
+                                           : te_double_to_half(v.f);
         memcpy(p, &h, 2);
     } else if (t.bits == 32) {
         float f = (float)v.f;
@@ -266,7 +268,10 @@ static int64_t float_to_int(TsDType to, double v)
 TeValue te_value_cast(TsDType from, TsDType to, TeValue v)
 {
     TeValue out = { 0 };
-    if (ts_dtype_is_bool(to)) {
+    if (ts_dtype_is_bfloat(to)) { /* through float32, as the hardware converts */
+        out = ts_dtype_is_float(from) && from.bits == 32 ? v : te_value_cast(from, TS_FLOAT32, v);
+        out.f = te_round_float(to, out.f);
+    } else if (ts_dtype_is_bool(to)) {
         out.i = ts_dtype_is_float(from) ? v.f != 0.0 : v.i != 0;
     } else if (ts_dtype_is_int(to)) {
         out.i = ts_dtype_is_float(from) ? float_to_int(to, v.f) : te_wrap_int(to, v.i);

@@ -17,7 +17,7 @@ typedef union TeValue {
 } TeValue;
 
 /* Reads or writes one element of t's element type at p, in a buffer's layout (bool one
- * byte, 0 or 1; float16 the IEEE half's bits). Only t's code and bits matter. */
+ * byte, 0 or 1; float16 the IEEE half's bits, bfloat16 the upper half of a float32's). Only t's code and bits matter. */
 TeValue te_value_load(TsDType t, const void *p);
 void te_value_store(TsDType t, void *p, TeValue v);
 
@@ -29,7 +29,8 @@ TsStatus te_value_binary(TeExprKind kind, TsDType t, TeValue a, TeValue b, TeVal
                          TsError *why);
 /* NOT, BITNOT or POPCOUNT of a value of dtype t; TS_EINVAL for other kinds. */
 TsStatus te_value_unary(TeExprKind kind, TsDType t, TeValue a, TeValue *out, TsError *why);
-/* A value of dtype from converted to dtype to (saturating float to integer, one rounding). */
+/* A value of dtype from converted to dtype to (saturating float to integer, one rounding;
+ * to bfloat16 first to float32, then to nearest even, as dtype.h says). */
 TeValue te_value_cast(TsDType from, TsDType to, TeValue v);
 /* The bits of from.lanes values of dtype from (in) read as to.lanes values of dtype to
  * (out): lanes laid out as in memory, little-endian, as LLVM's bitcast does on x86-64 and

@@ -90,7 +90,7 @@ static bool visit_stmt_exprs(const TeStmt *s, const TeVisitor *v)
         return te_visit_expr(s->u.let.value, v);
     case TE_STMT_CALL:
         return visit_exprs(s->u.call.num_args, s->u.call.args, v);
-    case TE_STMT_ALLOCATE: case TE_STMT_SEQ: case TE_NUM_STMT_KINDS:
+    case TE_STMT_ALLOCATE: case TE_STMT_SEQ: case TE_STMT_TENSORIZE: case TE_NUM_STMT_KINDS:
         break;
     }
     return false;
@@ -115,6 +115,9 @@ bool te_visit_stmt_children(const TeStmt *s, const TeVisitor *v)
             if (te_visit_stmt(s->u.seq.stmts[i], v))
                 return true;
         return false;
+    case TE_STMT_TENSORIZE:
+        return te_visit_stmt(s->u.tensorize.declared, v) ||
+               te_visit_stmt(s->u.tensorize.code, v);
     case TE_STMT_STORE: case TE_STMT_CALL: case TE_NUM_STMT_KINDS:
         break;
     }

@@ -38,7 +38,9 @@ void tv_fill_random(TvRng *rng, const TsTensor *t, void *data)
     TsDType dt = ts_tensor_dtype(t);
     int64_t n = ts_tensor_num_elements(t);
     for (int64_t i = 0; i < n; i++) {
-        if (dt.code == TS_TYPE_FLOAT && dt.bits == 16)
+        if (dt.code == TS_TYPE_BFLOAT)
+            ((uint16_t *)data)[i] = ts_float_to_bfloat16((float)(4.0 * rand_unit(rng)));
+        else if (dt.code == TS_TYPE_FLOAT && dt.bits == 16)
             ((uint16_t *)data)[i] = te_float_to_half((float)(4.0 * rand_unit(rng)));
         else if (dt.code == TS_TYPE_FLOAT && dt.bits == 32)
             ((float *)data)[i] = (float)rand_unit(rng);
@@ -61,8 +63,8 @@ void tv_make_magnitude(const TsTensor *t, void *data)
 {
     TsDType dt = ts_tensor_dtype(t);
     int64_t n = ts_tensor_num_elements(t);
-    for (int64_t i = 0; dt.code == TS_TYPE_FLOAT && i < n; i++) {
-        if (dt.bits == 16)
+    for (int64_t i = 0; ts_dtype_is_float(dt) && i < n; i++) {
+        if (dt.bits == 16) /* float16 or bfloat16: the sign is the top bit */
             ((uint16_t *)data)[i] &= 0x7fff;
         else if (dt.bits == 32)
             ((float *)data)[i] = fabsf(((float *)data)[i]);

@@ -67,6 +67,12 @@ const char *ts_target_arch(const TsTarget *target);
  * LLVM 16 defines for X; -mattr=+a,-b adds a with every feature a implies (+avx512vnni
  * brings avx512f) and removes b with every feature that implies b. */
 bool ts_target_has_feature(const TsTarget *target, const char *feature);
+/* Whether the target has every feature the tensor intrinsic (intrin.h) needs; when not,
+ * *missing (if not NULL) is the first feature it lacks. Templates and tuners ask this
+ * before they tensorize with an intrinsic. */
+typedef struct TsIntrin TsIntrin;
+bool ts_target_supports_intrin(const TsTarget *target, const TsIntrin *intrin,
+                               const char **missing);
 /* Every feature the target has, as ",a,b,c," (for passing on, e.g. to templates). */
 const char *ts_target_features(const TsTarget *target);
 void ts_target_free(TsTarget *target);

@@ -25,8 +25,11 @@
  *   float64 likewise. min/max return the other operand when one is NaN.
  * - Casts: integer to integer truncates or extends; float to integer rounds toward
  *   zero and saturates to the target's range (NaN gives 0); to bool is "!= 0";
- *   float64 to float32 and float to float16 round to nearest even.
- * - float16 is a storage type: it can be loaded, stored and cast, not computed with.
+ *   float64 to float32 and float to float16 round to nearest even; anything to
+ *   bfloat16 converts to float32 first, then rounds to nearest even (dtype.h).
+ * - float16 and bfloat16 are storage types: they can be loaded, stored, selected and
+ *   cast, not computed with. Cast to float32 first: a product of two bfloat16 values is
+ *   exact in float32, so a bf16 dot product is float32 products summed in float32.
  * - ts_select evaluates both branches; ts_if_then_else evaluates only the chosen one,
  *   so it can guard an access that would be out of bounds (padding).
  * - A reduction must be the whole body of its compute op. Its condition, when given,
@@ -240,7 +243,7 @@ const char *ts_dag_str(TsArena *arena, int num_outputs, TsTensor *const *outputs
 /* ---- the reference interpreter ---- */
 
 /* A tensor's data: a dense row-major buffer of its dtype (bool is one byte, 0 or 1;
- * float16 is the IEEE half's bits). */
+ * float16 is the IEEE half's bits, bfloat16 the upper 16 bits of a float32). */
 typedef struct TsBinding {
     const TsTensor *tensor;
     void *data;

@@ -48,14 +48,15 @@ bool te_op_rank(TsArena *arena, const char *op, const char *what, const TsTensor
     return false;
 }
 
-/* Arithmetic works on scalar integers and on float32/float64 (float16 is storage). */
+/* Arithmetic works on scalar integers and on float32/float64 (float16 and bfloat16 are
+ * storage). */
 static bool computable(TsDType t)
 {
     if (t.lanes != 1)
         return false;
     if (ts_dtype_is_int(t))
         return true;
-    return ts_dtype_is_float(t) && t.bits >= 32;
+    return ts_dtype_is_float(t) && !ts_dtype_is_storage_only(t);
 }
 
 bool te_op_arith(TsArena *arena, const char *op, const char *what, const TsTensor *t)
@@ -76,7 +77,7 @@ bool te_op_float(TsArena *arena, const char *op, const char *what, const TsTenso
     char buf[TS_DTYPE_STR_MAX];
     TsDType dtype = ts_tensor_dtype(t);
 
-    if (ts_dtype_is_float(dtype) && dtype.bits >= 32 && dtype.lanes == 1)
+    if (ts_dtype_is_float(dtype) && !ts_dtype_is_storage_only(dtype) && dtype.lanes == 1)
         return true;
     ts_arena_fail(arena, TS_EINVAL,
                   "%s: %s '%s' has dtype %s; the operator needs float32 or float64", op, what,
@@ -210,7 +211,7 @@ static TsExpr *int_const(TsArena *arena, TsDType dtype, double value)
 
 static TsExpr *float_const(TsArena *arena, TsDType dtype, double value)
 {
-    if (dtype.bits == 16)
+    if (ts_dtype_is_storage_only(dtype))
         return ts_cast(arena, dtype, ts_f32(arena, value));
     return ts_float(arena, dtype, value);
 }
@@ -223,7 +224,10 @@ TsExpr *te_op_const(TsArena *arena, const char *op, const char *what, TsDType dt
     if (dtype.lanes != 1 || !ts_dtype_is_valid(dtype)) {
         ok = false;
     } else if (ts_dtype_is_float(dtype)) {
-        double max = dtype.bits == 16 ? 65504.0 : dtype.bits == 32 ? FLT_MAX : DBL_MAX;
+        double max = ts_dtype_is_bfloat(dtype) ? 0x1.fep127 /* bfloat16's largest */
+                     : dtype.bits == 16         ? 65504.0
+                     : dtype.bits == 32         ? FLT_MAX
+                                                : DBL_MAX;
         ok = !isfinite(value) || fabs(value) <= max;
     } else {
         ok = isfinite(value) && value == floor(value) && int_in_range(dtype, value);

@@ -211,3 +211,45 @@ TsLoweredFunc *cgt_blocked_matmul(TsArena *A, const char *name, TsDType in, TsDT
     *result = c;
     return func;
 }
+
+/* ---- a packed int8 dense for the tensorize tests ---- */
+
+static TsTensor *pack(TsArena *A, TsTensor *w, int64_t n, int64_t k, int lanes, int group)
+{
+    TsAxis *ax[4] = { ts_axis(A, "jo", n / lanes), ts_axis(A, "ko", k / group),
+                      ts_axis(A, "ji", lanes), ts_axis(A, "ki", group) };
+    TsExpr *row = ts_add(A, ts_mul(A, ts_var(ax[0]), ts_i32(A, lanes)), ts_var(ax[2]));
+    TsExpr *col = ts_add(A, ts_mul(A, ts_var(ax[1]), ts_i32(A, group)), ts_var(ax[3]));
+    return ts_compute(A, "Wp", 4, ax, ts_at(A, w, row, col));
+}
+
+static TsExpr *packed_at(TsArena *A, TsTensor *p, TsExpr *j, TsExpr *k, int lanes, int group)
+{
+    TsExpr *l = ts_i32(A, lanes), *g = ts_i32(A, group);
+    return ts_at(A, p, ts_floordiv(A, j, l), ts_floordiv(A, k, g), ts_floormod(A, j, l),
+                 ts_floormod(A, k, g));
+}
+
+/* The dense of m x k by n x k; lanes x group is the intrinsic's shape. The stage is split
+ * and reordered to i, j.outer, k.outer, j.inner, k.inner with inner extents lanes and
+ * group. */
+void cgt_packed_dense(TsArena *A, CgtDense *d, int64_t m, int64_t n, int64_t k, TsDType adt,
+                      TsDType wdt, TsDType cdt, int lanes, int group)
+{
+    d->a = ts_placeholder(A, "A", 2, (int64_t[]){ m, k }, adt);
+    d->w = ts_placeholder(A, "W", 2, (int64_t[]){ n, k }, wdt);
+    d->packed = pack(A, d->w, n, k, lanes, group);
+    TsAxis *i = ts_axis(A, "i", m), *j = ts_axis(A, "j", n), *r = ts_reduce_axis(A, "k", k);
+    TsExpr *prod =
+        ts_mul(A, ts_cast(A, cdt, ts_at(A, d->a, ts_var(i), ts_var(r))),
+               ts_cast(A, cdt, packed_at(A, d->packed, ts_var(j), ts_var(r), lanes, group)));
+    d->c = ts_compute(A, "C", 2, (TsAxis *[]){ i, j }, ts_sum(A, prod, 1, &r, NULL));
+    assert_non_null(d->c);
+    d->sch = ts_schedule_create(A, 1, &d->c);
+    d->s = ts_stage(d->sch, d->c);
+    TsError err;
+    d->i = ts_stage_root_axis(d->s, 0);
+    cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 1), lanes, &d->jo, &d->ji, &err), &err);
+    cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 2), group, &d->ko, &d->ki, &err), &err);
+    cgt_ok(ts_reorder(d->s, 5, (TsAxis *[]){ d->i, d->jo, d->ko, d->ji, d->ki }, &err), &err);
+}

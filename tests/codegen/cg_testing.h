@@ -84,4 +84,19 @@ void cgt_ok(TsStatus status, const TsError *err);
 TsLoweredFunc *cgt_blocked_matmul(TsArena *A, const char *name, TsDType in, TsDType out,
                                   TsTensor **result);
 
+/* An int8-style dense C[i, j] = sum_k cast(cdt, A[i, k]) * cast(cdt, W[j, k]) of m x k
+ * by n x k, with W packed as Wp[j / lanes, k / group, j % lanes, k % group] by a stage of
+ * its own (the layout of the 4-byte dot-product intrinsics), scheduled as i, j.outer,
+ * k.outer, j.inner, k.inner with inner extents lanes and group, ready for ts_tensorize at
+ * j.inner. */
+typedef struct CgtDense {
+    TsTensor *a, *w, *packed, *c;
+    TsSchedule *sch;
+    TsStage *s;
+    TsAxis *i, *jo, *ji, *ko, *ki;
+} CgtDense;
+
+void cgt_packed_dense(TsArena *A, CgtDense *d, int64_t m, int64_t n, int64_t k, TsDType adt,
+                      TsDType wdt, TsDType cdt, int lanes, int group);
+
 #endif /* TESSERA_TESTS_CG_TESTING_H */

@@ -5,7 +5,8 @@
  * must equal the reference interpreter's bit for bit, so the kernels are ones whose
  * results do not depend on rounding: an int8 matmul accumulating in int32 (blocked,
  * NEON vectors, parallel), integer division of every kind, max pooling with padding,
- * and float16 conversions. Skipped when the cross compiler or qemu is missing
+ * and float16 conversions; and int8 dense kernels tensorized with the AArch64 dot-product
+ * intrinsics (sdot and udot with +dotprod, smull/saddlp without it). Skipped when the cross compiler or qemu is missing
  * (scripts/install-deps.sh installs both). */
 #include <setjmp.h>
 #include <fcntl.h>
@@ -193,10 +194,65 @@ static void test_aarch64_round_trip(void **state)
     ts_arena_destroy(A);
 }
 
+/* An int8 dense tensorized with intrin, built for target into DIR/NAME.so with its case,
+ * and run under qemu: the outputs must equal the oracle's bit for bit. */
+static void run_tensorized(const char *name, const char *intrin, const char *target_text,
+                           TsDType dtype)
+{
+    const char *dir = CG_AARCH64_DIR;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 3, 16, 24, dtype, dtype, TS_INT32, 4, 4);
+    TsError err;
+    const TsIntrin *in = ts_intrin_lookup(intrin);
+    assert_non_null(in);
+    cgt_ok(ts_tensorize(d.s, d.ji, in, &err), &err);
+    const TsLoweredFunc *func = lower(d.sch, name);
+    TsTarget *target;
+    cgt_ok(ts_target_parse(target_text, &target, &err), &err);
+    char module[1024], out[1024];
+    snprintf(module, sizeof module, "%s/%s.so", dir, name);
+    snprintf(out, sizeof out, "%s/%s.out", dir, name);
+    cgt_ok(ts_build_shared(1, &func, target, module, &err), &err);
+    write_case(dir, name, func, d.c, 300);
+    int status = run_script(module, dir, out);
+    FILE *f = fopen(out, "rb");
+    assert_non_null(f);
+    static char listing[1 << 14];
+    listing[fread(listing, 1, sizeof listing - 1, f)] = '\0';
+    fclose(f);
+    if (status != 0)
+        fprintf(stderr, "run_aarch64_helper.sh exited with %d after:\n%s", status, listing);
+    assert_int_equal(status, 0);
+    char ok[128];
+    snprintf(ok, sizeof ok, "ok %s\n", name);
+    assert_non_null(strstr(listing, ok));
+    ts_target_free(target);
+    ts_arena_destroy(A);
+}
+
+/* sdot and udot with the dotprod feature; smull/sadalp and umull/uadalp without it. */
+static void test_aarch64_tensorized(void **state)
+{
+    (void)state;
+    if (!test_on_path("aarch64-linux-gnu-gcc") || !test_on_path("qemu-aarch64")) {
+        fprintf(stderr, "note: aarch64-linux-gnu-gcc or qemu-aarch64 missing: skipped\n");
+        skip();
+    }
+    mkdir(CG_AARCH64_DIR, 0755);
+    const char *dotprod = "llvm -mtriple=aarch64-linux-gnu -mattr=+neon,+dotprod";
+    const char *neon = "llvm -mtriple=aarch64-linux-gnu -mattr=+neon,-dotprod";
+    run_tensorized("dense_sdot", "aarch64.sdot.s8.4x4", dotprod, TS_INT8);
+    run_tensorized("dense_udot", "aarch64.udot.u8.4x4", dotprod, TS_UINT8);
+    run_tensorized("dense_smull", "aarch64.smull.s8.4x4", neon, TS_INT8);
+    run_tensorized("dense_umull", "aarch64.umull.u8.4x4", neon, TS_UINT8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aarch64_round_trip),
+        cmocka_unit_test(test_aarch64_tensorized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
-# cmake -DREADME=path -DSOURCE=path -DEXPECTED=path -P extract_readme_example.cmake
+# cmake -DREADME=path -DSOURCE=path -DEXPECTED=path [-DAFTER=text] -P extract_readme_example.cmake
 #
-# Writes the README's first ```c code block into SOURCE, behind a #line directive so
+# Writes the README's first ```c code block (the first after the line AFTER, when given)
+# into SOURCE, behind a #line directive so
 # that compiler messages point into the README, and the first ```text block after it
 # (what the README says the example prints) into EXPECTED. Fails if either is missing.
 foreach(arg README SOURCE EXPECTED)
@@ -36,7 +37,14 @@ function(find_block text from fence prefix)
 endfunction()
 
 file(READ "${README}" text)
-find_block("${text}" 0 "```c\n" CODE)
+set(from 0)
+if(DEFINED AFTER)
+  string(FIND "${text}" "${AFTER}" from)
+  if(from EQUAL -1)
+    message(FATAL_ERROR "${README} has no line \"${AFTER}\"")
+  endif()
+endif()
+find_block("${text}" ${from} "```c\n" CODE)
 find_block("${text}" ${CODE_END} "```text\n" OUTPUT)
 
 # The code's first line number: one more than the newlines before it.

@@ -65,11 +65,12 @@ for module in tessera_base tessera_rt tessera_rpc tessera_te tessera_schedule \
 done
 
 allowed tessera_te te/te_internal.h tessera/te.h tessera/ops.h
-forbidden tessera_te schedule/sch_internal.h tessera/schedule.h tessera/template.h \
+forbidden tessera_te schedule/sch_internal.h tessera/schedule.h tessera/template.h tessera/intrin.h \
     codegen/cg_internal.h tessera/codegen.h autotune/tune_internal.h tessera/autotune.h \
     tessera/runtime.h tessera/rpc.h relay_lite/rly_internal.h tessera/relay.h
 
-allowed tessera_schedule te/te_internal.h schedule/sch_internal.h tessera/template.h
+allowed tessera_schedule te/te_internal.h schedule/sch_internal.h tessera/template.h \
+    tessera/intrin.h
 forbidden tessera_schedule codegen/cg_internal.h tessera/codegen.h tessera/runtime.h \
     autotune/tune_internal.h tessera/autotune.h tessera/rpc.h relay_lite/rly_internal.h \
     tessera/relay.h

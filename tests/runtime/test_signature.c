@@ -34,6 +34,21 @@ static void test_reads_every_argument(void **state)
     assert_int_equal(n, 0);
 }
 
+/* bfloat16 (DLPack code 4) by its name, as the export writes it. */
+static void test_reads_bfloat16(void **state)
+{
+    (void)state;
+    TsArgSpec args[2];
+    int n = -1;
+    TsError err;
+    assert_int_equal(ts_signature_parse("W:bfloat16[16,32];Y:float32[16]", 2, args, &n, &err),
+                     TS_OK);
+    assert_int_equal(n, 2);
+    assert_true(ts_dtype_eq(args[0].dtype, TS_BFLOAT16));
+    assert_int_equal(args[0].dtype.code, 4);
+    assert_int_equal(args[0].shape[1], 32);
+}
+
 static void expect_refused(const char *signature, int max_args, const char *needle)
 {
     TsArgSpec args[2];
@@ -48,6 +63,7 @@ static void test_refuses_damage(void **state)
     (void)state;
     expect_refused("A:float32", 2, "'A:float32' is not NAME:DTYPE[SHAPE]");
     expect_refused(":float32[4]", 2, "is not NAME:DTYPE[SHAPE]");
+    expect_refused("A:bfloat32[4]", 2, "unknown dtype 'bfloat32'");
     expect_refused("A:float33[4]", 2, "unknown dtype 'float33'");
     expect_refused("A:float32[4,0]", 2, "bad shape '[4,0]'");
     expect_refused("A:float32[4,x]", 2, "bad shape");
@@ -60,6 +76,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_every_argument),
+        cmocka_unit_test(test_reads_bfloat16),
         cmocka_unit_test(test_refuses_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

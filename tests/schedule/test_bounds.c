@@ -28,7 +28,7 @@ static const TeBuffer *find_allocation(const TeStmt *s, const char *name)
     switch (s->kind) {
     case TE_STMT_FOR: return find_allocation(s->u.loop.body, name);
     case TE_STMT_STORE:
-    case TE_STMT_CALL: return NULL;
+    case TE_STMT_CALL: case TE_STMT_TENSORIZE: return NULL;
     case TE_STMT_ALLOCATE:
         if (strcmp(s->u.allocate.buffer->name, name) == 0)
             return s->u.allocate.buffer;
@@ -62,7 +62,7 @@ static int64_t stores_into(const TeStmt *s, const char *name, int64_t mult)
     case TE_STMT_STORE:
         return strcmp(s->u.store.buffer->name, name) == 0 ? mult * s->u.store.value->dtype.lanes
                                                           : 0;
-    case TE_STMT_CALL: return 0; /* the nests checked here make no calls */
+    case TE_STMT_CALL: case TE_STMT_TENSORIZE: return 0; /* the nests checked here make no calls */
     case TE_STMT_ALLOCATE: return stores_into(s->u.allocate.body, name, mult);
     case TE_STMT_IF:
         a = stores_into(s->u.if_then.then_case, name, mult);

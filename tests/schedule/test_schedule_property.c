@@ -953,6 +953,7 @@ static double stmt_work(const TeStmt *s)
         return (double)extent * stmt_work(s->u.loop.body);
     case TE_STMT_STORE: return (double)s->u.store.value->dtype.lanes;
     case TE_STMT_CALL: return 1;
+    case TE_STMT_TENSORIZE: return stmt_work(s->u.tensorize.declared);
     case TE_STMT_ALLOCATE:
         return (double)s->u.allocate.buffer->num_elements / 8 + stmt_work(s->u.allocate.body);
     case TE_STMT_IF:
