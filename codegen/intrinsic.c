@@ -19,6 +19,8 @@
  * then the argument count and every argument's type, and the result's, must be those of
  * the declaration. Any failure is TS_ECODEGEN naming the intrinsic.
  *
+ * A bfloat16 argument (i16 bits in generated code) passes to a bfloat parameter as is.
+ *
  * Not checked: whether the target CPU has the features the intrinsic needs (an AVX512-VNNI
  * intrinsic on a CPU without it makes LLVM's instruction selection abort); the caller
  * asks the target first. */
@@ -291,10 +293,22 @@ LLVMValueRef cg_address(CgFunc *f, const TsExpr *e)
     return index ? cg_element_ptr(f, buffer, base, index) : NULL;
 }
 
-/* An argument: an address is the element's pointer, anything else its value. */
-static LLVMValueRef argument(CgFunc *f, const TsExpr *e)
+/* An argument: an address is the element's pointer, anything else its value. A bfloat16
+ * value, held as its i16 bits in generated code, goes to a parameter of LLVM's bfloat
+ * type (vdpbf16ps's operands) as the same bits. */
+static LLVMValueRef argument(CgFunc *f, const TsExpr *e, LLVMTypeRef param)
 {
-    return e->kind == TE_ADDRESS ? cg_address(f, e) : cg_expr(f, e, NULL);
+    if (e->kind == TE_ADDRESS)
+        return cg_address(f, e);
+    LLVMValueRef v = cg_expr(f, e, NULL);
+    LLVMTypeRef elem = LLVMGetTypeKind(param) == LLVMVectorTypeKind ? LLVMGetElementType(param)
+                                                                    : param;
+    if (v && ts_dtype_is_bfloat(e->dtype) && LLVMGetTypeKind(elem) == LLVMBFloatTypeKind &&
+        LLVMGetTypeKind(param) == LLVMGetTypeKind(LLVMTypeOf(v)) &&
+        (LLVMGetTypeKind(param) != LLVMVectorTypeKind ||
+         LLVMGetVectorSize(param) == (unsigned)e->dtype.lanes))
+        return LLVMBuildBitCast(f->b, v, param, "");
+    return v;
 }
 
 LLVMValueRef cg_intrinsic_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
@@ -318,7 +332,7 @@ LLVMValueRef cg_intrinsic_call(CgFunc *f, const char *name, int num_args, TsExpr
         return NULL;
     }
     for (int i = 0; i < num_args; i++) {
-        if (!(values[i] = argument(f, args[i])))
+        if (!(values[i] = argument(f, args[i], params[i])))
             return NULL;
         if (LLVMTypeOf(values[i]) != params[i]) {
             char what[48];

@@ -251,6 +251,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t builtins_once = PTHREAD_ONCE_INIT;
 static const TsIntrin *registered[MAX_REGISTERED];
 static int num_registered;
+static int num_builtins; /* the first entries */
 
 static const TsIntrin *find_locked(const char *name)
 {
@@ -288,6 +289,9 @@ static void register_builtins(void)
         sch_intrin_register_x86(arena, &err);
         sch_intrin_register_aarch64(arena, &err);
     }
+    pthread_mutex_lock(&registry_lock);
+    num_builtins = num_registered;
+    pthread_mutex_unlock(&registry_lock);
 }
 
 bool sch_intrin_add_builtin(const TsIntrin *intrin, TsError *err)
@@ -301,6 +305,28 @@ TsStatus ts_intrin_register(const TsIntrin *intrin, TsError *err)
         return ts_fail(err, TS_EINVAL, "intrinsic register: the intrinsic is NULL");
     pthread_once(&builtins_once, register_builtins);
     return add(intrin, err);
+}
+
+TsStatus ts_intrin_unregister(const char *name, TsError *err)
+{
+    pthread_once(&builtins_once, register_builtins);
+    bool found = false;
+    pthread_mutex_lock(&registry_lock);
+    for (int i = num_builtins; name && i < num_registered && !found; i++) {
+        if (strcmp(registered[i]->name, name) == 0) {
+            memmove(&registered[i], &registered[i + 1],
+                    sizeof *registered * (size_t)(num_registered - i - 1));
+            num_registered--;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (!found)
+        return ts_fail(err, TS_EINVAL,
+                       "intrinsic %s: no user intrinsic of this name is "
+                       "registered",
+                       name ? name : "(null)");
+    return TS_OK;
 }
 
 const TsIntrin *ts_intrin_lookup(const char *name)

@@ -922,6 +922,14 @@ static bool tensorize_site(Lower *L, StageLower *sl, int pos, SchTensorizeSite *
                                 .out_ndim = st->op->ndim };
     for (int i = 0; i < st->num_leaves; i++) {
         const TsAxis *ax = st->leaves[i];
+        if (i >= pos && sch_axis_info(st, ax)->loop_kind != SCH_LOOP_SERIAL) {
+            ts_arena_fail(A, TS_ESCHEDULE, "tensorize %s at %s with %s: loop %s is %s; the "
+                          "loops of a tensorized region are the intrinsic's and take no "
+                          "annotation", st->op->name, st->tensorize_axis->name,
+                          st->tensorize_intrin->name, ax->name,
+                          te_for_kind_name(for_kind(sch_axis_info(st, ax)->loop_kind)));
+            return false;
+        }
         if (i >= pos) {
             site->inner[site->num_inner] = ax;
             site->inner_extent[site->num_inner++] = sl->axis_extent[axis_slot(st, ax)];

@@ -50,13 +50,17 @@
  * codegen.h's ts_target_supports_intrin does.
  *
  * Built-in intrinsics (ts_intrin_lookup):
- *   "x86.vnni.u8s8.16x4"     c[16] int32 += sum_k u8 a[4] * s8 b[16, 4]  (vpdpbusd, avx512vnni)
- *   "aarch64.sdot.s8.4x4"    c[4] int32 += sum_k s8 a[4] * s8 b[4, 4]    (sdot, dotprod)
- *   "aarch64.udot.u8.4x4"    c[4] int32 += sum_k u8 a[4] * u8 b[4, 4]    (udot, dotprod)
- *   "aarch64.smlal.s8.4x4"   as sdot, with smull and sadalp (neon, no dotprod needed)
- *   "aarch64.umlal.u8.4x4"   as udot, with umull and uadalp (neon)
- * (b is packed so that the 4 bytes of each output lane are contiguous; a is 4 contiguous
- * bytes; c is contiguous.)
+ *   "x86.vnni.u8s8.16x4"      c[16] int32 += sum_k u8 a[4] * s8 b[16, 4]   vpdpbusd  avx512vnni
+ *   "x86.avx512bf16.f32.16x2" c[16] f32 += sum_k bf16 a[2] * bf16 b[16, 2]  vdpbf16ps avx512bf16
+ *   "aarch64.sdot.s8.4x4"     c[4] int32 += sum_k s8 a[4] * s8 b[4, 4]      sdot   neon, dotprod
+ *   "aarch64.udot.u8.4x4"     c[4] int32 += sum_k u8 a[4] * u8 b[4, 4]      udot   neon, dotprod
+ *   "aarch64.smull.s8.4x4"    as sdot, with smull/saddlp/addp (cores without dotprod)  neon
+ *   "aarch64.umull.u8.4x4"    as udot, with umull/uaddlp/addp                          neon
+ * (products are cast to the accumulator's type before they are summed; b is packed so
+ * that the group of each output lane is contiguous, a is one contiguous group, and c is
+ * contiguous: all strides fixed and dense. vdpbf16ps adds its two products in its own
+ * order with denormals flushed: bf16 results match the declaration within float32
+ * rounding, the integer ones bit for bit.)
  */
 #ifndef TESSERA_INTRIN_H
 #define TESSERA_INTRIN_H
@@ -121,6 +125,9 @@ const char *ts_intrin_feature(const TsIntrin *intrin, int i);
 /* Makes a complete intrinsic (emitters set) findable by its name; TS_EINVAL when the name
  * is taken or the intrinsic lacks an emitter it needs. */
 TsStatus ts_intrin_register(const TsIntrin *intrin, TsError *err);
+/* Removes the user intrinsic registered as name, before its arena goes (built-ins stay);
+ * TS_EINVAL when there is none. */
+TsStatus ts_intrin_unregister(const char *name, TsError *err);
 /* The intrinsic registered as name, or NULL. */
 const TsIntrin *ts_intrin_lookup(const char *name);
 /* Registered intrinsics, built-ins first, for listing. */

@@ -22,6 +22,7 @@
 #include "tessera/intrin.h"
 
 #define VNNI "x86.vnni.u8s8.16x4"
+#define BF16 "x86.avx512bf16.f32.16x2"
 
 static const TsIntrin *builtin(const char *name)
 {
@@ -65,8 +66,12 @@ static void check_dense(CgtDense *d, const char *name, uint64_t seed, bool jit)
 static void test_builtins_registered(void **state)
 {
     (void)state;
-    static const char *const names[] = { VNNI, "aarch64.sdot.s8.4x4", "aarch64.udot.u8.4x4",
-                                         "aarch64.smull.s8.4x4", "aarch64.umull.u8.4x4" };
+    static const char *const names[] = { VNNI,
+                                         BF16,
+                                         "aarch64.sdot.s8.4x4",
+                                         "aarch64.udot.u8.4x4",
+                                         "aarch64.smull.s8.4x4",
+                                         "aarch64.umull.u8.4x4" };
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const TsIntrin *in = builtin(names[i]);
         assert_string_equal(ts_intrin_name(in), names[i]);
@@ -76,7 +81,7 @@ static void test_builtins_registered(void **state)
     assert_int_equal(ts_intrin_feature(builtin(VNNI), 0)[0], 'a');
     assert_string_equal(ts_intrin_feature(builtin(VNNI), 0), "avx512vnni");
     assert_null(ts_intrin_lookup("x86.no.such"));
-    assert_true(ts_intrin_count() >= 5);
+    assert_true(ts_intrin_count() >= 6);
     TsError err;
     assert_int_equal(ts_intrin_register(builtin(VNNI), &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "registered already"));
@@ -106,6 +111,102 @@ static void test_vnni_whole_reduction_parallel(void **state)
     cgt_ok(ts_parallel(d.s, d.i, &err), &err);
     cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
     check_dense(&d, "dense_vnni_k4", 12, host_has("avx512vnni"));
+    ts_arena_destroy(A);
+}
+
+static TsStmt *no_code(TsArena *arena, const TsIntrin *intrin, const TsIntrinRegion *const *regions,
+                       void *user)
+{
+    (void)intrin;
+    (void)regions;
+    (void)user;
+    ts_arena_fail(arena, TS_EINVAL, "no code");
+    return NULL;
+}
+
+/* A user intrinsic: declared (bad bodies refused with the culprit), registered once,
+ * found by name; one without the emitters it needs is refused by the registry. */
+static void test_user_intrinsic_registry(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *a = ts_placeholder(A, "a", 1, (int64_t[]){ 8 }, TS_INT32);
+    TsAxis *j = ts_axis(A, "j", 4);
+    TsTensor *bad = ts_compute(A, "c", 1, &j, ts_at(A, a, ts_add(A, ts_var(j), ts_i32(A, 1))));
+    TsIntrin *in = NULL;
+    TsError err;
+    assert_int_equal(ts_intrin_declare(A, "user.bad", bad, 1, &a, &in, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "intrinsic user.bad: its declaration has an access "
+                                        "index that is not one of the declaration's axis"));
+    assert_int_equal(ts_intrin_declare(A, "user.bad", bad, 0, NULL, &in, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "reads a, which is not among the declared inputs"));
+    TsAxis *j2 = ts_axis(A, "j", 4);
+    TsTensor *twice = ts_compute(A, "c2", 1, &j2, ts_mul(A, ts_at(A, a, ts_var(j2)), ts_i32(A, 2)));
+    cgt_ok(ts_intrin_declare(A, "user.twice", twice, 1, &a, &in, &err), &err);
+    assert_int_equal(ts_intrin_register(in, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "intrinsic user.twice: no body emitter"));
+    assert_null(ts_intrin_lookup("user.twice"));
+    cgt_ok(ts_intrin_set_emitters(in, no_code, NULL, NULL, NULL, &err), &err);
+    cgt_ok(ts_intrin_register(in, &err), &err);
+    assert_ptr_equal(ts_intrin_lookup("user.twice"), in);
+    assert_int_equal(ts_intrin_register(in, &err), TS_EINVAL);
+    /* An emitter that fails: lowering reports its error. */
+    TsTensor *x = ts_placeholder(A, "X", 1, (int64_t[]){ 8 }, TS_INT32);
+    TsAxis *i = ts_axis(A, "i", 8);
+    TsTensor *y = ts_compute(A, "Y", 1, &i, ts_mul(A, ts_at(A, x, ts_var(i)), ts_i32(A, 2)));
+    TsSchedule *sch = ts_schedule_create(A, 1, &y);
+    TsStage *s = ts_stage(sch, y);
+    TsAxis *io, *ii;
+    cgt_ok(ts_split(s, i, 4, &io, &ii, &err), &err);
+    cgt_ok(ts_tensorize(s, ii, in, &err), &err);
+    TsLoweredFunc *func;
+    assert_int_equal(ts_lower(sch, "twice", &func, &err), TS_EINVAL);
+    assert_non_null(strstr(err.message, "no code"));
+    cgt_ok(ts_intrin_unregister("user.twice", &err), &err);
+    assert_null(ts_intrin_lookup("user.twice"));
+    assert_int_equal(ts_intrin_unregister(VNNI, &err), TS_EINVAL);
+    assert_non_null(ts_intrin_lookup(VNNI));
+    ts_arena_destroy(A);
+}
+
+/* The reduce loop outside the region unrolled (the first-iteration test folds away) and
+ * the column blocks parallel. */
+static void test_vnni_unrolled_outer_reduce(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 4, 32, 16, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    TsError err;
+    cgt_ok(ts_reorder(d.s, 2, (TsAxis *[]){ d.jo, d.i }, &err), &err);
+    cgt_ok(ts_parallel(d.s, d.jo, &err), &err);
+    cgt_ok(ts_unroll(d.s, d.ko, &err), &err);
+    cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
+    TsLoweredFunc *func;
+    cgt_ok(ts_lower(d.sch, "dense_vnni_unrolled", &func, &err), &err);
+    const char *text = ts_lowered_str(A, func);
+    /* Four copies of the update, one reset, no test of k.outer left. */
+    int updates = 0;
+    for (const char *p = text; (p = strstr(p, "tensorize " VNNI ".update")); p++)
+        updates++;
+    assert_int_equal(updates, 4);
+    assert_non_null(strstr(text, "tensorize " VNNI ".reset"));
+    assert_null(strstr(text, "k.outer"));
+    check_dense(&d, "dense_vnni_unrolled", 14, host_has("avx512vnni"));
+    ts_arena_destroy(A);
+}
+
+/* bfloat16 x bfloat16 -> float32 with vdpbf16ps; k = 38 (19 pairs), floats compared
+ * within the float32 tolerance of cg_testing.h. */
+static void test_bf16_dense(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 3, 32, 38, TS_BFLOAT16, TS_BFLOAT16, TS_FLOAT32, 16, 2);
+    TsError err;
+    cgt_ok(ts_tensorize(d.s, d.ji, builtin(BF16), &err), &err);
+    check_dense(&d, "dense_bf16", 13, host_has("avx512bf16"));
     ts_arena_destroy(A);
 }
 
@@ -234,6 +335,31 @@ static void test_refuses_tail(void **state)
     ts_arena_destroy(A);
 }
 
+/* A loop of the region that is vectorized, and a stage computed inside the region. */
+static void test_refuses_annotation_and_attached_stage(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    TsError err;
+    cgt_ok(ts_vectorize(d.s, d.ji, &err), &err);
+    cgt_ok(ts_tensorize(d.s, d.ji, builtin(VNNI), &err), &err);
+    expect_lower_error(
+        d.sch, (const char *[]){ "tensorize C at j.inner", "loop j.inner is vectorized", NULL });
+    ts_arena_destroy(A); /* it holds the first error */
+    A = ts_arena_create();
+    CgtDense e;
+    cgt_packed_dense(A, &e, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    cgt_ok(ts_compute_at(ts_stage(e.sch, e.packed), e.s, e.ki, &err), &err);
+    cgt_ok(ts_tensorize(e.s, e.ji, builtin(VNNI), &err), &err);
+    expect_lower_error(e.sch, (const char *[]){ "tensorize C at j.inner",
+                                                "stage Wp is computed "
+                                                "at loop k.inner, inside the region",
+                                                NULL });
+    ts_arena_destroy(A);
+}
+
 /* The primitive's own checks leave the schedule as it was. */
 static void test_primitive_refusals(void **state)
 {
@@ -313,14 +439,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtins_registered),
+        cmocka_unit_test(test_user_intrinsic_registry),
         cmocka_unit_test(test_vnni_dense),
         cmocka_unit_test(test_vnni_whole_reduction_parallel),
+        cmocka_unit_test(test_vnni_unrolled_outer_reduce),
+        cmocka_unit_test(test_bf16_dense),
         cmocka_unit_test(test_refuses_wrong_extent),
         cmocka_unit_test(test_refuses_wrong_stride),
         cmocka_unit_test(test_refuses_wrong_dtype),
         cmocka_unit_test(test_refuses_not_a_reduction),
         cmocka_unit_test(test_refuses_wrong_combiner),
         cmocka_unit_test(test_refuses_tail),
+        cmocka_unit_test(test_refuses_annotation_and_attached_stage),
         cmocka_unit_test(test_primitive_refusals),
         cmocka_unit_test(test_missing_feature),
         cmocka_unit_test(test_missing_feature_aarch64),
