@@ -27,7 +27,7 @@ typedef struct Asm {
 /* Builds the default config of op (dtype "" for float32) for target with TS_DUMP=asm,
  * stderr sent to a file, and reads the assembly back. */
 static int kernel_asm(const char *op, const char *dtype, const char *target_str, Asm *out,
-                      char *why, size_t why_size)
+                      char *tmpl_name, size_t name_size, char *why, size_t why_size)
 {
     TsError err = { 0 };
     TsTemplateArgs args = { 0 };
@@ -44,8 +44,10 @@ static int kernel_asm(const char *op, const char *dtype, const char *target_str,
     TsConfig config;
     TsLoweredFunc *func = NULL;
     TsStatus st = ts_tune_task_create(op, &args, target_str, &task, &err);
-    if (st == TS_OK)
+    if (st == TS_OK) {
+        snprintf(tmpl_name, name_size, "%s", ts_tune_task_template(task)->name);
         st = ts_tune_task_default(task, &config, &err);
+    }
     if (st == TS_OK)
         st = ts_tune_task_lower(task, config.index, false, arena, &func, &err);
     if (st == TS_OK)
@@ -226,13 +228,14 @@ static void estimate(Estimate *e)
     Asm a;
     char why[512];
     e->per_cycle[0] = e->per_cycle[1] = 0;
-    if (kernel_asm(e->op, e->dtype, e->target, &a, why, sizeof why) != 0) {
-        printf("  %-34s not built: %s\n", e->what, why);
+    char name[64] = "?";
+    if (kernel_asm(e->op, e->dtype, e->target, &a, name, sizeof name, why, sizeof why) != 0) {
+        printf("  %-6s not built: %s\n", e->what, why);
         return;
     }
     int begin = 0, end = -1, macs = 0;
     if (!inner_loop(&a, &begin, &end, &macs)) {
-        printf("  %-34s no loop with products found in the assembly\n", e->what);
+        printf("  %-6s %s: no loop with products found in the assembly\n", e->what, name);
         free(a.lines);
         return;
     }
@@ -241,7 +244,7 @@ static void estimate(Estimate *e)
         char mn[32], op[LINE];
         count += instruction(a.lines[k], mn, sizeof mn, op, sizeof op);
     }
-    printf("  %-34s inner loop %3d instructions, %4d products:", e->what, count, macs);
+    printf("  %s %-24s inner loop %3d instructions, %4d products:", e->what, name, count, macs);
     for (int c = 0; c < 2; c++) {
         double cycles = mca_cycles(&a, begin, end, cpus[c]);
         e->per_cycle[c] = cycles > 0 ? macs / cycles : 0;
@@ -260,26 +263,19 @@ void bench_lowp_print_aarch64_estimates(void)
     printf("\nAArch64 (no timings under qemu): llvm-mca-16 estimates of the conv2d inner loops, "
            "64ch 56x56 layer, default configs, products (multiply-adds) per cycle\n");
     Estimate e[] = {
-        { "int8 conv2d_NCHWc_int8 (+dotprod)",
+        { "int8",
           "conv2d",
           "int8",
           "llvm -mtriple=aarch64-linux-gnu -mattr=+neon,+dotprod",
           { 0, 0 } },
-        { "int8 conv2d_NCHWc_int8 (neon only)",
-          "conv2d",
-          "int8",
-          "llvm -mtriple=aarch64-linux-gnu -mattr=+neon",
-          { 0, 0 } },
-        { "fp32 conv2d_NCHWc (neon)",
-          "conv2d",
-          "",
-          "llvm -mtriple=aarch64-linux-gnu -mattr=+neon",
-          { 0, 0 } },
+        { "int8", "conv2d", "int8", "llvm -mtriple=aarch64-linux-gnu -mattr=+neon", { 0, 0 } },
+        { "fp32", "conv2d", "", "llvm -mtriple=aarch64-linux-gnu -mattr=+neon", { 0, 0 } },
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0]; i++)
         estimate(&e[i]);
     for (int c = 0; c < 2; c++)
-        printf("  %s: int8 (+dotprod) / fp32 = %.2fx, int8 (neon only) / fp32 = %.2fx\n", cpus[c],
-               e[2].per_cycle[c] > 0 ? e[0].per_cycle[c] / e[2].per_cycle[c] : 0,
+        printf("  %s: int8 sdot (dotprod) / fp32 = %.2fx, int8 smull+sadalp (neon only) / fp32 = "
+               "%.2fx\n",
+               cpus[c], e[2].per_cycle[c] > 0 ? e[0].per_cycle[c] / e[2].per_cycle[c] : 0,
                e[2].per_cycle[c] > 0 ? e[1].per_cycle[c] / e[2].per_cycle[c] : 0);
 }

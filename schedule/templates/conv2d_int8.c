@@ -3,7 +3,7 @@
  * layout of the 4-byte dot-product instructions. Arguments N C H W K R S stride pad, and
  * dtype=int8 (which selects it).
  *
- * Layouts (te/ops/dot_pack.c makes them from NCHW and OIHW; G is GROUP below):
+ * Layouts (te/ops/dot_pack.c makes them from NCHW and OIHW; G is group below):
  *   data   [N, ceil(C / ic_bn), H, W, ic_bn]                        uint8
  *   weight [ceil(K / oc_bn), ceil(C / ic_bn), R, S, ic_bn / G, oc_bn, G] int8
  *   output [N, ceil(K / oc_bn), OH, OW, oc_bn]                       int32
@@ -36,11 +36,28 @@
 
 #include "tmpl_internal.h"
 
-/* The input channels one multiply-add step takes per output lane, the innermost axis of
- * the packed weight: 1 for this generic form (a widening multiply and an add per
- * channel, the weight's output channels contiguous); 4 is the layout of the dot-product
- * instructions. */
-enum { GROUP = 1, MIN_IC_BN = 4 };
+#include "tessera/intrin.h"
+
+enum { MIN_IC_BN = 4 };
+
+/* One template of the family. group is G, the input channels one multiply-add step takes
+ * per output lane (the innermost axis of the packed weight): 1 for the generic form (a
+ * widening multiply and an add per channel, the weight's output channels contiguous), 4
+ * for the dot-product instructions. intrin (NULL for the generic form) is the tensor
+ * intrinsic (include/tessera/intrin.h) the (ob, g) nest becomes, lanes its output
+ * lanes (ob is split by it). The data is uint8 (x86: vpdpbusd is u8 x s8) or int8
+ * (AArch64: sdot and smull are s8 x s8). */
+typedef struct Variant {
+    const char *name;
+    int64_t group, lanes;
+    bool signed_data;
+    const char *intrin;
+} Variant;
+
+static const Variant generic = { "conv2d_NCHWc_int8", 1, 0, false, NULL };
+static const Variant vnni = { "conv2d_NCHWc_int8_vnni", 4, 16, false, "x86.vnni.u8s8.16x4" };
+static const Variant sdot = { "conv2d_NCHWc_int8_sdot", 4, 4, true, "aarch64.sdot.s8.4x4" };
+static const Variant smlal = { "conv2d_NCHWc_int8_smlal", 4, 4, true, "aarch64.smull.s8.4x4" };
 
 static const char *const arg_names[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad", NULL };
 static const char *const dtypes[] = { "int8", NULL };
@@ -49,33 +66,51 @@ typedef struct Conv {
     int64_t n, c, h, w, k, r, s, stride, pad, oh, ow;
 } Conv;
 
-static TsStatus check_dtype(const TsTemplateArgs *args, TsError *err)
+static TsStatus check_dtype(const Variant *var, const TsTemplateArgs *args, TsError *err)
 {
     TsDType dtype;
     if (ts_template_args_get_dtype(args, "dtype", &dtype, NULL) != TS_OK)
-        return ts_fail(err, TS_EINVAL, "conv2d int8: argument dtype=int8 is missing");
+        return ts_fail(err, TS_EINVAL, "%s: argument dtype=int8 is missing", var->name);
     char name[TS_DTYPE_STR_MAX];
     if (!ts_dtype_eq(dtype, TS_INT8))
-        return ts_fail(err, TS_EINVAL, "conv2d int8: dtype %s is not served (int8 only)",
+        return ts_fail(err, TS_EINVAL, "%s: dtype %s is not served (int8 only)", var->name,
                        ts_dtype_str(dtype, name));
     return TS_OK;
 }
 
-static TsStatus read_conv(const TsTemplateArgs *args, const TsTemplateTarget *target, Conv *cv,
-                          TsError *err)
+/* The intrinsic of a variant that has one, registered (the built-ins always are). */
+static TsStatus check_intrin(const Variant *var, TsError *err)
+{
+    if (var->intrin && !ts_intrin_lookup(var->intrin))
+        return ts_fail(err, TS_EINVAL, "%s: the tensor intrinsic %s is not registered", var->name,
+                       var->intrin);
+    return TS_OK;
+}
+
+static TsStatus read_conv(const Variant *var, const TsTemplateArgs *args,
+                          const TsTemplateTarget *target, Conv *cv, TsError *err)
 {
     static const int64_t min[] = { 1, 1, 1, 1, 1, 1, 1, 1, 0 };
     int64_t v[9] = { 0 };
-    TsStatus st = sch_tmpl_read_args("conv2d int8", args, arg_names, min, v, err);
+    TsStatus st = sch_tmpl_read_args(var->name, args, arg_names, min, v, err);
     if (st == TS_OK)
-        st = sch_tmpl_check_target("conv2d int8", target, err);
+        st = sch_tmpl_check_target(var->name, target, err);
     if (st == TS_OK)
-        st = check_dtype(args, err);
+        st = check_dtype(var, args, err);
+    if (st == TS_OK)
+        st = check_intrin(var, err);
     if (st != TS_OK)
         return st;
     *cv = (Conv){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0 };
-    return sch_window_extents("conv2d int8", "kernel", cv->h, cv->w, cv->r, cv->s, cv->stride,
-                              cv->pad, &cv->oh, &cv->ow, err);
+    return sch_window_extents(var->name, "kernel", cv->h, cv->w, cv->r, cv->s, cv->stride, cv->pad,
+                              &cv->oh, &cv->ow, err);
+}
+
+/* The output channels one step of the inner nest covers: the intrinsic's lanes, or one
+ * vector of int32 of the target. */
+static int64_t step_lanes(const Variant *var, const TsTemplateTarget *target)
+{
+    return var->lanes ? var->lanes : sch_tmpl_lanes(target);
 }
 
 /* ---- the space ---- */
@@ -92,10 +127,10 @@ static int input_blocks(int64_t c, int64_t *out)
     return n;
 }
 
-static TsStatus define_blocks(const Conv *cv, const TsTemplateTarget *target, TsConfigSpace *space,
-                              TsError *err)
+static TsStatus define_blocks(const Variant *var, const Conv *cv, const TsTemplateTarget *target,
+                              TsConfigSpace *space, TsError *err)
 {
-    int64_t ic[8], lanes = sch_tmpl_lanes(target);
+    int64_t ic[8], lanes = step_lanes(var, target);
     int n = input_blocks(cv->c, ic);
     const int64_t oc[] = { lanes, 2 * lanes, 4 * lanes };
     TsStatus st = ts_space_define_knob(space, "ic_bn", n, ic, err);
@@ -125,13 +160,14 @@ static TsStatus define_register_block(const Conv *cv, TsConfigSpace *space, TsEr
     return st;
 }
 
-static TsStatus conv_define_space(const TsTemplateArgs *args, const TsTemplateTarget *target,
-                                  TsConfigSpace *space, TsError *err)
+static TsStatus conv_define_space(const Variant *var, const TsTemplateArgs *args,
+                                  const TsTemplateTarget *target, TsConfigSpace *space,
+                                  TsError *err)
 {
     Conv cv;
-    TsStatus st = read_conv(args, target, &cv, err);
+    TsStatus st = read_conv(var, args, target, &cv, err);
     if (st == TS_OK)
-        st = define_blocks(&cv, target, space, err);
+        st = define_blocks(var, &cv, target, space, err);
     if (st == TS_OK)
         st = define_register_block(&cv, space, err);
     static const int64_t on_off[] = { 0, 1 };
@@ -161,11 +197,12 @@ static int64_t register_block(int64_t ow, int64_t max)
 /* As conv2d_NCHWc's rule, with the accumulators int32 vectors: up to 8 positions of one
  * vector each on AVX-512 (the data broadcasts and the widened weights take the other
  * registers), 6 on AVX2, 12 on NEON; ic_bn 16. */
-static TsStatus conv_default_config(const TsTemplateArgs *args, const TsTemplateTarget *target,
-                                    const TsConfigSpace *space, TsConfig *out, TsError *err)
+static TsStatus conv_default_config(const Variant *var, const TsTemplateArgs *args,
+                                    const TsTemplateTarget *target, const TsConfigSpace *space,
+                                    TsConfig *out, TsError *err)
 {
     Conv cv;
-    TsStatus st = read_conv(args, target, &cv, err);
+    TsStatus st = read_conv(var, args, target, &cv, err);
     if (st != TS_OK)
         return st;
     int64_t max = target->vector_bits == 512 ? 8 : sch_tmpl_registers(target) == 16 ? 6 : 12;
@@ -193,25 +230,26 @@ typedef struct ConvTensors {
     TsTensor *data, *weight, *pad, *out;
 } ConvTensors;
 
-static void conv_expression(TsArena *A, const Conv *cv, int64_t ic_bn, int64_t oc_bn,
-                            ConvTensors *t)
+static void conv_expression(TsArena *A, const Variant *var, const Conv *cv, int64_t ic_bn,
+                            int64_t oc_bn, ConvTensors *t)
 {
+    const int64_t group = var->group;
     int64_t icb = sch_ceil_div(cv->c, ic_bn), ocb = sch_ceil_div(cv->k, oc_bn);
-    t->data =
-        ts_placeholder(A, "data", 5, (int64_t[]){ cv->n, icb, cv->h, cv->w, ic_bn }, TS_UINT8);
+    t->data = ts_placeholder(A, "data", 5, (int64_t[]){ cv->n, icb, cv->h, cv->w, ic_bn },
+                             var->signed_data ? TS_INT8 : TS_UINT8);
     t->weight =
         ts_placeholder(A, "weight", 7,
-                       (int64_t[]){ ocb, icb, cv->r, cv->s, ic_bn / GROUP, oc_bn, GROUP }, TS_INT8);
+                       (int64_t[]){ ocb, icb, cv->r, cv->s, ic_bn / group, oc_bn, group }, TS_INT8);
     t->pad = sch_nchwc_pad(A, t->data, cv->pad);
     TsAxis *n = ts_axis(A, "n", cv->n), *oc = ts_axis(A, "oc", ocb);
     TsAxis *oh = ts_axis(A, "oh", cv->oh), *ow = ts_axis(A, "ow", cv->ow);
     TsAxis *ob = ts_axis(A, "ob", oc_bn);
     TsAxis *ic = ts_reduce_axis(A, "ic", icb), *kh = ts_reduce_axis(A, "kh", cv->r);
-    TsAxis *kw = ts_reduce_axis(A, "kw", cv->s), *ig = ts_reduce_axis(A, "ig", ic_bn / GROUP);
-    TsAxis *g = ts_reduce_axis(A, "g", GROUP);
+    TsAxis *kw = ts_reduce_axis(A, "kw", cv->s), *ig = ts_reduce_axis(A, "ig", ic_bn / group);
+    TsAxis *g = ts_reduce_axis(A, "g", group);
     TsExpr *y = ts_add(A, ts_mul(A, ts_var(oh), ts_i32(A, cv->stride)), ts_var(kh));
     TsExpr *x = ts_add(A, ts_mul(A, ts_var(ow), ts_i32(A, cv->stride)), ts_var(kw));
-    TsExpr *lane = ts_add(A, ts_mul(A, ts_var(ig), ts_i32(A, GROUP)), ts_var(g));
+    TsExpr *lane = ts_add(A, ts_mul(A, ts_var(ig), ts_i32(A, group)), ts_var(g));
     TsExpr *in = ts_at(A, t->pad, ts_var(n), ts_var(ic), y, x, lane);
     TsExpr *w = ts_at(A, t->weight, ts_var(oc), ts_var(ic), ts_var(kh), ts_var(kw), ts_var(ig),
                       ts_var(ob), ts_var(g));
@@ -276,9 +314,32 @@ static TsStatus schedule_output(TsSchedule *sch, TsTensor *final, TsTensor *acc,
     return s;
 }
 
-/* The accumulator: block loops, ic, kh, (ig, kw), oh.inner, ow.inner, g, ob. */
-static TsStatus schedule_accumulator(TsSchedule *sch, TsTensor *acc, const ConvKnobs *kn,
-                                     TsError *err)
+/* The innermost loops of the accumulator: g unrolled and ob vectorized (the generic
+ * form), or ob split by the intrinsic's lanes, the outer part unrolled and the inner
+ * (ob.inner, g) nest tensorized. Writes the loops in order into order, their count in *n. */
+static TsStatus schedule_inner(const Variant *var, TsStage *st, TsAxis *ob, TsAxis *g,
+                               TsAxis **order, int *n, TsError *err)
+{
+    if (!var->intrin) {
+        order[0] = g;
+        order[1] = ob;
+        *n = 2;
+        TsStatus s = ts_unroll(st, g, err);
+        return s == TS_OK ? ts_vectorize(st, ob, err) : s;
+    }
+    TsAxis *obo, *obi;
+    TsStatus s = ts_split(st, ob, var->lanes, &obo, &obi, err);
+    order[0] = obo;
+    order[1] = obi;
+    order[2] = g;
+    *n = 3;
+    return s == TS_OK ? ts_unroll(st, obo, err) : s;
+}
+
+/* The accumulator: block loops, ic, kh, (ig, kw), oh.inner, ow.inner, then the loops of
+ * schedule_inner; the tensorized nest last, once the order is set. */
+static TsStatus schedule_accumulator(const Variant *var, TsSchedule *sch, TsTensor *acc,
+                                     const ConvKnobs *kn, TsError *err)
 {
     TsStage *st = ts_stage(sch, acc);
     TsAxis *root[10];
@@ -290,7 +351,7 @@ static TsStatus schedule_accumulator(TsSchedule *sch, TsTensor *acc, const ConvK
     if (s == TS_OK)
         s = ts_split(st, root[3], kn->reg_n, &owo, &owi, err);
     TsAxis *inner[2] = { root[8], root[7] };
-    TsAxis *order[12] = { root[0],
+    TsAxis *order[13] = { root[0],
                           root[1],
                           oho,
                           owo,
@@ -299,21 +360,20 @@ static TsStatus schedule_accumulator(TsSchedule *sch, TsTensor *acc, const ConvK
                           inner[kn->reduce_order[0]],
                           inner[kn->reduce_order[1]],
                           ohi,
-                          owi,
-                          root[9],
-                          root[4] };
+                          owi };
+    int n = 0;
     if (s == TS_OK)
-        s = ts_reorder(st, 12, order, err);
+        s = schedule_inner(var, st, root[4], root[9], order + 10, &n, err);
+    if (s == TS_OK)
+        s = ts_reorder(st, 10 + n, order, err);
     if (s == TS_OK && kn->unroll_kw)
         s = ts_unroll(st, root[7], err);
     if (s == TS_OK && kn->oh_bn > 1)
         s = ts_unroll(st, ohi, err);
     if (s == TS_OK)
         s = ts_unroll(st, owi, err);
-    if (s == TS_OK)
-        s = ts_unroll(st, root[9], err);
-    if (s == TS_OK)
-        s = ts_vectorize(st, root[4], err);
+    if (s == TS_OK && var->intrin)
+        s = ts_tensorize(st, order[11], ts_intrin_lookup(var->intrin), err);
     return s;
 }
 
@@ -333,25 +393,29 @@ static TsStatus schedule_padding(TsSchedule *sch, const ConvTensors *t, const Co
     return s;
 }
 
-static TsStatus conv_prepare(const TsTemplateArgs *args, const TsTemplateTarget *target,
-                             const TsConfig *config, Conv *cv, ConvKnobs *kn, TsError *err)
+static TsStatus conv_prepare(const Variant *var, const TsTemplateArgs *args,
+                             const TsTemplateTarget *target, const TsConfig *config, Conv *cv,
+                             ConvKnobs *kn, TsError *err)
 {
-    TsStatus st = read_conv(args, target, cv, err);
+    TsStatus st = read_conv(var, args, target, cv, err);
     if (st == TS_OK)
         st = read_knobs(config, kn, err);
-    if (st == TS_OK && (kn->ic_bn < MIN_IC_BN || kn->ic_bn % MIN_IC_BN || kn->oc_bn < 1))
+    int64_t lanes = step_lanes(var, target);
+    if (st == TS_OK && (kn->ic_bn < MIN_IC_BN || kn->ic_bn % MIN_IC_BN || kn->ic_bn % var->group ||
+                        kn->oc_bn < lanes || kn->oc_bn % lanes))
         st = ts_fail(err, TS_EINVAL,
-                     "conv2d int8: ic_bn %lld must be a multiple of %d and "
-                     "oc_bn %lld >= 1",
-                     (long long)kn->ic_bn, MIN_IC_BN, (long long)kn->oc_bn);
+                     "%s: ic_bn %lld must be a multiple of %d and of %lld, oc_bn %lld one "
+                     "of %lld",
+                     var->name, (long long)kn->ic_bn, MIN_IC_BN, (long long)var->group,
+                     (long long)kn->oc_bn, (long long)lanes);
     return st;
 }
 
 /* The schedule of t->out computed into itself or, with a DAG, into its last fused
  * consumer: the accumulator at the register block, the chain inlined into its store. */
-static TsStatus schedule_conv(TsArena *arena, const ConvKnobs *kn, const ConvTensors *t,
-                              const TsTemplateDag *dag, TsSchedule **sch, TsTensor **final,
-                              TsError *err)
+static TsStatus schedule_conv(const Variant *var, TsArena *arena, const ConvKnobs *kn,
+                              const ConvTensors *t, const TsTemplateDag *dag, TsSchedule **sch,
+                              TsTensor **final, TsError *err)
 {
     TsTensor *acc;
     TsStatus st = sch_dag_begin(arena, dag, t->out, sch, final, err);
@@ -362,28 +426,28 @@ static TsStatus schedule_conv(TsArena *arena, const ConvKnobs *kn, const ConvTen
     if (st == TS_OK)
         st = schedule_output(*sch, *final, acc, kn, err);
     if (st == TS_OK)
-        st = schedule_accumulator(*sch, acc, kn, err);
+        st = schedule_accumulator(var, *sch, acc, kn, err);
     if (st == TS_OK)
         st = schedule_padding(*sch, t, kn, err);
     return st;
 }
 
-static TsStatus conv_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
-                                 const TsConfig *config, TsArena *arena, TsTemplateInstance *out,
-                                 TsError *err)
+static TsStatus conv_instantiate(const Variant *var, const TsTemplateArgs *args,
+                                 const TsTemplateTarget *target, const TsConfig *config,
+                                 TsArena *arena, TsTemplateInstance *out, TsError *err)
 {
     Conv cv;
     ConvKnobs kn;
-    TsStatus st = conv_prepare(args, target, config, &cv, &kn, err);
+    TsStatus st = conv_prepare(var, args, target, config, &cv, &kn, err);
     if (st != TS_OK)
         return st;
     ConvTensors t;
-    conv_expression(arena, &cv, kn.ic_bn, kn.oc_bn, &t);
+    conv_expression(arena, var, &cv, kn.ic_bn, kn.oc_bn, &t);
     if ((st = ts_arena_check(arena, err)) != TS_OK)
         return st;
     TsSchedule *sch;
     TsTensor *final;
-    st = schedule_conv(arena, &kn, &t, NULL, &sch, &final, err);
+    st = schedule_conv(var, arena, &kn, &t, NULL, &sch, &final, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
@@ -394,13 +458,14 @@ static TsStatus conv_instantiate(const TsTemplateArgs *args, const TsTemplateTar
 
 /* The DAG's operator is an instance's output: the conv2d_NCHWc_int8 stage, reading the
  * padding stage (or the data) and the weight. */
-static TsStatus conv_schedule_dag(const TsTemplateArgs *args, const TsTemplateTarget *target,
-                                  const TsConfig *config, TsArena *arena, const TsTemplateDag *dag,
+static TsStatus conv_schedule_dag(const Variant *var, const TsTemplateArgs *args,
+                                  const TsTemplateTarget *target, const TsConfig *config,
+                                  TsArena *arena, const TsTemplateDag *dag,
                                   TsTemplateInstance *inst, TsError *err)
 {
     Conv cv;
     ConvKnobs kn;
-    TsStatus st = conv_prepare(args, target, config, &cv, &kn, err);
+    TsStatus st = conv_prepare(var, args, target, config, &cv, &kn, err);
     if (st != TS_OK)
         return st;
     ConvTensors t = { .data = inst->tensors[0],
@@ -413,12 +478,12 @@ static TsStatus conv_schedule_dag(const TsTemplateArgs *args, const TsTemplateTa
     if (strcmp(ts_tensor_tag(t.out), "conv2d_NCHWc_int8") != 0 || inst->num_tensors != 3 ||
         ts_tensor_dim(t.out, 4) != kn.oc_bn || ts_tensor_dim(t.data, 4) != kn.ic_bn)
         return ts_fail(err, TS_EINVAL,
-                       "conv2d int8: the DAG's operator %s is not the output "
-                       "of a conv2d_NCHWc_int8 instance for this config",
-                       ts_tensor_name(t.out));
+                       "%s: the DAG's operator %s is not the output of a conv2d_NCHWc_int8 "
+                       "instance for this config",
+                       var->name, ts_tensor_name(t.out));
     TsSchedule *sch;
     TsTensor *final;
-    st = schedule_conv(arena, &kn, &t, dag, &sch, &final, err);
+    st = schedule_conv(var, arena, &kn, &t, dag, &sch, &final, err);
     if (st == TS_OK)
         sch_dag_finish(dag, sch, final, inst);
     return st;
@@ -429,23 +494,107 @@ static TsStatus conv_schedule_dag(const TsTemplateArgs *args, const TsTemplateTa
 static double conv_flop(const TsTemplateArgs *args)
 {
     Conv cv;
-    if (read_conv(args, &sch_any_target, &cv, NULL) != TS_OK)
+    if (read_conv(&generic, args, &sch_any_target, &cv, NULL) != TS_OK)
         return 0;
     return 2.0 * (double)cv.n * (double)cv.k * (double)cv.oh * (double)cv.ow * (double)cv.c *
            (double)cv.r * (double)cv.s;
 }
 
+/* ---- the templates: one per variant ---- */
+
+/* The functions of variant V's template, whose function pointers take no variant: four
+ * one-line forwarders per variant, written out by this macro rather than by hand. */
+#define VARIANT_FUNCTIONS(V)                                                                       \
+    static TsStatus V##_define_space(const TsTemplateArgs *args, const TsTemplateTarget *target,   \
+                                     TsConfigSpace *space, TsError *err)                           \
+    {                                                                                              \
+        return conv_define_space(&V, args, target, space, err);                                    \
+    }                                                                                              \
+    static TsStatus V##_default_config(const TsTemplateArgs *args, const TsTemplateTarget *target, \
+                                       const TsConfigSpace *space, TsConfig *out, TsError *err)    \
+    {                                                                                              \
+        return conv_default_config(&V, args, target, space, out, err);                             \
+    }                                                                                              \
+    static TsStatus V##_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,    \
+                                    const TsConfig *config, TsArena *arena,                        \
+                                    TsTemplateInstance *out, TsError *err)                         \
+    {                                                                                              \
+        return conv_instantiate(&V, args, target, config, arena, out, err);                        \
+    }                                                                                              \
+    static TsStatus V##_schedule_dag(                                                              \
+        const TsTemplateArgs *args, const TsTemplateTarget *target, const TsConfig *config,        \
+        TsArena *arena, const TsTemplateDag *dag, TsTemplateInstance *inst, TsError *err)          \
+    {                                                                                              \
+        return conv_schedule_dag(&V, args, target, config, arena, dag, inst, err);                 \
+    }
+
+VARIANT_FUNCTIONS(generic)
+VARIANT_FUNCTIONS(vnni)
+VARIANT_FUNCTIONS(sdot)
+VARIANT_FUNCTIONS(smlal)
+
+static const char *const vnni_features[] = { "avx512vnni", NULL };
+static const char *const sdot_features[] = { "neon", "dotprod", NULL };
+static const char *const smlal_features[] = { "neon", NULL };
+
 const TsTemplate sch_template_conv2d_int8 = {
     .name = "conv2d_NCHWc_int8",
     .op = "conv2d",
-    .summary = "int8 conv2d (uint8 data x int8 weights -> int32) on NCHW[x]c data and weights "
-               "in groups of 4 input channels (the dot-product layout); any x86-64 or AArch64 "
-               "target, generic integer vectors",
+    .summary = "int8 conv2d (uint8 data x int8 weights -> int32) on NCHW[x]c data and "
+               "OIHW[x]i[y]o weights; any x86-64 or AArch64 target, generic integer vectors",
     .dtypes = dtypes,
     .arg_names = arg_names,
-    .define_space = conv_define_space,
-    .default_config = conv_default_config,
-    .instantiate = conv_instantiate,
+    .define_space = generic_define_space,
+    .default_config = generic_default_config,
+    .instantiate = generic_instantiate,
     .flop = conv_flop,
-    .schedule_dag = conv_schedule_dag,
+    .schedule_dag = generic_schedule_dag,
+};
+
+const TsTemplate sch_template_conv2d_int8_vnni = {
+    .name = "conv2d_NCHWc_int8_vnni",
+    .op = "conv2d",
+    .summary = "int8 conv2d (uint8 x int8 -> int32), weights in groups of 4 input channels, "
+               "the inner 16 x 4 nest as AVX512-VNNI vpdpbusd",
+    .dtypes = dtypes,
+    .features = vnni_features,
+    .priority = 10,
+    .arg_names = arg_names,
+    .define_space = vnni_define_space,
+    .default_config = vnni_default_config,
+    .instantiate = vnni_instantiate,
+    .flop = conv_flop,
+    .schedule_dag = vnni_schedule_dag,
+};
+
+const TsTemplate sch_template_conv2d_int8_sdot = {
+    .name = "conv2d_NCHWc_int8_sdot",
+    .op = "conv2d",
+    .summary = "int8 conv2d (int8 x int8 -> int32), weights in groups of 4 input channels, "
+               "the inner 4 x 4 nest as AArch64 sdot (dotprod)",
+    .dtypes = dtypes,
+    .features = sdot_features,
+    .priority = 10,
+    .arg_names = arg_names,
+    .define_space = sdot_define_space,
+    .default_config = sdot_default_config,
+    .instantiate = sdot_instantiate,
+    .flop = conv_flop,
+    .schedule_dag = sdot_schedule_dag,
+};
+
+const TsTemplate sch_template_conv2d_int8_smlal = {
+    .name = "conv2d_NCHWc_int8_smlal",
+    .op = "conv2d",
+    .summary = "int8 conv2d (int8 x int8 -> int32), weights in groups of 4 input channels, "
+               "the inner 4 x 4 nest as AArch64 smull + sadalp (NEON without dotprod)",
+    .dtypes = dtypes,
+    .features = smlal_features,
+    .priority = 5,
+    .arg_names = arg_names,
+    .define_space = smlal_define_space,
+    .default_config = smlal_default_config,
+    .instantiate = smlal_instantiate,
+    .flop = conv_flop,
+    .schedule_dag = smlal_schedule_dag,
 };

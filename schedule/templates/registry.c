@@ -62,6 +62,9 @@ static void register_builtins(void)
         &sch_template_depthwise_conv2d,
         &sch_template_pool2d,
         &sch_template_conv2d_int8,
+        &sch_template_conv2d_int8_vnni,
+        &sch_template_conv2d_int8_sdot,
+        &sch_template_conv2d_int8_smlal,
     };
     pthread_mutex_lock(&table_lock);
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)

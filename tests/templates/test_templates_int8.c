@@ -1,4 +1,5 @@
-/* The low-precision templates end to end (schedule/templates/conv2d_int8.c): on odd
+/* The int8 conv2d templates end to end (schedule/templates/conv2d_int8.c: generic,
+ * VNNI, sdot, smull+sadalp): on odd
  * shapes (channels no block divides, stride 2, padding, 1x1 and 7x7 kernels, batch 2),
  * the default config and a sample of configs are built for AVX-512 ("llvm" on this CPU)
  * and AVX2 ("llvm -mcpu=haswell"), run on random uint8 data and int8 weights packed from
@@ -6,8 +7,10 @@
  * compared bit for bit with the reference interpreter on the template's own expression
  * and with a naive C convolution in NCHW (the padded output channels must be zero). For
  * AArch64 (NEON, and NEON with dotprod) the default config must lower and cross-compile
- * to an object file. Also: the registry picks the int8 template for dtype=int8 on every
- * target, the float32 template refuses int8, and the int8 template refuses float32. */
+ * to an object file, and the sdot and smull+sadalp variants run in the loop interpreter
+ * (tensorized nests through their intrinsics' declarations). Also: the registry picks an
+ * int8 template for dtype=int8 by the target's features (VNNI only with avx512vnni, sdot
+ * only with dotprod), the float32 template refuses int8, and the int8 one float32. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,8 +84,9 @@ static void *buffer(const TsTensor *t)
 
 /* Naive conv2d, NCHW uint8 data x OIHW int8 weight -> int32, compared with the blocked
  * output out [N, KB, OH, OW, ob]; channels past K must be 0. */
-static void expect_naive(const TsTemplateArgs *args, const uint8_t *data, const int8_t *weight,
-                         const TsTensor *out_t, const int32_t *out, const char *what)
+static void expect_naive(const TsTemplateArgs *args, const uint8_t *data, bool signed_data,
+                         const int8_t *weight, const TsTensor *out_t, const int32_t *out,
+                         const char *what)
 {
     int64_t n_ = arg(args, "N"), c_ = arg(args, "C"), h_ = arg(args, "H"), w_ = arg(args, "W");
     int64_t k_ = arg(args, "K"), r_ = arg(args, "R"), s_ = arg(args, "S");
@@ -100,8 +104,9 @@ static void expect_naive(const TsTemplateArgs *args, const uint8_t *data, const 
                                 int64_t iy = y * stride - pad + r, ix = x * stride - pad + s;
                                 if (iy < 0 || iy >= h_ || ix < 0 || ix >= w_)
                                     continue;
-                                want += (int32_t)data[((n * c_ + c) * h_ + iy) * w_ + ix] *
-                                        (int32_t)weight[((k * c_ + c) * r_ + r) * s_ + s];
+                                uint8_t byte = data[((n * c_ + c) * h_ + iy) * w_ + ix];
+                                int32_t v = signed_data ? (int32_t)(int8_t)byte : (int32_t)byte;
+                                want += v * (int32_t)weight[((k * c_ + c) * r_ + r) * s_ + s];
                             }
                     int32_t got = out[(((n * kb + k / ob) * oh + y) * ow + x) * ob + k % ob];
                     if (got != want)
@@ -112,21 +117,28 @@ static void expect_naive(const TsTemplateArgs *args, const uint8_t *data, const 
 }
 
 /* Builds config, packs random NCHW operands through te/ops, runs the kernel and checks
- * it against the reference interpreter and naive C. */
+ * it against the reference interpreter and naive C. With run_here false (a target this
+ * CPU cannot run) the lowered nest runs in the loop interpreter instead, which runs a
+ * tensorized nest through its intrinsic's declaration. */
 static void check_config(const TsTemplate *tmpl, const char *shape, const TsTemplateTarget *tt,
-                         const TsTarget *target, const TsConfig *config, uint64_t seed)
+                         const TsTarget *target, bool run_here, const TsConfig *config,
+                         uint64_t seed)
 {
     TsTemplateArgs args = parse_args(shape);
     TsArena *A = ts_arena_create();
     TsTemplateInstance inst;
     TsLoweredFunc *func;
     TsJitModule *module = NULL;
-    TsPackedFunc fn;
+    TsPackedFunc fn = NULL;
     TsError err;
     char what[400];
-    snprintf(what, sizeof what, "%s %s on %s, config %lld", tmpl->name, shape, tt->name,
+    snprintf(what, sizeof what, "%s %s on %.60s, config %lld", tmpl->name, shape, tt->name,
              (long long)config->index);
-    TsStatus st = tt_build(tmpl, &args, tt, target, config, A, &inst, &func, &module, &fn, &err);
+    TsStatus st =
+        run_here ? tt_build(tmpl, &args, tt, target, config, A, &inst, &func, &module, &fn, &err)
+                 : tt_lower_config(tmpl, &args, tt, config, A, &func, &err);
+    if (st == TS_OK && !run_here)
+        st = tmpl->instantiate(&args, tt, config, A, &inst, &err);
     if (st != TS_OK)
         fail_msg("%s: refused: %s", what, err.message);
     TsTensor *out_t = inst.tensors[2];
@@ -135,7 +147,7 @@ static void check_config(const TsTemplate *tmpl, const char *shape, const TsTemp
     TsTensor *nchw = ts_placeholder(
         A, "nchw", 4,
         (int64_t[]){ arg(&args, "N"), arg(&args, "C"), arg(&args, "H"), arg(&args, "W") },
-        TS_UINT8);
+        ts_tensor_dtype(inst.tensors[0]));
     TsTensor *oihw = ts_placeholder(
         A, "oihw", 4,
         (int64_t[]){ arg(&args, "K"), arg(&args, "C"), arg(&args, "R"), arg(&args, "S") }, TS_INT8);
@@ -156,10 +168,19 @@ static void check_config(const TsTemplate *tmpl, const char *shape, const TsTemp
     ok(ts_evaluate(2, packs, 4, pb, &err), &err);
     TsBinding rb[3] = { { inst.tensors[0], pd }, { inst.tensors[1], pw }, { out_t, want } };
     ok(ts_evaluate(1, &out_t, 3, rb, &err), &err);
-    void *args_data[3] = { pd, pw, got };
-    char message[512];
-    if (!tt_call(fn, func, 3, inst.tensors, args_data, message, sizeof message))
-        fail_msg("%s: %s", what, message);
+    if (run_here) {
+        void *args_data[3] = { pd, pw, got };
+        char message[512];
+        if (!tt_call(fn, func, 3, inst.tensors, args_data, message, sizeof message))
+            fail_msg("%s: %s", what, message);
+    } else {
+        /* The lowered function's own argument tensors, in the instance's order. */
+        TsBinding lb[3];
+        void *bufs[3] = { pd, pw, got };
+        for (int i = 0; i < 3; i++)
+            lb[i] = (TsBinding){ (TsTensor *)ts_lowered_arg(func, i), bufs[i] };
+        ok(ts_lowered_run(func, 3, lb, &err), &err);
+    }
     if (memcmp(got, want, tv_num_bytes(out_t)) != 0) {
         size_t count = tv_num_bytes(out_t) / 4, i = 0;
         while (got[i] == want[i])
@@ -167,13 +188,16 @@ static void check_config(const TsTemplate *tmpl, const char *shape, const TsTemp
         fail_msg("%s: element %zu of %zu is %d, the reference interpreter says %d", what, i, count,
                  got[i], want[i]);
     }
-    expect_naive(&args, data, weight, out_t, got, what);
+    expect_naive(&args, data, ts_dtype_eq(ts_tensor_dtype(nchw), TS_INT8), weight, out_t, got,
+                 what);
     free(data), free(weight), free(pd), free(pw), free(want), free(got);
-    ts_jit_release(module);
+    if (module)
+        ts_jit_release(module);
     ts_arena_destroy(A);
 }
 
-static void check_on_target(const TsTemplate *tmpl, const char *target_str)
+/* The default config and RANDOM_CONFIGS sampled ones of every shape. */
+static void check_on_target(const TsTemplate *tmpl, const char *target_str, bool run_here)
 {
     TsTarget *target;
     TsError err;
@@ -187,11 +211,11 @@ static void check_on_target(const TsTemplate *tmpl, const char *target_str)
         ok(tmpl->define_space(&args, &tt, space, &err), &err);
         TsConfig config;
         ok(tmpl->default_config(&args, &tt, space, &config, &err), &err);
-        check_config(tmpl, conv_shapes[s], &tt, target, &config, 100 + s);
+        check_config(tmpl, conv_shapes[s], &tt, target, run_here, &config, 100 + s);
         for (int i = 0; i < RANDOM_CONFIGS; i++) {
             ok(ts_space_get(space, tv_rng_int(&rng, 0, ts_space_size(space) - 1), &config, &err),
                &err);
-            check_config(tmpl, conv_shapes[s], &tt, target, &config, 200 + s * 10 + i);
+            check_config(tmpl, conv_shapes[s], &tt, target, run_here, &config, 200 + s * 10 + i);
         }
         ts_config_space_free(space);
     }
@@ -205,7 +229,31 @@ static void test_conv2d_int8_avx512(void **state)
         fprintf(stderr, "skipped: this CPU lacks AVX-512\n");
         return;
     }
-    check_on_target(&sch_template_conv2d_int8, "llvm");
+    check_on_target(&sch_template_conv2d_int8, "llvm", true);
+}
+
+/* vpdpbusd on this CPU ("llvm": AVX-512 with AMX here) and on a VNNI-only target (a
+ * Cascade Lake has avx512vnni and no AMX). */
+static void test_conv2d_int8_vnni(void **state)
+{
+    (void)state;
+    if (!__builtin_cpu_supports("avx512vnni")) {
+        fprintf(stderr, "skipped: this CPU lacks AVX512-VNNI\n");
+        return;
+    }
+    check_on_target(&sch_template_conv2d_int8_vnni, "llvm", true);
+    check_on_target(&sch_template_conv2d_int8_vnni, "llvm -mcpu=cascadelake", true);
+}
+
+/* AArch64 sdot and smull + sadalp: the loop interpreter runs the tensorized nests
+ * through the intrinsics' declarations (no AArch64 CPU here). */
+static void test_conv2d_int8_aarch64_run(void **state)
+{
+    (void)state;
+    check_on_target(&sch_template_conv2d_int8_sdot,
+                    "llvm -mtriple=aarch64-linux-gnu -mattr=+neon,+dotprod", false);
+    check_on_target(&sch_template_conv2d_int8_smlal, "llvm -mtriple=aarch64-linux-gnu -mattr=+neon",
+                    false);
 }
 
 static void test_conv2d_int8_avx2(void **state)
@@ -215,7 +263,7 @@ static void test_conv2d_int8_avx2(void **state)
         fprintf(stderr, "skipped: this CPU lacks AVX2\n");
         return;
     }
-    check_on_target(&sch_template_conv2d_int8, "llvm -mcpu=haswell");
+    check_on_target(&sch_template_conv2d_int8, "llvm -mcpu=haswell", true);
 }
 
 /* AArch64: the default config of every shape lowers and cross-compiles. */
@@ -226,12 +274,13 @@ static void test_conv2d_int8_aarch64_compiles(void **state)
         "llvm -mtriple=aarch64-linux-gnu -mattr=+neon",
         "llvm -mtriple=aarch64-linux-gnu -mattr=+neon,+dotprod",
     };
-    const TsTemplate *tmpl = &sch_template_conv2d_int8;
     for (size_t t = 0; t < 2; t++) {
         TsTarget *target;
         TsError err;
         ok(ts_target_parse(targets[t], &target, &err), &err);
         TsTemplateTarget tt = template_target(target, 1);
+        const TsTemplate *tmpl;
+        ok(ts_template_for_op("conv2d", TS_INT8, &tt, &tmpl, &err), &err);
         for (size_t s = 0; s < sizeof conv_shapes / sizeof conv_shapes[0]; s++) {
             TsTemplateArgs args = parse_args(conv_shapes[s]);
             TsConfigSpace *space = ts_config_space_create();
@@ -257,7 +306,36 @@ static void test_conv2d_int8_aarch64_compiles(void **state)
     }
 }
 
-/* The registry: dtype=int8 selects the int8 template on x86 and AArch64; float32 the
+/* Which int8 template the registry picks for each target: never one whose instruction
+ * the target lacks. */
+static void test_selection_by_features(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *target, *want;
+    } cases[] = {
+        { "llvm -mcpu=haswell", "conv2d_NCHWc_int8" },
+        { "llvm -mcpu=skylake-avx512", "conv2d_NCHWc_int8" },
+        { "llvm -mcpu=cascadelake", "conv2d_NCHWc_int8_vnni" },
+        { "llvm -mcpu=sapphirerapids", "conv2d_NCHWc_int8_vnni" },
+        { "llvm -mcpu=sapphirerapids -mattr=-avx512vnni", "conv2d_NCHWc_int8" },
+        { "llvm -mtriple=aarch64-linux-gnu -mattr=+neon", "conv2d_NCHWc_int8_smlal" },
+        { "llvm -mtriple=aarch64-linux-gnu -mattr=+neon,+dotprod", "conv2d_NCHWc_int8_sdot" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TsTarget *target;
+        TsError err;
+        ok(ts_target_parse(cases[i].target, &target, &err), &err);
+        TsTemplateTarget tt = template_target(target, 1);
+        const TsTemplate *found;
+        ok(ts_template_for_op("conv2d", TS_INT8, &tt, &found, &err), &err);
+        if (strcmp(found->name, cases[i].want) != 0)
+            fail_msg("%s: picked %s, want %s", cases[i].target, found->name, cases[i].want);
+        ts_target_free(target);
+    }
+}
+
+/* The registry: dtype=int8 selects an int8 template on x86 and AArch64; float32 the
  * float one; each template refuses the other's dtype with a message naming it. */
 static void test_selection_by_dtype(void **state)
 {
@@ -273,7 +351,7 @@ static void test_selection_by_dtype(void **state)
            &err);
         const TsTemplate *found;
         ok(ts_template_for_op("conv2d", TS_INT8, &tt, &found, &err), &err);
-        assert_string_equal(found->name, "conv2d_NCHWc_int8");
+        assert_string_equal(found->name, i == 0 ? "conv2d_NCHWc_int8" : "conv2d_NCHWc_int8_smlal");
         ok(ts_template_for_op("conv2d", TS_FLOAT32, &tt, &found, &err), &err);
         assert_string_equal(found->name, "conv2d_NCHWc");
     }
@@ -320,6 +398,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_selection_by_dtype),
+        cmocka_unit_test(test_selection_by_features),
+        cmocka_unit_test(test_conv2d_int8_vnni),
+        cmocka_unit_test(test_conv2d_int8_aarch64_run),
         cmocka_unit_test(test_padded_shapes),
         cmocka_unit_test(test_conv2d_int8_avx512),
         cmocka_unit_test(test_conv2d_int8_avx2),
