@@ -109,6 +109,14 @@ static TsStatus check_tensors(const char *name, TsTensor *output, int num_inputs
                 return ts_fail(err, TS_EINVAL, "intrinsic %s: input %s is given twice", name,
                                inputs[i]->name);
     }
+    for (int i = 0; i < num_inputs; i++) {
+        bool read = false;
+        for (int k = 0; k < output->num_inputs; k++)
+            read = read || output->inputs[k] == inputs[i];
+        if (!read)
+            return ts_fail(err, TS_EINVAL, "intrinsic %s: the output never reads input %s", name,
+                           inputs[i]->name);
+    }
     for (int i = 0; i < output->num_inputs; i++) {
         bool found = false;
         for (int k = 0; k < num_inputs; k++)
@@ -281,9 +289,13 @@ static TsStatus add(const TsIntrin *intrin, TsError *err)
 
 /* The built-ins live in an arena of their own for the life of the process. A family
  * that fails to declare (a defect, caught by test_intrin) leaves its names unregistered. */
+/* Kept for the process's life (volatile: a store no code reads back would be dropped,
+ * and leak checkers would see the arena as lost). */
+static TsArena *volatile builtin_arena;
+
 static void register_builtins(void)
 {
-    TsArena *arena = ts_arena_create();
+    TsArena *arena = builtin_arena = ts_arena_create();
     TsError err;
     if (arena) {
         sch_intrin_register_x86(arena, &err);

@@ -935,8 +935,6 @@ static bool tensorize_site(Lower *L, StageLower *sl, int pos, SchTensorizeSite *
             site->inner_extent[site->num_inner++] = sl->axis_extent[axis_slot(st, ax)];
             continue;
         }
-        site->outer[site->num_outer++] =
-            (TeRange){ ax->var, 0, sl->axis_extent[axis_slot(st, ax)] - 1 };
         if (ax->is_reduce)
             site->outer_reduce[site->num_outer_reduce++] = ax->var;
     }
@@ -950,6 +948,11 @@ static bool tensorize_site(Lower *L, StageLower *sl, int pos, SchTensorizeSite *
             return false;
         }
     }
+    LoopRanges ranges;
+    if (!loop_ranges(L, &ranges))
+        return false;
+    site->num_ranges = ranges.n;
+    site->ranges = ranges.items;
     TeMutator m = { .expr = lower_access, .ctx = L };
     for (int d = 0; d < st->op->ndim; d++)
         site->out_indices[d] = sl->axis_value[axis_slot(st, st->root[d])];

@@ -252,8 +252,8 @@ typedef struct SchTensorizeSite {
     int64_t inner_extent[SCH_MAX_REORDER];
     int num_outer_reduce;
     TsExpr *outer_reduce[SCH_MAX_REORDER]; /* variables of the reduce leaves outside */
-    int num_outer;
-    TeRange outer[SCH_MAX_REORDER]; /* the ranges of the stage's leaves outside */
+    int num_ranges;
+    const TeRange *ranges; /* the whole ranges of every loop of the nest */
     TsExpr *guard;            /* the stage's guards (split tails, attached region), or NULL */
     const TeBuffer *out;
     int out_ndim;

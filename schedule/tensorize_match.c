@@ -35,17 +35,16 @@ typedef struct {
     const SchTensorizeSite *site;
     const TsIntrin *in;
     const TsAxis *decl_axis[SCH_MAX_REORDER]; /* the declared axis of each inner leaf */
-    int num_ranges;
-    TeRange ranges[2 * SCH_MAX_REORDER]; /* of the stage's loop variables */
+    TsExpr *guard; /* the site's guard, simplified; NULL when proven true */
     TsIntrinRegion regions[TS_INTRIN_MAX_INPUTS + 1];
     bool bound[TS_INTRIN_MAX_INPUTS + 1];
 } Match;
 
-/* e simplified knowing the ranges of the stage's loops (floordiv(jo * 16 + ji, 16) is
+/* e simplified knowing the ranges of the nest's loops (floordiv(jo * 16 + ji, 16) is
  * jo when ji < 16 and jo >= 0). */
 static TsExpr *simplified(Match *m, TsExpr *e)
 {
-    return e ? te_simplify_expr(m->A, e, m->num_ranges, m->ranges) : NULL;
+    return e ? te_simplify_expr(m->A, e, m->site->num_ranges, m->site->ranges) : NULL;
 }
 
 static bool mismatch(Match *m, const char *fmt, ...) TS_PRINTF_LIKE(2, 3);
@@ -141,14 +140,22 @@ static bool map_loops(Match *m)
 
 /* ---- 3. guards ---- */
 
+/* The guard, once what the loops' ranges prove is taken out (an attached stage's domain
+ * guard often is), may not depend on the region's loops. */
 static bool check_guard(Match *m)
 {
-    for (int i = 0; m->site->guard && i < m->site->num_inner; i++)
-        if (te_expr_uses_var(m->site->guard, m->site->inner[i]->var))
+    int64_t holds;
+    m->guard = m->site->guard ? simplified(m, m->site->guard) : NULL;
+    if (m->site->guard && !m->guard)
+        return false;
+    if (m->guard && te_const_int(m->guard, &holds) && holds)
+        m->guard = NULL;
+    for (int i = 0; m->guard && i < m->site->num_inner; i++)
+        if (te_expr_uses_var(m->guard, m->site->inner[i]->var))
             return mismatch(m,
                             "the region has a tail or an edge: the guard %s depends on loop "
                             "%s (make the split factors divide the extents)",
-                            text_of(m, m->site->guard), m->site->inner[i]->name);
+                            text_of(m, m->guard), m->site->inner[i]->name);
     return true;
 }
 
@@ -513,21 +520,13 @@ static TeStmt *statements(Match *m)
 TeStmt *sch_tensorize_site(TsArena *arena, const SchTensorizeSite *site)
 {
     Match m = { .A = arena, .site = site, .in = site->intrin };
-    for (int i = 0; i < site->num_inner; i++)
-        m.ranges[m.num_ranges++] = (TeRange){ site->inner[i]->var, 0, site->inner_extent[i] - 1 };
-    for (int i = 0; i < site->num_outer; i++)
-        m.ranges[m.num_ranges++] = site->outer[i];
     if (!check_reduction(&m) || !map_loops(&m) || !check_guard(&m))
         return NULL;
     if (!match(&m, m.in->source, site->value) ||
         (m.in->cond && !match(&m, m.in->cond, site->cond)) || !match_output(&m))
         return NULL;
-    for (int i = 0; i < m.in->num_inputs; i++)
-        if (!m.bound[i])
-            return mismatch(&m, "the declaration never reads its input %s", m.in->inputs[i]->name),
-                   NULL;
     TeStmt *s = statements(&m);
-    if (s && site->guard)
-        s = te_if(arena, site->guard, s, NULL, true);
+    if (s && m.guard)
+        s = te_if(arena, m.guard, s, NULL, true);
     return s;
 }

@@ -140,8 +140,13 @@ static void test_user_intrinsic_registry(void **state)
                                         "index that is not one of the declaration's axis"));
     assert_int_equal(ts_intrin_declare(A, "user.bad", bad, 0, NULL, &in, &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "reads a, which is not among the declared inputs"));
+    TsTensor *unused = ts_placeholder(A, "u", 1, (int64_t[]){ 8 }, TS_INT32);
     TsAxis *j2 = ts_axis(A, "j", 4);
     TsTensor *twice = ts_compute(A, "c2", 1, &j2, ts_mul(A, ts_at(A, a, ts_var(j2)), ts_i32(A, 2)));
+    assert_int_equal(
+        ts_intrin_declare(A, "user.twice", twice, 2, (TsTensor *[]){ a, unused }, &in, &err),
+        TS_EINVAL);
+    assert_non_null(strstr(err.message, "the output never reads input u"));
     cgt_ok(ts_intrin_declare(A, "user.twice", twice, 1, &a, &in, &err), &err);
     assert_int_equal(ts_intrin_register(in, &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "intrinsic user.twice: no body emitter"));
@@ -193,6 +198,41 @@ static void test_vnni_unrolled_outer_reduce(void **state)
     assert_non_null(strstr(text, "tensorize " VNNI ".reset"));
     assert_null(strstr(text, "k.outer"));
     check_dense(&d, "dense_vnni_unrolled", 14, host_has("avx512vnni"));
+    ts_arena_destroy(A);
+}
+
+/* The accumulation in a local buffer (cache_write) computed per row block of the output
+ * and tensorized there, as templates do: the region's offsets are relative to the local
+ * buffer's region. */
+static void test_vnni_cache_write(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *a = ts_placeholder(A, "A", 2, (int64_t[]){ 6, 32 }, TS_UINT8);
+    TsTensor *w = ts_placeholder(A, "W", 4, (int64_t[]){ 3, 8, 16, 4 }, TS_INT8);
+    TsAxis *i = ts_axis(A, "i", 6), *j = ts_axis(A, "j", 48), *r = ts_reduce_axis(A, "k", 32);
+    TsExpr *l = ts_i32(A, 16), *g = ts_i32(A, 4);
+    TsExpr *wv = ts_at(A, w, ts_floordiv(A, ts_var(j), l), ts_floordiv(A, ts_var(r), g),
+                       ts_floormod(A, ts_var(j), l), ts_floormod(A, ts_var(r), g));
+    TsExpr *prod = ts_mul(A, ts_cast(A, TS_INT32, ts_at(A, a, ts_var(i), ts_var(r))),
+                          ts_cast(A, TS_INT32, wv));
+    TsTensor *c = ts_compute(A, "C", 2, (TsAxis *[]){ i, j }, ts_sum(A, prod, 1, &r, NULL));
+    TsSchedule *sch = ts_schedule_create(A, 1, &c);
+    TsTensor *local;
+    TsError err;
+    cgt_ok(ts_cache_write(sch, c, &local, &err), &err);
+    TsStage *out = ts_stage(sch, c), *acc = ts_stage(sch, local);
+    TsAxis *io, *ii, *jo, *ji, *ko, *ki;
+    cgt_ok(ts_tile(out, ts_stage_root_axis(out, 0), ts_stage_root_axis(out, 1), 2, 16, &io, &jo,
+                   &ii, &ji, &err),
+           &err);
+    cgt_ok(ts_compute_at(acc, out, jo, &err), &err);
+    TsAxis *ai = ts_stage_root_axis(acc, 0), *aj = ts_stage_root_axis(acc, 1);
+    cgt_ok(ts_split(acc, ts_stage_root_axis(acc, 2), 4, &ko, &ki, &err), &err);
+    cgt_ok(ts_reorder(acc, 4, (TsAxis *[]){ ko, ai, aj, ki }, &err), &err);
+    cgt_ok(ts_tensorize(acc, aj, builtin(VNNI), &err), &err);
+    CgtDense d = { .a = a, .w = w, .c = c, .sch = sch };
+    check_dense(&d, "dense_vnni_local", 15, host_has("avx512vnni"));
     ts_arena_destroy(A);
 }
 
@@ -360,6 +400,25 @@ static void test_refuses_annotation_and_attached_stage(void **state)
     ts_arena_destroy(A);
 }
 
+/* A copy of a schedule tensorized leaves the original as it was, and both lower. */
+static void test_tensorize_on_a_copy(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    cgt_packed_dense(A, &d, 2, 16, 8, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    TsSchedule *copy = ts_schedule_copy(A, d.sch);
+    assert_non_null(copy);
+    TsError err;
+    cgt_ok(ts_tensorize(ts_stage(copy, d.c), d.ji, builtin(VNNI), &err), &err);
+    TsLoweredFunc *plain, *tensorized;
+    cgt_ok(ts_lower(d.sch, "plain", &plain, &err), &err);
+    cgt_ok(ts_lower(copy, "tensorized", &tensorized, &err), &err);
+    assert_null(strstr(ts_lowered_str(A, plain), "tensorize"));
+    assert_non_null(strstr(ts_lowered_str(A, tensorized), "tensorize " VNNI ".update"));
+    ts_arena_destroy(A);
+}
+
 /* The primitive's own checks leave the schedule as it was. */
 static void test_primitive_refusals(void **state)
 {
@@ -443,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_vnni_dense),
         cmocka_unit_test(test_vnni_whole_reduction_parallel),
         cmocka_unit_test(test_vnni_unrolled_outer_reduce),
+        cmocka_unit_test(test_vnni_cache_write),
         cmocka_unit_test(test_bf16_dense),
         cmocka_unit_test(test_refuses_wrong_extent),
         cmocka_unit_test(test_refuses_wrong_stride),
@@ -451,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_refuses_wrong_combiner),
         cmocka_unit_test(test_refuses_tail),
         cmocka_unit_test(test_refuses_annotation_and_attached_stage),
+        cmocka_unit_test(test_tensorize_on_a_copy),
         cmocka_unit_test(test_primitive_refusals),
         cmocka_unit_test(test_missing_feature),
         cmocka_unit_test(test_missing_feature_aarch64),

@@ -1,7 +1,8 @@
 /* Golden dumps of the lowered loop nest (after every pass of ts_lower) for canonical
  * schedules: the default schedule of a matmul, TVM's "How to optimize GEMM on CPU"
  * blocked and packed matmul (with and without cache_write), and a tiled conv2d whose
- * pad stage is computed inside the output row loop or inlined.
+ * pad stage is computed inside the output row loop or inlined, and an int8 dense
+ * tensorized with the VNNI dot product.
  *
  * Each golden file starts with the schedule's text as comments, then the IR. Every test
  * also runs the lowered nest with the loop-nest interpreter on random inputs and
@@ -236,6 +237,36 @@ static void test_conv2d_pad_inlined(void **state)
     ts_arena_destroy(A);
 }
 
+/* ---- an int8 dense tensorized with the VNNI dot product ---- */
+
+/* C[i, j] = sum_k A[i, k] * Wp[j / 16, k / 4, j % 16, k % 4] (weights packed for the
+ * 4-byte dot products), j and k split by 16 and 4, the inner pair tensorized: the reset
+ * on the first k.outer, the update after it, each beside its declaration. */
+static void test_dense_vnni_tensorized(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    TsTensor *a = ts_placeholder(A, "A", 2, (int64_t[]){ 2, 8 }, TS_UINT8);
+    TsTensor *w = ts_placeholder(A, "Wp", 4, (int64_t[]){ 2, 2, 16, 4 }, TS_INT8);
+    TsAxis *i = ts_axis(A, "i", 2), *j = ts_axis(A, "j", 32), *k = ts_reduce_axis(A, "k", 8);
+    TsExpr *l = ts_i32(A, 16), *g = ts_i32(A, 4);
+    TsExpr *wv = ts_at(A, w, ts_floordiv(A, ts_var(j), l), ts_floordiv(A, ts_var(k), g),
+                       ts_floormod(A, ts_var(j), l), ts_floormod(A, ts_var(k), g));
+    TsExpr *prod = ts_mul(A, ts_cast(A, TS_INT32, ts_at(A, a, ts_var(i), ts_var(k))),
+                          ts_cast(A, TS_INT32, wv));
+    TsTensor *c = ts_compute(A, "C", 2, (TsAxis *[]){ i, j }, ts_sum(A, prod, 1, &k, NULL));
+    TsSchedule *sch = ts_schedule_create(A, 1, &c);
+    TsStage *s = ts_stage(sch, c);
+    TsAxis *jo, *ji, *ko, *ki;
+    TsError err;
+    ok(ts_split(s, j, 16, &jo, &ji, &err), &err);
+    ok(ts_split(s, k, 4, &ko, &ki, &err), &err);
+    ok(ts_reorder(s, 5, (TsAxis *[]){ i, jo, ko, ji, ki }, &err), &err);
+    ok(ts_tensorize(s, ji, ts_intrin_lookup("x86.vnni.u8s8.16x4"), &err), &err);
+    check_lowering(A, sch, 1, &c, "dense_vnni", GOLDEN("dense_vnni_tensorized"));
+    ts_arena_destroy(A);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_gemm_blocked_packed_cache_write),
         cmocka_unit_test(test_conv2d_tiled_pad_at_row),
         cmocka_unit_test(test_conv2d_pad_inlined),
+        cmocka_unit_test(test_dense_vnni_tensorized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
