@@ -13,6 +13,7 @@
  *   llvm_stmt.c   the loop nest (statements) of a kernel's compute function
  *   llvm_expr.c   expressions, scalar and vector
  *   intrinsic.c   target intrinsic calls, checked against LLVM's declarations
+ *   amx.c         AMX tiles (x86_amx and the shape-carrying tile intrinsics)
  *   outline.c     pieces of a loop nest moved into functions of their own
  *   parallel.c    parallel loops outlined into thread-pool tasks
  *   llvm_util.c   types, intrinsics, runtime checks, function frames, scopes
@@ -80,11 +81,13 @@ typedef struct CgModule {
     CgCallee set_error;       /* void ts_runtime_set_error(const char *) */
     CgCallee parallel_launch; /* int32_t ts_parallel_launch(TsParallelTask, void *, int32_t) */
     CgCallee num_threads;     /* int32_t ts_parallel_num_threads(void) */
+    CgCallee amx_enter;       /* int32_t ts_runtime_amx_enter(const char *, const char *) */
     CgCallee snprintf_fn, malloc_fn, free_fn; /* malloc_fn is aligned_alloc */
     LLVMTypeRef t_arg_desc, t_kernel_desc; /* descriptors for the argument checker */
     CgCallee check_args;      /* the module's ts_check_args, once built */
     int num_outlined;         /* functions outlined so far, for their names */
     int vector_bits;          /* the widest vector of the kernel being generated */
+    unsigned amx_features;    /* CG_AMX_* the kernel being generated uses (amx.c) */
 } CgModule;
 
 /* Creates the context, the module and the declarations for the target. */
@@ -251,6 +254,66 @@ bool cg_outline(CgFunc *f, int num_stmts, const TeStmt *const *stmts, const char
                 CgOutlined *out);
 void cg_outlined_free(CgOutlined *o);
 
+/* ---- AMX tiles (amx.c) ---- */
+
+/* The features a kernel's tiles use, in CgModule.amx_features. */
+enum { CG_AMX_TILE = 1u, CG_AMX_INT8 = 2u, CG_AMX_BF16 = 4u };
+
+/* The tile products: u8.s8 -> s32, s8.s8 -> s32, bf16.bf16 -> f32. */
+typedef enum CgAmxProduct { CG_AMX_TDPBUSD, CG_AMX_TDPBSSD, CG_AMX_TDPBF16PS } CgAmxProduct;
+
+/* "tdpbusd", ... */
+const char *cg_amx_product_name(CgAmxProduct product);
+/* Elements of A per 4-byte group, the rows of B's VNNI layout: 4 for int8, 2 for bf16. */
+int cg_amx_group(CgAmxProduct product);
+/* Whether the target has amx-tile and the product's feature; else the first missing one
+ * in *missing (when not NULL). */
+bool cg_amx_target_supports(const TsTarget *target, CgAmxProduct product, const char **missing);
+/* cg_amx_target_supports, else TS_ECODEGEN naming the kernel, the product, the target and
+ * the missing feature; on success records the feature in m->amx_features. */
+bool cg_amx_require(CgFunc *f, CgAmxProduct product);
+/* "amx-int8", "amx-bf16", "amx-int8, amx-bf16" for CG_AMX_* bits; "amx-tile" for tiles
+ * alone. */
+const char *cg_amx_features_text(unsigned features);
+/* Tiles of rows (<= 16) rows of row_bytes (<= 64) bytes; stride is the i64 byte distance
+ * between rows in memory. Each checks that the target has amx-tile and records it in
+ * m->amx_features. NULL / false on failure (m->status). */
+LLVMValueRef cg_amx_tile_zero(CgFunc *f, int rows, int row_bytes);
+LLVMValueRef cg_amx_tile_load(CgFunc *f, int rows, int row_bytes, LLVMValueRef ptr,
+                              LLVMValueRef stride);
+bool cg_amx_tile_store(CgFunc *f, int rows, int row_bytes, LLVMValueRef ptr,
+                       LLVMValueRef stride, LLVMValueRef tile);
+/* c + a . b for a rows x depth tile a, b in the VNNI layout (depth / group rows of
+ * cols * group elements) and a rows x cols tile c of 4-byte elements; checks the target
+ * first (cg_amx_require). */
+LLVMValueRef cg_amx_tile_product(CgFunc *f, CgAmxProduct product, int rows, int cols,
+                                 int depth, LLVMValueRef c, LLVMValueRef a, LLVMValueRef b);
+
+/* A tile GEMM: C (rows x cols) = or += the sum over steps k of A_k . B_k, where A_k
+ * starts a_step bytes after A_(k-1) and B_k b_step bytes after B_(k-1); the accumulator
+ * stays in a tile register for the whole loop. Strides and steps are i64 byte counts. */
+typedef struct CgAmxGemm {
+    CgAmxProduct product;
+    int rows, cols, depth; /* M <= 16, N <= 16, the K of one step (64 bytes of A at most) */
+    int64_t steps;         /* >= 1 */
+    bool accumulate;       /* load C first (else start from zero) */
+    LLVMValueRef c, a, b;
+    LLVMValueRef c_stride, a_stride, b_stride, a_step, b_step;
+} CgAmxGemm;
+bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g);
+
+/* Whether name is one of LLVM's AMX tile intrinsics, which intrinsic calls reach only
+ * through cg_amx_call. */
+bool cg_amx_is_tile_intrinsic(const char *name);
+/* A CALL statement of a tile intrinsic, its tiles in memory (see amx.c); result must be
+ * NULL (a tile is no expression's value). */
+bool cg_amx_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
+                 const TsExpr *result);
+
+/* In a kernel's entry, before the compute function: ts_runtime_amx_enter(kernel,
+ * features text); on refusal, return -1 (the runtime has set the message). */
+bool cg_amx_entry_check(CgFunc *f, unsigned features);
+
 /* ---- the argument checker (argcheck.c) ---- */
 
 /* A kernel's descriptor for the checker: {const char *name; int32_t num_args;
@@ -280,6 +343,11 @@ CgCallee cg_argcheck_function(CgModule *m);
 
 /* The internal function computing kernel's loop nest on its argument pointers. */
 LLVMValueRef cg_compute_function(CgModule *m, const TsLoweredFunc *kernel);
+/* A replacement for cg_compute_function in this thread's builds, or NULL (the default):
+ * a seam for tests that hand-write a compute function (through the functions above)
+ * behind a real kernel's entry, argument checks and module table. */
+typedef LLVMValueRef (*CgComputeBuilder)(CgModule *m, const TsLoweredFunc *kernel);
+extern _Thread_local CgComputeBuilder cg_compute_builder;
 /* The packed entry of a kernel: checks its arguments, then calls compute. */
 LLVMValueRef cg_entry_function(CgModule *m, const TsLoweredFunc *kernel, LLVMValueRef compute);
 /* Sets target-cpu, target-features, the vector width the kernel asks for and the

@@ -5,7 +5,8 @@
  * strides, data and alignment, and that the arguments the kernel writes overlap no
  * other, returning -1 with a message naming the kernel, the argument and the mismatch.
  * On success the entry calls the compute function (llvm_stmt.c) on the data pointers
- * and returns what it returns: 0, or -1 after a run-time failure set the message.
+ * (a kernel with AMX tiles asks the runtime for the tile state first, amx.c) and
+ * returns what it returns: 0, or -1 after a run-time failure set the message.
  *
  * The descriptor holds what the checker compares against and the text of its messages:
  * per argument the tensor's name, dtype, shape, dense strides (and both as "[32, 16]"),
@@ -113,6 +114,15 @@ static bool fill_entry(CgFunc *f, const TsLoweredFunc *kernel, LLVMValueRef comp
                                       f->error_block, checked);
     cg_set_branch_weights(m, br, 1, 100000);
     LLVMPositionBuilderAtEnd(f->b, checked);
+    if (m->amx_features) {
+        /* The tile configuration (ldtilecfg, which LLVM places at the start of the
+         * function using tiles) must not run before the request: compute stays a call. */
+        unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
+        LLVMAddAttributeAtIndex(compute, LLVMAttributeFunctionIndex,
+                                LLVMCreateEnumAttribute(m->ctx, noinline, 0));
+        if (!cg_amx_entry_check(f, m->amx_features))
+            return false;
+    }
     LLVMValueRef pointers[CG_MAX_ARGS];
     for (int i = 0; i < n; i++) {
         LLVMValueRef index = cg_i64(m, i);
@@ -144,7 +154,8 @@ LLVMValueRef cg_entry_function(CgModule *m, const TsLoweredFunc *kernel, LLVMVal
     cg_func_dispose(&f);
     if (!ok)
         return NULL;
-    /* the compute function is inlined here: the entry needs its vector width */
+    /* the compute function is inlined here (unless it uses AMX tiles): the entry needs
+     * its vector width */
     cg_set_function_attributes(m, fn, m->vector_bits);
     return fn;
 }

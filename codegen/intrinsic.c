@@ -17,7 +17,9 @@
  *   for such uses, and must then be a vector (of integers for wider or narrower ones);
  * - a target-specific intrinsic ("llvm.x86.", "llvm.aarch64.") must be the target's;
  * then the argument count and every argument's type, and the result's, must be those of
- * the declaration. Any failure is TS_ECODEGEN naming the intrinsic.
+ * the declaration. Any failure is TS_ECODEGEN naming the intrinsic. AMX tile intrinsics
+ * are the exception: their operands are tiles (x86_amx), which no IR value is, so their
+ * statements name tiles in memory and amx.c expands them.
  *
  * A bfloat16 argument (i16 bits in generated code) passes to a bfloat parameter as is.
  *
@@ -314,6 +316,8 @@ static LLVMValueRef argument(CgFunc *f, const TsExpr *e, LLVMTypeRef param)
 LLVMValueRef cg_intrinsic_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
                                const TsExpr *result)
 {
+    if (cg_amx_is_tile_intrinsic(name)) /* tiles live in memory in the IR (amx.c) */
+        return cg_amx_call(f, name, num_args, args, result) ? LLVMGetUndef(f->m->t_i32) : NULL;
     CgCallee callee = { 0 };
     if (!declare(f, name, &callee))
         return NULL;

@@ -5,7 +5,7 @@
  * Each TsJitModule owns one LLJIT, so modules are independent: built in parallel (each
  * build has its own LLVM context), released in any order, and each may define the
  * table symbol. Symbols the code needs from outside (ts_runtime_set_error,
- * ts_parallel_launch, libc, libm) resolve from this process through LLJIT's
+ * ts_parallel_launch, ts_runtime_amx_enter, libc, libm) resolve from this process through LLJIT's
  * dynamic-library search generator; libtessera links libtessera_runtime, so the
  * runtime's symbols are always there. Only a target whose triple is the host's can be
  * JIT-compiled. An object file made earlier (ts_build_object) is linked the same way

@@ -4,8 +4,8 @@
  * variables and buffers in scope, run-time checks that return -1 with a message, and
  * small builders (intrinsic calls, splats, "any lane").
  *
- * Generated code calls only ts_runtime_set_error, ts_parallel_launch and
- * ts_parallel_num_threads of
+ * Generated code calls only ts_runtime_set_error, ts_parallel_launch,
+ * ts_parallel_num_threads and ts_runtime_amx_enter (kernels with AMX tiles) of
  * libtessera_runtime, and snprintf, aligned_alloc and free of libc (plus libm for math), so an
  * exported shared object needs nothing else at load time. */
 #include <stdarg.h>
@@ -66,6 +66,8 @@ static void declare_runtime(CgModule *m)
     LLVMTypeRef launch[] = { ptr, ptr, i32 };
     m->parallel_launch = declare(m, "ts_parallel_launch", i32, 3, launch, false);
     m->num_threads = declare(m, "ts_parallel_num_threads", i32, 0, NULL, false);
+    LLVMTypeRef texts[] = { ptr, ptr };
+    m->amx_enter = declare(m, "ts_runtime_amx_enter", i32, 2, texts, false);
     LLVMTypeRef fmt[] = { ptr, i64, ptr };
     m->snprintf_fn = declare(m, "snprintf", i32, 3, fmt, true);
     LLVMTypeRef alloc[] = { i64, i64 };

@@ -149,6 +149,8 @@ static bool add_module_table(CgModule *m, int num_funcs, const TsLoweredFunc *co
 
 /* ---- building ---- */
 
+_Thread_local CgComputeBuilder cg_compute_builder;
+
 static TsStatus check_funcs(int num_funcs, const TsLoweredFunc *const *funcs,
                             const TsTarget *target, TsError *err)
 {
@@ -175,9 +177,12 @@ static bool generate(CgModule *m, int num_funcs, const TsLoweredFunc *const *fun
     if (!entries)
         return cg_fail(m, TS_ENOMEM, "codegen: out of memory");
     bool ok = true;
+    CgComputeBuilder build_compute = cg_compute_builder ? cg_compute_builder
+                                                        : cg_compute_function;
     for (int i = 0; ok && i < num_funcs; i++) {
         m->vector_bits = cg_widest_vector_bits(funcs[i]->body);
-        LLVMValueRef compute = cg_compute_function(m, funcs[i]);
+        m->amx_features = 0;
+        LLVMValueRef compute = build_compute(m, funcs[i]);
         entries[i] = compute ? cg_entry_function(m, funcs[i], compute) : NULL;
         ok = entries[i] != NULL;
     }

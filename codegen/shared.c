@@ -10,7 +10,7 @@
  *     against; libc and libm symbols stay undefined, and the board's loader finds them in
  *     the process, which has them through libtessera_runtime).
  * The runtime's symbols (ts_runtime_set_error, ts_parallel_launch,
- * ts_parallel_num_threads) are left undefined on purpose: the shared object is loaded by
+ * ts_parallel_num_threads, ts_runtime_amx_enter) are left undefined on purpose: the shared object is loaded by
  * ts_module_load from a process that has libtessera_runtime loaded (linked into the
  * executable, or dlopened RTLD_GLOBAL), and the dynamic loader binds them there. So the
  * .so carries no path to a runtime library and runs with whichever runtime the board

@@ -299,6 +299,7 @@ static void register_builtins(void)
     TsError err;
     if (arena) {
         sch_intrin_register_x86(arena, &err);
+        sch_intrin_register_amx(arena, &err);
         sch_intrin_register_aarch64(arena, &err);
     }
     pthread_mutex_lock(&registry_lock);

@@ -224,8 +224,9 @@ struct TsIntrinRegion {
 /* The index (into TsIntrin's strides) of tensor among the declaration's buffers, or -1. */
 int sch_intrin_slot(const TsIntrin *intrin, const TsTensor *tensor);
 /* Registers the built-in intrinsics of one family into arena (intrin_x86.c,
- * intrin_aarch64.c); false when one cannot be declared. */
+ * intrin_amx.c, intrin_aarch64.c); false when one cannot be declared. */
 bool sch_intrin_register_x86(TsArena *arena, TsError *err);
+bool sch_intrin_register_amx(TsArena *arena, TsError *err);
 bool sch_intrin_register_aarch64(TsArena *arena, TsError *err);
 /* The dot-product declaration the built-ins share, named name:
  *   c[lanes] (acc) += sum_k cast(acc, a[k]) * cast(acc, b[lanes, group]),  k < group

@@ -1,6 +1,6 @@
 /* The device runtime (libtessera_runtime, no LLVM): the packed kernel ABI, arrays in
  * DLPack layout, modules loaded from shared objects, the thread pool that runs parallel
- * loops, the last-error slot, and the time evaluator.
+ * loops, the last-error slot, the time evaluator, and the AMX tile-state request.
  *
  * Every generated kernel has one signature,
  *     int32_t kernel(const TsValue *args, const int32_t *type_codes, int32_t num_args);
@@ -142,6 +142,21 @@ int32_t ts_parallel_launch(TsParallelTask task, void *closure, int32_t num_tasks
 /* The pool's size: the threads that run a job's tasks, the launching thread included
  * (fewer than TS_NUM_THREADS only if the system refused to start some). */
 int32_t ts_parallel_num_threads(void);
+
+/* ---- AMX tiles ---- */
+
+/* Linux gives a process the AMX tile state only after it asks; before that the first
+ * tile instruction kills the process. This asks once per process (CPUID for AMX-TILE,
+ * then arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)), thread-safe, the answer
+ * cached (a forked child inherits it, as it inherits the permission). TS_OK when the
+ * tiles may be used; TS_EDEVICE saying why not: "AMX: the CPU has no AMX tiles ...",
+ * "AMX: the operating system refused the tile state: Operation not permitted". */
+TsStatus ts_runtime_request_amx(TsError *err);
+/* What a generated kernel that uses tiles calls at entry, before any tile instruction:
+ * 0 when the tiles may be used; else -1 after ts_runtime_set_error with
+ * 'kernel "NAME": needs AMX tiles (FEATURES); REASON', where features is the text
+ * codegen gives (e.g. "amx-int8") and reason as above. */
+int32_t ts_runtime_amx_enter(const char *kernel, const char *features);
 
 /* ---- arrays ---- */
 

@@ -1,13 +1,21 @@
 /* The end-to-end check shared by the codegen tests: see cg_testing.h. */
 #include "cg_testing.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include "te/te_internal.h"
 
@@ -252,4 +260,31 @@ void cgt_packed_dense(TsArena *A, CgtDense *d, int64_t m, int64_t n, int64_t k, 
     cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 1), lanes, &d->jo, &d->ji, &err), &err);
     cgt_ok(ts_split(d->s, ts_stage_root_axis(d->s, 2), group, &d->ko, &d->ki, &err), &err);
     cgt_ok(ts_reorder(d->s, 5, (TsAxis *[]){ d->i, d->jo, d->ko, d->ji, d->ki }, &err), &err);
+}
+
+/* ---- AMX refused ---- */
+
+/* A raw BPF program: arch_prctl(ARCH_REQ_XCOMP_PERM, ...) fails with EPERM; every other
+ * system call is allowed (the dynamic loader itself needs arch_prctl(ARCH_SET_FS)). */
+int cgt_refuse_amx_tile_state(void)
+{
+#if defined(__x86_64__)
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_arch_prctl, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x1023, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog program = { sizeof filter / sizeof filter[0], filter };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program);
+#else
+    return -1; /* AMX is x86-64's */
+#endif
 }

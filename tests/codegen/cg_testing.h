@@ -75,6 +75,12 @@ bool cgt_compare_with_oracle(CgtArgs *args, int num_outputs, TsTensor *const *ou
 void cgt_check_schedule(TsSchedule *sch, const char *name, int num_outputs,
                         TsTensor *const *outputs, uint64_t seed, CgtFill fill);
 
+/* Installs in this process (inherited by its children, kept across exec) a seccomp
+ * filter under which arch_prctl(ARCH_REQ_XCOMP_PERM, ...), the request for the AMX tile
+ * state, fails with EPERM, as a kernel or a sandbox that refuses it would. 0, or -1 when
+ * the filter cannot be installed. */
+int cgt_refuse_amx_tile_state(void);
+
 /* Fails the test unless status is TS_OK, printing the error. */
 void cgt_ok(TsStatus status, const TsError *err);
 
