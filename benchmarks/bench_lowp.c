@@ -12,8 +12,8 @@
  * model keeps them. oneDNN's side is a primitive of its choosing (format_tag any; which
  * implementation it picked is printed), its operands reordered once into its layouts
  * (onednn_reference.h). Before timing, each Tessera output is compared with oneDNN's on
- * the same operands: int8 bit for bit, fp32 within 1e-4 relative to the magnitude of the
- * sum. Both sides are timed in interleaved rounds by the runtime's time evaluator in
+ * the same operands: int8 bit for bit, fp32 and bf16 (fp32 sums) within 1e-4 of the largest
+ * output. Both sides are timed in interleaved rounds by the runtime's time evaluator in
  * this process, on one thread (TS_NUM_THREADS=1; OpenMP's pool, which oneDNN runs on,
  * set to 1), and reported as medians. A case for which Tessera has no template yet is
  * printed as such, not timed.
@@ -234,24 +234,24 @@ static TsStatus make_tessera(Case *c, int prec, int trials, const TsTarget *targ
 
 /* ---- operands into Tessera's layouts, and the check against oneDNN ---- */
 
-/* uint8 NCHW -> [CB, H, W, ib] (channels past C zero); int8 OIHW ->
- * [KB, CB, R, S, ib / g, ob, g] (past K or C zero). */
-static void pack_int8(const Case *c, TesseraSide *side)
+/* Data NCHW -> [CB, H, W, ib] (channels past C zero); weight OIHW ->
+ * [KB, CB, R, S, ib / g, ob, g] (past K or C zero); elements of elem bytes (uint8 and
+ * int8 for int8, bf16 bit patterns for bf16). */
+static void pack_blocked(const Case *c, TesseraSide *side, const void *data, const void *weight,
+                         size_t elem)
 {
     const ConvShape *s = &c->shape;
     const TsTensor *d = side->tk.args[0], *w = side->tk.args[1];
     int64_t cb = ts_tensor_dim(d, 1), ib = ts_tensor_dim(d, 4);
     int64_t ob = ts_tensor_dim(w, 5), g = ts_tensor_dim(w, 6);
-    uint8_t *pd = side->buffers[0];
-    int8_t *pw = side->buffers[1];
-    for (int64_t ch = 0; ch < cb * ib; ch++)
+    char *pd = side->buffers[0], *pw = side->buffers[1];
+    for (int64_t ch = 0; ch < s->c; ch++)
         for (int64_t y = 0; y < s->h; y++)
             for (int64_t x = 0; x < s->w; x++)
-                pd[((ch / ib * s->h + y) * s->w + x) * ib + ch % ib] =
-                    ch < s->c ? c->u8[(ch * s->h + y) * s->w + x] : 0;
-    int64_t kb = ts_tensor_dim(w, 0);
-    for (int64_t k = 0; k < kb * ob; k++)
-        for (int64_t ch = 0; ch < cb * ib; ch++)
+                memcpy(pd + (size_t)(((ch / ib * s->h + y) * s->w + x) * ib + ch % ib) * elem,
+                       (const char *)data + (size_t)((ch * s->h + y) * s->w + x) * elem, elem);
+    for (int64_t k = 0; k < s->f; k++)
+        for (int64_t ch = 0; ch < s->c; ch++)
             for (int64_t r = 0; r < s->r; r++)
                 for (int64_t q = 0; q < s->s; q++) {
                     int64_t at = (((((k / ob * cb + ch / ib) * s->r + r) * s->s + q) * (ib / g) +
@@ -260,8 +260,10 @@ static void pack_int8(const Case *c, TesseraSide *side)
                                   k % ob) *
                                      g +
                                  ch % g;
-                    pw[at] =
-                        k < s->f && ch < s->c ? c->s8[((k * s->c + ch) * s->r + r) * s->s + q] : 0;
+                    memcpy(pw + (size_t)at * elem,
+                           (const char *)weight +
+                               (size_t)(((k * s->c + ch) * s->r + r) * s->s + q) * elem,
+                           elem);
                 }
 }
 
@@ -299,11 +301,11 @@ static double relative_error(const float *got, const float *want, size_t n)
     return scale > 0 ? diff / scale : diff;
 }
 
-static TsStatus check_f32(Case *c, TesseraSide *side, TsError *err)
+static TsStatus check_f32(Case *c, int prec, TesseraSide *side, TsError *err)
 {
     size_t n = onednn_dst_count(&c->p);
     float *want = bench_alloc_floats(n), *got = bench_alloc_floats(n);
-    TsStatus st = onednn_case_output(c->ref[ONEDNN_F32], want, err);
+    TsStatus st = onednn_case_output(c->ref[prec], want, err);
     if (c->p.op == ONEDNN_CONV2D)
         conv_unpack_output(&c->shape, ts_tensor_dim(side->tk.args[2], 4), side->buffers[2], got);
     else
@@ -323,7 +325,9 @@ static TsStatus prepare_side(Case *c, int prec, TsError *err)
     if (!side->have)
         return TS_OK;
     if (prec == ONEDNN_INT8) {
-        pack_int8(c, side);
+        pack_blocked(c, side, c->u8, c->s8, 1);
+    } else if (prec == ONEDNN_BF16 && c->p.op == ONEDNN_CONV2D) {
+        pack_blocked(c, side, c->bf16[0], c->bf16[1], 2);
     } else if (c->p.op == ONEDNN_CONV2D) {
         int64_t ib = ts_tensor_dim(side->tk.args[0], 4), ob = ts_tensor_dim(side->tk.args[2], 4);
         conv_pack_data(&c->shape, ib, c->f32[0], side->buffers[0]);
@@ -335,7 +339,7 @@ static TsStatus prepare_side(Case *c, int prec, TsError *err)
     if (side->tk.kernel(side->values, side->codes, 3) != 0)
         return ts_fail(err, TS_EDEVICE, "%s failed: %s", ts_tune_task_name(side->tk.task),
                        ts_runtime_last_error());
-    return prec == ONEDNN_INT8 ? check_int8(c, side, err) : check_f32(c, side, err);
+    return prec == ONEDNN_INT8 ? check_int8(c, side, err) : check_f32(c, prec, side, err);
 }
 
 static void case_free(Case *c)

@@ -45,22 +45,51 @@ enum { MIN_IC_BN = 4 };
  * widening multiply and an add per channel, the weight's output channels contiguous), 4
  * for the dot-product instructions. intrin (NULL for the generic form) is the tensor
  * intrinsic (include/tessera/intrin.h) the (ob, g) nest becomes, lanes its output
- * lanes (ob is split by it). The data is uint8 (x86: vpdpbusd is u8 x s8) or int8
- * (AArch64: sdot and smull are s8 x s8). */
+ * lanes (ob is split by it). types says what is multiplied: uint8 data (x86: vpdpbusd
+ * is u8 x s8) or int8 data (AArch64: sdot and smull are s8 x s8) with int8 weights into
+ * int32, or bfloat16 data and weights into float32 (vdpbf16ps, G = 2). */
+typedef enum VariantTypes { U8_S8_S32, S8_S8_S32, BF16_BF16_F32 } VariantTypes;
+
 typedef struct Variant {
     const char *name;
     int64_t group, lanes;
-    bool signed_data;
+    VariantTypes types;
     const char *intrin;
 } Variant;
 
-static const Variant generic = { "conv2d_NCHWc_int8", 1, 0, false, NULL };
-static const Variant vnni = { "conv2d_NCHWc_int8_vnni", 4, 16, false, "x86.vnni.u8s8.16x4" };
-static const Variant sdot = { "conv2d_NCHWc_int8_sdot", 4, 4, true, "aarch64.sdot.s8.4x4" };
-static const Variant smlal = { "conv2d_NCHWc_int8_smlal", 4, 4, true, "aarch64.smull.s8.4x4" };
+static const Variant generic = { "conv2d_NCHWc_int8", 1, 0, U8_S8_S32, NULL };
+static const Variant vnni = { "conv2d_NCHWc_int8_vnni", 4, 16, U8_S8_S32, "x86.vnni.u8s8.16x4" };
+static const Variant sdot = { "conv2d_NCHWc_int8_sdot", 4, 4, S8_S8_S32, "aarch64.sdot.s8.4x4" };
+static const Variant smlal = { "conv2d_NCHWc_int8_smlal", 4, 4, S8_S8_S32, "aarch64.smull.s8.4x4" };
+static const Variant bf16 = { "conv2d_NCHWc_bf16_avx512", 2, 16, BF16_BF16_F32,
+                              "x86.avx512bf16.f32.16x2" };
+
+/* The dtypes of the data, the weight and the output of a variant. */
+static void variant_dtypes(const Variant *var, TsDType *data, TsDType *weight, TsDType *out)
+{
+    switch (var->types) {
+    case U8_S8_S32:
+    case S8_S8_S32:
+        *data = var->types == U8_S8_S32 ? TS_UINT8 : TS_INT8;
+        *weight = TS_INT8;
+        *out = TS_INT32;
+        return;
+    case BF16_BF16_F32:
+        *data = *weight = TS_BFLOAT16;
+        *out = TS_FLOAT32;
+        return;
+    }
+}
+
+/* The "dtype" argument that selects a variant. */
+static TsDType served_dtype(const Variant *var)
+{
+    return var->types == BF16_BF16_F32 ? TS_BFLOAT16 : TS_INT8;
+}
 
 static const char *const arg_names[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad", NULL };
 static const char *const dtypes[] = { "int8", NULL };
+static const char *const bf16_dtypes[] = { "bfloat16", NULL };
 
 typedef struct Conv {
     int64_t n, c, h, w, k, r, s, stride, pad, oh, ow;
@@ -69,12 +98,13 @@ typedef struct Conv {
 static TsStatus check_dtype(const Variant *var, const TsTemplateArgs *args, TsError *err)
 {
     TsDType dtype;
+    char name[TS_DTYPE_STR_MAX], served[TS_DTYPE_STR_MAX];
+    ts_dtype_str(served_dtype(var), served);
     if (ts_template_args_get_dtype(args, "dtype", &dtype, NULL) != TS_OK)
-        return ts_fail(err, TS_EINVAL, "%s: argument dtype=int8 is missing", var->name);
-    char name[TS_DTYPE_STR_MAX];
-    if (!ts_dtype_eq(dtype, TS_INT8))
-        return ts_fail(err, TS_EINVAL, "%s: dtype %s is not served (int8 only)", var->name,
-                       ts_dtype_str(dtype, name));
+        return ts_fail(err, TS_EINVAL, "%s: argument dtype=%s is missing", var->name, served);
+    if (!ts_dtype_eq(dtype, served_dtype(var)))
+        return ts_fail(err, TS_EINVAL, "%s: dtype %s is not served (%s only)", var->name,
+                       ts_dtype_str(dtype, name), served);
     return TS_OK;
 }
 
@@ -234,12 +264,13 @@ static void conv_expression(TsArena *A, const Variant *var, const Conv *cv, int6
                             int64_t oc_bn, ConvTensors *t)
 {
     const int64_t group = var->group;
+    TsDType data_dt, weight_dt, acc_dt;
+    variant_dtypes(var, &data_dt, &weight_dt, &acc_dt);
     int64_t icb = sch_ceil_div(cv->c, ic_bn), ocb = sch_ceil_div(cv->k, oc_bn);
-    t->data = ts_placeholder(A, "data", 5, (int64_t[]){ cv->n, icb, cv->h, cv->w, ic_bn },
-                             var->signed_data ? TS_INT8 : TS_UINT8);
-    t->weight =
-        ts_placeholder(A, "weight", 7,
-                       (int64_t[]){ ocb, icb, cv->r, cv->s, ic_bn / group, oc_bn, group }, TS_INT8);
+    t->data = ts_placeholder(A, "data", 5, (int64_t[]){ cv->n, icb, cv->h, cv->w, ic_bn }, data_dt);
+    t->weight = ts_placeholder(A, "weight", 7,
+                               (int64_t[]){ ocb, icb, cv->r, cv->s, ic_bn / group, oc_bn, group },
+                               weight_dt);
     t->pad = sch_nchwc_pad(A, t->data, cv->pad);
     TsAxis *n = ts_axis(A, "n", cv->n), *oc = ts_axis(A, "oc", ocb);
     TsAxis *oh = ts_axis(A, "oh", cv->oh), *ow = ts_axis(A, "ow", cv->ow);
@@ -253,7 +284,7 @@ static void conv_expression(TsArena *A, const Variant *var, const Conv *cv, int6
     TsExpr *in = ts_at(A, t->pad, ts_var(n), ts_var(ic), y, x, lane);
     TsExpr *w = ts_at(A, t->weight, ts_var(oc), ts_var(ic), ts_var(kh), ts_var(kw), ts_var(ig),
                       ts_var(ob), ts_var(g));
-    TsExpr *prod = ts_mul(A, ts_cast(A, TS_INT32, in), ts_cast(A, TS_INT32, w));
+    TsExpr *prod = ts_mul(A, ts_cast(A, acc_dt, in), ts_cast(A, acc_dt, w));
     t->out = ts_compute_tagged(A, "conv2d_NCHWc_int8", "conv2d_NCHWc_int8", 5,
                                (TsAxis *[]){ n, oc, oh, ow, ob },
                                ts_sum(A, prod, 5, (TsAxis *[]){ ic, kh, kw, ig, g }, NULL));
@@ -494,8 +525,13 @@ static TsStatus conv_schedule_dag(const Variant *var, const TsTemplateArgs *args
 static double conv_flop(const TsTemplateArgs *args)
 {
     Conv cv;
-    if (read_conv(&generic, args, &sch_any_target, &cv, NULL) != TS_OK)
+    int64_t v[9] = { 0 };
+    static const int64_t min[] = { 1, 1, 1, 1, 1, 1, 1, 1, 0 };
+    if (sch_tmpl_read_args("conv2d", args, arg_names, min, v, NULL) != TS_OK ||
+        sch_window_extents("conv2d", "kernel", v[2], v[3], v[5], v[6], v[7], v[8], &cv.oh, &cv.ow,
+                           NULL) != TS_OK)
         return 0;
+    cv = (Conv){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], cv.oh, cv.ow };
     return 2.0 * (double)cv.n * (double)cv.k * (double)cv.oh * (double)cv.ow * (double)cv.c *
            (double)cv.r * (double)cv.s;
 }
@@ -532,10 +568,12 @@ VARIANT_FUNCTIONS(generic)
 VARIANT_FUNCTIONS(vnni)
 VARIANT_FUNCTIONS(sdot)
 VARIANT_FUNCTIONS(smlal)
+VARIANT_FUNCTIONS(bf16)
 
 static const char *const vnni_features[] = { "avx512vnni", NULL };
 static const char *const sdot_features[] = { "neon", "dotprod", NULL };
 static const char *const smlal_features[] = { "neon", NULL };
+static const char *const bf16_features[] = { "avx512bf16", NULL };
 
 const TsTemplate sch_template_conv2d_int8 = {
     .name = "conv2d_NCHWc_int8",
@@ -597,4 +635,20 @@ const TsTemplate sch_template_conv2d_int8_smlal = {
     .instantiate = smlal_instantiate,
     .flop = conv_flop,
     .schedule_dag = smlal_schedule_dag,
+};
+
+const TsTemplate sch_template_conv2d_bf16 = {
+    .name = "conv2d_NCHWc_bf16_avx512",
+    .op = "conv2d",
+    .summary = "bfloat16 conv2d (bf16 x bf16 -> float32), weights in pairs of input channels, "
+               "the inner 16 x 2 nest as AVX512-BF16 vdpbf16ps",
+    .dtypes = bf16_dtypes,
+    .features = bf16_features,
+    .priority = 10,
+    .arg_names = arg_names,
+    .define_space = bf16_define_space,
+    .default_config = bf16_default_config,
+    .instantiate = bf16_instantiate,
+    .flop = conv_flop,
+    .schedule_dag = bf16_schedule_dag,
 };

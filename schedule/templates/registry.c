@@ -65,6 +65,7 @@ static void register_builtins(void)
         &sch_template_conv2d_int8_vnni,
         &sch_template_conv2d_int8_sdot,
         &sch_template_conv2d_int8_smlal,
+        &sch_template_conv2d_bf16,
     };
     pthread_mutex_lock(&table_lock);
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)

@@ -16,6 +16,7 @@ extern const TsTemplate sch_template_conv2d_int8;
 extern const TsTemplate sch_template_conv2d_int8_vnni;
 extern const TsTemplate sch_template_conv2d_int8_sdot;
 extern const TsTemplate sch_template_conv2d_int8_smlal;
+extern const TsTemplate sch_template_conv2d_bf16;
 
 /* The dtypes the built-in templates serve: float32 (their "dtype" argument, optional). */
 extern const char *const sch_dtypes_f32[];

@@ -245,6 +245,49 @@ static void test_conv2d_int8_vnni(void **state)
     check_on_target(&sch_template_conv2d_int8_vnni, "llvm -mcpu=cascadelake", true);
 }
 
+/* bfloat16 with vdpbf16ps: against the same expression under a fresh schedule
+ * (tmpl_testing.h: floats within 1e-4 of the magnitude; the products are exact in fp32,
+ * only the order of the sums differs). */
+static void test_conv2d_bf16(void **state)
+{
+    (void)state;
+    if (!__builtin_cpu_supports("avx512bf16")) {
+        fprintf(stderr, "skipped: this CPU lacks AVX512-BF16\n");
+        return;
+    }
+    TsTarget *target;
+    TsError err;
+    ok(ts_target_parse("llvm", &target, &err), &err);
+    TsTemplateTarget tt = template_target(target, 2);
+    const TsTemplate *tmpl;
+    ok(ts_template_for_op("conv2d", TS_BFLOAT16, &tt, &tmpl, &err), &err);
+    assert_string_equal(tmpl->name, "conv2d_NCHWc_bf16_avx512");
+    TvRng rng = { 78 };
+    for (size_t s = 0; s < sizeof conv_shapes / sizeof conv_shapes[0]; s++) {
+        char shape[256];
+        snprintf(shape, sizeof shape, "%.*s dtype=bfloat16",
+                 (int)(strstr(conv_shapes[s], " dtype=") - conv_shapes[s]), conv_shapes[s]);
+        TsTemplateArgs args = parse_args(shape);
+        TsConfigSpace *space = ts_config_space_create();
+        ok(tmpl->define_space(&args, &tt, space, &err), &err);
+        TsConfig config;
+        ok(tmpl->default_config(&args, &tt, space, &config, &err), &err);
+        for (int i = 0; i <= RANDOM_CONFIGS; i++) {
+            if (i > 0)
+                ok(ts_space_get(space, tv_rng_int(&rng, 0, ts_space_size(space) - 1), &config,
+                                &err),
+                   &err);
+            TtResult r;
+            assert_true(tt_check_config(tmpl, &args, &tt, target, &config, 300 + s, 0, &r));
+            if (r.status != TS_OK || !r.same)
+                fail_msg("%s %s config %lld: %s %s", tmpl->name, shape, (long long)config.index,
+                         r.err.message, r.mismatch);
+        }
+        ts_config_space_free(space);
+    }
+    ts_target_free(target);
+}
+
 /* AArch64 sdot and smull + sadalp: the loop interpreter runs the tensorized nests
  * through the intrinsics' declarations (no AArch64 CPU here). */
 static void test_conv2d_int8_aarch64_run(void **state)
@@ -401,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_selection_by_features),
         cmocka_unit_test(test_conv2d_int8_vnni),
         cmocka_unit_test(test_conv2d_int8_aarch64_run),
+        cmocka_unit_test(test_conv2d_bf16),
         cmocka_unit_test(test_padded_shapes),
         cmocka_unit_test(test_conv2d_int8_avx512),
         cmocka_unit_test(test_conv2d_int8_avx2),
