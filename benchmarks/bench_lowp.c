@@ -267,25 +267,49 @@ static void pack_blocked(const Case *c, TesseraSide *side, const void *data, con
                 }
 }
 
+/* The dense kernels' layouts: data [MP, KP] (rows copied, padding zero), weight
+ * [NP / 16, KP / G, 16, G] from [N, K]; elements of elem bytes. */
+static void pack_dense(const Case *c, TesseraSide *side, const void *data, const void *weight,
+                       size_t elem)
+{
+    int64_t m = c->p.m, n = c->p.n, k = c->p.k;
+    int64_t kp = ts_tensor_dim(side->tk.args[0], 1);
+    int64_t kg = ts_tensor_dim(side->tk.args[1], 1), g = ts_tensor_dim(side->tk.args[1], 3);
+    char *pd = side->buffers[0], *pw = side->buffers[1];
+    for (int64_t r = 0; r < m; r++)
+        memcpy(pd + (size_t)(r * kp) * elem, (const char *)data + (size_t)(r * k) * elem,
+               (size_t)k * elem);
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t col = 0; col < k; col++)
+            memcpy(pw + (size_t)(((r / 16 * kg + col / g) * 16 + r % 16) * g + col % g) * elem,
+                   (const char *)weight + (size_t)(r * k + col) * elem, elem);
+}
+
+/* Element i of the output in plain layout: out[row][col] of a dense kernel's [MP, NP],
+ * or channel i / (OH * OW), position i % (OH * OW) of a conv kernel's blocked one. */
+static size_t blocked_index(const Case *c, const TesseraSide *side, size_t i)
+{
+    const TsTensor *o = side->tk.args[2];
+    if (c->p.op == ONEDNN_MATMUL)
+        return (size_t)((int64_t)i / c->p.n * ts_tensor_dim(o, 1) + (int64_t)i % c->p.n);
+    const ConvShape *s = &c->shape;
+    int64_t ob = ts_tensor_dim(o, 4), k = (int64_t)i / (s->oh * s->ow);
+    int64_t p = (int64_t)i % (s->oh * s->ow);
+    return (size_t)(((k / ob) * s->oh * s->ow + p) * ob + k % ob);
+}
+
 static TsStatus check_int8(Case *c, TesseraSide *side, TsError *err)
 {
-    const ConvShape *s = &c->shape;
     size_t n = onednn_dst_count(&c->p);
     int32_t *want = malloc(n * sizeof *want);
     TsStatus st = onednn_case_output(c->ref[ONEDNN_INT8], want, err);
-    const TsTensor *o = side->tk.args[2];
-    int64_t ob = ts_tensor_dim(o, 4);
     const int32_t *got = side->buffers[2];
-    for (int64_t k = 0; st == TS_OK && k < s->f; k++)
-        for (int64_t p = 0; st == TS_OK && p < s->oh * s->ow; p++) {
-            int32_t g = got[((k / ob) * s->oh * s->ow + p) * ob + k % ob];
-            if (g != want[k * s->oh * s->ow + p])
-                st = ts_fail(err, TS_EDEVICE,
-                             "%s: output channel %lld position %lld is %d, "
-                             "oneDNN says %d",
-                             ts_tune_task_name(side->tk.task), (long long)k, (long long)p, g,
-                             want[k * s->oh * s->ow + p]);
-        }
+    for (size_t i = 0; st == TS_OK && i < n; i++) {
+        int32_t g = got[blocked_index(c, side, i)];
+        if (g != want[i])
+            st = ts_fail(err, TS_EDEVICE, "%s: output %zu (plain layout) is %d, oneDNN says %d",
+                         ts_tune_task_name(side->tk.task), i, g, want[i]);
+    }
     free(want);
     return st;
 }
@@ -306,10 +330,13 @@ static TsStatus check_f32(Case *c, int prec, TesseraSide *side, TsError *err)
     size_t n = onednn_dst_count(&c->p);
     float *want = bench_alloc_floats(n), *got = bench_alloc_floats(n);
     TsStatus st = onednn_case_output(c->ref[prec], want, err);
-    if (c->p.op == ONEDNN_CONV2D)
+    if (c->p.op == ONEDNN_CONV2D && prec == ONEDNN_F32)
         conv_unpack_output(&c->shape, ts_tensor_dim(side->tk.args[2], 4), side->buffers[2], got);
-    else
+    else if (prec == ONEDNN_F32)
         memcpy(got, side->buffers[2], n * sizeof *got);
+    else
+        for (size_t i = 0; i < n; i++)
+            got[i] = ((const float *)side->buffers[2])[blocked_index(c, side, i)];
     double e = relative_error(got, want, n);
     if (st == TS_OK && !(e <= MAX_RELATIVE_ERROR))
         st = ts_fail(err, TS_EDEVICE, "%s: relative error %.3g against oneDNN",
@@ -324,11 +351,12 @@ static TsStatus prepare_side(Case *c, int prec, TsError *err)
     TesseraSide *side = &c->ts[prec];
     if (!side->have)
         return TS_OK;
+    bool conv = c->p.op == ONEDNN_CONV2D;
     if (prec == ONEDNN_INT8) {
-        pack_blocked(c, side, c->u8, c->s8, 1);
-    } else if (prec == ONEDNN_BF16 && c->p.op == ONEDNN_CONV2D) {
-        pack_blocked(c, side, c->bf16[0], c->bf16[1], 2);
-    } else if (c->p.op == ONEDNN_CONV2D) {
+        (conv ? pack_blocked : pack_dense)(c, side, c->u8, c->s8, 1);
+    } else if (prec == ONEDNN_BF16) {
+        (conv ? pack_blocked : pack_dense)(c, side, c->bf16[0], c->bf16[1], 2);
+    } else if (conv) {
         int64_t ib = ts_tensor_dim(side->tk.args[0], 4), ob = ts_tensor_dim(side->tk.args[2], 4);
         conv_pack_data(&c->shape, ib, c->f32[0], side->buffers[0]);
         conv_pack_weight(&c->shape, ib, ob, c->f32[1], side->buffers[1]);
