@@ -8,6 +8,9 @@
 #   Tessera::XGBoost    XGBoost's C API (the tuner's cost model)
 #   Tessera::Jansson    the JSON library of tuning logs
 #   Tessera::OpenBLAS   the reference BLAS for tests and benchmarks
+#   Tessera::oneDNN     oneDNN (libdnnl-dev), the benchmarks' low-precision reference;
+#                       optional: without it TESSERA_HAVE_ONEDNN is off and the benchmarks
+#                       and tests that need it are left out with a message
 #   Tessera::cmocka     the unit-test framework
 # A runtime-only build (TESSERA_RUNTIME_ONLY) looks for protobuf-c, libcrypto and cmocka.
 
@@ -124,6 +127,25 @@ if(TESSERA_BUILD_TESTS OR TESSERA_BUILD_BENCHMARKS)
   endif()
   if(NOT TARGET Tessera::OpenBLAS)
     tessera_missing("OpenBLAS (for tests and benchmarks)" libopenblas-dev)
+  endif()
+endif()
+
+# oneDNN 2.x (libdnnl-dev): the reference of the low-precision benchmark, never linked
+# into Tessera's libraries. Debian builds it with OpenMP threading, so whoever links it
+# also links OpenMP to set oneDNN's thread count (omp_set_num_threads).
+set(TESSERA_HAVE_ONEDNN OFF)
+if(TESSERA_BUILD_TESTS OR TESSERA_BUILD_BENCHMARKS)
+  find_path(TESSERA_ONEDNN_INCLUDE oneapi/dnnl/dnnl.h)
+  find_library(TESSERA_ONEDNN_LIBRARY NAMES dnnl)
+  find_package(OpenMP QUIET COMPONENTS C)
+  if(TESSERA_ONEDNN_INCLUDE AND TESSERA_ONEDNN_LIBRARY AND TARGET OpenMP::OpenMP_C)
+    add_library(Tessera::oneDNN INTERFACE IMPORTED)
+    target_include_directories(Tessera::oneDNN SYSTEM INTERFACE "${TESSERA_ONEDNN_INCLUDE}")
+    target_link_libraries(Tessera::oneDNN INTERFACE "${TESSERA_ONEDNN_LIBRARY}" OpenMP::OpenMP_C)
+    set(TESSERA_HAVE_ONEDNN ON)
+  else()
+    message(STATUS "oneDNN not found (apt-get install libdnnl-dev, or run "
+                   "scripts/install-deps.sh): bench_lowp and test_onednn_reference are left out")
   endif()
 endif()
 

@@ -3,7 +3,9 @@
 # a device server on loopback (the embedded default device), tunes a ResNet-18 conv2d
 # layer and a 1024^3 dense on it for a bounded number of trials, exports the tuned
 # kernels as shared objects, loads them back, checks them against OpenBLAS and prints
-# their speed next to OpenBLAS's, measured in the same run.
+# their speed next to OpenBLAS's, measured in the same run. Beside the fp32 layer, the
+# same layer in int8 (dtype=int8: the VNNI template where the CPU has it) is tuned,
+# exported, checked bit for bit against naive C and timed beside the fp32 kernel.
 #
 #   scripts/demo.sh [BUILD_DIR]      (DEMO_TRIALS=N sets the trials per operator)
 set -eu
@@ -18,7 +20,7 @@ sh "$source_dir/scripts/install-deps.sh"
 if [ ! -f "$build_dir/cmake_install.cmake" ]; then
     cmake -S "$source_dir" -B "$build_dir"
 fi
-cmake --build "$build_dir" -j2 --target tessera_command demo_check
+cmake --build "$build_dir" -j2 --target tessera_command demo_check demo_check_int8
 
 mkdir -p "$demo_dir"
 rm -f "$demo_dir"/*.log "$demo_dir"/*.so "$demo_dir"/server.out
@@ -57,6 +59,11 @@ echo "== tuning conv2d $conv ($trials trials on the device)"
 "$tessera" tune conv2d $conv --rpc "127.0.0.1:$port" --trials "$trials" --check \
     --log "$log"
 echo
+echo "== tuning conv2d $conv dtype=int8 ($trials trials on the device)"
+# shellcheck disable=SC2086
+"$tessera" tune conv2d $conv dtype=int8 --rpc "127.0.0.1:$port" --trials "$trials" --check \
+    --log "$log"
+echo
 echo "== tuning dense $dense ($trials trials on the device)"
 # shellcheck disable=SC2086
 "$tessera" tune dense $dense --rpc "127.0.0.1:$port" --trials "$trials" --check \
@@ -72,6 +79,8 @@ echo "== exporting the tuned kernels"
 # shellcheck disable=SC2086
 "$tessera" build conv2d $conv --log "$log" -o "$demo_dir/conv2d.so"
 # shellcheck disable=SC2086
+"$tessera" build conv2d $conv dtype=int8 --log "$log" -o "$demo_dir/conv2d_int8.so"
+# shellcheck disable=SC2086
 "$tessera" build dense $dense --log "$log" -o "$demo_dir/dense.so"
 
 echo
@@ -80,5 +89,9 @@ echo "== loading them back: checked against OpenBLAS and timed beside it"
 "$build_dir/benchmarks/demo_check" "$demo_dir/conv2d.so" conv2d $conv
 # shellcheck disable=SC2086
 "$build_dir/benchmarks/demo_check" "$demo_dir/dense.so" dense $dense
+echo
+echo "== the int8 layer: checked against naive C and timed beside the fp32 one"
+# shellcheck disable=SC2086
+"$build_dir/benchmarks/demo_check_int8" "$demo_dir/conv2d_int8.so" "$demo_dir/conv2d.so" $conv
 echo
 echo "demo: done. The log is $log, the tuning curve $demo_dir/tuning-curve.svg."

@@ -6,7 +6,8 @@
 # board's runtime (with the RPC server) links the arm64 builds of protobuf-c and libcrypto,
 # installed through Debian's multiarch (the ":arm64" packages; the arm64 architecture is
 # added to dpkg when missing). clang and libclang-rt-14-dev build the RPC fuzz target
-# (libFuzzer).
+# (libFuzzer). libdnnl-dev (oneDNN) is the low-precision benchmark's reference, linked by
+# that benchmark and its test only.
 set -eu
 
 PACKAGES="
@@ -17,6 +18,7 @@ llvm-16-dev
 libprotobuf-c-dev
 protobuf-c-compiler
 libopenblas-dev
+libdnnl-dev
 libcmocka-dev
 gcc-aarch64-linux-gnu
 libc6-dev-arm64-cross

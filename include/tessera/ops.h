@@ -196,6 +196,23 @@ TsTensor *ts_op_nchwc_pack_weight(TsArena *arena, TsTensor *weight, int64_t ic_b
 /* depthwise conv2d weight [C, 1, KH, KW] -> [C / cb, KH, KW, cb]. */
 TsTensor *ts_op_nchwc_pack_depthwise_weight(TsArena *arena, TsTensor *weight, int64_t cb);
 
+/* ---- layouts of the dot-product kernels (VNNI, AMX, sdot; te/ops/dot_pack.c) ----
+ * The reduction is split into groups of `group` elements that sit innermost, beside the
+ * output channels; blocks that do not divide a channel count pad it. */
+
+/* NCHW [N, C, H, W] -> [N, ceil(C / cb), H, W, cb]; the channels past C are fill (the
+ * data's zero point, or 0), which must be representable in the data's dtype. */
+TsTensor *ts_op_nchwc_pack_fill(TsArena *arena, TsTensor *data, int64_t cb, double fill);
+/* conv2d weight OIHW [O, I, KH, KW] ->
+ * [ceil(O / oc_bn), ceil(I / ic_bn), KH, KW, ic_bn / group, oc_bn, group], zero past O
+ * and I; group divides ic_bn (4 for int8 VNNI, AMX and sdot; 2 for bf16). */
+TsTensor *ts_op_conv2d_pack_weight_dot(TsArena *arena, TsTensor *weight, int64_t ic_bn,
+                                       int64_t oc_bn, int64_t group);
+/* dense weight [N, K] -> [ceil(N / n_bn), ceil(K / group), n_bn, group], zero past N and
+ * K: with n_bn 16, 16 consecutive K groups of one N block form an AMX B tile. */
+TsTensor *ts_op_dense_pack_weight_dot(TsArena *arena, TsTensor *weight, int64_t n_bn,
+                                      int64_t group);
+
 /* ---- elementwise ---- */
 
 /* Numpy-style broadcasting: shapes are aligned at the last dimension, and each pair of

@@ -10,6 +10,14 @@ static TsExpr *i32(TsArena *A, int64_t v)
     return ts_i32(A, v);
 }
 
+/* 0 in dtype: the padding of float data and of the integer data of the int8 kernels. */
+static TsExpr *zero_of(TsArena *A, TsDType dtype)
+{
+    if (ts_dtype_is_float(dtype))
+        return ts_float(A, dtype, 0.0);
+    return ts_dtype_is_uint(dtype) ? ts_uint(A, dtype, 0) : ts_int(A, dtype, 0);
+}
+
 TsTensor *sch_nchwc_pad(TsArena *A, TsTensor *data, int64_t pad)
 {
     if (pad == 0 || !data)
@@ -24,7 +32,7 @@ TsTensor *sch_nchwc_pad(TsArena *A, TsTensor *data, int64_t pad)
                             ts_and(A, ts_ge(A, x, i32(A, 0)), ts_lt(A, x, i32(A, w))));
     TsExpr *value = ts_at(A, data, ts_var(an), ts_var(ac), y, x, ts_var(ab));
     return ts_compute_tagged(A, "data_pad", "pad", 5, (TsAxis *[]){ an, ac, ay, ax, ab },
-                             ts_if_then_else(A, inside, value, ts_f32(A, 0.0)));
+                             ts_if_then_else(A, inside, value, zero_of(A, ts_tensor_dtype(data))));
 }
 
 TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_t n, int64_t lanes,

@@ -61,6 +61,15 @@ static void register_builtins(void)
         &sch_template_conv2d_nchwc,
         &sch_template_depthwise_conv2d,
         &sch_template_pool2d,
+        &sch_template_conv2d_int8,
+        &sch_template_conv2d_int8_vnni,
+        &sch_template_conv2d_int8_sdot,
+        &sch_template_conv2d_int8_smlal,
+        &sch_template_conv2d_bf16,
+        &sch_template_dense_int8_vnni,
+        &sch_template_dense_int8_amx,
+        &sch_template_dense_bf16_avx512,
+        &sch_template_dense_bf16_amx,
     };
     pthread_mutex_lock(&table_lock);
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)

@@ -12,6 +12,15 @@ extern const TsTemplate sch_template_dense;
 extern const TsTemplate sch_template_conv2d_nchwc;
 extern const TsTemplate sch_template_depthwise_conv2d;
 extern const TsTemplate sch_template_pool2d;
+extern const TsTemplate sch_template_conv2d_int8;
+extern const TsTemplate sch_template_conv2d_int8_vnni;
+extern const TsTemplate sch_template_conv2d_int8_sdot;
+extern const TsTemplate sch_template_conv2d_int8_smlal;
+extern const TsTemplate sch_template_conv2d_bf16;
+extern const TsTemplate sch_template_dense_int8_vnni;
+extern const TsTemplate sch_template_dense_int8_amx;
+extern const TsTemplate sch_template_dense_bf16_avx512;
+extern const TsTemplate sch_template_dense_bf16_amx;
 
 /* The dtypes the built-in templates serve: float32 (their "dtype" argument, optional). */
 extern const char *const sch_dtypes_f32[];

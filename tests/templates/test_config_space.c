@@ -444,8 +444,10 @@ static void test_registry(void **state)
     expect_error(ts_template_for_op("softmax", TS_FLOAT32, &avx512, &t, &err), &err, TS_EINVAL,
                  "no template for op softmax with dtype float32 on target "
                  ",avx,avx2,avx512f,avx512vnni,fma, (x86_64; templates of softmax: none)");
-    expect_error(ts_template_for_op("dense", TS_INT8, &avx512, &t, &err), &err, TS_EINVAL,
-                 "no template for op dense with dtype int8 on target");
+    /* int8 has dense templates now (VNNI, AMX); no dense template serves int16. */
+    expect_error(ts_template_for_op("dense", TS_INT16, &avx512, &t, &err), &err, TS_EINVAL,
+                 "no template for op dense with dtype int16 on target");
+    assert_non_null(strstr(err.message, "dense_int8_vnni (int8; needs avx512vnni)"));
     assert_non_null(strstr(err.message, "dense_pack (float32)"));
     assert_null(ts_template_find("no_such_template"));
     assert_null(ts_template_at(-1));
