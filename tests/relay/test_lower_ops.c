@@ -1007,6 +1007,14 @@ static void test_lowering_refusals(void **state)
     mb_attr_ints(mb, n, "kernel_shape", NV(2, 2));
     mb_attr_ints(mb, n, "pads", NV(2, 0, 0, 0));
     refuse_lowering(mb, "padding");
+    /* a Reshape whose target a Shape node computes: unknown until constant folding */
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 2, I64S(3, 4));
+    mb_input(mb, "z", FLOAT, 2, I64S(4, 3));
+    mb_output(mb, "y");
+    mb_node(mb, "Shape", "z", "s");
+    mb_node(mb, "Reshape", "x,s", "y");
+    refuse_lowering(mb, "waits for constant folding");
     /* tensors that do not stand for the node's inputs */
     mb = mb_new(13);
     mb_input(mb, "x", FLOAT, 2, I64S(3, 4));
