@@ -1081,6 +1081,56 @@ static void test_attention_chain(void **state)
     free(w);
 }
 
+/* ---- float16: computed in float32, rounded at each node's output ---- */
+
+static void test_float16(void **state)
+{
+    (void)state;
+    float *xf = random_data(6, 22), *yf = random_data(3, 23), *wf = random_data(12, 24);
+    _Float16 x[6], y[3], w[12], want[2 * 4];
+    for (int k = 0; k < 6; k++)
+        x[k] = (_Float16)xf[k];
+    for (int k = 0; k < 3; k++)
+        y[k] = (_Float16)yf[k];
+    for (int k = 0; k < 12; k++)
+        w[k] = (_Float16)wf[k];
+    /* Sigmoid(x + y) (each rounded to float16), then Softmax along the last axis, then
+     * MatMul with w [3, 4] */
+    _Float16 s[6], p[6];
+    for (int r = 0; r < 2; r++) {
+        double sum = 0;
+        for (int c = 0; c < 3; c++) {
+            _Float16 a = (_Float16)((float)x[r * 3 + c] + (float)y[c]);
+            s[r * 3 + c] = (_Float16)(1 / (1 + exp(-(double)a)));
+        }
+        for (int c = 0; c < 3; c++)
+            sum += exp((double)s[r * 3 + c]);
+        for (int c = 0; c < 3; c++)
+            p[r * 3 + c] = (_Float16)(exp((double)s[r * 3 + c]) / sum);
+    }
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 4; c++) {
+            double acc = 0;
+            for (int k = 0; k < 3; k++)
+                acc += (double)p[r * 3 + k] * (double)w[k * 4 + c];
+            want[r * 4 + c] = (_Float16)acc;
+        }
+    enum { F16 = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16 };
+    ModelBuilder *mb = mb_new(13);
+    mb_input(mb, "x", F16, 2, I64S(2, 3));
+    mb_input(mb, "y", F16, 1, I64S(3));
+    mb_input(mb, "w", F16, 2, I64S(3, 4));
+    mb_output(mb, "z");
+    mb_node(mb, "Add", "x,y", "a");
+    mb_node(mb, "Sigmoid", "a", "s");
+    mb_node(mb, "Softmax", "s", "p");
+    mb_node(mb, "MatMul", "p,w", "z");
+    check_model(mb, 3, (void *[]){ x, y, w }, 8, want);
+    free(xf);
+    free(yf);
+    free(wf);
+}
+
 /* ---- refusals the importer lets through ---- */
 
 static void test_lowering_refusals(void **state)
@@ -1167,6 +1217,7 @@ int main(void)
         cmocka_unit_test(test_softmax_coercion),
         cmocka_unit_test(test_layer_norm),
         cmocka_unit_test(test_attention_chain),
+        cmocka_unit_test(test_float16),
         cmocka_unit_test(test_lowering_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
