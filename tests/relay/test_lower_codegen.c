@@ -218,6 +218,14 @@ static void test_chains(void **state)
     mb_attr_int(mb, n, "axis", -2);
     mb_node(mb, "Max", "cat,z,e", "y");
     check_compiled(mb, "split_concat_max", 1);
+    /* float16 data, computed in float32 and rounded back */
+    mb = mb_new(13);
+    mb_input(mb, "x", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16, 2, I64S(3, 9));
+    mb_input(mb, "b", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16, 1, I64S(9));
+    mb_output(mb, "y");
+    mb_node(mb, "Add", "x,b", "a");
+    mb_node(mb, "Tanh", "a", "y");
+    check_compiled(mb, "float16_add_tanh", 4);
 }
 
 int main(void)
