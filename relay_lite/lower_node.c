@@ -16,6 +16,8 @@
 
 #include "relay_lite/lower_rules.h"
 
+enum { RLY_MAX_LOWER_INPUTS = 256 };
+
 TsStatus rly_lower_fail(RlyLower *l, const char *fmt, ...)
 {
     char text[TS_ERROR_MESSAGE_MAX];
@@ -52,6 +54,9 @@ TsStatus rly_lower_output(RlyLower *l, int k, TsTensor *t)
         return library_fail(l);
     if (!v)
         return TS_OK;
+    if (l->widened && ts_dtype_eq(v->dtype, TS_FLOAT16) &&
+        ts_dtype_eq(ts_tensor_dtype(t), TS_FLOAT32) && !(t = ts_op_cast(l->arena, t, TS_FLOAT16)))
+        return library_fail(l);
     char want[TS_DTYPE_STR_MAX], got[TS_DTYPE_STR_MAX];
     if (!ts_dtype_eq(ts_tensor_dtype(t), v->dtype))
         return rly_lower_fail(l, "output %d \"%s\" was lowered as %s, inferred %s", k, v->name,
@@ -189,10 +194,45 @@ static TsStatus dispatch(RlyLower *l)
     return rly_lower_fail(l, "no lowering rule");
 }
 
+/* Operators whose lowering computes: their float16 inputs are widened to float32 (the
+ * others move, compare or convert float16 data as it is). */
+static bool computes(RlyOpKind op)
+{
+    return op != RLY_OP_CAST && op != RLY_OP_SHAPE && op != RLY_OP_CONSTANT &&
+           op != RLY_OP_CONSTANT_OF_SHAPE;
+}
+
+/* Lowers with float16 inputs widened to float32 when the operator computes: rounding once
+ * at the output, as ONNX Runtime's float16 kernels that compute in float do. */
+static TsStatus dispatch_widened(RlyLower *l)
+{
+    TsTensor *wide[RLY_MAX_LOWER_INPUTS];
+    bool any = false;
+    for (int k = 0; k < l->node->num_inputs && k < RLY_MAX_LOWER_INPUTS; k++)
+        any |= l->inputs[k] && ts_dtype_eq(ts_tensor_dtype(l->inputs[k]), TS_FLOAT16);
+    if (!any || !computes(l->node->op))
+        return dispatch(l);
+    if (l->node->num_inputs > RLY_MAX_LOWER_INPUTS)
+        return rly_lower_fail(l, "%d float16 inputs; at most %d are supported", l->node->num_inputs,
+                              RLY_MAX_LOWER_INPUTS);
+    for (int k = 0; k < l->node->num_inputs; k++) {
+        TsTensor *t = l->inputs[k];
+        wide[k] = t && ts_dtype_eq(ts_tensor_dtype(t), TS_FLOAT16)
+                      ? ts_op_cast(l->arena, t, TS_FLOAT32)
+                      : t;
+        if (t && !wide[k])
+            return library_fail(l);
+    }
+    RlyLower widened = *l;
+    widened.inputs = wide;
+    widened.widened = true;
+    return dispatch(&widened);
+}
+
 TsStatus rly_lower_node(TsArena *arena, const TsGraph *graph, const RlyNode *node,
                         TsTensor *const *inputs, TsTensor **outputs, TsError *err)
 {
-    RlyLower l = { arena, graph, node, inputs, outputs, err };
+    RlyLower l = { arena, graph, node, inputs, outputs, err, false };
     for (int k = 0; k < node->num_outputs; k++)
         outputs[k] = NULL;
     if (!ts_arena_ok(arena)) /* an earlier failure the caller did not clear */
@@ -201,7 +241,7 @@ TsStatus rly_lower_node(TsArena *arena, const TsGraph *graph, const RlyNode *nod
                              ts_arena_error(arena)->message);
     TsStatus status = check_values(&l);
     if (status == TS_OK)
-        status = dispatch(&l);
+        status = dispatch_widened(&l);
     if (status != TS_OK)
         for (int k = 0; k < node->num_outputs; k++)
             outputs[k] = NULL;

@@ -18,6 +18,9 @@ typedef struct RlyLower {
     TsTensor *const *inputs;
     TsTensor **outputs;
     TsError *err;
+    /* float16 is storage only in te: the node's float16 inputs were widened to float32,
+     * and rly_lower_output narrows float32 results to the float16 outputs. */
+    bool widened;
 } RlyLower;
 
 /* Fails naming the node (rly_node_fail). */

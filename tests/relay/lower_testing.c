@@ -113,6 +113,8 @@ TsStatus lt_lower_graph(TsArena *arena, const TsGraph *graph, LoweredGraph *out,
 
 static double element(TsDType t, const void *p, int64_t k)
 {
+    if (t.bits == 16)
+        return (double)((const _Float16 *)p)[k];
     if (t.bits == 32)
         return ((const float *)p)[k];
     return ((const double *)p)[k];
@@ -123,13 +125,15 @@ bool lt_compare(TsDType dtype, int64_t count, const void *got, const void *want,
 {
     size_t bytes = ts_dtype_bytes(dtype);
     for (int64_t k = 0; k < count; k++) {
-        if (ts_dtype_is_float(dtype) && dtype.bits >= 32) {
+        if (ts_dtype_is_float(dtype)) {
+            /* float16 keeps 11 bits: two of its ulps (2^-9 relative) */
+            double rtol = dtype.bits == 16 ? 1.0 / 512 : 1e-3;
             double g = element(dtype, got, k), w = element(dtype, want, k);
             if (isnan(g) && isnan(w))
                 continue;
             if (isinf(w) && g == w)
                 continue;
-            if (fabs(g - w) <= 1e-4 + 1e-3 * fabs(w))
+            if (fabs(g - w) <= 1e-4 + rtol * fabs(w))
                 continue;
             snprintf(message, size, "element %" PRId64 ": got %.9g, expected %.9g", k, g, w);
             return false;

@@ -23,9 +23,9 @@ typedef struct LoweredGraph {
 /* Lowers every node of graph into arena. On failure the message names the node. */
 TsStatus lt_lower_graph(TsArena *arena, const TsGraph *graph, LoweredGraph *out, TsError *err);
 
-/* Compares got with want (count elements of dtype): floats within rtol 1e-3 and atol
- * 1e-4 with NaN matching NaN, everything else exactly. false with the first mismatch in
- * message. */
+/* Compares got with want (count elements of dtype): floats within rtol 1e-3 (float16:
+ * two of its ulps, 2^-9) and atol 1e-4 with NaN matching NaN, everything else exactly. false with
+ * the first mismatch in message. */
 bool lt_compare(TsDType dtype, int64_t count, const void *got, const void *want, char *message,
                 size_t size);
 

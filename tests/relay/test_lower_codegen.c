@@ -179,6 +179,55 @@ static void test_elementwise(void **state)
     check_compiled(mb, "gemm", 1);
 }
 
+/* A chain of nodes as one kernel: the self-attention block of test_lower_ops, every stage
+ * at its root; plus Concat, Split, Expand and the variadic Max with broadcasting. */
+static void test_chains(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = model(20, 3, I64S(2, 4, 8));
+    mb_input(mb, "w", FLOAT, 2, I64S(8, 8));
+    mb_input(mb, "gamma", FLOAT, 1, I64S(8));
+    mb_init_f32_values(mb, "two", 1, F32S(2));
+    mb_init_i64(mb, "split_heads", 4, I64S(2, 4, 2, 4));
+    mb_init_i64(mb, "join_heads", 3, I64S(0, 0, -1));
+    mb_node(mb, "LayerNormalization", "x,gamma", "h");
+    mb_node(mb, "MatMul", "h,w", "q");
+    mb_node(mb, "Reshape", "q,split_heads", "r");
+    Onnx__NodeProto *n = mb_node(mb, "Transpose", "r", "t");
+    mb_attr_ints(mb, n, "perm", NV(0, 2, 1, 3));
+    n = mb_node(mb, "Transpose", "t", "tt");
+    mb_attr_ints(mb, n, "perm", NV(0, 1, 3, 2));
+    mb_node(mb, "MatMul", "t,tt", "s");
+    mb_node(mb, "Div", "s,two", "d");
+    mb_node(mb, "Softmax", "d", "p");
+    mb_node(mb, "MatMul", "p,t", "o");
+    n = mb_node(mb, "Transpose", "o", "back");
+    mb_attr_ints(mb, n, "perm", NV(0, 2, 1, 3));
+    mb_node(mb, "Reshape", "back,join_heads", "joined");
+    mb_node(mb, "Add", "joined,x", "res");
+    mb_node(mb, "Gelu", "res", "y");
+    check_compiled(mb, "attention", 1);
+    mb = model(18, 3, I64S(2, 6, 5));
+    mb_input(mb, "z", FLOAT, 2, I64S(1, 5));
+    mb_init_i64(mb, "shape", 3, I64S(2, 1, 5));
+    n = mb_node(mb, "Split", "x", "a,b,c");
+    mb_attr_int(mb, n, "axis", 1);
+    mb_attr_int(mb, n, "num_outputs", 3);
+    mb_node(mb, "Expand", "z,shape", "e");
+    n = mb_node(mb, "Concat", "c,e,a", "cat");
+    mb_attr_int(mb, n, "axis", -2);
+    mb_node(mb, "Max", "cat,z,e", "y");
+    check_compiled(mb, "split_concat_max", 1);
+    /* float16 data, computed in float32 and rounded back */
+    mb = mb_new(13);
+    mb_input(mb, "x", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16, 2, I64S(3, 9));
+    mb_input(mb, "b", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16, 1, I64S(9));
+    mb_output(mb, "y");
+    mb_node(mb, "Add", "x,b", "a");
+    mb_node(mb, "Tanh", "a", "y");
+    check_compiled(mb, "float16_add_tanh", 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_gather_pad_slice),
         cmocka_unit_test(test_normalizations),
         cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

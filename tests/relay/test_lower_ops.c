@@ -979,6 +979,158 @@ static void test_layer_norm(void **state)
     free(bias);
 }
 
+/* ---- a chain of nodes: one self-attention head pair as a small transformer has it ---- */
+
+/* naive [n, k] x [k, m] */
+static void matmul_ref(const double *a, const double *b, int n, int k, int m, double *out)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            double acc = 0;
+            for (int t = 0; t < k; t++)
+                acc += a[i * k + t] * b[t * m + j];
+            out[i * m + j] = acc;
+        }
+}
+
+/* x [2, 4, 8]: h = LayerNorm(x) W; two heads of 4 (Reshape, Transpose); softmax(q k^T / 2) v
+ * with q = k = v = the head; heads joined back (Transpose, Reshape); Gelu(that + x). */
+static void attention_ref(const float *x, const float *w, float *out)
+{
+    double h[64], q[64], att[64];
+    for (int r = 0; r < 8; r++) { /* layer norm over the last axis */
+        double mean = 0, var = 0;
+        for (int c = 0; c < 8; c++)
+            mean += x[r * 8 + c] / 8.0;
+        for (int c = 0; c < 8; c++)
+            var += (x[r * 8 + c] - mean) * (x[r * 8 + c] - mean) / 8.0;
+        for (int c = 0; c < 8; c++)
+            h[r * 8 + c] = (x[r * 8 + c] - mean) / sqrt(var + 1e-5);
+    }
+    double wd[64];
+    for (int k = 0; k < 64; k++)
+        wd[k] = w[k];
+    matmul_ref(h, wd, 8, 8, 8, q);
+    for (int b = 0; b < 2; b++)
+        for (int head = 0; head < 2; head++) {
+            double t[16], scores[16], o[16];
+            for (int s = 0; s < 4; s++)
+                for (int d = 0; d < 4; d++)
+                    t[s * 4 + d] = q[(b * 4 + s) * 8 + head * 4 + d];
+            for (int i = 0; i < 4; i++) {
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < 4; j++) {
+                    double dot = 0;
+                    for (int d = 0; d < 4; d++)
+                        dot += t[i * 4 + d] * t[j * 4 + d];
+                    scores[i * 4 + j] = dot / 2.0;
+                    mx = fmax(mx, scores[i * 4 + j]);
+                }
+                for (int j = 0; j < 4; j++)
+                    sum += exp(scores[i * 4 + j] - mx);
+                for (int j = 0; j < 4; j++)
+                    scores[i * 4 + j] = exp(scores[i * 4 + j] - mx) / sum;
+            }
+            matmul_ref(scores, t, 4, 4, 4, o);
+            for (int s = 0; s < 4; s++)
+                for (int d = 0; d < 4; d++)
+                    att[(b * 4 + s) * 8 + head * 4 + d] = o[s * 4 + d];
+        }
+    for (int k = 0; k < 64; k++) {
+        double v = att[k] + x[k];
+        out[k] = (float)(0.5 * v * (1 + erf(v / sqrt(2.0))));
+    }
+}
+
+static void test_attention_chain(void **state)
+{
+    (void)state;
+    float *x = random_data(64, 20), *w = random_data(64, 21), ones[8], zeros[8], want[64];
+    for (int k = 0; k < 8; k++)
+        ones[k] = 1, zeros[k] = 0;
+    for (int k = 0; k < 64; k++)
+        w[k] *= 0.5f;
+    attention_ref(x, w, want);
+    ModelBuilder *mb = mb_new(20);
+    mb_input(mb, "x", FLOAT, 3, I64S(2, 4, 8));
+    mb_input(mb, "w", FLOAT, 2, I64S(8, 8));
+    mb_output(mb, "y");
+    mb_init_f32_values(mb, "gamma", 8, ones);
+    mb_init_f32_values(mb, "beta", 8, zeros);
+    mb_init_f32_values(mb, "two", 1, F32S(2));
+    mb_init_i64(mb, "split_heads", 4, I64S(2, 4, 2, 4));
+    mb_init_i64(mb, "join_heads", 3, I64S(0, 0, -1));
+    mb_node(mb, "LayerNormalization", "x,gamma,beta", "h");
+    mb_node(mb, "MatMul", "h,w", "q");
+    mb_node(mb, "Reshape", "q,split_heads", "r");
+    Onnx__NodeProto *n = mb_node(mb, "Transpose", "r", "t");
+    mb_attr_ints(mb, n, "perm", NV(0, 2, 1, 3));
+    n = mb_node(mb, "Transpose", "t", "tt");
+    mb_attr_ints(mb, n, "perm", NV(0, 1, 3, 2));
+    mb_node(mb, "MatMul", "t,tt", "s");
+    mb_node(mb, "Div", "s,two", "d");
+    mb_node(mb, "Softmax", "d", "p");
+    mb_node(mb, "MatMul", "p,t", "o");
+    n = mb_node(mb, "Transpose", "o", "back");
+    mb_attr_ints(mb, n, "perm", NV(0, 2, 1, 3));
+    mb_node(mb, "Reshape", "back,join_heads", "joined");
+    mb_node(mb, "Add", "joined,x", "res");
+    mb_node(mb, "Gelu", "res", "y");
+    check_model(mb, 2, (void *[]){ x, w }, 64, want);
+    free(x);
+    free(w);
+}
+
+/* ---- float16: computed in float32, rounded at each node's output ---- */
+
+static void test_float16(void **state)
+{
+    (void)state;
+    float *xf = random_data(6, 22), *yf = random_data(3, 23), *wf = random_data(12, 24);
+    _Float16 x[6], y[3], w[12], want[2 * 4];
+    for (int k = 0; k < 6; k++)
+        x[k] = (_Float16)xf[k];
+    for (int k = 0; k < 3; k++)
+        y[k] = (_Float16)yf[k];
+    for (int k = 0; k < 12; k++)
+        w[k] = (_Float16)wf[k];
+    /* Sigmoid(x + y) (each rounded to float16), then Softmax along the last axis, then
+     * MatMul with w [3, 4] */
+    _Float16 s[6], p[6];
+    for (int r = 0; r < 2; r++) {
+        double sum = 0;
+        for (int c = 0; c < 3; c++) {
+            _Float16 a = (_Float16)((float)x[r * 3 + c] + (float)y[c]);
+            s[r * 3 + c] = (_Float16)(1 / (1 + exp(-(double)a)));
+        }
+        for (int c = 0; c < 3; c++)
+            sum += exp((double)s[r * 3 + c]);
+        for (int c = 0; c < 3; c++)
+            p[r * 3 + c] = (_Float16)(exp((double)s[r * 3 + c]) / sum);
+    }
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 4; c++) {
+            double acc = 0;
+            for (int k = 0; k < 3; k++)
+                acc += (double)p[r * 3 + k] * (double)w[k * 4 + c];
+            want[r * 4 + c] = (_Float16)acc;
+        }
+    enum { F16 = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16 };
+    ModelBuilder *mb = mb_new(13);
+    mb_input(mb, "x", F16, 2, I64S(2, 3));
+    mb_input(mb, "y", F16, 1, I64S(3));
+    mb_input(mb, "w", F16, 2, I64S(3, 4));
+    mb_output(mb, "z");
+    mb_node(mb, "Add", "x,y", "a");
+    mb_node(mb, "Sigmoid", "a", "s");
+    mb_node(mb, "Softmax", "s", "p");
+    mb_node(mb, "MatMul", "p,w", "z");
+    check_model(mb, 3, (void *[]){ x, y, w }, 8, want);
+    free(xf);
+    free(yf);
+    free(wf);
+}
+
 /* ---- refusals the importer lets through ---- */
 
 static void test_lowering_refusals(void **state)
@@ -1007,6 +1159,14 @@ static void test_lowering_refusals(void **state)
     mb_attr_ints(mb, n, "kernel_shape", NV(2, 2));
     mb_attr_ints(mb, n, "pads", NV(2, 0, 0, 0));
     refuse_lowering(mb, "padding");
+    /* a Reshape whose target a Shape node computes: unknown until constant folding */
+    mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 2, I64S(3, 4));
+    mb_input(mb, "z", FLOAT, 2, I64S(4, 3));
+    mb_output(mb, "y");
+    mb_node(mb, "Shape", "z", "s");
+    mb_node(mb, "Reshape", "x,s", "y");
+    refuse_lowering(mb, "waits for constant folding");
     /* tensors that do not stand for the node's inputs */
     mb = mb_new(13);
     mb_input(mb, "x", FLOAT, 2, I64S(3, 4));
@@ -1056,6 +1216,8 @@ int main(void)
         cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_softmax_coercion),
         cmocka_unit_test(test_layer_norm),
+        cmocka_unit_test(test_attention_chain),
+        cmocka_unit_test(test_float16),
         cmocka_unit_test(test_lowering_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
