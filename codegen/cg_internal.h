@@ -309,11 +309,12 @@ LLVMValueRef cg_vmath(CgFunc *f, TeCallKind fn, LLVMValueRef x, int lanes);
 
 /* ---- object code (module.c), JIT (jit.c), files (shared.c), dumps (dump.c) ---- */
 
-/* Builds, verifies and optimizes the module of the kernels and their table, and emits
+/* Builds, verifies and optimizes the module of the kernels and their table (with the
+ * model's blobs when model is not NULL), and emits
  * its object code into *object (LLVMDisposeMemoryBuffer it). */
 TsStatus cg_build_object_code(int num_funcs, const TsLoweredFunc *const *funcs,
-                              const TsTarget *target, LLVMMemoryBufferRef *object,
-                              TsError *err);
+                              const TsModelBlobs *model, const TsTarget *target,
+                              LLVMMemoryBufferRef *object, TsError *err);
 /* Prints the module's IR to stderr when TS_DUMP names "llvm" (optimized) or "llvm_raw"
  * (as generated, before the verifier and the optimizer). */
 void cg_dump_module(CgModule *m, bool optimized);

@@ -92,7 +92,7 @@ TsStatus ts_build_jit(int num_funcs, const TsLoweredFunc *const *funcs, const Ts
         return ts_fail(err, TS_EINVAL, "jit: target %s is not this machine's (%s); build an "
                        "object or a shared object for it instead", target->text, target->triple);
     LLVMMemoryBufferRef object = NULL;
-    TsStatus status = cg_build_object_code(num_funcs, funcs, target, &object, err);
+    TsStatus status = cg_build_object_code(num_funcs, funcs, NULL, target, &object, err);
     if (status != TS_OK)
         return status;
     TsJitModule *module = calloc(1, sizeof *module);

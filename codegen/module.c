@@ -9,6 +9,7 @@
  * functions have internal linkage: the table is the only exported symbol, so kernel
  * names cannot collide with anything in the process (a kernel called "exp" is fine),
  * and JIT and loader find kernels the same way, through the table. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,38 @@ static char *signature(const TsLoweredFunc *kernel)
     return text;
 }
 
+/* A model's blob as a private constant array of bytes, 64-byte aligned (a NULL pointer
+ * for an empty one). */
+static LLVMValueRef constant_blob(CgModule *m, const void *data, uint64_t bytes, const char *name)
+{
+    if (!bytes)
+        return LLVMConstNull(m->t_ptr);
+    LLVMValueRef init = LLVMConstStringInContext(m->ctx, data, (unsigned)bytes, true);
+    LLVMValueRef g = LLVMAddGlobal(m->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, true);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMSetAlignment(g, 64);
+    return g;
+}
+
+/* The version-3 fields of a model's table: flags, a zero word, the three blobs, their
+ * sizes. */
+static void model_fields(CgModule *m, const TsModelBlobs *model, LLVMValueRef *values)
+{
+    values[0] = cg_i32(m, TS_MODULE_HAS_MODEL);
+    values[1] = cg_i32(m, 0);
+    values[2] = constant_blob(m, model->graph, model->graph_bytes, "tessera_model_graph");
+    values[3] = constant_blob(m, model->weights, model->weights_bytes, "tessera_model_weights");
+    values[4] = constant_blob(m, model->memory_plan, model->memory_plan_bytes,
+                              "tessera_model_plan");
+    values[5] = LLVMConstInt(LLVMInt64TypeInContext(m->ctx), model->graph_bytes, false);
+    values[6] = LLVMConstInt(LLVMInt64TypeInContext(m->ctx), model->weights_bytes, false);
+    values[7] = LLVMConstInt(LLVMInt64TypeInContext(m->ctx), model->memory_plan_bytes, false);
+}
+
 static bool add_module_table(CgModule *m, int num_funcs, const TsLoweredFunc *const *funcs,
-                             const LLVMValueRef *entries)
+                             const LLVMValueRef *entries, const TsModelBlobs *model)
 {
     LLVMTypeRef fields[] = { m->t_ptr, m->t_ptr, m->t_i32, m->t_ptr };
     LLVMTypeRef entry_type = LLVMStructTypeInContext(m->ctx, fields, 4, false);
@@ -126,12 +157,15 @@ static bool add_module_table(CgModule *m, int num_funcs, const TsLoweredFunc *co
     LLVMSetInitializer(list, array);
     LLVMSetGlobalConstant(list, true);
     LLVMSetLinkage(list, LLVMPrivateLinkage);
-    /* TsModuleTable: version, count, entries, then the fields reserved for a whole
-     * model (flags, a word, graph, weights, memory plan, reserved pointers), all zero. */
+    /* TsModuleTable: version, count, entries, then the fields of a whole model (flags, a
+     * word, graph, weights, memory plan, their sizes, a reserved pointer): zero for
+     * kernels alone. */
+    LLVMTypeRef t_i64 = LLVMInt64TypeInContext(m->ctx);
     LLVMTypeRef reserved_type = LLVMArrayType(m->t_ptr, TS_MODULE_TABLE_RESERVED);
     LLVMTypeRef table_fields[] = {
         m->t_i32, m->t_i32, m->t_ptr,                          /* version 1 */
-        m->t_i32, m->t_i32, m->t_ptr, m->t_ptr, m->t_ptr, reserved_type /* version 2 */
+        m->t_i32, m->t_i32, m->t_ptr, m->t_ptr, m->t_ptr,      /* version 2 */
+        t_i64,    t_i64,    t_i64,    reserved_type            /* version 3 */
     };
     enum { TABLE_FIELDS = sizeof table_fields / sizeof table_fields[0] };
     LLVMTypeRef table_type = LLVMStructTypeInContext(m->ctx, table_fields, TABLE_FIELDS, false);
@@ -140,6 +174,8 @@ static bool add_module_table(CgModule *m, int num_funcs, const TsLoweredFunc *co
     };
     for (int i = 3; i < TABLE_FIELDS; i++)
         table_values[i] = LLVMConstNull(table_fields[i]);
+    if (model)
+        model_fields(m, model, table_values + 3);
     LLVMValueRef table = LLVMAddGlobal(m->mod, table_type, TS_MODULE_TABLE_SYMBOL);
     LLVMSetInitializer(table, LLVMConstNamedStruct(table_type, table_values, TABLE_FIELDS));
     LLVMSetGlobalConstant(table, true);
@@ -169,7 +205,8 @@ static TsStatus check_funcs(int num_funcs, const TsLoweredFunc *const *funcs,
     return TS_OK;
 }
 
-static bool generate(CgModule *m, int num_funcs, const TsLoweredFunc *const *funcs)
+static bool generate(CgModule *m, int num_funcs, const TsLoweredFunc *const *funcs,
+                     const TsModelBlobs *model)
 {
     LLVMValueRef *entries = malloc(sizeof *entries * (size_t)num_funcs);
     if (!entries)
@@ -181,7 +218,7 @@ static bool generate(CgModule *m, int num_funcs, const TsLoweredFunc *const *fun
         entries[i] = compute ? cg_entry_function(m, funcs[i], compute) : NULL;
         ok = entries[i] != NULL;
     }
-    ok = ok && add_module_table(m, num_funcs, funcs, entries);
+    ok = ok && add_module_table(m, num_funcs, funcs, entries, model);
     free(entries);
     return ok;
 }
@@ -260,18 +297,24 @@ static bool emit(CgModule *m, LLVMMemoryBufferRef *object)
 }
 
 TsStatus cg_build_object_code(int num_funcs, const TsLoweredFunc *const *funcs,
-                              const TsTarget *target, LLVMMemoryBufferRef *object,
-                              TsError *err)
+                              const TsModelBlobs *model, const TsTarget *target,
+                              LLVMMemoryBufferRef *object, TsError *err)
 {
     *object = NULL;
     TsStatus status = check_funcs(num_funcs, funcs, target, err);
     if (status != TS_OK)
         return status;
+    if (model && (!model->graph || !model->graph_bytes || !model->memory_plan ||
+                  !model->memory_plan_bytes || (model->weights_bytes && !model->weights) ||
+                  model->graph_bytes > UINT32_MAX || model->weights_bytes > UINT32_MAX ||
+                  model->memory_plan_bytes > UINT32_MAX))
+        return ts_fail(err, TS_EINVAL, "codegen: the model's graph or memory plan is missing, "
+                       "or a blob exceeds 4 GiB");
     CgModule m;
     status = cg_module_init(&m, target, funcs[0]->name, err);
     if (status != TS_OK)
         return status;
-    if (generate(&m, num_funcs, funcs)) {
+    if (generate(&m, num_funcs, funcs, model)) {
         cg_dump_module(&m, false);
         if (verify(&m) && optimize(&m)) {
             cg_dump_module(&m, true);

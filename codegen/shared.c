@@ -58,7 +58,7 @@ TsStatus ts_build_object(int num_funcs, const TsLoweredFunc *const *funcs,
     if (!path)
         return ts_fail(err, TS_EINVAL, "build object: the path is NULL");
     LLVMMemoryBufferRef object = NULL;
-    TsStatus status = cg_build_object_code(num_funcs, funcs, target, &object, err);
+    TsStatus status = cg_build_object_code(num_funcs, funcs, NULL, target, &object, err);
     if (status != TS_OK)
         return status;
     status = write_file(path, LLVMGetBufferStart(object), LLVMGetBufferSize(object), err);
@@ -315,10 +315,17 @@ static TsStatus temp_object(LLVMMemoryBufferRef object, char *path, size_t size,
 TsStatus ts_build_shared(int num_funcs, const TsLoweredFunc *const *funcs,
                          const TsTarget *target, const char *path, TsError *err)
 {
+    return ts_build_shared_model(num_funcs, funcs, NULL, target, path, err);
+}
+
+TsStatus ts_build_shared_model(int num_funcs, const TsLoweredFunc *const *funcs,
+                               const TsModelBlobs *model, const TsTarget *target,
+                               const char *path, TsError *err)
+{
     if (!path)
         return ts_fail(err, TS_EINVAL, "build shared: the path is NULL");
     LLVMMemoryBufferRef object = NULL;
-    TsStatus status = cg_build_object_code(num_funcs, funcs, target, &object, err);
+    TsStatus status = cg_build_object_code(num_funcs, funcs, model, target, &object, err);
     if (status != TS_OK)
         return status;
     char object_path[4096];

@@ -7,6 +7,8 @@
  *     const  %w : float32[4, 3, 3, 3]
  *     %y : float32[1, 4, 8, 8] = Conv "conv1" (%x, %w) {pads=[1, 1, 1, 1]}
  *     output %y
+ *     group 0 anchored "conv1": conv1 (%x, %w -> %y)          (after pass fuse)
+ *     memory plan: arena 0 bytes, naive 0 bytes, 0 buffers    (after pass memory_plan)
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -91,6 +93,50 @@ static void print_node(FILE *out, const RlyNode *node)
     fputs(node->num_attrs ? "}\n" : "\n", out);
 }
 
+static const char *group_kind_name(RlyGroupKind kind)
+{
+    switch (kind) {
+    case RLY_GROUP_ANCHORED: return "anchored";
+    case RLY_GROUP_INJECTIVE: return "injective";
+    case RLY_GROUP_OPAQUE: return "opaque";
+    }
+    return "?";
+}
+
+static void print_values(FILE *out, RlyValue *const *values, int count)
+{
+    for (int k = 0; k < count; k++)
+        fprintf(out, "%s%%%s", k ? ", " : "", values[k]->name);
+}
+
+/* `group 0 anchored "conv1": conv1, relu1 (%x, %w -> %r)`, after fusion. */
+static void print_group(FILE *out, const RlyGroup *group)
+{
+    fprintf(out, "  group %d %s", group->id, group_kind_name(group->kind));
+    if (group->anchor)
+        fprintf(out, " \"%s\"", group->anchor->label);
+    fputs(":", out);
+    for (int k = 0; k < group->num_nodes; k++)
+        fprintf(out, "%s%s", k ? ", " : " ", group->nodes[k]->label);
+    fputs(" (", out);
+    print_values(out, group->inputs, group->num_inputs);
+    fputs(" -> ", out);
+    print_values(out, group->outputs, group->num_outputs);
+    fputs(")\n", out);
+}
+
+/* The arena's size, the naive size and each buffer, after memory planning. */
+static void print_plan(FILE *out, const RlyMemPlan *plan)
+{
+    fprintf(out, "  memory plan: arena %" PRId64 " bytes, naive %" PRId64 " bytes, %d buffers\n",
+            plan->arena_bytes, plan->naive_bytes, plan->num_buffers);
+    for (int k = 0; k < plan->num_buffers; k++) {
+        const RlyBufferPlan *b = &plan->buffers[k];
+        fprintf(out, "    %%%s : %" PRId64 " bytes at offset %" PRId64 " (groups %d..%d)\n",
+                b->value->name, b->bytes, b->offset, b->first_group, b->last_group);
+    }
+}
+
 const char *ts_graph_str(TsArena *arena, const TsGraph *graph)
 {
     char *text = NULL;
@@ -118,6 +164,10 @@ const char *ts_graph_str(TsArena *arena, const TsGraph *graph)
         print_node(out, graph->nodes[k]);
     for (int k = 0; k < graph->num_outputs; k++)
         fprintf(out, "  output %%%s\n", graph->outputs[k]->name);
+    for (int k = 0; k < graph->num_groups; k++)
+        print_group(out, graph->groups[k]);
+    if (graph->plan)
+        print_plan(out, graph->plan);
     bool failed = ferror(out) != 0;
     fclose(out);
     const char *copy = failed ? NULL : ts_arena_strdup(arena, text);

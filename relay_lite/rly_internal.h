@@ -156,8 +156,10 @@ typedef struct RlyGroup {
  * outputs and constants have no entry: the caller and the weights hold them. */
 typedef struct RlyBufferPlan {
     const RlyValue *value;
-    int64_t offset;
-    int64_t bytes;
+    int64_t offset; /* a multiple of 64 */
+    int64_t bytes;  /* the value's size rounded up to 64 (64 for an empty tensor) */
+    int first_group; /* its lifetime: the index in graph->groups of the group that writes */
+    int last_group;  /* it, and of the last group that reads it */
 } RlyBufferPlan;
 
 typedef struct RlyMemPlan {

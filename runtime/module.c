@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/rt_internal.h"
 #include "tessera/runtime.h"
 
 struct TsModule {
     atomic_long refs;
     void *library; /* the dlopen handle */
     TsModuleTable table; /* read from the library, in the current layout */
+    RtModel *model;      /* a whole model's graph, weights and plan; NULL for kernels */
     char path[]; /* as given, for messages */
 };
 
@@ -43,16 +45,25 @@ static TsStatus check_entries(const char *path, const TsModuleTable *table, TsEr
     return TS_OK;
 }
 
-/* The table's header: a version this runtime reads, nothing in the fields it reserves,
- * and a function array to go with the count. */
+/* The table's header: a version this runtime reads, nothing in the fields it reserves
+ * (a version-3 table sets the model's fields together with TS_MODULE_HAS_MODEL, and
+ * only then), and a function array to go with the count. */
 static TsStatus check_table(const char *path, const TsModuleTable *table, TsError *err)
 {
-    if (table->flags || table->reserved_word || table->graph || table->weights ||
-        table->memory_plan)
+    bool model_fields = table->graph || table->weights || table->memory_plan ||
+                        table->graph_bytes || table->weights_bytes || table->memory_plan_bytes;
+    if (table->abi_version < 3 && (table->flags || table->reserved_word || model_fields))
         return ts_fail(err, TS_EPROTO,
                        "module %s: table version %u sets fields reserved for a whole model, "
-                       "which this runtime cannot load",
+                       "which that version cannot hold",
                        path, (unsigned)table->abi_version);
+    if (table->flags & ~TS_MODULE_HAS_MODEL || table->reserved_word)
+        return ts_fail(err, TS_EPROTO, "module %s: table field %s has unknown bits", path,
+                       table->reserved_word ? "reserved_word" : "flags");
+    if (!(table->flags & TS_MODULE_HAS_MODEL) && model_fields)
+        return ts_fail(err, TS_EPROTO,
+                       "module %s: table sets model fields without the TS_MODULE_HAS_MODEL flag",
+                       path);
     for (int i = 0; i < TS_MODULE_TABLE_RESERVED; i++)
         if (table->reserved[i])
             return ts_fail(err, TS_EPROTO, "module %s: table version %u sets reserved field %d",
@@ -127,15 +138,23 @@ TsStatus ts_module_load(const char *path, TsModule **out, TsError *err)
     status = read_table(path, symbol, &table, err);
     if (status != TS_OK)
         goto out_close;
+    RtModel *model = NULL;
+    if (table.flags & TS_MODULE_HAS_MODEL) {
+        status = rt_model_read(path, &table, &model, err);
+        if (status != TS_OK)
+            goto out_close;
+    }
     size_t path_bytes = strlen(path) + 1;
     TsModule *module = malloc(sizeof *module + path_bytes);
     if (!module) {
+        rt_model_free(model);
         status = ts_fail(err, TS_ENOMEM, "module %s: out of memory", path);
         goto out_close;
     }
     atomic_init(&module->refs, 1);
     module->library = library;
     module->table = table;
+    module->model = model;
     memcpy(module->path, path, path_bytes);
     *out = module;
     return TS_OK;
@@ -205,7 +224,18 @@ void ts_module_release(TsModule *module)
     if (!module)
         return;
     if (atomic_fetch_sub_explicit(&module->refs, 1, memory_order_acq_rel) == 1) {
+        rt_model_free(module->model);
         dlclose(module->library);
         free(module);
     }
+}
+
+const RtModel *rt_module_model(const TsModule *module)
+{
+    return module ? module->model : NULL;
+}
+
+const char *rt_module_path(const TsModule *module)
+{
+    return module->path;
 }

@@ -109,6 +109,24 @@ TsStatus ts_build_object(int num_funcs, const TsLoweredFunc *const *funcs,
 TsStatus ts_build_shared(int num_funcs, const TsLoweredFunc *const *funcs,
                          const TsTarget *target, const char *path, TsError *err);
 
+/* A whole model's data for its module table (version 3, TS_MODULE_HAS_MODEL): the
+ * serialized graph, the weights and the memory plan (graph_executor.h's format), copied
+ * into the object as 64-byte-aligned constants. graph and memory_plan are required;
+ * weights may be empty. Each at most 4 GiB. */
+typedef struct TsModelBlobs {
+    const void *graph;
+    uint64_t graph_bytes;
+    const void *weights;
+    uint64_t weights_bytes;
+    const void *memory_plan;
+    uint64_t memory_plan_bytes;
+} TsModelBlobs;
+
+/* ts_build_shared with a model in the table (model NULL: kernels alone). */
+TsStatus ts_build_shared_model(int num_funcs, const TsLoweredFunc *const *funcs,
+                               const TsModelBlobs *model, const TsTarget *target,
+                               const char *path, TsError *err);
+
 #ifdef __cplusplus
 }
 #endif

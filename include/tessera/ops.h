@@ -128,6 +128,124 @@ TsTensor *ts_op_batch_norm(TsArena *arena, TsTensor *data, TsTensor *gamma, TsTe
 /* exp(x - max) / sum(exp(x - max)) along axis, on float tensors. */
 TsTensor *ts_op_softmax(TsArena *arena, TsTensor *data, int axis);
 
+
+/* ---- graph-level operators (ONNX semantics, for relay_lite's lowering) ---- */
+
+/* The most operands a variadic elementwise operator takes. */
+#define TS_MAX_OPERANDS 64
+
+/* Numpy's matmul: batched over leading dimensions with broadcasting; a 1-D a is a row and
+ * a 1-D b a column, the promoted dimension dropped from the result. */
+TsTensor *ts_op_batch_matmul(TsArena *arena, TsTensor *a, TsTensor *b);
+
+typedef struct TsConvTranspose2dAttrs {
+    int64_t stride[2];   /* height, width; >= 1 */
+    int64_t dilation[2]; /* >= 1 */
+    int64_t pad[2];      /* begin pads (top, left); may be negative */
+    int64_t groups;      /* divides the data's channels */
+    int64_t out_size[2]; /* the output's height and width */
+} TsConvTranspose2dAttrs;
+
+/* Transposed convolution of NCHW data with weight [C, M / groups, KH, KW]:
+ * out[n, m, y, x] sums data[n, c, iy, ix] * weight[c, m % (M/groups), kh, kw] over the c of
+ * m's group and the taps with iy * stride + kh * dilation = y + pad. */
+TsTensor *ts_op_conv_transpose2d(TsArena *arena, TsTensor *data, TsTensor *weight,
+                                 const TsConvTranspose2dAttrs *attrs);
+
+/* Elementwise with numpy broadcasting. a / b (integers truncate, as C). */
+TsTensor *ts_op_div(TsArena *arena, TsTensor *a, TsTensor *b);
+/* base ^ exponent in base's dtype; the exponent may have any numeric dtype. */
+TsTensor *ts_op_pow(TsArena *arena, TsTensor *base, TsTensor *exponent);
+
+typedef enum TsVariadicKind {
+    TS_VARIADIC_SUM = 0,
+    TS_VARIADIC_MAX = 1,
+    TS_VARIADIC_MIN = 2,
+    TS_VARIADIC_MEAN = 3
+} TsVariadicKind;
+
+/* Sum, max, min or mean of 1 to TS_MAX_OPERANDS tensors of one dtype, broadcast. */
+TsTensor *ts_op_variadic(TsArena *arena, TsVariadicKind kind, int num_inputs,
+                         TsTensor *const *inputs);
+/* min(max(data, lo), hi) where lo and hi (each may be NULL) are one-element tensors of the
+ * data's dtype; hi wins when lo > hi. */
+TsTensor *ts_op_clamp(TsArena *arena, TsTensor *data, TsTensor *lo, TsTensor *hi);
+/* data broadcast (numpy) to exactly shape. */
+TsTensor *ts_op_broadcast_to(TsArena *arena, TsTensor *data, int ndim, const int64_t *shape);
+
+/* Activations on float tensors. */
+TsTensor *ts_op_sigmoid(TsArena *arena, TsTensor *data);
+TsTensor *ts_op_tanh(TsArena *arena, TsTensor *data);
+TsTensor *ts_op_sqrt(TsArena *arena, TsTensor *data);
+/* erf, as a rational approximation with absolute error below 1.5e-7. */
+TsTensor *ts_op_erf(TsArena *arena, TsTensor *data);
+/* x Phi(x) exactly (through erf), or its tanh approximation. */
+TsTensor *ts_op_gelu(TsArena *arena, TsTensor *data, bool tanh_approximation);
+/* max(0, min(1, alpha x + beta)) */
+TsTensor *ts_op_hard_sigmoid(TsArena *arena, TsTensor *data, double alpha, double beta);
+/* x * hard_sigmoid(x, 1/6, 1/2) */
+TsTensor *ts_op_hard_swish(TsArena *arena, TsTensor *data);
+/* x < 0 ? alpha x : x */
+TsTensor *ts_op_leaky_relu(TsArena *arena, TsTensor *data, double alpha);
+/* data converted to dtype (te.h's cast rules; float16 goes through float32). */
+TsTensor *ts_op_cast(TsArena *arena, TsTensor *data, TsDType dtype);
+
+/* out[i, j, ...] = data[perm[0]-th index = i, ...]: out's dimension d is data's perm[d]. */
+TsTensor *ts_op_transpose(TsArena *arena, TsTensor *data, const int *perm);
+/* out[i...] = data[begin + i * step] per dimension; every read inside data. */
+TsTensor *ts_op_strided_slice(TsArena *arena, TsTensor *data, const int64_t *begin,
+                              const int64_t *step, const int64_t *out_shape);
+/* ONNX's Gather: data's dimension axis replaced by indices' dimensions; a negative index
+ * counts from the end. */
+TsTensor *ts_op_gather(TsArena *arena, TsTensor *data, TsTensor *indices, int axis);
+
+typedef enum TsPadMode { TS_PAD_CONSTANT = 0, TS_PAD_REFLECT = 1, TS_PAD_EDGE = 2 } TsPadMode;
+
+/* Padding in ONNX's modes; a negative pad crops. pad_value (constant mode; NULL for 0)
+ * has the data's dtype. */
+TsTensor *ts_op_pad_mode(TsArena *arena, TsTensor *data, const int64_t *pad_before,
+                         const int64_t *pad_after, TsPadMode mode, TsExpr *pad_value);
+
+typedef enum TsReduceKind { TS_REDUCE_SUM = 0, TS_REDUCE_MEAN = 1 } TsReduceKind;
+
+/* Sum or mean over the listed axes (distinct; negative counts from the end), the reduced
+ * dimensions kept as 1 or dropped. */
+TsTensor *ts_op_reduce(TsArena *arena, TsTensor *data, TsReduceKind kind, int num_axes,
+                       const int *axes, bool keepdims);
+/* Layer normalization over dimensions axis.. of float data, statistics in float32:
+ * (x - mean) / sqrt(var + epsilon) * scale + bias (bias may be NULL; scale and bias
+ * broadcast to the data). *mean_out and *inv_std_out (each may be NULL) receive the
+ * statistics, shaped as the data with 1 from axis on. */
+TsTensor *ts_op_layer_norm(TsArena *arena, TsTensor *data, TsTensor *scale, TsTensor *bias,
+                           int axis, double epsilon, TsTensor **mean_out,
+                           TsTensor **inv_std_out);
+
+typedef enum TsResizeMode { TS_RESIZE_NEAREST = 0, TS_RESIZE_LINEAR = 1 } TsResizeMode;
+typedef enum TsResizeCoord {
+    TS_RESIZE_HALF_PIXEL = 0,
+    TS_RESIZE_HALF_PIXEL_SYMMETRIC = 1,
+    TS_RESIZE_PYTORCH_HALF_PIXEL = 2,
+    TS_RESIZE_ALIGN_CORNERS = 3,
+    TS_RESIZE_ASYMMETRIC = 4
+} TsResizeCoord;
+typedef enum TsResizeNearest {
+    TS_RESIZE_ROUND_PREFER_FLOOR = 0,
+    TS_RESIZE_ROUND_PREFER_CEIL = 1,
+    TS_RESIZE_FLOOR = 2,
+    TS_RESIZE_CEIL = 3
+} TsResizeNearest;
+
+typedef struct TsResizeAttrs {
+    TsResizeMode mode;
+    TsResizeCoord coord;
+    TsResizeNearest nearest;          /* nearest mode only */
+    int64_t out_shape[TS_MAX_DIMS];   /* the output's extents */
+    double scale[TS_MAX_DIMS];        /* the scales the coordinates use (> 0) */
+} TsResizeAttrs;
+
+/* ONNX's Resize of any rank (linear in at most 4 dimensions at once). */
+TsTensor *ts_op_resize(TsArena *arena, TsTensor *data, const TsResizeAttrs *attrs);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,6 +82,30 @@ TsStatus ts_graph_infer(TsGraph *graph, TsError *err);
  * accept. The message names the node at fault. */
 TsStatus ts_graph_verify(const TsGraph *graph, TsError *err);
 
+/* ---- graph passes (relay_lite/pipeline.c) ----
+ *
+ * The passes run in a fixed order: remove_identity, fold_constants, eliminate_dead,
+ * fold_batch_norm, fuse (groups of nodes that become one kernel each), memory_plan (the
+ * intermediate values' offsets in one arena). ts_graph_num_passes and ts_graph_pass_name
+ * list them. TS_DUMP=all or TS_DUMP=name,name,... prints the graph to stderr after the
+ * named passes. */
+typedef struct TsGraphOptions {
+    /* The last pass to run (NULL: all of them). */
+    const char *stop_after;
+    /* Passes not to run. */
+    const char *const *disabled;
+    int num_disabled;
+} TsGraphOptions;
+
+/* Runs the passes over the graph, in place; after each pass that rewrites nodes the graph
+ * is inferred and verified again. A pass name that does not exist is TS_EINVAL with the
+ * valid names listed. options may be NULL. */
+TsStatus ts_graph_optimize(TsGraph *graph, const TsGraphOptions *options, TsError *err);
+int ts_graph_num_passes(void);
+/* Pass i's name and a one-line summary; NULL out of range. */
+const char *ts_graph_pass_name(int i);
+const char *ts_graph_pass_summary(int i);
+
 /* The graph as text, in arena; NULL (the arena records why) when memory runs out. */
 const char *ts_graph_str(TsArena *arena, const TsGraph *graph);
 
@@ -102,6 +126,58 @@ bool ts_graph_input_type(const TsGraph *graph, int i, const char **name, TsDType
                          int64_t dims[TS_GRAPH_MAX_DIMS]);
 bool ts_graph_output_type(const TsGraph *graph, int i, const char **name, TsDType *dtype, int *ndim,
                           int64_t dims[TS_GRAPH_MAX_DIMS]);
+
+/* ---- ONNX TensorProto files (relay_lite/tensor_file.c) ---- */
+
+/* A dense tensor of a TensorProto file, data row-major in host order (malloc'ed). */
+typedef struct TsTensorFile {
+    TsDType dtype;
+    int ndim;
+    int64_t shape[TS_GRAPH_MAX_DIMS];
+    void *data;
+    size_t nbytes;
+} TsTensorFile;
+
+/* Reads a serialized TensorProto; the message names the file and what is wrong. */
+TsStatus ts_tensor_file_read(const char *path, TsTensorFile *out, TsError *err);
+void ts_tensor_file_free(TsTensorFile *tensor);
+/* Writes one TensorProto (raw_data) named name, of nbytes of dense data. */
+TsStatus ts_tensor_file_write(const char *path, const char *name, TsDType dtype, int ndim,
+                              const int64_t *shape, const void *data, size_t nbytes,
+                              TsError *err);
+
+/* ---- building a whole model (relay_lite/build.c) ---- */
+
+/* Reports what the builder chose on the user's behalf ("no record for task ..., using the
+ * default config"). */
+typedef void (*TsBuildNoteFn)(const char *message, void *user);
+
+typedef struct TsBuildOptions {
+    const char *target;       /* a target string; NULL means "llvm" */
+    const char *const *logs;  /* tuning logs whose best records schedule the anchored groups */
+    int num_logs;
+    TsBuildNoteFn note;       /* NULL: notes go to stderr */
+    void *note_user;
+} TsBuildOptions;
+
+/* What a build made (may be NULL). */
+typedef struct TsBuildStats {
+    int num_kernels;
+    int num_tuned;    /* anchored groups scheduled by a template with a tuning record */
+    int num_default;  /* anchored groups scheduled by a template's default config */
+    int num_generic;  /* groups with the generic schedule */
+    int64_t arena_bytes;
+    int64_t weights_bytes;
+} TsBuildStats;
+
+/* Compiles graph into one shared object at out_path: the graph passes run (fusion and
+ * memory planning), each fused group becomes a kernel (an anchored conv or dense group
+ * scheduled by its template with the best config of the logs, or the default config
+ * with a note; other groups by a generic schedule), and the kernels, the serialized
+ * graph, the weights and the memory plan go into one module table that
+ * ts_module_load and the graph executor (graph_executor.h) read. options may be NULL. */
+TsStatus ts_graph_build(TsGraph *graph, const TsBuildOptions *options, const char *out_path,
+                        TsBuildStats *stats, TsError *err);
 
 #ifdef __cplusplus
 }

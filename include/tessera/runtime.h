@@ -94,26 +94,33 @@ TsStatus ts_signature_parse(const char *signature, int max_args, TsArgSpec *args
                             int *num_args, TsError *err);
 
 /* The table's layout. Version 1 was the first three fields alone; version 2 added the
- * fields after funcs, reserved for a whole model (its graph, weights and memory plan) so
- * that a later version can fill them without moving anything a loader of kernels reads.
- * A loader reads the versions it knows (1 and 2 here) and refuses any other, naming the
- * file and the version. In a version-2 table the reserved fields are zero: a table that
- * sets them needs a loader that knows a later version. */
-#define TS_MODULE_ABI_VERSION 2u
+ * fields after funcs, reserved for a whole model, so that a later version could fill
+ * them without moving anything a loader of kernels reads. Version 3 fills them: a table
+ * with TS_MODULE_HAS_MODEL in flags carries a whole model, its graph, weights and memory
+ * plan as three blobs with their sizes (the format is graph_executor.h's); without the
+ * flag those fields are zero and the table holds kernels alone. A loader reads the
+ * versions it knows (1 to 3 here) and refuses any other, naming the file and the
+ * version. A version-2 table must leave the reserved fields zero. */
+#define TS_MODULE_ABI_VERSION 3u
 #define TS_MODULE_ABI_VERSION_MIN 1u
 #define TS_MODULE_TABLE_SYMBOL "tessera_module_table"
-#define TS_MODULE_TABLE_RESERVED 4
+#define TS_MODULE_TABLE_RESERVED 1
+#define TS_MODULE_HAS_MODEL 1u /* flags: graph, weights and memory_plan are set */
 
 typedef struct TsModuleTable {
     uint32_t abi_version; /* TS_MODULE_ABI_VERSION */
     int32_t num_funcs;
     const TsFuncEntry *funcs;
-    /* Version 2 on; reserved: zero and NULL. */
-    uint32_t flags; /* what else the table holds */
+    /* Version 2 on (zero in version 2). */
+    uint32_t flags; /* TS_MODULE_HAS_MODEL */
     uint32_t reserved_word;
     const void *graph;       /* the model's operators and tensors */
     const void *weights;     /* its constant tensors */
     const void *memory_plan; /* where its intermediate tensors live */
+    /* Version 3 on: the blobs' sizes in bytes (where version 2 reserved pointers). */
+    uint64_t graph_bytes;
+    uint64_t weights_bytes;
+    uint64_t memory_plan_bytes;
     const void *reserved[TS_MODULE_TABLE_RESERVED];
 } TsModuleTable;
 

@@ -7,6 +7,7 @@
 #include "tessera/codegen.h"
 #include "tessera/dtype.h"
 #include "tessera/error.h"
+#include "tessera/graph_executor.h"
 #include "tessera/ops.h"
 #include "tessera/relay.h"
 #include "tessera/rpc.h"

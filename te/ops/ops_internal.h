@@ -71,4 +71,24 @@ TsExpr **te_op_vars(TsArena *arena, int n, TsAxis *const *axes);
 TsTensor *te_op_pad(TsArena *arena, const char *op, TsTensor *data, const TeOpShape *shape,
                     const int64_t *before, const int64_t *after, TsExpr *pad_value);
 
+
+/* ---- shared by the graph-level builders (broadcast.c and the files after it) ---- */
+
+/* The numpy broadcast of n shapes into *out: aligned at the last dimension, each set of
+ * extents equal or 1. The error names op and the dimension. */
+bool te_op_broadcast_shape(TsArena *arena, const char *op, int n, const TeOpShape *shapes,
+                           TeOpShape *out);
+/* t at the output point vars (out_ndim of them) of a broadcast, index 0 where t's extent
+ * is 1. */
+TsExpr *te_op_broadcast_access(TsArena *arena, TsTensor *t, const TeOpShape *shape, int out_ndim,
+                               TsExpr *const *vars);
+/* An elementwise stage over shape whose body is body(arena, x, ctx) with x the data at the
+ * output point. */
+typedef TsExpr *(*TeOpUnaryFn)(TsArena *arena, TsExpr *x, TsDType dtype, const void *ctx);
+TsTensor *te_op_unary(TsArena *arena, const char *op, TsTensor *data, bool need_float,
+                      TeOpUnaryFn fn, const void *ctx);
+/* erf(x) for a float32 or float64 expression (Abramowitz and Stegun 7.1.26, absolute
+ * error below 1.5e-7, evaluated in float64). */
+TsExpr *te_op_erf_expr(TsArena *arena, TsExpr *x, TsDType dtype);
+
 #endif /* TESSERA_TE_OPS_INTERNAL_H */

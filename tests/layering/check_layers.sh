@@ -88,7 +88,7 @@ allowed tessera_relay relay_lite/rly_internal.h tessera/relay.h autotune/tune_in
     tessera/runtime.h tessera/rpc.h
 forbidden tessera_relay tools/tools.h rpc/rpc_internal.h runtime/rt_internal.h
 
-allowed tessera_rt runtime/rt_internal.h tessera/runtime.h
+allowed tessera_rt runtime/rt_internal.h tessera/runtime.h tessera/graph_executor.h
 forbidden tessera_rt rpc/rpc_internal.h tessera/rpc.h te/te_internal.h tessera/te.h \
     tessera/codegen.h tessera/relay.h
 

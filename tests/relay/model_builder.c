@@ -151,6 +151,13 @@ void mb_init_i64(ModelBuilder *mb, const char *name, int n, const int64_t *value
            tensor_i64(mb, name, n, values));
 }
 
+void mb_init_i64_scalar(ModelBuilder *mb, const char *name, int64_t value)
+{
+    Onnx__TensorProto *t = tensor_i64(mb, name, 1, &value);
+    t->n_dims = 0;
+    append(mb, (void ***)&mb->graph.initializer, &mb->graph.n_initializer, t);
+}
+
 static Onnx__TensorProto *tensor_f32(ModelBuilder *mb, const char *name, int ndim,
                                      const int64_t *dims)
 {

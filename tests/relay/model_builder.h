@@ -23,6 +23,8 @@ void mb_output_typed(ModelBuilder *mb, const char *name, int32_t elem_type, int 
                      const int64_t *dims);
 /* Initializers. */
 void mb_init_i64(ModelBuilder *mb, const char *name, int n, const int64_t *values);
+/* A rank-0 int64 initializer. */
+void mb_init_i64_scalar(ModelBuilder *mb, const char *name, int64_t value);
 void mb_init_f32(ModelBuilder *mb, const char *name, int ndim, const int64_t *dims);
 void mb_init_f32_values(ModelBuilder *mb, const char *name, int n, const float *values);
 /* A node; inputs and outputs are comma-separated names ("x,,w" leaves input 1 out). */

@@ -78,3 +78,36 @@ RlyValue *find_value(const TsGraph *graph, const char *name)
             return graph->values[k];
     return NULL;
 }
+
+void run_passes(TsGraph *graph, const char *stop_after)
+{
+    TsGraphOptions options = { .stop_after = stop_after };
+    TsError err;
+    if (ts_graph_optimize(graph, &options, &err) != TS_OK)
+        fail_msg("passes up to %s failed: %s", stop_after ? stop_after : "the end", err.message);
+}
+
+int count_op(const TsGraph *graph, RlyOpKind op)
+{
+    int count = 0;
+    for (int k = 0; k < graph->num_nodes; k++)
+        count += graph->nodes[k]->op == op;
+    return count;
+}
+
+void expect_graph_text(const TsGraph *graph, const char *expected)
+{
+    TsArena *arena = ts_arena_create();
+    TsGraph *g = (TsGraph *)graph;
+    const char *source = g->source;
+    g->source = "model.onnx"; /* the scratch path holds the process id */
+    const char *text = ts_graph_str(arena, graph);
+    g->source = source;
+    assert_non_null(text);
+    if (strcmp(text, expected) != 0) {
+        print_message("expected:\n%s\ngot:\n%s\n", expected, text);
+        ts_arena_destroy(arena);
+        fail_msg("the printed graph differs");
+    }
+    ts_arena_destroy(arena);
+}

@@ -19,6 +19,13 @@ TsStatus refuse_model_argv(ModelBuilder *mb, const TsImportOptions *options,
 void expect_output(const TsGraph *graph, int k, TsDType dtype, int ndim, const int64_t *dims);
 /* The graph's value called name (NULL when none). */
 RlyValue *find_value(const TsGraph *graph, const char *name);
+/* Runs the graph passes up to and including stop_after (NULL: all); asserts success. */
+void run_passes(TsGraph *graph, const char *stop_after);
+/* The number of nodes of op in the graph. */
+int count_op(const TsGraph *graph, RlyOpKind op);
+/* Fails with both texts shown unless the printed graph equals expected (the source
+ * printed as model.onnx). */
+void expect_graph_text(const TsGraph *graph, const char *expected);
 /* A scratch path in the build tree for a test's model. */
 const char *scratch_model_path(void);
 

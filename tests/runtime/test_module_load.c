@@ -221,7 +221,7 @@ static void test_load_errors(void **state)
                       "cannot load");
     expect_load_error(RT_NO_TABLE_MODULE, TS_EPROTO, "no tessera_module_table symbol");
     expect_load_error(RT_BAD_ABI_MODULE, TS_EPROTO,
-                      "table ABI version 42, but this runtime reads versions 1 to 2");
+                      "table ABI version 42, but this runtime reads versions 1 to 3");
     expect_load_error(RT_MODEL_TABLE_MODULE, TS_EPROTO,
                       "table version 2 sets fields reserved for a whole model");
     expect_load_error(RT_BAD_ENTRY_MODULE, TS_EPROTO,
