@@ -104,16 +104,25 @@ static TsStatus make_target(RlyBuild *b, TsError *err)
                                    ts_target_features(b->target), text, num_cores, err);
 }
 
+/* Each group's kernels: an anchored group's template kernels when a template serves it,
+ * else one kernel with the generic schedule. */
 static TsStatus build_kernels(RlyBuild *b, TsError *err)
 {
-    b->kernels = ts_arena_alloc(b->arena, sizeof *b->kernels * (size_t)(b->num_groups + 1));
-    if (!b->kernels)
+    size_t most = 3 * (size_t)b->num_groups + 1; /* kernels, and scratch values */
+    b->kernels = ts_arena_alloc(b->arena, sizeof *b->kernels * most);
+    b->scratch = ts_arena_alloc(b->arena, sizeof *b->scratch * most);
+    b->scratch_offset = ts_arena_alloc(b->arena, sizeof *b->scratch_offset * most);
+    if (!b->kernels || !b->scratch || !b->scratch_offset)
         return ts_arena_check(b->arena, err);
     for (int i = 0; i < b->num_groups; i++) {
-        TsStatus st = rly_build_kernel(b, b->groups[i], &b->kernels[i], err);
+        bool handled = false;
+        TsStatus st = rly_build_anchored(b, b->groups[i], &handled, err);
+        if (st == TS_OK && !handled) {
+            st = rly_build_kernel(b, b->groups[i], &b->kernels[b->num_kernels], err);
+            b->num_kernels += st == TS_OK;
+        }
         if (st != TS_OK)
             return st;
-        b->num_kernels++;
     }
     if (b->num_kernels == 0)
         return ts_fail(err, TS_EINVAL, "build: graph %s computes nothing", b->graph->name);

@@ -12,6 +12,7 @@
  * data-parallel loop, which then runs in parallel but is not vectorized. A vector loop
  * the vectorizer cannot handle (a varying condition, say) stays a scalar loop, with a
  * note (ts_lower's scalar fallback). */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,14 +22,26 @@
 /* Outputs with fewer elements than this run on one thread. */
 #define PARALLEL_MIN_ELEMENTS 4096
 
-/* The group's values and the te tensors that stand for them. */
-typedef struct ValueMap {
-    int num;
-    const RlyValue **values;
-    TsTensor **tensors;
-} ValueMap;
+TsStatus rly_map_init(RlyBuild *b, RlyValueMap *map, int capacity, TsError *err)
+{
+    map->num = 0;
+    map->capacity = capacity;
+    map->values = ts_arena_alloc(b->arena, sizeof *map->values * (size_t)(capacity + 1));
+    map->tensors = ts_arena_alloc(b->arena, sizeof *map->tensors * (size_t)(capacity + 1));
+    return map->values && map->tensors ? TS_OK : ts_arena_check(b->arena, err);
+}
 
-static TsTensor *map_find(const ValueMap *map, const RlyValue *value)
+/* Entries a group's kernel may need: its inputs, its nodes' outputs, copies of its
+ * outputs, and a few the caller adds. */
+int rly_group_map_capacity(const RlyGroup *group)
+{
+    int capacity = group->num_inputs + group->num_outputs + 8;
+    for (int n = 0; n < group->num_nodes; n++)
+        capacity += group->nodes[n]->num_outputs;
+    return capacity;
+}
+
+TsTensor *rly_map_find(const RlyValueMap *map, const RlyValue *value)
 {
     for (int i = 0; i < map->num; i++)
         if (map->values[i] == value)
@@ -36,17 +49,21 @@ static TsTensor *map_find(const ValueMap *map, const RlyValue *value)
     return NULL;
 }
 
-static void map_add(ValueMap *map, const RlyValue *value, TsTensor *tensor)
+void rly_map_add(RlyValueMap *map, const RlyValue *value, TsTensor *tensor)
 {
+    assert(map->num < map->capacity);
     map->values[map->num] = value;
     map->tensors[map->num++] = tensor;
 }
 
-/* A placeholder for each input of the group. */
-static TsStatus add_placeholders(RlyBuild *b, const RlyGroup *group, ValueMap *map, TsError *err)
+/* A placeholder for each input of the group that the map does not hold yet. */
+TsStatus rly_group_placeholders(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
+                                TsError *err)
 {
     for (int i = 0; i < group->num_inputs; i++) {
         const RlyValue *v = group->inputs[i];
+        if (rly_map_find(map, v))
+            continue;
         if (!rly_value_known(v) || !v->has_dtype)
             return ts_fail(err, TS_EINVAL, "build: value %s (input of group %d) has no known "
                            "shape or type", v->name, group->id);
@@ -55,16 +72,19 @@ static TsStatus add_placeholders(RlyBuild *b, const RlyGroup *group, ValueMap *m
         TsTensor *t = ts_placeholder(b->arena, name, v->ndim, v->dims, v->dtype);
         if (!t)
             return ts_arena_check(b->arena, err);
-        map_add(map, v, t);
+        rly_map_add(map, v, t);
     }
     return TS_OK;
 }
 
-/* rly_lower_node for each node, in order, reading what the group's map holds. */
-static TsStatus lower_nodes(RlyBuild *b, const RlyGroup *group, ValueMap *map, TsError *err)
+/* rly_lower_node for each node but skip, in order, reading what the group's map holds. */
+TsStatus rly_group_lower_nodes(RlyBuild *b, const RlyGroup *group, const RlyNode *skip,
+                               RlyValueMap *map, TsError *err)
 {
     for (int n = 0; n < group->num_nodes; n++) {
         const RlyNode *node = group->nodes[n];
+        if (node == skip)
+            continue;
         TsTensor **inputs = ts_arena_alloc(b->arena, sizeof *inputs * (size_t)(node->num_inputs + 1));
         TsTensor **outputs =
             ts_arena_alloc(b->arena, sizeof *outputs * (size_t)(node->num_outputs + 1));
@@ -72,7 +92,7 @@ static TsStatus lower_nodes(RlyBuild *b, const RlyGroup *group, ValueMap *map, T
             return ts_arena_check(b->arena, err);
         for (int k = 0; k < node->num_inputs; k++) {
             const RlyValue *v = node->inputs[k];
-            inputs[k] = v ? map_find(map, v) : NULL;
+            inputs[k] = v ? rly_map_find(map, v) : NULL;
             if (v && !inputs[k] && !v->constant)
                 return rly_node_fail(b->graph, node, err, TS_EINVAL,
                                      "build: input %s is neither a group input nor computed "
@@ -83,7 +103,7 @@ static TsStatus lower_nodes(RlyBuild *b, const RlyGroup *group, ValueMap *map, T
             return st;
         for (int k = 0; k < node->num_outputs; k++)
             if (node->outputs[k] && outputs[k])
-                map_add(map, node->outputs[k], outputs[k]);
+                rly_map_add(map, node->outputs[k], outputs[k]);
     }
     return TS_OK;
 }
@@ -131,8 +151,8 @@ static bool is_output(TsTensor *const *outputs, int num_outputs, const TsTensor 
     return false;
 }
 
-static TsStatus schedule_generic(RlyBuild *b, TsSchedule *sch, int num_outputs,
-                                 TsTensor *const *outputs, TsError *err)
+TsStatus rly_schedule_generic(RlyBuild *b, TsSchedule *sch, int num_outputs,
+                              TsTensor *const *outputs, TsError *err)
 {
     TsTensor **stages;
     int num_stages = ts_dag_stages(b->arena, num_outputs, outputs, &stages);
@@ -156,9 +176,10 @@ static TsStatus schedule_generic(RlyBuild *b, TsSchedule *sch, int num_outputs,
 }
 
 /* Which graph value each of the kernel's arguments is. */
-static TsStatus bind_args(RlyBuild *b, const RlyGroup *group, const ValueMap *map,
+static TsStatus bind_args(RlyBuild *b, const RlyGroup *group, const RlyValueMap *map,
                           RlyKernel *out, TsError *err)
 {
+    out->group = group;
     out->num_args = ts_lowered_num_args(out->func);
     out->args = ts_arena_alloc(b->arena, sizeof *out->args * (size_t)(out->num_args + 1));
     if (!out->args)
@@ -176,15 +197,15 @@ static TsStatus bind_args(RlyBuild *b, const RlyGroup *group, const ValueMap *ma
     return TS_OK;
 }
 
-/* The group's kernel name: "k<id>_<op of its first or anchor node>", lower case. */
-static const char *kernel_name(RlyBuild *b, const RlyGroup *group)
+/* A kernel name: "k<group id>_<op of its anchor or first node><suffix>", lower case. */
+const char *rly_kernel_name(RlyBuild *b, const RlyGroup *group, const char *suffix)
 {
     const RlyNode *node = group->anchor ? group->anchor : group->nodes[0];
-    char name[64];
+    char name[96];
     int n = snprintf(name, sizeof name, "k%d_", group->id);
     for (const char *p = rly_op_name(node->op); *p && n < (int)sizeof name - 1; p++)
         name[n++] = (char)((*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p);
-    name[n] = '\0';
+    snprintf(name + n, sizeof name - (size_t)n, "%s", suffix);
     return ts_arena_strdup(b->arena, name);
 }
 
@@ -205,52 +226,63 @@ static TsTensor *copy_of(TsArena *arena, TsTensor *t)
 }
 
 /* The tensor of each group output, copied where it is a placeholder or repeated. */
-static TsStatus group_outputs(RlyBuild *b, const RlyGroup *group, ValueMap *map,
+TsStatus rly_group_outputs(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
                               TsTensor **outputs, TsError *err)
 {
     for (int i = 0; i < group->num_outputs; i++) {
-        TsTensor *t = map_find(map, group->outputs[i]);
+        TsTensor *t = rly_map_find(map, group->outputs[i]);
         if (!t)
             return ts_fail(err, TS_EINVAL, "build: group %d does not compute its output %s",
                            group->id, group->outputs[i]->name);
         if (ts_tensor_is_placeholder(t) || is_output(outputs, i, t)) {
             if (!(t = copy_of(b->arena, t)))
                 return ts_arena_check(b->arena, err);
-            map_add(map, group->outputs[i], t);
+            rly_map_add(map, group->outputs[i], t);
         }
         outputs[i] = t;
     }
     return TS_OK;
 }
 
-TsStatus rly_build_kernel(RlyBuild *b, const RlyGroup *group, RlyKernel *out, TsError *err)
+TsStatus rly_lower_kernel(RlyBuild *b, TsSchedule *sch, const RlyGroup *group,
+                          const RlyValueMap *map, const char *name, RlyKernel *out,
+                          TsError *err)
 {
-    memset(out, 0, sizeof *out);
-    out->group = group;
-    int capacity = group->num_inputs + group->num_outputs;
-    for (int n = 0; n < group->num_nodes; n++)
-        capacity += group->nodes[n]->num_outputs;
-    ValueMap map = { 0, ts_arena_alloc(b->arena, sizeof *map.values * (size_t)(capacity + 1)),
-                     ts_arena_alloc(b->arena, sizeof *map.tensors * (size_t)(capacity + 1)) };
-    TsTensor **outputs = ts_arena_alloc(b->arena, sizeof *outputs * (size_t)(group->num_outputs + 1));
-    if (!map.values || !map.tensors || !outputs)
+    TsLowerOptions lower = { .allow_scalar_fallback = true, .auto_unroll_max_extent = 0 };
+    TsStatus st = ts_lower_with_options(sch, name, &lower, &out->func, err);
+    return st == TS_OK ? bind_args(b, group, map, out, err) : st;
+}
+
+TsStatus rly_generic_kernel(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
+                            const char *name, RlyKernel *out, TsError *err)
+{
+    TsTensor **outputs =
+        ts_arena_alloc(b->arena, sizeof *outputs * (size_t)(group->num_outputs + 1));
+    if (!outputs)
         return ts_arena_check(b->arena, err);
-    TsStatus st = add_placeholders(b, group, &map, err);
-    if (st == TS_OK)
-        st = lower_nodes(b, group, &map, err);
-    if (st == TS_OK)
-        st = group_outputs(b, group, &map, outputs, err);
+    TsStatus st = rly_group_outputs(b, group, map, outputs, err);
     if (st != TS_OK)
         return st;
     TsSchedule *sch = ts_schedule_create(b->arena, group->num_outputs, outputs);
     if (!sch)
         return ts_arena_check(b->arena, err);
-    st = schedule_generic(b, sch, group->num_outputs, outputs, err);
-    TsLowerOptions lower = { .allow_scalar_fallback = true, .auto_unroll_max_extent = 0 };
+    st = rly_schedule_generic(b, sch, group->num_outputs, outputs, err);
     if (st == TS_OK)
-        st = ts_lower_with_options(sch, kernel_name(b, group), &lower, &out->func, err);
+        st = rly_lower_kernel(b, sch, group, map, name, out, err);
+    return st;
+}
+
+TsStatus rly_build_kernel(RlyBuild *b, const RlyGroup *group, RlyKernel *out, TsError *err)
+{
+    memset(out, 0, sizeof *out);
+    RlyValueMap map;
+    TsStatus st = rly_map_init(b, &map, rly_group_map_capacity(group), err);
     if (st == TS_OK)
-        st = bind_args(b, group, &map, out, err);
+        st = rly_group_placeholders(b, group, &map, err);
+    if (st == TS_OK)
+        st = rly_group_lower_nodes(b, group, NULL, &map, err);
+    if (st == TS_OK)
+        st = rly_generic_kernel(b, group, &map, rly_kernel_name(b, group, ""), out, err);
     b->stats.num_generic += st == TS_OK;
     return st;
 }

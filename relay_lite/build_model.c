@@ -19,6 +19,7 @@ typedef struct Tensors {
     TsModelTensor *records;
     uint64_t weights_bytes;
     uint64_t arena_bytes;
+    uint64_t scratch_base; /* where the build's scratch region starts in the arena */
     uint64_t *arena_offsets;
 } Tensors;
 
@@ -72,6 +73,14 @@ static int64_t planned_offset(const RlyMemPlan *plan, const RlyValue *value)
     return -1;
 }
 
+static int scratch_index(const RlyBuild *b, const RlyValue *v)
+{
+    for (int i = 0; i < b->num_scratch; i++)
+        if (b->scratch[i] == v)
+            return i;
+    return -1;
+}
+
 /* The record of value, and its place in the weights or the arena. */
 static TsStatus describe(const RlyBuild *b, Tensors *t, const RlyValue *v, Strings *strings,
                          TsError *err)
@@ -104,6 +113,10 @@ static TsStatus describe(const RlyBuild *b, Tensors *t, const RlyValue *v, Strin
         r->storage = TS_MODEL_WEIGHT;
         r->offset = t->weights_bytes;
         t->weights_bytes = align_up(t->weights_bytes + value_bytes(v));
+    } else if (scratch_index(b, v) >= 0 && g->plan) {
+        r->storage = TS_MODEL_ARENA;
+        t->arena_offsets[t->num] =
+            t->scratch_base + (uint64_t)b->scratch_offset[scratch_index(b, v)];
     } else {
         r->storage = TS_MODEL_ARENA;
         int64_t offset = planned_offset(g->plan, v);
@@ -259,6 +272,8 @@ static TsStatus serialize(const RlyBuild *b, Tensors *t, Strings *strings, TsMod
     uint32_t *args = calloc((size_t)total_args + 1, sizeof *args);
     uint32_t *io = calloc((size_t)(g->num_inputs + g->num_outputs) + 1, sizeof *io);
     TsStatus st = calls && args && io ? TS_OK : ts_fail(err, TS_ENOMEM, "build: out of memory");
+    if (g->plan)
+        t->scratch_base = align_up((uint64_t)g->plan->arena_bytes);
     int num_args = 0;
     for (int i = 0; st == TS_OK && i < g->num_inputs; i++)
         st = tensor_of(b, t, g->inputs[i], strings, &io[i], err);
@@ -270,7 +285,7 @@ static TsStatus serialize(const RlyBuild *b, Tensors *t, Strings *strings, TsMod
         st = collect_calls(b, t, strings, calls, args, &num_args, err);
     if (st == TS_OK) {
         if (g->plan)
-            t->arena_bytes = (uint64_t)g->plan->arena_bytes;
+            t->arena_bytes = t->scratch_base + (uint64_t)b->scratch_bytes;
         out->graph = pack_graph(t, calls, b->num_kernels, args, num_args, io, g->num_inputs,
                                 g->num_outputs, strings, &out->graph_bytes);
         out->weights = pack_weights(t);

@@ -30,12 +30,75 @@ typedef struct RlyBuild {
     RlyGroup **groups; /* the graph's fusion groups, or one per node before fusion exists */
     int num_kernels;
     RlyKernel *kernels;
+    /* Scratch values (rly_build_value without data): after the memory plan's arena, one
+     * region every group reuses, since they live within one group's kernels. */
+    int num_scratch;
+    const RlyValue **scratch;
+    int64_t *scratch_offset;
+    int64_t scratch_bytes;
+    int64_t scratch_cursor; /* the current group's use so far */
     TsBuildStats stats;
 } RlyBuild;
 
-/* build_kernel.c: the kernel of group (a DAG of placeholders for its inputs and
- * rly_lower_node for its nodes, scheduled) into *out. */
+/* workload.c: the template workload of a node (an anchored group's anchor). */
+typedef struct RlyWorkload {
+    char op[32]; /* "conv2d", "depthwise_conv2d", "dense", "pool2d" */
+    TsTemplateArgs args;
+    double flop; /* one call */
+    bool transposed_weight; /* dense: the graph's weight is [K, N] (MatMul, Gemm transB 0) */
+} RlyWorkload;
+
+/* False when no template serves node (its group keeps the generic schedule). */
+bool rly_node_workload(const TsGraph *graph, const RlyNode *node, RlyWorkload *out);
+
+/* ---- build_kernel.c: a group's DAG and the generic schedule ---- */
+
+/* The graph values of a kernel being built and the te tensors that stand for them. */
+typedef struct RlyValueMap {
+    int num, capacity;
+    const RlyValue **values;
+    TsTensor **tensors;
+} RlyValueMap;
+
+TsStatus rly_map_init(RlyBuild *b, RlyValueMap *map, int capacity, TsError *err);
+int rly_group_map_capacity(const RlyGroup *group);
+TsTensor *rly_map_find(const RlyValueMap *map, const RlyValue *value);
+void rly_map_add(RlyValueMap *map, const RlyValue *value, TsTensor *tensor);
+/* Placeholders for the group's inputs the map lacks. */
+TsStatus rly_group_placeholders(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
+                                TsError *err);
+/* rly_lower_node for the group's nodes (but skip), their outputs added to the map. */
+TsStatus rly_group_lower_nodes(RlyBuild *b, const RlyGroup *group, const RlyNode *skip,
+                               RlyValueMap *map, TsError *err);
+/* The tensors of the group's outputs (copies where one is a placeholder or repeated). */
+TsStatus rly_group_outputs(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
+                           TsTensor **outputs, TsError *err);
+/* The generic schedule (see build_kernel.c) of the DAG of outputs. */
+TsStatus rly_schedule_generic(RlyBuild *b, TsSchedule *sch, int num_outputs,
+                              TsTensor *const *outputs, TsError *err);
+/* Lowers sch as kernel name and binds its arguments to the map's values. */
+TsStatus rly_lower_kernel(RlyBuild *b, TsSchedule *sch, const RlyGroup *group,
+                          const RlyValueMap *map, const char *name, RlyKernel *out,
+                          TsError *err);
+/* The group's outputs from the map, generically scheduled, lowered and bound. */
+TsStatus rly_generic_kernel(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
+                            const char *name, RlyKernel *out, TsError *err);
+/* "k<group id>_<op><suffix>". */
+const char *rly_kernel_name(RlyBuild *b, const RlyGroup *group, const char *suffix);
+/* The kernel of group with the generic schedule. */
 TsStatus rly_build_kernel(RlyBuild *b, const RlyGroup *group, RlyKernel *out, TsError *err);
+
+/* ---- build_template.c: anchored groups scheduled by their template ---- */
+
+/* Builds group's kernels (one to three) with the template of its anchor's workload and
+ * the best config of the logs, appending them to b->kernels. *handled false (no
+ * kernel added) when no template serves the group; a template that cannot take the
+ * group's fused nodes leaves it to the generic schedule with a note. */
+TsStatus rly_build_anchored(RlyBuild *b, const RlyGroup *group, bool *handled, TsError *err);
+/* A value the build makes (a packed weight, a blocked intermediate): a constant when data
+ * is not NULL, else a scratch buffer in the arena, live within its group's kernels. */
+RlyValue *rly_build_value(RlyBuild *b, const char *name, TsDType dtype, int ndim,
+                          const int64_t *dims, const void *data);
 
 /* build_model.c: the serialized model of b's kernels (graph_executor.h's format), in
  * malloc'ed blobs that rly_model_blobs_free releases. */

@@ -23,15 +23,6 @@
 
 #include "rpc/server_internal.h"
 
-/* What a child writes to its pipe: this header, then num_costs doubles. */
-typedef struct ChildReport {
-    int32_t status;
-    int32_t num_costs;
-    char message[TS_ERROR_MESSAGE_MAX];
-} ChildReport;
-
-/* The work a child does; it fills report (and costs). */
-typedef void (*ChildWork)(void *ctx, ChildReport *report, double *costs);
 
 static double now_s(void)
 {
@@ -150,9 +141,8 @@ static TsStatus judge_child(const char *what, double timeout_s, bool in_time, in
 
 /* Runs work in a child with a time limit (timeout_s 0: none). what names the work in
  * messages ("kernel 'f'"). */
-static TsStatus run_in_child(RpcServerSession *s, const char *what, double timeout_s,
-                             ChildWork work, void *ctx, double *costs, int num_costs,
-                             TsError *err)
+TsStatus rpc_run_in_child(RpcServerSession *s, const char *what, double timeout_s,
+                          ChildWork work, void *ctx, double *costs, int num_costs, TsError *err)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
@@ -208,7 +198,7 @@ TsStatus rpc_exec_probe_load(RpcServerSession *s, const char *path, const char *
 {
     char what[RPC_MAX_FILE_NAME + 32];
     snprintf(what, sizeof what, "loading module '%s'", name);
-    return run_in_child(s, what, s->options->call_timeout_s, probe_load, (void *)path, NULL, 0,
+    return rpc_run_in_child(s, what, s->options->call_timeout_s, probe_load, (void *)path, NULL, 0,
                         err);
 }
 
@@ -297,10 +287,10 @@ static TsStatus find_func(RpcServerSession *s, const Tessera__Rpc__Call *call,
 }
 
 /* The call's time limit: the request's, within the server's (0: none). */
-static double time_limit(const RpcServerSession *s, const Tessera__Rpc__Call *call)
+double rpc_time_limit(const RpcServerSession *s, double timeout_s)
 {
     double server = s->options->call_timeout_s;
-    double asked = call->timeout_s > 0 ? call->timeout_s : 0.0;
+    double asked = timeout_s > 0 ? timeout_s : 0.0;
     if (asked > 0 && (server <= 0 || asked < server))
         return asked;
     return server;
@@ -330,7 +320,7 @@ TsStatus rpc_exec_call(RpcServerSession *s, const Tessera__Rpc__Call *call,
         goto out_free;
     char what[160];
     snprintf(what, sizeof what, "kernel '%.120s'", call->func);
-    st = run_in_child(s, what, time_limit(s, call), call_kernel, &w, costs,
+    st = rpc_run_in_child(s, what, rpc_time_limit(s, call->timeout_s), call_kernel, &w, costs,
                       time ? time->repeat : 0, err);
 
 out_free:

@@ -84,6 +84,44 @@ typedef struct RpcServerSession {
 int rpc_serve_session(const TsRpcServerOptions *options, int number, int fd, const char *peer,
                       const char *dir);
 
+/* What a child writes to its pipe: this header, then num_costs doubles. */
+typedef struct ChildReport {
+    int32_t status;
+    int32_t num_costs;
+    char message[TS_ERROR_MESSAGE_MAX];
+} ChildReport;
+
+/* The work a child does; it fills report (and costs). */
+typedef void (*ChildWork)(void *ctx, ChildReport *report, double *costs);
+
+/* Runs work in a child with a time limit (timeout_s 0: none); what names the work in
+ * messages ("kernel 'f'"). A crash, a hang past the limit or a failure reported by the
+ * work is the error; num_costs doubles come back into costs. */
+TsStatus rpc_run_in_child(RpcServerSession *s, const char *what, double timeout_s,
+                          ChildWork work, void *ctx, double *costs, int num_costs, TsError *err);
+/* The limit of a call: the client's timeout_s or the server's, the smaller. */
+double rpc_time_limit(const RpcServerSession *s, double timeout_s);
+/* The module of a handle, or NULL. */
+TsModule *rpc_find_module(RpcServerSession *s, uint64_t handle);
+
+/* The reply of a RunGraph request (server_graph.c), and what it holds, freed after the
+ * reply is sent. */
+typedef struct RpcGraphReply {
+    Tessera__Rpc__RunGraphReply reply;
+    Tessera__Rpc__GraphTensor *tensors;
+    Tessera__Rpc__GraphTensor **tensor_ptrs;
+    Tessera__Rpc__DType *dtypes;
+    int64_t *shapes;
+    ProtobufCBinaryData *data;
+    double *costs;
+    void *shared; /* the outputs, written by the child */
+    size_t shared_bytes;
+} RpcGraphReply;
+
+TsStatus rpc_exec_graph(RpcServerSession *s, const Tessera__Rpc__RunGraph *req,
+                        RpcGraphReply *out, TsError *err);
+void rpc_graph_reply_free(RpcGraphReply *out);
+
 /* The function and arguments of a call request, looked up in the session. */
 TsStatus rpc_exec_call(RpcServerSession *s, const Tessera__Rpc__Call *call,
                        const Tessera__Rpc__TimeFunc *time, double *costs, TsError *err);

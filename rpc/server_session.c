@@ -191,7 +191,7 @@ static TsStatus do_load_module(RpcServerSession *s, const char *name, uint64_t *
     return TS_OK;
 }
 
-static TsModule *find_module(RpcServerSession *s, uint64_t handle)
+TsModule *rpc_find_module(RpcServerSession *s, uint64_t handle)
 {
     if (handle == 0 || handle > s->num_modules)
         return NULL;
@@ -201,7 +201,7 @@ static TsModule *find_module(RpcServerSession *s, uint64_t handle)
 /* Closes the module behind handle; its slot is reused by a later load. */
 static TsStatus do_unload_module(RpcServerSession *s, uint64_t handle, TsError *err)
 {
-    TsModule *module = find_module(s, handle);
+    TsModule *module = rpc_find_module(s, handle);
     if (!module)
         return ts_fail(err, TS_EINVAL, "unload_module: no module %llu in this session",
                        (unsigned long long)handle);
@@ -295,10 +295,12 @@ typedef struct ReplyParts {
     Tessera__Rpc__FuncInfo **funcs;
     double *costs;
     bool has_device_info;
+    RpcGraphReply graph;
 } ReplyParts;
 
 static void free_parts(ReplyParts *parts)
 {
+    rpc_graph_reply_free(&parts->graph);
     free(parts->funcs);
     free(parts->costs);
     if (parts->has_device_info)
@@ -314,7 +316,7 @@ static TsStatus reply_load(RpcServerSession *s, const char *name, Tessera__Rpc__
         return st;
     tessera__rpc__load_module_reply__init(&parts->load_module);
     parts->load_module.module = handle;
-    st = fill_funcs(find_module(s, handle), &parts->funcs, &parts->load_module.n_funcs, err);
+    st = fill_funcs(rpc_find_module(s, handle), &parts->funcs, &parts->load_module.n_funcs, err);
     parts->load_module.funcs = parts->funcs;
     reply->body_case = TESSERA__RPC__REPLY__BODY_LOAD_MODULE;
     reply->load_module = &parts->load_module;
@@ -324,7 +326,7 @@ static TsStatus reply_load(RpcServerSession *s, const char *name, Tessera__Rpc__
 static TsStatus reply_list(RpcServerSession *s, uint64_t handle, Tessera__Rpc__Reply *reply,
                            ReplyParts *parts, TsError *err)
 {
-    TsModule *module = find_module(s, handle);
+    TsModule *module = rpc_find_module(s, handle);
     if (!module)
         return ts_fail(err, TS_EINVAL, "list_funcs: no module %llu in this session",
                        (unsigned long long)handle);
@@ -395,6 +397,17 @@ static TsStatus reply_device_info(RpcServerSession *s, Tessera__Rpc__Reply *repl
     return TS_OK;
 }
 
+static TsStatus reply_graph(RpcServerSession *s, const Tessera__Rpc__RunGraph *req,
+                            Tessera__Rpc__Reply *reply, ReplyParts *parts, TsError *err)
+{
+    TsStatus st = rpc_exec_graph(s, req, &parts->graph, err);
+    if (st != TS_OK)
+        return st;
+    reply->body_case = TESSERA__RPC__REPLY__BODY_RUN_GRAPH;
+    reply->run_graph = &parts->graph.reply;
+    return TS_OK;
+}
+
 static TsStatus dispatch_more(RpcServerSession *s, const Tessera__Rpc__Request *req,
                               Tessera__Rpc__Reply *reply, ReplyParts *parts, TsError *err)
 {
@@ -407,6 +420,8 @@ static TsStatus dispatch_more(RpcServerSession *s, const Tessera__Rpc__Request *
         return reply_time(s, req->time_func, reply, parts, err);
     case TESSERA__RPC__REQUEST__BODY_DEVICE_INFO:
         return reply_device_info(s, reply, parts, err);
+    case TESSERA__RPC__REQUEST__BODY_RUN_GRAPH:
+        return reply_graph(s, req->run_graph, reply, parts, err);
     case TESSERA__RPC__REQUEST__BODY_UNLOAD_MODULE:
         return do_unload_module(s, req->unload_module->module, err);
     case TESSERA__RPC__REQUEST__BODY_SHUTDOWN:

@@ -113,6 +113,11 @@ void ts_graph_executor_free(TsGraphExecutor *ex)
     free(ex);
 }
 
+bool ts_module_has_model(const TsModule *module)
+{
+    return rt_module_model(module) != NULL;
+}
+
 TsStatus ts_graph_executor_create(TsModule *module, TsGraphExecutor **out, TsError *err)
 {
     if (!out)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model_tools.h"
 #include "tessera/codegen.h"
 #include "tools.h"
 #include "tune_tools.h"
@@ -17,6 +18,7 @@ enum { MAX_LOGS = 16 };
 static void print_help(FILE *out)
 {
     fputs("usage: tessera build OP [KEY=VALUE ...] [--target T] [--log FILE ...] -o KERNEL.so\n"
+          "       tessera build MODEL.onnx ... -o MODEL.so  (tessera build MODEL.onnx --help)\n"
           "\n"
           "Builds OP for the shape with the best config of the tuning logs (or the template's\n"
           "default config, with a warning, when they hold no record of it) and exports it as a\n"
@@ -87,6 +89,8 @@ out_free:
 
 int tool_build(int argc, char **argv)
 {
+    if (tool_names_onnx_model(argc, argv))
+        return tool_build_model(argc, argv);
     static const struct option long_options[] = {
         { "target", required_argument, NULL, 't' },
         { "log", required_argument, NULL, 'l' },

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_tools.h"
+#include "tessera/graph_executor.h"
 #include "tessera/rpc.h"
 #include "tools.h"
 #include "tune_tools.h"
@@ -23,6 +25,7 @@ typedef struct RunCommand {
     TsTimeOptions time;
     const char *rpc;        /* HOST:PORT of a device server, or NULL */
     const char *token_file;
+    ToolModelRun model; /* --input, --save-outputs: for a model's shared object */
 } RunCommand;
 
 static size_t arg_elements(const TsArgSpec *arg)
@@ -143,6 +146,21 @@ static int run_module(const RunCommand *cmd)
         fprintf(stderr, "tessera run: %s\n", err.message);
         return TOOL_EXIT_FAILED;
     }
+    if (ts_module_has_model(module)) {
+        ToolModelRun run = cmd->model;
+        run.path = cmd->path;
+        run.time = cmd->time;
+        int status = tool_run_model(module, &run);
+        ts_module_release(module);
+        return status;
+    }
+    if (cmd->model.num_inputs || cmd->model.save_dir) {
+        fprintf(stderr, "tessera run: %s holds kernels, not a model: --input and "
+                "--save-outputs are for a model built with `tessera build MODEL.onnx`\n",
+                cmd->path);
+        ts_module_release(module);
+        return TOOL_EXIT_USAGE;
+    }
     int status = TOOL_EXIT_FAILED;
     const TsFuncEntry *entry = NULL;
     for (int i = 0; i < ts_module_num_funcs(module); i++) {
@@ -198,6 +216,21 @@ static TsStatus run_on_device(const RunCommand *cmd, TsRpcSession *s, TsError *e
     TsStatus st = ts_rpc_upload(s, cmd->path, base, err);
     if (st == TS_OK)
         st = ts_rpc_load_module(s, base, &module, err);
+    /* A whole model answers RunGraph's description; a module of kernels does not. */
+    static TsRpcGraphResult described;
+    TsError why;
+    if (st == TS_OK && ts_rpc_run_graph(s, module, 0, NULL, NULL, NULL, &described, &why) == TS_OK) {
+        ToolModelRun run = cmd->model;
+        run.path = cmd->path;
+        run.time = cmd->time;
+        int status = tool_run_model_remote(s, module, &run, &described);
+        ts_rpc_graph_result_free(&described);
+        return status == TOOL_EXIT_OK ? TS_OK
+                                      : ts_fail(err, TS_EDEVICE, "%s: the model failed", cmd->path);
+    }
+    if (st == TS_OK && (cmd->model.num_inputs || cmd->model.save_dir))
+        return ts_fail(err, TS_EINVAL, "%s holds kernels, not a model: --input and "
+                       "--save-outputs are for a model", cmd->path);
     char names[16][128], signature[4096];
     int num_names = 0;
     if (st == TS_OK && !cmd->func)
@@ -279,6 +312,8 @@ int tool_run(int argc, char **argv)
         { "flop", required_argument, NULL, 'F' },
         { "rpc", required_argument, NULL, 'R' },
         { "token-file", required_argument, NULL, 'T' },
+        { "input", required_argument, NULL, 'i' },
+        { "save-outputs", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -294,7 +329,13 @@ int tool_run(int argc, char **argv)
         case 'h':
             puts("usage: tessera run KERNEL.so [--func NAME] [--number N] [--repeat N]\n"
                  "                  [--min-repeat-ms MS] [--flop F]\n"
-                 "                  [--rpc HOST:PORT [--token-file F]]\n\n"
+                 "                  [--rpc HOST:PORT [--token-file F]]\n"
+                 "       tessera run MODEL.so [--input FILE.pb ...] [--save-outputs DIR]\n"
+                 "                  [--repeat N] [--number N] [--min-repeat-ms MS]\n\n"
+                 "A model (tessera build MODEL.onnx) runs on its inputs, ONNX TensorProto files\n"
+                 "in the graph's input order (random numbers without --input); --save-outputs\n"
+                 "writes DIR/output_0.pb ... in the graph's output order; the median latency\n"
+                 "of the repeats is printed.\n"
                  "Calls an exported kernel on random arguments of its signature's shapes, then\n"
                  "times it (default: 5 repeats of at least 50 ms). --flop prints GFLOPS too.\n"
                  "--rpc uploads it to a device server (tessera rpc-server) and runs it there.");
@@ -302,6 +343,14 @@ int tool_run(int argc, char **argv)
         case 'f': cmd.func = optarg; break;
         case 'R': cmd.rpc = optarg; break;
         case 'T': cmd.token_file = optarg; break;
+        case 'S': cmd.model.save_dir = optarg; break;
+        case 'i':
+            if (cmd.model.num_inputs == TOOL_MAX_MODEL_INPUTS) {
+                fprintf(stderr, "tessera run: at most %d --input files\n", TOOL_MAX_MODEL_INPUTS);
+                return TOOL_EXIT_USAGE;
+            }
+            cmd.model.inputs[cmd.model.num_inputs++] = optarg;
+            break;
         case 'n':
         case 'r':
             if (!parse_positive(optarg, 1, opt == 'r' ? 64 : 1e6, &v) || v != floor(v)) {

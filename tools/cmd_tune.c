@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model_tools.h"
 #include "tessera/rpc.h"
 #include "tools.h"
 #include "tune_tools.h"
@@ -40,6 +41,7 @@ typedef struct TuneCommand {
 static void print_help(FILE *out)
 {
     fputs("usage: tessera tune OP [KEY=VALUE ...] --log FILE [options]\n"
+          "       tessera tune MODEL.onnx --log FILE ...  (tessera tune MODEL.onnx --help)\n"
           "       tessera tune --summary FILE\n"
           "       tessera tune --plot FILE -o CURVE.svg\n"
           "       tessera tune --list\n"
@@ -423,6 +425,8 @@ static int run_tuning(TuneCommand *cmd)
 
 int tool_tune(int argc, char **argv)
 {
+    if (tool_names_onnx_model(argc, argv))
+        return tool_tune_model(argc, argv);
     TuneCommand cmd = { .target = "llvm", .options = ts_tune_options_default() };
     int status = parse_options(argc, argv, &cmd);
     if (status < 0)

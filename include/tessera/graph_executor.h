@@ -32,6 +32,7 @@
 #ifndef TESSERA_GRAPH_EXECUTOR_H
 #define TESSERA_GRAPH_EXECUTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -102,6 +103,9 @@ typedef struct TsModelPlanHeader {
 /* ---- the graph executor ---- */
 
 typedef struct TsGraphExecutor TsGraphExecutor;
+
+/* Whether module carries a whole model (else kernels alone). */
+bool ts_module_has_model(const TsModule *module);
 
 /* An executor for the model of module (retained): its inputs, outputs and arena
  * allocated, every call's arguments bound. TS_EINVAL when the module holds no model. */

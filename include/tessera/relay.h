@@ -22,6 +22,7 @@
 #include "tessera/arena.h"
 #include "tessera/dtype.h"
 #include "tessera/error.h"
+#include "tessera/template.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -145,6 +146,24 @@ void ts_tensor_file_free(TsTensorFile *tensor);
 TsStatus ts_tensor_file_write(const char *path, const char *name, TsDType dtype, int ndim,
                               const int64_t *shape, const void *data, size_t nbytes,
                               TsError *err);
+
+/* ---- tuning tasks of a model (relay_lite/tasks.c) ---- */
+
+/* One distinct workload of the model's anchored groups: a template's operator and its
+ * arguments (what `tessera tune OP KEY=VALUE...` takes), with its share of the model. */
+typedef struct TsGraphTask {
+    char op[32]; /* "conv2d", "depthwise_conv2d", "dense", "pool2d" */
+    TsTemplateArgs args;
+    double flop;  /* floating-point operations of one call */
+    int count;    /* groups of the model with this workload */
+    char node[TS_GRAPH_NAME_MAX]; /* the first node with it, for messages */
+} TsGraphTask;
+
+/* Runs the graph passes (when they have not run) and lists every distinct conv, dense,
+ * depthwise and pool workload, in decreasing order of estimated time (flop * count).
+ * *tasks is malloc'ed (free it); a model with none gives 0 tasks. */
+TsStatus ts_graph_extract_tasks(TsGraph *graph, TsGraphTask **tasks, int *num_tasks,
+                                TsError *err);
 
 /* ---- building a whole model (relay_lite/build.c) ---- */
 

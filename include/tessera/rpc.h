@@ -140,6 +140,39 @@ TsStatus ts_rpc_time(TsRpcSession *session, TsRpcModule module, const char *func
                      const TsRpcArg *args, const TsTimeOptions *options, double timeout_s,
                      double *costs, TsError *err);
 
+/* ---- whole models on the device ---- */
+
+enum { TS_RPC_GRAPH_MAX_TENSORS = 64, TS_RPC_GRAPH_MAX_DIMS = 8, TS_RPC_GRAPH_MAX_COSTS = 64 };
+
+/* An input or output of a model run on the device; data (outputs after a run) is
+ * malloc'ed, freed by ts_rpc_graph_result_free. */
+typedef struct TsRpcGraphTensor {
+    char name[128];
+    TsDType dtype;
+    int ndim;
+    int64_t shape[TS_RPC_GRAPH_MAX_DIMS];
+    size_t nbytes;
+    void *data;
+} TsRpcGraphTensor;
+
+typedef struct TsRpcGraphResult {
+    int num_inputs, num_outputs;
+    TsRpcGraphTensor inputs[TS_RPC_GRAPH_MAX_TENSORS];
+    TsRpcGraphTensor outputs[TS_RPC_GRAPH_MAX_TENSORS];
+    int num_costs;
+    double costs[TS_RPC_GRAPH_MAX_COSTS]; /* seconds, one mean per repeat */
+} TsRpcGraphResult;
+
+/* The model of module (a loaded whole-model module, tessera build MODEL.onnx) on the
+ * device: with num_inputs 0 only described (its inputs' and outputs' names, dtypes and
+ * shapes); with every input (in the graph's order, each exactly its size) run once by
+ * the device's graph executor, its outputs returned, and, when time->repeat > 0, timed.
+ * The run happens in a child of the device's session, as a kernel call does. */
+TsStatus ts_rpc_run_graph(TsRpcSession *session, TsRpcModule module, int num_inputs,
+                          const void *const *inputs, const size_t *sizes,
+                          const TsTimeOptions *time, TsRpcGraphResult *out, TsError *err);
+void ts_rpc_graph_result_free(TsRpcGraphResult *result);
+
 /* ---- the device server ---- */
 
 typedef struct TsRpcServerOptions {

@@ -1,0 +1,417 @@
+/* Anchored groups scheduled by their template (the graph builder's tuned path): the
+ * anchor's workload (workload.c) names a task; apply-best picks the fastest record of the
+ * logs, or the template's default config with a note ("no record for task ...").
+ *
+ * Dense (Gemm, MatMul): the template's instance computes data . weight^T (a MatMul's or
+ * transB=0 Gemm's [K, N] weight is transposed once, here, into a constant); the Gemm's
+ * alpha and beta * C and the group's fused nodes (rly_lower_node) become the DAG's
+ * consumers, which the template's schedule_dag computes on the product's register
+ * tiles: one kernel.
+ *
+ * Blocked layouts (conv2d, depthwise conv2d, pool2d compute in NCHW[x]c): three kernels,
+ * as TVM's alter-layout would leave them between two layouts:
+ *   pack:     the NCHW input into NCHW[ic]c (generic schedule), a scratch buffer;
+ *   template: the tuned kernel, its weight packed once, here, into a constant; its
+ *             blocked output another scratch buffer;
+ *   out:      unpack to NCHW, the conv's bias, and the group's fused nodes (batch norm,
+ *             activation, residual add) with the generic schedule.
+ * Scratch buffers live within one group's kernels, so every group reuses one region
+ * after the memory plan's arena.
+ *
+ * A template that cannot take a group (schedule_dag refusing a consumer that is not
+ * elementwise, say) leaves it to the generic schedule, with a note naming the group and
+ * the reason. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay_lite/rly_build.h"
+#include "tessera/autotune.h"
+#include "tessera/ops.h"
+
+static int64_t align64(int64_t n)
+{
+    return (n + 63) / 64 * 64;
+}
+
+RlyValue *rly_build_value(RlyBuild *b, const char *name, TsDType dtype, int ndim,
+                          const int64_t *dims, const void *data)
+{
+    RlyValue *v = ts_arena_alloc(b->arena, sizeof *v);
+    RlyConst *c = data ? ts_arena_alloc(b->arena, sizeof *c) : NULL;
+    if (!v || (data && !c))
+        return NULL;
+    memset(v, 0, sizeof *v);
+    v->name = ts_arena_strdup(b->arena, name);
+    v->kind = data ? RLY_VALUE_INITIALIZER : RLY_VALUE_NODE;
+    v->has_dtype = true;
+    v->dtype = dtype;
+    v->ndim = ndim;
+    memcpy(v->dims, dims, sizeof(int64_t) * (size_t)ndim);
+    if (c) {
+        *c = (RlyConst){ .dtype = dtype, .ndim = ndim, .data = data,
+                         .num_elements = rly_value_elements(v) };
+        memcpy(c->shape, dims, sizeof(int64_t) * (size_t)ndim);
+        v->constant = c;
+        return v;
+    }
+    b->scratch[b->num_scratch] = v;
+    b->scratch_offset[b->num_scratch++] = b->scratch_cursor;
+    b->scratch_cursor += align64(rly_value_elements(v) * (int64_t)ts_dtype_bytes(dtype));
+    if (b->scratch_cursor > b->scratch_bytes)
+        b->scratch_bytes = b->scratch_cursor;
+    return v;
+}
+
+static RlyValue *scratch_of(RlyBuild *b, const RlyGroup *group, const char *what,
+                            const TsTensor *t)
+{
+    char name[64];
+    snprintf(name, sizeof name, "group%d.%s", group->id, what);
+    int64_t dims[TS_MAX_DIMS];
+    for (int d = 0; d < ts_tensor_ndim(t); d++)
+        dims[d] = ts_tensor_dim(t, d);
+    return rly_build_value(b, name, ts_tensor_dtype(t), ts_tensor_ndim(t), dims, NULL);
+}
+
+/* A constant computed from another by a te expression (a weight packed or transposed),
+ * evaluated once, here, by the reference interpreter. */
+static TsStatus constant_of(RlyBuild *b, const RlyGroup *group, const char *what,
+                            TsTensor *placeholder, const RlyValue *from, TsTensor *expr,
+                            RlyValue **out, TsError *err)
+{
+    if (!expr)
+        return ts_arena_check(b->arena, err);
+    size_t bytes = (size_t)ts_tensor_num_elements(expr) * ts_dtype_bytes(ts_tensor_dtype(expr));
+    void *data = ts_arena_alloc(b->arena, bytes ? bytes : 1);
+    if (!data)
+        return ts_arena_check(b->arena, err);
+    TsBinding bindings[] = { { placeholder, (void *)from->constant->data }, { expr, data } };
+    TsStatus st = ts_evaluate(1, &expr, 2, bindings, err);
+    if (st != TS_OK)
+        return st;
+    char name[64];
+    snprintf(name, sizeof name, "group%d.%s", group->id, what);
+    int64_t dims[TS_MAX_DIMS];
+    for (int d = 0; d < ts_tensor_ndim(expr); d++)
+        dims[d] = ts_tensor_dim(expr, d);
+    *out = rly_build_value(b, name, ts_tensor_dtype(expr), ts_tensor_ndim(expr), dims, data);
+    return *out ? TS_OK : ts_arena_check(b->arena, err);
+}
+
+static TsTensor *placeholder_of(RlyBuild *b, const char *name, const RlyValue *v)
+{
+    return ts_placeholder(b->arena, name, v->ndim, v->dims, v->dtype);
+}
+
+static RlyKernel *next_kernel(RlyBuild *b)
+{
+    RlyKernel *k = &b->kernels[b->num_kernels];
+    memset(k, 0, sizeof *k);
+    return k;
+}
+
+/* ---- dense ---- */
+
+/* alpha * prod + beta * C (C broadcast to prod's [M, N]); prod when there is nothing to
+ * add. */
+static TsStatus gemm_epilogue(RlyBuild *b, const RlyNode *anchor, TsTensor *prod,
+                              RlyValueMap *map, TsTensor **out, TsError *err)
+{
+    double alpha = 1, beta = 1;
+    const RlyValue *c = rly_input(anchor, 2);
+    *out = prod;
+    if (anchor->op != RLY_OP_GEMM)
+        return TS_OK;
+    TsStatus st = rly_attr_float(b->graph, anchor, "alpha", 1, &alpha, err);
+    if (st == TS_OK)
+        st = rly_attr_float(b->graph, anchor, "beta", 1, &beta, err);
+    if (st != TS_OK || (alpha == 1 && (!c || beta == 0)))
+        return st;
+    TsAxis *i = ts_axis(b->arena, "i", ts_tensor_dim(prod, 0));
+    TsAxis *j = ts_axis(b->arena, "j", ts_tensor_dim(prod, 1));
+    TsExpr *body = ts_access(b->arena, prod, 2, (TsExpr *[]){ ts_var(i), ts_var(j) });
+    if (alpha != 1)
+        body = ts_mul(b->arena, ts_f32(b->arena, alpha), body);
+    if (c && beta != 0) {
+        TsTensor *ct = rly_map_find(map, c);
+        if (!ct) {
+            ct = placeholder_of(b, "bias", c);
+            rly_map_add(map, c, ct);
+        }
+        TsExpr *index[2];
+        for (int d = 0; d < c->ndim; d++) {
+            int from_end = c->ndim - d; /* 1: columns, 2: rows */
+            int64_t extent = ts_tensor_dim(prod, 2 - from_end);
+            index[d] = c->dims[d] == extent && extent > 1 ? ts_var(from_end == 1 ? j : i)
+                                                          : ts_i32(b->arena, 0);
+        }
+        TsExpr *term = ts_access(b->arena, ct, c->ndim, index);
+        if (beta != 1)
+            term = ts_mul(b->arena, ts_f32(b->arena, beta), term);
+        body = ts_add(b->arena, body, term);
+    }
+    *out = ts_compute(b->arena, "gemm_out", 2, (TsAxis *[]){ i, j }, body);
+    return *out ? TS_OK : ts_arena_check(b->arena, err);
+}
+
+static bool contains(TsTensor *const *list, int n, const TsTensor *t)
+{
+    for (int i = 0; i < n; i++)
+        if (list[i] == t)
+            return true;
+    return false;
+}
+
+/* The consumers of prod on the way to out, and the placeholders they read. */
+static TsStatus make_dag(RlyBuild *b, TsTensor *prod, TsTensor *out, TsTemplateDag *dag,
+                         TsError *err)
+{
+    TsTensor **all, **base;
+    int n = ts_dag_stages(b->arena, 1, &out, &all);
+    int nb = ts_dag_stages(b->arena, 1, &prod, &base);
+    if (n < 0 || nb < 0)
+        return ts_arena_check(b->arena, err);
+    memset(dag, 0, sizeof *dag);
+    for (int s = 0; s < n; s++) {
+        if (contains(base, nb, all[s]))
+            continue;
+        bool input = ts_tensor_is_placeholder(all[s]);
+        int *count = input ? &dag->num_inputs : &dag->num_consumers;
+        if (*count == TS_TEMPLATE_MAX_TENSORS)
+            return ts_fail(err, TS_EINVAL, "more than %d fused stages", TS_TEMPLATE_MAX_TENSORS);
+        (input ? dag->inputs : dag->consumers)[(*count)++] = all[s];
+    }
+    return TS_OK;
+}
+
+static TsStatus dense_kernels(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
+                              const TsTuneTask *task, const TsConfig *config, TsError *err)
+{
+    const RlyNode *anchor = group->anchor;
+    const TsTemplate *tmpl = ts_tune_task_template(task);
+    const TsTemplateTarget *isa = ts_tune_task_isa(task);
+    TsTemplateInstance inst = { 0 };
+    RlyValueMap map;
+    TsStatus st = tmpl->instantiate(&w->args, isa, config, b->arena, &inst, err);
+    if (st == TS_OK)
+        st = rly_map_init(b, &map, rly_group_map_capacity(group), err);
+    if (st != TS_OK)
+        return st;
+    const RlyValue *weight = rly_input(anchor, 1);
+    if (w->transposed_weight) {
+        TsTensor *ph = placeholder_of(b, "weight", weight);
+        RlyValue *t;
+        st = constant_of(b, group, "weight_t", ph, weight,
+                         ts_op_transpose(b->arena, ph, (const int[]){ 1, 0 }), &t, err);
+        weight = t;
+    }
+    TsTensor *prod = inst.tensors[inst.num_tensors - 1], *y, *out;
+    if (st == TS_OK) {
+        rly_map_add(&map, rly_input(anchor, 0), inst.tensors[0]);
+        rly_map_add(&map, weight, inst.tensors[1]);
+        st = gemm_epilogue(b, anchor, prod, &map, &y, err);
+    }
+    if (st == TS_OK) {
+        rly_map_add(&map, rly_output(anchor, 0), y);
+        st = rly_group_placeholders(b, group, &map, err);
+    }
+    if (st == TS_OK)
+        st = rly_group_lower_nodes(b, group, anchor, &map, err);
+    if (st == TS_OK)
+        st = rly_group_outputs(b, group, &map, &out, err);
+    if (st == TS_OK && out != prod) {
+        TsTemplateDag dag;
+        st = make_dag(b, prod, out, &dag, err);
+        if (st == TS_OK)
+            st = ts_template_schedule_dag(tmpl, &w->args, isa, config, b->arena, &dag, &inst, err);
+    }
+    if (st == TS_OK)
+        st = rly_lower_kernel(b, inst.sch, group, &map, rly_kernel_name(b, group, ""),
+                              next_kernel(b), err);
+    b->num_kernels += st == TS_OK;
+    return st;
+}
+
+/* ---- blocked layouts ---- */
+
+/* Kernel 1: the NCHW input packed into the template's NCHW[cb]c, a scratch value. */
+static TsStatus pack_kernel(RlyBuild *b, const RlyGroup *group, const TsTensor *data,
+                            RlyValue **packed, TsError *err)
+{
+    const RlyValue *x = rly_input(group->anchor, 0);
+    RlyValueMap map;
+    TsStatus st = rly_map_init(b, &map, 2, err);
+    if (st != TS_OK)
+        return st;
+    TsTensor *ph = placeholder_of(b, "data", x);
+    TsTensor *t = ph ? ts_op_nchwc_pack(b->arena, ph, ts_tensor_dim(data, 4)) : NULL;
+    *packed = scratch_of(b, group, "data_nchwc", data);
+    if (!t || !*packed)
+        return ts_arena_check(b->arena, err);
+    rly_map_add(&map, x, ph);
+    rly_map_add(&map, *packed, t);
+    TsSchedule *sch = ts_schedule_create(b->arena, 1, &t);
+    if (!sch)
+        return ts_arena_check(b->arena, err);
+    st = rly_schedule_generic(b, sch, 1, &t, err);
+    if (st == TS_OK)
+        st = rly_lower_kernel(b, sch, group, &map, rly_kernel_name(b, group, "_pack"),
+                              next_kernel(b), err);
+    b->num_kernels += st == TS_OK;
+    return st;
+}
+
+/* The anchor's weight in the template's blocked layout, packed once into a constant. */
+static TsStatus packed_weight(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
+                              const TsTensor *weight, RlyValue **out, TsError *err)
+{
+    const RlyValue *from = rly_input(group->anchor, 1);
+    TsTensor *ph = placeholder_of(b, "weight", from);
+    if (!ph)
+        return ts_arena_check(b->arena, err);
+    TsTensor *expr = !strcmp(w->op, "conv2d")
+                         ? ts_op_nchwc_pack_weight(b->arena, ph, ts_tensor_dim(weight, 4),
+                                                   ts_tensor_dim(weight, 5))
+                         : ts_op_nchwc_pack_depthwise_weight(b->arena, ph,
+                                                             ts_tensor_dim(weight, 3));
+    return constant_of(b, group, "weight_nchwc", ph, from, expr, out, err);
+}
+
+/* Kernel 2: the template's kernel on the scratch values. */
+static TsStatus template_kernel(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
+                                const TsTemplateInstance *inst, RlyValue *packed,
+                                RlyValue **blocked, TsError *err)
+{
+    RlyValueMap map;
+    TsStatus st = rly_map_init(b, &map, 3, err);
+    if (st != TS_OK)
+        return st;
+    TsTensor *out = inst->tensors[inst->num_tensors - 1];
+    rly_map_add(&map, packed, inst->tensors[0]);
+    if (inst->num_tensors == 3) {
+        RlyValue *weight;
+        st = packed_weight(b, group, w, inst->tensors[1], &weight, err);
+        if (st != TS_OK)
+            return st;
+        rly_map_add(&map, weight, inst->tensors[1]);
+    }
+    *blocked = scratch_of(b, group, "out_nchwc", out);
+    if (!*blocked)
+        return ts_arena_check(b->arena, err);
+    rly_map_add(&map, *blocked, out);
+    st = rly_lower_kernel(b, inst->sch, group, &map, rly_kernel_name(b, group, ""),
+                          next_kernel(b), err);
+    b->num_kernels += st == TS_OK;
+    return st;
+}
+
+/* Kernel 3: unpack, the conv's bias and the group's fused nodes. */
+static TsStatus out_kernel(RlyBuild *b, const RlyGroup *group, const RlyValue *blocked,
+                           TsError *err)
+{
+    const RlyNode *anchor = group->anchor;
+    RlyValueMap map;
+    TsStatus st = rly_map_init(b, &map, rly_group_map_capacity(group), err);
+    if (st != TS_OK)
+        return st;
+    TsTensor *ph = placeholder_of(b, "blocked", blocked);
+    TsTensor *y = ph ? ts_op_nchwc_unpack(b->arena, ph) : NULL;
+    const RlyValue *bias = anchor->op == RLY_OP_CONV ? rly_input(anchor, 2) : NULL;
+    if (y && bias) {
+        TsTensor *bt = placeholder_of(b, "bias", bias);
+        rly_map_add(&map, bias, bt);
+        y = bt ? ts_op_bias_add(b->arena, y, bt, 1) : NULL;
+    }
+    if (!y)
+        return ts_arena_check(b->arena, err);
+    rly_map_add(&map, blocked, ph);
+    rly_map_add(&map, rly_output(anchor, 0), y);
+    st = rly_group_placeholders(b, group, &map, err);
+    if (st == TS_OK)
+        st = rly_group_lower_nodes(b, group, anchor, &map, err);
+    if (st == TS_OK)
+        st = rly_generic_kernel(b, group, &map, rly_kernel_name(b, group, "_out"),
+                                next_kernel(b), err);
+    b->num_kernels += st == TS_OK;
+    return st;
+}
+
+static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
+                                const TsTuneTask *task, const TsConfig *config, TsError *err)
+{
+    const TsTemplate *tmpl = ts_tune_task_template(task);
+    TsTemplateInstance inst = { 0 };
+    TsStatus st = tmpl->instantiate(&w->args, ts_tune_task_isa(task), config, b->arena, &inst, err);
+    if (st == TS_OK && (inst.num_tensors < 2 || inst.num_outputs != 1 ||
+                        ts_tensor_ndim(inst.tensors[0]) != 5))
+        st = ts_fail(err, TS_EINVAL, "template %s: an instance of another layout", tmpl->name);
+    RlyValue *packed = NULL, *blocked = NULL;
+    if (st == TS_OK)
+        st = pack_kernel(b, group, inst.tensors[0], &packed, err);
+    if (st == TS_OK)
+        st = template_kernel(b, group, w, &inst, packed, &blocked, err);
+    if (st == TS_OK)
+        st = out_kernel(b, group, blocked, err);
+    return st;
+}
+
+/* ---- the task and its config ---- */
+
+typedef struct Notes {
+    RlyBuild *b;
+    const RlyGroup *group;
+} Notes;
+
+/* apply-best's warnings, with the message the user looks for when a record is missing. */
+static void forward_warning(const char *message, void *user)
+{
+    const Notes *n = user;
+    const char *tail = strstr(message, ": using the default config");
+    if (strncmp(message, "no tuning record for ", 21) == 0 && tail)
+        rly_build_note(n->b, "no record for task %.*s, using the default config (node %s)",
+                       (int)(tail - message - 21), message + 21, n->group->anchor->label);
+    else
+        rly_build_note(n->b, "%s", message);
+}
+
+TsStatus rly_build_anchored(RlyBuild *b, const RlyGroup *group, bool *handled, TsError *err)
+{
+    *handled = false;
+    RlyWorkload w;
+    if (group->kind != RLY_GROUP_ANCHORED || !group->anchor || group->num_outputs != 1 ||
+        !rly_node_workload(b->graph, group->anchor, &w))
+        return TS_OK;
+    TsError why;
+    TsTuneTask *task = NULL;
+    TsConfig config;
+    bool found = false;
+    TsTuneRecord best;
+    Notes notes = { b, group };
+    const char *target = b->options->target ? b->options->target : "llvm";
+    TsStatus st = ts_tune_task_create(w.op, &w.args, target, &task, &why);
+    if (st == TS_OK)
+        st = ts_tune_apply_best(task, b->options->num_logs, b->options->logs, forward_warning,
+                                &notes, &config, &found, &best, &why);
+    int kernels_before = b->num_kernels, scratch_before = b->num_scratch;
+    b->scratch_cursor = 0;
+    if (st == TS_OK)
+        st = !strcmp(w.op, "dense") ? dense_kernels(b, group, &w, task, &config, &why)
+                                    : blocked_kernels(b, group, &w, task, &config, &why);
+    ts_tune_task_free(task);
+    if (st == TS_ENOMEM)
+        return ts_fail(err, st, "%s", why.message);
+    if (st != TS_OK) {
+        b->num_kernels = kernels_before;
+        b->num_scratch = scratch_before;
+        rly_build_note(b, "group %d (node %s): no template kernel (%s); generic schedule",
+                       group->id, group->anchor->label, why.message);
+        return TS_OK;
+    }
+    *handled = true;
+    if (found)
+        b->stats.num_tuned++;
+    else
+        b->stats.num_default++;
+    return TS_OK;
+}
