@@ -14,14 +14,18 @@
 /* A window's attributes over 1 or 2 spatial dimensions, with pads resolved from auto_pad. */
 typedef struct Window {
     int spatial;
-    int64_t kernel[2], strides[2], dilations[2], begin[2], end[2];
+    int64_t kernel[TS_MAX_DIMS], strides[TS_MAX_DIMS], dilations[TS_MAX_DIMS];
+    int64_t begin[TS_MAX_DIMS], end[TS_MAX_DIMS];
     const char *auto_pad;
 } Window;
 
+/* The INTS attribute name (NULL: absent) with one value per spatial dimension, def for
+ * each when absent. */
 static TsStatus read_list(RlyLower *l, const char *name, int spatial, int64_t def, int64_t *out)
 {
     int count = -1;
-    TsStatus status = rly_attr_ints(l->graph, l->node, name, TS_MAX_DIMS, out, &count, l->err);
+    TsStatus status =
+        name ? rly_attr_ints(l->graph, l->node, name, TS_MAX_DIMS, out, &count, l->err) : TS_OK;
     if (status == TS_OK && count >= 0 && count != spatial)
         return rly_lower_fail(l, "attribute %s has %d values for %d spatial dimensions", name,
                               count, spatial);
@@ -45,8 +49,7 @@ static TsStatus read_window(RlyLower *l, int spatial, const int64_t *in, const i
     if (status == TS_OK)
         status = read_list(l, "strides", spatial, 1, w->strides);
     if (status == TS_OK)
-        status = has_dilations ? read_list(l, "dilations", spatial, 1, w->dilations)
-                               : read_list(l, "", spatial, 1, w->dilations);
+        status = read_list(l, has_dilations ? "dilations" : NULL, spatial, 1, w->dilations);
     if (status == TS_OK)
         status = rly_attr_ints(l->graph, l->node, "pads", 2 * TS_MAX_DIMS, pads, &count, l->err);
     if (status == TS_OK)
@@ -84,6 +87,16 @@ static TsTensor *as_2d(RlyLower *l, TsTensor *t)
     return ts_op_reshape(l->arena, t, 4, dims);
 }
 
+/* The window's spatial rank, 1 or 2 (what inference lets through); else an error. */
+static TsStatus window_rank(RlyLower *l, TsTensor *x, int *spatial)
+{
+    *spatial = ts_tensor_ndim(x) - 2;
+    if (*spatial < 1 || *spatial > 2)
+        return rly_lower_fail(l, "input 0 has rank %d; windows are lowered in 1-D and 2-D only",
+                              ts_tensor_ndim(x));
+    return TS_OK;
+}
+
 static void spatial_of(TsTensor *t, int64_t *out)
 {
     for (int d = 2; d < ts_tensor_ndim(t); d++)
@@ -95,12 +108,18 @@ TsStatus rly_lower_conv(RlyLower *l)
     TsTensor *x = rly_lower_input(l, 0), *w = rly_lower_input(l, 1);
     if (!x || !w)
         return l->err->status;
-    int spatial = ts_tensor_ndim(x) - 2;
-    int64_t in[2], kernel[2], group = 1;
+    int spatial = 0;
+    int64_t in[TS_MAX_DIMS], kernel[TS_MAX_DIMS], group = 1;
     Window win;
+    TsStatus status = window_rank(l, x, &spatial);
+    if (status != TS_OK)
+        return status;
+    if (ts_tensor_ndim(w) != ts_tensor_ndim(x))
+        return rly_lower_fail(l, "the weight's rank %d is not the input's %d", ts_tensor_ndim(w),
+                              ts_tensor_ndim(x));
     spatial_of(x, in);
     spatial_of(w, kernel);
-    TsStatus status = rly_attr_int(l->graph, l->node, "group", 1, &group, l->err);
+    status = rly_attr_int(l->graph, l->node, "group", 1, &group, l->err);
     if (status == TS_OK)
         status = read_window(l, spatial, in, kernel, true, &win);
     if (status != TS_OK)
@@ -127,8 +146,11 @@ TsStatus rly_lower_conv_transpose(RlyLower *l)
     TsTensor *x = rly_lower_input(l, 0), *w = rly_lower_input(l, 1);
     if (!x || !w)
         return l->err->status;
-    int64_t in[2], kernel[2], group = 1, output_padding[TS_MAX_DIMS], output_shape[TS_MAX_DIMS];
+    int64_t in[TS_MAX_DIMS], kernel[TS_MAX_DIMS], group = 1, output_padding[TS_MAX_DIMS];
+    int64_t output_shape[TS_MAX_DIMS];
     Window win;
+    if (ts_tensor_ndim(x) != 4 || ts_tensor_ndim(w) != 4)
+        return rly_lower_fail(l, "ConvTranspose is lowered in 2-D (rank 4) only");
     spatial_of(x, in);
     spatial_of(w, kernel);
     TsStatus status = rly_attr_int(l->graph, l->node, "group", 1, &group, l->err);
@@ -276,12 +298,15 @@ TsStatus rly_lower_pool(RlyLower *l, bool max)
     TsTensor *x = rly_lower_input(l, 0);
     if (!x)
         return l->err->status;
-    int spatial = ts_tensor_ndim(x) - 2;
-    int64_t in[2], ceil_mode = 0, count_include_pad = 0;
+    int spatial = 0;
+    int64_t in[TS_MAX_DIMS], ceil_mode = 0, count_include_pad = 0;
     Window win;
+    TsStatus status = window_rank(l, x, &spatial);
+    if (status != TS_OK)
+        return status;
     spatial_of(x, in);
     /* AveragePool has dilations since opset 19, MaxPool since 10 (as inference reads them). */
-    TsStatus status = read_window(l, spatial, in, NULL, l->graph->opset >= (max ? 10 : 19), &win);
+    status = read_window(l, spatial, in, NULL, l->graph->opset >= (max ? 10 : 19), &win);
     if (status == TS_OK)
         status = rly_attr_int(l->graph, l->node, "ceil_mode", 0, &ceil_mode, l->err);
     if (status == TS_OK && !max)

@@ -94,8 +94,9 @@ TsStatus rly_lower_const_ints(RlyLower *l, int k, const char *what, int64_t *out
     return TS_OK;
 }
 
-/* Every output the node has must be known, with extents te can hold (>= 1). */
-static TsStatus check_outputs(RlyLower *l)
+/* Every output the node has must be known, with extents te can hold (>= 1); every input's
+ * tensor must have its value's dtype and shape (the caller's tensors stand for them). */
+static TsStatus check_values(RlyLower *l)
 {
     for (int k = 0; k < l->node->num_outputs; k++) {
         const RlyValue *v = rly_output(l->node, k);
@@ -113,9 +114,20 @@ static TsStatus check_outputs(RlyLower *l)
                                       " in dimension %d); empty tensors are not supported",
                                       k, v->name, v->dims[d], d);
     }
-    for (int k = 0; k < l->node->num_inputs; k++)
-        if (l->node->inputs[k] && !l->inputs[k])
-            return rly_lower_fail(l, "input %d \"%s\" has no tensor", k, l->node->inputs[k]->name);
+    for (int k = 0; k < l->node->num_inputs; k++) {
+        const RlyValue *v = l->node->inputs[k];
+        TsTensor *t = v ? l->inputs[k] : NULL;
+        if (v && !t)
+            return rly_lower_fail(l, "input %d \"%s\" has no tensor", k, v->name);
+        bool same = t && ts_dtype_eq(ts_tensor_dtype(t), v->dtype) && ts_tensor_ndim(t) == v->ndim;
+        for (int d = 0; same && d < v->ndim; d++)
+            same = ts_tensor_dim(t, d) == v->dims[d];
+        if (t && !same)
+            return rly_lower_fail(l,
+                                  "input %d \"%s\": its tensor \"%s\" has another dtype or "
+                                  "shape than the value",
+                                  k, v->name, ts_tensor_name(t));
+    }
     return TS_OK;
 }
 
@@ -185,7 +197,7 @@ TsStatus rly_lower_node(TsArena *arena, const TsGraph *graph, const RlyNode *nod
         outputs[k] = NULL;
     if (!ts_arena_ok(arena))
         return ts_arena_check(arena, err);
-    TsStatus status = check_outputs(&l);
+    TsStatus status = check_values(&l);
     if (status == TS_OK)
         status = dispatch(&l);
     if (status != TS_OK)

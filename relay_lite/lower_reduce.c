@@ -42,9 +42,11 @@ TsStatus rly_lower_reduce(RlyLower *l, TsReduceKind kind, int input_form_since)
     if (status != TS_OK)
         return status;
     int rank = ts_tensor_ndim(x);
-    if (count <= 0 && noop) {
-        int none[1];
-        return rly_lower_output(l, 0, ts_op_reduce(l->arena, x, kind, 0, none, true));
+    if (count <= 0 && noop) { /* the input unchanged, as a stage of its own */
+        int64_t dims[TS_MAX_DIMS];
+        for (int d = 0; d < rank; d++)
+            dims[d] = ts_tensor_dim(x, d);
+        return rly_lower_output(l, 0, ts_op_reshape(l->arena, x, rank, dims));
     }
     if (count <= 0) { /* no axes: every one */
         count = rank;

@@ -149,7 +149,8 @@ typedef struct RlyGroup {
     int num_inputs;
     RlyValue **inputs; /* values read from outside: graph inputs, constants, other groups' */
     int num_outputs;
-    RlyValue **outputs; /* values read outside the group, or graph outputs */
+    RlyValue **outputs; /* values read outside the group, graph outputs, and node outputs
+                           that nothing reads (a Split piece: the kernel still writes it) */
 } RlyGroup;
 
 /* Where one intermediate tensor lives: bytes at offset in the model's arena. Graph inputs,
@@ -235,7 +236,10 @@ TsStatus rly_infer_node(TsGraph *graph, RlyNode *node, TsError *err);
  * constant (value->constant) may also be read for its contents (a Reshape's shape, Pad's
  * pads). outputs[k] receives the tensor of output k (NULL for an omitted output). Every
  * attribute value the operator allows is handled or refused with a message naming the
- * node (rly_node_fail). */
+ * node (rly_node_fail). Each inputs[k] must have its value's dtype and shape; each output
+ * gets its value's (inferred) dtype and shape, and is a stage of its own. A Constant node's
+ * output is a placeholder named after its value, which the caller binds to
+ * value->constant->data as it binds the initializers' placeholders. */
 TsStatus rly_lower_node(TsArena *arena, const TsGraph *graph, const RlyNode *node,
                         TsTensor *const *inputs, TsTensor **outputs, TsError *err);
 

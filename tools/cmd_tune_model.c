@@ -50,12 +50,14 @@ static void show_progress(const TsTuneProgress *p, void *user)
     if (!m->tty && p->finished && p->trial == m->last_trial)
         return;
     m->last_trial = p->trial;
+    char total[32] = "";
+    if (m->trials_total > 0) /* with a time limit, the time decides */
+        snprintf(total, sizeof total, "/%d", m->trials_total);
     fprintf(stderr,
-            "%s[task %d/%d %s] trial %d/%d  best %.1f GFLOPS  errors %d | model: %d/%d "
-            "trials%s",
-            m->tty ? "\r\033[K" : "", m->task + 1, m->num_tasks, m->name, p->trial, p->n_trial,
-            p->best_gflops, p->num_errors, m->trials_before + p->trial, m->trials_total,
-            m->tty && !p->finished ? "" : "\n");
+            "%s[task %d/%d %s] trial %d/%d  best %.1f GFLOPS  errors %d | model: %d%s trials%s",
+            m->tty ? "\r\033[K" : "", m->task + 1, m->num_tasks, m->name, p->trial,
+            m->trials_total > 0 ? p->n_trial : p->trial, p->best_gflops, p->num_errors,
+            m->trials_before + p->trial, total, m->tty && !p->finished ? "" : "\n");
     fflush(stderr);
 }
 

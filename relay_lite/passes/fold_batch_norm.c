@@ -281,14 +281,13 @@ static TsStatus fold_one(TsGraph *graph, const RlyNode *bn, bool *done, TsError 
     *done = false;
     if (!producer || rly_count_uses(graph, x) != 1 || !read_norm(graph, bn, &norm))
         return TS_OK;
-    switch (producer->op) {
-    case RLY_OP_CONV:
-    case RLY_OP_CONV_TRANSPOSE: return fold_conv(graph, bn, producer, &norm, done, err);
-    case RLY_OP_GEMM: return fold_gemm(graph, bn, producer, &norm, done, err);
-    case RLY_OP_MATMUL:
-    case RLY_OP_ADD: return fold_matmul(graph, bn, producer, &norm, done, err);
-    default: return TS_OK; /* nothing else has weights to fold into */
-    }
+    if (producer->op == RLY_OP_CONV || producer->op == RLY_OP_CONV_TRANSPOSE)
+        return fold_conv(graph, bn, producer, &norm, done, err);
+    if (producer->op == RLY_OP_GEMM)
+        return fold_gemm(graph, bn, producer, &norm, done, err);
+    if (producer->op == RLY_OP_MATMUL || producer->op == RLY_OP_ADD)
+        return fold_matmul(graph, bn, producer, &norm, done, err);
+    return TS_OK; /* nothing else has weights to fold into */
 }
 
 TsStatus rly_pass_fold_batch_norm(TsGraph *graph, TsError *err)

@@ -327,11 +327,11 @@ static TsStatus int_op(TsGraph *graph, const RlyNode *node, int64_t a, int64_t b
                        TsError *err)
 {
     uint64_t ua = (uint64_t)a, ub = (uint64_t)b;
-    switch (node->op) {
-    case RLY_OP_ADD: *out = (int64_t)(ua + ub); return TS_OK;
-    case RLY_OP_SUB: *out = (int64_t)(ua - ub); return TS_OK;
-    case RLY_OP_MUL: *out = (int64_t)(ua * ub); return TS_OK;
-    default: break; /* Div */
+    if (node->op != RLY_OP_DIV) {
+        *out = (int64_t)(node->op == RLY_OP_ADD   ? ua + ub
+                         : node->op == RLY_OP_SUB ? ua - ub
+                                                  : ua * ub);
+        return TS_OK;
     }
     if (b == 0)
         return rly_node_fail(graph, node, err, TS_EINVAL, "integer division by zero");
@@ -465,25 +465,32 @@ static bool op_folds(const RlyNode *node)
     return false;
 }
 
+/* The kernel of one of the ops op_folds admits (Constant aside). */
 static TsStatus compute(TsGraph *graph, const RlyNode *node, RlyConst *out, TsError *err)
 {
-    switch (node->op) {
-    case RLY_OP_IDENTITY:
-    case RLY_OP_RESHAPE:
-    case RLY_OP_FLATTEN:
-    case RLY_OP_SQUEEZE:
-    case RLY_OP_UNSQUEEZE: fold_copy(node, out); return TS_OK;
-    case RLY_OP_SHAPE: return fold_shape(graph, node, out, err);
-    case RLY_OP_GATHER: return fold_gather(graph, node, out, err);
-    case RLY_OP_CONCAT: return fold_concat(graph, node, out, err);
-    case RLY_OP_CAST: fold_cast(node, out); return TS_OK;
-    case RLY_OP_SLICE: return fold_slice(graph, node, out, err);
-    case RLY_OP_CONSTANT_OF_SHAPE: fold_constant_of_shape(node, out); return TS_OK;
-    case RLY_OP_TRANSPOSE: return fold_transpose(graph, node, out, err);
-    case RLY_OP_EXPAND: fold_expand(node, out); return TS_OK;
-    default: /* Add, Sub, Mul, Div: op_folds admits nothing else */
-        return fold_binary(graph, node, out, err);
-    }
+    RlyOpKind op = node->op;
+    if (op == RLY_OP_IDENTITY || op == RLY_OP_RESHAPE || op == RLY_OP_FLATTEN ||
+        op == RLY_OP_SQUEEZE || op == RLY_OP_UNSQUEEZE)
+        fold_copy(node, out);
+    else if (op == RLY_OP_CAST)
+        fold_cast(node, out);
+    else if (op == RLY_OP_CONSTANT_OF_SHAPE)
+        fold_constant_of_shape(node, out);
+    else if (op == RLY_OP_EXPAND)
+        fold_expand(node, out);
+    else if (op == RLY_OP_SHAPE)
+        return fold_shape(graph, node, out, err);
+    else if (op == RLY_OP_GATHER)
+        return fold_gather(graph, node, out, err);
+    else if (op == RLY_OP_CONCAT)
+        return fold_concat(graph, node, out, err);
+    else if (op == RLY_OP_SLICE)
+        return fold_slice(graph, node, out, err);
+    else if (op == RLY_OP_TRANSPOSE)
+        return fold_transpose(graph, node, out, err);
+    else
+        return fold_binary(graph, node, out, err); /* Add, Sub, Mul, Div */
+    return TS_OK;
 }
 
 TsStatus rly_fold_eval(TsGraph *graph, const RlyNode *node, const RlyConst **result, TsError *err)

@@ -31,7 +31,7 @@ TsStatus rly_pass_memory_plan(TsGraph *graph, TsError *err);
 /* ---- fold_kernels.c: host evaluation for constant folding ---- */
 
 /* The most elements a folded constant may have: bigger results stay computed at run time. */
-#define RLY_FOLD_MAX_ELEMENTS ((int64_t)1 << 26)
+#define RLY_FOLD_MAX_ELEMENTS ((int64_t)1 << 24)
 
 /* Computes node's single output on the host from its constant inputs (for Shape, from
  * its input's known shape) into *result; *result NULL when the node's op is not one the
@@ -59,8 +59,9 @@ TsStatus rly_replace_uses(TsGraph *graph, const RlyValue *from, RlyValue *to, Ts
 RlyConst *rly_const_new(TsGraph *graph, TsDType dtype, int ndim, const int64_t *dims);
 /* Turns value (a node's output) into an initializer holding c: no producer any more. */
 TsStatus rly_value_make_constant(TsGraph *graph, RlyValue *value, const RlyConst *c, TsError *err);
-/* A new constant value called name holding c, listed among the initializers; NULL (err
- * filled) when memory runs out. */
+/* A new constant value holding c, listed among the initializers, called name or, when a
+ * value has that name already, name_1, name_2, ...; NULL (err filled) when memory runs
+ * out. */
 RlyValue *rly_const_value(TsGraph *graph, const char *name, const RlyConst *c, TsError *err);
 /* Removes graph->nodes[k] (the slot becomes NULL until rly_graph_compact). */
 void rly_remove_node_at(TsGraph *graph, int k);

@@ -2,6 +2,7 @@
  * node or every read of a value, turning a node's output into a constant, removing nodes
  * and compacting the graph afterwards. Nodes are not changed once built: an edit clones
  * the node it touches, in the graph's arena. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,10 +128,25 @@ TsStatus rly_value_make_constant(TsGraph *graph, RlyValue *value, const RlyConst
     return TS_OK;
 }
 
+static bool name_taken(const TsGraph *graph, const char *name)
+{
+    for (int k = 0; k < graph->num_values; k++)
+        if (strcmp(graph->values[k]->name, name) == 0)
+            return true;
+    for (int k = 0; k < graph->num_initializers; k++)
+        if (strcmp(graph->initializers[k]->name, name) == 0)
+            return true;
+    return false;
+}
+
 RlyValue *rly_const_value(TsGraph *graph, const char *name, const RlyConst *c, TsError *err)
 {
+    char unique[TS_GRAPH_NAME_MAX + 32];
+    snprintf(unique, sizeof unique, "%s", name);
+    for (int k = 1; name_taken(graph, unique); k++)
+        snprintf(unique, sizeof unique, "%s_%d", name, k);
     RlyValue *value = ts_arena_alloc(graph->arena, sizeof *value);
-    char *copy = ts_arena_strdup(graph->arena, name);
+    char *copy = ts_arena_strdup(graph->arena, unique);
     if (!value || !copy) {
         ts_fail(err, TS_ENOMEM, "%s: out of memory for constant \"%s\"", graph->source, name);
         return NULL;

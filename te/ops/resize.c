@@ -36,11 +36,15 @@ static TsExpr *original(TsArena *arena, const TsResizeAttrs *attrs, TsExpr *x, i
         return ts_add(arena, f64(arena, offset), half);
     }
     case TS_RESIZE_PYTORCH_HALF_PIXEL: return out > 1 ? half : f64(arena, 0.0);
-    case TS_RESIZE_ALIGN_CORNERS:
-        if (out == 1)
+    case TS_RESIZE_ALIGN_CORNERS: {
+        /* The reference divides by scale * in - 1, the resized length before flooring
+         * (it is the extent itself when sizes were given). */
+        double resized = scale * (double)in;
+        if (resized == 1.0)
             return f64(arena, 0.0);
         return ts_div(arena, ts_mul(arena, xf, f64(arena, (double)(in - 1))),
-                      f64(arena, (double)(out - 1)));
+                      f64(arena, resized - 1.0));
+    }
     case TS_RESIZE_ASYMMETRIC: return ts_div(arena, xf, f64(arena, scale));
     }
     return NULL;

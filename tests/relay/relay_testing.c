@@ -105,7 +105,8 @@ void expect_graph_text(const TsGraph *graph, const char *expected)
     g->source = source;
     assert_non_null(text);
     if (strcmp(text, expected) != 0) {
-        print_message("expected:\n%s\ngot:\n%s\n", expected, text);
+        fprintf(stderr, "expected:\n%s\n", expected);
+        fprintf(stderr, "got:\n%s\n", text);
         ts_arena_destroy(arena);
         fail_msg("the printed graph differs");
     }

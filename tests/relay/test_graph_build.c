@@ -292,12 +292,12 @@ static void test_arena_reuse(void **state)
     (void)state;
     ModelBuilder *mb = mb_new(13);
     mb_input(mb, "x", FLOAT, 4, I64S(1, 4, 8, 8));
-    char in[8] = "x", out[8], w[8];
+    char in[16] = "x", out[16], w[16];
     for (int k = 0; k < 5; k++) {
         snprintf(w, sizeof w, "w%d", k);
         snprintf(out, sizeof out, "c%d", k);
         init_random(mb, w, 4, I64S(4, 4, 1, 1), -0.5f, 0.5f);
-        char inputs[32];
+        char inputs[40];
         snprintf(inputs, sizeof inputs, "%s,%s", in, w);
         mb_node(mb, "Conv", inputs, out);
         memcpy(in, out, sizeof in);

@@ -14,7 +14,10 @@
  * Reshape, Relu, Softmax, Concat, Clip, Squeeze, Unsqueeze) kept their semantics across
  * those versions (opsets 22 and 25 only added data types; AveragePool-7 added
  * count_include_pad with the old behaviour as default), so the expected outputs still hold.
- * The suite prints the count of passing models per operator. */
+ * Every imported model then goes through the graph passes (ts_graph_optimize), which must
+ * succeed and keep each output's dtype and shape; an output they fold into a constant
+ * must hold the expected values. The suite prints the count of passing models per
+ * operator. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +27,7 @@
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +72,7 @@ typedef struct Suite {
     int models;
     int failures;
     int restamped;
+    int folded; /* outputs the graph passes made constants, checked against their values */
     int num_ops;
     OpCount ops[MAX_OPS];
 } Suite;
@@ -149,6 +154,33 @@ static const char *expected_refusal(const char *name)
     return NULL;
 }
 
+/* An output that the graph passes folded into a constant (Shape of a known shape, a
+ * node of constant inputs) must hold the expected values: bit-exact for integers and
+ * booleans, within 1e-6 relative for floats. */
+static void check_folded(Suite *suite, const char *name, const RlyValue *output,
+                         const OnnxTensor *expected)
+{
+    const RlyConst *c = output->constant;
+    if (!c || output->kind != RLY_VALUE_INITIALIZER)
+        return;
+    suite->folded++;
+    size_t bytes = (size_t)c->num_elements * ts_dtype_bytes(c->dtype);
+    if (!ts_dtype_eq(c->dtype, TS_FLOAT32)) {
+        if (memcmp(c->data, expected->data, bytes) != 0)
+            fail_model(suite, name, "folded output \"%s\" differs from the expected values",
+                       output->name);
+        return;
+    }
+    for (int64_t k = 0; k < c->num_elements; k++) {
+        float got = ((const float *)c->data)[k], want = ((const float *)expected->data)[k];
+        if (!(fabsf(got - want) <= 1e-6f * fabsf(want) + 1e-6f)) {
+            fail_model(suite, name, "folded output \"%s\" element %" PRId64 ": %g, expected %g",
+                       output->name, k, got, want);
+            return;
+        }
+    }
+}
+
 /* Each graph output's dtype and shape against test_data_set_0/output_N.pb. */
 static void check_outputs(Suite *suite, const char *dir, const char *name, const TsGraph *graph)
 {
@@ -188,6 +220,8 @@ static void check_outputs(Suite *suite, const char *dir, const char *name, const
                        "rank %d [%s ]",
                        k, ndim, got, known, expected.ndim, want);
         }
+        if (same)
+            check_folded(suite, name, graph->outputs[k], &expected);
         onnx_tensor_free(&expected);
     }
 }
@@ -277,6 +311,11 @@ static void run_model(Suite *suite, const char *dir, const char *name)
     } else {
         int before = suite->failures;
         check_outputs(suite, dir, name, graph);
+        /* The graph passes run on every imported model and keep its outputs' types. */
+        if (suite->failures == before && ts_graph_optimize(graph, NULL, &err) != TS_OK)
+            fail_model(suite, name, "graph passes: %s", err.message);
+        else if (suite->failures == before)
+            check_outputs(suite, dir, name, graph);
         if (suite->failures == before)
             op_count(suite, op)->passed++;
     }
@@ -303,8 +342,9 @@ static int run_folder(Suite *suite, const char *dir)
 
 static void report(const Suite *suite, const char *dir)
 {
-    printf("%s: %d models (%d restamped to a supported opset), %d failures\n", dir, suite->models,
-           suite->restamped, suite->failures);
+    printf("%s: %d models (%d restamped to a supported opset), %d failures, %d outputs folded "
+           "to constants by the graph passes\n",
+           dir, suite->models, suite->restamped, suite->failures, suite->folded);
     for (int k = 0; k < suite->num_ops; k++)
         printf("  %-20s %3d shapes and types match, %3d refused by name\n", suite->ops[k].op,
                suite->ops[k].passed, suite->ops[k].refused);

@@ -189,19 +189,14 @@ static int graph_input_index(const TsGraph *graph, const char *name)
     return -1;
 }
 
-/* Whether the outputs read t (the interpreter refuses bindings outside the DAG: a Reshape's
- * shape, a graph input only a Shape node looks at). */
-static bool in_dag(const LoweredGraph *lg, const TsTensor *t)
+/* Whether t is among the DAG's stages (the interpreter refuses bindings outside the DAG: a
+ * Reshape's shape, a graph input only a Shape node looks at). */
+static bool in_dag(TsTensor *const *stages, int num_stages, const TsTensor *t)
 {
-    TsArena *arena = ts_arena_create();
-    TsTensor **stages = NULL;
-    int n =
-        arena ? ts_dag_stages(arena, lg->num_outputs, (TsTensor *const *)lg->outputs, &stages) : -1;
-    bool found = false;
-    for (int k = 0; k < n; k++)
-        found |= stages[k] == t;
-    ts_arena_destroy(arena);
-    return found;
+    for (int k = 0; k < num_stages; k++)
+        if (stages[k] == t)
+            return true;
+    return false;
 }
 
 /* Evaluates the lowered graph on one data set and compares; returns false on a mismatch. */
@@ -213,12 +208,18 @@ static bool run_set(Suite *suite, const char *name, const TsGraph *graph, const 
     int n = 0;
     void *buffers[LT_MAX_IO] = { NULL };
     bool ok = true;
+    TsArena *scratch = ts_arena_create();
+    TsTensor **stages = NULL;
+    int num_stages =
+        scratch ? ts_dag_stages(scratch, lg->num_outputs, (TsTensor *const *)lg->outputs, &stages)
+                : -1;
+    assert_true(num_stages > 0);
     for (int k = 0; k < lg->num_bindings; k++)
-        if (in_dag(lg, lg->bindings[k].tensor))
+        if (in_dag(stages, num_stages, lg->bindings[k].tensor))
             bindings[n++] = lg->bindings[k];
     for (int k = 0; k < num_in && k < mi->count; k++) {
         int at = graph_input_index(graph, mi->names[k]);
-        if (at >= 0 && in_dag(lg, lg->inputs[at]))
+        if (at >= 0 && in_dag(stages, num_stages, lg->inputs[at]))
             bindings[n++] = (TsBinding){ lg->inputs[at], in[k].data };
     }
     if (num_want != lg->num_outputs) {
@@ -257,6 +258,7 @@ static bool run_set(Suite *suite, const char *name, const TsGraph *graph, const 
 out_free:
     for (int k = 0; k < LT_MAX_IO; k++)
         free(buffers[k]);
+    ts_arena_destroy(scratch);
     return ok;
 }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # A whole model through the importer: MobileNetV2 from torchvision (random weights) is
 # exported to ONNX in the build tree at two opsets, then `tessera graph` must import it,
-# infer the [N, 1000] logits and honour --input-shape. Skipped (exit 77) without
+# infer the [N, 1000] logits and honour --input-shape, and its graph must go through the
+# graph passes (`--after memory_plan`). Skipped (exit 77) without
 # python3-torch and python3-torchvision.
 #
 #   test_torchvision_import.sh TESSERA SOURCE_DIR WORK_DIR
@@ -30,5 +31,18 @@ for opset in 11 17; do
     echo "$out" | grep -q "%output : float32\[4, 1000\]" ||
         { echo "FAIL: opset $opset: --input-shape did not give [4, 1000]"; status=1; }
     echo "opset $opset: $(echo "$out" | grep -c ' = ') nodes imported"
+    # The graph passes: every shape known, each of the 52 convolutions anchoring a group
+    # (with the pool and the classifier, 54), an arena smaller than the naive sum.
+    out=$("$tessera" graph "$model" --after memory_plan 2>"$work/err") ||
+        { echo "FAIL: --after memory_plan at opset $opset:"; cat "$work/err"; status=1; continue; }
+    echo "$out" | grep -q '?' && { echo "FAIL: opset $opset: a shape is unknown after the passes"; status=1; }
+    anchored=$(echo "$out" | grep -c '^  group [0-9]* anchored')
+    [ "$anchored" -eq 54 ] || { echo "FAIL: opset $opset: $anchored anchored groups, expected 54"; status=1; }
+    plan=$(echo "$out" | grep '^  memory plan: ')
+    arena=$(echo "$plan" | sed 's/.*arena \([0-9]*\) bytes.*/\1/')
+    naive=$(echo "$plan" | sed 's/.*naive \([0-9]*\) bytes.*/\1/')
+    [ -n "$arena" ] && [ "$arena" -lt "$naive" ] ||
+        { echo "FAIL: opset $opset: no memory plan with reuse: $plan"; status=1; }
+    echo "opset $opset: $plan"
 done
 exit $status

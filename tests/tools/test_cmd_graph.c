@@ -1,11 +1,13 @@
 /* Tests of `tessera graph`: the printed graph of a small model (inputs, constants, each
  * node with its inferred dtype and shape, outputs), the note of a batch dimension fixed to
- * 1 and --input-shape replacing it, --input-value, and the command line's errors. */
+ * 1 and --input-shape replacing it, --input-value, --after PASS, --list-passes and TS_DUMP,
+ * and the command line's errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -78,12 +80,48 @@ static void test_errors(void **state)
     r = cmd_run("graph");
     assert_run_fails(r, 2, "give exactly one MODEL.onnx");
     r = cmd_run("graph", model_path, "--after", "fold");
-    assert_run_fails(r, 2, "unknown option '--after'");
+    assert_run_fails(r, 2,
+                     "--after: no graph pass is called \"fold\"; the passes are: remove_identity, "
+                     "fold_constants, eliminate_dead, fold_batch_norm, fuse, memory_plan");
     r = cmd_run("graph", "--help");
     assert_run_succeeds(r);
     assert_contains(r->out, "usage: tessera graph MODEL.onnx");
     r = cmd_run("--help");
     assert_contains(r->out, "  graph ");
+}
+
+/* --after PASS prints the graph after that pass: after fuse the groups, after memory_plan
+ * the plan too; --list-passes names them; TS_DUMP prints the graph after named passes to
+ * stderr. */
+static void test_after_pass(void **state)
+{
+    (void)state;
+    const CmdRun *r = cmd_run("graph", model_path, "--after", "fuse");
+    assert_run_ok(r);
+    assert_contains(r->out, "  group 0 anchored \"Conv_0\": Conv_0, Relu_1 (%x, %w, %b -> %r)\n"
+                            "  group 1 anchored \"GlobalAveragePool_2\": GlobalAveragePool_2 "
+                            "(%r -> %p)\n"
+                            "  group 2 injective: Flatten_3 (%p -> %y)\n");
+    assert_int_equal(count_occurrences(r->out, "memory plan"), 0);
+    r = cmd_run("graph", model_path, "--after", "memory_plan");
+    assert_run_ok(r);
+    /* r: 1x4x8x8 float32 = 1024 bytes, p: 16 bytes -> 64; both live in group 1. */
+    assert_contains(r->out, "  memory plan: arena 1088 bytes, naive 1088 bytes, 2 buffers\n"
+                            "    %r : 1024 bytes at offset 0 (groups 0..1)\n"
+                            "    %p : 64 bytes at offset 1024 (groups 1..2)\n");
+    r = cmd_run("graph", "--list-passes");
+    assert_run_succeeds(r);
+    assert_contains(r->out, "remove_identity ");
+    assert_contains(r->out, "memory_plan ");
+    assert_int_equal(count_occurrences(r->out, "\n"), 6);
+    setenv("TS_DUMP", "eliminate_dead,fuse", 1);
+    r = cmd_run("graph", model_path, "--after", "memory_plan");
+    unsetenv("TS_DUMP");
+    assert_run_ok(r);
+    assert_int_equal(count_occurrences(r->err, "// ---- graph after "), 2);
+    assert_contains(r->err, "// ---- graph after eliminate_dead ----\ngraph \"g\"");
+    assert_contains(r->err, "// ---- graph after fuse ----\n");
+    assert_contains(r->err, "  group 2 injective: Flatten_3");
 }
 
 int main(int argc, char **argv)
@@ -98,6 +136,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_prints_the_graph),
         cmocka_unit_test(test_input_shape),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_after_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

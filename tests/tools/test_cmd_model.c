@@ -257,6 +257,13 @@ static void test_tune_then_build(void **state)
     assert_run_ok(r);
     assert_contains(r->out, "(3 tuned, 0 default config");
     assert_int_equal(count_occurrences(r->err, "no record for task"), 0);
+    char out_dir[1200], path[1300];
+    snprintf(out_dir, sizeof out_dir, "%s_tuned_outputs", dir);
+    r = cmd_run("run", so_path, "--input", input_path, "--save-outputs", out_dir, "--repeat", "1",
+                "--min-repeat-ms", "1");
+    assert_run_ok(r);
+    snprintf(path, sizeof path, "%s/output_0.pb", out_dir);
+    check_output_file(path); /* the tuned configs compute the same model */
     r = cmd_run("build", model_path, "--input-shape", "x=2x3x8x8", "-o", so_path);
     assert_run_ok(r);
     assert_contains(r->out, "(0 tuned, 3 default config");
