@@ -18,7 +18,8 @@ set -eu
 
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
 pinned_dir="$source_dir/scripts/ort"
-default_dir=${TESSERA_ORT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tessera/ort}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+default_dir=${TESSERA_ORT_DIR:-${XDG_CACHE_HOME:-$home/.cache}/tessera/ort}
 
 if [ "${1:-}" = "--print-dir" ]; then
     echo "$default_dir"
