@@ -4,7 +4,9 @@
 #   make test    install what is missing, build, run every test; then run the unit
 #                tests again under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make bench   build and run the benchmarks
-#   make demo    the main job: tune on a local device server, export, check, compare
+#   make demo    the main job: export ResNet-18, tune it on a local device server, build
+#                one shared object, run it, compare outputs and latency with ONNX Runtime
+#   make demo-ops the operator demo: a conv2d and a dense against OpenBLAS
 #   make clean   remove the build folders
 #
 # build/ is the ordinary build, build-asan/ the sanitizer one. Each is configured once;
@@ -26,7 +28,7 @@ ASAN_CONFIGURED := $(ASAN_BUILD_DIR)/cmake_install.cmake
 # cmake --build runs make for its own Makefiles; its "Entering directory" lines are noise.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build test test-asan bench demo clean
+.PHONY: all deps build test test-asan bench demo demo-ops clean
 
 all: build
 
@@ -67,10 +69,16 @@ test-asan: deps $(ASAN_CONFIGURED)
 bench: deps $(CONFIGURED)
 	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS) --target bench
 
-# The main job: tune a conv2d layer and a dense on a device server on loopback, export
-# the kernels, load them back and compare them with OpenBLAS (scripts/demo.sh).
+# The main job: a whole model (ResNet-18 from torchvision) tuned on a device server on
+# loopback, built into one shared object, run, and compared with ONNX Runtime
+# (scripts/demo.sh; DEMO_TRIALS=N trials per task).
 demo: deps
 	sh scripts/demo.sh $(BUILD_DIR)
+
+# The operator demo: a conv2d layer and a dense tuned, exported, loaded back and compared
+# with OpenBLAS (scripts/demo_ops.sh).
+demo-ops: deps
+	sh scripts/demo_ops.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

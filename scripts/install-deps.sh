@@ -8,6 +8,16 @@
 # added to dpkg when missing). clang and libclang-rt-14-dev build the RPC fuzz target
 # (libFuzzer). libdnnl-dev (oneDNN) is the low-precision benchmark's reference, linked by
 # that benchmark and its test only.
+#
+# The reference for whole models: python3-torch, python3-torchvision and python3-onnx
+# export torchvision models and a torch.nn transformer to ONNX (scripts/export_models.py,
+# run by /usr/bin/python3), python3-sklearn is there for the same interpreter's model
+# tests, and ONNX Runtime runs under Node (scripts/ort_run.js): nodejs and npm come from
+# Debian, where they install together (Debian 12: Node 18, npm 9). A Node from elsewhere
+# that brings its own npm (NodeSource's nodejs conflicts with Debian's npm package) is
+# kept: they are asked for only when the node or npm command is missing. Last,
+# scripts/install-ort.sh installs onnxruntime-node from npm into a project cache, never
+# into the system; Tessera's libraries do not depend on any of these.
 set -eu
 
 PACKAGES="
@@ -30,7 +40,17 @@ clang
 libclang-rt-14-dev
 libprotobuf-c-dev:arm64
 libssl-dev:arm64
+python3-torch
+python3-torchvision
+python3-onnx
+python3-sklearn
 "
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PACKAGES="$PACKAGES nodejs npm"
+fi
+install_ort() {
+    sh "$(dirname "$0")/install-ort.sh"
+}
 
 missing=""
 for pkg in $PACKAGES; do
@@ -39,7 +59,10 @@ for pkg in $PACKAGES; do
     fi
 done
 
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    install_ort
+    exit 0
+fi
 
 if ! command -v apt-get >/dev/null 2>&1 || [ ! -r /etc/debian_version ]; then
     echo "install-deps: this is not a Debian or Ubuntu system; install these by hand:" >&2
@@ -80,3 +103,4 @@ if ! $SUDO apt-get install -y -q --no-install-recommends $missing >/tmp/tessera-
         exit 1
     fi
 fi
+install_ort
