@@ -1,6 +1,7 @@
 /* The graph builder (ts_graph_build): a whole model into one shared object. The flat
  * sequence:
  *   graph passes (fusion groups, memory plan)
+ *     -> the values kept blocked between groups (build_layout.c)
  *     -> one kernel per group (build_kernel.c: te DAG, schedule, lowering)
  *     -> the serialized graph, weights and memory plan (build_model.c)
  *     -> every kernel and the model's table into one shared object (codegen)
@@ -147,6 +148,7 @@ static TsStatus emit(RlyBuild *b, const char *out_path, TsError *err)
     b->stats.arena_bytes = (int64_t)plan->arena_bytes;
     b->stats.weights_bytes = (int64_t)blobs.weights_bytes;
     b->stats.num_kernels = b->num_kernels;
+    b->stats.num_kept_blocked = b->num_kept;
     rly_model_blobs_free(&blobs);
     return st;
 }
@@ -164,6 +166,8 @@ TsStatus ts_graph_build(TsGraph *graph, const TsBuildOptions *options, const cha
     TsStatus st = make_target(&b, err);
     if (st == TS_OK)
         st = make_groups(&b, err);
+    if (st == TS_OK)
+        st = rly_plan_layouts(&b, err);
     if (st == TS_OK)
         st = build_kernels(&b, err);
     if (st == TS_OK)

@@ -4,7 +4,8 @@
  * input and output, becomes a tensor record: a graph input or output is the caller's, a
  * constant goes into the weights blob (64-byte aligned), and any other value lives in
  * the arena, where the memory plan puts it (TsGraph.plan, buffers reused by liveness) or,
- * before memory planning exists for the graph, in a buffer of its own. Calls follow the
+ * before memory planning exists for the graph, in a buffer of its own; a value kept
+ * blocked between groups (build_layout.c) has its graph value's place. Calls follow the
  * kernels' order, each with its arguments' tensor indices. */
 #include <stdlib.h>
 #include <string.h>
@@ -98,8 +99,9 @@ static TsStatus describe(const RlyBuild *b, Tensors *t, const RlyValue *v, Strin
     r->ndim = v->ndim;
     memcpy(r->shape, v->dims, sizeof(int64_t) * (size_t)v->ndim);
     t->arena_offsets[t->num] = TS_MODEL_NO_OFFSET;
-    int input = position((const RlyValue *const *)g->inputs, g->num_inputs, v);
-    int output = position((const RlyValue *const *)g->outputs, g->num_outputs, v);
+    const RlyValue *home = rly_build_home(b, v); /* a blocked value's graph value */
+    int input = position((const RlyValue *const *)g->inputs, g->num_inputs, home);
+    int output = position((const RlyValue *const *)g->outputs, g->num_outputs, home);
     if (input >= 0 && output >= 0)
         return ts_fail(err, TS_EINVAL, "build: graph output %s is a graph input; a model that "
                        "returns an input unchanged is not supported", v->name);
@@ -119,7 +121,11 @@ static TsStatus describe(const RlyBuild *b, Tensors *t, const RlyValue *v, Strin
             t->scratch_base + (uint64_t)b->scratch_offset[scratch_index(b, v)];
     } else {
         r->storage = TS_MODEL_ARENA;
-        int64_t offset = planned_offset(g->plan, v);
+        int64_t offset = planned_offset(g->plan, home);
+        if (home != v && value_bytes(home) != value_bytes(v))
+            return ts_fail(err, TS_EINVAL, "build: blocked value %s (%llu bytes) does not fit "
+                           "the buffer of %s", v->name, (unsigned long long)value_bytes(v),
+                           home->name);
         if (g->plan && (offset < 0 || offset % TS_MODEL_ALIGN))
             return ts_fail(err, TS_EINVAL, "build: the memory plan %s value %s", offset < 0
                            ? "has no buffer for" : "does not align (to 64 bytes)", v->name);

@@ -16,7 +16,9 @@
  *   out:      unpack to NCHW, the conv's bias, and the group's fused nodes (batch norm,
  *             activation, residual add) with the generic schedule.
  * Scratch buffers live within one group's kernels, so every group reuses one region
- * after the memory plan's arena.
+ * after the memory plan's arena. Between two such groups the data may stay blocked
+ * (build_layout.c): then the producer's out kernel packs for its readers and a reader
+ * has no pack kernel.
  *
  * A template that cannot take a group (schedule_dag refusing a consumer that is not
  * elementwise, say) leaves it to the generic schedule, with a note naming the group and
@@ -306,13 +308,57 @@ static TsStatus template_kernel(RlyBuild *b, const RlyGroup *group, const RlyWor
     return st;
 }
 
-/* Kernel 3: unpack, the conv's bias and the group's fused nodes. */
+/* The group's inputs kept blocked: each graph value read through an unpack of its
+ * blocked value's placeholder (inlined into the reader). */
+static TsStatus blocked_inputs(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
+                               TsError *err)
+{
+    for (int i = 0; i < group->num_inputs; i++) {
+        RlyValue *kept = rly_build_kept(b, group->inputs[i]);
+        if (!kept || rly_map_find(map, group->inputs[i]))
+            continue;
+        TsTensor *ph = placeholder_of(b, "in_nchwc", kept);
+        TsTensor *nchw = ph ? ts_op_nchwc_unpack(b->arena, ph) : NULL;
+        if (!nchw)
+            return ts_arena_check(b->arena, err);
+        rly_map_add(map, kept, ph);
+        rly_map_add(map, group->inputs[i], nchw);
+    }
+    return TS_OK;
+}
+
+/* The kernel of the group's output packed into the block its readers want (the
+ * output kept blocked). */
+static TsStatus packed_out_kernel(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
+                                  RlyValue *kept, TsError *err)
+{
+    TsTensor *y = rly_map_find(map, group->outputs[0]);
+    TsTensor *out = y ? ts_op_nchwc_pack(b->arena, y, kept->dims[4]) : NULL;
+    if (!out)
+        return y ? ts_arena_check(b->arena, err)
+                 : ts_fail(err, TS_EINVAL, "build: group %d does not compute its output %s",
+                           group->id, group->outputs[0]->name);
+    rly_map_add(map, kept, out);
+    TsSchedule *sch = ts_schedule_create(b->arena, 1, &out);
+    if (!sch)
+        return ts_arena_check(b->arena, err);
+    TsStatus st = rly_schedule_generic(b, sch, 1, &out, err);
+    if (st == TS_OK)
+        st = rly_lower_kernel(b, sch, group, map, rly_kernel_name(b, group, "_out"),
+                              next_kernel(b), err);
+    return st;
+}
+
+/* Kernel 3: unpack, the conv's bias and the group's fused nodes (inputs kept blocked
+ * unpacked on the fly); packed again into its readers' block when the output is kept
+ * blocked. */
 static TsStatus out_kernel(RlyBuild *b, const RlyGroup *group, const RlyValue *blocked,
                            TsError *err)
 {
     const RlyNode *anchor = group->anchor;
     RlyValueMap map;
-    TsStatus st = rly_map_init(b, &map, rly_group_map_capacity(group), err);
+    TsStatus st =
+        rly_map_init(b, &map, rly_group_map_capacity(group) + 2 * group->num_inputs + 2, err);
     if (st != TS_OK)
         return st;
     TsTensor *ph = placeholder_of(b, "blocked", blocked);
@@ -327,14 +373,29 @@ static TsStatus out_kernel(RlyBuild *b, const RlyGroup *group, const RlyValue *b
         return ts_arena_check(b->arena, err);
     rly_map_add(&map, blocked, ph);
     rly_map_add(&map, rly_output(anchor, 0), y);
-    st = rly_group_placeholders(b, group, &map, err);
+    st = blocked_inputs(b, group, &map, err);
+    if (st == TS_OK)
+        st = rly_group_placeholders(b, group, &map, err);
     if (st == TS_OK)
         st = rly_group_lower_nodes(b, group, anchor, &map, err);
-    if (st == TS_OK)
+    RlyValue *kept = rly_build_kept(b, group->outputs[0]);
+    if (st == TS_OK && kept)
+        st = packed_out_kernel(b, group, &map, kept, err);
+    else if (st == TS_OK)
         st = rly_generic_kernel(b, group, &map, rly_kernel_name(b, group, "_out"),
                                 next_kernel(b), err);
     b->num_kernels += st == TS_OK;
     return st;
+}
+
+static bool same_dims(const RlyValue *v, const TsTensor *t)
+{
+    if (v->ndim != ts_tensor_ndim(t))
+        return false;
+    for (int d = 0; d < v->ndim; d++)
+        if (v->dims[d] != ts_tensor_dim(t, d))
+            return false;
+    return true;
 }
 
 static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
@@ -346,8 +407,11 @@ static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWor
     if (st == TS_OK && (inst.num_tensors < 2 || inst.num_outputs != 1 ||
                         ts_tensor_ndim(inst.tensors[0]) != 5))
         st = ts_fail(err, TS_EINVAL, "template %s: an instance of another layout", tmpl->name);
-    RlyValue *packed = NULL, *blocked = NULL;
-    if (st == TS_OK)
+    RlyValue *packed = rly_build_kept(b, rly_input(group->anchor, 0)), *blocked = NULL;
+    if (st == TS_OK && packed && !same_dims(packed, inst.tensors[0]))
+        st = ts_fail(err, TS_EINVAL, "value %s is kept in another block than the template's",
+                     packed->name);
+    if (st == TS_OK && !packed)
         st = pack_kernel(b, group, inst.tensors[0], &packed, err);
     if (st == TS_OK)
         st = template_kernel(b, group, w, &inst, packed, &blocked, err);
@@ -401,6 +465,10 @@ TsStatus rly_build_anchored(RlyBuild *b, const RlyGroup *group, bool *handled, T
     ts_tune_task_free(task);
     if (st == TS_ENOMEM)
         return ts_fail(err, st, "%s", why.message);
+    if (st != TS_OK && rly_group_touches_kept(b, group))
+        return ts_fail(err, TS_EINVAL, "build: group %d (node %s) reads or writes a value kept "
+                       "blocked, and its template kernel failed: %s", group->id,
+                       group->anchor->label, why.message);
     if (st != TS_OK) {
         b->num_kernels = kernels_before;
         b->num_scratch = scratch_before;

@@ -37,6 +37,13 @@ typedef struct RlyBuild {
     int64_t *scratch_offset;
     int64_t scratch_bytes;
     int64_t scratch_cursor; /* the current group's use so far */
+    /* build_layout.c: per group (as in groups), its template's input and output channel
+     * blocks (0: no blocked-layout group); the values kept blocked between groups and
+     * their blocked values. */
+    int64_t *in_block, *out_block;
+    int num_kept;
+    const RlyValue **kept;
+    RlyValue **kept_blocked;
     TsBuildStats stats;
 } RlyBuild;
 
@@ -99,6 +106,17 @@ TsStatus rly_build_anchored(RlyBuild *b, const RlyGroup *group, bool *handled, T
  * is not NULL, else a scratch buffer in the arena, live within its group's kernels. */
 RlyValue *rly_build_value(RlyBuild *b, const char *name, TsDType dtype, int ndim,
                           const int64_t *dims, const void *data);
+
+/* ---- build_layout.c: blocked values kept between groups ---- */
+
+/* Decides which group outputs stay blocked (after the groups exist, before kernels). */
+TsStatus rly_plan_layouts(RlyBuild *b, TsError *err);
+/* The blocked value ([N, C / cb, H, W, cb]) standing for v, or NULL when v is NCHW. */
+RlyValue *rly_build_kept(const RlyBuild *b, const RlyValue *v);
+/* The graph value whose storage v has: the graph value of a blocked value, else v. */
+const RlyValue *rly_build_home(const RlyBuild *b, const RlyValue *v);
+/* Whether group reads or writes a value kept blocked. */
+bool rly_group_touches_kept(const RlyBuild *b, const RlyGroup *group);
 
 /* build_model.c: the serialized model of b's kernels (graph_executor.h's format), in
  * malloc'ed blobs that rly_model_blobs_free releases. */

@@ -1,6 +1,7 @@
 /* The model forms of `tessera build` and `tessera run`:
  *
  *   tessera build MODEL.onnx [--log F ...] [--target T] [--input-shape NAME=1x3x224x224 ...]
+ *                            [--keep-nchw]
  *                 -o MODEL.so
  *     imports the model, runs the graph passes and builds every fused group into one
  *     shared object with the graph, weights and memory plan (ts_graph_build); anchored
@@ -71,6 +72,7 @@ static int build_model(const char *model, const TsImportOptions *import,
     printf("%s: %s for '%s'\n", output, model, options->target ? options->target : "llvm");
     printf("kernels: %d (%d tuned, %d default config, %d generic schedule)\n", stats.num_kernels,
            stats.num_tuned, stats.num_default, stats.num_generic);
+    printf("values kept blocked between layers: %d\n", stats.num_kept_blocked);
     printf("arena: %lld bytes, weights: %lld bytes\n", (long long)stats.arena_bytes,
            (long long)stats.weights_bytes);
     return TOOL_EXIT_OK;
@@ -83,6 +85,7 @@ int tool_build_model(int argc, char **argv)
         { "log", required_argument, NULL, 'l' },
         { "input-shape", required_argument, NULL, 's' },
         { "output", required_argument, NULL, 'o' },
+        { "keep-nchw", no_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -103,8 +106,11 @@ int tool_build_model(int argc, char **argv)
                  "Builds a whole ONNX model into one shared object (kernels, graph, weights,\n"
                  "memory plan) for `tessera run` and the graph executor. Convolution and dense\n"
                  "layers use the best records of the tuning logs (tessera tune MODEL.onnx), or\n"
-                 "their template's default config, announced, when the logs have none.");
+                 "their template's default config, announced, when the logs have none.\n"
+                 "Data stays in the blocked layout between convolution and pooling layers;\n"
+                 "--keep-nchw converts it from and to NCHW around each of them instead.");
             return TOOL_EXIT_OK;
+        case 'k': options.keep_nchw = true; break;
         case 't': options.target = optarg; break;
         case 'o': output = optarg; break;
         case 'l':

@@ -178,6 +178,8 @@ typedef struct TsBuildOptions {
     int num_logs;
     TsBuildNoteFn note;       /* NULL: notes go to stderr */
     void *note_user;
+    bool keep_nchw;           /* convert every blocked group's data from and to NCHW (no
+                                 blocked values kept between groups) */
 } TsBuildOptions;
 
 /* What a build made (may be NULL). */
@@ -186,6 +188,7 @@ typedef struct TsBuildStats {
     int num_tuned;    /* anchored groups scheduled by a template with a tuning record */
     int num_default;  /* anchored groups scheduled by a template's default config */
     int num_generic;  /* groups with the generic schedule */
+    int num_kept_blocked; /* values kept in a blocked layout between groups */
     int64_t arena_bytes;
     int64_t weights_bytes;
 } TsBuildStats;

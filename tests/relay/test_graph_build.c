@@ -5,8 +5,9 @@
  * (every node lowered by rly_lower_node into one DAG, evaluated by ts_evaluate). The
  * models: a residual block with batch norm and a flatten -> gemm head (two outputs), and
  * pooling, concat, reshape and softmax. Also: the .so needs no LLVM (its NEEDED entries),
- * the memory plan's arena is smaller than one buffer per intermediate, and a model whose
- * output is no kernel's is refused with a message naming the value. */
+ * the memory plan's arena is smaller than one buffer per intermediate, a model whose
+ * output is no kernel's is refused with a message naming the value, and a chain of
+ * convs and pools keeps its data blocked between them (no pack between two of them). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -132,9 +133,11 @@ static void expect_close(const float *got, const float *want, size_t n, const ch
             fail_msg("%s[%zu]: got %.7g, want %.7g", what, i, (double)got[i], (double)want[i]);
 }
 
-/* Imports the model twice (one graph for the reference, one to build), builds, loads,
- * runs it on random inputs and compares every output; returns the build's stats. */
-static TsBuildStats build_and_check(ModelBuilder *mb, const char *tag, TsGraphExecutor **keep)
+/* Imports the model twice (one graph for the reference, one to build), builds with
+ * options, loads, runs it on random inputs and compares every output; returns the
+ * build's stats. */
+static TsBuildStats build_with(ModelBuilder *mb, const char *tag, const TsBuildOptions *options,
+                               TsGraphExecutor **keep)
 {
     mb_save(mb, scratch_model_path());
     mb_free(mb);
@@ -143,7 +146,7 @@ static TsBuildStats build_and_check(ModelBuilder *mb, const char *tag, TsGraphEx
     assert_int_equal(ts_graph_import_onnx(scratch_model_path(), NULL, &reference, &err), TS_OK);
     assert_int_equal(ts_graph_import_onnx(scratch_model_path(), NULL, &graph, &err), TS_OK);
     TsBuildStats stats;
-    if (ts_graph_build(graph, NULL, so_path(tag), &stats, &err) != TS_OK)
+    if (ts_graph_build(graph, options, so_path(tag), &stats, &err) != TS_OK)
         fail_msg("build: %s", err.message);
     TsModule *module;
     TsGraphExecutor *ex;
@@ -187,6 +190,11 @@ static TsBuildStats build_and_check(ModelBuilder *mb, const char *tag, TsGraphEx
     ts_graph_free(reference);
     ts_graph_free(graph);
     return stats;
+}
+
+static TsBuildStats build_and_check(ModelBuilder *mb, const char *tag, TsGraphExecutor **keep)
+{
+    return build_with(mb, tag, NULL, keep);
 }
 
 /* x -> conv3x3+bias -> bn -> relu -> conv3x3 -> + x -> relu (output "r") -> global
@@ -286,7 +294,8 @@ static void test_dense_forms(void **state)
 
 /* The memory plan reuses buffers: a chain of convolutions needs two live at a time, and
  * the blocked-layout scratch buffers (packed input, blocked output) are one region that
- * every group reuses. Without reuse the arena would take 4 intermediates + 2 scratch. */
+ * every group reuses. Without reuse the arena would take 4 intermediates + 2 scratch.
+ * The blocked intermediates kept between the convs take their values' places. */
 static void test_arena_reuse(void **state)
 {
     (void)state;
@@ -305,9 +314,103 @@ static void test_arena_reuse(void **state)
     mb_output(mb, "c4");
     TsBuildStats stats = build_and_check(mb, "chain", NULL);
     int64_t one = 4 * 8 * 8 * (int64_t)sizeof(float);
-    assert_int_equal(stats.num_kernels, 15); /* pack, conv template, unpack for each */
+    /* The first conv: pack, template, out; the others read the blocked value their
+     * producer's out kernel writes: template, out. */
+    assert_int_equal(stats.num_kernels, 11);
+    assert_int_equal(stats.num_kept_blocked, 4);
     assert_int_equal(stats.num_default, 5);
     assert_true(stats.arena_bytes <= 4 * one);
+}
+
+/* A conv node "out" = Conv(in, w<out>[, b<out>]) with random weights. */
+static void conv_node(ModelBuilder *mb, const char *in, const char *out, int64_t c, int64_t k,
+                      int64_t kernel, int64_t stride, int64_t group, bool bias)
+{
+    char w[32], b[32], inputs[96];
+    snprintf(w, sizeof w, "w_%s", out);
+    snprintf(b, sizeof b, "b_%s", out);
+    init_random(mb, w, 4, I64S(k, c / group, kernel, kernel), -0.3f, 0.3f);
+    if (bias)
+        init_random(mb, b, 1, I64S(k), -0.5f, 0.5f);
+    snprintf(inputs, sizeof inputs, bias ? "%s,%s,%s" : "%s,%s", in, w, b);
+    Onnx__NodeProto *node = mb_node(mb, "Conv", inputs, out);
+    int64_t pad = kernel / 2;
+    mb_attr_ints(mb, node, "pads", NV(pad, pad, pad, pad));
+    mb_attr_ints(mb, node, "strides", NV(stride, stride));
+    if (group > 1)
+        mb_attr_int(mb, node, "group", group);
+}
+
+/* Convs, a depthwise conv and pools in a row, with 6, 12 and 10 channels:
+ *   x -> conv 6->12 +b, relu (a) -> conv 3x3 stride 2 +b, relu (s) and conv 1x1 stride 2
+ *   (d: a read by two anchors); s -> conv +b, + d, relu (r: d read by a fused add alone)
+ *   -> conv +b, + r, relu (r2: r read by an anchor and a residual add) -> depthwise 3x3
+ *   +b, relu (dw) -> max pool 3x3 stride 2 (p) -> conv 1x1 12->10 +b (e, a graph output
+ *   too) -> conv 3x3 (f) -> global average pool -> flatten -> gemm (y). */
+static ModelBuilder *layout_chain_model(void)
+{
+    ModelBuilder *mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 4, I64S(1, 6, 14, 14));
+    conv_node(mb, "x", "ca", 6, 12, 3, 1, 1, true);
+    mb_node(mb, "Relu", "ca", "a");
+    conv_node(mb, "a", "cs", 12, 12, 3, 2, 1, true);
+    mb_node(mb, "Relu", "cs", "s");
+    conv_node(mb, "a", "d", 12, 12, 1, 2, 1, false);
+    conv_node(mb, "s", "cr", 12, 12, 3, 1, 1, true);
+    mb_node(mb, "Add", "cr,d", "sr");
+    mb_node(mb, "Relu", "sr", "r");
+    conv_node(mb, "r", "cr2", 12, 12, 3, 1, 1, true);
+    mb_node(mb, "Add", "cr2,r", "sr2");
+    mb_node(mb, "Relu", "sr2", "r2");
+    conv_node(mb, "r2", "cdw", 12, 12, 3, 1, 12, true);
+    mb_node(mb, "Relu", "cdw", "dw");
+    Onnx__NodeProto *pool = mb_node(mb, "MaxPool", "dw", "p");
+    mb_attr_ints(mb, pool, "kernel_shape", NV(3, 3));
+    mb_attr_ints(mb, pool, "strides", NV(2, 2));
+    mb_attr_ints(mb, pool, "pads", NV(1, 1, 1, 1));
+    conv_node(mb, "p", "e", 12, 10, 1, 1, 1, true);
+    conv_node(mb, "e", "f", 10, 10, 3, 1, 1, false);
+    mb_node(mb, "GlobalAveragePool", "f", "g");
+    mb_node(mb, "Flatten", "g", "fl");
+    init_random(mb, "fc_w", 2, I64S(7, 10), -1, 1);
+    init_random(mb, "fc_b", 1, I64S(7), -1, 1);
+    Onnx__NodeProto *fc = mb_node(mb, "Gemm", "fl,fc_w,fc_b", "y");
+    mb_attr_int(mb, fc, "transB", 1);
+    mb_output(mb, "y");
+    mb_output(mb, "e");
+    return mb;
+}
+
+static int calls_ending(const TsGraphExecutor *ex, const char *suffix)
+{
+    int count = 0;
+    size_t n = strlen(suffix);
+    for (int i = 0; i < ts_graph_executor_num_calls(ex); i++) {
+        const char *name = ts_graph_executor_call_name(ex, i);
+        size_t len = strlen(name);
+        count += len >= n && !strcmp(name + len - n, suffix);
+    }
+    return count;
+}
+
+/* Between two blocked groups the data stays blocked: only the convs that read a graph
+ * input (x) or a graph output (e) pack; every value an anchor reads as its data and that
+ * no NCHW reader needs is kept (a, s, r, r2, dw, p, f); the results match the reference
+ * either way, and converting at every group costs a pack per blocked group. */
+static void test_blocked_layout_kept(void **state)
+{
+    (void)state;
+    TsGraphExecutor *ex;
+    TsBuildStats kept = build_with(layout_chain_model(), "kept", NULL, &ex);
+    assert_int_equal(calls_ending(ex, "_pack"), 2);
+    assert_int_equal(kept.num_kept_blocked, 7);
+    ts_graph_executor_free(ex);
+    TsBuildOptions nchw = { .keep_nchw = true };
+    TsBuildStats converted = build_with(layout_chain_model(), "nchw", &nchw, &ex);
+    assert_int_equal(calls_ending(ex, "_pack"), 10);
+    assert_int_equal(converted.num_kept_blocked, 0);
+    assert_int_equal(converted.num_kernels - kept.num_kernels, 8);
+    ts_graph_executor_free(ex);
 }
 
 /* The model's shared object links no LLVM (nor anything but the C library's parts). */
@@ -358,7 +461,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_residual_block),     cmocka_unit_test(test_pool_concat_softmax),
         cmocka_unit_test(test_arena_reuse),        cmocka_unit_test(test_dense_forms),        cmocka_unit_test(test_no_llvm_needed),
-        cmocka_unit_test(test_output_of_no_kernel),
+        cmocka_unit_test(test_output_of_no_kernel), cmocka_unit_test(test_blocked_layout_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

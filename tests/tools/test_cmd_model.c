@@ -127,6 +127,7 @@ static void build_model(void)
     assert_run_ok(r);
     assert_contains(r->out, so_path);
     assert_contains(r->out, "kernels: ");
+    assert_contains(r->out, "values kept blocked between layers: 1"); /* relu -> pool */
 }
 
 static void check_output_file(const char *path);
@@ -143,6 +144,24 @@ static void test_build_run_save_outputs(void **state)
     assert_contains(r->out, "1 inputs, 1 outputs");
     assert_contains(r->out, "output 0 (y): ");
     assert_contains(r->out, "latency: median ");
+    char path[1300];
+    snprintf(path, sizeof path, "%s/output_0.pb", out_dir);
+    check_output_file(path);
+}
+
+/* --keep-nchw: the conv's output is unpacked to NCHW and the pool packs it again; the
+ * same answer. */
+static void test_build_keep_nchw(void **state)
+{
+    (void)state;
+    const CmdRun *r = cmd_run("build", model_path, "--input-shape", "x=2x3x8x8", "--keep-nchw",
+                              "-o", so_path);
+    assert_run_ok(r);
+    assert_contains(r->out, "values kept blocked between layers: 0");
+    char out_dir[1200];
+    snprintf(out_dir, sizeof out_dir, "%s_nchw_outputs", dir);
+    r = cmd_run("run", so_path, "--input", input_path, "--save-outputs", out_dir, "--repeat", "1");
+    assert_run_ok(r);
     char path[1300];
     snprintf(path, sizeof path, "%s/output_0.pb", out_dir);
     check_output_file(path);
@@ -301,6 +320,7 @@ int main(int argc, char **argv)
     write_model();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_run_save_outputs),
+        cmocka_unit_test(test_build_keep_nchw),
         cmocka_unit_test(test_run_random_inputs),
         cmocka_unit_test(test_tune_then_build),
         cmocka_unit_test(test_run_over_rpc),

@@ -1,0 +1,169 @@
+/* Blocked activations kept between groups (the graph builder's layout step, before the
+ * kernels are built): a conv, depthwise conv or pool group computes in NCHW[x]c, and
+ * without this step each such group packs its NCHW input and unpacks its output. Here a
+ * group's output value stays blocked when every group that reads it computes blocked
+ * too, and every anchor that reads it (as its data) wants the same channel block, its
+ * template instance's ic_bn under the config apply-best picks. Then:
+ *   - the producer's out kernel (build_template.c) packs its result, bias and fused
+ *     nodes inlined, into that block: one pass over the data, no unpack;
+ *   - a consumer anchor reads the blocked value as its template's data, no pack kernel;
+ *   - a consumer's fused node (a residual add) reads it through an unpack inlined into
+ *     its out kernel.
+ * A graph output, a value read by a generic or dense group (flatten, gemm, concat), or
+ * by anchors that disagree on the block stays NCHW, converted once where it is made.
+ * The blocked value is a value of the build (rly_build_kept) with the graph value's
+ * place in the memory plan: the blocks divide the channels (sch_channel_blocks picks
+ * divisors), so both hold the same number of elements. */
+#include <stdio.h>
+#include <string.h>
+
+#include "relay_lite/rly_build.h"
+#include "tessera/autotune.h"
+
+static void quiet(const char *message, void *user)
+{
+    (void)message;
+    (void)user;
+}
+
+/* The input and output channel blocks of group's template instance, 0 when the group
+ * is no blocked-layout group a template serves. */
+static void group_blocks(RlyBuild *b, const RlyGroup *group, int64_t *in, int64_t *out)
+{
+    *in = *out = 0;
+    RlyWorkload w;
+    if (group->kind != RLY_GROUP_ANCHORED || !group->anchor || group->num_outputs != 1 ||
+        !rly_node_workload(b->graph, group->anchor, &w) || !strcmp(w.op, "dense"))
+        return;
+    const char *target = b->options->target ? b->options->target : "llvm";
+    TsError why;
+    TsTuneTask *task = NULL;
+    TsConfig config;
+    TsTuneRecord best;
+    bool found = false;
+    TsTemplateInstance inst = { 0 };
+    TsStatus st = ts_tune_task_create(w.op, &w.args, target, &task, &why);
+    if (st == TS_OK)
+        st = ts_tune_apply_best(task, b->options->num_logs, b->options->logs, quiet, NULL, &config,
+                                &found, &best, &why);
+    if (st == TS_OK)
+        st = ts_tune_task_template(task)->instantiate(&w.args, ts_tune_task_isa(task), &config,
+                                                      b->arena, &inst, &why);
+    if (st == TS_OK && inst.num_tensors >= 2 && inst.num_outputs == 1 &&
+        ts_tensor_ndim(inst.tensors[0]) == 5 &&
+        ts_tensor_ndim(inst.tensors[inst.num_tensors - 1]) == 5) {
+        *in = ts_tensor_dim(inst.tensors[0], 4);
+        *out = ts_tensor_dim(inst.tensors[inst.num_tensors - 1], 4);
+    }
+    ts_tune_task_free(task);
+}
+
+static bool is_graph_output(const TsGraph *g, const RlyValue *v)
+{
+    for (int o = 0; o < g->num_outputs; o++)
+        if (g->outputs[o] == v)
+            return true;
+    return false;
+}
+
+/* The block every reader of v (the output of groups[producer]) wants, 0 when some
+ * reader needs NCHW, anchors disagree, or no anchor reads v as its data. */
+static int64_t wanted_block(const RlyBuild *b, int producer, const RlyValue *v)
+{
+    int64_t block = 0;
+    for (int i = 0; i < b->num_groups; i++) {
+        const RlyGroup *h = b->groups[i];
+        for (int n = 0; n < h->num_nodes; n++) {
+            const RlyNode *node = h->nodes[n];
+            for (int k = 0; k < node->num_inputs; k++) {
+                if (node->inputs[k] != v || i == producer)
+                    continue;
+                if (b->in_block[i] == 0 || i < producer)
+                    return 0;
+                if (node != h->anchor)
+                    continue; /* a fused node: reads it through an inlined unpack */
+                if (k != 0 || (block && block != b->in_block[i]))
+                    return 0;
+                block = b->in_block[i];
+            }
+        }
+    }
+    return block;
+}
+
+static TsStatus keep(RlyBuild *b, const RlyValue *v, int64_t block, TsError *err)
+{
+    int64_t dims[5] = { v->dims[0], v->dims[1] / block, v->dims[2], v->dims[3], block };
+    char name[256];
+    snprintf(name, sizeof name, "%s.nchw%lldc", v->name, (long long)block);
+    /* Not a scratch value: made as a constant-less value outside rly_build_value. */
+    RlyValue *alias = ts_arena_alloc(b->arena, sizeof *alias);
+    if (!alias)
+        return ts_arena_check(b->arena, err);
+    memset(alias, 0, sizeof *alias);
+    alias->name = ts_arena_strdup(b->arena, name);
+    alias->kind = RLY_VALUE_NODE;
+    alias->has_dtype = true;
+    alias->dtype = v->dtype;
+    alias->ndim = 5;
+    memcpy(alias->dims, dims, sizeof dims);
+    b->kept[b->num_kept] = v;
+    b->kept_blocked[b->num_kept++] = alias;
+    return alias->name ? TS_OK : ts_arena_check(b->arena, err);
+}
+
+TsStatus rly_plan_layouts(RlyBuild *b, TsError *err)
+{
+    size_t n = (size_t)b->num_groups + 1;
+    b->in_block = ts_arena_alloc(b->arena, sizeof *b->in_block * n);
+    b->out_block = ts_arena_alloc(b->arena, sizeof *b->out_block * n);
+    b->kept = ts_arena_alloc(b->arena, sizeof *b->kept * n);
+    b->kept_blocked = ts_arena_alloc(b->arena, sizeof *b->kept_blocked * n);
+    if (!b->in_block || !b->out_block || !b->kept || !b->kept_blocked)
+        return ts_arena_check(b->arena, err);
+    b->num_kept = 0;
+    if (!b->graph->plan || b->options->keep_nchw)
+        return TS_OK;
+    for (int i = 0; i < b->num_groups; i++)
+        group_blocks(b, b->groups[i], &b->in_block[i], &b->out_block[i]);
+    for (int i = 0; i < b->num_groups; i++) {
+        const RlyValue *v = b->groups[i]->outputs[0];
+        if (b->out_block[i] == 0 || is_graph_output(b->graph, v) || v->ndim != 4 || v->constant ||
+            !rly_value_known(v))
+            continue;
+        int64_t block = wanted_block(b, i, v);
+        if (block == 0 || v->dims[1] % block != 0)
+            continue;
+        TsStatus st = keep(b, v, block, err);
+        if (st != TS_OK)
+            return st;
+    }
+    return TS_OK;
+}
+
+RlyValue *rly_build_kept(const RlyBuild *b, const RlyValue *v)
+{
+    for (int i = 0; i < b->num_kept; i++)
+        if (b->kept[i] == v)
+            return b->kept_blocked[i];
+    return NULL;
+}
+
+const RlyValue *rly_build_home(const RlyBuild *b, const RlyValue *v)
+{
+    for (int i = 0; i < b->num_kept; i++)
+        if (b->kept_blocked[i] == v)
+            return b->kept[i];
+    return v;
+}
+
+bool rly_group_touches_kept(const RlyBuild *b, const RlyGroup *group)
+{
+    for (int i = 0; i < group->num_inputs; i++)
+        if (rly_build_kept(b, group->inputs[i]))
+            return true;
+    for (int i = 0; i < group->num_outputs; i++)
+        if (rly_build_kept(b, group->outputs[i]))
+            return true;
+    return false;
+}
