@@ -8,8 +8,12 @@
  * the kernel's own layouts (NCHW[x]c data, pre-packed weights; packing is not timed).
  * The table gives each layer's GFLOPS; then the worst layer and the geometric mean.
  * Arguments: a layer's name prefix keeps only the layers whose names start with it.
+ * With BENCH_TUNE_TRIALS=T in the environment, each layer is also tuned (XGBoost, T
+ * trials, log bench_defaults.log in the working folder, resumed) and its best record
+ * timed the same way: the table then shows the tuned GFLOPS and tuned over default.
  *
- * The last line: RESULT bench=defaults worst=W geomean=G ratio=G (GFLOPS). */
+ * The last line: RESULT bench=defaults worst=W geomean=G ratio=G (GFLOPS), with
+ * worst_vs_tuned=R (the largest tuned over default) when tuned. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +32,18 @@ typedef struct Layer {
     int64_t c, h, w, k, r, stride, pad;
 } Layer;
 
-#define CONV(name, c, h, k, r, s, p) { name, "conv2d", c, h, h, k, r, s, p }
-#define DW(name, c, h, s) { name, "depthwise_conv2d", c, h, h, 0, 3, s, 1 }
-#define FC(name, k, n) { name, "dense", k, 0, 0, n, 0, 0, 0 }
+#define CONV(name, c, h, k, r, s, p)        \
+    {                                       \
+        name, "conv2d", c, h, h, k, r, s, p \
+    }
+#define DW(name, c, h, s)                             \
+    {                                                 \
+        name, "depthwise_conv2d", c, h, h, 0, 3, s, 1 \
+    }
+#define FC(name, k, n)                     \
+    {                                      \
+        name, "dense", k, 0, 0, n, 0, 0, 0 \
+    }
 
 static const Layer layers[] = {
     /* ResNet-18 */
@@ -103,10 +116,10 @@ enum { NUM_LAYERS = sizeof layers / sizeof layers[0] };
 static TsStatus layer_args(const Layer *l, TsTemplateArgs *args, TsError *err)
 {
     memset(args, 0, sizeof *args);
-    const char *dense[] = { "M", "N", "K" }, *conv[] = { "N", "C", "H", "W", "K",
-                                                         "R", "S", "stride", "pad" };
-    int64_t dv[] = { 1, l->k, l->c }, cv[] = { 1, l->c, l->h, l->w, l->k,
-                                               l->r, l->r, l->stride, l->pad };
+    const char *dense[] = { "M", "N", "K" },
+               *conv[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad" };
+    int64_t dv[] = { 1, l->k, l->c },
+            cv[] = { 1, l->c, l->h, l->w, l->k, l->r, l->r, l->stride, l->pad };
     bool is_dense = strcmp(l->op, "dense") == 0, is_dw = strcmp(l->op, "depthwise_conv2d") == 0;
     TsStatus st = TS_OK;
     for (int i = 0; st == TS_OK && i < (is_dense ? 3 : 9); i++) {
@@ -118,27 +131,20 @@ static TsStatus layer_args(const Layer *l, TsTemplateArgs *args, TsError *err)
     return st;
 }
 
-/* Builds l's default config and times it; *gflops its median speed. */
-static TsStatus measure(const Layer *l, const TsTarget *target, int rounds, double *gflops,
-                        char *config, size_t config_size, TsError *err)
+/* Times tk's kernel on random operands; *gflops its median speed. */
+static TsStatus time_kernel(TunedKernel *tk, int rounds, double *gflops, TsError *err)
 {
-    TsTemplateArgs args;
-    TunedKernel tk;
-    TsStatus st = layer_args(l, &args, err);
-    if (st != TS_OK)
-        return st;
-    memset(&tk, 0, sizeof tk);
-    st = tuned_kernel_build_default(l->op, &args, 0, target, &tk, err);
+    TsStatus st = TS_OK;
     float *buf[TUNED_MAX_ARGS] = { 0 };
     BenchTensorArg tensors[TUNED_MAX_ARGS];
     TsValue values[TUNED_MAX_ARGS];
     int32_t codes[TUNED_MAX_ARGS];
-    for (int i = 0; st == TS_OK && i < tk.num_args; i++) {
-        int ndim = ts_tensor_ndim(tk.args[i]);
+    for (int i = 0; i < tk->num_args; i++) {
+        int ndim = ts_tensor_ndim(tk->args[i]);
         int64_t shape[TS_MAX_DIMS];
         for (int d = 0; d < ndim; d++)
-            shape[d] = ts_tensor_dim(tk.args[i], d);
-        size_t count = (size_t)ts_tensor_num_elements(tk.args[i]);
+            shape[d] = ts_tensor_dim(tk->args[i], d);
+        size_t count = (size_t)ts_tensor_num_elements(tk->args[i]);
         buf[i] = bench_alloc_floats(count);
         bench_fill_uniform(buf[i], count, 17 + (uint64_t)i);
         bench_tensor_arg(&tensors[i], buf[i], ndim, shape);
@@ -148,13 +154,33 @@ static TsStatus measure(const Layer *l, const TsTarget *target, int rounds, doub
     BenchCosts costs = { .count = 0 };
     TsTimeOptions opt = bench_time_options(REPEATS_PER_ROUND, MIN_REPEAT_MS);
     for (int r = 0; st == TS_OK && r < rounds; r++)
-        st = bench_time(tk.kernel, values, codes, tk.num_args, &opt, &costs, err);
-    if (st == TS_OK) {
-        *gflops = bench_gflops(&costs, ts_tune_task_flop(tk.task));
-        st = ts_config_entity(&tk.config, config, config_size, err);
-    }
+        st = bench_time(tk->kernel, values, codes, tk->num_args, &opt, &costs, err);
+    if (st == TS_OK)
+        *gflops = bench_gflops(&costs, ts_tune_task_flop(tk->task));
     for (int i = 0; i < TUNED_MAX_ARGS; i++)
         free(buf[i]);
+    return st;
+}
+
+/* Builds l's default config (trials 0) or its best of trials tuned ones, and times it;
+ * config gets the config's entity. */
+static TsStatus measure(const Layer *l, const TsTarget *target, int rounds, int trials,
+                        double *gflops, char *config, size_t config_size, TsError *err)
+{
+    TsTemplateArgs args;
+    TunedKernel tk;
+    TsStatus st = layer_args(l, &args, err);
+    if (st != TS_OK)
+        return st;
+    memset(&tk, 0, sizeof tk);
+    if (trials > 0)
+        st = tuned_kernel_build(l->op, &args, trials, "bench_defaults.log", target, &tk, err);
+    else
+        st = tuned_kernel_build_default(l->op, &args, 0, target, &tk, err);
+    if (st == TS_OK)
+        st = time_kernel(&tk, rounds, gflops, err);
+    if (st == TS_OK)
+        st = ts_config_entity(&tk.config, config, config_size, err);
     tuned_kernel_free(&tk);
     return st;
 }
@@ -167,22 +193,31 @@ int main(int argc, char **argv)
     if (ts_target_parse("llvm", &target, &err) != TS_OK)
         return bench_report_error("target", &err);
     bench_print_machine(target);
-    int rounds = bench_rounds(DEFAULT_ROUNDS), measured = 0, worst = -1;
-    double log_sum = 0, worst_gflops = INFINITY;
-    printf("%-22s %-17s %9s  %s\n", "layer", "op", "GFLOPS", "default config");
+    const char *tune = getenv("BENCH_TUNE_TRIALS");
+    int rounds = bench_rounds(DEFAULT_ROUNDS), trials = tune ? atoi(tune) : 0, measured = 0;
+    int worst = -1;
+    double log_sum = 0, worst_gflops = INFINITY, worst_ratio = 0;
+    printf("%-22s %-17s %9s %9s %7s  %s\n", "layer", "op", "GFLOPS", "tuned", "ratio",
+           "default config");
     for (int i = 0; i < NUM_LAYERS; i++) {
         if (argc > 1 && strncmp(layers[i].name, argv[1], strlen(argv[1])) != 0)
             continue;
-        double gflops = 0;
-        char config[512];
-        if (measure(&layers[i], target, rounds, &gflops, config, sizeof config, &err) != TS_OK) {
+        double gflops = 0, tuned = 0;
+        char config[512], tuned_config[512];
+        TsStatus st = measure(&layers[i], target, rounds, 0, &gflops, config, sizeof config, &err);
+        if (st == TS_OK && trials > 0)
+            st = measure(&layers[i], target, rounds, trials, &tuned, tuned_config,
+                         sizeof tuned_config, &err);
+        if (st != TS_OK) {
             ts_target_free(target);
             return bench_report_error(layers[i].name, &err);
         }
-        printf("%-22s %-17s %9.2f  %s\n", layers[i].name, layers[i].op, gflops, config);
+        printf("%-22s %-17s %9.2f %9.2f %7.2f  %s\n", layers[i].name, layers[i].op, gflops, tuned,
+               tuned / gflops, config);
         fflush(stdout);
         log_sum += log(gflops);
         measured++;
+        worst_ratio = fmax(worst_ratio, tuned / gflops);
         if (gflops < worst_gflops) {
             worst_gflops = gflops;
             worst = i;
@@ -194,7 +229,8 @@ int main(int argc, char **argv)
     double geomean = exp(log_sum / measured);
     printf("worst: %s %.2f GFLOPS; geometric mean over %d layers: %.2f GFLOPS (one thread)\n",
            layers[worst].name, worst_gflops, measured, geomean);
-    printf("RESULT bench=defaults layers=%d worst=%.3f geomean=%.3f ratio=%.3f\n", measured,
-           worst_gflops, geomean, geomean);
+    printf("RESULT bench=defaults layers=%d worst=%.3f geomean=%.3f worst_vs_tuned=%.3f "
+           "ratio=%.3f\n",
+           measured, worst_gflops, geomean, worst_ratio, geomean);
     return 0;
 }

@@ -50,8 +50,8 @@ static TsStatus dw_define_space(const TsTemplateArgs *args, const TsTemplateTarg
     return sch_define_window_space(space, target, d.c, d.ow, 16, err);
 }
 
-/* The rule: one vector of channels (or a power-of-two part of one), 8 positions (4 on AVX2's 16 registers), kw
- * unrolled. */
+/* The rule: one vector of channels (or a power-of-two part of one), 8 positions (4 on
+ * AVX2's 16 registers), kw unrolled. */
 static TsStatus dw_default_config(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                   const TsConfigSpace *space, TsConfig *out, TsError *err)
 {

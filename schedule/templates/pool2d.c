@@ -55,7 +55,8 @@ static TsStatus pool_define_space(const TsTemplateArgs *args, const TsTemplateTa
     return sch_define_window_space(space, target, p.c, p.ow, 8, err);
 }
 
-/* The rule: one vector of channels (or a power-of-two part of one), 4 positions, the window's row unrolled. */
+/* The rule: one vector of channels (or a power-of-two part of one), 4 positions, the
+ * window's row unrolled. */
 static TsStatus pool_default_config(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                     const TsConfigSpace *space, TsConfig *out, TsError *err)
 {
