@@ -119,23 +119,41 @@ static TsStatus conv_define_space(const TsTemplateArgs *args, const TsTemplateTa
     return st;
 }
 
-/* A register block of at most max output positions, preferring one that divides the
- * row (no tail) down to max / 2. */
+/* The register block of the output row: among the offered reg_ns of at most max
+ * positions, the one with the fewest blocks per row, then the least wasted tail (the
+ * tail block is peeled off by loop partitioning, not scalarized), then the largest. */
 static int64_t register_block(int64_t ow, int64_t max)
 {
-    if (ow <= max)
-        return ow;
-    for (int64_t r = max; r >= (max + 1) / 2; r--)
-        if (ow % r == 0)
-            return r;
-    return max;
+    int64_t best = 1;
+    for (size_t i = 0; i < sizeof reg_ns / sizeof reg_ns[0]; i++) {
+        int64_t r = reg_ns[i];
+        if (r > max || r > ow)
+            break;
+        int64_t blocks = sch_ceil_div(ow, r), waste = blocks * r - ow;
+        int64_t best_blocks = sch_ceil_div(ow, best), best_waste = best_blocks * best - ow;
+        if (blocks < best_blocks || (blocks == best_blocks && waste <= best_waste))
+            best = r;
+    }
+    return best;
 }
 
-/* The rule, measured on ResNet-18's 3x3 layers on AVX-512 (7 x 2 vectors ran at 150-185
- * GFLOPS where 14 x 2 ran at 85: with 28 accumulators the loop spills): ic_bn one
- * vector's lanes (or the nearest divisor), oc_bn two vectors, and a register block of
- * up to 8 positions (16 accumulators) on AVX-512, 6 (12 of 16 registers) on AVX2, 12
- * (24 of 32) on NEON; one output row; ib outer and kw inner, kw unrolled. */
+/* Accumulator vectors the micro-kernel keeps in registers besides its weight vectors and
+ * a broadcast: measured on ResNet-18's 3x3 layers on AVX-512, 8 positions x 2 vectors
+ * (16) ran at 150-185 GFLOPS where 14 x 2 (28) spilled and ran at 85; 12 of AVX2's 16
+ * registers (6 x 2, the classic Haswell kernel); 24 of NEON's 32. */
+static int64_t accumulator_budget(const TsTemplateTarget *target)
+{
+    if (sch_tmpl_registers(target) == 16)
+        return 12;
+    return target->vector_bits == 512 ? 16 : 24;
+}
+
+/* The rule, from the shape and the target (as TVM's x86 _get_default_config): oc_bn up to
+ * two vectors, a power-of-two count of them dividing K (else a power-of-two part of one
+ * vector: sch_vector_block), ic_bn one vector's lanes (or the nearest divisor of C), a
+ * register block of as many positions as the accumulator budget leaves for oc_bn's
+ * vectors (register_block), one output row; ib outer and kw inner, kw unrolled; n x oc
+ * parallel when there are cores. */
 static TsStatus conv_default_config(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                     const TsConfigSpace *space, TsConfig *out, TsError *err)
 {
@@ -143,9 +161,9 @@ static TsStatus conv_default_config(const TsTemplateArgs *args, const TsTemplate
     TsStatus st = read_conv(args, target, &cv, err);
     if (st != TS_OK)
         return st;
-    int64_t lanes = sch_tmpl_lanes(target);
-    int64_t max = target->vector_bits == 512 ? 8 : sch_tmpl_registers(target) == 16 ? 6 : 12;
-    int64_t ic[] = { lanes }, oc[] = { 2 * lanes };
+    int64_t lanes = sch_tmpl_lanes(target), oc_bn = sch_vector_block(cv.k, lanes, 2);
+    int64_t max = accumulator_budget(target) / sch_ceil_div(oc_bn, lanes);
+    int64_t ic[] = { lanes }, oc[] = { oc_bn };
     int64_t ow[] = { register_block(cv.ow, max) }, oh[] = { 1 };
     sch_tmpl_config_init(space, out);
     st = sch_tmpl_want_split(out, "tile_ic", ic, 1, err);

@@ -50,8 +50,8 @@ static TsStatus dw_define_space(const TsTemplateArgs *args, const TsTemplateTarg
     return sch_define_window_space(space, target, d.c, d.ow, 16, err);
 }
 
-/* The rule: one vector of channels, 8 positions (4 on AVX2's 16 registers), kw
- * unrolled. */
+/* The rule: one vector of channels (or a power-of-two part of one), 8 positions (4 on
+ * AVX2's 16 registers), kw unrolled. */
 static TsStatus dw_default_config(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                   const TsConfigSpace *space, TsConfig *out, TsError *err)
 {
@@ -59,7 +59,8 @@ static TsStatus dw_default_config(const TsTemplateArgs *args, const TsTemplateTa
     TsStatus st = read_depthwise(args, target, &d, err);
     if (st != TS_OK)
         return st;
-    return sch_window_default(space, target, sch_tmpl_registers(target) == 16 ? 4 : 8, out, err);
+    return sch_window_default(space, target, d.c, sch_tmpl_registers(target) == 16 ? 4 : 8, out,
+                              err);
 }
 
 typedef struct DwTensors {

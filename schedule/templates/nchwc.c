@@ -99,9 +99,10 @@ TsStatus sch_read_window_knobs(const TsConfig *config, SchWindowKnobs *kn, TsErr
 }
 
 TsStatus sch_window_default(const TsConfigSpace *space, const TsTemplateTarget *target,
-                            int64_t reg_n, TsConfig *out, TsError *err)
+                            int64_t channels, int64_t reg_n, TsConfig *out, TsError *err)
 {
-    int64_t c[] = { sch_tmpl_lanes(target) }, ow[] = { reg_n };
+    int64_t c[] = { sch_vector_block(channels, sch_tmpl_lanes(target), 1) };
+    int64_t ow[] = { reg_n };
     sch_tmpl_config_init(space, out);
     TsStatus st = sch_tmpl_want_split(out, "tile_c", c, 1, err);
     if (st == TS_OK)
@@ -150,6 +151,21 @@ TsStatus sch_schedule_window_op(TsSchedule *sch, TsTensor *out, TsTensor *acc,
     if (s == TS_OK)
         s = ts_vectorize(sa, root[4], err);
     return s;
+}
+
+int64_t sch_vector_block(int64_t n, int64_t lanes, int64_t max_vectors)
+{
+    int64_t best = 0;
+    for (int64_t v = 1; v <= max_vectors; v *= 2)
+        if (n % (lanes * v) == 0)
+            best = lanes * v;
+    if (best > 0)
+        return best;
+    best = 1;
+    for (int64_t d = 2; d < lanes; d *= 2)
+        if (n % d == 0)
+            best = d;
+    return best;
 }
 
 int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int cap)

@@ -55,7 +55,8 @@ static TsStatus pool_define_space(const TsTemplateArgs *args, const TsTemplateTa
     return sch_define_window_space(space, target, p.c, p.ow, 8, err);
 }
 
-/* The rule: one vector of channels, 4 positions, the window's row unrolled. */
+/* The rule: one vector of channels (or a power-of-two part of one), 4 positions, the
+ * window's row unrolled. */
 static TsStatus pool_default_config(const TsTemplateArgs *args, const TsTemplateTarget *target,
                                     const TsConfigSpace *space, TsConfig *out, TsError *err)
 {
@@ -63,7 +64,7 @@ static TsStatus pool_default_config(const TsTemplateArgs *args, const TsTemplate
     TsStatus st = read_pool(args, target, &p, err);
     if (st != TS_OK)
         return st;
-    return sch_window_default(space, target, 4, out, err);
+    return sch_window_default(space, target, p.c, 4, out, err);
 }
 
 /* The number of input points in the window along one dimension: min(start + k, size) -

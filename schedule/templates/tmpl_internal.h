@@ -80,6 +80,13 @@ void sch_dag_finish(const TsTemplateDag *dag, TsSchedule *sch, TsTensor *final,
 /* Divisors of n that are at most max, and (when some are) multiples of lanes: the
  * channel blocks a template offers. Returns the count written to out (cap entries). */
 int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int cap);
+/* The channel block a default config wants for a vectorized channel extent n: the largest
+ * of lanes * 2^j (j >= 0, at most max_vectors vectors) dividing n, else the largest power
+ * of two dividing n below lanes (a part of one vector). A block of 3 or 5 vectors, or of
+ * 24 or 40 lanes, is what LLVM widens and shuffles, and spills the accumulators: such a
+ * block ran at 2-3 GFLOPS where a power of two ran at 100 (benchmarks/bench_defaults.c).
+ * Always one of sch_channel_blocks(n, lanes, max) for max >= lanes * max_vectors. */
+int64_t sch_vector_block(int64_t n, int64_t lanes, int64_t max_vectors);
 /* Defines the split knob name of the channel extent n into [-1, block] over
  * sch_channel_blocks(n, lanes, max). */
 TsStatus sch_define_channel_split(TsConfigSpace *space, const char *name, int64_t n, int64_t lanes,
@@ -94,10 +101,10 @@ typedef struct SchWindowKnobs {
 TsStatus sch_define_window_space(TsConfigSpace *space, const TsTemplateTarget *target, int64_t c,
                                  int64_t ow, int64_t max_reg_n, TsError *err);
 TsStatus sch_read_window_knobs(const TsConfig *config, SchWindowKnobs *kn, TsError *err);
-/* Their default: one vector of channels, reg_n positions, kw unrolled, parallel when there
- * are cores. */
+/* Their default for channels c: one vector of channels (sch_vector_block), reg_n
+ * positions, kw unrolled, parallel when there are cores. */
 TsStatus sch_window_default(const TsConfigSpace *space, const TsTemplateTarget *target,
-                            int64_t reg_n, TsConfig *out, TsError *err);
+                            int64_t c, int64_t reg_n, TsConfig *out, TsError *err);
 /* Their schedule, for out [N, CC, OH, OW, cb] computed through the accumulator
  * acc [N, CC, OH, OW, cb] with reduce axes kh, kw: the output row in register blocks of
  * reg_n positions (unrolled), cb as vectors, n x cc parallel when asked; acc computed at
