@@ -278,28 +278,20 @@ static void test_conv2d_int8_amx(void **state)
                            sizeof amx_shapes / sizeof amx_shapes[0]);
 }
 
-/* bfloat16 with vdpbf16ps: against the same expression under a fresh schedule
- * (tmpl_testing.h: floats within 1e-4 of the magnitude; the products are exact in fp32,
- * only the order of the sums differs). */
-static void test_conv2d_bf16(void **state)
+/* bfloat16 (vdpbf16ps, or tdpbf16ps on AMX tiles) on shapes: against the same
+ * expression under a fresh schedule (tmpl_testing.h: floats within 1e-4 of the
+ * magnitude; the products are exact in fp32, only the order of the sums differs). */
+static void check_bf16(const TsTemplate *tmpl, const char *const *shapes, size_t num_shapes)
 {
-    (void)state;
-    if (!__builtin_cpu_supports("avx512bf16")) {
-        fprintf(stderr, "skipped: this CPU lacks AVX512-BF16\n");
-        return;
-    }
     TsTarget *target;
     TsError err;
     ok(ts_target_parse("llvm", &target, &err), &err);
     TsTemplateTarget tt = template_target(target, 2);
-    const TsTemplate *tmpl;
-    ok(ts_template_for_op("conv2d", TS_BFLOAT16, &tt, &tmpl, &err), &err);
-    assert_string_equal(tmpl->name, "conv2d_NCHWc_bf16_avx512");
     TvRng rng = { 78 };
-    for (size_t s = 0; s < sizeof conv_shapes / sizeof conv_shapes[0]; s++) {
+    for (size_t s = 0; s < num_shapes; s++) {
         char shape[256];
         snprintf(shape, sizeof shape, "%.*s dtype=bfloat16",
-                 (int)(strstr(conv_shapes[s], " dtype=") - conv_shapes[s]), conv_shapes[s]);
+                 (int)(strstr(shapes[s], " dtype=") - shapes[s]), shapes[s]);
         TsTemplateArgs args = parse_args(shape);
         TsConfigSpace *space = ts_config_space_create();
         ok(tmpl->define_space(&args, &tt, space, &err), &err);
@@ -319,6 +311,39 @@ static void test_conv2d_bf16(void **state)
         ts_config_space_free(space);
     }
     ts_target_free(target);
+}
+
+static void test_conv2d_bf16(void **state)
+{
+    (void)state;
+    if (!__builtin_cpu_supports("avx512bf16")) {
+        fprintf(stderr, "skipped: this CPU lacks AVX512-BF16\n");
+        return;
+    }
+    check_bf16(&sch_template_conv2d_bf16, conv_shapes, sizeof conv_shapes / sizeof conv_shapes[0]);
+}
+
+/* tdpbf16ps, where this CPU has AMX-BF16: the registry's choice for bfloat16 here. */
+static void test_conv2d_bf16_amx(void **state)
+{
+    (void)state;
+    TsTarget *host;
+    TsError err;
+    ok(ts_target_parse("llvm", &host, &err), &err);
+    bool have = ts_target_has_feature(host, "amx-tile") && ts_target_has_feature(host, "amx-bf16");
+    if (!have) {
+        ts_target_free(host);
+        fprintf(stderr, "skipped: this CPU lacks AMX-BF16\n");
+        return;
+    }
+    TsTemplateTarget tt = template_target(host, 1);
+    const TsTemplate *tmpl;
+    ok(ts_template_for_op("conv2d", TS_BFLOAT16, &tt, &tmpl, &err), &err);
+    assert_string_equal(tmpl->name, "conv2d_NCHWc_bf16_amx");
+    ts_target_free(host);
+    check_bf16(&sch_template_conv2d_bf16_amx, conv_shapes,
+               sizeof conv_shapes / sizeof conv_shapes[0]);
+    check_bf16(&sch_template_conv2d_bf16_amx, amx_shapes, sizeof amx_shapes / sizeof amx_shapes[0]);
 }
 
 /* AArch64 sdot and smull + sadalp: the loop interpreter runs the tensorized nests
@@ -480,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_int8_amx),
         cmocka_unit_test(test_conv2d_int8_aarch64_run),
         cmocka_unit_test(test_conv2d_bf16),
+        cmocka_unit_test(test_conv2d_bf16_amx),
         cmocka_unit_test(test_padded_shapes),
         cmocka_unit_test(test_conv2d_int8_avx512),
         cmocka_unit_test(test_conv2d_int8_avx2),
