@@ -1,5 +1,5 @@
 /* The int8 conv2d templates end to end (schedule/templates/conv2d_int8.c: generic,
- * VNNI, sdot, smull+sadalp; conv2d_int8_amx.c: AMX tiles, where this CPU has them, also
+ * VNNI, sdot, smull+sadalp; conv2d_amx.c: AMX tiles, where this CPU has them, also
  * on more than one 64-channel input block): on odd
  * shapes (channels no block divides, stride 2, padding, 1x1 and 7x7 kernels, batch 2),
  * the default config and a sample of configs are built for AVX-512 ("llvm" on this CPU)
@@ -259,7 +259,7 @@ static void test_conv2d_int8_vnni(void **state)
     check_on_target(&sch_template_conv2d_int8_vnni, "llvm -mcpu=cascadelake", true);
 }
 
-/* AMX tiles (conv2d_int8_amx.c), where this CPU has them: the whole reduction of an
+/* AMX tiles (conv2d_amx.c), where this CPU has them: the whole reduction of an
  * output tile in one tile register, tiles of the output width's divisors as rows. */
 static void test_conv2d_int8_amx(void **state)
 {
