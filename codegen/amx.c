@@ -180,12 +180,46 @@ LLVMValueRef cg_amx_tile_product(CgFunc *f, CgAmxProduct product, int rows, int 
 /* ---- a tile GEMM ---- */
 
 /* One step: the A and B tiles at step k, multiplied into acc. */
+/* The byte offsets of A and B at flat step k of the nest (k's digits in the radices
+ * steps, levels[0].steps, levels[1].steps times the steps of each level). */
+static void step_offsets(CgFunc *f, const CgAmxGemm *g, LLVMValueRef k, LLVMValueRef *a_off,
+                         LLVMValueRef *b_off)
+{
+    CgModule *m = f->m;
+    LLVMValueRef digit = k, rest = NULL;
+    bool nested = g->levels[0].steps > 1 || g->levels[1].steps > 1;
+    if (nested) {
+        digit = LLVMBuildURem(f->b, k, cg_i64(m, g->steps), "");
+        rest = LLVMBuildUDiv(f->b, k, cg_i64(m, g->steps), "");
+    }
+    *a_off = LLVMBuildMul(f->b, digit, g->a_step, "");
+    *b_off = LLVMBuildMul(f->b, digit, g->b_step, "");
+    for (int l = 0; l < 2 && nested; l++) {
+        int64_t steps = g->levels[l].steps;
+        if (steps <= 1)
+            continue;
+        digit = l == 1 ? rest : LLVMBuildURem(f->b, rest, cg_i64(m, steps), "");
+        if (l == 0)
+            rest = LLVMBuildUDiv(f->b, rest, cg_i64(m, steps), "");
+        *a_off = LLVMBuildAdd(f->b, *a_off, LLVMBuildMul(f->b, digit, g->levels[l].a_step, ""), "");
+        *b_off = LLVMBuildAdd(f->b, *b_off, LLVMBuildMul(f->b, digit, g->levels[l].b_step, ""), "");
+    }
+}
+
+static int64_t total_steps(const CgAmxGemm *g)
+{
+    int64_t total = g->steps;
+    for (int l = 0; l < 2; l++)
+        total *= g->levels[l].steps > 1 ? g->levels[l].steps : 1;
+    return total;
+}
+
 static LLVMValueRef gemm_step(CgFunc *f, const CgAmxGemm *g, LLVMValueRef k, LLVMValueRef acc)
 {
     CgModule *m = f->m;
     int depth_bytes = g->depth * products[g->product].element_bytes;
-    LLVMValueRef a_off = LLVMBuildMul(f->b, k, g->a_step, "");
-    LLVMValueRef b_off = LLVMBuildMul(f->b, k, g->b_step, "");
+    LLVMValueRef a_off, b_off;
+    step_offsets(f, g, k, &a_off, &b_off);
     LLVMValueRef a_ptr = LLVMBuildGEP2(f->b, m->t_i8, g->a, &a_off, 1, "amx.a");
     LLVMValueRef b_ptr = LLVMBuildGEP2(f->b, m->t_i8, g->b, &b_off, 1, "amx.b");
     LLVMValueRef a = cg_amx_tile_load(f, g->rows, depth_bytes, a_ptr, g->a_stride);
@@ -221,8 +255,8 @@ bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g)
     LLVMBasicBlockRef from[] = { before, latch };
     LLVMAddIncoming(k, k_in, from, 2);
     LLVMAddIncoming(tile, tile_in, from, 2);
-    LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, next_k, cg_i64(m, g->steps), ""), done,
-                    loop);
+    LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, next_k, cg_i64(m, total_steps(g)), ""),
+                    done, loop);
     LLVMPositionBuilderAtEnd(f->b, done);
     return cg_amx_tile_store(f, g->rows, g->cols * 4, g->c, g->c_stride, next_tile);
 }
@@ -243,8 +277,13 @@ bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g)
  *       C = (accumulate ? C : 0) + sum over s < steps of A_s . B_s, where A_s and B_s are
  *       a_step and b_step bytes after A_(s-1) and B_(s-1); C stays in a tile register
  *       for the whole loop, loaded (when accumulating) and stored once. steps and
- *       accumulate are constants. A tile stored and loaded again at once waits for the
- *       store, so a deep reduction is much faster in one statement than in many.
+ *       accumulate are constants;
+ *   the same with six more (steps1, a_step1, b_step1, steps2, a_step2, b_step2): the
+ *       steps above repeated steps1 times, each a_step1 and b_step1 bytes further, and
+ *       that repeated steps2 times (a convolution's kernel columns, rows and input
+ *       channel blocks, in one accumulation); steps1 and steps2 are constants.
+ * A tile stored and loaded again at once waits for the store, so a deep reduction is
+ * much faster in one statement than in many.
  * These are what the tensor intrinsics x86.amx.* (schedule/intrin_amx.c) emit. Every
  * other tile intrinsic (loads, stores, configuration, the forms with tile register
  * numbers) is refused: it would need a tile value, or a tile configuration of its own. */
@@ -342,6 +381,29 @@ static bool deep_args(CgFunc *f, const char *name, TsExpr *const *args, CgAmxGem
     return g->b_step != NULL;
 }
 
+/* The nested form's two outer levels (args 13 to 18) into g. */
+static bool level_args(CgFunc *f, const char *name, TsExpr *const *args, CgAmxGemm *g)
+{
+    int64_t total = g->steps;
+    for (int l = 0; l < 2; l++) {
+        int i = 13 + 3 * l;
+        int64_t steps;
+        if (!cg_const_operand(args[i], &steps) || steps < 1 || steps > (1 << 20) ||
+            total * steps > (1 << 20))
+            return cg_fail(f->m, TS_ECODEGEN,
+                           "%s: intrinsic %s: argument %d (%s), a level's steps, must be an "
+                           "integer constant in [1, 2^20], all levels' steps at most 2^20",
+                           f->kernel, name, i, cg_expr_text(f->m, args[i], 60));
+        total *= steps;
+        g->levels[l].steps = steps;
+        g->levels[l].a_step = i64_arg(f, name, args[i + 1], i + 1);
+        g->levels[l].b_step = g->levels[l].a_step ? i64_arg(f, name, args[i + 2], i + 2) : NULL;
+        if (!g->levels[l].b_step)
+            return false;
+    }
+    return true;
+}
+
 static bool product_in_memory(CgFunc *f, const char *name, CgAmxProduct product, int num_args,
                               TsExpr *const *args)
 {
@@ -366,7 +428,9 @@ static bool product_in_memory(CgFunc *f, const char *name, CgAmxProduct product,
         !place_args(f, name, args, 5, &g.a, &g.a_stride) ||
         !place_args(f, name, args, 7, &g.b, &g.b_stride))
         return false;
-    if (num_args == 13 && !deep_args(f, name, args, &g))
+    if (num_args >= 13 && !deep_args(f, name, args, &g))
+        return false;
+    if (num_args == 19 && !level_args(f, name, args, &g))
         return false;
     return cg_amx_gemm(f, &g);
 }
@@ -385,10 +449,10 @@ bool cg_amx_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
                        "llvm.x86.tdpbssd.internal and llvm.x86.tdpbf16ps.internal, with "
                        "tiles in memory",
                        f->kernel, name);
-    if (form == 0 ? num_args != 4 : num_args != 9 && num_args != 13)
+    if (form == 0 ? num_args != 4 : num_args != 9 && num_args != 13 && num_args != 19)
         return cg_fail(f->m, TS_ECODEGEN,
                        "%s: intrinsic %s takes %s arguments as a statement, the call gives %d",
-                       f->kernel, name, form == 0 ? "4" : "9 or 13", num_args);
+                       f->kernel, name, form == 0 ? "4" : "9, 13 or 19", num_args);
     if (form == 0)
         return zero_in_memory(f, name, args);
     return product_in_memory(f, name, (CgAmxProduct)(form - 1), num_args, args);

@@ -291,7 +291,11 @@ LLVMValueRef cg_amx_tile_product(CgFunc *f, CgAmxProduct product, int rows, int 
 
 /* A tile GEMM: C (rows x cols) = or += the sum over steps k of A_k . B_k, where A_k
  * starts a_step bytes after A_(k-1) and B_k b_step bytes after B_(k-1); the accumulator
- * stays in a tile register for the whole loop. Strides and steps are i64 byte counts. */
+ * stays in a tile register for the whole loop. Strides and steps are i64 byte counts.
+ * With outer levels (a convolution's kernel rows and input channel blocks), the steps
+ * are a nest: levels[0] repeats the steps levels[0].steps times, a_step and b_step bytes
+ * further each time, and levels[1] repeats that; a level of one step (or NULL steps)
+ * adds nothing. The nest is still one loop around one accumulator. */
 typedef struct CgAmxGemm {
     CgAmxProduct product;
     int rows, cols, depth; /* M <= 16, N <= 16, the K of one step (64 bytes of A at most) */
@@ -299,6 +303,10 @@ typedef struct CgAmxGemm {
     bool accumulate;       /* load C first (else start from zero) */
     LLVMValueRef c, a, b;
     LLVMValueRef c_stride, a_stride, b_stride, a_step, b_step;
+    struct {
+        int64_t steps; /* 0 or 1: no level */
+        LLVMValueRef a_step, b_step;
+    } levels[2];
 } CgAmxGemm;
 bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g);
 

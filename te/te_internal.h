@@ -374,7 +374,7 @@ TeStmt *te_simplify_stmt(TsArena *arena, TeStmt *s);
 TsTensor *te_compute_rewrite(TsArena *arena, const TsTensor *op, const char *name, TsExpr *body);
 
 /* Most arguments of an intrinsic call (expression or statement). */
-enum { TE_MAX_INTRINSIC_ARGS = 16 };
+enum { TE_MAX_INTRINSIC_ARGS = 24 }; /* the nested AMX tile statement takes 19 */
 
 /* Checks an intrinsic call's name and arguments (expr.c); false with the error recorded. */
 bool te_intrinsic_args_ok(TsArena *arena, const char *name, int num_args, TsExpr *const *args);

@@ -63,6 +63,8 @@ static void register_builtins(void)
         &sch_template_pool2d,
         &sch_template_conv2d_int8,
         &sch_template_conv2d_int8_vnni,
+        &sch_template_conv2d_int8_amx,
+        &sch_template_conv2d_bf16_amx,
         &sch_template_conv2d_int8_sdot,
         &sch_template_conv2d_int8_smlal,
         &sch_template_conv2d_bf16,

@@ -14,6 +14,8 @@ extern const TsTemplate sch_template_depthwise_conv2d;
 extern const TsTemplate sch_template_pool2d;
 extern const TsTemplate sch_template_conv2d_int8;
 extern const TsTemplate sch_template_conv2d_int8_vnni;
+extern const TsTemplate sch_template_conv2d_int8_amx;
+extern const TsTemplate sch_template_conv2d_bf16_amx;
 extern const TsTemplate sch_template_conv2d_int8_sdot;
 extern const TsTemplate sch_template_conv2d_int8_smlal;
 extern const TsTemplate sch_template_conv2d_bf16;

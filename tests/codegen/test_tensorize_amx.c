@@ -345,7 +345,16 @@ static void test_tile_statement_errors(void **state)
     expect_call_refused("llvm.x86.tdpbusd.internal", 13, deep,
                         "argument 9 (n), the steps, must be an integer constant");
     expect_call_refused("llvm.x86.tdpbusd.internal", 10, deep,
-                        "llvm.x86.tdpbusd.internal takes 9 or 13 arguments as a statement");
+                        "llvm.x86.tdpbusd.internal takes 9, 13 or 19 arguments as a statement");
+    TsExpr *nested[19] = { sixteen, ts_i32(A, 64), ts_i32(A, 64), NULL,   stride,
+                           NULL,    stride,        NULL,          stride, ts_i32(A, 3),
+                           stride,  stride,        ts_i32(A, 0),  ts_i32(A, 3), stride,
+                           stride,  ts_variable(A, "n", TS_INT32), stride, stride };
+    expect_call_refused("llvm.x86.tdpbusd.internal", 19, nested,
+                        "argument 16 (n), a level's steps, must be an integer constant");
+    nested[16] = ts_i32(A, 1 << 19);
+    expect_call_refused("llvm.x86.tdpbusd.internal", 19, nested,
+                        "all levels' steps at most 2^20");
     ts_arena_destroy(A);
 }
 

@@ -1,5 +1,6 @@
 /* The int8 conv2d templates end to end (schedule/templates/conv2d_int8.c: generic,
- * VNNI, sdot, smull+sadalp): on odd
+ * VNNI, sdot, smull+sadalp; conv2d_amx.c: AMX tiles, where this CPU has them, also
+ * on more than one 64-channel input block): on odd
  * shapes (channels no block divides, stride 2, padding, 1x1 and 7x7 kernels, batch 2),
  * the default config and a sample of configs are built for AVX-512 ("llvm" on this CPU)
  * and AVX2 ("llvm -mcpu=haswell"), run on random uint8 data and int8 weights packed from
@@ -35,6 +36,12 @@ static const char *const conv_shapes[] = {
     "N=1 C=13 H=7 W=6 K=20 R=1 S=1 stride=1 pad=0 dtype=int8",
     "N=1 C=3 H=12 W=11 K=17 R=7 S=7 stride=2 pad=3 dtype=int8",
     "N=1 C=24 H=8 W=8 K=32 R=3 S=3 stride=1 pad=1 dtype=int8",
+};
+
+/* More for AMX: input channels past one 64-channel block, 14-row tiles. */
+static const char *const amx_shapes[] = {
+    "N=2 C=70 H=14 W=14 K=33 R=3 S=3 stride=1 pad=1 dtype=int8",
+    "N=1 C=130 H=7 W=7 K=20 R=1 S=1 stride=1 pad=0 dtype=int8",
 };
 /* clang-format on */
 
@@ -197,7 +204,8 @@ static void check_config(const TsTemplate *tmpl, const char *shape, const TsTemp
 }
 
 /* The default config and RANDOM_CONFIGS sampled ones of every shape. */
-static void check_on_target(const TsTemplate *tmpl, const char *target_str, bool run_here)
+static void check_shapes_on_target(const TsTemplate *tmpl, const char *target_str, bool run_here,
+                                   const char *const *shapes, size_t num_shapes)
 {
     TsTarget *target;
     TsError err;
@@ -205,21 +213,27 @@ static void check_on_target(const TsTemplate *tmpl, const char *target_str, bool
     TsTemplateTarget tt = template_target(target, 2);
     assert_true(ts_template_applies(tmpl, TS_INT8, &tt));
     TvRng rng = { 77 };
-    for (size_t s = 0; s < sizeof conv_shapes / sizeof conv_shapes[0]; s++) {
-        TsTemplateArgs args = parse_args(conv_shapes[s]);
+    for (size_t s = 0; s < num_shapes; s++) {
+        TsTemplateArgs args = parse_args(shapes[s]);
         TsConfigSpace *space = ts_config_space_create();
         ok(tmpl->define_space(&args, &tt, space, &err), &err);
         TsConfig config;
         ok(tmpl->default_config(&args, &tt, space, &config, &err), &err);
-        check_config(tmpl, conv_shapes[s], &tt, target, run_here, &config, 100 + s);
+        check_config(tmpl, shapes[s], &tt, target, run_here, &config, 100 + s);
         for (int i = 0; i < RANDOM_CONFIGS; i++) {
             ok(ts_space_get(space, tv_rng_int(&rng, 0, ts_space_size(space) - 1), &config, &err),
                &err);
-            check_config(tmpl, conv_shapes[s], &tt, target, run_here, &config, 200 + s * 10 + i);
+            check_config(tmpl, shapes[s], &tt, target, run_here, &config, 200 + s * 10 + i);
         }
         ts_config_space_free(space);
     }
     ts_target_free(target);
+}
+
+static void check_on_target(const TsTemplate *tmpl, const char *target_str, bool run_here)
+{
+    check_shapes_on_target(tmpl, target_str, run_here, conv_shapes,
+                           sizeof conv_shapes / sizeof conv_shapes[0]);
 }
 
 static void test_conv2d_int8_avx512(void **state)
@@ -245,28 +259,39 @@ static void test_conv2d_int8_vnni(void **state)
     check_on_target(&sch_template_conv2d_int8_vnni, "llvm -mcpu=cascadelake", true);
 }
 
-/* bfloat16 with vdpbf16ps: against the same expression under a fresh schedule
- * (tmpl_testing.h: floats within 1e-4 of the magnitude; the products are exact in fp32,
- * only the order of the sums differs). */
-static void test_conv2d_bf16(void **state)
+/* AMX tiles (conv2d_amx.c), where this CPU has them: the whole reduction of an
+ * output tile in one tile register, tiles of the output width's divisors as rows. */
+static void test_conv2d_int8_amx(void **state)
 {
     (void)state;
-    if (!__builtin_cpu_supports("avx512bf16")) {
-        fprintf(stderr, "skipped: this CPU lacks AVX512-BF16\n");
+    TsTarget *host;
+    TsError err;
+    ok(ts_target_parse("llvm", &host, &err), &err);
+    bool have = ts_target_has_feature(host, "amx-tile") && ts_target_has_feature(host, "amx-int8");
+    ts_target_free(host);
+    if (!have) {
+        fprintf(stderr, "skipped: this CPU lacks AMX-INT8\n");
         return;
     }
+    check_on_target(&sch_template_conv2d_int8_amx, "llvm", true);
+    check_shapes_on_target(&sch_template_conv2d_int8_amx, "llvm", true, amx_shapes,
+                           sizeof amx_shapes / sizeof amx_shapes[0]);
+}
+
+/* bfloat16 (vdpbf16ps, or tdpbf16ps on AMX tiles) on shapes: against the same
+ * expression under a fresh schedule (tmpl_testing.h: floats within 1e-4 of the
+ * magnitude; the products are exact in fp32, only the order of the sums differs). */
+static void check_bf16(const TsTemplate *tmpl, const char *const *shapes, size_t num_shapes)
+{
     TsTarget *target;
     TsError err;
     ok(ts_target_parse("llvm", &target, &err), &err);
     TsTemplateTarget tt = template_target(target, 2);
-    const TsTemplate *tmpl;
-    ok(ts_template_for_op("conv2d", TS_BFLOAT16, &tt, &tmpl, &err), &err);
-    assert_string_equal(tmpl->name, "conv2d_NCHWc_bf16_avx512");
     TvRng rng = { 78 };
-    for (size_t s = 0; s < sizeof conv_shapes / sizeof conv_shapes[0]; s++) {
+    for (size_t s = 0; s < num_shapes; s++) {
         char shape[256];
         snprintf(shape, sizeof shape, "%.*s dtype=bfloat16",
-                 (int)(strstr(conv_shapes[s], " dtype=") - conv_shapes[s]), conv_shapes[s]);
+                 (int)(strstr(shapes[s], " dtype=") - shapes[s]), shapes[s]);
         TsTemplateArgs args = parse_args(shape);
         TsConfigSpace *space = ts_config_space_create();
         ok(tmpl->define_space(&args, &tt, space, &err), &err);
@@ -286,6 +311,39 @@ static void test_conv2d_bf16(void **state)
         ts_config_space_free(space);
     }
     ts_target_free(target);
+}
+
+static void test_conv2d_bf16(void **state)
+{
+    (void)state;
+    if (!__builtin_cpu_supports("avx512bf16")) {
+        fprintf(stderr, "skipped: this CPU lacks AVX512-BF16\n");
+        return;
+    }
+    check_bf16(&sch_template_conv2d_bf16, conv_shapes, sizeof conv_shapes / sizeof conv_shapes[0]);
+}
+
+/* tdpbf16ps, where this CPU has AMX-BF16: the registry's choice for bfloat16 here. */
+static void test_conv2d_bf16_amx(void **state)
+{
+    (void)state;
+    TsTarget *host;
+    TsError err;
+    ok(ts_target_parse("llvm", &host, &err), &err);
+    bool have = ts_target_has_feature(host, "amx-tile") && ts_target_has_feature(host, "amx-bf16");
+    if (!have) {
+        ts_target_free(host);
+        fprintf(stderr, "skipped: this CPU lacks AMX-BF16\n");
+        return;
+    }
+    TsTemplateTarget tt = template_target(host, 1);
+    const TsTemplate *tmpl;
+    ok(ts_template_for_op("conv2d", TS_BFLOAT16, &tt, &tmpl, &err), &err);
+    assert_string_equal(tmpl->name, "conv2d_NCHWc_bf16_amx");
+    ts_target_free(host);
+    check_bf16(&sch_template_conv2d_bf16_amx, conv_shapes,
+               sizeof conv_shapes / sizeof conv_shapes[0]);
+    check_bf16(&sch_template_conv2d_bf16_amx, amx_shapes, sizeof amx_shapes / sizeof amx_shapes[0]);
 }
 
 /* AArch64 sdot and smull + sadalp: the loop interpreter runs the tensorized nests
@@ -360,8 +418,9 @@ static void test_selection_by_features(void **state)
         { "llvm -mcpu=haswell", "conv2d_NCHWc_int8" },
         { "llvm -mcpu=skylake-avx512", "conv2d_NCHWc_int8" },
         { "llvm -mcpu=cascadelake", "conv2d_NCHWc_int8_vnni" },
-        { "llvm -mcpu=sapphirerapids", "conv2d_NCHWc_int8_vnni" },
-        { "llvm -mcpu=sapphirerapids -mattr=-avx512vnni", "conv2d_NCHWc_int8" },
+        { "llvm -mcpu=sapphirerapids", "conv2d_NCHWc_int8_amx" },
+        { "llvm -mcpu=sapphirerapids -mattr=-amx-int8", "conv2d_NCHWc_int8_vnni" },
+        { "llvm -mcpu=sapphirerapids -mattr=-amx-tile,-avx512vnni", "conv2d_NCHWc_int8" },
         { "llvm -mtriple=aarch64-linux-gnu -mattr=+neon", "conv2d_NCHWc_int8_smlal" },
         { "llvm -mtriple=aarch64-linux-gnu -mattr=+neon,+dotprod", "conv2d_NCHWc_int8_sdot" },
     };
@@ -443,8 +502,10 @@ int main(void)
         cmocka_unit_test(test_selection_by_dtype),
         cmocka_unit_test(test_selection_by_features),
         cmocka_unit_test(test_conv2d_int8_vnni),
+        cmocka_unit_test(test_conv2d_int8_amx),
         cmocka_unit_test(test_conv2d_int8_aarch64_run),
         cmocka_unit_test(test_conv2d_bf16),
+        cmocka_unit_test(test_conv2d_bf16_amx),
         cmocka_unit_test(test_padded_shapes),
         cmocka_unit_test(test_conv2d_int8_avx512),
         cmocka_unit_test(test_conv2d_int8_avx2),
