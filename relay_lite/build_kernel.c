@@ -9,7 +9,10 @@
  * are fused into one loop, split by the target's vector width, its inner part
  * vectorized and its outer part run on the thread pool when the output is large enough
  * to pay for a launch. A stage with a reduction keeps its reduce loops inside the fused
- * data-parallel loop, which then runs in parallel but is not vectorized. A vector loop
+ * data-parallel loop, which then runs in parallel but is not vectorized. An output whose
+ * last dimension holds at least one vector is vectorized along that dimension alone (the
+ * tail masked) and its other dimensions fused into the parallel loop, so that stores are
+ * contiguous and no lane divides its index back into coordinates. A vector loop
  * the vectorizer cannot handle (a varying condition, say) stays a scalar loop, with a
  * note (ts_lower's scalar fallback). */
 #include <assert.h>
@@ -113,29 +116,60 @@ static bool has_reduction(const TsStage *stage, int ndim)
     return ts_stage_num_root_axes(stage) > ndim;
 }
 
-/* Fuses the data-parallel leaves of an output stage, then vectorizes and parallelizes. */
+/* Fuses the leaves of dims [from, ndim) of stage into one axis, returned in *fused. */
+static TsStatus fuse_leaves(TsStage *stage, int from, int ndim, TsAxis **fused, TsError *err)
+{
+    *fused = ts_stage_leaf(stage, from);
+    for (int d = from + 1; d < ndim; d++) {
+        TsStatus st = ts_fuse(stage, *fused, ts_stage_leaf(stage, from + 1), fused, err);
+        if (st != TS_OK)
+            return st;
+    }
+    return TS_OK;
+}
+
+/* Vectorizes an output stage along its last dimension alone (a tail, if any, is masked):
+ * the outer dimensions are fused into one parallel loop, and no lane divides its index
+ * back into coordinates. */
+static TsStatus schedule_innermost(TsStage *stage, int ndim, int64_t lanes, bool parallel,
+                                   TsError *err)
+{
+    TsAxis *last = ts_stage_leaf(stage, ndim - 1), *outer, *inner;
+    TsStatus st = ts_split(stage, last, lanes, &outer, &inner, err);
+    if (st == TS_OK)
+        st = ts_vectorize(stage, inner, err);
+    if (st != TS_OK || ndim == 1 || !parallel)
+        return st;
+    TsAxis *fused;
+    st = fuse_leaves(stage, 0, ndim - 1, &fused, err);
+    return st == TS_OK ? ts_parallel(stage, fused, err) : st;
+}
+
+/* Vectorizes and parallelizes an output stage: along its last dimension when that holds
+ * at least one vector, else over its data-parallel leaves fused into one loop. */
 static TsStatus schedule_output(RlyBuild *b, TsSchedule *sch, TsTensor *out, TsError *err)
 {
     TsStage *stage = ts_stage(sch, out);
     int ndim = ts_tensor_ndim(out);
     if (!stage || ndim == 0)
         return TS_OK;
-    TsAxis *fused = ts_stage_leaf(stage, 0);
-    for (int d = 1; d < ndim; d++) {
-        TsStatus st = ts_fuse(stage, fused, ts_stage_leaf(stage, 1), &fused, err);
-        if (st != TS_OK)
-            return st;
-    }
     int64_t elements = ts_tensor_num_elements(out);
     bool parallel = elements >= PARALLEL_MIN_ELEMENTS && b->isa.num_cores > 1;
     int bits = ts_tensor_dtype(out).bits;
     int64_t lanes = b->isa.vector_bits / (bits ? bits : 8);
     if (lanes > 16)
         lanes = 16;
-    if (has_reduction(stage, ndim) || lanes < 2 || elements < 2 * lanes)
+    bool vector = !has_reduction(stage, ndim) && lanes >= 2 && elements >= 2 * lanes;
+    if (vector && ts_tensor_dim(out, ndim - 1) >= lanes)
+        return schedule_innermost(stage, ndim, lanes, parallel, err);
+    TsAxis *fused;
+    TsStatus st = fuse_leaves(stage, 0, ndim, &fused, err);
+    if (st != TS_OK)
+        return st;
+    if (!vector)
         return parallel ? ts_parallel(stage, fused, err) : TS_OK;
     TsAxis *outer, *inner;
-    TsStatus st = ts_split(stage, fused, lanes, &outer, &inner, err);
+    st = ts_split(stage, fused, lanes, &outer, &inner, err);
     if (st == TS_OK)
         st = ts_vectorize(stage, inner, err);
     if (st == TS_OK && parallel)
