@@ -317,34 +317,6 @@ static TsStatus read_knobs(const TsConfig *config, ConvKnobs *kn, TsError *err)
     return st;
 }
 
-/* conv: register blocks, the accumulator attached at ow.outer, n x oc parallel. */
-static TsStatus schedule_output(TsSchedule *sch, TsTensor *final, TsTensor *acc,
-                                const ConvKnobs *kn, TsError *err)
-{
-    TsStage *st = ts_stage(sch, final);
-    TsAxis *n = ts_stage_root_axis(st, 0), *oc = ts_stage_root_axis(st, 1);
-    TsAxis *ob = ts_stage_root_axis(st, 4), *oho, *ohi, *owo, *owi, *fused;
-    TsStatus s = ts_split(st, ts_stage_root_axis(st, 2), kn->oh_bn, &oho, &ohi, err);
-    if (s == TS_OK)
-        s = ts_split(st, ts_stage_root_axis(st, 3), kn->reg_n, &owo, &owi, err);
-    if (s == TS_OK)
-        s = ts_reorder(st, 7, (TsAxis *[]){ n, oc, oho, owo, ohi, owi, ob }, err);
-    if (s == TS_OK)
-        s = ts_vectorize(st, ob, err);
-    if (s == TS_OK)
-        s = ts_unroll(st, owi, err);
-    if (s == TS_OK && kn->oh_bn > 1)
-        s = ts_unroll(st, ohi, err);
-    if (s == TS_OK && kn->parallel) {
-        s = ts_fuse(st, n, oc, &fused, err);
-        if (s == TS_OK)
-            s = ts_parallel(st, fused, err);
-    }
-    if (s == TS_OK)
-        s = ts_compute_at(ts_stage(sch, acc), st, owo, err);
-    return s;
-}
-
 /* The innermost loops of the accumulator: g unrolled and ob vectorized (the generic
  * form), or ob split by the intrinsic's lanes, the outer part unrolled and the inner
  * (ob.inner, g) nest tensorized. Writes the loops in order into order, their count in *n. */
@@ -455,7 +427,8 @@ static TsStatus schedule_conv(const Variant *var, TsArena *arena, const ConvKnob
     if (st == TS_OK && *final != t->out)
         st = ts_compute_inline(ts_stage(*sch, t->out), err);
     if (st == TS_OK)
-        st = schedule_output(*sch, *final, acc, kn, err);
+        st = sch_schedule_conv_output(*sch, *final, acc, kn->oh_bn, kn->reg_n, kn->parallel != 0,
+                                          err);
     if (st == TS_OK)
         st = schedule_accumulator(var, *sch, acc, kn, err);
     if (st == TS_OK)

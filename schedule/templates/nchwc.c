@@ -181,3 +181,30 @@ int sch_channel_blocks(int64_t n, int64_t lanes, int64_t max, int64_t *out, int 
             out[count++] = d;
     return count;
 }
+
+TsStatus sch_schedule_conv_output(TsSchedule *sch, TsTensor *final, TsTensor *acc, int64_t oh_bn,
+                                  int64_t reg_n, bool parallel, TsError *err)
+{
+    TsStage *st = ts_stage(sch, final);
+    TsAxis *n = ts_stage_root_axis(st, 0), *oc = ts_stage_root_axis(st, 1);
+    TsAxis *ob = ts_stage_root_axis(st, 4), *oho, *ohi, *owo, *owi, *fused;
+    TsStatus s = ts_split(st, ts_stage_root_axis(st, 2), oh_bn, &oho, &ohi, err);
+    if (s == TS_OK)
+        s = ts_split(st, ts_stage_root_axis(st, 3), reg_n, &owo, &owi, err);
+    if (s == TS_OK)
+        s = ts_reorder(st, 7, (TsAxis *[]){ n, oc, oho, owo, ohi, owi, ob }, err);
+    if (s == TS_OK)
+        s = ts_vectorize(st, ob, err);
+    if (s == TS_OK)
+        s = ts_unroll(st, owi, err);
+    if (s == TS_OK && oh_bn > 1)
+        s = ts_unroll(st, ohi, err);
+    if (s == TS_OK && parallel) {
+        s = ts_fuse(st, n, oc, &fused, err);
+        if (s == TS_OK)
+            s = ts_parallel(st, fused, err);
+    }
+    if (s == TS_OK)
+        s = ts_compute_at(ts_stage(sch, acc), st, owo, err);
+    return s;
+}

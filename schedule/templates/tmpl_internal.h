@@ -114,6 +114,12 @@ TsStatus sch_window_default(const TsConfigSpace *space, const TsTemplateTarget *
  * and cb (vectors). */
 TsStatus sch_schedule_window_op(TsSchedule *sch, TsTensor *out, TsTensor *acc,
                                 const SchWindowKnobs *kn, TsError *err);
+/* The output stage of a blocked conv2d, final [N, OC, OH, OW, ob] computed through the
+ * accumulator acc: oh split by oh_bn and ow by reg_n (the inner parts unrolled), ob as
+ * vectors, n x oc parallel when asked, acc computed at ow.outer. Shared by the fp32 and
+ * the integer dot-product conv2d templates. */
+TsStatus sch_schedule_conv_output(TsSchedule *sch, TsTensor *final, TsTensor *acc, int64_t oh_bn,
+                                  int64_t reg_n, bool parallel, TsError *err);
 /* Checks a sliding window of r x s (stride, pad on every side) over h x w and gives the
  * output extents; window names it in messages ("kernel", "window"), op the template. */
 TsStatus sch_window_extents(const char *op, const char *window, int64_t h, int64_t w, int64_t r,
