@@ -1,25 +1,25 @@
 #!/bin/sh
 # A whole model through the importer: MobileNetV2 from torchvision (random weights) is
-# exported to ONNX in the build tree at two opsets, then `tessera graph` must import it,
-# infer the [N, 1000] logits and honour --input-shape, and its graph must go through the
-# graph passes (`--after memory_plan`). Skipped (exit 77) without
-# python3-torch and python3-torchvision.
+# exported to ONNX in the build tree at two opsets by scripts/export_models.py, then
+# `tessera graph` must import it, infer the [N, 1000] logits and honour --input-shape, and
+# its graph must go through the graph passes (`--after memory_plan`). Skipped (exit 77)
+# without python3-torch, python3-torchvision and python3-onnx.
 #
 #   test_torchvision_import.sh TESSERA SOURCE_DIR WORK_DIR
 set -u
 tessera=$1
 src=$2
 work=$3
-if ! /usr/bin/python3 -c "import torch, torchvision" >/dev/null 2>&1; then
-    echo "SKIP: /usr/bin/python3 cannot import torch and torchvision"
-    exit 77
-fi
 mkdir -p "$work" || exit 1
+/usr/bin/python3 "$src/scripts/export_models.py" "$work" --models mobilenet_v2 --opsets 11,17
+case $? in
+    0) ;;
+    77) echo "SKIP: /usr/bin/python3 cannot import torch, torchvision and onnx"; exit 77 ;;
+    *) echo "FAIL: the export failed"; exit 1 ;;
+esac
 status=0
 for opset in 11 17; do
     model="$work/mobilenet_v2_opset$opset.onnx"
-    /usr/bin/python3 "$src/scripts/export-torchvision.py" mobilenet_v2 "$opset" "$model" ||
-        { echo "FAIL: the export at opset $opset failed"; exit 1; }
     out=$("$tessera" graph "$model" 2>"$work/err") ||
         { echo "FAIL: tessera graph at opset $opset:"; cat "$work/err"; status=1; continue; }
     echo "$out" | grep -q "%output : float32\[1, 1000\] = Gemm" ||
