@@ -127,3 +127,32 @@ out_free:
         free(owned[i]);
     return status;
 }
+
+bool sch_chain_build(TsArena *A, SchChain *c)
+{
+    c->a = ts_placeholder(A, "a", 2, (int64_t[]){ 16, 8 }, TS_FLOAT32);
+    c->b = ts_placeholder(A, "b", 2, (int64_t[]){ 8, 12 }, TS_FLOAT32);
+    c->si = ts_axis(A, "si", 16);
+    c->sk = ts_axis(A, "sk", 8);
+    c->scaled = ts_compute(A, "scaled", 2, (TsAxis *[]){ c->si, c->sk },
+                           ts_mul(A, ts_at(A, c->a, ts_var(c->si), ts_var(c->sk)), ts_f32(A, 2)));
+    c->i = ts_axis(A, "i", 16);
+    c->j = ts_axis(A, "j", 12);
+    c->k = ts_reduce_axis(A, "k", 8);
+    TsExpr *prod = ts_mul(A, ts_at(A, c->scaled, ts_var(c->i), ts_var(c->k)),
+                          ts_at(A, c->b, ts_var(c->k), ts_var(c->j)));
+    c->mm = ts_compute(A, "mm", 2, (TsAxis *[]){ c->i, c->j }, ts_sum(A, prod, 1, &c->k, NULL));
+    c->oi = ts_axis(A, "oi", 16);
+    c->oj = ts_axis(A, "oj", 12);
+    c->out = ts_compute(A, "out", 2, (TsAxis *[]){ c->oi, c->oj },
+                        ts_add(A, ts_at(A, c->mm, ts_var(c->oi), ts_var(c->oj)), ts_f32(A, 1)));
+    c->sch = c->out ? ts_schedule_create(A, 1, &c->out) : NULL;
+    if (!c->sch) {
+        fprintf(stderr, "fixture: %s\n", ts_arena_error(A)->message);
+        return false;
+    }
+    c->s_scaled = ts_stage(c->sch, c->scaled);
+    c->s_mm = ts_stage(c->sch, c->mm);
+    c->s_out = ts_stage(c->sch, c->out);
+    return true;
+}

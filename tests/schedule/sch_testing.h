@@ -17,6 +17,7 @@
 #ifndef TESSERA_TESTS_SCH_TESTING_H
 #define TESSERA_TESTS_SCH_TESTING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,5 +46,21 @@ typedef struct SchCheck {
  * the schedule's order) with ts_evaluate. Fills check; returns check->status. */
 TsStatus sch_check_lowered(const TsLoweredFunc *func, int num_outputs, TsTensor *const *outputs,
                            uint64_t seed, SchCheck *check);
+
+/* The matmul chain two schedule test files start from, with distinct axis names (so a
+ * message naming "j" can only mean mm's axis):
+ *     scaled[si, sk] = a[si, sk] * 2                      (elementwise, intermediate)
+ *     mm[i, j]       = sum_k scaled[i, k] * b[k, j]       (reduction, intermediate)
+ *     out[oi, oj]    = mm[oi, oj] + 1                     (the output)
+ * a [16, 8], b [8, 12], float32, and a fresh schedule of out. */
+typedef struct SchChain {
+    TsTensor *a, *b, *scaled, *mm, *out;
+    TsAxis *si, *sk, *i, *j, *k, *oi, *oj;
+    TsSchedule *sch;
+    TsStage *s_scaled, *s_mm, *s_out;
+} SchChain;
+
+/* Builds the chain in A; false (the arena's error printed) when the arena failed. */
+bool sch_chain_build(TsArena *A, SchChain *c);
 
 #endif /* TESSERA_TESTS_SCH_TESTING_H */

@@ -14,7 +14,7 @@
  * made to run out of memory at each of its allocations in turn, and must fail with
  * TS_ENOMEM without changing anything (te_arena_fail_after).
  *
- * The fixture's DAG:
+ * The fixture's DAG (sch_chain_build, sch_testing.h):
  *     scaled[si, sk] = a[si, sk] * 2                      (elementwise, intermediate)
  *     mm[i, j]       = sum_k scaled[i, k] * b[k, j]       (reduction, intermediate)
  *     out[oi, oj]    = mm[oi, oj] + 1                     (the output) */
@@ -35,12 +35,10 @@
 
 typedef struct Fixture {
     TsArena *A;
-    TsTensor *a, *b, *scaled, *mm, *out;
+    SchChain c; /* sch_testing.h */
     TsTensor *a_cache, *b_cache;
-    TsAxis *si, *sk, *i, *j, *k, *oi, *oj;
     TsAxis *io, *ii, *ko, *ki;
-    TsSchedule *sch;
-    TsStage *s_scaled, *s_mm, *s_out, *s_a_cache;
+    TsStage *s_a_cache;
     /* What lowering is checked against: the schedule's outputs. */
     int num_outputs;
     TsTensor *outputs[2];
@@ -61,48 +59,28 @@ static int setup(void **state)
     if (!f)
         return -1;
     TsArena *A = f->A = ts_arena_create();
-    f->a = ts_placeholder(A, "a", 2, (int64_t[]){ 16, 8 }, TS_FLOAT32);
-    f->b = ts_placeholder(A, "b", 2, (int64_t[]){ 8, 12 }, TS_FLOAT32);
-    f->si = ts_axis(A, "si", 16);
-    f->sk = ts_axis(A, "sk", 8);
-    f->scaled = ts_compute(A, "scaled", 2, (TsAxis *[]){ f->si, f->sk },
-                           ts_mul(A, ts_at(A, f->a, ts_var(f->si), ts_var(f->sk)), ts_f32(A, 2)));
-    f->i = ts_axis(A, "i", 16);
-    f->j = ts_axis(A, "j", 12);
-    f->k = ts_reduce_axis(A, "k", 8);
-    TsExpr *prod = ts_mul(A, ts_at(A, f->scaled, ts_var(f->i), ts_var(f->k)),
-                          ts_at(A, f->b, ts_var(f->k), ts_var(f->j)));
-    f->mm = ts_compute(A, "mm", 2, (TsAxis *[]){ f->i, f->j }, ts_sum(A, prod, 1, &f->k, NULL));
-    f->oi = ts_axis(A, "oi", 16);
-    f->oj = ts_axis(A, "oj", 12);
-    f->out = ts_compute(A, "out", 2, (TsAxis *[]){ f->oi, f->oj },
-                        ts_add(A, ts_at(A, f->mm, ts_var(f->oi), ts_var(f->oj)), ts_f32(A, 1)));
-    f->sch = f->out ? ts_schedule_create(A, 1, &f->out) : NULL;
-    if (!f->sch) {
-        fprintf(stderr, "fixture: %s\n", ts_arena_error(A)->message);
+    if (!sch_chain_build(A, &f->c)) {
         ts_arena_destroy(A);
         free(f);
         return -1;
     }
     f->num_outputs = 1;
-    f->outputs[0] = f->out;
-    f->s_scaled = ts_stage(f->sch, f->scaled);
-    f->s_mm = ts_stage(f->sch, f->mm);
-    f->s_out = ts_stage(f->sch, f->out);
+    f->outputs[0] = f->c.out;
     /* Some of everything, so that a refusal has something to disturb. */
     TsError err;
-    accept(ts_cache_read(f->sch, f->b, 1, &f->s_mm, &f->b_cache, &err), &err);
-    accept(ts_cache_read(f->sch, f->a, 1, &f->s_scaled, &f->a_cache, &err), &err);
-    f->s_a_cache = ts_stage(f->sch, f->a_cache);
-    accept(ts_split(f->s_mm, f->i, 4, &f->io, &f->ii, &err), &err);
-    accept(ts_split(f->s_mm, f->k, 2, &f->ko, &f->ki, &err), &err);
-    accept(ts_reorder(f->s_mm, 5, (TsAxis *[]){ f->io, f->ko, f->ii, f->ki, f->j }, &err), &err);
-    accept(ts_vectorize(f->s_mm, f->j, &err), &err);
-    accept(ts_unroll(f->s_mm, f->ki, &err), &err);
-    accept(ts_pragma(f->s_mm, f->io, "unroll_max_extent", 4, &err), &err);
-    accept(ts_compute_at(f->s_scaled, f->s_mm, f->ko, &err), &err);
-    accept(ts_storage_align(f->s_scaled, f->sk, 4, 1, &err), &err);
-    accept(ts_parallel(f->s_out, f->oi, &err), &err);
+    accept(ts_cache_read(f->c.sch, f->c.b, 1, &f->c.s_mm, &f->b_cache, &err), &err);
+    accept(ts_cache_read(f->c.sch, f->c.a, 1, &f->c.s_scaled, &f->a_cache, &err), &err);
+    f->s_a_cache = ts_stage(f->c.sch, f->a_cache);
+    accept(ts_split(f->c.s_mm, f->c.i, 4, &f->io, &f->ii, &err), &err);
+    accept(ts_split(f->c.s_mm, f->c.k, 2, &f->ko, &f->ki, &err), &err);
+    accept(ts_reorder(f->c.s_mm, 5, (TsAxis *[]){ f->io, f->ko, f->ii, f->ki, f->c.j }, &err),
+           &err);
+    accept(ts_vectorize(f->c.s_mm, f->c.j, &err), &err);
+    accept(ts_unroll(f->c.s_mm, f->ki, &err), &err);
+    accept(ts_pragma(f->c.s_mm, f->io, "unroll_max_extent", 4, &err), &err);
+    accept(ts_compute_at(f->c.s_scaled, f->c.s_mm, f->ko, &err), &err);
+    accept(ts_storage_align(f->c.s_scaled, f->c.sk, 4, 1, &err), &err);
+    accept(ts_parallel(f->c.s_out, f->c.oi, &err), &err);
     *state = f;
     return 0;
 }
@@ -200,7 +178,7 @@ static char *lowered_str(bool check)
 {
     TsLoweredFunc *func = NULL;
     TsError err = { TS_OK, "" };
-    TsStatus got = ts_lower(F->sch, "f", &func, &err);
+    TsStatus got = ts_lower(F->c.sch, "f", &func, &err);
     if (got != TS_OK)
         fprintf(stderr, "ts_lower: %s\n", err.message);
     assert_int_equal(got, TS_OK);
@@ -227,7 +205,7 @@ typedef TsStatus (*Request)(TsError *err);
  * compared (a schedule too big to lower). */
 static void refused_as(Request request, TsStatus want, const char *needle, bool lower)
 {
-    char *state = state_str(F->sch);
+    char *state = state_str(F->c.sch);
     char *loops = lower ? lowered_str(false) : NULL;
     TsError err = { TS_OK, "" };
     TsStatus got = request(&err);
@@ -235,7 +213,7 @@ static void refused_as(Request request, TsStatus want, const char *needle, bool 
         fprintf(stderr, "got %s: \"%s\"; wanted %s containing \"%s\"\n", ts_status_name(got),
                 err.message, ts_status_name(want), needle);
     /* The promise first: nothing moved, whatever the status. */
-    char *state_after = state_str(F->sch);
+    char *state_after = state_str(F->c.sch);
     assert_string_equal(state, state_after);
     assert_int_equal(got, want);
     assert_int_equal(err.status, want);
@@ -261,8 +239,8 @@ static void still_works(void)
 {
     TsError err;
     TsAxis *outer, *inner;
-    accept(ts_split(F->s_out, F->oj, 4, &outer, &inner, &err), &err);
-    accept(ts_vectorize(F->s_out, inner, &err), &err);
+    accept(ts_split(F->c.s_out, F->c.oj, 4, &outer, &inner, &err), &err);
+    accept(ts_vectorize(F->c.s_out, inner, &err), &err);
     free(lowered_str(true));
 }
 
@@ -270,35 +248,35 @@ static void still_works(void)
 
 static TsStatus split_null_stage(TsError *err)
 {
-    return ts_split(NULL, F->j, 2, NULL, NULL, err);
+    return ts_split(NULL, F->c.j, 2, NULL, NULL, err);
 }
 static TsStatus split_null_axis(TsError *err)
 {
-    return ts_split(F->s_mm, NULL, 2, NULL, NULL, err);
+    return ts_split(F->c.s_mm, NULL, 2, NULL, NULL, err);
 }
 static TsStatus split_split_axis(TsError *err)
 {
-    return ts_split(F->s_mm, F->i, 2, NULL, NULL, err);
+    return ts_split(F->c.s_mm, F->c.i, 2, NULL, NULL, err);
 }
 static TsStatus split_foreign_axis(TsError *err)
 {
-    return ts_split(F->s_mm, F->oj, 2, NULL, NULL, err);
+    return ts_split(F->c.s_mm, F->c.oj, 2, NULL, NULL, err);
 }
 static TsStatus split_loose_axis(TsError *err)
 {
-    return ts_split(F->s_mm, ts_axis(F->A, "loose", 4), 2, NULL, NULL, err);
+    return ts_split(F->c.s_mm, ts_axis(F->A, "loose", 4), 2, NULL, NULL, err);
 }
 static TsStatus split_factor_0(TsError *err)
 {
-    return ts_split(F->s_mm, F->j, 0, NULL, NULL, err);
+    return ts_split(F->c.s_mm, F->c.j, 0, NULL, NULL, err);
 }
 static TsStatus split_factor_huge(TsError *err)
 {
-    return ts_split(F->s_mm, F->j, (int64_t)INT32_MAX + 1, NULL, NULL, err);
+    return ts_split(F->c.s_mm, F->c.j, (int64_t)INT32_MAX + 1, NULL, NULL, err);
 }
 static TsStatus split_factor_int64_max(TsError *err)
 {
-    return ts_split(F->s_mm, F->ii, INT64_MAX, NULL, NULL, err);
+    return ts_split(F->c.s_mm, F->ii, INT64_MAX, NULL, NULL, err);
 }
 
 static void test_split(void **state)
@@ -319,9 +297,9 @@ static void test_split(void **state)
     /* The largest factor is allowed: one outer iteration (in a copy, not to be run). */
     TsError err;
     TsAxis *outer, *inner;
-    TsSchedule *copy = ts_schedule_copy(F->A, F->sch);
+    TsSchedule *copy = ts_schedule_copy(F->A, F->c.sch);
     assert_non_null(copy);
-    accept(ts_split(ts_stage(copy, F->mm), F->j, INT32_MAX, &outer, &inner, &err), &err);
+    accept(ts_split(ts_stage(copy, F->c.mm), F->c.j, INT32_MAX, &outer, &inner, &err), &err);
     assert_int_equal(ts_axis_extent(outer), 1);
     assert_int_equal(ts_axis_extent(inner), INT32_MAX);
     still_works();
@@ -329,26 +307,26 @@ static void test_split(void **state)
 
 static TsStatus nparts_null_stage(TsError *err)
 {
-    return ts_split_nparts(NULL, F->j, 2, NULL, NULL, err);
+    return ts_split_nparts(NULL, F->c.j, 2, NULL, NULL, err);
 }
 static TsStatus nparts_fused_axis(TsError *err)
 {
-    return ts_split_nparts(F->s_out, F->oi, 2, NULL, NULL, err);
+    return ts_split_nparts(F->c.s_out, F->c.oi, 2, NULL, NULL, err);
 }
 static TsStatus nparts_0(TsError *err)
 {
-    return ts_split_nparts(F->s_mm, F->j, 0, NULL, NULL, err);
+    return ts_split_nparts(F->c.s_mm, F->c.j, 0, NULL, NULL, err);
 }
 static TsStatus nparts_huge(TsError *err)
 {
-    return ts_split_nparts(F->s_mm, F->j, INT64_MAX / 2, NULL, NULL, err);
+    return ts_split_nparts(F->c.s_mm, F->c.j, INT64_MAX / 2, NULL, NULL, err);
 }
 
 static void test_split_nparts(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_fuse(F->s_out, F->oi, F->oj, NULL, &err), &err);
+    accept(ts_fuse(F->c.s_out, F->c.oi, F->c.oj, NULL, &err), &err);
     refused(nparts_null_stage, TS_EINVAL, "split_nparts: the stage is NULL");
     refused(nparts_fused_axis, TS_ESCHEDULE,
             "split_nparts on stage out: axis oi is no longer a leaf (it was fused into "
@@ -357,7 +335,7 @@ static void test_split_nparts(void **state)
     refused(nparts_huge, TS_EINVAL,
             "split_nparts on stage mm: nparts 4611686018427387903 of axis j is too large");
     TsAxis *outer, *inner;
-    accept(ts_split_nparts(F->s_mm, F->j, 5, &outer, &inner, &err), &err);
+    accept(ts_split_nparts(F->c.s_mm, F->c.j, 5, &outer, &inner, &err), &err);
     assert_int_equal(ts_axis_extent(outer), 5);
     assert_int_equal(ts_axis_extent(inner), 3);
     free(lowered_str(true));
@@ -367,44 +345,46 @@ static void test_split_nparts(void **state)
 
 static TsStatus tile_null_stage(TsError *err)
 {
-    return ts_tile(NULL, F->oi, F->oj, 2, 2, NULL, NULL, NULL, NULL, err);
+    return ts_tile(NULL, F->c.oi, F->c.oj, 2, 2, NULL, NULL, NULL, NULL, err);
 }
 static TsStatus tile_null_x(TsError *err)
 {
-    return ts_tile(F->s_out, NULL, F->oj, 2, 2, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_out, NULL, F->c.oj, 2, 2, NULL, NULL, NULL, NULL, err);
 }
 static TsStatus tile_null_y(TsError *err)
 {
-    return ts_tile(F->s_out, F->oi, NULL, 2, 2, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_out, F->c.oi, NULL, 2, 2, NULL, NULL, NULL, NULL, err);
 }
 static TsStatus tile_stale_x(TsError *err)
 {
-    return ts_tile(F->s_mm, F->i, F->j, 2, 2, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_mm, F->c.i, F->c.j, 2, 2, NULL, NULL, NULL, NULL, err);
 }
 static TsStatus tile_stale_y(TsError *err)
 {
-    return ts_tile(F->s_mm, F->ii, F->k, 2, 2, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_mm, F->ii, F->c.k, 2, 2, NULL, NULL, NULL, NULL, err);
 }
 static TsStatus tile_same_axis(TsError *err)
 {
-    return ts_tile(F->s_out, F->oi, F->oi, 2, 2, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_out, F->c.oi, F->c.oi, 2, 2, NULL, NULL, NULL, NULL, err);
 }
 static TsStatus tile_x_factor_0(TsError *err)
 {
-    return ts_tile(F->s_out, F->oi, F->oj, 0, 2, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_out, F->c.oi, F->c.oj, 0, 2, NULL, NULL, NULL, NULL, err);
 }
 static TsStatus tile_y_factor_negative(TsError *err)
 {
-    return ts_tile(F->s_out, F->oi, F->oj, 2, -4, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_out, F->c.oi, F->c.oj, 2, -4, NULL, NULL, NULL, NULL, err);
 }
 static TsStatus tile_x_factor_huge(TsError *err)
 {
-    return ts_tile(F->s_out, F->oi, F->oj, (int64_t)INT32_MAX + 1, 2, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_out, F->c.oi, F->c.oj, (int64_t)INT32_MAX + 1, 2, NULL, NULL, NULL, NULL,
+                   err);
 }
 /* The refusal that used to leave oi split: the second factor is the bad one. */
 static TsStatus tile_y_factor_huge(TsError *err)
 {
-    return ts_tile(F->s_out, F->oi, F->oj, 2, (int64_t)INT32_MAX + 1, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_out, F->c.oi, F->c.oj, 2, (int64_t)INT32_MAX + 1, NULL, NULL, NULL, NULL,
+                   err);
 }
 
 static void test_tile(void **state)
@@ -424,12 +404,12 @@ static void test_tile(void **state)
             "tile on stage out: factor 2147483648 of axis oi is too large");
     TsError err;
     TsAxis *xo, *yo, *xi, *yi;
-    accept(ts_tile(F->s_out, F->oi, F->oj, 4, 3, &xo, &yo, &xi, &yi, &err), &err);
-    assert_ptr_equal(ts_stage_leaf(F->s_out, 0), xo);
-    assert_ptr_equal(ts_stage_leaf(F->s_out, 1), yo);
-    assert_ptr_equal(ts_stage_leaf(F->s_out, 2), xi);
-    assert_ptr_equal(ts_stage_leaf(F->s_out, 3), yi);
-    assert_non_null(strstr(ts_schedule_str(F->A, F->sch),
+    accept(ts_tile(F->c.s_out, F->c.oi, F->c.oj, 4, 3, &xo, &yo, &xi, &yi, &err), &err);
+    assert_ptr_equal(ts_stage_leaf(F->c.s_out, 0), xo);
+    assert_ptr_equal(ts_stage_leaf(F->c.s_out, 1), yo);
+    assert_ptr_equal(ts_stage_leaf(F->c.s_out, 2), xi);
+    assert_ptr_equal(ts_stage_leaf(F->c.s_out, 3), yi);
+    assert_non_null(strstr(ts_schedule_str(F->A, F->c.sch),
                            "split out oi factor=4 -> oi.outer, oi.inner\n"
                            "split out oj factor=3 -> oj.outer, oj.inner\n"
                            "reorder out oi.outer, oj.outer, oi.inner, oj.inner\n"));
@@ -440,35 +420,35 @@ static void test_tile(void **state)
 
 static TsStatus fuse_null_stage(TsError *err)
 {
-    return ts_fuse(NULL, F->oi, F->oj, NULL, err);
+    return ts_fuse(NULL, F->c.oi, F->c.oj, NULL, err);
 }
 static TsStatus fuse_null_outer(TsError *err)
 {
-    return ts_fuse(F->s_out, NULL, F->oj, NULL, err);
+    return ts_fuse(F->c.s_out, NULL, F->c.oj, NULL, err);
 }
 static TsStatus fuse_null_inner(TsError *err)
 {
-    return ts_fuse(F->s_out, F->oi, NULL, NULL, err);
+    return ts_fuse(F->c.s_out, F->c.oi, NULL, NULL, err);
 }
 static TsStatus fuse_stale_outer(TsError *err)
 {
-    return ts_fuse(F->s_mm, F->i, F->j, NULL, err);
+    return ts_fuse(F->c.s_mm, F->c.i, F->c.j, NULL, err);
 }
 static TsStatus fuse_stale_inner(TsError *err)
 {
-    return ts_fuse(F->s_mm, F->ki, F->k, NULL, err);
+    return ts_fuse(F->c.s_mm, F->ki, F->c.k, NULL, err);
 }
 static TsStatus fuse_not_adjacent(TsError *err)
 {
-    return ts_fuse(F->s_mm, F->io, F->ii, NULL, err);
+    return ts_fuse(F->c.s_mm, F->io, F->ii, NULL, err);
 }
 static TsStatus fuse_wrong_order(TsError *err)
 {
-    return ts_fuse(F->s_out, F->oj, F->oi, NULL, err);
+    return ts_fuse(F->c.s_out, F->c.oj, F->c.oi, NULL, err);
 }
 static TsStatus fuse_mixed(TsError *err)
 {
-    return ts_fuse(F->s_mm, F->ii, F->ki, NULL, err);
+    return ts_fuse(F->c.s_mm, F->ii, F->ki, NULL, err);
 }
 
 static void test_fuse(void **state)
@@ -489,7 +469,7 @@ static void test_fuse(void **state)
             "fuse on stage mm: i.inner and k.inner are not both data-parallel or both reduce");
     TsError err;
     TsAxis *fused;
-    accept(ts_fuse(F->s_out, F->oi, F->oj, &fused, &err), &err);
+    accept(ts_fuse(F->c.s_out, F->c.oi, F->c.oj, &fused, &err), &err);
     assert_int_equal(ts_axis_extent(fused), 192);
     free(lowered_str(true));
 }
@@ -498,8 +478,8 @@ static void test_fuse(void **state)
  * fusing it with j would make a loop too long. */
 static TsStatus fuse_too_long(TsError *err)
 {
-    return ts_fuse(ts_stage(F->sch, F->out), ts_stage_leaf(ts_stage(F->sch, F->out), 1),
-                   ts_stage_leaf(ts_stage(F->sch, F->out), 2), NULL, err);
+    return ts_fuse(ts_stage(F->c.sch, F->c.out), ts_stage_leaf(ts_stage(F->c.sch, F->c.out), 1),
+                   ts_stage_leaf(ts_stage(F->c.sch, F->c.out), 2), NULL, err);
 }
 
 static void test_fuse_too_long(void **state)
@@ -509,20 +489,20 @@ static void test_fuse_too_long(void **state)
     TsArena *A = local.A;
     TsTensor *x = ts_placeholder(A, "x", 2, (int64_t[]){ 4, 3 }, TS_FLOAT32);
     TsAxis *i = ts_axis(A, "i", 4), *j = ts_axis(A, "j", 3);
-    local.out = ts_compute(A, "y", 2, (TsAxis *[]){ i, j },
-                           ts_add(A, ts_at(A, x, ts_var(i), ts_var(j)), ts_f32(A, 1)));
-    local.sch = ts_schedule_create(A, 1, &local.out);
-    assert_non_null(local.sch);
+    local.c.out = ts_compute(A, "y", 2, (TsAxis *[]){ i, j },
+                             ts_add(A, ts_at(A, x, ts_var(i), ts_var(j)), ts_f32(A, 1)));
+    local.c.sch = ts_schedule_create(A, 1, &local.c.out);
+    assert_non_null(local.c.sch);
     local.num_outputs = 1;
-    local.outputs[0] = local.out;
+    local.outputs[0] = local.c.out;
     F = &local;
     TsError err;
-    accept(ts_split(ts_stage(local.sch, local.out), i, INT32_MAX, NULL, NULL, &err), &err);
+    accept(ts_split(ts_stage(local.c.sch, local.c.out), i, INT32_MAX, NULL, NULL, &err), &err);
     refused_as(fuse_too_long, TS_ESCHEDULE,
                "fuse on stage y: i.inner x j has extent 6442450941, too large for int32 loops",
                false);
     /* The outer loop (one iteration) and the inner one fuse. */
-    TsStage *st = ts_stage(local.sch, local.out);
+    TsStage *st = ts_stage(local.c.sch, local.c.out);
     accept(ts_fuse(st, ts_stage_leaf(st, 0), ts_stage_leaf(st, 1), NULL, &err), &err);
     ts_arena_destroy(A);
 }
@@ -531,35 +511,35 @@ static void test_fuse_too_long(void **state)
 
 static TsStatus reorder_null_stage(TsError *err)
 {
-    return ts_reorder(NULL, 2, (TsAxis *[]){ F->oi, F->oj }, err);
+    return ts_reorder(NULL, 2, (TsAxis *[]){ F->c.oi, F->c.oj }, err);
 }
 static TsStatus reorder_null_list(TsError *err)
 {
-    return ts_reorder(F->s_out, 2, NULL, err);
+    return ts_reorder(F->c.s_out, 2, NULL, err);
 }
 static TsStatus reorder_none(TsError *err)
 {
-    return ts_reorder(F->s_out, 0, (TsAxis *[]){ F->oi }, err);
+    return ts_reorder(F->c.s_out, 0, (TsAxis *[]){ F->c.oi }, err);
 }
 static TsStatus reorder_too_many(TsError *err)
 {
-    return ts_reorder(F->s_out, 3, (TsAxis *[]){ F->oj, F->oi, F->oi }, err);
+    return ts_reorder(F->c.s_out, 3, (TsAxis *[]){ F->c.oj, F->c.oi, F->c.oi }, err);
 }
 static TsStatus reorder_null_axis(TsError *err)
 {
-    return ts_reorder(F->s_mm, 2, (TsAxis *[]){ F->j, NULL }, err);
+    return ts_reorder(F->c.s_mm, 2, (TsAxis *[]){ F->c.j, NULL }, err);
 }
 static TsStatus reorder_stale(TsError *err)
 {
-    return ts_reorder(F->s_mm, 3, (TsAxis *[]){ F->j, F->ii, F->k }, err);
+    return ts_reorder(F->c.s_mm, 3, (TsAxis *[]){ F->c.j, F->ii, F->c.k }, err);
 }
 static TsStatus reorder_foreign(TsError *err)
 {
-    return ts_reorder(F->s_mm, 2, (TsAxis *[]){ F->j, F->oi }, err);
+    return ts_reorder(F->c.s_mm, 2, (TsAxis *[]){ F->c.j, F->c.oi }, err);
 }
 static TsStatus reorder_twice(TsError *err)
 {
-    return ts_reorder(F->s_mm, 3, (TsAxis *[]){ F->j, F->ii, F->j }, err);
+    return ts_reorder(F->c.s_mm, 3, (TsAxis *[]){ F->c.j, F->ii, F->c.j }, err);
 }
 
 static void test_reorder(void **state)
@@ -574,7 +554,7 @@ static void test_reorder(void **state)
     refused(reorder_foreign, TS_ESCHEDULE, "reorder on stage mm: axis oi belongs to stage out");
     refused(reorder_twice, TS_ESCHEDULE, "reorder on stage mm: axis j is listed twice");
     TsError err;
-    accept(ts_reorder(F->s_mm, 2, (TsAxis *[]){ F->ki, F->ii }, &err), &err);
+    accept(ts_reorder(F->c.s_mm, 2, (TsAxis *[]){ F->ki, F->ii }, &err), &err);
     still_works();
 }
 
@@ -599,7 +579,7 @@ static TsAxis *many[80];
 
 static TsStatus reorder_65(TsError *err)
 {
-    return ts_reorder(F->s_out, 65, many, err);
+    return ts_reorder(F->c.s_out, 65, many, err);
 }
 
 static void test_reorder_more_than_64_axes(void **state)
@@ -609,20 +589,20 @@ static void test_reorder_more_than_64_axes(void **state)
     TsArena *A = local.A;
     TsTensor *x = ts_placeholder(A, "x", 1, (int64_t[]){ 3 }, TS_FLOAT32);
     TsAxis *i = ts_axis(A, "i", 3);
-    local.out = ts_compute(A, "y", 1, &i, ts_add(A, ts_at(A, x, ts_var(i)), ts_f32(A, 1)));
-    local.sch = ts_schedule_create(A, 1, &local.out);
-    assert_non_null(local.sch);
-    local.s_out = ts_stage(local.sch, local.out);
+    local.c.out = ts_compute(A, "y", 1, &i, ts_add(A, ts_at(A, x, ts_var(i)), ts_f32(A, 1)));
+    local.c.sch = ts_schedule_create(A, 1, &local.c.out);
+    assert_non_null(local.c.sch);
+    local.c.s_out = ts_stage(local.c.sch, local.c.out);
     local.num_outputs = 1;
-    local.outputs[0] = local.out;
+    local.outputs[0] = local.c.out;
     F = &local;
-    split_into_leaves(local.s_out, i, 66);
-    assert_int_equal(ts_stage_num_leaves(local.s_out), 66);
+    split_into_leaves(local.c.s_out, i, 66);
+    assert_int_equal(ts_stage_num_leaves(local.c.s_out), 66);
     for (int n = 0; n < 66; n++)
-        many[n] = ts_stage_leaf(local.s_out, n);
+        many[n] = ts_stage_leaf(local.c.s_out, n);
     refused(reorder_65, TS_EINVAL, "reorder on stage y: 65 axes given, at most 64");
     TsError err;
-    accept(ts_reorder(local.s_out, 2, (TsAxis *[]){ many[65], many[0] }, &err), &err);
+    accept(ts_reorder(local.c.s_out, 2, (TsAxis *[]){ many[65], many[0] }, &err), &err);
     free(lowered_str(true));
     ts_arena_destroy(A);
 }
@@ -631,43 +611,43 @@ static void test_reorder_more_than_64_axes(void **state)
 
 static TsStatus vectorize_null_stage(TsError *err)
 {
-    return ts_vectorize(NULL, F->j, err);
+    return ts_vectorize(NULL, F->c.j, err);
 }
 static TsStatus unroll_null_stage(TsError *err)
 {
-    return ts_unroll(NULL, F->j, err);
+    return ts_unroll(NULL, F->c.j, err);
 }
 static TsStatus parallel_null_stage(TsError *err)
 {
-    return ts_parallel(NULL, F->j, err);
+    return ts_parallel(NULL, F->c.j, err);
 }
 static TsStatus vectorize_null_axis(TsError *err)
 {
-    return ts_vectorize(F->s_mm, NULL, err);
+    return ts_vectorize(F->c.s_mm, NULL, err);
 }
 static TsStatus unroll_stale(TsError *err)
 {
-    return ts_unroll(F->s_mm, F->k, err);
+    return ts_unroll(F->c.s_mm, F->c.k, err);
 }
 static TsStatus parallel_foreign(TsError *err)
 {
-    return ts_parallel(F->s_mm, F->oi, err);
+    return ts_parallel(F->c.s_mm, F->c.oi, err);
 }
 static TsStatus vectorize_reduce(TsError *err)
 {
-    return ts_vectorize(F->s_mm, F->ko, err);
+    return ts_vectorize(F->c.s_mm, F->ko, err);
 }
 static TsStatus parallel_reduce(TsError *err)
 {
-    return ts_parallel(F->s_mm, F->ki, err);
+    return ts_parallel(F->c.s_mm, F->ki, err);
 }
 static TsStatus vectorize_parallel(TsError *err)
 {
-    return ts_vectorize(F->s_out, F->oi, err);
+    return ts_vectorize(F->c.s_out, F->c.oi, err);
 }
 static TsStatus unroll_vectorized(TsError *err)
 {
-    return ts_unroll(F->s_mm, F->j, err);
+    return ts_unroll(F->c.s_mm, F->c.j, err);
 }
 
 static void test_annotations(void **state)
@@ -686,29 +666,29 @@ static void test_annotations(void **state)
     refused(unroll_vectorized, TS_ESCHEDULE, "unroll on stage mm: axis j is already vectorized");
     /* Asking again for what an axis already is is accepted. */
     TsError err;
-    accept(ts_vectorize(F->s_mm, F->j, &err), &err);
-    accept(ts_unroll(F->s_mm, F->ii, &err), &err);
+    accept(ts_vectorize(F->c.s_mm, F->c.j, &err), &err);
+    accept(ts_unroll(F->c.s_mm, F->ii, &err), &err);
     still_works();
 }
 
 static TsStatus unroll_parallel_oi(TsError *err)
 {
-    return ts_unroll(F->s_out, F->oi, err);
+    return ts_unroll(F->c.s_out, F->c.oi, err);
 }
 static TsStatus parallel_unrolled_oj(TsError *err)
 {
-    return ts_parallel(F->s_out, F->oj, err);
+    return ts_parallel(F->c.s_out, F->c.oj, err);
 }
 static TsStatus vectorize_unrolled_oj(TsError *err)
 {
-    return ts_vectorize(F->s_out, F->oj, err);
+    return ts_vectorize(F->c.s_out, F->c.oj, err);
 }
 
 static void test_annotation_conflicts(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_unroll(F->s_out, F->oj, &err), &err);
+    accept(ts_unroll(F->c.s_out, F->c.oj, &err), &err);
     refused(unroll_parallel_oi, TS_ESCHEDULE, "unroll on stage out: axis oi is already parallel");
     refused(parallel_unrolled_oj, TS_ESCHEDULE,
             "parallel on stage out: axis oj is already "
@@ -721,7 +701,7 @@ static void test_annotation_conflicts(void **state)
 
 static TsStatus vectorize_2000(TsError *err)
 {
-    return ts_vectorize(F->s_out, ts_stage_leaf(F->s_out, 0), err);
+    return ts_vectorize(F->c.s_out, ts_stage_leaf(F->c.s_out, 0), err);
 }
 
 static void test_vectorize_more_than_1024_lanes(void **state)
@@ -731,20 +711,20 @@ static void test_vectorize_more_than_1024_lanes(void **state)
     TsArena *A = local.A;
     TsTensor *x = ts_placeholder(A, "x", 1, (int64_t[]){ 2000 }, TS_FLOAT32);
     TsAxis *i = ts_axis(A, "i", 2000);
-    local.out = ts_compute(A, "y", 1, &i, ts_add(A, ts_at(A, x, ts_var(i)), ts_f32(A, 1)));
-    local.sch = ts_schedule_create(A, 1, &local.out);
-    assert_non_null(local.sch);
-    local.s_out = ts_stage(local.sch, local.out);
+    local.c.out = ts_compute(A, "y", 1, &i, ts_add(A, ts_at(A, x, ts_var(i)), ts_f32(A, 1)));
+    local.c.sch = ts_schedule_create(A, 1, &local.c.out);
+    assert_non_null(local.c.sch);
+    local.c.s_out = ts_stage(local.c.sch, local.c.out);
     local.num_outputs = 1;
-    local.outputs[0] = local.out;
+    local.outputs[0] = local.c.out;
     F = &local;
     refused(vectorize_2000, TS_ESCHEDULE,
             "vectorize on stage y: axis i has extent 2000, more "
             "than 1024 lanes");
     TsError err;
     TsAxis *inner;
-    accept(ts_split(local.s_out, i, 1024, NULL, &inner, &err), &err);
-    accept(ts_vectorize(local.s_out, inner, &err), &err);
+    accept(ts_split(local.c.s_out, i, 1024, NULL, &inner, &err), &err);
+    accept(ts_vectorize(local.c.s_out, inner, &err), &err);
     free(lowered_str(true));
     ts_arena_destroy(A);
 }
@@ -753,27 +733,27 @@ static void test_vectorize_more_than_1024_lanes(void **state)
 
 static TsStatus pragma_null_stage(TsError *err)
 {
-    return ts_pragma(NULL, F->j, "p", 1, err);
+    return ts_pragma(NULL, F->c.j, "p", 1, err);
 }
 static TsStatus pragma_null_axis(TsError *err)
 {
-    return ts_pragma(F->s_mm, NULL, "p", 1, err);
+    return ts_pragma(F->c.s_mm, NULL, "p", 1, err);
 }
 static TsStatus pragma_stale(TsError *err)
 {
-    return ts_pragma(F->s_mm, F->i, "p", 1, err);
+    return ts_pragma(F->c.s_mm, F->c.i, "p", 1, err);
 }
 static TsStatus pragma_null_key(TsError *err)
 {
-    return ts_pragma(F->s_mm, F->io, NULL, 1, err);
+    return ts_pragma(F->c.s_mm, F->io, NULL, 1, err);
 }
 static TsStatus pragma_empty_key(TsError *err)
 {
-    return ts_pragma(F->s_mm, F->io, "", 1, err);
+    return ts_pragma(F->c.s_mm, F->io, "", 1, err);
 }
 static TsStatus pragma_fifth(TsError *err)
 {
-    return ts_pragma(F->s_mm, F->io, "p5", 1, err);
+    return ts_pragma(F->c.s_mm, F->io, "p5", 1, err);
 }
 
 static void test_pragma(void **state)
@@ -785,13 +765,13 @@ static void test_pragma(void **state)
     refused(pragma_null_key, TS_EINVAL, "pragma on stage mm, axis i.outer: the key is empty");
     refused(pragma_empty_key, TS_EINVAL, "pragma on stage mm, axis i.outer: the key is empty");
     TsError err;
-    accept(ts_pragma(F->s_mm, F->io, "p2", 2, &err), &err);
-    accept(ts_pragma(F->s_mm, F->io, "p3", 3, &err), &err);
-    accept(ts_pragma(F->s_mm, F->io, "p4", 4, &err), &err);
+    accept(ts_pragma(F->c.s_mm, F->io, "p2", 2, &err), &err);
+    accept(ts_pragma(F->c.s_mm, F->io, "p3", 3, &err), &err);
+    accept(ts_pragma(F->c.s_mm, F->io, "p4", 4, &err), &err);
     refused(pragma_fifth, TS_ESCHEDULE, "pragma on stage mm, axis i.outer: at most 4 pragmas");
     /* A key already there takes a new value. */
-    accept(ts_pragma(F->s_mm, F->io, "unroll_max_extent", 2, &err), &err);
-    const SchAxisInfo *info = sch_axis_info(F->s_mm, F->io);
+    accept(ts_pragma(F->c.s_mm, F->io, "unroll_max_extent", 2, &err), &err);
+    const SchAxisInfo *info = sch_axis_info(F->c.s_mm, F->io);
     assert_int_equal(info->num_pragmas, 4);
     assert_string_equal(info->pragmas[0].key, "unroll_max_extent");
     assert_int_equal(info->pragmas[0].value, 2);
@@ -802,39 +782,39 @@ static void test_pragma(void **state)
 
 static TsStatus at_null_stage(TsError *err)
 {
-    return ts_compute_at(NULL, F->s_mm, F->j, err);
+    return ts_compute_at(NULL, F->c.s_mm, F->c.j, err);
 }
 static TsStatus at_null_parent(TsError *err)
 {
-    return ts_compute_at(F->s_scaled, NULL, F->j, err);
+    return ts_compute_at(F->c.s_scaled, NULL, F->c.j, err);
 }
 static TsStatus at_null_axis(TsError *err)
 {
-    return ts_compute_at(F->s_scaled, F->s_mm, NULL, err);
+    return ts_compute_at(F->c.s_scaled, F->c.s_mm, NULL, err);
 }
 static TsStatus at_itself(TsError *err)
 {
-    return ts_compute_at(F->s_mm, F->s_mm, F->j, err);
+    return ts_compute_at(F->c.s_mm, F->c.s_mm, F->c.j, err);
 }
 static TsStatus at_output(TsError *err)
 {
-    return ts_compute_at(F->s_out, F->s_mm, F->j, err);
+    return ts_compute_at(F->c.s_out, F->c.s_mm, F->c.j, err);
 }
 static TsStatus at_stale_axis(TsError *err)
 {
-    return ts_compute_at(F->s_scaled, F->s_mm, F->i, err);
+    return ts_compute_at(F->c.s_scaled, F->c.s_mm, F->c.i, err);
 }
 static TsStatus at_foreign_axis(TsError *err)
 {
-    return ts_compute_at(F->s_scaled, F->s_mm, F->oi, err);
+    return ts_compute_at(F->c.s_scaled, F->c.s_mm, F->c.oi, err);
 }
 static TsStatus at_non_reader(TsError *err)
 {
-    return ts_compute_at(F->s_scaled, F->s_out, F->oj, err);
+    return ts_compute_at(F->c.s_scaled, F->c.s_out, F->c.oj, err);
 }
 static TsStatus at_inlined_parent(TsError *err)
 {
-    return ts_compute_at(F->s_a_cache, F->s_scaled, F->si, err);
+    return ts_compute_at(F->s_a_cache, F->c.s_scaled, F->c.si, err);
 }
 
 static void test_compute_at(void **state)
@@ -849,11 +829,11 @@ static void test_compute_at(void **state)
     refused(at_foreign_axis, TS_ESCHEDULE, "compute_at on stage mm: axis oi belongs to stage out");
     refused(at_non_reader, TS_ESCHEDULE, "compute_at: stage out does not read scaled");
     TsError err;
-    accept(ts_compute_inline(F->s_scaled, &err), &err);
+    accept(ts_compute_inline(F->c.s_scaled, &err), &err);
     refused(at_inlined_parent, TS_ESCHEDULE,
             "compute_at: stage scaled is inlined and has no loops to compute a.cache in");
     /* mm reads a.cache through the inlined scaled. */
-    accept(ts_compute_at(F->s_a_cache, F->s_mm, F->ko, &err), &err);
+    accept(ts_compute_at(F->s_a_cache, F->c.s_mm, F->ko, &err), &err);
     still_works();
 }
 
@@ -863,15 +843,15 @@ static TsStatus inline_null(TsError *err)
 }
 static TsStatus inline_reduction(TsError *err)
 {
-    return ts_compute_inline(F->s_mm, err);
+    return ts_compute_inline(F->c.s_mm, err);
 }
 static TsStatus inline_output(TsError *err)
 {
-    return ts_compute_inline(F->s_out, err);
+    return ts_compute_inline(F->c.s_out, err);
 }
 static TsStatus inline_parent(TsError *err)
 {
-    return ts_compute_inline(F->s_scaled, err);
+    return ts_compute_inline(F->c.s_scaled, err);
 }
 static TsStatus root_null(TsError *err)
 {
@@ -885,13 +865,13 @@ static void test_compute_inline_and_root(void **state)
     refused(inline_reduction, TS_ESCHEDULE, "compute_inline: stage mm is a reduction");
     refused(inline_output, TS_ESCHEDULE, "compute_inline: stage out is an output");
     TsError err;
-    accept(ts_compute_at(F->s_a_cache, F->s_scaled, F->sk, &err), &err);
+    accept(ts_compute_at(F->s_a_cache, F->c.s_scaled, F->c.sk, &err), &err);
     refused(inline_parent, TS_ESCHEDULE,
             "compute_inline: stage a.cache is attached at scaled.sk; inlining scaled would "
             "remove that loop");
     refused(root_null, TS_EINVAL, "compute_root: the stage is NULL");
     accept(ts_compute_root(F->s_a_cache, &err), &err);
-    accept(ts_compute_inline(F->s_scaled, &err), &err);
+    accept(ts_compute_inline(F->c.s_scaled, &err), &err);
     still_works();
 }
 
@@ -899,43 +879,43 @@ static void test_compute_inline_and_root(void **state)
 
 static TsStatus align_null_stage(TsError *err)
 {
-    return ts_storage_align(NULL, F->si, 4, 0, err);
+    return ts_storage_align(NULL, F->c.si, 4, 0, err);
 }
 static TsStatus align_null_axis(TsError *err)
 {
-    return ts_storage_align(F->s_scaled, NULL, 4, 0, err);
+    return ts_storage_align(F->c.s_scaled, NULL, 4, 0, err);
 }
 static TsStatus align_reduce_axis(TsError *err)
 {
-    return ts_storage_align(F->s_mm, F->k, 4, 0, err);
+    return ts_storage_align(F->c.s_mm, F->c.k, 4, 0, err);
 }
 static TsStatus align_split_axis(TsError *err)
 {
-    return ts_storage_align(F->s_mm, F->ii, 4, 0, err);
+    return ts_storage_align(F->c.s_mm, F->ii, 4, 0, err);
 }
 static TsStatus align_foreign_axis(TsError *err)
 {
-    return ts_storage_align(F->s_scaled, F->j, 4, 0, err);
+    return ts_storage_align(F->c.s_scaled, F->c.j, 4, 0, err);
 }
 static TsStatus align_factor_0(TsError *err)
 {
-    return ts_storage_align(F->s_scaled, F->si, 0, 0, err);
+    return ts_storage_align(F->c.s_scaled, F->c.si, 0, 0, err);
 }
 static TsStatus align_offset_negative(TsError *err)
 {
-    return ts_storage_align(F->s_scaled, F->si, 4, -1, err);
+    return ts_storage_align(F->c.s_scaled, F->c.si, 4, -1, err);
 }
 static TsStatus align_offset_factor(TsError *err)
 {
-    return ts_storage_align(F->s_scaled, F->si, 4, 4, err);
+    return ts_storage_align(F->c.s_scaled, F->c.si, 4, 4, err);
 }
 static TsStatus align_factor_huge(TsError *err)
 {
-    return ts_storage_align(F->s_scaled, F->si, INT64_MAX, 1, err);
+    return ts_storage_align(F->c.s_scaled, F->c.si, INT64_MAX, 1, err);
 }
 static TsStatus align_output(TsError *err)
 {
-    return ts_storage_align(F->s_out, F->oj, 4, 0, err);
+    return ts_storage_align(F->c.s_out, F->c.oj, 4, 0, err);
 }
 
 static void test_storage_align(void **state)
@@ -958,7 +938,7 @@ static void test_storage_align(void **state)
             "(at most 2147483647)");
     refused(align_output, TS_ESCHEDULE, "storage_align on stage out: an output's buffer");
     TsError err;
-    accept(ts_storage_align(F->s_mm, F->j, 8, 3, &err), &err);
+    accept(ts_storage_align(F->c.s_mm, F->c.j, 8, 3, &err), &err);
     still_works();
 }
 
@@ -969,42 +949,44 @@ static TsTensor *stranger;    /* a compute op in no schedule */
 
 static TsStatus cr_null_sch(TsError *err)
 {
-    return ts_cache_read(NULL, F->a, 1, &F->s_a_cache, NULL, err);
+    return ts_cache_read(NULL, F->c.a, 1, &F->s_a_cache, NULL, err);
 }
 static TsStatus cr_null_tensor(TsError *err)
 {
-    return ts_cache_read(F->sch, NULL, 1, &F->s_a_cache, NULL, err);
+    return ts_cache_read(F->c.sch, NULL, 1, &F->s_a_cache, NULL, err);
 }
 static TsStatus cr_no_readers(TsError *err)
 {
-    return ts_cache_read(F->sch, F->mm, 0, &F->s_out, NULL, err);
+    return ts_cache_read(F->c.sch, F->c.mm, 0, &F->c.s_out, NULL, err);
 }
 static TsStatus cr_null_readers(TsError *err)
 {
-    return ts_cache_read(F->sch, F->mm, 1, NULL, NULL, err);
+    return ts_cache_read(F->c.sch, F->c.mm, 1, NULL, NULL, err);
 }
 static TsStatus cr_null_reader(TsError *err)
 {
-    return ts_cache_read(F->sch, F->mm, 2, (TsStage *[]){ F->s_out, NULL }, NULL, err);
+    return ts_cache_read(F->c.sch, F->c.mm, 2, (TsStage *[]){ F->c.s_out, NULL }, NULL, err);
 }
 static TsStatus cr_stranger(TsError *err)
 {
-    return ts_cache_read(F->sch, stranger, 1, &F->s_out, NULL, err);
+    return ts_cache_read(F->c.sch, stranger, 1, &F->c.s_out, NULL, err);
 }
 static TsStatus cr_non_reader(TsError *err)
 {
-    return ts_cache_read(F->sch, F->scaled, 2, (TsStage *[]){ F->s_mm, F->s_out }, NULL, err);
+    return ts_cache_read(F->c.sch, F->c.scaled, 2, (TsStage *[]){ F->c.s_mm, F->c.s_out }, NULL,
+                         err);
 }
 /* out of the copy reads mm too, but is not a stage of this schedule. */
 static TsStatus cr_foreign_reader(TsError *err)
 {
-    return ts_cache_read(F->sch, F->mm, 1, (TsStage *[]){ ts_stage(other_sch, F->out) }, NULL, err);
+    return ts_cache_read(F->c.sch, F->c.mm, 1, (TsStage *[]){ ts_stage(other_sch, F->c.out) }, NULL,
+                         err);
 }
 
 static void test_cache_read(void **state)
 {
     F = *state;
-    other_sch = ts_schedule_copy(F->A, F->sch);
+    other_sch = ts_schedule_copy(F->A, F->c.sch);
     assert_non_null(other_sch);
     TsAxis *t = ts_axis(F->A, "t", 3);
     stranger = ts_compute(F->A, "stranger", 1, &t, ts_f32(F->A, 1));
@@ -1020,7 +1002,7 @@ static void test_cache_read(void **state)
             "cache_read of mm: reader 0 (stage out) is not a stage of this schedule");
     TsError err;
     TsTensor *cache;
-    accept(ts_cache_read(F->sch, F->mm, 1, &F->s_out, &cache, &err), &err);
+    accept(ts_cache_read(F->c.sch, F->c.mm, 1, &F->c.s_out, &cache, &err), &err);
     assert_string_equal(cache->name, "mm.cache");
     still_works();
 }
@@ -1029,35 +1011,35 @@ static void test_cache_read(void **state)
 
 static TsStatus cw_null_sch(TsError *err)
 {
-    return ts_cache_write(NULL, F->mm, NULL, err);
+    return ts_cache_write(NULL, F->c.mm, NULL, err);
 }
 static TsStatus cw_null_tensor(TsError *err)
 {
-    return ts_cache_write(F->sch, NULL, NULL, err);
+    return ts_cache_write(F->c.sch, NULL, NULL, err);
 }
 static TsStatus cw_placeholder(TsError *err)
 {
-    return ts_cache_write(F->sch, F->a, NULL, err);
+    return ts_cache_write(F->c.sch, F->c.a, NULL, err);
 }
 static TsStatus cw_stranger(TsError *err)
 {
-    return ts_cache_write(F->sch, stranger, NULL, err);
+    return ts_cache_write(F->c.sch, stranger, NULL, err);
 }
 static TsStatus cw_attached(TsError *err)
 {
-    return ts_cache_write(F->sch, F->scaled, NULL, err);
+    return ts_cache_write(F->c.sch, F->c.scaled, NULL, err);
 }
 static TsStatus cw_inlined(TsError *err)
 {
-    return ts_cache_write(F->sch, F->a_cache, NULL, err);
+    return ts_cache_write(F->c.sch, F->a_cache, NULL, err);
 }
 static TsStatus cw_split(TsError *err)
 {
-    return ts_cache_write(F->sch, F->mm, NULL, err);
+    return ts_cache_write(F->c.sch, F->c.mm, NULL, err);
 }
 static TsStatus cw_fused(TsError *err)
 {
-    return ts_cache_write(F->sch, F->out, NULL, err);
+    return ts_cache_write(F->c.sch, F->c.out, NULL, err);
 }
 
 static void test_cache_write(void **state)
@@ -1081,13 +1063,13 @@ static void test_cache_write(void **state)
             "cache_write on stage mm: its loops were already split or "
             "fused");
     TsAxis *fused;
-    accept(ts_fuse(F->s_out, F->oi, F->oj, &fused, &err), &err);
+    accept(ts_fuse(F->c.s_out, F->c.oi, F->c.oj, &fused, &err), &err);
     refused(cw_fused, TS_ESCHEDULE, "cache_write on stage out: its loops were already split");
-    accept(ts_compute_root(F->s_scaled, &err), &err);
+    accept(ts_compute_root(F->c.s_scaled, &err), &err);
     TsTensor *local;
-    accept(ts_cache_write(F->sch, F->scaled, &local, &err), &err);
+    accept(ts_cache_write(F->c.sch, F->c.scaled, &local, &err), &err);
     assert_string_equal(local->name, "scaled.local");
-    accept(ts_compute_at(ts_stage(F->sch, local), F->s_scaled, F->si, &err), &err);
+    accept(ts_compute_at(ts_stage(F->c.sch, local), F->c.s_scaled, F->c.si, &err), &err);
     free(lowered_str(true));
 }
 
@@ -1095,17 +1077,17 @@ static void test_cache_write(void **state)
 static void fresh_schedule(Fixture *local, Fixture *from)
 {
     *local = *from;
-    local->sch = ts_schedule_create(from->A, 1, &from->out);
-    assert_non_null(local->sch);
-    local->s_scaled = ts_stage(local->sch, from->scaled);
-    local->s_mm = ts_stage(local->sch, from->mm);
-    local->s_out = ts_stage(local->sch, from->out);
+    local->c.sch = ts_schedule_create(from->A, 1, &from->c.out);
+    assert_non_null(local->c.sch);
+    local->c.s_scaled = ts_stage(local->c.sch, from->c.scaled);
+    local->c.s_mm = ts_stage(local->c.sch, from->c.mm);
+    local->c.s_out = ts_stage(local->c.sch, from->c.out);
     F = local;
 }
 
 static TsStatus cw_holds_attached(TsError *err)
 {
-    return ts_cache_write(F->sch, F->mm, NULL, err);
+    return ts_cache_write(F->c.sch, F->c.mm, NULL, err);
 }
 
 static void test_cache_write_of_a_stage_holding_another(void **state)
@@ -1113,16 +1095,16 @@ static void test_cache_write_of_a_stage_holding_another(void **state)
     Fixture local;
     fresh_schedule(&local, *state);
     TsError err;
-    accept(ts_compute_at(F->s_scaled, F->s_mm, F->k, &err), &err);
+    accept(ts_compute_at(F->c.s_scaled, F->c.s_mm, F->c.k, &err), &err);
     refused(cw_holds_attached, TS_ESCHEDULE,
             "cache_write on stage mm: stage scaled is computed at its reduce loop k, which "
             "cache_write moves to a new stage; attach scaled elsewhere first");
     /* At a data-parallel loop, scaled stays where it was; mm.local, which reads it, is
      * computed inside that loop too. */
-    accept(ts_compute_at(F->s_scaled, F->s_mm, F->i, &err), &err);
+    accept(ts_compute_at(F->c.s_scaled, F->c.s_mm, F->c.i, &err), &err);
     TsTensor *mm_local;
-    accept(ts_cache_write(F->sch, F->mm, &mm_local, &err), &err);
-    accept(ts_compute_at(ts_stage(F->sch, mm_local), F->s_mm, F->j, &err), &err);
+    accept(ts_cache_write(F->c.sch, F->c.mm, &mm_local, &err), &err);
+    accept(ts_compute_at(ts_stage(F->c.sch, mm_local), F->c.s_mm, F->c.j, &err), &err);
     free(lowered_str(true));
 }
 
@@ -1130,43 +1112,43 @@ static void test_cache_write_of_a_stage_holding_another(void **state)
 
 static TsStatus rf_null_sch(TsError *err)
 {
-    return ts_rfactor(NULL, F->mm, F->ki, NULL, err);
+    return ts_rfactor(NULL, F->c.mm, F->ki, NULL, err);
 }
 static TsStatus rf_null_tensor(TsError *err)
 {
-    return ts_rfactor(F->sch, NULL, F->ki, NULL, err);
+    return ts_rfactor(F->c.sch, NULL, F->ki, NULL, err);
 }
 static TsStatus rf_null_axis(TsError *err)
 {
-    return ts_rfactor(F->sch, F->mm, NULL, NULL, err);
+    return ts_rfactor(F->c.sch, F->c.mm, NULL, NULL, err);
 }
 static TsStatus rf_placeholder(TsError *err)
 {
-    return ts_rfactor(F->sch, F->b, F->ki, NULL, err);
+    return ts_rfactor(F->c.sch, F->c.b, F->ki, NULL, err);
 }
 static TsStatus rf_stale(TsError *err)
 {
-    return ts_rfactor(F->sch, F->mm, F->k, NULL, err);
+    return ts_rfactor(F->c.sch, F->c.mm, F->c.k, NULL, err);
 }
 static TsStatus rf_foreign(TsError *err)
 {
-    return ts_rfactor(F->sch, F->mm, F->oi, NULL, err);
+    return ts_rfactor(F->c.sch, F->c.mm, F->c.oi, NULL, err);
 }
 static TsStatus rf_data_axis(TsError *err)
 {
-    return ts_rfactor(F->sch, F->mm, F->ii, NULL, err);
+    return ts_rfactor(F->c.sch, F->c.mm, F->ii, NULL, err);
 }
 static TsStatus rf_not_reduction(TsError *err)
 {
-    return ts_rfactor(F->sch, F->out, F->oi, NULL, err);
+    return ts_rfactor(F->c.sch, F->c.out, F->c.oi, NULL, err);
 }
 static TsStatus rf_attached(TsError *err)
 {
-    return ts_rfactor(F->sch, F->mm, F->ko, NULL, err);
+    return ts_rfactor(F->c.sch, F->c.mm, F->ko, NULL, err);
 }
 static TsStatus rf_holds_attached(TsError *err)
 {
-    return ts_rfactor(F->sch, F->mm, F->ki, NULL, err);
+    return ts_rfactor(F->c.sch, F->c.mm, F->ki, NULL, err);
 }
 
 static void test_rfactor(void **state)
@@ -1182,19 +1164,19 @@ static void test_rfactor(void **state)
     refused(rf_not_reduction, TS_ESCHEDULE, "rfactor on stage out: axis oi is not a reduction");
     TsError err;
     /* Attached, mm cannot be factored; at the root again, it can. */
-    accept(ts_compute_at(F->s_mm, F->s_out, F->oi, &err), &err);
+    accept(ts_compute_at(F->c.s_mm, F->c.s_out, F->c.oi, &err), &err);
     refused(rf_attached, TS_ESCHEDULE, "rfactor on stage mm: the stage is attached");
-    accept(ts_compute_root(F->s_mm, &err), &err);
+    accept(ts_compute_root(F->c.s_mm, &err), &err);
     /* scaled is computed inside mm's loop over k.outer, which rfactor would replace. */
     refused(rf_holds_attached, TS_ESCHEDULE,
             "rfactor on stage mm: stage scaled is computed at its reduce loop k.outer, which "
             "rfactor replaces; attach scaled elsewhere first");
-    accept(ts_compute_root(F->s_scaled, &err), &err);
+    accept(ts_compute_root(F->c.s_scaled, &err), &err);
     TsTensor *rf;
-    accept(ts_rfactor(F->sch, F->mm, F->ko, &rf, &err), &err);
+    accept(ts_rfactor(F->c.sch, F->c.mm, F->ko, &rf, &err), &err);
     assert_string_equal(rf->name, "mm.rf");
-    TsStage *s_rf = ts_stage(F->sch, rf);
-    accept(ts_compute_at(F->s_scaled, s_rf, ts_stage_leaf(s_rf, 0), &err), &err);
+    TsStage *s_rf = ts_stage(F->c.sch, rf);
+    accept(ts_compute_at(F->c.s_scaled, s_rf, ts_stage_leaf(s_rf, 0), &err), &err);
     still_works();
 }
 
@@ -1203,7 +1185,7 @@ static TsAxis *rf_axis;
 
 static TsStatus rf_many_loops(TsError *err)
 {
-    return ts_rfactor(F->sch, F->out, rf_axis, NULL, err);
+    return ts_rfactor(F->c.sch, F->c.out, rf_axis, NULL, err);
 }
 
 static void test_rfactor_more_than_64_loops(void **state)
@@ -1213,24 +1195,24 @@ static void test_rfactor_more_than_64_loops(void **state)
     TsArena *A = local.A;
     TsTensor *x = ts_placeholder(A, "x", 1, (int64_t[]){ 6 }, TS_FLOAT32);
     TsAxis *i = ts_axis(A, "i", 2), *k = ts_reduce_axis(A, "k", 6);
-    local.out = ts_compute(A, "y", 1, &i, ts_sum(A, ts_at(A, x, ts_var(k)), 1, &k, NULL));
-    local.sch = ts_schedule_create(A, 1, &local.out);
-    assert_non_null(local.sch);
-    local.s_out = ts_stage(local.sch, local.out);
+    local.c.out = ts_compute(A, "y", 1, &i, ts_sum(A, ts_at(A, x, ts_var(k)), 1, &k, NULL));
+    local.c.sch = ts_schedule_create(A, 1, &local.c.out);
+    assert_non_null(local.c.sch);
+    local.c.s_out = ts_stage(local.c.sch, local.c.out);
     local.num_outputs = 1;
-    local.outputs[0] = local.out;
+    local.outputs[0] = local.c.out;
     F = &local;
-    split_into_leaves(local.s_out, i, 65);
-    assert_int_equal(ts_stage_num_leaves(local.s_out), 66);
+    split_into_leaves(local.c.s_out, i, 65);
+    assert_int_equal(ts_stage_num_leaves(local.c.s_out), 66);
     rf_axis = k;
     refused(rf_many_loops, TS_ESCHEDULE, "rfactor on stage y: more than 64 loops");
     TsError err;
-    while (ts_stage_num_leaves(local.s_out) > 64)
-        accept(ts_fuse(local.s_out, ts_stage_leaf(local.s_out, 0), ts_stage_leaf(local.s_out, 1),
-                       NULL, &err),
+    while (ts_stage_num_leaves(local.c.s_out) > 64)
+        accept(ts_fuse(local.c.s_out, ts_stage_leaf(local.c.s_out, 0),
+                       ts_stage_leaf(local.c.s_out, 1), NULL, &err),
                &err);
     TsTensor *rf;
-    accept(ts_rfactor(local.sch, local.out, k, &rf, &err), &err);
+    accept(ts_rfactor(local.c.sch, local.c.out, k, &rf, &err), &err);
     free(lowered_str(true));
     ts_arena_destroy(A);
 }
@@ -1250,20 +1232,20 @@ static void test_rfactor_too_many_dimensions(void **state)
         axes[d] = ts_axis(A, name, 2);
     }
     TsAxis *k = ts_reduce_axis(A, "k", 4);
-    local.out =
+    local.c.out =
         ts_compute(A, "y", TS_MAX_DIMS, axes, ts_sum(A, ts_at(A, x, ts_var(k)), 1, &k, NULL));
-    local.sch = ts_schedule_create(A, 1, &local.out);
-    assert_non_null(local.sch);
-    local.s_out = ts_stage(local.sch, local.out);
+    local.c.sch = ts_schedule_create(A, 1, &local.c.out);
+    assert_non_null(local.c.sch);
+    local.c.s_out = ts_stage(local.c.sch, local.c.out);
     local.num_outputs = 1;
-    local.outputs[0] = local.out;
+    local.outputs[0] = local.c.out;
     F = &local;
     rf_axis = k;
     refused(rf_many_loops, TS_ESCHEDULE,
             "rfactor on stage y: the factored tensor would have "
             "more than 8 dimensions");
     TsError err;
-    accept(ts_unroll(local.s_out, k, &err), &err);
+    accept(ts_unroll(local.c.s_out, k, &err), &err);
     free(lowered_str(true));
     ts_arena_destroy(A);
 }
@@ -1276,7 +1258,7 @@ static void test_rfactor_too_many_dimensions(void **state)
  * nest as they were. Returns the number of failed attempts. */
 static int accepted_despite_oom(Request request)
 {
-    char *state = state_str(F->sch);
+    char *state = state_str(F->c.sch);
     char *loops = lowered_str(false);
     int failures = 0;
     for (size_t budget = 0;; budget += 16) {
@@ -1287,7 +1269,7 @@ static int accepted_despite_oom(Request request)
         ts_arena_clear_error(F->A);
         if (got == TS_OK)
             break;
-        char *state_after = state_str(F->sch);
+        char *state_after = state_str(F->c.sch);
         assert_string_equal(state, state_after);
         free(state_after);
         if (got != TS_ENOMEM)
@@ -1310,39 +1292,39 @@ static TsTensor *mm_cache, *mm_rf, *b_local;
 
 static TsStatus oom_split(TsError *err)
 {
-    return ts_split(F->s_out, F->oj, 4, &ojo, &oji, err);
+    return ts_split(F->c.s_out, F->c.oj, 4, &ojo, &oji, err);
 }
 static TsStatus oom_vectorize(TsError *err)
 {
-    return ts_vectorize(F->s_out, oji, err);
+    return ts_vectorize(F->c.s_out, oji, err);
 }
 static TsStatus oom_tile(TsError *err)
 {
-    return ts_tile(F->s_scaled, F->si, F->sk, 2, 4, &xo, &yo, &xi, &yi, err);
+    return ts_tile(F->c.s_scaled, F->c.si, F->c.sk, 2, 4, &xo, &yo, &xi, &yi, err);
 }
 static TsStatus oom_fuse(TsError *err)
 {
-    return ts_fuse(F->s_out, F->oi, ojo, &fused_o, err);
+    return ts_fuse(F->c.s_out, F->c.oi, ojo, &fused_o, err);
 }
 static TsStatus oom_parallel(TsError *err)
 {
-    return ts_parallel(F->s_out, fused_o, err);
+    return ts_parallel(F->c.s_out, fused_o, err);
 }
 static TsStatus oom_reorder(TsError *err)
 {
-    return ts_reorder(F->s_mm, 2, (TsAxis *[]){ F->ki, F->ii }, err);
+    return ts_reorder(F->c.s_mm, 2, (TsAxis *[]){ F->ki, F->ii }, err);
 }
 static TsStatus oom_unroll(TsError *err)
 {
-    return ts_unroll(F->s_mm, F->ii, err);
+    return ts_unroll(F->c.s_mm, F->ii, err);
 }
 static TsStatus oom_pragma(TsError *err)
 {
-    return ts_pragma(F->s_mm, F->io, "p2", 2, err);
+    return ts_pragma(F->c.s_mm, F->io, "p2", 2, err);
 }
 static TsStatus oom_nparts(TsError *err)
 {
-    return ts_split_nparts(F->s_mm, F->j, 3, &jo, &ji, err);
+    return ts_split_nparts(F->c.s_mm, F->c.j, 3, &jo, &ji, err);
 }
 static TsStatus oom_inline(TsError *err)
 {
@@ -1350,27 +1332,27 @@ static TsStatus oom_inline(TsError *err)
 }
 static TsStatus oom_align(TsError *err)
 {
-    return ts_storage_align(F->s_mm, F->j, 8, 1, err);
+    return ts_storage_align(F->c.s_mm, F->c.j, 8, 1, err);
 }
 static TsStatus oom_cache_read(TsError *err)
 {
-    return ts_cache_read(F->sch, F->mm, 1, &F->s_out, &mm_cache, err);
+    return ts_cache_read(F->c.sch, F->c.mm, 1, &F->c.s_out, &mm_cache, err);
 }
 static TsStatus oom_compute_at(TsError *err)
 {
-    return ts_compute_at(ts_stage(F->sch, mm_cache), F->s_out, fused_o, err);
+    return ts_compute_at(ts_stage(F->c.sch, mm_cache), F->c.s_out, fused_o, err);
 }
 static TsStatus oom_compute_root(TsError *err)
 {
-    return ts_compute_root(F->s_scaled, err);
+    return ts_compute_root(F->c.s_scaled, err);
 }
 static TsStatus oom_rfactor(TsError *err)
 {
-    return ts_rfactor(F->sch, F->mm, F->ko, &mm_rf, err);
+    return ts_rfactor(F->c.sch, F->c.mm, F->ko, &mm_rf, err);
 }
 static TsStatus oom_cache_write(TsError *err)
 {
-    return ts_cache_write(F->sch, F->b_cache, &b_local, err);
+    return ts_cache_write(F->c.sch, F->b_cache, &b_local, err);
 }
 
 /* Every primitive, made to run out of memory at each of its allocations in turn, changes
@@ -1406,7 +1388,8 @@ static void test_out_of_memory(void **state)
             fprintf(stderr, "%s never ran out of memory\n", steps[s].name);
         assert_true(failures >= 1);
     }
-    assert_non_null(strstr(ts_schedule_str(F->A, F->sch), "cache_write b.cache -> b.cache.local"));
+    assert_non_null(
+        strstr(ts_schedule_str(F->A, F->c.sch), "cache_write b.cache -> b.cache.local"));
     free(lowered_str(true));
 }
 
@@ -1414,7 +1397,7 @@ static void test_out_of_memory(void **state)
 static void test_fixture_lowers(void **state)
 {
     F = *state;
-    char *state_text = state_str(F->sch);
+    char *state_text = state_str(F->c.sch);
     assert_non_null(strstr(state_text, "unroll_max_extent=4"));
     assert_non_null(strstr(state_text, "at mm.k.outer"));
     free(state_text);

@@ -4,7 +4,7 @@
  * the refused request left the schedule as it was (its text and every stage's leaves;
  * one test also compares the lowered loop nest before and after a series of refusals).
  *
- * Most tests use one small DAG:
+ * Most tests use one small DAG (sch_chain_build, sch_testing.h):
  *     scaled[si, sk] = a[si, sk] * 2                      (elementwise, intermediate)
  *     mm[i, j]       = sum_k scaled[i, k] * b[k, j]       (reduction, intermediate)
  *     out[oi, oj]    = mm[oi, oj] + 1                     (the output)
@@ -24,10 +24,7 @@
 
 typedef struct Fixture {
     TsArena *A;
-    TsTensor *a, *b, *scaled, *mm, *out;
-    TsAxis *si, *sk, *i, *j, *k, *oi, *oj;
-    TsSchedule *sch;
-    TsStage *s_scaled, *s_mm, *s_out;
+    SchChain c;
 } Fixture;
 
 static int setup(void **state)
@@ -36,32 +33,11 @@ static int setup(void **state)
     if (!f)
         return -1;
     TsArena *A = f->A = ts_arena_create();
-    f->a = ts_placeholder(A, "a", 2, (int64_t[]){ 16, 8 }, TS_FLOAT32);
-    f->b = ts_placeholder(A, "b", 2, (int64_t[]){ 8, 12 }, TS_FLOAT32);
-    f->si = ts_axis(A, "si", 16);
-    f->sk = ts_axis(A, "sk", 8);
-    f->scaled = ts_compute(A, "scaled", 2, (TsAxis *[]){ f->si, f->sk },
-                           ts_mul(A, ts_at(A, f->a, ts_var(f->si), ts_var(f->sk)), ts_f32(A, 2)));
-    f->i = ts_axis(A, "i", 16);
-    f->j = ts_axis(A, "j", 12);
-    f->k = ts_reduce_axis(A, "k", 8);
-    TsExpr *prod = ts_mul(A, ts_at(A, f->scaled, ts_var(f->i), ts_var(f->k)),
-                          ts_at(A, f->b, ts_var(f->k), ts_var(f->j)));
-    f->mm = ts_compute(A, "mm", 2, (TsAxis *[]){ f->i, f->j }, ts_sum(A, prod, 1, &f->k, NULL));
-    f->oi = ts_axis(A, "oi", 16);
-    f->oj = ts_axis(A, "oj", 12);
-    f->out = ts_compute(A, "out", 2, (TsAxis *[]){ f->oi, f->oj },
-                        ts_add(A, ts_at(A, f->mm, ts_var(f->oi), ts_var(f->oj)), ts_f32(A, 1)));
-    f->sch = f->out ? ts_schedule_create(A, 1, &f->out) : NULL;
-    if (!f->sch) {
-        fprintf(stderr, "fixture: %s\n", ts_arena_error(A)->message);
+    if (!sch_chain_build(A, &f->c)) {
         ts_arena_destroy(A);
         free(f);
         return -1;
     }
-    f->s_scaled = ts_stage(f->sch, f->scaled);
-    f->s_mm = ts_stage(f->sch, f->mm);
-    f->s_out = ts_stage(f->sch, f->out);
     *state = f;
     return 0;
 }
@@ -97,7 +73,7 @@ static char *snapshot(TsSchedule *sch, TsStage *const *stages, int num_stages)
 
 static char *fixture_snapshot(Fixture *f)
 {
-    return snapshot(f->sch, (TsStage *[]){ f->s_scaled, f->s_mm, f->s_out }, 3);
+    return snapshot(f->c.sch, (TsStage *[]){ f->c.s_scaled, f->c.s_mm, f->c.s_out }, 3);
 }
 
 /* The request returned want with a message containing needle, and the schedule text and
@@ -140,14 +116,14 @@ static void accept(TsStatus got, const TsError *err)
 
 static TsStatus split_i_again(TsError *err)
 {
-    return ts_split(F->s_mm, F->i, 2, NULL, NULL, err);
+    return ts_split(F->c.s_mm, F->c.i, 2, NULL, NULL, err);
 }
 
 static void test_split_of_a_split_axis(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_split(F->s_mm, F->i, 4, NULL, NULL, &err), &err);
+    accept(ts_split(F->c.s_mm, F->c.i, 4, NULL, NULL, &err), &err);
     EXPECT_REFUSED(F, split_i_again, TS_ESCHEDULE,
                    "split on stage mm: axis i is no longer a leaf (it was split into i.outer "
                    "and i.inner)");
@@ -155,36 +131,36 @@ static void test_split_of_a_split_axis(void **state)
 
 static TsStatus split_fused_j(TsError *err)
 {
-    return ts_split(F->s_mm, F->j, 3, NULL, NULL, err);
+    return ts_split(F->c.s_mm, F->c.j, 3, NULL, NULL, err);
 }
 
 static void test_split_of_a_fused_axis(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_fuse(F->s_mm, F->i, F->j, NULL, &err), &err);
+    accept(ts_fuse(F->c.s_mm, F->c.i, F->c.j, NULL, &err), &err);
     EXPECT_REFUSED(F, split_fused_j, TS_ESCHEDULE,
                    "split on stage mm: axis j is no longer a leaf (it was fused into i.j.fused)");
 }
 
 static TsStatus split_factor_0(TsError *err)
 {
-    return ts_split(F->s_mm, F->j, 0, NULL, NULL, err);
+    return ts_split(F->c.s_mm, F->c.j, 0, NULL, NULL, err);
 }
 
 static TsStatus split_factor_negative(TsError *err)
 {
-    return ts_split(F->s_mm, F->k, -3, NULL, NULL, err);
+    return ts_split(F->c.s_mm, F->c.k, -3, NULL, NULL, err);
 }
 
 static TsStatus split_nparts_0(TsError *err)
 {
-    return ts_split_nparts(F->s_out, F->oi, 0, NULL, NULL, err);
+    return ts_split_nparts(F->c.s_out, F->c.oi, 0, NULL, NULL, err);
 }
 
 static TsStatus tile_factor_0(TsError *err)
 {
-    return ts_tile(F->s_out, F->oi, F->oj, 4, 0, NULL, NULL, NULL, NULL, err);
+    return ts_tile(F->c.s_out, F->c.oi, F->c.oj, 4, 0, NULL, NULL, NULL, NULL, err);
 }
 
 static void test_split_factor_zero(void **state)
@@ -203,12 +179,12 @@ static void test_split_factor_zero(void **state)
 
 static TsStatus reorder_foreign(TsError *err)
 {
-    return ts_reorder(F->s_out, 2, (TsAxis *[]){ F->oi, F->j }, err);
+    return ts_reorder(F->c.s_out, 2, (TsAxis *[]){ F->c.oi, F->c.j }, err);
 }
 
 static TsStatus reorder_foreign_reduce(TsError *err)
 {
-    return ts_reorder(F->s_out, 2, (TsAxis *[]){ F->k, F->oi }, err);
+    return ts_reorder(F->c.s_out, 2, (TsAxis *[]){ F->c.k, F->c.oi }, err);
 }
 
 static void test_reorder_axis_of_another_stage(void **state)
@@ -222,7 +198,7 @@ static void test_reorder_axis_of_another_stage(void **state)
 
 static TsStatus reorder_twice(TsError *err)
 {
-    return ts_reorder(F->s_mm, 3, (TsAxis *[]){ F->k, F->i, F->k }, err);
+    return ts_reorder(F->c.s_mm, 3, (TsAxis *[]){ F->c.k, F->c.i, F->c.k }, err);
 }
 
 static void test_reorder_repeated_axis(void **state)
@@ -233,14 +209,14 @@ static void test_reorder_repeated_axis(void **state)
 
 static TsStatus reorder_stale(TsError *err)
 {
-    return ts_reorder(F->s_out, 2, (TsAxis *[]){ F->oj, F->oi }, err);
+    return ts_reorder(F->c.s_out, 2, (TsAxis *[]){ F->c.oj, F->c.oi }, err);
 }
 
 static void test_reorder_axis_no_longer_a_leaf(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_split(F->s_out, F->oj, 5, NULL, NULL, &err), &err);
+    accept(ts_split(F->c.s_out, F->c.oj, 5, NULL, NULL, &err), &err);
     EXPECT_REFUSED(F, reorder_stale, TS_ESCHEDULE,
                    "reorder on stage out: axis oj is no longer a leaf (it was split into "
                    "oj.outer and oj.inner)");
@@ -250,17 +226,17 @@ static void test_reorder_axis_no_longer_a_leaf(void **state)
 
 static TsStatus fuse_i_k(TsError *err)
 {
-    return ts_fuse(F->s_mm, F->i, F->k, NULL, err);
+    return ts_fuse(F->c.s_mm, F->c.i, F->c.k, NULL, err);
 }
 
 static TsStatus fuse_j_i(TsError *err)
 {
-    return ts_fuse(F->s_mm, F->j, F->i, NULL, err);
+    return ts_fuse(F->c.s_mm, F->c.j, F->c.i, NULL, err);
 }
 
 static TsStatus fuse_j_k(TsError *err)
 {
-    return ts_fuse(F->s_mm, F->j, F->k, NULL, err);
+    return ts_fuse(F->c.s_mm, F->c.j, F->c.k, NULL, err);
 }
 
 static void test_fuse_non_adjacent(void **state)
@@ -281,12 +257,12 @@ static void test_fuse_non_adjacent(void **state)
 
 static TsStatus vectorize_k(TsError *err)
 {
-    return ts_vectorize(F->s_mm, F->k, err);
+    return ts_vectorize(F->c.s_mm, F->c.k, err);
 }
 
 static TsStatus vectorize_k_inner(TsError *err)
 {
-    return ts_vectorize(F->s_mm, ts_stage_leaf(F->s_mm, 3), err);
+    return ts_vectorize(F->c.s_mm, ts_stage_leaf(F->c.s_mm, 3), err);
 }
 
 static void test_vectorize_reduction_axis(void **state)
@@ -296,7 +272,7 @@ static void test_vectorize_reduction_axis(void **state)
                    "vectorize on stage mm: axis k is a reduction axis");
     /* The pieces of a split reduce axis are reduce axes too. */
     TsError err;
-    accept(ts_split(F->s_mm, F->k, 4, NULL, NULL, &err), &err);
+    accept(ts_split(F->c.s_mm, F->c.k, 4, NULL, NULL, &err), &err);
     EXPECT_REFUSED(F, vectorize_k_inner, TS_ESCHEDULE,
                    "vectorize on stage mm: axis k.inner is a reduction axis");
 }
@@ -326,7 +302,7 @@ static void test_vectorize_more_than_1024_lanes(void **state)
 
 static TsStatus parallel_k(TsError *err)
 {
-    return ts_parallel(F->s_mm, F->k, err);
+    return ts_parallel(F->c.s_mm, F->c.k, err);
 }
 
 static void test_parallel_reduction_axis(void **state)
@@ -337,14 +313,14 @@ static void test_parallel_reduction_axis(void **state)
 
 static TsStatus vectorize_parallel_oi(TsError *err)
 {
-    return ts_vectorize(F->s_out, F->oi, err);
+    return ts_vectorize(F->c.s_out, F->c.oi, err);
 }
 
 static void test_annotate_axis_twice(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_parallel(F->s_out, F->oi, &err), &err);
+    accept(ts_parallel(F->c.s_out, F->c.oi, &err), &err);
     EXPECT_REFUSED(F, vectorize_parallel_oi, TS_ESCHEDULE,
                    "vectorize on stage out: axis oi is already parallel");
 }
@@ -353,7 +329,7 @@ static void test_annotate_axis_twice(void **state)
 
 static TsStatus attach_scaled_at_out(TsError *err)
 {
-    return ts_compute_at(F->s_scaled, F->s_out, F->oi, err);
+    return ts_compute_at(F->c.s_scaled, F->c.s_out, F->c.oi, err);
 }
 
 static void test_compute_at_non_consumer(void **state)
@@ -367,12 +343,12 @@ static void test_compute_at_non_consumer(void **state)
 
 static TsStatus attach_mm_at_itself(TsError *err)
 {
-    return ts_compute_at(F->s_mm, F->s_mm, F->i, err);
+    return ts_compute_at(F->c.s_mm, F->c.s_mm, F->c.i, err);
 }
 
 static TsStatus attach_scaled_at_itself(TsError *err)
 {
-    return ts_compute_at(F->s_scaled, F->s_scaled, F->si, err);
+    return ts_compute_at(F->c.s_scaled, F->c.s_scaled, F->c.si, err);
 }
 
 /* The only cycle the public API can ask for: every attachment follows a read edge of the
@@ -383,7 +359,7 @@ static void test_compute_at_cycle(void **state)
     EXPECT_REFUSED(F, attach_mm_at_itself, TS_ESCHEDULE,
                    "compute_at: stage mm cannot be attached to itself");
     TsError err;
-    accept(ts_compute_at(F->s_mm, F->s_out, F->oj, &err), &err);
+    accept(ts_compute_at(F->c.s_mm, F->c.s_out, F->c.oj, &err), &err);
     EXPECT_REFUSED(F, attach_scaled_at_itself, TS_ESCHEDULE,
                    "compute_at: stage scaled cannot be attached to itself");
 }
@@ -413,14 +389,14 @@ static void test_compute_at_of_an_output(void **state)
 
 static TsStatus attach_scaled_at_stale_axis(TsError *err)
 {
-    return ts_compute_at(F->s_scaled, F->s_mm, F->i, err);
+    return ts_compute_at(F->c.s_scaled, F->c.s_mm, F->c.i, err);
 }
 
 static void test_compute_at_axis_no_longer_a_leaf(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_split(F->s_mm, F->i, 4, NULL, NULL, &err), &err);
+    accept(ts_split(F->c.s_mm, F->c.i, 4, NULL, NULL, &err), &err);
     EXPECT_REFUSED(F, attach_scaled_at_stale_axis, TS_ESCHEDULE,
                    "compute_at on stage mm: axis i is no longer a leaf");
 }
@@ -429,7 +405,7 @@ static void test_compute_at_axis_no_longer_a_leaf(void **state)
 
 static TsStatus inline_mm(TsError *err)
 {
-    return ts_compute_inline(F->s_mm, err);
+    return ts_compute_inline(F->c.s_mm, err);
 }
 
 static void test_inline_reduction(void **state)
@@ -441,7 +417,7 @@ static void test_inline_reduction(void **state)
 
 static TsStatus inline_out(TsError *err)
 {
-    return ts_compute_inline(F->s_out, err);
+    return ts_compute_inline(F->c.s_out, err);
 }
 
 static void test_inline_output(void **state)
@@ -453,7 +429,7 @@ static void test_inline_output(void **state)
 
 static TsStatus inline_parent_of_attached(TsError *err)
 {
-    return ts_compute_inline(F->s_scaled, err);
+    return ts_compute_inline(F->c.s_scaled, err);
 }
 
 static void test_inline_stage_with_attached_child(void **state)
@@ -471,14 +447,14 @@ static void test_inline_stage_with_attached_child(void **state)
     TsSchedule *sch = ts_schedule_create(A, 1, &o);
     assert_non_null(sch);
     Fixture local = { .A = A,
-                      .sch = sch,
-                      .s_scaled = ts_stage(sch, p1),
-                      .s_mm = ts_stage(sch, s2),
-                      .s_out = ts_stage(sch, o) };
+                      .c = { .sch = sch,
+                             .s_scaled = ts_stage(sch, p1),
+                             .s_mm = ts_stage(sch, s2),
+                             .s_out = ts_stage(sch, o) } };
     Fixture *saved = F;
     F = &local;
     TsError err;
-    accept(ts_compute_at(local.s_mm, local.s_scaled, j, &err), &err);
+    accept(ts_compute_at(local.c.s_mm, local.c.s_scaled, j, &err), &err);
     EXPECT_REFUSED(F, inline_parent_of_attached, TS_ESCHEDULE,
                    "compute_inline: stage scaled2 is attached at plus1.j; inlining plus1 would "
                    "remove that loop");
@@ -490,19 +466,19 @@ static void test_inline_stage_with_attached_child(void **state)
 
 static TsStatus cache_write_scaled(TsError *err)
 {
-    return ts_cache_write(F->sch, F->scaled, NULL, err);
+    return ts_cache_write(F->c.sch, F->c.scaled, NULL, err);
 }
 
 static TsStatus cache_write_mm(TsError *err)
 {
-    return ts_cache_write(F->sch, F->mm, NULL, err);
+    return ts_cache_write(F->c.sch, F->c.mm, NULL, err);
 }
 
 static void test_cache_write_after_compute_at(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_compute_at(F->s_scaled, F->s_mm, F->i, &err), &err);
+    accept(ts_compute_at(F->c.s_scaled, F->c.s_mm, F->c.i, &err), &err);
     EXPECT_REFUSED(F, cache_write_scaled, TS_ESCHEDULE,
                    "cache_write on stage scaled: the stage is already attached");
 }
@@ -511,7 +487,7 @@ static void test_cache_write_after_inline(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_compute_inline(F->s_scaled, &err), &err);
+    accept(ts_compute_inline(F->c.s_scaled, &err), &err);
     EXPECT_REFUSED(F, cache_write_scaled, TS_ESCHEDULE,
                    "cache_write on stage scaled: the stage is already inlined");
 }
@@ -520,7 +496,7 @@ static void test_cache_write_after_split(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_split(F->s_mm, F->k, 3, NULL, NULL, &err), &err);
+    accept(ts_split(F->c.s_mm, F->c.k, 3, NULL, NULL, &err), &err);
     EXPECT_REFUSED(F, cache_write_mm, TS_ESCHEDULE,
                    "cache_write on stage mm: its loops were already split or fused");
 }
@@ -529,7 +505,7 @@ static void test_cache_write_after_fuse(void **state)
 {
     F = *state;
     TsError err;
-    accept(ts_fuse(F->s_mm, F->i, F->j, NULL, &err), &err);
+    accept(ts_fuse(F->c.s_mm, F->c.i, F->c.j, NULL, &err), &err);
     EXPECT_REFUSED(F, cache_write_mm, TS_ESCHEDULE,
                    "cache_write on stage mm: its loops were already split or fused");
 }
@@ -538,7 +514,7 @@ static void test_cache_write_after_fuse(void **state)
 
 static TsStatus cache_read_b_for_out(TsError *err)
 {
-    return ts_cache_read(F->sch, F->b, 1, &F->s_out, NULL, err);
+    return ts_cache_read(F->c.sch, F->c.b, 1, &F->c.s_out, NULL, err);
 }
 
 static void test_cache_read_for_a_non_reader(void **state)
@@ -552,22 +528,22 @@ static void test_cache_read_for_a_non_reader(void **state)
 
 static TsStatus align_reduce_axis(TsError *err)
 {
-    return ts_storage_align(F->s_mm, F->k, 8, 1, err);
+    return ts_storage_align(F->c.s_mm, F->c.k, 8, 1, err);
 }
 
 static TsStatus align_foreign_axis(TsError *err)
 {
-    return ts_storage_align(F->s_mm, F->si, 8, 1, err);
+    return ts_storage_align(F->c.s_mm, F->c.si, 8, 1, err);
 }
 
 static TsStatus align_split_axis(TsError *err)
 {
-    return ts_storage_align(F->s_scaled, ts_stage_leaf(F->s_scaled, 0), 8, 1, err);
+    return ts_storage_align(F->c.s_scaled, ts_stage_leaf(F->c.s_scaled, 0), 8, 1, err);
 }
 
 static TsStatus align_bad_offset(TsError *err)
 {
-    return ts_storage_align(F->s_mm, F->i, 8, 8, err);
+    return ts_storage_align(F->c.s_mm, F->c.i, 8, 8, err);
 }
 
 static void test_storage_align_non_output_axis(void **state)
@@ -579,7 +555,7 @@ static void test_storage_align_non_output_axis(void **state)
                    "storage_align on stage mm: si is not one of its output axes");
     /* A leaf made by split is not an output axis either. */
     TsError err;
-    accept(ts_split(F->s_scaled, F->si, 4, NULL, NULL, &err), &err);
+    accept(ts_split(F->c.s_scaled, F->c.si, 4, NULL, NULL, &err), &err);
     EXPECT_REFUSED(F, align_split_axis, TS_ESCHEDULE,
                    "storage_align on stage scaled: si.outer is not one of its output axes");
     EXPECT_REFUSED(F, align_bad_offset, TS_EINVAL,
@@ -739,21 +715,21 @@ static void test_cache_read_then_cache_write(void **state)
 static TsStatus refuse_many(TsError *err)
 {
     /* Every one of these must be refused; the first status is returned. */
-    TsStatus first = ts_split(F->s_mm, F->i, 0, NULL, NULL, err);
+    TsStatus first = ts_split(F->c.s_mm, F->c.i, 0, NULL, NULL, err);
     TsError more;
-    assert_int_not_equal(ts_reorder(F->s_mm, 2, (TsAxis *[]){ F->i, F->i }, &more), TS_OK);
-    assert_int_not_equal(ts_fuse(F->s_mm, F->i, F->k, NULL, &more), TS_OK);
-    assert_int_not_equal(ts_vectorize(F->s_mm, F->k, &more), TS_OK);
-    assert_int_not_equal(ts_parallel(F->s_mm, F->k, &more), TS_OK);
-    assert_int_not_equal(ts_compute_at(F->s_scaled, F->s_out, F->oi, &more), TS_OK);
-    assert_int_not_equal(ts_compute_inline(F->s_mm, &more), TS_OK);
-    assert_int_not_equal(ts_compute_inline(F->s_out, &more), TS_OK);
-    assert_int_not_equal(ts_cache_write(F->sch, F->mm, NULL, &more), TS_OK);
-    assert_int_not_equal(ts_storage_align(F->s_mm, F->k, 4, 0, &more), TS_OK);
-    assert_int_not_equal(ts_tile(F->s_out, F->oi, F->oi, 2, 2, NULL, NULL, NULL, NULL, &more),
+    assert_int_not_equal(ts_reorder(F->c.s_mm, 2, (TsAxis *[]){ F->c.i, F->c.i }, &more), TS_OK);
+    assert_int_not_equal(ts_fuse(F->c.s_mm, F->c.i, F->c.k, NULL, &more), TS_OK);
+    assert_int_not_equal(ts_vectorize(F->c.s_mm, F->c.k, &more), TS_OK);
+    assert_int_not_equal(ts_parallel(F->c.s_mm, F->c.k, &more), TS_OK);
+    assert_int_not_equal(ts_compute_at(F->c.s_scaled, F->c.s_out, F->c.oi, &more), TS_OK);
+    assert_int_not_equal(ts_compute_inline(F->c.s_mm, &more), TS_OK);
+    assert_int_not_equal(ts_compute_inline(F->c.s_out, &more), TS_OK);
+    assert_int_not_equal(ts_cache_write(F->c.sch, F->c.mm, NULL, &more), TS_OK);
+    assert_int_not_equal(ts_storage_align(F->c.s_mm, F->c.k, 4, 0, &more), TS_OK);
+    assert_int_not_equal(ts_tile(F->c.s_out, F->c.oi, F->c.oi, 2, 2, NULL, NULL, NULL, NULL, &more),
                          TS_OK);
-    assert_int_not_equal(ts_rfactor(F->sch, F->mm, F->i, NULL, &more), TS_OK);
-    assert_int_not_equal(ts_cache_read(F->sch, F->a, 1, &F->s_mm, NULL, &more), TS_OK);
+    assert_int_not_equal(ts_rfactor(F->c.sch, F->c.mm, F->c.i, NULL, &more), TS_OK);
+    assert_int_not_equal(ts_cache_read(F->c.sch, F->c.a, 1, &F->c.s_mm, NULL, &more), TS_OK);
     return first;
 }
 
@@ -776,17 +752,17 @@ static void test_refusal_leaves_schedule_unchanged(void **state)
     TsError err;
     /* A schedule with some of everything first, so there is something to disturb. */
     TsAxis *io, *ii, *ko, *ki;
-    accept(ts_split(F->s_mm, F->i, 4, &io, &ii, &err), &err);
-    accept(ts_split(F->s_mm, F->k, 3, &ko, &ki, &err), &err);
-    accept(ts_reorder(F->s_mm, 4, (TsAxis *[]){ ko, ii, ki, F->j }, &err), &err);
-    accept(ts_vectorize(F->s_mm, F->j, &err), &err);
-    accept(ts_compute_at(F->s_scaled, F->s_mm, ko, &err), &err);
-    accept(ts_parallel(F->s_out, F->oi, &err), &err);
-    const char *lowered_before = ts_arena_strdup(F->A, lowered_text(F->A, F->sch));
+    accept(ts_split(F->c.s_mm, F->c.i, 4, &io, &ii, &err), &err);
+    accept(ts_split(F->c.s_mm, F->c.k, 3, &ko, &ki, &err), &err);
+    accept(ts_reorder(F->c.s_mm, 4, (TsAxis *[]){ ko, ii, ki, F->c.j }, &err), &err);
+    accept(ts_vectorize(F->c.s_mm, F->c.j, &err), &err);
+    accept(ts_compute_at(F->c.s_scaled, F->c.s_mm, ko, &err), &err);
+    accept(ts_parallel(F->c.s_out, F->c.oi, &err), &err);
+    const char *lowered_before = ts_arena_strdup(F->A, lowered_text(F->A, F->c.sch));
     /* The stale handles of split axes are refused too. */
-    F->i = io;
+    F->c.i = io;
     EXPECT_REFUSED(F, refuse_many, TS_EINVAL, "split on stage mm: factor 0 of axis i.outer");
-    assert_string_equal(lowered_before, lowered_text(F->A, F->sch));
+    assert_string_equal(lowered_before, lowered_text(F->A, F->c.sch));
 }
 
 /* ---- NULL arguments ---- */
@@ -810,57 +786,57 @@ static void test_null_arguments(void **state)
     TsLoweredFunc *func;
     char *before = fixture_snapshot(F);
 #define EXPECT_EINVAL(call) (ts_error_clear(&err), expect_einval((call), &err, #call))
-    EXPECT_EINVAL(ts_split(NULL, F->i, 2, &ax, &ax, &err));
-    EXPECT_EINVAL(ts_split(F->s_mm, NULL, 2, &ax, &ax, &err));
-    EXPECT_EINVAL(ts_split_nparts(NULL, F->i, 2, &ax, &ax, &err));
-    EXPECT_EINVAL(ts_split_nparts(F->s_mm, NULL, 2, &ax, &ax, &err));
-    EXPECT_EINVAL(ts_tile(NULL, F->i, F->j, 2, 2, NULL, NULL, NULL, NULL, &err));
-    EXPECT_EINVAL(ts_tile(F->s_mm, NULL, F->j, 2, 2, NULL, NULL, NULL, NULL, &err));
-    EXPECT_EINVAL(ts_tile(F->s_mm, F->i, NULL, 2, 2, NULL, NULL, NULL, NULL, &err));
-    EXPECT_EINVAL(ts_fuse(NULL, F->i, F->j, &ax, &err));
-    EXPECT_EINVAL(ts_fuse(F->s_mm, NULL, F->j, &ax, &err));
-    EXPECT_EINVAL(ts_fuse(F->s_mm, F->i, NULL, &ax, &err));
-    EXPECT_EINVAL(ts_reorder(NULL, 2, (TsAxis *[]){ F->i, F->j }, &err));
-    EXPECT_EINVAL(ts_reorder(F->s_mm, 2, NULL, &err));
-    EXPECT_EINVAL(ts_reorder(F->s_mm, 2, (TsAxis *[]){ F->i, NULL }, &err));
-    EXPECT_EINVAL(ts_vectorize(NULL, F->j, &err));
-    EXPECT_EINVAL(ts_vectorize(F->s_mm, NULL, &err));
-    EXPECT_EINVAL(ts_unroll(NULL, F->j, &err));
-    EXPECT_EINVAL(ts_unroll(F->s_mm, NULL, &err));
-    EXPECT_EINVAL(ts_parallel(NULL, F->i, &err));
-    EXPECT_EINVAL(ts_parallel(F->s_mm, NULL, &err));
-    EXPECT_EINVAL(ts_pragma(NULL, F->i, "unroll_max_extent", 4, &err));
-    EXPECT_EINVAL(ts_pragma(F->s_mm, NULL, "unroll_max_extent", 4, &err));
-    EXPECT_EINVAL(ts_pragma(F->s_mm, F->i, NULL, 4, &err));
-    EXPECT_EINVAL(ts_compute_at(NULL, F->s_mm, F->i, &err));
-    EXPECT_EINVAL(ts_compute_at(F->s_scaled, NULL, F->i, &err));
-    EXPECT_EINVAL(ts_compute_at(F->s_scaled, F->s_mm, NULL, &err));
+    EXPECT_EINVAL(ts_split(NULL, F->c.i, 2, &ax, &ax, &err));
+    EXPECT_EINVAL(ts_split(F->c.s_mm, NULL, 2, &ax, &ax, &err));
+    EXPECT_EINVAL(ts_split_nparts(NULL, F->c.i, 2, &ax, &ax, &err));
+    EXPECT_EINVAL(ts_split_nparts(F->c.s_mm, NULL, 2, &ax, &ax, &err));
+    EXPECT_EINVAL(ts_tile(NULL, F->c.i, F->c.j, 2, 2, NULL, NULL, NULL, NULL, &err));
+    EXPECT_EINVAL(ts_tile(F->c.s_mm, NULL, F->c.j, 2, 2, NULL, NULL, NULL, NULL, &err));
+    EXPECT_EINVAL(ts_tile(F->c.s_mm, F->c.i, NULL, 2, 2, NULL, NULL, NULL, NULL, &err));
+    EXPECT_EINVAL(ts_fuse(NULL, F->c.i, F->c.j, &ax, &err));
+    EXPECT_EINVAL(ts_fuse(F->c.s_mm, NULL, F->c.j, &ax, &err));
+    EXPECT_EINVAL(ts_fuse(F->c.s_mm, F->c.i, NULL, &ax, &err));
+    EXPECT_EINVAL(ts_reorder(NULL, 2, (TsAxis *[]){ F->c.i, F->c.j }, &err));
+    EXPECT_EINVAL(ts_reorder(F->c.s_mm, 2, NULL, &err));
+    EXPECT_EINVAL(ts_reorder(F->c.s_mm, 2, (TsAxis *[]){ F->c.i, NULL }, &err));
+    EXPECT_EINVAL(ts_vectorize(NULL, F->c.j, &err));
+    EXPECT_EINVAL(ts_vectorize(F->c.s_mm, NULL, &err));
+    EXPECT_EINVAL(ts_unroll(NULL, F->c.j, &err));
+    EXPECT_EINVAL(ts_unroll(F->c.s_mm, NULL, &err));
+    EXPECT_EINVAL(ts_parallel(NULL, F->c.i, &err));
+    EXPECT_EINVAL(ts_parallel(F->c.s_mm, NULL, &err));
+    EXPECT_EINVAL(ts_pragma(NULL, F->c.i, "unroll_max_extent", 4, &err));
+    EXPECT_EINVAL(ts_pragma(F->c.s_mm, NULL, "unroll_max_extent", 4, &err));
+    EXPECT_EINVAL(ts_pragma(F->c.s_mm, F->c.i, NULL, 4, &err));
+    EXPECT_EINVAL(ts_compute_at(NULL, F->c.s_mm, F->c.i, &err));
+    EXPECT_EINVAL(ts_compute_at(F->c.s_scaled, NULL, F->c.i, &err));
+    EXPECT_EINVAL(ts_compute_at(F->c.s_scaled, F->c.s_mm, NULL, &err));
     EXPECT_EINVAL(ts_compute_inline(NULL, &err));
     EXPECT_EINVAL(ts_compute_root(NULL, &err));
-    EXPECT_EINVAL(ts_storage_align(NULL, F->i, 4, 0, &err));
-    EXPECT_EINVAL(ts_storage_align(F->s_mm, NULL, 4, 0, &err));
-    EXPECT_EINVAL(ts_cache_read(NULL, F->a, 1, &F->s_scaled, &t, &err));
-    EXPECT_EINVAL(ts_cache_read(F->sch, NULL, 1, &F->s_scaled, &t, &err));
-    EXPECT_EINVAL(ts_cache_read(F->sch, F->a, 1, NULL, &t, &err));
-    EXPECT_EINVAL(ts_cache_read(F->sch, F->a, 1, (TsStage *[]){ NULL }, &t, &err));
-    EXPECT_EINVAL(ts_cache_write(NULL, F->mm, &t, &err));
-    EXPECT_EINVAL(ts_cache_write(F->sch, NULL, &t, &err));
-    EXPECT_EINVAL(ts_rfactor(NULL, F->mm, F->k, &t, &err));
-    EXPECT_EINVAL(ts_rfactor(F->sch, NULL, F->k, &t, &err));
-    EXPECT_EINVAL(ts_rfactor(F->sch, F->mm, NULL, &t, &err));
+    EXPECT_EINVAL(ts_storage_align(NULL, F->c.i, 4, 0, &err));
+    EXPECT_EINVAL(ts_storage_align(F->c.s_mm, NULL, 4, 0, &err));
+    EXPECT_EINVAL(ts_cache_read(NULL, F->c.a, 1, &F->c.s_scaled, &t, &err));
+    EXPECT_EINVAL(ts_cache_read(F->c.sch, NULL, 1, &F->c.s_scaled, &t, &err));
+    EXPECT_EINVAL(ts_cache_read(F->c.sch, F->c.a, 1, NULL, &t, &err));
+    EXPECT_EINVAL(ts_cache_read(F->c.sch, F->c.a, 1, (TsStage *[]){ NULL }, &t, &err));
+    EXPECT_EINVAL(ts_cache_write(NULL, F->c.mm, &t, &err));
+    EXPECT_EINVAL(ts_cache_write(F->c.sch, NULL, &t, &err));
+    EXPECT_EINVAL(ts_rfactor(NULL, F->c.mm, F->c.k, &t, &err));
+    EXPECT_EINVAL(ts_rfactor(F->c.sch, NULL, F->c.k, &t, &err));
+    EXPECT_EINVAL(ts_rfactor(F->c.sch, F->c.mm, NULL, &t, &err));
     EXPECT_EINVAL(ts_lower(NULL, "f", &func, &err));
-    EXPECT_EINVAL(ts_lower(F->sch, "f", NULL, &err));
+    EXPECT_EINVAL(ts_lower(F->c.sch, "f", NULL, &err));
 #undef EXPECT_EINVAL
     /* A NULL error record is allowed: the status still says what happened. */
-    assert_int_equal(ts_split(F->s_mm, F->i, 0, NULL, NULL, NULL), TS_EINVAL);
-    assert_int_equal(ts_compute_inline(F->s_mm, NULL), TS_ESCHEDULE);
+    assert_int_equal(ts_split(F->c.s_mm, F->c.i, 0, NULL, NULL, NULL), TS_EINVAL);
+    assert_int_equal(ts_compute_inline(F->c.s_mm, NULL), TS_ESCHEDULE);
     /* The accessors take NULL quietly. */
-    assert_null(ts_stage(F->sch, NULL));
-    assert_null(ts_stage(F->sch, F->a)); /* a placeholder has no stage */
+    assert_null(ts_stage(F->c.sch, NULL));
+    assert_null(ts_stage(F->c.sch, F->c.a)); /* a placeholder has no stage */
     assert_null(ts_stage_name(NULL));
     assert_int_equal(ts_stage_num_leaves(NULL), 0);
-    assert_null(ts_stage_leaf(F->s_mm, 3));
-    assert_null(ts_stage_leaf(F->s_mm, -1));
+    assert_null(ts_stage_leaf(F->c.s_mm, 3));
+    assert_null(ts_stage_leaf(F->c.s_mm, -1));
     char *after = fixture_snapshot(F);
     assert_string_equal(before, after);
     free(before);
