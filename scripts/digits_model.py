@@ -156,10 +156,13 @@ def print_accuracy(logits_path, labels_path):
     import onnx
     from onnx import numpy_helper
     tensor = onnx.TensorProto()
-    with open(logits_path, "rb") as f:
-        tensor.ParseFromString(f.read())
+    try:
+        with open(logits_path, "rb") as f:
+            tensor.ParseFromString(f.read())
+        labels = np.load(labels_path)
+    except (OSError, ValueError) as e:
+        sys.exit("digits_model: %s" % e)
     logits = numpy_helper.to_array(tensor)
-    labels = np.load(labels_path)
     if logits.ndim != 2 or logits.shape[0] != labels.shape[0]:
         sys.exit("digits_model: %s has shape %s, not [%d, classes]"
                  % (logits_path, list(logits.shape), labels.shape[0]))

@@ -23,6 +23,8 @@ static const Subcommand subcommands[] = {
     { "build", "export an operator tuned by its logs as a shared object", tool_build },
     { "run", "load an exported kernel, call it on random arguments and time it", tool_run },
     { "graph", "import an ONNX model and print its graph with inferred shapes", tool_graph },
+    { "quantize", "quantize an fp32 ONNX model into a QDQ model, calibrated on samples",
+      tool_quantize },
 #endif
     { "rpc-server", "serve this machine as an RPC device (upload, load, call, time)",
       tool_rpc_server },

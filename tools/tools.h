@@ -25,6 +25,8 @@ enum { TOOL_EXIT_OK = 0, TOOL_EXIT_FAILED = 1, TOOL_EXIT_USAGE = 2 };
 int tool_lower(int argc, char **argv);
 /* `tessera graph MODEL.onnx`: import and print a model's graph (tools/cmd_graph.c). */
 int tool_graph(int argc, char **argv);
+/* `tessera quantize MODEL.onnx`: post-training quantization (tools/cmd_quantize.c). */
+int tool_quantize(int argc, char **argv);
 /* The runtime subcommands (also in the runtime-only build). */
 int tool_rpc_server(int argc, char **argv);
 int tool_rpc_info(int argc, char **argv);

@@ -11,6 +11,7 @@
 #include "tessera/intrin.h"
 #include "tessera/ops.h"
 #include "tessera/relay.h"
+#include "tessera/quantize.h"
 #include "tessera/rpc.h"
 #include "tessera/runtime.h"
 #include "tessera/schedule.h"
