@@ -309,9 +309,9 @@ static TsStatus quantize_layer(Writer *w, Onnx__NodeProto **original, const Quan
     if (bp && (st = float_values(w, bp, &bt)) == TS_OK && bt.ndim == 1 &&
         (bt.shape[0] == num_scales || num_scales == 1)) {
         int64_t n = bt.shape[0];
-        int32_t *bq = malloc((size_t)n * sizeof *bq), *bz = calloc((size_t)n, sizeof *bz);
+        int32_t *bq = malloc((size_t)n * sizeof *bq);
         float *bs = malloc((size_t)n * sizeof *bs);
-        if (bq && bz && bs) {
+        if (bq && bs) {
             for (int64_t c = 0; c < n; c++) {
                 bs[c] = (float)x->scale * scales[num_scales == 1 ? 0 : c];
                 double v = nearbyint(((const float *)bt.data)[c] / (double)bs[c]);
@@ -326,16 +326,13 @@ static TsStatus quantize_layer(Writer *w, Onnx__NodeProto **original, const Quan
             Onnx__TensorProto *s1 = add_initializer(w, unique_name(w, layer->bias, "_scale"),
                                                     ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, sdim,
                                                     bdims, bs, (sdim ? (size_t)n : 1) * sizeof *bs);
-            Onnx__TensorProto *z1 = add_initializer(w, unique_name(w, layer->bias, "_zero_point"),
-                                                    ONNX__TENSOR_PROTO__DATA_TYPE__INT32, sdim,
-                                                    bdims, bz, (sdim ? (size_t)n : 1) * sizeof *bz);
-            if (q1 && s1 && z1) {
+            if (q1 && s1) { /* int32 takes no zero point: it is 0 */
                 char *dq = unique_name(w, layer->bias, "_dequantized");
-                append_node(
-                    w, "DequantizeLinear", unique_name(w, layer->bias, "_DequantizeLinear"), 3,
-                    (char *[]){ str_printf(w, "%s", q1->name), str_printf(w, "%s", s1->name),
-                                str_printf(w, "%s", z1->name) },
-                    dq, per_channel ? 0 : -1);
+                append_node(w, "DequantizeLinear",
+                            unique_name(w, layer->bias, "_DequantizeLinear"), 2,
+                            (char *[]){ str_printf(w, "%s", q1->name),
+                                        str_printf(w, "%s", s1->name) },
+                            dq, per_channel ? 0 : -1);
                 if (!w->oom) {
                     free(node->input[2]);
                     node->input[2] = str_printf(w, "%s", dq);
@@ -344,7 +341,7 @@ static TsStatus quantize_layer(Writer *w, Onnx__NodeProto **original, const Quan
         } else {
             w->oom = true;
         }
-        free(bq), free(bz), free(bs);
+        free(bq), free(bs);
     }
     onnx_tensor_free(&bt);
     onnx_tensor_free(&wt);
