@@ -15,7 +15,7 @@ static const char quantize_usage[] =
     "                        [--method minmax|percentile|entropy] [--percentile P]\n"
     "                        [--params PARAMS.json] [--precision int8|fp32]\n"
     "                        [--node-precision NODE=int8|fp32]... [--input-shape NAME=DIMS]...\n"
-    "                        [--work-dir DIR]\n\n"
+    "                        [--report] [--work-dir DIR]\n\n"
     "Quantizes an fp32 ONNX model after training and writes it in the QDQ form\n"
     "(QuantizeLinear and DequantizeLinear around the float operators), which ONNX Runtime\n"
     "loads and `tessera build` turns into integer kernels. Conv, Gemm and MatMul layers with\n"
@@ -30,7 +30,10 @@ static const char quantize_usage[] =
     "                    {\"tensors\": {\"NAME\": {\"scale\": S, \"zero_point\": Z}},\n"
     "                     \"precision\": {\"NODE\": \"fp32\"}, \"default_precision\": \"int8\"}\n"
     "  --precision       the default precision of the layers (int8)\n"
-    "  --node-precision  one layer's precision (the plan lists the layers' names)\n";
+    "  --node-precision  one layer's precision (the plan lists the layers' names)\n"
+    "  --report          build and run the fp32 and the QDQ model on the samples: the\n"
+    "                    SQNR of every quantized activation and of the output against fp32,\n"
+    "                    and the output's top-1 agreement\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -88,6 +91,7 @@ int tool_quantize(int argc, char **argv)
         { "node-precision", required_argument, NULL, 'n' },
         { "input-shape", required_argument, NULL, 's' },
         { "work-dir", required_argument, NULL, 'w' },
+        { "report", no_argument, NULL, 'r' },
         { "output", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -137,6 +141,7 @@ int tool_quantize(int argc, char **argv)
             options.import.num_input_shapes++;
             break;
         case 'w': options.work_dir = optarg; break;
+        case 'r': options.report = true; break;
         case 'o': out = optarg; break;
         default:
             return usage_error(optopt ? "option needs an argument: '%s'" : "unknown option '%s'",

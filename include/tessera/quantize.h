@@ -81,6 +81,10 @@ typedef struct TsQuantizeOptions {
     int num_node_precisions;
     /* Where the calibration build goes (NULL: $TMPDIR, else /tmp); removed afterwards. */
     const char *work_dir;
+    /* After writing the QDQ model, build it and the fp32 model and run both on the
+     * samples: the SQNR of every quantized activation and of the output, and the output's
+     * top-1 agreement (TsQuantizeResult's report). */
+    bool report;
     TsBuildNoteFn note; /* NULL: notes go to stderr */
     void *note_user;
 } TsQuantizeOptions;
@@ -105,6 +109,14 @@ typedef struct TsQuantTensor {
     bool user; /* given by the JSON file */
 } TsQuantTensor;
 
+/* What quantization costs at one tensor: the signal-to-quantization-noise ratio of the QDQ
+ * model's values against the fp32 model's, 10 log10(sum ref^2 / sum (ref - q)^2) over
+ * every sample, in dB (INFINITY where they are equal). */
+typedef struct TsQuantReport {
+    char name[TS_GRAPH_NAME_MAX];
+    double sqnr_db;
+} TsQuantReport;
+
 typedef struct TsQuantizeResult {
     int num_layers;
     TsQuantLayer *layers;
@@ -113,6 +125,14 @@ typedef struct TsQuantizeResult {
     int num_samples; /* calibration runs */
     uint8_t *model;  /* the QDQ model, a serialized ModelProto */
     size_t model_size;
+    /* With options.report: one entry per quantized activation (the graph's input left
+     * out), then the graph's first output; top1_agreement is the percentage of that
+     * output's rows (over every sample and batch row) whose largest element is at the
+     * same place in both models. */
+    int num_report;
+    TsQuantReport *report;
+    double top1_agreement;
+    int report_rows;
 } TsQuantizeResult;
 
 /* Calibrates the model at model_path on the samples, chooses the parameters and writes

@@ -328,11 +328,10 @@ static TsStatus quantize_layer(Writer *w, Onnx__NodeProto **original, const Quan
                                                     bdims, bs, (sdim ? (size_t)n : 1) * sizeof *bs);
             if (q1 && s1) { /* int32 takes no zero point: it is 0 */
                 char *dq = unique_name(w, layer->bias, "_dequantized");
-                append_node(w, "DequantizeLinear",
-                            unique_name(w, layer->bias, "_DequantizeLinear"), 2,
-                            (char *[]){ str_printf(w, "%s", q1->name),
-                                        str_printf(w, "%s", s1->name) },
-                            dq, per_channel ? 0 : -1);
+                append_node(
+                    w, "DequantizeLinear", unique_name(w, layer->bias, "_DequantizeLinear"), 2,
+                    (char *[]){ str_printf(w, "%s", q1->name), str_printf(w, "%s", s1->name) }, dq,
+                    per_channel ? 0 : -1);
                 if (!w->oom) {
                     free(node->input[2]);
                     node->input[2] = str_printf(w, "%s", dq);

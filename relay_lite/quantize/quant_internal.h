@@ -10,9 +10,14 @@
 #include <stdint.h>
 
 #include "relay_lite/onnx_proto.h"
+#include "tessera/graph_executor.h"
 #include "tessera/quantize.h"
+#include "tessera/runtime.h"
 
 #define QUANT_HIST_BINS 2048
+
+/* A note to the user (options->note, else stderr). */
+void quant_note(const TsQuantizeOptions *options, const char *fmt, ...) TS_PRINTF_LIKE(2, 3);
 
 /* Calibration samples of the model's input: count samples of sample_elements floats. */
 typedef struct QuantSamples {
@@ -26,6 +31,25 @@ typedef struct QuantSamples {
 TsStatus quant_read_samples(const TsQuantizeOptions *options, int ndim, const int64_t *shape,
                             QuantSamples *out, TsError *err);
 void quant_samples_free(QuantSamples *samples);
+
+/* A model built and run for quantization's own measurements (run.c): bytes, a ModelProto
+ * whose graph outputs include every name but the graph's input (is_input[i], may be NULL),
+ * built into a scratch shared object and loaded; after quant_run_sample, buffers[i] holds
+ * names[i]'s elements[i] floats for that sample. */
+typedef struct QuantRun {
+    TsModule *module;
+    TsGraphExecutor *ex;
+    int num_names;
+    int *output_of; /* names[i]'s output index; -1 for the graph's input */
+    float **buffers;
+    int64_t *elements;
+} QuantRun;
+
+TsStatus quant_run_open(QuantRun *run, const uint8_t *bytes, size_t size, const char *model_path,
+                        const TsQuantizeOptions *options, int num_names, const char *const *names,
+                        const bool *is_input, int64_t input_elements, TsError *err);
+TsStatus quant_run_sample(QuantRun *run, const QuantSamples *samples, int s, TsError *err);
+void quant_run_close(QuantRun *run);
 
 /* What calibration saw of one tensor. */
 typedef struct QuantStats {
@@ -59,6 +83,20 @@ TsStatus quant_apply_node_precisions(const TsQuantizeOptions *options, TsQuantiz
 /* Checks a precision name: "int8" and "fp32" are accepted; "bf16" and low-bit names are
  * refused as not written yet; where names the source in the message. */
 TsStatus quant_check_precision(const char *precision, const char *where, TsError *err);
+
+/* mp serialized with names (but the graph's inputs and outputs) appended to its graph
+ * outputs; mp is left as it was. */
+TsStatus quant_observed_model(Onnx__ModelProto *mp, int num, const char *const *names,
+                              uint8_t **bytes, size_t *size, TsError *err);
+bool quant_is_graph_input(const Onnx__GraphProto *g, const char *name);
+
+/* The report (report.c): the fp32 model (its bytes) and result's QDQ model run on the
+ * samples; per activation tensor (the graph's input left out) and for the graph's first
+ * output, the SQNR of the QDQ model's values against the fp32 model's, and the top-1
+ * agreement of that output's rows. */
+TsStatus quant_report(const uint8_t *fp32, size_t fp32_size, const char *model_path,
+                      const TsQuantizeOptions *options, const QuantSamples *samples,
+                      TsQuantizeResult *result, TsError *err);
 
 /* A quantized layer of the model, as the QDQ writer needs it. */
 typedef struct QuantLayer {

@@ -4,6 +4,7 @@
  * parameters for some of them and calibrates the others, and writes the QDQ model
  * (qdq.c). See tessera/quantize.h for the scheme. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,8 @@ typedef struct Quantizer {
     int num_layers;
     QuantLayer *layers; /* as result->layers */
     TsQuantizeResult *result;
+    QuantSamples samples; /* read once, when calibration or the report needs them */
+    bool have_samples;
     TsError *err;
 } Quantizer;
 
@@ -207,7 +210,7 @@ static TsStatus serialize(Onnx__ModelProto *mp, uint8_t **bytes, size_t *size, T
     return TS_OK;
 }
 
-static bool is_graph_input(const Onnx__GraphProto *g, const char *name)
+bool quant_is_graph_input(const Onnx__GraphProto *g, const char *name)
 {
     for (size_t i = 0; i < g->n_input; i++)
         if (strcmp(g->input[i]->name, name) == 0)
@@ -215,10 +218,8 @@ static bool is_graph_input(const Onnx__GraphProto *g, const char *name)
     return false;
 }
 
-/* The model with names (but the graph's inputs) appended to its graph outputs,
- * serialized; mp is left as it was. */
-static TsStatus observed_model(Onnx__ModelProto *mp, int num, const char *const *names,
-                               uint8_t **bytes, size_t *size, TsError *err)
+TsStatus quant_observed_model(Onnx__ModelProto *mp, int num, const char *const *names,
+                              uint8_t **bytes, size_t *size, TsError *err)
 {
     Onnx__GraphProto *g = mp->graph;
     size_t old = g->n_output;
@@ -232,7 +233,7 @@ static TsStatus observed_model(Onnx__ModelProto *mp, int num, const char *const 
     memcpy(outputs, g->output, old * sizeof *outputs);
     size_t n = old;
     for (int i = 0; i < num; i++) {
-        if (is_graph_output(g, names[i]) || is_graph_input(g, names[i]))
+        if (is_graph_output(g, names[i]) || quant_is_graph_input(g, names[i]))
             continue;
         onnx__value_info_proto__init(&extra[i]);
         extra[i].name = (char *)names[i];
@@ -272,6 +273,19 @@ static TsStatus input_shape(Quantizer *q, const uint8_t *bytes, size_t size, int
     return st;
 }
 
+static TsStatus need_samples(Quantizer *q, const uint8_t *bytes, size_t size)
+{
+    if (q->have_samples)
+        return TS_OK;
+    int ndim;
+    int64_t dims[TS_GRAPH_MAX_DIMS];
+    TsStatus st = input_shape(q, bytes, size, &ndim, dims);
+    if (st == TS_OK)
+        st = quant_read_samples(q->options, ndim, dims, &q->samples, q->err);
+    q->have_samples = st == TS_OK;
+    return st;
+}
+
 static TsStatus calibrate(Quantizer *q, const uint8_t *bytes, size_t size)
 {
     TsQuantizeResult *r = q->result;
@@ -279,7 +293,6 @@ static TsStatus calibrate(Quantizer *q, const uint8_t *bytes, size_t size)
     int *which = calloc((size_t)r->num_tensors + 1, sizeof *which);
     bool *is_input = calloc((size_t)r->num_tensors + 1, sizeof *is_input);
     QuantStats *stats = NULL;
-    QuantSamples samples = { 0 };
     uint8_t *observed = NULL;
     size_t observed_size = 0;
     TsStatus st =
@@ -288,24 +301,20 @@ static TsStatus calibrate(Quantizer *q, const uint8_t *bytes, size_t size)
     for (int t = 0; st == TS_OK && t < r->num_tensors; t++)
         if (!r->tensors[t].user) {
             which[num] = t;
-            is_input[num] = is_graph_input(q->mp->graph, r->tensors[t].name);
+            is_input[num] = quant_is_graph_input(q->mp->graph, r->tensors[t].name);
             names[num++] = r->tensors[t].name;
         }
     if (st == TS_OK && num > 0) {
-        int ndim;
-        int64_t dims[TS_GRAPH_MAX_DIMS];
-        st = input_shape(q, bytes, size, &ndim, dims);
+        st = need_samples(q, bytes, size);
         if (st == TS_OK)
-            st = quant_read_samples(q->options, ndim, dims, &samples, q->err);
-        if (st == TS_OK)
-            st = observed_model(q->mp, num, names, &observed, &observed_size, q->err);
+            st = quant_observed_model(q->mp, num, names, &observed, &observed_size, q->err);
         stats = st == TS_OK ? calloc((size_t)num, sizeof *stats) : NULL;
         if (st == TS_OK && !stats)
             st = ts_fail(q->err, TS_ENOMEM, "quantize: no memory for the statistics");
         if (st == TS_OK)
-            st = quant_calibrate(observed, observed_size, q->path, q->options, &samples, num, names,
-                                 is_input, stats, q->err);
-        r->num_samples = samples.count;
+            st = quant_calibrate(observed, observed_size, q->path, q->options, &q->samples, num,
+                                 names, is_input, stats, q->err);
+        r->num_samples = q->samples.count;
     }
     for (int i = 0; st == TS_OK && i < num; i++) {
         TsQuantTensor *t = &r->tensors[which[i]];
@@ -314,7 +323,6 @@ static TsStatus calibrate(Quantizer *q, const uint8_t *bytes, size_t size)
         quant_clip_range(&stats[i], q->options, &t->lo, &t->hi);
         ts_quant_activation_params(t->lo, t->hi, &t->scale, &t->zero_point);
     }
-    quant_samples_free(&samples);
     free(observed);
     free(stats);
     free(names);
@@ -333,12 +341,17 @@ static int64_t default_opset(const Onnx__ModelProto *mp)
     return 1;
 }
 
-static void note(const TsQuantizeOptions *o, const char *msg)
+void quant_note(const TsQuantizeOptions *o, const char *fmt, ...)
 {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
     if (o->note)
-        o->note(msg, o->note_user);
+        o->note(buf, o->note_user);
     else
-        fprintf(stderr, "tessera quantize: %s\n", msg);
+        fprintf(stderr, "tessera quantize: %s\n", buf);
 }
 
 static TsStatus check_options(const TsQuantizeOptions *o, TsError *err)
@@ -369,8 +382,8 @@ static TsStatus run(Quantizer *q, const uint8_t *bytes, size_t size)
         st = calibrate(q, bytes, size);
     bool per_channel = q->opset >= 13;
     if (st == TS_OK && !per_channel)
-        note(q->options, "opset below 13 has no per-axis DequantizeLinear: weights are "
-                         "quantized per tensor");
+        quant_note(q->options, "opset below 13 has no per-axis DequantizeLinear: weights are "
+                               "quantized per tensor");
     int num_int8 = 0;
     QuantLayer *int8 = st == TS_OK ? calloc((size_t)q->num_layers + 1, sizeof *int8) : NULL;
     if (st == TS_OK && !int8)
@@ -383,6 +396,10 @@ static TsStatus run(Quantizer *q, const uint8_t *bytes, size_t size)
     free(int8);
     if (st == TS_OK)
         st = serialize(q->mp, &q->result->model, &q->result->model_size, q->err);
+    if (st == TS_OK && q->options->report)
+        st = need_samples(q, bytes, size);
+    if (st == TS_OK && q->options->report)
+        st = quant_report(bytes, size, q->path, q->options, &q->samples, q->result, q->err);
     return st;
 }
 
@@ -422,6 +439,7 @@ TsStatus ts_quantize_onnx(const char *model_path, const TsQuantizeOptions *optio
         free((char *)q.layers[l].output);
     }
     free(q.layers);
+    quant_samples_free(&q.samples);
     if (q.mp)
         onnx__model_proto__free_unpacked(q.mp, NULL);
     free(bytes);
@@ -432,6 +450,7 @@ TsStatus ts_quantize_onnx(const char *model_path, const TsQuantizeOptions *optio
 
 void ts_quantize_result_free(TsQuantizeResult *result)
 {
+    free(result->report);
     free(result->layers);
     free(result->tensors);
     free(result->model);
@@ -440,8 +459,9 @@ void ts_quantize_result_free(TsQuantizeResult *result)
 
 const char *ts_quantize_plan_str(TsArena *arena, const TsQuantizeResult *r)
 {
-    size_t cap = 256 + (size_t)r->num_layers * (TS_GRAPH_NAME_MAX + 160) +
-                 (size_t)r->num_tensors * (TS_GRAPH_NAME_MAX + 200);
+    size_t cap = 512 + (size_t)r->num_layers * (TS_GRAPH_NAME_MAX + 160) +
+                 (size_t)r->num_tensors * (TS_GRAPH_NAME_MAX + 200) +
+                 (size_t)r->num_report * (TS_GRAPH_NAME_MAX + 64);
     char *s = ts_arena_alloc(arena, cap);
     if (!s)
         return NULL;
@@ -469,5 +489,13 @@ const char *ts_quantize_plan_str(TsArena *arena, const TsQuantizeResult *r)
                                   "clipped to [%.4g, %.4g]\n",
                                   t->name, t->scale, t->zero_point, t->min, t->max, t->lo, t->hi);
     }
+    if (r->num_report > 0 && n < cap)
+        n += (size_t)snprintf(s + n, cap - n, "report: SQNR of the QDQ model against fp32\n");
+    for (int i = 0; i < r->num_report && n < cap; i++)
+        n += (size_t)snprintf(s + n, cap - n, "  %-40s %7.2f dB%s\n", r->report[i].name,
+                              r->report[i].sqnr_db, i == r->num_report - 1 ? "  (output)" : "");
+    if (r->num_report > 0 && n < cap)
+        snprintf(s + n, cap - n, "output top-1 agreement: %.2f%% of %d rows\n", r->top1_agreement,
+                 r->report_rows);
     return s;
 }
