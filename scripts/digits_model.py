@@ -19,8 +19,9 @@ Writes into OUT_DIR:
     digits_test.pb          the test split as one TensorProto "input" [540, 1, 8, 8]
     digits_test_labels.npy  its labels, int64 [540]
     digits_test_x.npy       the test split again as numpy float32 [540, 1, 8, 8]
-    digits_calib/           64 train images, input_000.pb ... (TensorProto [1, 1, 8, 8])
-                            and calib.npy [64, 1, 8, 8]: calibration samples
+    digits_calib/           64 train images for calibration, input_000.pb ...
+                            (TensorProto [1, 1, 8, 8])
+    digits_calib.npy        the same 64 images as one numpy array [64, 1, 8, 8]
     digits_fp32_accuracy.txt  the fp32 model's top-1 test accuracy as torch computes it
                             (percent, two decimals), also printed
     digits.stamp            this script's hash; files are written again when it changes
@@ -137,7 +138,7 @@ def write_all(out_dir, epochs, force):
     np.save(os.path.join(out_dir, "digits_test_labels.npy"), y_test)
     np.save(os.path.join(out_dir, "digits_test_x.npy"), x_test)
     calib = x_train[:CALIB_SAMPLES]
-    np.save(os.path.join(out_dir, "digits_calib", "calib.npy"), calib)
+    np.save(os.path.join(out_dir, "digits_calib.npy"), calib)
     for i in range(CALIB_SAMPLES):
         write_tensor(calib[i:i + 1], "input",
                      os.path.join(out_dir, "digits_calib", "input_%03d.pb" % i))

@@ -36,8 +36,7 @@ bool tool_names_onnx_model(int argc, char **argv)
         bool value_of_option = strcmp(argv[i - 1], "-o") == 0 ||
                                strcmp(argv[i - 1], "--output") == 0 ||
                                strcmp(argv[i - 1], "--log") == 0;
-        if (!value_of_option && argv[i][0] != '-' && n > 5 &&
-            strcmp(argv[i] + n - 5, ".onnx") == 0)
+        if (!value_of_option && argv[i][0] != '-' && n > 5 && strcmp(argv[i] + n - 5, ".onnx") == 0)
             return true;
     }
     return false;
@@ -51,19 +50,51 @@ static void build_note(const char *message, void *user)
     fprintf(stderr, "tessera build: %s\n", message);
 }
 
+/* The QDQ model of `--quantize PLAN` (tessera/quantize.h), its plan printed; PLAN is a
+ * JSON file of parameters and precisions, or the default precision. */
+static TsStatus quantize_model(const char *model, const char *plan, TsQuantizeOptions *q,
+                               TsQuantizeResult *result, TsError *err)
+{
+    size_t n = strlen(plan);
+    if (n > 5 && strcmp(plan + n - 5, ".json") == 0)
+        q->params_path = plan;
+    else
+        q->default_precision = plan;
+    TsStatus st = ts_quantize_onnx(model, q, result, err);
+    TsArena *arena = st == TS_OK ? ts_arena_create() : NULL;
+    const char *text = arena ? ts_quantize_plan_str(arena, result) : NULL;
+    if (text)
+        fputs(text, stdout);
+    ts_arena_destroy(arena);
+    return st;
+}
+
 static int build_model(const char *model, const TsImportOptions *import,
-                       const TsBuildOptions *options, const char *output)
+                       const TsBuildOptions *options, const char *output, const char *plan,
+                       TsQuantizeOptions *quantize)
 {
     TsError err;
     TsGraph *graph = NULL;
-    if (ts_graph_import_onnx(model, import, &graph, &err) != TS_OK) {
+    TsQuantizeResult quantized = { 0 };
+    TsStatus st = TS_OK;
+    if (plan) {
+        quantize->import = *import;
+        st = quantize_model(model, plan, quantize, &quantized, &err);
+        if (st == TS_OK)
+            st = ts_graph_import_onnx_bytes(quantized.model, quantized.model_size, model, import,
+                                            &graph, &err);
+        ts_quantize_result_free(&quantized);
+    } else {
+        st = ts_graph_import_onnx(model, import, &graph, &err);
+    }
+    if (st != TS_OK) {
         fprintf(stderr, "tessera build: %s\n", err.message);
         return TOOL_EXIT_FAILED;
     }
     for (int k = 0; k < ts_graph_num_notes(graph); k++)
         fprintf(stderr, "tessera build: note: %s\n", ts_graph_note(graph, k));
     TsBuildStats stats;
-    TsStatus st = ts_graph_build(graph, options, output, &stats, &err);
+    st = ts_graph_build(graph, options, output, &stats, &err);
     ts_graph_free(graph);
     if (st != TS_OK) {
         fprintf(stderr, "tessera build: %s: %s\n", model, err.message);
@@ -86,6 +117,9 @@ int tool_build_model(int argc, char **argv)
         { "input-shape", required_argument, NULL, 's' },
         { "output", required_argument, NULL, 'o' },
         { "keep-nchw", no_argument, NULL, 'k' },
+        { "quantize", required_argument, NULL, 'q' },
+        { "calib", required_argument, NULL, 'c' },
+        { "calib-method", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -93,7 +127,10 @@ int tool_build_model(int argc, char **argv)
     const char *logs[MAX_LOGS];
     TsBuildOptions options = { .logs = logs, .note = build_note };
     TsImportOptions import = { .input_shapes = shapes };
-    const char *output = NULL;
+    static const char *calib[MAX_LOGS];
+    TsQuantizeOptions quantize = ts_quantize_options_default();
+    quantize.samples = calib;
+    const char *output = NULL, *plan = NULL;
     TsError err;
     int opt;
     opterr = 0;
@@ -102,22 +139,45 @@ int tool_build_model(int argc, char **argv)
         switch (opt) {
         case 'h':
             puts("usage: tessera build MODEL.onnx [--log F ...] [--target T]\n"
-                 "                    [--input-shape NAME=D0xD1x... ...] -o MODEL.so\n\n"
+                 "                    [--input-shape NAME=D0xD1x... ...]\n"
+                 "                    [--quantize int8|PLAN.json --calib FILE|DIR ...\n"
+                 "                     [--calib-method minmax|percentile|entropy]] -o MODEL.so\n\n"
                  "Builds a whole ONNX model into one shared object (kernels, graph, weights,\n"
                  "memory plan) for `tessera run` and the graph executor. Convolution and dense\n"
                  "layers use the best records of the tuning logs (tessera tune MODEL.onnx), or\n"
                  "their template's default config, announced, when the logs have none.\n"
                  "Data stays in the blocked layout between convolution and pooling layers;\n"
-                 "--keep-nchw converts it from and to NCHW around each of them instead.");
+                 "--keep-nchw converts it from and to NCHW around each of them instead.\n"
+                 "--quantize quantizes the model first, as `tessera quantize` does (int8 layers,\n"
+                 "or the parameters and precisions of a JSON file; --calib gives the samples),\n"
+                 "and builds the quantized model.");
             return TOOL_EXIT_OK;
         case 'k': options.keep_nchw = true; break;
+        case 'q': plan = optarg; break;
+        case 'c':
+            if (quantize.num_samples == MAX_LOGS) {
+                fputs("tessera build: too many --calib\n", stderr);
+                return TOOL_EXIT_USAGE;
+            }
+            calib[quantize.num_samples++] = optarg;
+            break;
+        case 'm':
+            if (!ts_calib_method_parse(optarg, &quantize.method)) {
+                fprintf(stderr,
+                        "tessera build: --calib-method '%s': minmax, percentile or "
+                        "entropy\n",
+                        optarg);
+                return TOOL_EXIT_USAGE;
+            }
+            break;
         case 't': options.target = optarg; break;
         case 'o': output = optarg; break;
         case 'l':
         case 's':
             if ((opt == 'l' ? options.num_logs == MAX_LOGS
                             : import.num_input_shapes == MAX_INPUT_SHAPES)) {
-                fprintf(stderr, "tessera build: too many --%s\n", opt == 'l' ? "log" : "input-shape");
+                fprintf(stderr, "tessera build: too many --%s\n",
+                        opt == 'l' ? "log" : "input-shape");
                 return TOOL_EXIT_USAGE;
             }
             if (opt == 'l') {
@@ -142,7 +202,11 @@ int tool_build_model(int argc, char **argv)
         fputs("tessera build: -o MODEL.so is required\n", stderr);
         return TOOL_EXIT_USAGE;
     }
-    return build_model(argv[optind], &import, &options, output);
+    if (!plan && quantize.num_samples > 0) {
+        fputs("tessera build: --calib is for --quantize\n", stderr);
+        return TOOL_EXIT_USAGE;
+    }
+    return build_model(argv[optind], &import, &options, output, plan, &quantize);
 }
 
 /* ---- tessera run MODEL.so ---- */
@@ -181,9 +245,11 @@ static TsStatus input_from_file(TsGraphExecutor *ex, int i, const char *path, Ts
         same = file.shape[d] == shape[d];
     char want[TS_DTYPE_STR_MAX], got[TS_DTYPE_STR_MAX];
     if (!same)
-        st = ts_fail(err, TS_EINVAL, "--input %s: a %s tensor of rank %d, but input %d (%s) is %s "
-                     "of rank %d with another shape", path, ts_dtype_str(file.dtype, got),
-                     file.ndim, i, name, ts_dtype_str(dtype, want), ndim);
+        st = ts_fail(err, TS_EINVAL,
+                     "--input %s: a %s tensor of rank %d, but input %d (%s) is %s "
+                     "of rank %d with another shape",
+                     path, ts_dtype_str(file.dtype, got), file.ndim, i, name,
+                     ts_dtype_str(dtype, want), ndim);
     else
         st = ts_graph_executor_set_input(ex, i, file.data, file.nbytes, err);
     ts_tensor_file_free(&file);
@@ -194,8 +260,8 @@ static TsStatus set_inputs(TsGraphExecutor *ex, const ToolModelRun *run, TsError
 {
     int n = ts_graph_executor_num_inputs(ex);
     if (run->num_inputs && run->num_inputs != n)
-        return ts_fail(err, TS_EINVAL, "the model has %d inputs but %d --input files were given",
-                       n, run->num_inputs);
+        return ts_fail(err, TS_EINVAL, "the model has %d inputs but %d --input files were given", n,
+                       run->num_inputs);
     uint64_t state = 0x5eed;
     for (int i = 0; i < n; i++) {
         TsStatus st;
@@ -260,8 +326,8 @@ static TsStatus remote_inputs(const ToolModelRun *run, const TsRpcGraphResult *d
 {
     int n = described->num_inputs;
     if (run->num_inputs && run->num_inputs != n)
-        return ts_fail(err, TS_EINVAL, "the model has %d inputs but %d --input files were given",
-                       n, run->num_inputs);
+        return ts_fail(err, TS_EINVAL, "the model has %d inputs but %d --input files were given", n,
+                       run->num_inputs);
     uint64_t state = 0x5eed;
     for (int i = 0; i < n; i++) {
         const TsRpcGraphTensor *t = &described->inputs[i];
@@ -287,8 +353,7 @@ static TsStatus remote_inputs(const ToolModelRun *run, const TsRpcGraphResult *d
     return TS_OK;
 }
 
-static TsStatus save_remote_outputs(const TsRpcGraphResult *result, const char *dir,
-                                    TsError *err)
+static TsStatus save_remote_outputs(const TsRpcGraphResult *result, const char *dir, TsError *err)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return ts_fail(err, TS_EIO, "--save-outputs %s: cannot create it: %s", dir,

@@ -30,7 +30,7 @@ echo "fp32: $fp32%"
 status=0
 for method in minmax percentile entropy; do
     model="$work/digits_int8_$method.onnx"
-    "$tessera" quantize "$work/digits.onnx" --calib "$work/digits_calib/calib.npy" \
+    "$tessera" quantize "$work/digits.onnx" --calib "$work/digits_calib.npy" \
         --method "$method" -o "$model" >"$work/quantize_$method.log" 2>&1 ||
         { echo "FAIL: tessera quantize --method $method:"; cat "$work/quantize_$method.log"; exit 1; }
     rm -rf "$work/ort_$method"
