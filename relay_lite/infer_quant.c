@@ -36,6 +36,24 @@ static TsStatus need_int8(const TsGraph *g, const RlyNode *n, int k, bool allow_
                          ts_dtype_str(v->dtype, buf), n->op_type, allow_int32 ? " or int32" : "");
 }
 
+/* The required inputs, each named in the message when it is omitted; NULL entries of
+ * names are optional inputs. */
+static TsStatus need_named(const TsGraph *g, const RlyNode *n, const char *const *names,
+                           int count, TsError *err)
+{
+    for (int k = 0; k < count; k++)
+        if (names[k] && !rly_input(n, k))
+            return rly_node_fail(g, n, err, TS_EINVAL, "input %d (%s) is missing: %s needs it",
+                                 k, names[k], n->op_type);
+    return TS_OK;
+}
+
+static const char *const qlinear_names[] = { "x", "x_scale", "x_zero_point", "w", "w_scale",
+                                             "w_zero_point", "y_scale", "y_zero_point" };
+static const char *const qmatmul_names[] = { "a", "a_scale", "a_zero_point", "b", "b_scale",
+                                             "b_zero_point", "y_scale", "y_zero_point" };
+static const char *const qadd_names[] = { "A", "A_scale", NULL, "B", "B_scale", NULL, "C_scale" };
+
 static int64_t elements_or_unknown(const RlyValue *v)
 {
     return rly_value_known(v) ? rly_value_elements(v) : -1;
@@ -205,7 +223,9 @@ static TsStatus quantize_dtype(const TsGraph *g, RlyNode *n, const RlyValue *zp,
 
 static TsStatus infer_quantize(TsGraph *g, RlyNode *n, TsError *err)
 {
-    TsStatus status = rly_need_inputs(g, n, 2, 3, err);
+    TsStatus status = need_named(g, n, (const char *const[]){ "x", "y_scale" }, 2, err);
+    if (status == TS_OK)
+        status = rly_need_inputs(g, n, 2, 3, err);
     const RlyValue *x = rly_input(n, 0), *zp = rly_input(n, 2);
     char buf[TS_DTYPE_STR_MAX], where[160];
     int64_t channels = 0;
@@ -233,7 +253,9 @@ static TsStatus infer_quantize(TsGraph *g, RlyNode *n, TsError *err)
 
 static TsStatus infer_dequantize(TsGraph *g, RlyNode *n, TsError *err)
 {
-    TsStatus status = rly_need_inputs(g, n, 2, 3, err);
+    TsStatus status = need_named(g, n, (const char *const[]){ "x", "x_scale" }, 2, err);
+    if (status == TS_OK)
+        status = rly_need_inputs(g, n, 2, 3, err);
     const RlyValue *x = rly_input(n, 0), *scale = rly_input(n, 1);
     char where[160];
     int64_t channels = 0, code = 0;
@@ -389,8 +411,10 @@ static TsStatus infer_qlinear_conv(TsGraph *g, RlyNode *n, TsError *err)
 {
     int ndim = -1;
     int64_t dims[TS_MAX_DIMS];
-    TsStatus status = rly_need_inputs(g, n, 8, 9, err);
+    TsStatus status = need_named(g, n, qlinear_names, 8, err);
     const RlyValue *x = rly_input(n, 0), *w = rly_input(n, 3), *yzp = rly_input(n, 7);
+    if (status == TS_OK)
+        status = rly_need_inputs(g, n, 8, 9, err);
     if (status == TS_OK)
         status = integer_operands(g, n, 0, 2, 3, 5, 0, err);
     if (status != TS_OK)
@@ -422,8 +446,10 @@ static TsStatus infer_qlinear_matmul(TsGraph *g, RlyNode *n, TsError *err)
 {
     int ndim = -1;
     int64_t dims[TS_MAX_DIMS];
-    TsStatus status = rly_need_inputs(g, n, 8, 8, err);
+    TsStatus status = need_named(g, n, qmatmul_names, 8, err);
     const RlyValue *a = rly_input(n, 0), *b = rly_input(n, 3), *yzp = rly_input(n, 7);
+    if (status == TS_OK)
+        status = rly_need_inputs(g, n, 8, 8, err);
     if (status == TS_OK)
         status = need_int8(g, n, 0, false, err);
     if (status == TS_OK)
@@ -452,8 +478,10 @@ static TsStatus infer_qlinear_matmul(TsGraph *g, RlyNode *n, TsError *err)
  * y_scale, y_zp, bias [N] int32. */
 static TsStatus infer_qdense(TsGraph *g, RlyNode *n, TsError *err)
 {
-    TsStatus status = rly_need_inputs(g, n, 8, 9, err);
+    TsStatus status = need_named(g, n, qlinear_names, 8, err);
     const RlyValue *x = rly_input(n, 0), *w = rly_input(n, 3), *yzp = rly_input(n, 7);
+    if (status == TS_OK)
+        status = rly_need_inputs(g, n, 8, 9, err);
     if (status == TS_OK)
         status = integer_operands(g, n, 0, 2, 3, 5, 0, err);
     if (status != TS_OK)
@@ -484,11 +512,10 @@ static TsStatus infer_qdense(TsGraph *g, RlyNode *n, TsError *err)
  * C_scale, C_zp, every parameter per tensor; A, B and C of one type. */
 static TsStatus infer_qlinear_add(TsGraph *g, RlyNode *n, TsError *err)
 {
-    TsStatus status = rly_need_inputs(g, n, 2, 8, err);
+    TsStatus status = need_named(g, n, qadd_names, 7, err);
     const RlyValue *a = rly_input(n, 0), *b = rly_input(n, 3);
-    for (int k = 0; status == TS_OK && k < 7; k++)
-        if (!rly_input(n, k) && k != 2 && k != 5)
-            status = rly_node_fail(g, n, err, TS_EINVAL, "required input %d is omitted", k);
+    if (status == TS_OK)
+        status = rly_need_inputs(g, n, 2, 8, err);
     if (status == TS_OK)
         status = need_int8(g, n, 0, false, err);
     if (status == TS_OK)
