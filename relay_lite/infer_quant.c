@@ -24,8 +24,7 @@ static bool is_int8(TsDType t)
 }
 
 /* Input k is int8 or uint8 (int32 too when allow_int32). */
-static TsStatus need_int8(const TsGraph *g, const RlyNode *n, int k, bool allow_int32,
-                          TsError *err)
+static TsStatus need_int8(const TsGraph *g, const RlyNode *n, int k, bool allow_int32, TsError *err)
 {
     const RlyValue *v = rly_input(n, k);
     char buf[TS_DTYPE_STR_MAX];
@@ -38,20 +37,22 @@ static TsStatus need_int8(const TsGraph *g, const RlyNode *n, int k, bool allow_
 
 /* The required inputs, each named in the message when it is omitted; NULL entries of
  * names are optional inputs. */
-static TsStatus need_named(const TsGraph *g, const RlyNode *n, const char *const *names,
-                           int count, TsError *err)
+static TsStatus need_named(const TsGraph *g, const RlyNode *n, const char *const *names, int count,
+                           TsError *err)
 {
     for (int k = 0; k < count; k++)
         if (names[k] && !rly_input(n, k))
-            return rly_node_fail(g, n, err, TS_EINVAL, "input %d (%s) is missing: %s needs it",
-                                 k, names[k], n->op_type);
+            return rly_node_fail(g, n, err, TS_EINVAL, "input %d (%s) is missing: %s needs it", k,
+                                 names[k], n->op_type);
     return TS_OK;
 }
 
-static const char *const qlinear_names[] = { "x", "x_scale", "x_zero_point", "w", "w_scale",
-                                             "w_zero_point", "y_scale", "y_zero_point" };
-static const char *const qmatmul_names[] = { "a", "a_scale", "a_zero_point", "b", "b_scale",
-                                             "b_zero_point", "y_scale", "y_zero_point" };
+static const char *const qlinear_names[] = { "x",       "x_scale",     "x_zero_point",
+                                             "w",       "w_scale",     "w_zero_point",
+                                             "y_scale", "y_zero_point" };
+static const char *const qmatmul_names[] = { "a",       "a_scale",     "a_zero_point",
+                                             "b",       "b_scale",     "b_zero_point",
+                                             "y_scale", "y_zero_point" };
 static const char *const qadd_names[] = { "A", "A_scale", NULL, "B", "B_scale", NULL, "C_scale" };
 
 static int64_t elements_or_unknown(const RlyValue *v)
@@ -98,15 +99,13 @@ static TsStatus check_scale(const TsGraph *g, const RlyNode *n, const QParam *p,
         return rly_node_fail(g, n, err, TS_EINVAL, "input %d (%s) is missing: %s needs a scale",
                              p->k, p->what, n->op_type);
     if (!ts_dtype_eq(v->dtype, TS_FLOAT32) && !(half && ts_dtype_eq(v->dtype, TS_FLOAT16)))
-        return rly_node_fail(g, n, err, TS_EINVAL, "%s \"%s\" is %s; it must be float32%s",
-                             p->what, v->name, ts_dtype_str(v->dtype, buf),
-                             half ? " or float16" : "");
+        return rly_node_fail(g, n, err, TS_EINVAL, "%s \"%s\" is %s; it must be float32%s", p->what,
+                             v->name, ts_dtype_str(v->dtype, buf), half ? " or float16" : "");
     TsStatus status = check_shape(g, n, p, err);
     if (status != TS_OK || !v->constant || !ts_dtype_eq(v->dtype, TS_FLOAT32))
         return status;
     TsError why;
-    if (ts_quant_check_scales(v->constant->data, v->constant->num_elements, v->name, &why) !=
-        TS_OK)
+    if (ts_quant_check_scales(v->constant->data, v->constant->num_elements, v->name, &why) != TS_OK)
         return rly_node_fail(g, n, err, TS_EINVAL, "%s: %s", p->what, why.message);
     return TS_OK;
 }
@@ -126,17 +125,16 @@ static TsStatus check_zero_point(const TsGraph *g, const RlyNode *n, const QPara
     if (status != TS_OK || !scale || !rly_value_known(v) || !rly_value_known(scale))
         return status;
     if (rly_value_elements(v) != rly_value_elements(scale))
-        return rly_node_fail(g, n, err, TS_EINVAL,
-                             "%s \"%s\" has %" PRId64 " elements, its scale \"%s\" %" PRId64,
-                             p->what, v->name, rly_value_elements(v), scale->name,
-                             rly_value_elements(scale));
+        return rly_node_fail(
+            g, n, err, TS_EINVAL, "%s \"%s\" has %" PRId64 " elements, its scale \"%s\" %" PRId64,
+            p->what, v->name, rly_value_elements(v), scale->name, rly_value_elements(scale));
     return TS_OK;
 }
 
 /* The scale at k and the zero point at k + 1 of data of dtype. */
 static TsStatus check_pair(const TsGraph *g, const RlyNode *n, int k, const char *scale_name,
-                           const char *zp_name, int64_t channels, const char *where,
-                           TsDType dtype, TsError *err)
+                           const char *zp_name, int64_t channels, const char *where, TsDType dtype,
+                           TsError *err)
 {
     QParam s = { k, scale_name, channels, where }, z = { k + 1, zp_name, channels, where };
     TsStatus status = check_scale(g, n, &s, false, err);
@@ -162,17 +160,16 @@ static TsStatus read_axis(const TsGraph *g, RlyNode *n, const RlyValue *x, int64
     if (status != TS_OK)
         return status;
     if (block != 0)
-        return rly_node_fail(g, n, err, TS_EINVAL,
-                             "attribute block_size = %" PRId64
-                             ": blocked quantization is not supported",
-                             block);
+        return rly_node_fail(
+            g, n, err, TS_EINVAL,
+            "attribute block_size = %" PRId64 ": blocked quantization is not supported", block);
     if (x->ndim < 0) {
         *channels = -1;
         return TS_OK;
     }
     const RlyValue *scale = rly_input(n, 1);
     if (rly_value_known(scale) && rly_value_elements(scale) == 1)
-        return TS_OK; /* per tensor: ONNX ignores the axis */
+        return TS_OK;   /* per tensor: ONNX ignores the axis */
     if (x->ndim == 0) { /* a scalar: only per tensor parameters fit */
         snprintf(where, size, "the input is a scalar");
         return TS_OK;
@@ -290,8 +287,8 @@ static TsStatus infer_dequantize(TsGraph *g, RlyNode *n, TsError *err)
 
 /* The output shape of a Conv (op RLY_OP_CONV) or MatMul of float stand-ins for inputs
  * xk and wk: inference's own rule computes it, with the node's attributes and name. */
-static TsStatus float_shape(TsGraph *g, const RlyNode *n, RlyOpKind op, int xk, int wk,
-                            int *ndim, int64_t *dims, TsError *err)
+static TsStatus float_shape(TsGraph *g, const RlyNode *n, RlyOpKind op, int xk, int wk, int *ndim,
+                            int64_t *dims, TsError *err)
 {
     RlyValue fx = *rly_input(n, xk), fw = *rly_input(n, wk), fy = { 0 };
     fx.dtype = fw.dtype = TS_FLOAT32;
@@ -305,8 +302,8 @@ static TsStatus float_shape(TsGraph *g, const RlyNode *n, RlyOpKind op, int xk, 
     fake.inputs = ins;
     fake.num_outputs = 1;
     fake.outputs = outs;
-    TsStatus status = op == RLY_OP_CONV ? rly_infer_conv(g, &fake, false, err)
-                                        : rly_infer_matmul(g, &fake, err);
+    TsStatus status =
+        op == RLY_OP_CONV ? rly_infer_conv(g, &fake, false, err) : rly_infer_matmul(g, &fake, err);
     *ndim = fy.has_dtype ? fy.ndim : -1;
     if (*ndim > 0)
         memcpy(dims, fy.dims, sizeof(int64_t) * (size_t)*ndim);
@@ -315,8 +312,8 @@ static TsStatus float_shape(TsGraph *g, const RlyNode *n, RlyOpKind op, int xk, 
 
 /* Two int8/uint8 operands at xk and wk, their zero points at xz and wz (-1: none); w's
  * zero point per tensor or along w_dim (the output channels). */
-static TsStatus integer_operands(TsGraph *g, RlyNode *n, int xk, int xz, int wk, int wz,
-                                 int w_dim, TsError *err)
+static TsStatus integer_operands(TsGraph *g, RlyNode *n, int xk, int xz, int wk, int wz, int w_dim,
+                                 TsError *err)
 {
     const RlyValue *x = rly_input(n, xk), *w = rly_input(n, wk);
     TsStatus status = need_int8(g, n, xk, false, err);
@@ -399,8 +396,8 @@ static TsStatus check_bias(TsGraph *g, RlyNode *n, int k, int64_t channels, TsEr
     if (!ts_dtype_eq(b->dtype, TS_INT32))
         return rly_node_fail(g, n, err, TS_EINVAL, "bias \"%s\" is %s; it must be int32", b->name,
                              ts_dtype_str(b->dtype, buf));
-    if (b->ndim >= 0 && (b->ndim != 1 || (channels >= 0 && b->dims[0] >= 0 &&
-                                          b->dims[0] != channels)))
+    if (b->ndim >= 0 &&
+        (b->ndim != 1 || (channels >= 0 && b->dims[0] >= 0 && b->dims[0] != channels)))
         return rly_node_fail(g, n, err, TS_EINVAL, "bias \"%s\" must have shape [%" PRId64 "]",
                              b->name, channels);
     return TS_OK;
@@ -488,8 +485,8 @@ static TsStatus infer_qdense(TsGraph *g, RlyNode *n, TsError *err)
         return status;
     if (x->ndim != 2 || w->ndim != 2 || x->dims[1] != w->dims[1])
         return rly_node_fail(g, n, err, TS_EINVAL,
-                             "x \"%s\" and w \"%s\" must be [M, K] and [N, K] matrices",
-                             x->name, w->name);
+                             "x \"%s\" and w \"%s\" must be [M, K] and [N, K] matrices", x->name,
+                             w->name);
     char where[96];
     snprintf(where, sizeof where, "the rows of weight \"%s\"", w->name);
     status = check_pair(g, n, 1, "x_scale", "x_zero_point", 0, NULL, x->dtype, err);

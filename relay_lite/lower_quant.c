@@ -80,9 +80,8 @@ static TsStatus clamp_attrs(RlyLower *l, TsDType out, int axis, TsRequantizeAttr
 static TsStatus quant_axis(RlyLower *l, int *axis)
 {
     int64_t value = 1;
-    TsStatus status = l->graph->opset >= 13
-                          ? rly_attr_int(l->graph, l->node, "axis", 1, &value, l->err)
-                          : TS_OK;
+    TsStatus status =
+        l->graph->opset >= 13 ? rly_attr_int(l->graph, l->node, "axis", 1, &value, l->err) : TS_OK;
     *axis = (int)value;
     return status;
 }
@@ -104,14 +103,13 @@ TsStatus rly_lower_dequantize(RlyLower *l)
     TsStatus status = quant_axis(l, &axis);
     if (status != TS_OK)
         return status;
-    TsTensor *y = ts_op_dequantize_linear(l->arena, l->inputs[0], l->inputs[1], optional(l, 2),
-                                          axis);
+    TsTensor *y =
+        ts_op_dequantize_linear(l->arena, l->inputs[0], l->inputs[1], optional(l, 2), axis);
     return rly_lower_output(l, 0, y);
 }
 
 /* The int32 convolution of inputs xk and wk with zero points at xz and wz, as 2-D. */
-static TsStatus conv_acc(RlyLower *l, int xk, int xz, int wk, int wz, int *spatial,
-                         TsTensor **acc)
+static TsStatus conv_acc(RlyLower *l, int xk, int xz, int wk, int wz, int *spatial, TsTensor **acc)
 {
     TsTensor *x = l->inputs[xk], *w = l->inputs[wk];
     TsConv2dAttrs attrs;
@@ -217,8 +215,8 @@ TsStatus rly_lower_qlinear_add(RlyLower *l)
     TsExpr *rbc = ts_div(a, first(l, l->inputs[4]), cs);
     TsExpr *fixed = ts_sub(a, zp_f32(l, 7),
                            ts_add(a, ts_mul(a, rac, zp_f32(l, 2)), ts_mul(a, rbc, zp_f32(l, 5))));
-    TsTensor *sum = ts_op_add(a, scaled(l, l->inputs[0], rac, NULL),
-                              scaled(l, l->inputs[3], rbc, fixed));
+    TsTensor *sum =
+        ts_op_add(a, scaled(l, l->inputs[0], rac, NULL), scaled(l, l->inputs[3], rbc, fixed));
     TsAxis *one_axis = ts_axis(a, "c", 1);
     TsTensor *one = ts_compute(a, "unit_scale", 1, (TsAxis *[]){ one_axis }, ts_f32(a, 1.0));
     TsTensor *y = sum && one ? ts_op_quantize_linear(a, sum, one, NULL, 0, out) : NULL;

@@ -84,7 +84,7 @@ static int64_t int_at(const RlyValue *v)
     if (!v)
         return 0;
     return ts_dtype_eq(v->constant->dtype, TS_INT8) ? ((const int8_t *)v->constant->data)[0]
-                                                     : ((const uint8_t *)v->constant->data)[0];
+                                                    : ((const uint8_t *)v->constant->data)[0];
 }
 
 /* What the pattern matched. */
@@ -156,8 +156,7 @@ static bool weight_ok(const Dq *w, int out_dim)
 }
 
 /* The bias: DQ of int32 with scale x_scale * w_scale[c] and no zero point (or 0). */
-static bool bias_ok(const TsGraph *g, const RlyValue *bias, const Match *m, int64_t channels,
-                    Dq *b)
+static bool bias_ok(const TsGraph *g, const RlyValue *bias, const Match *m, int64_t channels, Dq *b)
 {
     memset(b, 0, sizeof *b);
     if (!bias)
@@ -185,12 +184,11 @@ static bool match_conv_dense(const TsGraph *g, Match *m)
     int64_t trans_a = 0, trans_b = 0;
     double alpha = 1, beta = 1;
     TsError err;
-    if (op->op == RLY_OP_GEMM &&
-        (rly_attr_int(g, op, "transA", 0, &trans_a, &err) != TS_OK ||
-         rly_attr_int(g, op, "transB", 0, &trans_b, &err) != TS_OK ||
-         rly_attr_float(g, op, "alpha", 1, &alpha, &err) != TS_OK ||
-         rly_attr_float(g, op, "beta", 1, &beta, &err) != TS_OK || trans_a || alpha != 1 ||
-         beta != 1))
+    if (op->op == RLY_OP_GEMM && (rly_attr_int(g, op, "transA", 0, &trans_a, &err) != TS_OK ||
+                                  rly_attr_int(g, op, "transB", 0, &trans_b, &err) != TS_OK ||
+                                  rly_attr_float(g, op, "alpha", 1, &alpha, &err) != TS_OK ||
+                                  rly_attr_float(g, op, "beta", 1, &beta, &err) != TS_OK ||
+                                  trans_a || alpha != 1 || beta != 1))
         return false;
     if (!read_dq(g, rly_input(op, 0), &m->x) || !read_dq(g, rly_input(op, 1), &m->w) ||
         !is_int8(m->x.q) || !one_element(m->x.scale) || (m->x.zp && !one_element(m->x.zp)) ||
@@ -211,9 +209,9 @@ static bool match_add(const TsGraph *g, Match *m)
     const RlyNode *op = m->op;
     return read_dq(g, rly_input(op, 0), &m->x) && read_dq(g, rly_input(op, 1), &m->w) &&
            is_int8(m->x.q) && ts_dtype_eq(m->x.q->dtype, m->w.q->dtype) &&
-           ts_dtype_eq(m->x.q->dtype, rly_output(m->quant, 0)->dtype) &&
-           one_element(m->x.scale) && one_element(m->w.scale) &&
-           (!m->x.zp || one_element(m->x.zp)) && (!m->w.zp || one_element(m->w.zp));
+           ts_dtype_eq(m->x.q->dtype, rly_output(m->quant, 0)->dtype) && one_element(m->x.scale) &&
+           one_element(m->w.scale) && (!m->x.zp || one_element(m->x.zp)) &&
+           (!m->w.zp || one_element(m->w.zp));
 }
 
 /* Q's producer chain: [activation] <- operator, each the only reader of its input. */
@@ -295,7 +293,7 @@ static TsStatus rewrite(TsGraph *g, const Match *m, TsError *err)
     RlyValue *out = rly_output(m->quant, 0);
     if (!fused || !in)
         return rly_node_fail(g, m->op, err, TS_ENOMEM, "out of memory");
-    RlyOpKind op = m->op->op == RLY_OP_CONV   ? RLY_OP_QCONV_REQUANT
+    RlyOpKind op = m->op->op == RLY_OP_CONV  ? RLY_OP_QCONV_REQUANT
                    : m->op->op == RLY_OP_ADD ? RLY_OP_QADD_REQUANT
                                              : RLY_OP_QDENSE_REQUANT;
     RlyValue *qzp = rly_input(m->quant, 2);

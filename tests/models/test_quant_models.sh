@@ -6,7 +6,8 @@
 # each on the same input, and the integer outputs must be equal (pb_compare --atol 0; the
 # requantization follows ONNX Runtime's float multiplier, so no unit of difference is
 # allowed). The QDQ models must have been fused: `tessera graph --after fuse_qdq` shows
-# tessera.QConv, tessera.QAdd and tessera.QDense and no float Conv, Gemm or MatMul left.
+# tessera.QConv, tessera.QAdd and tessera.QDense and no float Conv, Gemm or MatMul left,
+# and the uint8 models' convolutions must run on the int8 conv2d template (build note).
 # Then the bad models (missing scale, wrong zero-point dtype, per-channel scale of the
 # wrong length) must be refused by errors naming the node and the culprit.
 # Skipped (77) without python3's onnx and torch or without onnxruntime-node.
@@ -53,6 +54,18 @@ for name in $(/usr/bin/python3 "$src/scripts/make_quant_models.py" --list); do
     fi
     echo "$name: $(grep '^kernels:' "$dir/$name.build.log")"
     "$pb_compare" --atol 0 --rtol 0 "$dir/tessera/$name" "$dir/ort/$name" || status=1
+done
+
+# uint8 activations and symmetric weights: both convolutions on an int8 template, the
+# activation zero point folded into the bias
+for name in qdq_u8 qop_u8; do
+    count=$(grep -c 'int8 template conv2d_NCHWc_int8.*folded into the int32 bias' \
+        "$dir/$name.build.log")
+    if [ "$count" -ne 2 ]; then
+        echo "FAIL: $name: $count of its 2 convolutions on an int8 template:"
+        grep 'group' "$dir/$name.build.log"
+        status=1
+    fi
 done
 
 for name in qdq_u8 qdq_s8; do
