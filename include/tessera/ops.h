@@ -96,9 +96,8 @@ TsTensor *ts_op_requantize(TsArena *arena, TsTensor *data, TsTensor *bias, TsTen
  * QLinearConv and QLinearMatMul requantize (MlasRequantizeOutput):
  *   y = clip(saturate(round_half_even(float32(acc) * multiplier) + zero_point))
  * multiplier float32, one element or per channel. Tagged "requantize". */
-TsTensor *ts_op_requantize_mul(TsArena *arena, TsTensor *data, TsTensor *bias,
-                               TsTensor *multiplier, TsTensor *zero_point,
-                               const TsRequantizeAttrs *attrs);
+TsTensor *ts_op_requantize_mul(TsArena *arena, TsTensor *data, TsTensor *bias, TsTensor *multiplier,
+                               TsTensor *zero_point, const TsRequantizeAttrs *attrs);
 /* The same with a fixed-point scale, as gemmlowp and TensorFlow Lite compute it
  * (MultiplyByQuantizedMultiplier): multiplier int32 (the scale's mantissa in Q0.31),
  * shift int32 (> 0 a left shift applied to acc first, wrapping; < 0 a rounding right

@@ -378,9 +378,8 @@ TsTensor *ts_op_requantize(TsArena *arena, TsTensor *data, TsTensor *bias, TsTen
                        quantize_value(arena, v, param_at(arena, zero_point, zp_pc, &e), &lim));
 }
 
-TsTensor *ts_op_requantize_mul(TsArena *arena, TsTensor *data, TsTensor *bias,
-                               TsTensor *multiplier, TsTensor *zero_point,
-                               const TsRequantizeAttrs *attrs)
+TsTensor *ts_op_requantize_mul(TsArena *arena, TsTensor *data, TsTensor *bias, TsTensor *multiplier,
+                               TsTensor *zero_point, const TsRequantizeAttrs *attrs)
 {
     static const char *const op = "requantize";
     Elementwise e;

@@ -60,7 +60,7 @@ static void expect_floats(const TsGraph *graph, const char *name, int n, const f
 static void test_pipeline_table_and_options(void **state)
 {
     (void)state;
-    static const char *const names[] = { "remove_identity", "fuse_qdq",    "fold_constants",
+    static const char *const names[] = { "remove_identity", "fuse_qdq",        "fold_constants",
                                          "eliminate_dead",  "fold_batch_norm", "fuse",
                                          "memory_plan" };
     assert_int_equal(ts_graph_num_passes(), 7);
@@ -78,7 +78,8 @@ static void test_pipeline_table_and_options(void **state)
     TsGraphOptions options = { .stop_after = "fold" };
     assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "\"fold\""));
-    assert_non_null(strstr(err.message, "remove_identity, fuse_qdq, fold_constants, eliminate_dead"));
+    assert_non_null(
+        strstr(err.message, "remove_identity, fuse_qdq, fold_constants, eliminate_dead"));
     static const char *const off[] = { "fuse", "dce" };
     options = (TsGraphOptions){ .disabled = off, .num_disabled = 2 };
     assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_EINVAL);
