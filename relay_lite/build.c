@@ -117,7 +117,9 @@ static TsStatus build_kernels(RlyBuild *b, TsError *err)
         return ts_arena_check(b->arena, err);
     for (int i = 0; i < b->num_groups; i++) {
         bool handled = false;
-        TsStatus st = rly_build_anchored(b, b->groups[i], &handled, err);
+        TsStatus st = rly_build_qconv(b, b->groups[i], &handled, err);
+        if (st == TS_OK && !handled)
+            st = rly_build_anchored(b, b->groups[i], &handled, err);
         if (st == TS_OK && !handled) {
             st = rly_build_kernel(b, b->groups[i], &b->kernels[b->num_kernels], err);
             b->num_kernels += st == TS_OK;

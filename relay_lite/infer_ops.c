@@ -395,6 +395,16 @@ TsStatus rly_infer_node(TsGraph *g, RlyNode *n, TsError *err)
     case RLY_OP_DROPOUT: return infer_dropout(g, n, err);
     case RLY_OP_CONSTANT: return infer_constant(g, n, err);
     case RLY_OP_CONSTANT_OF_SHAPE: return infer_constant_of_shape(g, n, err);
+    case RLY_OP_QUANTIZE_LINEAR:
+    case RLY_OP_DEQUANTIZE_LINEAR:
+    case RLY_OP_QLINEAR_CONV:
+    case RLY_OP_QLINEAR_MATMUL:
+    case RLY_OP_CONV_INTEGER:
+    case RLY_OP_MATMUL_INTEGER:
+    case RLY_OP_QLINEAR_ADD:
+    case RLY_OP_QCONV_REQUANT:
+    case RLY_OP_QDENSE_REQUANT:
+    case RLY_OP_QADD_REQUANT: return rly_infer_quant(g, n, err);
     case RLY_NUM_OPS: break;
     }
     return rly_node_fail(g, n, err, TS_EINVAL, "no inference rule");

@@ -37,4 +37,8 @@ TsStatus rly_infer_gather(TsGraph *g, RlyNode *n, TsError *err);
 TsStatus rly_infer_expand(TsGraph *g, RlyNode *n, TsError *err);
 TsStatus rly_infer_resize(TsGraph *g, RlyNode *n, bool upsample, TsError *err);
 
+/* infer_quant.c: QuantizeLinear, DequantizeLinear, ConvInteger, MatMulInteger, QLinearConv,
+ * QLinearMatMul, QLinearAdd and the QDQ fusion's integer groups. */
+TsStatus rly_infer_quant(TsGraph *g, RlyNode *n, TsError *err);
+
 #endif /* TESSERA_RELAY_INFER_RULES_H */

@@ -103,15 +103,12 @@ static void spatial_of(TsTensor *t, int64_t *out)
         out[d - 2] = ts_tensor_dim(t, d);
 }
 
-TsStatus rly_lower_conv(RlyLower *l)
+TsStatus rly_lower_conv_attrs(RlyLower *l, TsTensor *x, TsTensor *w, TsConv2dAttrs *attrs,
+                              int *spatial)
 {
-    TsTensor *x = rly_lower_input(l, 0), *w = rly_lower_input(l, 1);
-    if (!x || !w)
-        return l->err->status;
-    int spatial = 0;
     int64_t in[TS_MAX_DIMS], kernel[TS_MAX_DIMS], group = 1;
     Window win;
-    TsStatus status = window_rank(l, x, &spatial);
+    TsStatus status = window_rank(l, x, spatial);
     if (status != TS_OK)
         return status;
     if (ts_tensor_ndim(w) != ts_tensor_ndim(x))
@@ -121,20 +118,38 @@ TsStatus rly_lower_conv(RlyLower *l)
     spatial_of(w, kernel);
     status = rly_attr_int(l->graph, l->node, "group", 1, &group, l->err);
     if (status == TS_OK)
-        status = read_window(l, spatial, in, kernel, true, &win);
+        status = read_window(l, *spatial, in, kernel, true, &win);
     if (status != TS_OK)
         return status;
-    TsConv2dAttrs attrs = ts_conv2d_attrs_default();
-    int s = spatial == 1 ? 1 : 0; /* where the window's first dimension goes in 2-D */
-    for (int d = 0; d < spatial; d++) {
-        attrs.stride[d + s] = win.strides[d];
-        attrs.dilation[d + s] = win.dilations[d];
-        attrs.padding[d + s] = win.begin[d];
-        attrs.padding[d + s + 2] = win.end[d];
+    *attrs = ts_conv2d_attrs_default();
+    int s = *spatial == 1 ? 1 : 0; /* where the window's first dimension goes in 2-D */
+    for (int d = 0; d < *spatial; d++) {
+        attrs->stride[d + s] = win.strides[d];
+        attrs->dilation[d + s] = win.dilations[d];
+        attrs->padding[d + s] = win.begin[d];
+        attrs->padding[d + s + 2] = win.end[d];
     }
-    attrs.groups = group;
-    TsTensor *y = ts_op_conv2d(l->arena, spatial == 1 ? as_2d(l, x) : x,
-                               spatial == 1 ? as_2d(l, w) : w, &attrs);
+    attrs->groups = group;
+    return TS_OK;
+}
+
+TsTensor *rly_lower_as_2d(RlyLower *l, TsTensor *t, int spatial)
+{
+    return t && spatial == 1 ? as_2d(l, t) : t;
+}
+
+TsStatus rly_lower_conv(RlyLower *l)
+{
+    TsTensor *x = rly_lower_input(l, 0), *w = rly_lower_input(l, 1);
+    if (!x || !w)
+        return l->err->status;
+    int spatial = 0;
+    TsConv2dAttrs attrs;
+    TsStatus status = rly_lower_conv_attrs(l, x, w, &attrs, &spatial);
+    if (status != TS_OK)
+        return status;
+    TsTensor *y = ts_op_conv2d(l->arena, rly_lower_as_2d(l, x, spatial),
+                               rly_lower_as_2d(l, w, spatial), &attrs);
     TsTensor *bias = rly_input(l->node, 2) ? l->inputs[2] : NULL;
     if (y && bias)
         y = ts_op_bias_add(l->arena, y, bias, 1);

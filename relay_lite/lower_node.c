@@ -189,6 +189,16 @@ static TsStatus dispatch(RlyLower *l)
     case RLY_OP_DROPOUT: return rly_lower_identity(l);
     case RLY_OP_CONSTANT: return rly_lower_constant(l);
     case RLY_OP_CONSTANT_OF_SHAPE: return rly_lower_constant_of_shape(l);
+    case RLY_OP_QUANTIZE_LINEAR: return rly_lower_quantize(l);
+    case RLY_OP_DEQUANTIZE_LINEAR: return rly_lower_dequantize(l);
+    case RLY_OP_CONV_INTEGER: return rly_lower_conv_integer(l);
+    case RLY_OP_MATMUL_INTEGER: return rly_lower_matmul_integer(l);
+    case RLY_OP_QLINEAR_CONV:
+    case RLY_OP_QCONV_REQUANT: return rly_lower_qlinear_conv(l);
+    case RLY_OP_QLINEAR_MATMUL:
+    case RLY_OP_QDENSE_REQUANT: return rly_lower_qlinear_matmul(l);
+    case RLY_OP_QLINEAR_ADD:
+    case RLY_OP_QADD_REQUANT: return rly_lower_qlinear_add(l);
     case RLY_NUM_OPS: break;
     }
     return rly_lower_fail(l, "no lowering rule");

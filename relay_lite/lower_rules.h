@@ -38,6 +38,13 @@ TsStatus rly_lower_const_ints(RlyLower *l, int k, const char *what, int64_t *out
                               int *count);
 
 TsStatus rly_lower_conv(RlyLower *l);
+/* The node's Conv attributes (group, kernel_shape, strides, dilations, pads, auto_pad)
+ * for data x and weight w of rank 3 or 4, as te's 2-D attributes; *spatial gets 1 or 2.
+ * A 1-D convolution is the 2-D one over a height of 1: rly_lower_as_2d reshapes x and w
+ * (spatial 2: t itself). */
+TsStatus rly_lower_conv_attrs(RlyLower *l, TsTensor *x, TsTensor *w, TsConv2dAttrs *attrs,
+                              int *spatial);
+TsTensor *rly_lower_as_2d(RlyLower *l, TsTensor *t, int spatial);
 TsStatus rly_lower_conv_transpose(RlyLower *l);
 TsStatus rly_lower_gemm(RlyLower *l);
 TsStatus rly_lower_matmul(RlyLower *l);
@@ -76,5 +83,15 @@ TsStatus rly_lower_resize(RlyLower *l, bool upsample);
 
 TsStatus rly_lower_softmax(RlyLower *l);
 TsStatus rly_lower_reduce(RlyLower *l, TsReduceKind kind, int input_form_since);
+
+/* lower_quant.c: QuantizeLinear, DequantizeLinear, ConvInteger, MatMulInteger,
+ * QLinearConv, QLinearMatMul, QLinearAdd and the QDQ fusion's integer groups. */
+TsStatus rly_lower_quantize(RlyLower *l);
+TsStatus rly_lower_dequantize(RlyLower *l);
+TsStatus rly_lower_conv_integer(RlyLower *l);
+TsStatus rly_lower_matmul_integer(RlyLower *l);
+TsStatus rly_lower_qlinear_conv(RlyLower *l);
+TsStatus rly_lower_qlinear_matmul(RlyLower *l);
+TsStatus rly_lower_qlinear_add(RlyLower *l);
 
 #endif /* TESSERA_RELAY_LOWER_RULES_H */

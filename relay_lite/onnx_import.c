@@ -382,10 +382,12 @@ static TsStatus node_label(Importer *im, const Onnx__NodeProto *np, int index, R
 static TsStatus node_op(Importer *im, const Onnx__NodeProto *np, RlyNode *node, TsError *err)
 {
     TsGraph *graph = im->graph;
-    if (np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx") != 0)
+    bool contrib = np->domain && strcmp(np->domain, "com.microsoft") == 0;
+    if (np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx") != 0 && !contrib)
         return rly_node_fail(graph, node, err, TS_EINVAL,
                              "operator domain \"%s\" is not "
-                             "supported (only the default ONNX domain is)",
+                             "supported (only the default ONNX domain is, and "
+                             "com.microsoft for QLinearAdd)",
                              np->domain);
     if (strcmp(np->op_type, "If") == 0 || strcmp(np->op_type, "Loop") == 0 ||
         strcmp(np->op_type, "Scan") == 0)
@@ -395,6 +397,10 @@ static TsStatus node_op(Importer *im, const Onnx__NodeProto *np, RlyNode *node, 
         return rly_node_fail(graph, node, err, TS_EINVAL, "operator %s is not supported",
                              np->op_type);
     int since = rly_op_since(node->op), until = rly_op_until(node->op);
+    if (since < 0 || contrib != (since == 0))
+        return rly_node_fail(graph, node, err, TS_EINVAL,
+                             "operator %s is not supported in domain \"%s\"", np->op_type,
+                             np->domain && np->domain[0] ? np->domain : "ai.onnx");
     if (graph->opset < since)
         return rly_node_fail(graph, node, err, TS_EINVAL,
                              "operator %s does not exist in opset "

@@ -23,6 +23,10 @@ typedef struct Pass {
 static const Pass passes[] = {
     { "remove_identity", "Identity and Dropout (inference) replaced by their input",
       rly_pass_remove_identity, true },
+    { "fuse_qdq",
+      "DequantizeLinear -> Conv/Gemm/MatMul/Add -> [Relu|Clip] -> QuantizeLinear "
+      "fused into integer operators with requantization",
+      rly_pass_fuse_qdq, true },
     { "fold_constants", "nodes of constant inputs, and Shape of known shapes, computed on the host",
       rly_pass_fold_constants, true },
     { "eliminate_dead", "nodes whose outputs reach no graph output removed",

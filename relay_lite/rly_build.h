@@ -102,6 +102,10 @@ TsStatus rly_build_kernel(RlyBuild *b, const RlyGroup *group, RlyKernel *out, Ts
  * kernel added) when no template serves the group; a template that cannot take the
  * group's fused nodes leaves it to the generic schedule with a note. */
 TsStatus rly_build_anchored(RlyBuild *b, const RlyGroup *group, bool *handled, TsError *err);
+/* build_qconv.c: an integer convolution group (tessera.QConv, QLinearConv) on the int8
+ * conv2d templates, the activation zero point folded into the bias; *handled false (with
+ * a note) when the group keeps the generic schedule. */
+TsStatus rly_build_qconv(RlyBuild *b, const RlyGroup *group, bool *handled, TsError *err);
 /* A value the build makes (a packed weight, a blocked intermediate): a constant when data
  * is not NULL, else a scratch buffer in the arena, live within its group's kernels. */
 RlyValue *rly_build_value(RlyBuild *b, const char *name, TsDType dtype, int ndim,

@@ -153,6 +153,16 @@ static unsigned same_dtype_inputs(RlyOpKind op)
     case RLY_OP_DROPOUT:
     case RLY_OP_CONSTANT:
     case RLY_OP_CONSTANT_OF_SHAPE:
+    case RLY_OP_QUANTIZE_LINEAR:
+    case RLY_OP_DEQUANTIZE_LINEAR:
+    case RLY_OP_QLINEAR_CONV:
+    case RLY_OP_QLINEAR_MATMUL:
+    case RLY_OP_CONV_INTEGER:
+    case RLY_OP_MATMUL_INTEGER:
+    case RLY_OP_QLINEAR_ADD:
+    case RLY_OP_QCONV_REQUANT:
+    case RLY_OP_QDENSE_REQUANT:
+    case RLY_OP_QADD_REQUANT:
     case RLY_NUM_OPS: return 0x1;
     }
     return 0x1;

@@ -92,6 +92,12 @@ TsRequantizeAttrs ts_requantize_attrs_default(TsDType out_dtype);
  * Tagged "requantize". */
 TsTensor *ts_op_requantize(TsArena *arena, TsTensor *data, TsTensor *bias, TsTensor *scale,
                            TsTensor *zero_point, const TsRequantizeAttrs *attrs);
+/* The same with the reciprocal scale as a float32 multiplier, as ONNX Runtime's
+ * QLinearConv and QLinearMatMul requantize (MlasRequantizeOutput):
+ *   y = clip(saturate(round_half_even(float32(acc) * multiplier) + zero_point))
+ * multiplier float32, one element or per channel. Tagged "requantize". */
+TsTensor *ts_op_requantize_mul(TsArena *arena, TsTensor *data, TsTensor *bias, TsTensor *multiplier,
+                               TsTensor *zero_point, const TsRequantizeAttrs *attrs);
 /* The same with a fixed-point scale, as gemmlowp and TensorFlow Lite compute it
  * (MultiplyByQuantizedMultiplier): multiplier int32 (the scale's mantissa in Q0.31),
  * shift int32 (> 0 a left shift applied to acc first, wrapping; < 0 a rounding right

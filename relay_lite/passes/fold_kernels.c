@@ -497,6 +497,16 @@ static bool op_folds(const RlyNode *node)
     case RLY_OP_REDUCE_MEAN:
     case RLY_OP_REDUCE_SUM:
     case RLY_OP_DROPOUT:
+    case RLY_OP_QUANTIZE_LINEAR:
+    case RLY_OP_DEQUANTIZE_LINEAR:
+    case RLY_OP_QLINEAR_CONV:
+    case RLY_OP_QLINEAR_MATMUL:
+    case RLY_OP_CONV_INTEGER:
+    case RLY_OP_MATMUL_INTEGER:
+    case RLY_OP_QLINEAR_ADD:
+    case RLY_OP_QCONV_REQUANT:
+    case RLY_OP_QDENSE_REQUANT:
+    case RLY_OP_QADD_REQUANT:
     case RLY_NUM_OPS: return false;
     }
     return false;

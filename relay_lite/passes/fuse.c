@@ -94,6 +94,16 @@ static Pattern pattern_of(const RlyNode *node)
     case RLY_OP_CONSTANT:
     case RLY_OP_CONSTANT_OF_SHAPE:
     case RLY_NUM_OPS: return OPAQUE;
+    case RLY_OP_QUANTIZE_LINEAR:
+    case RLY_OP_DEQUANTIZE_LINEAR:
+    case RLY_OP_QLINEAR_ADD:
+    case RLY_OP_QADD_REQUANT: return ELEMWISE;
+    case RLY_OP_QLINEAR_CONV:
+    case RLY_OP_QLINEAR_MATMUL:
+    case RLY_OP_CONV_INTEGER:
+    case RLY_OP_MATMUL_INTEGER:
+    case RLY_OP_QCONV_REQUANT:
+    case RLY_OP_QDENSE_REQUANT: return ANCHOR;
     }
     return OPAQUE;
 }

@@ -19,6 +19,9 @@
 
 /* Identity and Dropout (inference mode) replaced by their input. */
 TsStatus rly_pass_remove_identity(TsGraph *graph, TsError *err);
+/* DequantizeLinear -> Conv / Gemm / MatMul / Add -> [Relu | Clip] -> QuantizeLinear fused
+ * into integer operators with requantization (fuse_qdq.c). */
+TsStatus rly_pass_fuse_qdq(TsGraph *graph, TsError *err);
 /* Nodes whose inputs are constants (and Shape of a known shape) computed on the host. */
 TsStatus rly_pass_fold_constants(TsGraph *graph, TsError *err);
 /* Nodes whose outputs reach no graph output removed. */

@@ -378,6 +378,25 @@ TsTensor *ts_op_requantize(TsArena *arena, TsTensor *data, TsTensor *bias, TsTen
                        quantize_value(arena, v, param_at(arena, zero_point, zp_pc, &e), &lim));
 }
 
+TsTensor *ts_op_requantize_mul(TsArena *arena, TsTensor *data, TsTensor *bias, TsTensor *multiplier,
+                               TsTensor *zero_point, const TsRequantizeAttrs *attrs)
+{
+    static const char *const op = "requantize";
+    Elementwise e;
+    bool bias_pc, zp_pc, mult_pc;
+    Limits lim;
+
+    if (arena == NULL ||
+        !read_requantize(arena, op, data, bias, zero_point, attrs, &e, &bias_pc, &zp_pc, &lim) ||
+        !te_op_tensor(arena, op, "multiplier", multiplier, &(TeOpShape){ 0 }) ||
+        !param(arena, op, "multiplier", multiplier, TS_FLOAT32, &e, attrs->axis, &mult_pc))
+        return NULL;
+    TsExpr *acc = ts_cast(arena, TS_FLOAT32, accumulator(arena, data, bias, bias_pc, &e));
+    TsExpr *v = ts_mul(arena, acc, param_at(arena, multiplier, mult_pc, &e));
+    return elementwise(arena, op, &e,
+                       quantize_value(arena, v, param_at(arena, zero_point, zp_pc, &e), &lim));
+}
+
 /* gemmlowp's SaturatingRoundingDoublingHighMul(a, b) on int32 a and b: the high 32 bits
  * of 2ab rounded to nearest (ties away from zero), INT32_MAX for INT32_MIN * INT32_MIN. */
 static TsExpr *doubling_high_mul(TsArena *A, TsExpr *a, TsExpr *b)

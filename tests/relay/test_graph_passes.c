@@ -60,14 +60,15 @@ static void expect_floats(const TsGraph *graph, const char *name, int n, const f
 static void test_pipeline_table_and_options(void **state)
 {
     (void)state;
-    static const char *const names[] = { "remove_identity", "fold_constants", "eliminate_dead",
-                                         "fold_batch_norm", "fuse",           "memory_plan" };
-    assert_int_equal(ts_graph_num_passes(), 6);
-    for (int k = 0; k < 6; k++) {
+    static const char *const names[] = { "remove_identity", "fuse_qdq",        "fold_constants",
+                                         "eliminate_dead",  "fold_batch_norm", "fuse",
+                                         "memory_plan" };
+    assert_int_equal(ts_graph_num_passes(), 7);
+    for (int k = 0; k < 7; k++) {
         assert_string_equal(ts_graph_pass_name(k), names[k]);
         assert_true(strlen(ts_graph_pass_summary(k)) > 10);
     }
-    assert_null(ts_graph_pass_name(6));
+    assert_null(ts_graph_pass_name(7));
     ModelBuilder *mb = with_input(13, 2, I64S(2, 3));
     mb_node(mb, "Identity", "x", "a");
     mb_node(mb, "Relu", "a", "y");
@@ -77,7 +78,8 @@ static void test_pipeline_table_and_options(void **state)
     TsGraphOptions options = { .stop_after = "fold" };
     assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_EINVAL);
     assert_non_null(strstr(err.message, "\"fold\""));
-    assert_non_null(strstr(err.message, "remove_identity, fold_constants, eliminate_dead"));
+    assert_non_null(
+        strstr(err.message, "remove_identity, fuse_qdq, fold_constants, eliminate_dead"));
     static const char *const off[] = { "fuse", "dce" };
     options = (TsGraphOptions){ .disabled = off, .num_disabled = 2 };
     assert_int_equal(ts_graph_optimize(graph, &options, &err), TS_EINVAL);

@@ -60,6 +60,16 @@ static const struct {
     { "test_batchnorm_epsilon_training_mode", "training_mode" },
     { "test_batchnorm_example_training_mode", "training_mode" },
     { "test_maxpool_with_argmax", "Indices" },
+    /* quantization forms the int8 kernels do not compute: blocked, 16-bit, and the data
+     * types Tessera lacks (refused by the loader, naming the graph input) */
+    { "test_quantizelinear_blocked", "block_size" },
+    { "test_dequantizelinear_blocked", "block_size" },
+    { "test_quantizelinear_int16", "is int16" },
+    { "test_quantizelinear_uint16", "is uint16" },
+    { "test_dequantizelinear_int16", "is int16" },
+    { "test_dequantizelinear_uint16", "is uint16" },
+    { "test_quantizelinear_", "which Tessera lacks" },
+    { "test_dequantizelinear_", "which Tessera lacks" },
 };
 
 typedef struct OpCount {
@@ -301,7 +311,8 @@ static void run_model(Suite *suite, const char *dir, const char *name)
         snprintf(needle, sizeof needle, "operator %s is not supported", missing ? missing : "");
         if (status == TS_OK)
             fail_model(suite, name, "imported, but it must be refused");
-        else if (!strstr(err.message, missing ? needle : refusal) || !strstr(err.message, "node"))
+        else if (!strstr(err.message, missing ? needle : refusal) ||
+                 (!strstr(err.message, "node") && !strstr(err.message, "input \"")))
             fail_model(suite, name, "refused, but the message does not name %s: %s",
                        missing ? needle : refusal, err.message);
         else
