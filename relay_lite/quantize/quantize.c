@@ -49,6 +49,11 @@ typedef struct Quantizer {
     TsQuantizeResult *result;
     QuantSamples samples; /* read once, when calibration or the report needs them */
     bool have_samples;
+    /* The options of the calibration and report runs: the user's, with the input's batch
+     * dimension 1 where the model allows it (statistics do not depend on the batch, and
+     * samples then need not come in multiples of the build's batch). */
+    TsQuantizeOptions runs;
+    TsInputShape *run_shapes;
     TsError *err;
 } Quantizer;
 
@@ -250,12 +255,12 @@ TsStatus quant_observed_model(Onnx__ModelProto *mp, int num, const char *const *
     return st;
 }
 
-static TsStatus input_shape(Quantizer *q, const uint8_t *bytes, size_t size, int *ndim,
-                            int64_t *dims)
+/* The one input's shape under import; its name into input (when not NULL). */
+static TsStatus input_shape(Quantizer *q, const TsImportOptions *import, const uint8_t *bytes,
+                            size_t size, char input[TS_GRAPH_NAME_MAX], int *ndim, int64_t *dims)
 {
     TsGraph *graph;
-    TsStatus st =
-        ts_graph_import_onnx_bytes(bytes, size, q->path, &q->options->import, &graph, q->err);
+    TsStatus st = ts_graph_import_onnx_bytes(bytes, size, q->path, import, &graph, q->err);
     if (st != TS_OK)
         return st;
     const char *name;
@@ -269,8 +274,50 @@ static TsStatus input_shape(Quantizer *q, const uint8_t *bytes, size_t size, int
                      "quantize: %s: input \"%s\" is not a float32 tensor of "
                      "known shape",
                      q->path, name);
+    if (st == TS_OK && input)
+        snprintf(input, TS_GRAPH_NAME_MAX, "%s", name);
     ts_graph_free(graph);
     return st;
+}
+
+/* q->runs: the user's options with the input's batch dimension 1, when the model imports
+ * so (a model whose batch is fixed keeps it). */
+static TsStatus batch_one(Quantizer *q, const uint8_t *bytes, size_t size, int *ndim, int64_t *dims)
+{
+    q->runs = *q->options;
+    char input[TS_GRAPH_NAME_MAX];
+    TsStatus st = input_shape(q, &q->options->import, bytes, size, input, ndim, dims);
+    if (st != TS_OK || *ndim < 1 || dims[0] == 1)
+        return st;
+    int n = q->options->import.num_input_shapes;
+    q->run_shapes = calloc((size_t)n + 1, sizeof *q->run_shapes);
+    if (!q->run_shapes)
+        return ts_fail(q->err, TS_ENOMEM, "quantize: no memory");
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(q->options->import.input_shapes[i].name, input) != 0)
+            q->run_shapes[k++] = q->options->import.input_shapes[i];
+    TsInputShape *one = &q->run_shapes[k++];
+    snprintf(one->name, sizeof one->name, "%s", input);
+    one->ndim = *ndim;
+    memcpy(one->dims, dims, (size_t)*ndim * sizeof *dims);
+    one->dims[0] = 1;
+    TsImportOptions import = q->options->import;
+    import.input_shapes = q->run_shapes;
+    import.num_input_shapes = k;
+    int ndim1;
+    int64_t dims1[TS_GRAPH_MAX_DIMS];
+    TsError ignored;
+    TsError *saved = q->err;
+    q->err = &ignored;
+    st = input_shape(q, &import, bytes, size, NULL, &ndim1, dims1);
+    q->err = saved;
+    if (st == TS_OK) {
+        q->runs.import = import;
+        *ndim = ndim1;
+        memcpy(dims, dims1, (size_t)ndim1 * sizeof *dims);
+    }
+    return TS_OK;
 }
 
 static TsStatus need_samples(Quantizer *q, const uint8_t *bytes, size_t size)
@@ -279,7 +326,7 @@ static TsStatus need_samples(Quantizer *q, const uint8_t *bytes, size_t size)
         return TS_OK;
     int ndim;
     int64_t dims[TS_GRAPH_MAX_DIMS];
-    TsStatus st = input_shape(q, bytes, size, &ndim, dims);
+    TsStatus st = batch_one(q, bytes, size, &ndim, dims);
     if (st == TS_OK)
         st = quant_read_samples(q->options, ndim, dims, &q->samples, q->err);
     q->have_samples = st == TS_OK;
@@ -312,7 +359,7 @@ static TsStatus calibrate(Quantizer *q, const uint8_t *bytes, size_t size)
         if (st == TS_OK && !stats)
             st = ts_fail(q->err, TS_ENOMEM, "quantize: no memory for the statistics");
         if (st == TS_OK)
-            st = quant_calibrate(observed, observed_size, q->path, q->options, &q->samples, num,
+            st = quant_calibrate(observed, observed_size, q->path, &q->runs, &q->samples, num,
                                  names, is_input, stats, q->err);
         r->num_samples = q->samples.count;
     }
@@ -399,7 +446,7 @@ static TsStatus run(Quantizer *q, const uint8_t *bytes, size_t size)
     if (st == TS_OK && q->options->report)
         st = need_samples(q, bytes, size);
     if (st == TS_OK && q->options->report)
-        st = quant_report(bytes, size, q->path, q->options, &q->samples, q->result, q->err);
+        st = quant_report(bytes, size, q->path, &q->runs, &q->samples, q->result, q->err);
     return st;
 }
 
@@ -440,6 +487,7 @@ TsStatus ts_quantize_onnx(const char *model_path, const TsQuantizeOptions *optio
     }
     free(q.layers);
     quant_samples_free(&q.samples);
+    free(q.run_shapes);
     if (q.mp)
         onnx__model_proto__free_unpacked(q.mp, NULL);
     free(bytes);

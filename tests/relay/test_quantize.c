@@ -305,6 +305,38 @@ static void test_qdq_model(void **state)
     ts_quantize_result_free(&r);
 }
 
+/* --report: the fp32 and the QDQ model built and run on the samples; the SQNR of r, f and
+ * the output y (x, the graph's input, left out), and the output's top-1 agreement over
+ * the 5 samples. */
+static void test_report(void **state)
+{
+    (void)state;
+    TsQuantizeOptions o = ts_quantize_options_default();
+    o.report = true;
+    TsQuantizeResult r;
+    TsError err;
+    TsStatus st = quantize(&o, &r, &err);
+    if (st != TS_OK)
+        fail_msg("%s", err.message);
+    assert_int_equal(r.num_report, 3);
+    assert_string_equal(r.report[0].name, "r");
+    assert_string_equal(r.report[1].name, "f");
+    assert_string_equal(r.report[2].name, "y");
+    for (int i = 0; i < 3; i++) {
+        print_message("%s: %.2f dB\n", r.report[i].name, r.report[i].sqnr_db);
+        assert_true(r.report[i].sqnr_db > 20 && r.report[i].sqnr_db < 80);
+    }
+    /* f is the Flatten of r's dequantized value: r's noise and its quantization's. */
+    assert_true(r.report[1].sqnr_db < r.report[0].sqnr_db);
+    assert_int_equal(r.report_rows, SAMPLES);
+    assert_true(r.top1_agreement >= 0 && r.top1_agreement <= 100);
+    TsArena *A = ts_arena_create();
+    const char *text = ts_quantize_plan_str(A, &r);
+    assert_non_null(strstr(text, "output top-1 agreement: "));
+    ts_arena_destroy(A);
+    ts_quantize_result_free(&r);
+}
+
 /* The JSON file gives every tensor: no calibration, no samples needed. */
 static void test_user_params(void **state)
 {
@@ -444,10 +476,10 @@ static void test_nothing_to_quantize(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_activation_params),   cmocka_unit_test(test_thresholds),
-        cmocka_unit_test(test_qdq_model),           cmocka_unit_test(test_user_params),
-        cmocka_unit_test(test_fp32_layer),          cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_nothing_to_quantize),
+        cmocka_unit_test(test_activation_params), cmocka_unit_test(test_thresholds),
+        cmocka_unit_test(test_qdq_model),         cmocka_unit_test(test_report),
+        cmocka_unit_test(test_user_params),       cmocka_unit_test(test_fp32_layer),
+        cmocka_unit_test(test_bad_input),         cmocka_unit_test(test_nothing_to_quantize),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
