@@ -148,14 +148,15 @@ static LLVMValueRef half(CgFunc *f, LLVMValueRef v, int which)
                                   "");
 }
 
-/* acc + the pairwise sums of the widened products of b's half which and a8. */
+/* acc + the pairwise sums of the widened products of the halves which of b and a16 (both
+ * halves of 16 bytes, so that LLVM selects smull2 for the upper ones, without moves). */
 static LLVMValueRef widening_step(CgFunc *f, const Block *k, LLVMValueRef acc, LLVMValueRef b,
-                                  LLVMValueRef a8, int which)
+                                  LLVMValueRef a16, int which)
 {
     CgModule *m = f->m;
     bool is_signed = k->product == SMULL;
     LLVMTypeRef v8i16 = vec(m->t_i16, 8), v4i32 = vec(m->t_i32, 4);
-    LLVMValueRef mul_args[] = { half(f, b, which), a8 };
+    LLVMValueRef mul_args[] = { half(f, b, which), half(f, a16, which) };
     LLVMValueRef prod = call(f, is_signed ? "llvm.aarch64.neon.smull" : "llvm.aarch64.neon.umull",
                              1, &v8i16, 2, mul_args);
     LLVMTypeRef add_types[] = { v4i32, v8i16 };
@@ -177,7 +178,7 @@ static bool step(CgFunc *f, Block *k, LLVMValueRef a, LLVMValueRef b)
         w[v] = load(f, bt, nth(f, b, v, k->b_vec), 1);
     for (int r = 0; r < k->rows; r++) {
         LLVMValueRef ar = nth(f, a, r, k->a_row);
-        LLVMValueRef g = group(f, k, ar, widening(k->product) ? 8 : 4 * lanes);
+        LLVMValueRef g = group(f, k, ar, 4 * lanes);
         for (int v = 0; v < k->vecs; v++) {
             int i = r * k->vecs + v;
             LLVMValueRef *acc = &k->acc[0][i];

@@ -209,14 +209,15 @@ static TsStatus define_register_block(const Conv *cv, TsConfigSpace *space, TsEr
  * One knob, "block", says the block: rows output positions (a divisor of the output
  * width, at most 28, so that no block has a tail) by vecs vectors of output channels
  * (1, 2 or 4; oc_bn = vecs x lanes), written rows x 10 + vecs (142: 14 positions by 2
- * vectors), only those whose accumulators, weight vectors and two data registers fit
- * the 32 vector registers. */
+ * vectors), only those whose accumulators, weight vectors and data registers fit the
+ * 32 vector registers. */
 
 enum { MAX_BLOCK_ROWS = 28, MAX_BLOCKS = 64, VECTOR_REGISTERS = 32 };
 
 static bool block_fits(const Variant *var, int64_t rows, int64_t vecs)
 {
-    return rows * vecs * var->regs_per_acc + vecs + 2 <= VECTOR_REGISTERS;
+    int64_t r = var->regs_per_acc; /* 2: also two products in flight per weight vector */
+    return rows * vecs * r + vecs * r + 2 * r <= VECTOR_REGISTERS;
 }
 
 static int block_choices(const Variant *var, const Conv *cv, int64_t *out)
@@ -244,7 +245,7 @@ static TsStatus block_define_space(const Variant *var, const Conv *cv,
     return st;
 }
 
-/* The default block: the most accumulators up to 24 (no more vectors than the output
+/* The default block: the most accumulator registers up to 24 (no more vectors than the output
  * channels fill), more vectors first (fewer broadcasts per product); ic_bn the largest
  * up to 64, the reduction's innermost loop as long as it can be. */
 static TsStatus block_default_config(const Variant *var, const Conv *cv,
@@ -256,7 +257,7 @@ static TsStatus block_default_config(const Variant *var, const Conv *cv,
     int64_t max_vecs = sch_ceil_div(cv->k, var->lanes);
     for (int i = 0; i < n; i++) {
         int64_t rows = blocks[i] / 10, vecs = blocks[i] % 10;
-        if (rows * vecs > 24 || (vecs > max_vecs && vecs > 1))
+        if (rows * vecs * var->regs_per_acc > 24 || (vecs > max_vecs && vecs > 1))
             continue;
         int64_t acc = rows * vecs, best_acc = (best / 10) * (best % 10);
         if (best < 0 || acc > best_acc || (acc == best_acc && vecs > best % 10))
