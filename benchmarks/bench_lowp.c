@@ -215,13 +215,14 @@ static void bind_side(TesseraSide *side)
 /* The template's kernel for a case and precision, tuned within the budget, or why
  * there is none. A template that does not exist is not an error of the benchmark. */
 static TsStatus make_side(Case *c, TesseraSide *side, int prec, int trials,
-                          const TsTarget *target, TsError *err)
+                          const char *target_text, const TsTarget *target, TsError *err)
 {
     TsTemplateArgs args;
     const char *op = c->p.op == ONEDNN_CONV2D ? "conv2d" : "dense";
     TsStatus st = template_args(c, prec, &args, err);
     if (st == TS_OK)
-        st = tuned_kernel_build(op, &args, trials, LOG_PATH, target, &side->tk, err);
+        st = tuned_kernel_build_for(op, &args, trials, LOG_PATH, target_text, target, &side->tk,
+                                    err);
     if (st != TS_OK && strstr(err->message, "no template for op")) {
         snprintf(side->missing, sizeof side->missing, "no %s %s template", dtype_names[prec], op);
         tuned_kernel_free(&side->tk);
@@ -239,7 +240,7 @@ static TsStatus make_side(Case *c, TesseraSide *side, int prec, int trials,
 
 static TsStatus make_tessera(Case *c, int prec, int trials, const TsTarget *target, TsError *err)
 {
-    return make_side(c, &c->ts[prec], prec, trials, target, err);
+    return make_side(c, &c->ts[prec], prec, trials, "llvm", target, err);
 }
 
 /* ---- operands into Tessera's layouts, and the check against oneDNN ---- */
@@ -532,7 +533,7 @@ int main(int argc, char **argv)
         }
         if (st == TS_OK && c->p.op == ONEDNN_CONV2D &&
             ts_target_has_feature(vnni_target, "avx512vnni")) {
-            st = make_side(c, &c->vnni, ONEDNN_INT8, trials, vnni_target, &err);
+            st = make_side(c, &c->vnni, ONEDNN_INT8, trials, VNNI_TARGET, vnni_target, &err);
             if (st == TS_OK)
                 st = prepare_side_of(c, &c->vnni, ONEDNN_INT8, &err);
         } else if (st == TS_OK) {
