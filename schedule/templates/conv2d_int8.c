@@ -30,7 +30,17 @@
  * Knobs: ic_bn (multiples of 4 up to 64, no larger than C rounded up to 4), oc_bn (one,
  * two or four vectors of int32), tile_ow, tile_oh, unroll_kw, reduce_order, parallel.
  * The default: ic_bn 16 (or C rounded up to 4 when smaller), oc_bn one vector, the
- * register block of conv2d_NCHWc's rule, kw unrolled. */
+ * register block of conv2d_NCHWc's rule, kw unrolled.
+ *
+ * The dot-product variants (VNNI, sdot, smull + sadalp) are register-blocked instead: the
+ * block of reg_n output positions by oc_bn channels and its whole reduction (ic, kh, kw,
+ * ig, g) are one intrinsic declared at the instance's shape (dot_block.c), whose code
+ * keeps the reg_n x oc_bn / lanes accumulators in vector registers from the first
+ * product to the store (one-vector intrinsics, called per product on an accumulator in
+ * memory, loaded and stored it at every step: VNNI ran at 1.3-1.8x Tessera's fp32, sdot
+ * at 0.9x fp32 NEON on llvm-mca's Cortex-A76). Their knobs: ic_bn, block (reg_n x 10 +
+ * vectors, see block_choices) and parallel; default: the largest ic_bn, the block with
+ * the most accumulator registers up to 24. */
 #include <stdio.h>
 #include <string.h>
 

@@ -9,8 +9,10 @@
  *     accumulators are not read back),
  *   - carries each accumulator in a phi of the loop (rows x vectors of them at least;
  *     twice that for the widening smull, which keeps two per output vector).
- * Values are checked elsewhere (test_templates_int8 runs VNNI natively, test_codegen_aarch64
- * sdot and smull under qemu). */
+ * Values of the templates are checked elsewhere (test_templates_int8 runs VNNI natively,
+ * test_codegen_aarch64 sdot and smull under qemu); here the statement on its own (one
+ * vector, one step) runs against the reference interpreter, and targets that lack what a
+ * product needs, and a product codegen does not know, are refused with a message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,10 +187,132 @@ static void test_accumulators_in_registers(void **state)
     }
 }
 
+/* ---- the statement on its own: one vector, one step ---- */
+
+static TsExpr *i64(TsArena *A, int64_t v)
+{
+    return ts_int(A, TS_INT64, v);
+}
+
+/* tessera.dot_block.<user> for c[16] += sum_k a[k] * b[j, k] (k < 4): one row, one vector,
+ * every level one step. */
+static TsStmt *one_step(TsArena *A, const TsIntrinRegion *const *regions, const char *product,
+                        bool accumulate)
+{
+    char name[64];
+    snprintf(name, sizeof name, "tessera.dot_block.%s", product);
+    TsExpr *args[22] = { ts_i32(A, 1),
+                         ts_i32(A, 1),
+                         ts_intrin_region_address(A, regions[2], NULL),
+                         i64(A, 0),
+                         i64(A, 64),
+                         ts_intrin_region_address(A, regions[0], NULL),
+                         i64(A, 0),
+                         ts_intrin_region_address(A, regions[1], NULL),
+                         i64(A, 64),
+                         ts_i32(A, accumulate) };
+    for (int l = 0; l < 4; l++) {
+        args[10 + 3 * l] = ts_i32(A, 1);
+        args[11 + 3 * l] = args[12 + 3 * l] = i64(A, 0);
+    }
+    return ts_intrin_call(A, ts_arena_strdup(A, name), 22, args);
+}
+
+static TsStmt *one_body(TsArena *A, const TsIntrin *in, const TsIntrinRegion *const *r, void *u)
+{
+    (void)in;
+    return one_step(A, r, u, false);
+}
+
+static TsStmt *one_update(TsArena *A, const TsIntrin *in, const TsIntrinRegion *const *r, void *u)
+{
+    (void)in;
+    return one_step(A, r, u, true);
+}
+
+static TsStmt *one_reset(TsArena *A, const TsIntrin *in, const TsIntrinRegion *const *r, void *u)
+{
+    (void)in, (void)u;
+    return ts_intrin_region_store(A, r[2], NULL, ts_intrin_broadcast(A, ts_i32(A, 0), 16));
+}
+
+/* A packed u8 x s8 dense tensorized with the statement of product (declared without
+ * features, so that codegen's own check is what refuses a target), lowered. */
+static TsLoweredFunc *one_step_dense(TsArena *A, CgtDense *d, const char *product)
+{
+    TsTensor *a = ts_placeholder(A, "a", 1, (int64_t[]){ 4 }, TS_UINT8);
+    TsTensor *b = ts_placeholder(A, "b", 2, (int64_t[]){ 16, 4 }, TS_INT8);
+    TsAxis *j = ts_axis(A, "j", 16), *k = ts_reduce_axis(A, "k", 4);
+    TsExpr *prod = ts_mul(A, ts_cast(A, TS_INT32, ts_at(A, a, ts_var(k))),
+                          ts_cast(A, TS_INT32, ts_at(A, b, ts_var(j), ts_var(k))));
+    TsTensor *c = ts_compute(A, "c", 1, &j, ts_sum(A, prod, 1, &k, NULL));
+    TsIntrin *in;
+    TsError err;
+    cgt_ok(ts_intrin_declare(A, "test.dot_block.16x4", c, 2, (TsTensor *[]){ a, b }, &in, &err),
+           &err);
+    cgt_ok(ts_intrin_set_emitters(in, one_body, one_reset, one_update, (void *)product, &err),
+           &err);
+    cgt_packed_dense(A, d, 3, 32, 12, TS_UINT8, TS_INT8, TS_INT32, 16, 4);
+    cgt_ok(ts_tensorize(d->s, d->ji, in, &err), &err);
+    TsLoweredFunc *func;
+    cgt_ok(ts_lower(d->sch, "dense_dot_block", &func, &err), &err);
+    return func;
+}
+
+/* Runs on this CPU (where it has VNNI) as the reference interpreter does; refused, with
+ * a message naming the product and what the target lacks, on targets without it. */
+static void test_one_step_and_refusals(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    CgtDense d;
+    TsLoweredFunc *func = one_step_dense(A, &d, "vpdpbusd");
+    if (__builtin_cpu_supports("avx512vnni"))
+        cgt_check_schedule(d.sch, "dense_dot_block", 1, &d.c, 5, NULL);
+    static const struct {
+        const char *target, *message;
+    } refused[] = {
+        { "llvm -mcpu=haswell", "the dot product vpdpbusd needs avx512vnni, which target" },
+        { "llvm -mtriple=aarch64-linux-gnu -mattr=+neon,+dotprod",
+          "the dot product vpdpbusd needs x86-64, which target" },
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        TsTarget *target;
+        TsError err;
+        cgt_ok(ts_target_parse(refused[i].target, &target, &err), &err);
+        char path[] = "/tmp/tessera_dot_block_refused_XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(ts_build_object(1, (const TsLoweredFunc *const *)&func, target, path, &err),
+                         TS_ECODEGEN);
+        if (!strstr(err.message, refused[i].message))
+            fail_msg("%s: the message is \"%s\"", refused[i].target, err.message);
+        unlink(path);
+        ts_target_free(target);
+    }
+    /* a product codegen does not know */
+    func = one_step_dense(A, &d, "vpdpwssd");
+    TsTarget *target;
+    TsError err;
+    cgt_ok(ts_target_parse("llvm -mcpu=cascadelake", &target, &err), &err);
+    char path[] = "/tmp/tessera_dot_block_unknown_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(ts_build_object(1, (const TsLoweredFunc *const *)&func, target, path, &err),
+                     TS_ECODEGEN);
+    assert_non_null(strstr(err.message, "tessera.dot_block.vpdpwssd: no such dot product"));
+    unlink(path);
+    ts_target_free(target);
+    ts_arena_destroy(A);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accumulators_in_registers),
+        cmocka_unit_test(test_one_step_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
