@@ -18,7 +18,10 @@
  * set to 1), and reported as medians. A case for which Tessera has no template yet is
  * printed as such, not timed.
  *
- * Also printed: Tessera's int8 over its own fp32 on each layer, and for AArch64 (where
+ * Also printed: Tessera's int8 over its own fp32 on each layer; the int8 conv layers
+ * built for a target with VNNI and without AMX (VNNI_TARGET: this CPU's features less the
+ * AMX ones, so the registry picks the VNNI template), tuned and timed in the same rounds,
+ * over Tessera's fp32 on the same layers; and for AArch64 (where
  * qemu gives no timings) llvm-mca-16's estimate of the inner loops of the int8 and fp32
  * conv2d kernels (the default configs of the 64-channel layer) for -mcpu=cortex-a76 and
  * cortex-a55, in multiply-adds per cycle (aarch64_estimate.c).
@@ -48,6 +51,7 @@ enum {
 #define MIN_REPEAT_MS 40.0
 #define MAX_RELATIVE_ERROR 1e-4
 #define LOG_PATH "bench_lowp.log"
+#define VNNI_TARGET "llvm -mattr=-amx-tile,-amx-int8,-amx-bf16"
 
 static const int64_t layer_dims[4][2] = { { 64, 56 }, { 128, 28 }, { 256, 14 }, { 512, 7 } };
 
@@ -75,6 +79,7 @@ typedef struct Case {
     OnednnCase *ref[NUM_PRECISIONS];
     BenchCosts ref_costs[NUM_PRECISIONS];
     TesseraSide ts[NUM_PRECISIONS];
+    TesseraSide vnni; /* int8 on VNNI_TARGET (conv layers) */
 } Case;
 
 static const char *const dtype_names[NUM_PRECISIONS] = { "float32", "bfloat16", "int8" };
@@ -209,14 +214,15 @@ static void bind_side(TesseraSide *side)
 
 /* The template's kernel for a case and precision, tuned within the budget, or why
  * there is none. A template that does not exist is not an error of the benchmark. */
-static TsStatus make_tessera(Case *c, int prec, int trials, const TsTarget *target, TsError *err)
+static TsStatus make_side(Case *c, TesseraSide *side, int prec, int trials,
+                          const char *target_text, const TsTarget *target, TsError *err)
 {
-    TesseraSide *side = &c->ts[prec];
     TsTemplateArgs args;
     const char *op = c->p.op == ONEDNN_CONV2D ? "conv2d" : "dense";
     TsStatus st = template_args(c, prec, &args, err);
     if (st == TS_OK)
-        st = tuned_kernel_build(op, &args, trials, LOG_PATH, target, &side->tk, err);
+        st = tuned_kernel_build_for(op, &args, trials, LOG_PATH, target_text, target, &side->tk,
+                                    err);
     if (st != TS_OK && strstr(err->message, "no template for op")) {
         snprintf(side->missing, sizeof side->missing, "no %s %s template", dtype_names[prec], op);
         tuned_kernel_free(&side->tk);
@@ -230,6 +236,11 @@ static TsStatus make_tessera(Case *c, int prec, int trials, const TsTarget *targ
     bind_side(side);
     side->have = true;
     return TS_OK;
+}
+
+static TsStatus make_tessera(Case *c, int prec, int trials, const TsTarget *target, TsError *err)
+{
+    return make_side(c, &c->ts[prec], prec, trials, "llvm", target, err);
 }
 
 /* ---- operands into Tessera's layouts, and the check against oneDNN ---- */
@@ -346,9 +357,8 @@ static TsStatus check_f32(Case *c, int prec, TesseraSide *side, TsError *err)
     return st;
 }
 
-static TsStatus prepare_side(Case *c, int prec, TsError *err)
+static TsStatus prepare_side_of(Case *c, TesseraSide *side, int prec, TsError *err)
 {
-    TesseraSide *side = &c->ts[prec];
     if (!side->have)
         return TS_OK;
     bool conv = c->p.op == ONEDNN_CONV2D;
@@ -370,6 +380,11 @@ static TsStatus prepare_side(Case *c, int prec, TsError *err)
     return prec == ONEDNN_INT8 ? check_int8(c, side, err) : check_f32(c, prec, side, err);
 }
 
+static TsStatus prepare_side(Case *c, int prec, TsError *err)
+{
+    return prepare_side_of(c, &c->ts[prec], prec, err);
+}
+
 static void case_free(Case *c)
 {
     for (int prec = 0; prec < NUM_PRECISIONS; prec++) {
@@ -379,6 +394,10 @@ static void case_free(Case *c)
                 free(c->ts[prec].buffers[i]);
         tuned_kernel_free(&c->ts[prec].tk);
     }
+    if (c->vnni.have)
+        for (int i = 0; i < 3; i++)
+            free(c->vnni.buffers[i]);
+    tuned_kernel_free(&c->vnni.tk);
     for (int k = 0; k < 2; k++) {
         free(c->f32[k]);
         free(c->bf16[k]);
@@ -401,6 +420,9 @@ static TsStatus time_round(Case *c, TsError *err)
         if (st == TS_OK)
             st = onednn_case_time(c->ref[prec], &options, &c->ref_costs[prec], err);
     }
+    if (st == TS_OK && c->vnni.have)
+        st = bench_time(c->vnni.tk.kernel, c->vnni.values, c->vnni.codes, 3, &options,
+                        &c->vnni.costs, err);
     return st;
 }
 
@@ -451,14 +473,28 @@ static void report(Case *cases, int rounds, int trials)
         worst_own = fmin(worst_own, r);
         printf("  %-14s int8 %7.1f GOPS / fp32 %7.1f GFLOPS = %.2fx\n", c->name, q, f, r);
     }
+    printf("\nTessera int8 on VNNI without AMX (target '%s') over Tessera fp32 (target 'llvm'), "
+           "same rounds:\n",
+           VNNI_TARGET);
+    double worst_vnni = INFINITY;
+    for (int i = 0; i < 4; i++) {
+        Case *c = &cases[i];
+        double flop = onednn_flops(&c->p);
+        double f = c->ts[ONEDNN_F32].have ? bench_gflops(&c->ts[ONEDNN_F32].costs, flop) : 0;
+        double q = c->vnni.have ? bench_gflops(&c->vnni.costs, flop) : 0;
+        double r = f > 0 ? q / f : 0;
+        worst_vnni = fmin(worst_vnni, r);
+        printf("  %-14s int8 %-24s %7.1f GOPS / fp32 %7.1f GFLOPS = %.2fx\n", c->name,
+               c->vnni.have ? ts_tune_task_name(c->vnni.tk.task) : c->vnni.missing, q, f, r);
+    }
     printf("\nmedians of %d rounds x %d repeats per side and case, each the mean of >= %.0f ms of "
            "calls; one thread on both sides; tuning budget %d trials per task; a shared, loaded "
            "machine\n",
            rounds, REPEATS_PER_ROUND, MIN_REPEAT_MS, trials);
     bench_lowp_print_aarch64_estimates();
-    printf("RESULT bench=lowp threads=1 trials=%d%s int8_over_own_fp32_min=%.2f missing=%s "
-           "ratio=%.3f\n",
-           trials, result, worst_own, missing[0] ? missing : "none", worst);
+    printf("RESULT bench=lowp threads=1 trials=%d%s int8_over_own_fp32_min=%.2f "
+           "vnni_int8_over_own_fp32_min=%.2f missing=%s ratio=%.3f\n",
+           trials, result, worst_own, worst_vnni, missing[0] ? missing : "none", worst);
 }
 
 int main(int argc, char **argv)
@@ -472,9 +508,13 @@ int main(int argc, char **argv)
     int rounds = bench_rounds(DEFAULT_ROUNDS);
     int trials = tuned_kernel_trials(DEFAULT_TRIALS);
     TsError err;
-    TsTarget *target;
+    TsTarget *target, *vnni_target;
     if (ts_target_parse("llvm", &target, &err) != TS_OK)
         return bench_report_error("bench_lowp: target", &err);
+    if (ts_target_parse(VNNI_TARGET, &vnni_target, &err) != TS_OK) {
+        ts_target_free(target);
+        return bench_report_error("bench_lowp: VNNI target", &err);
+    }
     printf("bench_lowp: ResNet-18 3x3 convolutions and dense 1024^3 in fp32, bf16 and int8, "
            "Tessera (tuned, <= %d trials per task) vs oneDNN (%d OpenMP thread), one thread\n",
            trials, omp_threads);
@@ -490,6 +530,15 @@ int main(int argc, char **argv)
             st = make_tessera(c, prec, trials, target, &err);
             if (st == TS_OK)
                 st = prepare_side(c, prec, &err);
+        }
+        if (st == TS_OK && c->p.op == ONEDNN_CONV2D &&
+            ts_target_has_feature(vnni_target, "avx512vnni")) {
+            st = make_side(c, &c->vnni, ONEDNN_INT8, trials, VNNI_TARGET, vnni_target, &err);
+            if (st == TS_OK)
+                st = prepare_side_of(c, &c->vnni, ONEDNN_INT8, &err);
+        } else if (st == TS_OK) {
+            snprintf(c->vnni.missing, sizeof c->vnni.missing, "%s",
+                     c->p.op == ONEDNN_CONV2D ? "this CPU lacks avx512vnni" : "not a conv layer");
         }
         if (st != TS_OK) {
             status = bench_report_error("bench_lowp: preparing", &err);
@@ -516,5 +565,6 @@ out_free:
     for (int i = 0; i < ready; i++)
         case_free(&cases[i]);
     ts_target_free(target);
+    ts_target_free(vnni_target);
     return status;
 }

@@ -65,9 +65,16 @@ TsStatus tuned_kernel_build(const char *op, const TsTemplateArgs *args, int tria
                             const char *log_path, const TsTarget *target, TunedKernel *out,
                             TsError *err)
 {
+    return tuned_kernel_build_for(op, args, trials, log_path, "llvm", target, out, err);
+}
+
+TsStatus tuned_kernel_build_for(const char *op, const TsTemplateArgs *args, int trials,
+                                const char *log_path, const char *target_text,
+                                const TsTarget *target, TunedKernel *out, TsError *err)
+{
     TunedKernel *tk = out;
     memset(tk, 0, sizeof *tk);
-    TsStatus st = ts_tune_task_create(op, args, "llvm", &tk->task, err);
+    TsStatus st = ts_tune_task_create(op, args, target_text, &tk->task, err);
     if (st != TS_OK)
         return st;
     /* A missing log is simply empty. */

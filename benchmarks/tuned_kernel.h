@@ -31,6 +31,12 @@ typedef struct TunedKernel {
 TsStatus tuned_kernel_build(const char *op, const TsTemplateArgs *args, int trials,
                             const char *log_path, const TsTarget *target, TunedKernel *out,
                             TsError *err);
+/* As tuned_kernel_build, for the target string target_text (run on this machine, so a
+ * subset of its features: "llvm -mattr=-amx-tile" picks the templates that need no AMX),
+ * target its parse. */
+TsStatus tuned_kernel_build_for(const char *op, const TsTemplateArgs *args, int trials,
+                                const char *log_path, const char *target_text,
+                                const TsTarget *target, TunedKernel *out, TsError *err);
 /* Builds the template's default config for op with args, its knob "parallel" (when the
  * space has one) set to parallel: no tuning, no log. */
 TsStatus tuned_kernel_build_default(const char *op, const TsTemplateArgs *args, int64_t parallel,

@@ -14,6 +14,7 @@
  *   llvm_expr.c   expressions, scalar and vector
  *   intrinsic.c   target intrinsic calls, checked against LLVM's declarations
  *   amx.c         AMX tiles (x86_amx and the shape-carrying tile intrinsics)
+ *   dot_block.c   register-blocked VNNI and NEON dot products (accumulators in registers)
  *   outline.c     pieces of a loop nest moved into functions of their own
  *   parallel.c    parallel loops outlined into thread-pool tasks
  *   llvm_util.c   types, intrinsics, runtime checks, function frames, scopes
@@ -321,6 +322,16 @@ bool cg_amx_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
 /* In a kernel's entry, before the compute function: ts_runtime_amx_enter(kernel,
  * features text); on refusal, return -1 (the runtime has set the message). */
 bool cg_amx_entry_check(CgFunc *f, unsigned features);
+
+/* ---- register-blocked dot products (dot_block.c) ---- */
+
+/* Whether name is a "tessera.dot_block." statement, which intrinsic calls reach only
+ * through cg_dot_block_call. */
+bool cg_dot_block_is(const char *name);
+/* The CALL statement of a register-blocked dot product (see dot_block.c); result must be
+ * NULL. */
+bool cg_dot_block_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
+                       const TsExpr *result);
 
 /* ---- the argument checker (argcheck.c) ---- */
 

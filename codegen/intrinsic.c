@@ -316,6 +316,9 @@ static LLVMValueRef argument(CgFunc *f, const TsExpr *e, LLVMTypeRef param)
 LLVMValueRef cg_intrinsic_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
                                const TsExpr *result)
 {
+    if (cg_dot_block_is(name)) /* register-blocked dot products (dot_block.c) */
+        return cg_dot_block_call(f, name, num_args, args, result) ? LLVMGetUndef(f->m->t_i32)
+                                                                  : NULL;
     if (cg_amx_is_tile_intrinsic(name)) /* tiles live in memory in the IR (amx.c) */
         return cg_amx_call(f, name, num_args, args, result) ? LLVMGetUndef(f->m->t_i32) : NULL;
     CgCallee callee = { 0 };

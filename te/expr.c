@@ -448,13 +448,15 @@ TsExpr *ts_pow(TsArena *A, TsExpr *a, TsExpr *b) { return call(A, TE_CALL_POW, a
 
 /* ---- target intrinsics and bit reinterpretation ---- */
 
-/* An LLVM intrinsic's name: "llvm." and then letters, digits, dots and underscores. */
+/* An LLVM intrinsic's name: "llvm." and then letters, digits, dots and underscores; or
+ * one of codegen's own statements, "tessera." and the same (codegen/dot_block.c). */
 static bool intrinsic_name_ok(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
-    if (n <= 5 || n > 128 || strncmp(name, "llvm.", 5) != 0)
+    size_t p = n > 8 && strncmp(name, "tessera.", 8) == 0 ? 8 : 5;
+    if (n <= p || n > 128 || (p == 5 && strncmp(name, "llvm.", 5) != 0))
         return false;
-    for (size_t i = 5; i < n; i++) {
+    for (size_t i = p; i < n; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_'))

@@ -30,7 +30,17 @@
  * Knobs: ic_bn (multiples of 4 up to 64, no larger than C rounded up to 4), oc_bn (one,
  * two or four vectors of int32), tile_ow, tile_oh, unroll_kw, reduce_order, parallel.
  * The default: ic_bn 16 (or C rounded up to 4 when smaller), oc_bn one vector, the
- * register block of conv2d_NCHWc's rule, kw unrolled. */
+ * register block of conv2d_NCHWc's rule, kw unrolled.
+ *
+ * The dot-product variants (VNNI, sdot, smull + sadalp) are register-blocked instead: the
+ * block of reg_n output positions by oc_bn channels and its whole reduction (ic, kh, kw,
+ * ig, g) are one intrinsic declared at the instance's shape (dot_block.c), whose code
+ * keeps the reg_n x oc_bn / lanes accumulators in vector registers from the first
+ * product to the store (one-vector intrinsics, called per product on an accumulator in
+ * memory, loaded and stored it at every step: VNNI ran at 1.3-1.8x Tessera's fp32, sdot
+ * at 0.9x fp32 NEON on llvm-mca's Cortex-A76). Their knobs: ic_bn, block (reg_n x 10 +
+ * vectors, see block_choices) and parallel; default: the largest ic_bn, the block with
+ * the most accumulator registers up to 24. */
 #include <stdio.h>
 #include <string.h>
 
@@ -55,14 +65,28 @@ typedef struct Variant {
     int64_t group, lanes;
     VariantTypes types;
     const char *intrin;
+    /* The register-blocked form (dot_block.c), NULL for none: the product of codegen's
+     * dot_block statement, the features it needs, and the vector registers one
+     * accumulator takes (2 for the widening products, which keep two). */
+    const char *block_product;
+    const char *const *block_features;
+    int regs_per_acc;
 } Variant;
 
-static const Variant generic = { "conv2d_NCHWc_int8", 1, 0, U8_S8_S32, NULL };
-static const Variant vnni = { "conv2d_NCHWc_int8_vnni", 4, 16, U8_S8_S32, "x86.vnni.u8s8.16x4" };
-static const Variant sdot = { "conv2d_NCHWc_int8_sdot", 4, 4, S8_S8_S32, "aarch64.sdot.s8.4x4" };
-static const Variant smlal = { "conv2d_NCHWc_int8_smlal", 4, 4, S8_S8_S32, "aarch64.smull.s8.4x4" };
+static const char *const vnni_features[] = { "avx512vnni", NULL };
+static const char *const sdot_features[] = { "neon", "dotprod", NULL };
+static const char *const smlal_features[] = { "neon", NULL };
+static const char *const bf16_features[] = { "avx512bf16", NULL };
+
+static const Variant generic = { "conv2d_NCHWc_int8", 1, 0, U8_S8_S32, NULL, NULL, NULL, 0 };
+static const Variant vnni = { "conv2d_NCHWc_int8_vnni", 4, 16, U8_S8_S32, "x86.vnni.u8s8.16x4",
+                              "vpdpbusd", vnni_features, 1 };
+static const Variant sdot = { "conv2d_NCHWc_int8_sdot", 4, 4, S8_S8_S32, "aarch64.sdot.s8.4x4",
+                              "sdot", sdot_features, 1 };
+static const Variant smlal = { "conv2d_NCHWc_int8_smlal", 4, 4, S8_S8_S32, "aarch64.smull.s8.4x4",
+                               "smull", smlal_features, 2 };
 static const Variant bf16 = { "conv2d_NCHWc_bf16_avx512", 2, 16, BF16_BF16_F32,
-                              "x86.avx512bf16.f32.16x2" };
+                              "x86.avx512bf16.f32.16x2", NULL, NULL, 0 };
 
 /* The dtypes of the data, the weight and the output of a variant. */
 static void variant_dtypes(const Variant *var, TsDType *data, TsDType *weight, TsDType *out)
@@ -190,12 +214,84 @@ static TsStatus define_register_block(const Conv *cv, TsConfigSpace *space, TsEr
     return st;
 }
 
+/* ---- the register-blocked space (variants with a block_product) ----
+ *
+ * One knob, "block", says the block: rows output positions (a divisor of the output
+ * width, at most 28, so that no block has a tail) by vecs vectors of output channels
+ * (1, 2 or 4; oc_bn = vecs x lanes), written rows x 10 + vecs (142: 14 positions by 2
+ * vectors), only those whose accumulators, weight vectors and data registers fit the
+ * 32 vector registers. */
+
+enum { MAX_BLOCK_ROWS = 28, MAX_BLOCKS = 64, VECTOR_REGISTERS = 32 };
+
+static bool block_fits(const Variant *var, int64_t rows, int64_t vecs)
+{
+    int64_t r = var->regs_per_acc; /* 2: also two products in flight per weight vector */
+    return rows * vecs * r + vecs * r + 2 * r <= VECTOR_REGISTERS;
+}
+
+static int block_choices(const Variant *var, const Conv *cv, int64_t *out)
+{
+    static const int64_t vecs[] = { 1, 2, 4 };
+    int n = 0;
+    for (int64_t rows = 1; rows <= MAX_BLOCK_ROWS && rows <= cv->ow; rows++)
+        for (int v = 0; v < 3 && cv->ow % rows == 0; v++)
+            if (block_fits(var, rows, vecs[v]) && n < MAX_BLOCKS)
+                out[n++] = rows * 10 + vecs[v];
+    return n;
+}
+
+static TsStatus block_define_space(const Variant *var, const Conv *cv,
+                                   const TsTemplateTarget *target, TsConfigSpace *space,
+                                   TsError *err)
+{
+    int64_t ic[8], blocks[MAX_BLOCKS];
+    static const int64_t on_off[] = { 0, 1 };
+    TsStatus st = ts_space_define_knob(space, "ic_bn", input_blocks(cv->c, ic), ic, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "block", block_choices(var, cv, blocks), blocks, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "parallel", target->num_cores > 1 ? 2 : 1, on_off, err);
+    return st;
+}
+
+/* The default block: the most accumulator registers up to 24 (no more vectors than the output
+ * channels fill), more vectors first (fewer broadcasts per product); ic_bn the largest
+ * up to 64, the reduction's innermost loop as long as it can be. */
+static TsStatus block_default_config(const Variant *var, const Conv *cv,
+                                     const TsTemplateTarget *target, const TsConfigSpace *space,
+                                     TsConfig *out, TsError *err)
+{
+    int64_t ic[8], blocks[MAX_BLOCKS], best = -1;
+    int num_ic = input_blocks(cv->c, ic), n = block_choices(var, cv, blocks);
+    int64_t max_vecs = sch_ceil_div(cv->k, var->lanes);
+    for (int i = 0; i < n; i++) {
+        int64_t rows = blocks[i] / 10, vecs = blocks[i] % 10;
+        if (rows * vecs * var->regs_per_acc > 24 || (vecs > max_vecs && vecs > 1))
+            continue;
+        int64_t acc = rows * vecs, best_acc = (best / 10) * (best % 10);
+        if (best < 0 || acc > best_acc || (acc == best_acc && vecs > best % 10))
+            best = blocks[i];
+    }
+    sch_tmpl_config_init(space, out);
+    TsStatus st = sch_tmpl_want_knob(out, "ic_bn", ic[num_ic - 1], err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "block", best < 0 ? blocks[0] : best, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "parallel", target->num_cores > 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_config_finish(out, err);
+    return st;
+}
+
 static TsStatus conv_define_space(const Variant *var, const TsTemplateArgs *args,
                                   const TsTemplateTarget *target, TsConfigSpace *space,
                                   TsError *err)
 {
     Conv cv;
     TsStatus st = read_conv(var, args, target, &cv, err);
+    if (st == TS_OK && var->block_product)
+        return block_define_space(var, &cv, target, space, err);
     if (st == TS_OK)
         st = define_blocks(var, &cv, target, space, err);
     if (st == TS_OK)
@@ -235,6 +331,8 @@ static TsStatus conv_default_config(const Variant *var, const TsTemplateArgs *ar
     TsStatus st = read_conv(var, args, target, &cv, err);
     if (st != TS_OK)
         return st;
+    if (var->block_product)
+        return block_default_config(var, &cv, target, space, out, err);
     int64_t max = target->vector_bits == 512 ? 8 : sch_tmpl_registers(target) == 16 ? 6 : 12;
     int64_t ow[] = { register_block(cv.ow, max) }, oh[] = { 1 };
     sch_tmpl_config_init(space, out);
@@ -297,11 +395,29 @@ typedef struct ConvKnobs {
     int reduce_order[2];
 } ConvKnobs;
 
-static TsStatus read_knobs(const TsConfig *config, ConvKnobs *kn, TsError *err)
+/* The register-blocked variants' knobs: block gives reg_n (its rows) and oc_bn. */
+static TsStatus read_block_knobs(const Variant *var, const TsConfig *config, ConvKnobs *kn,
+                                 TsError *err)
+{
+    TsStatus st = TS_OK;
+    kn->ic_bn = sch_tmpl_knob(config, "ic_bn", err, &st);
+    int64_t block = sch_tmpl_knob(config, "block", err, &st);
+    kn->parallel = sch_tmpl_knob(config, "parallel", err, &st);
+    kn->reg_n = block / 10;
+    kn->oc_bn = (block % 10) * var->lanes;
+    kn->oh_bn = 1;
+    kn->unroll_kw = 0;
+    return st;
+}
+
+static TsStatus read_knobs(const Variant *var, const TsConfig *config, ConvKnobs *kn,
+                           TsError *err)
 {
     int64_t f[TS_KNOB_MAX_OUTPUTS] = { 0 };
     int n, m;
     TsStatus st = TS_OK;
+    if (var->block_product)
+        return read_block_knobs(var, config, kn, err);
     kn->ic_bn = sch_tmpl_knob(config, "ic_bn", err, &st);
     kn->oc_bn = sch_tmpl_knob(config, "oc_bn", err, &st);
     if (st == TS_OK)
@@ -337,6 +453,42 @@ static TsStatus schedule_inner(const Variant *var, TsStage *st, TsAxis *ob, TsAx
     order[2] = g;
     *n = 3;
     return s == TS_OK ? ts_unroll(st, obo, err) : s;
+}
+
+/* The register-blocked accumulator: n, oc, oh, ow.outer, then ow.inner (the block's
+ * positions), ob and the whole reduction (ic, kh, kw, ig, g) as one intrinsic at this
+ * shape (dot_block.c). */
+static TsStatus schedule_block(const Variant *var, const Conv *cv, TsArena *arena, TsSchedule *sch,
+                               TsTensor *acc, const ConvKnobs *kn, TsError *err)
+{
+    TsDType data, weight, out;
+    variant_dtypes(var, &data, &weight, &out);
+    SchDotBlock shape = { var->block_product,
+                          data,
+                          weight,
+                          (int)var->lanes,
+                          (int)kn->reg_n,
+                          (int)kn->oc_bn,
+                          sch_ceil_div(cv->c, kn->ic_bn),
+                          cv->r,
+                          cv->s,
+                          kn->ic_bn / var->group,
+                          var->block_features };
+    const TsIntrin *intrin;
+    TsStatus s = sch_dot_block_declare(arena, &shape, &intrin, err);
+    TsStage *st = ts_stage(sch, acc);
+    TsAxis *root[10], *owo, *owi;
+    for (int i = 0; i < 10; i++)
+        root[i] = ts_stage_root_axis(st, i);
+    if (s == TS_OK)
+        s = ts_split(st, root[3], kn->reg_n, &owo, &owi, err);
+    TsAxis *order[11] = { root[0], root[1], root[2], owo,     owi,    root[4],
+                          root[5], root[6], root[7], root[8], root[9] };
+    if (s == TS_OK)
+        s = ts_reorder(st, 11, order, err);
+    if (s == TS_OK)
+        s = ts_tensorize(st, owi, intrin, err);
+    return s;
 }
 
 /* The accumulator: block loops, ic, kh, (ig, kw), oh.inner, ow.inner, then the loops of
@@ -402,7 +554,7 @@ static TsStatus conv_prepare(const Variant *var, const TsTemplateArgs *args,
 {
     TsStatus st = read_conv(var, args, target, cv, err);
     if (st == TS_OK)
-        st = read_knobs(config, kn, err);
+        st = read_knobs(var, config, kn, err);
     int64_t lanes = step_lanes(var, target);
     if (st == TS_OK && (kn->ic_bn < MIN_IC_BN || kn->ic_bn % MIN_IC_BN || kn->ic_bn % var->group ||
                         kn->oc_bn < lanes || kn->oc_bn % lanes))
@@ -411,12 +563,19 @@ static TsStatus conv_prepare(const Variant *var, const TsTemplateArgs *args,
                      "of %lld",
                      var->name, (long long)kn->ic_bn, MIN_IC_BN, (long long)var->group,
                      (long long)kn->oc_bn, (long long)lanes);
+    if (st == TS_OK && var->block_product &&
+        (kn->reg_n < 1 || cv->ow % kn->reg_n || !block_fits(var, kn->reg_n, kn->oc_bn / lanes)))
+        st = ts_fail(err, TS_EINVAL,
+                     "%s: a block of %lld positions by %lld vectors must divide the output width "
+                     "%lld and fit the vector registers",
+                     var->name, (long long)kn->reg_n, (long long)(kn->oc_bn / lanes),
+                     (long long)cv->ow);
     return st;
 }
 
 /* The schedule of t->out computed into itself or, with a DAG, into its last fused
  * consumer: the accumulator at the register block, the chain inlined into its store. */
-static TsStatus schedule_conv(const Variant *var, TsArena *arena, const ConvKnobs *kn,
+static TsStatus schedule_conv(const Variant *var, const Conv *cv, TsArena *arena, const ConvKnobs *kn,
                               const ConvTensors *t, const TsTemplateDag *dag, TsSchedule **sch,
                               TsTensor **final, TsError *err)
 {
@@ -430,7 +589,8 @@ static TsStatus schedule_conv(const Variant *var, TsArena *arena, const ConvKnob
         st = sch_schedule_conv_output(*sch, *final, acc, kn->oh_bn, kn->reg_n, kn->parallel != 0,
                                           err);
     if (st == TS_OK)
-        st = schedule_accumulator(var, *sch, acc, kn, err);
+        st = var->block_product ? schedule_block(var, cv, arena, *sch, acc, kn, err)
+                                : schedule_accumulator(var, *sch, acc, kn, err);
     if (st == TS_OK)
         st = schedule_padding(*sch, t, kn, err);
     return st;
@@ -451,7 +611,7 @@ static TsStatus conv_instantiate(const Variant *var, const TsTemplateArgs *args,
         return st;
     TsSchedule *sch;
     TsTensor *final;
-    st = schedule_conv(var, arena, &kn, &t, NULL, &sch, &final, err);
+    st = schedule_conv(var, &cv, arena, &kn, &t, NULL, &sch, &final, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
@@ -487,7 +647,7 @@ static TsStatus conv_schedule_dag(const Variant *var, const TsTemplateArgs *args
                        var->name, ts_tensor_name(t.out));
     TsSchedule *sch;
     TsTensor *final;
-    st = schedule_conv(var, arena, &kn, &t, dag, &sch, &final, err);
+    st = schedule_conv(var, &cv, arena, &kn, &t, dag, &sch, &final, err);
     if (st == TS_OK)
         sch_dag_finish(dag, sch, final, inst);
     return st;
@@ -542,11 +702,6 @@ VARIANT_FUNCTIONS(vnni)
 VARIANT_FUNCTIONS(sdot)
 VARIANT_FUNCTIONS(smlal)
 VARIANT_FUNCTIONS(bf16)
-
-static const char *const vnni_features[] = { "avx512vnni", NULL };
-static const char *const sdot_features[] = { "neon", "dotprod", NULL };
-static const char *const smlal_features[] = { "neon", NULL };
-static const char *const bf16_features[] = { "avx512bf16", NULL };
 
 const TsTemplate sch_template_conv2d_int8 = {
     .name = "conv2d_NCHWc_int8",

@@ -126,4 +126,20 @@ TsStatus sch_window_extents(const char *op, const char *window, int64_t h, int64
                             int64_t s, int64_t stride, int64_t pad, int64_t *oh, int64_t *ow,
                             TsError *err);
 
+/* A register-blocked dot-product intrinsic (dot_block.c): rows output positions by oc_bn
+ * channels (vectors of lanes int32 lanes), the reduction icb x r x s x depth groups of 4,
+ * data and weight of 1-byte dtypes, the product one of codegen's dot_block statements
+ * ("vpdpbusd", "sdot", "udot", "smull", "umull"), features what it needs. */
+struct TsIntrin;
+typedef struct SchDotBlock {
+    const char *product;
+    TsDType data, weight;
+    int lanes, rows, oc_bn;
+    int64_t icb, r, s, depth;
+    const char *const *features;
+} SchDotBlock;
+/* Declares it in arena (not registered: the instance's tensorize takes it). */
+TsStatus sch_dot_block_declare(TsArena *arena, const SchDotBlock *shape, const struct TsIntrin **out,
+                               TsError *err);
+
 #endif /* TESSERA_SCHEDULE_TEMPLATES_TMPL_INTERNAL_H */

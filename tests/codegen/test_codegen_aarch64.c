@@ -5,9 +5,12 @@
  * must equal the reference interpreter's bit for bit, so the kernels are ones whose
  * results do not depend on rounding: an int8 matmul accumulating in int32 (blocked,
  * NEON vectors, parallel), integer division of every kind, max pooling with padding,
- * float16 conversions, bitserial conv2d and dense (packing, popcounts, padded taps);
- * and int8 dense kernels tensorized with the AArch64 dot-product
- * intrinsics (sdot and udot with +dotprod, smull/saddlp without it). Skipped when the cross compiler or qemu is missing
+ * float16 conversions, bitserial conv2d and dense (packing, popcounts, padded taps); int8
+ * dense kernels tensorized with the AArch64 dot-product intrinsics (sdot and udot with
+ * +dotprod, smull/saddlp without it); and the int8 conv2d templates on sdot and smull +
+ * sadalp (register-blocked, codegen/dot_block.c) on odd shapes (channels no block
+ * divides, stride 2, padding, 1x1 and 7x7 kernels, batch 2), each with its default config
+ * and sampled ones. Skipped when the cross compiler or qemu is missing
  * (scripts/install-deps.sh installs both). */
 #include <setjmp.h>
 #include <fcntl.h>
@@ -285,11 +288,125 @@ static void test_aarch64_tensorized(void **state)
     run_tensorized("dense_umull", "aarch64.umull.u8.4x4", neon, TS_UINT8);
 }
 
+/* ---- the int8 conv2d templates ---- */
+
+enum { CONV_SHAPES = 5, CONV_CONFIGS = 3, CONV_KERNELS = CONV_SHAPES * CONV_CONFIGS };
+
+/* clang-format off */
+static const char *const conv_shapes[CONV_SHAPES] = {
+    "N=2 C=5 H=9 W=11 K=10 R=3 S=3 stride=2 pad=1 dtype=int8",
+    "N=1 C=13 H=7 W=6 K=20 R=1 S=1 stride=1 pad=0 dtype=int8",
+    "N=1 C=3 H=12 W=11 K=17 R=7 S=7 stride=2 pad=3 dtype=int8",
+    "N=1 C=24 H=8 W=8 K=32 R=3 S=3 stride=1 pad=1 dtype=int8",
+    "N=1 C=70 H=14 W=14 K=36 R=3 S=3 stride=1 pad=1 dtype=int8",
+};
+/* clang-format on */
+
+static TsTemplateArgs conv_args(const char *text)
+{
+    TsTemplateArgs args = { 0 };
+    char copy[256], *save = NULL;
+    snprintf(copy, sizeof copy, "%s", text);
+    for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        TsError err;
+        cgt_ok(ts_template_args_parse(&args, tok, &err), &err);
+    }
+    return args;
+}
+
+/* Config c of a shape in space: 0 the default, then others spread over the space. */
+static void conv_config(const TsTemplate *tmpl, const TsTemplateArgs *args,
+                        const TsTemplateTarget *tt, int c, TsConfigSpace *space, TsConfig *config)
+{
+    TsError err;
+    cgt_ok(tmpl->define_space(args, tt, space, &err), &err);
+    if (c == 0)
+        cgt_ok(tmpl->default_config(args, tt, space, config, &err), &err);
+    else
+        cgt_ok(ts_space_get(space, (ts_space_size(space) * (2 * c - 1)) / (2 * CONV_CONFIGS - 2),
+                            config, &err),
+               &err);
+}
+
+/* Every shape with CONV_CONFIGS configs of template name, built for target_text into one
+ * shared object and run under qemu: each output must equal the reference interpreter's
+ * (on the template's own expression) bit for bit. */
+static void run_conv_template(const char *name, const char *target_text)
+{
+    const char *dir = CG_AARCH64_DIR;
+    const TsTemplate *tmpl = ts_template_find(name);
+    assert_non_null(tmpl);
+    TsTarget *target;
+    TsError err;
+    cgt_ok(ts_target_parse(target_text, &target, &err), &err);
+    TsTemplateTarget tt;
+    cgt_ok(ts_template_target_init(&tt, ts_target_arch(target), ts_target_features(target),
+                                   ts_target_str(target), 1, &err),
+           &err);
+    TsArena *A = ts_arena_create();
+    const TsLoweredFunc *funcs[CONV_KERNELS];
+    TsTensor *outs[CONV_KERNELS];
+    char names[CONV_KERNELS][64];
+    for (int s = 0; s < CONV_SHAPES; s++)
+        for (int c = 0; c < CONV_CONFIGS; c++) {
+            int k = s * CONV_CONFIGS + c;
+            TsTemplateArgs args = conv_args(conv_shapes[s]);
+            TsConfig config;
+            TsConfigSpace *space = ts_config_space_create();
+            conv_config(tmpl, &args, &tt, c, space, &config);
+            TsTemplateInstance inst;
+            if (tmpl->instantiate(&args, &tt, &config, A, &inst, &err) != TS_OK)
+                fail_msg("%s %s config %lld: %s", name, conv_shapes[s], (long long)config.index,
+                         err.message);
+            snprintf(names[k], sizeof names[k], "%s_%d_%d", name, s, c);
+            outs[k] = inst.tensors[inst.num_tensors - 1];
+            funcs[k] = lower(inst.sch, names[k]);
+            ts_config_space_free(space);
+        }
+    char module[1024], out[1024];
+    snprintf(module, sizeof module, "%s/%s.so", dir, name);
+    snprintf(out, sizeof out, "%s/%s.out", dir, name);
+    cgt_ok(ts_build_shared(CONV_KERNELS, funcs, target, module, &err), &err);
+    for (int k = 0; k < CONV_KERNELS; k++)
+        write_case(dir, names[k], funcs[k], outs[k], 400 + (uint64_t)k);
+    int status = run_script(module, dir, out);
+    FILE *f = fopen(out, "rb");
+    assert_non_null(f);
+    static char listing[1 << 15];
+    listing[fread(listing, 1, sizeof listing - 1, f)] = '\0';
+    fclose(f);
+    if (status != 0)
+        fprintf(stderr, "run_aarch64_helper.sh exited with %d after:\n%s", status, listing);
+    assert_int_equal(status, 0);
+    for (int k = 0; k < CONV_KERNELS; k++) {
+        char ok[96];
+        snprintf(ok, sizeof ok, "ok %.63s\n", names[k]);
+        if (!strstr(listing, ok))
+            fail_msg("%s: no \"%s\" in the helper's output:\n%s", names[k], ok, listing);
+    }
+    ts_target_free(target);
+    ts_arena_destroy(A);
+}
+
+static void test_aarch64_conv_int8(void **state)
+{
+    (void)state;
+    if (!test_on_path("aarch64-linux-gnu-gcc") || !test_on_path("qemu-aarch64")) {
+        fprintf(stderr, "note: aarch64-linux-gnu-gcc or qemu-aarch64 missing: skipped\n");
+        skip();
+    }
+    mkdir(CG_AARCH64_DIR, 0755);
+    run_conv_template("conv2d_NCHWc_int8_sdot",
+                      "llvm -mtriple=aarch64-linux-gnu -mattr=+neon,+dotprod");
+    run_conv_template("conv2d_NCHWc_int8_smlal", "llvm -mtriple=aarch64-linux-gnu -mattr=+neon");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aarch64_round_trip),
         cmocka_unit_test(test_aarch64_tensorized),
+        cmocka_unit_test(test_aarch64_conv_int8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* Templates over a given DAG (ts_template_schedule_dag): a dense + bias + ReLU and a
- * conv2d_NCHWc + bias + ReLU built here around the templates' own operators, scheduled
+ * conv2d_NCHWc + bias + ReLU (and the int8 conv2d on VNNI + int32 bias + ReLU) built here around the templates' own operators, scheduled
  * with the default config and random configs, JIT-compiled for this machine and compared
  * with the reference interpreter (ts_evaluate of the whole DAG). The fused consumers
  * must be computed at the register tile: the only buffers the kernel allocates are the
@@ -46,15 +46,20 @@ typedef struct Host {
     TsTemplateTarget tt;
 } Host;
 
-static Host host_target(void)
+static Host target_named(const char *text)
 {
     Host h;
     TsError err;
-    ok(ts_target_parse("llvm", &h.target, &err), &err);
+    ok(ts_target_parse(text, &h.target, &err), &err);
     ok(ts_template_target_init(&h.tt, ts_target_arch(h.target), ts_target_features(h.target),
                                ts_target_str(h.target), 2, &err),
        &err);
     return h;
+}
+
+static Host host_target(void)
+{
+    return target_named("llvm");
 }
 
 /* The consumers a graph would fuse: op + bias (per output channel), then ReLU. */
@@ -73,7 +78,7 @@ static Fused fuse_bias_relu(TsArena *A, const char *op, TsTensor *out)
     } else { /* NCHW[oc_bn]c: the bias of channel oc * oc_bn + ob is bias[oc, 0, 0, ob] */
         f.bias = ts_placeholder(A, "bias", 4,
                                 (int64_t[]){ ts_tensor_dim(out, 1), 1, 1, ts_tensor_dim(out, 4) },
-                                TS_FLOAT32);
+                                ts_tensor_dtype(out));
         biased = ts_op_add(A, out, f.bias);
     }
     f.dag.inputs[0] = f.bias;
@@ -190,13 +195,21 @@ static bool check_dag(const TsTemplate *tmpl, const TsTemplateArgs *args, const 
     return true;
 }
 
+static void check_on(const TsTemplate *tmpl, Host h, const char *shape);
+
 static void check_template(const char *op, const char *shape)
 {
     Host h = host_target();
-    TsTemplateArgs args = parse_args(shape);
     const TsTemplate *tmpl;
     TsError err;
     ok(ts_template_for_op(op, TS_FLOAT32, &h.tt, &tmpl, &err), &err);
+    check_on(tmpl, h, shape);
+}
+
+static void check_on(const TsTemplate *tmpl, Host h, const char *shape)
+{
+    TsTemplateArgs args = parse_args(shape);
+    TsError err;
     TsConfigSpace *space = ts_config_space_create();
     ok(tmpl->define_space(&args, &h.tt, space, &err), &err);
     TsConfig config;
@@ -225,6 +238,19 @@ static void test_conv2d_bias_relu(void **state)
 {
     (void)state;
     check_template("conv2d", "N=1 C=16 H=7 W=9 K=32 R=3 S=3 stride=1 pad=1");
+}
+
+/* The register-blocked int8 conv2d on VNNI (a Cascade Lake: no AMX), its int32 output
+ * + an int32 bias + ReLU fused into the store of its accumulator block. */
+static void test_conv2d_int8_vnni_bias_relu(void **state)
+{
+    (void)state;
+    if (!__builtin_cpu_supports("avx512vnni")) {
+        fprintf(stderr, "skipped: this CPU lacks AVX512-VNNI\n");
+        return;
+    }
+    check_on(ts_template_find("conv2d_NCHWc_int8_vnni"), target_named("llvm -mcpu=cascadelake"),
+             "N=2 C=13 H=7 W=9 K=20 R=3 S=3 stride=1 pad=1 dtype=int8");
 }
 
 static void expect_error(TsStatus status, const TsError *err, const char *needle)
@@ -296,6 +322,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_bias_relu),
         cmocka_unit_test(test_conv2d_bias_relu),
+        cmocka_unit_test(test_conv2d_int8_vnni_bias_relu),
         cmocka_unit_test(test_dag_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
