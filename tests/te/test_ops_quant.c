@@ -542,6 +542,45 @@ static int32_t multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, i
     return rdbp(srdhm((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
+/* The float multiplier form (ONNX Runtime's MlasRequantizeOutput): round(acc * m), with
+ * ties (m = 0.5 on odd sums), a clip range and int8 output, against naive C. */
+static void test_requantize_mul(void **state)
+{
+    (void)state;
+    TsArena *A = ts_arena_create();
+    OpsRng rng;
+    ops_rng_seed(&rng, 900);
+    int64_t shape[2] = { 7, 11 }, C = 11;
+    TsTensor *acc = ops_placeholder(A, "acc", TS_INT32, 2, shape);
+    TsTensor *bias = ops_placeholder(A, "bias", TS_INT32, 1, &C);
+    TsTensor *mult = ops_placeholder(A, "mult", TS_FLOAT32, 1, &C);
+    TsTensor *zp = ops_placeholder(A, "zp", TS_INT8, 0, NULL);
+    TsRequantizeAttrs attrs = ts_requantize_attrs_default(TS_INT8);
+    attrs.clip_min = -100;
+    attrs.clip_max = 90;
+    TsTensor *out = ts_op_requantize_mul(A, acc, bias, mult, zp, &attrs);
+    ops_expect_built(A, out);
+    ops_expect_tag(out, "requantize", "requantize");
+    int32_t ad[7 * 11], bd[11];
+    float md[11];
+    int8_t zd = -7, want[7 * 11];
+    for (int c = 0; c < 11; c++) {
+        bd[c] = ops_rand_int(&rng, -300, 300);
+        md[c] = c == 0 ? 0.5f : (float)ops_rand_int(&rng, 1, 1000) / 4096.0f;
+    }
+    for (int i = 0; i < 7 * 11; i++)
+        ad[i] = i % 11 == 0 ? 2 * (i / 11) + 1 - bd[0] : ops_rand_int(&rng, -40000, 40000);
+    for (int i = 0; i < 7 * 11; i++) {
+        int c = i % 11;
+        float v = (float)(ad[i] + bd[c]) * md[c];
+        double r = (double)rintf(v) + zd;
+        want[i] = (int8_t)clampi((int64_t)(r < -128 ? -128 : r > 127 ? 127 : r), -100, 90);
+    }
+    TsBinding in[4] = { { acc, ad }, { bias, bd }, { mult, md }, { zp, &zd } };
+    run_both(out, 4, in, want, "requantize_mul");
+    ts_arena_destroy(A);
+}
+
 static void test_requantize_fixed(void **state)
 {
     (void)state;
@@ -767,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_quantize_linear),
         cmocka_unit_test(test_dequantize_linear),
         cmocka_unit_test(test_requantize_float),
+        cmocka_unit_test(test_requantize_mul),
         cmocka_unit_test(test_requantize_fixed),
         cmocka_unit_test(test_bfloat16_conv2d_and_dense),
         cmocka_unit_test(test_errors),

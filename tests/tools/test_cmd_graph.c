@@ -82,7 +82,8 @@ static void test_errors(void **state)
     r = cmd_run("graph", model_path, "--after", "fold");
     assert_run_fails(r, 2,
                      "--after: no graph pass is called \"fold\"; the passes are: remove_identity, "
-                     "fold_constants, eliminate_dead, fold_batch_norm, fuse, memory_plan");
+                     "fuse_qdq, fold_constants, eliminate_dead, fold_batch_norm, fuse, "
+                     "memory_plan");
     r = cmd_run("graph", "--help");
     assert_run_succeeds(r);
     assert_contains(r->out, "usage: tessera graph MODEL.onnx");
@@ -112,8 +113,9 @@ static void test_after_pass(void **state)
     r = cmd_run("graph", "--list-passes");
     assert_run_succeeds(r);
     assert_contains(r->out, "remove_identity ");
+    assert_contains(r->out, "fuse_qdq ");
     assert_contains(r->out, "memory_plan ");
-    assert_int_equal(count_occurrences(r->out, "\n"), 6);
+    assert_int_equal(count_occurrences(r->out, "\n"), 7);
     setenv("TS_DUMP", "eliminate_dead,fuse", 1);
     r = cmd_run("graph", model_path, "--after", "memory_plan");
     unsetenv("TS_DUMP");
