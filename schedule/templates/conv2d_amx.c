@@ -11,9 +11,10 @@
  *
  * One output tile is M consecutive output columns (rows of the tile, M dividing OW and
  * at most 16: 14 for widths 56, 28 and 14, 7 for 7) by the 16 channels of an output
- * block. Its A tiles are M rows of ic_bn data channels, stride x ic_bn elements apart in
- * the padded data; its B tiles are the ic_bn / G rows of 16 x G weights of one (ic, kh,
- * kw). The whole reduction, over ic blocks, kernel rows and kernel columns, is one
+ * block, or (below) 16 flattened positions. Its A tiles are M rows of ic_bn data
+ * channels, stride x ic_bn elements apart in the padded data; its B tiles are the
+ * ic_bn / G rows of 16 x G weights of one (ic, kh, kw). The whole reduction, over ic
+ * blocks, kernel rows and kernel columns, is one
  * tensorized region, so the accumulator stays in a tile register from the first step to
  * the store (the nested form of the tile statements, codegen/amx.c): per tile,
  * ceil(C / ic_bn) x R x S tile products. The intrinsic, x86.amx.u8s8.<M>x16x<K> or
@@ -21,18 +22,29 @@
  * its shape in the instance's arena:
  *   c[i, j] += sum over ic, kh, kw, k, g of a[ic, kh, kw, i, k, g] * b[ic, kh, kw, k, j, g]
  *
- * Knobs: ic_bn (4, 8, ... up to a tile row, no larger than C rounded up to 4), rows (the
- * divisors of OW up to 16), loop_order (0: n, oc, oh, ow blocks, each weight block
- * reused over the image; 1: n, oh, ow blocks, oc, each data block reused over the
- * weights). Default: the largest ic_bn and rows, loop_order 0. One thread (no parallel
- * knob yet). */
+ * With stride 1 a tile can instead be 16 consecutive positions of the flattened output
+ * (rows 0), oneDNN's width-padded form: the output is computed over rows as wide as the
+ * padded input (Wp = W + 2 pad), so position p = oh Wp + ow reads the flattened padded
+ * data at p + kh Wp + kw, one constant stride for the A tile's rows even across output
+ * rows; the Wp - OW columns past each row are computed and dropped by a copy into the
+ * output. A 7x7 layer (Wp 9) is then 4 tiles of 16 positions (61 used) instead of 7
+ * tiles of 7 rows. The data are flattened into [N, ICB, L, ic_bn] with zeros around and
+ * past the image, L = P + (R - 1) Wp + S - 1 for P the positions, (OH - 1) Wp + OW,
+ * rounded up to 16.
+ *
+ * Knobs: ic_bn (4, 8, ... up to a tile row, no larger than C rounded up to 4), rows (0,
+ * the flattened positions, with stride 1; then the divisors of OW up to 16), loop_order
+ * (0: n, oc, then the output's tiles, each weight block reused over the image; 1: n, the
+ * tiles, oc, each data block reused over the weights). Default: the largest ic_bn, the
+ * flattened positions where their tiles are fewer than the row tiles by more than a
+ * tenth, else the largest rows; loop_order 0. One thread (no parallel knob yet). */
 #include <stdio.h>
 
 #include "tmpl_internal.h"
 
 #include "tessera/intrin.h"
 
-enum { OC_BN = 16, MIN_IC_BN = 4, MAX_ROWS = 16, TILE_BYTES = 64 };
+enum { OC_BN = 16, MIN_IC_BN = 4, MAX_ROWS = 16, TILE_BYTES = 64, FLAT = 0 };
 
 static const char *const arg_names[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad", NULL };
 static const char *const int8_dtypes[] = { "int8", NULL };
@@ -79,6 +91,25 @@ typedef struct Conv {
     int64_t n, c, h, w, k, r, s, stride, pad, oh, ow;
 } Conv;
 
+/* The flattened positions of a stride-1 convolution (rows 0): output rows as
+ * wide as the padded input (wp), so that position p = oh * wp + ow reads the flattened
+ * padded input at p + kh * wp + kw for every p, across rows too; the columns ow >= OW
+ * of each wide row are computed and dropped. positions is the last valid one plus one,
+ * rounded up to whole tiles of rows; the flattened input holds len positions, zero past
+ * the padded image. */
+typedef struct Flat {
+    int64_t wp, positions, len;
+} Flat;
+
+static Flat flat_extents(const Conv *cv, int64_t rows)
+{
+    Flat f;
+    f.wp = cv->w + 2 * cv->pad;
+    f.positions = sch_ceil_div((cv->oh - 1) * f.wp + cv->ow, rows) * rows;
+    f.len = f.positions + (cv->r - 1) * f.wp + cv->s - 1;
+    return f;
+}
+
 static TsStatus read_conv(const Variant *var, const TsTemplateArgs *args,
                           const TsTemplateTarget *target, Conv *cv, TsError *err)
 {
@@ -114,27 +145,51 @@ static int input_blocks(const Variant *var, int64_t c, int64_t *out)
     return n;
 }
 
-/* The tile's rows: the divisors of ow up to 16, ascending. */
-static int row_choices(int64_t ow, int64_t *out)
+/* The tile's rows: 0 (16 flattened positions) with stride 1, then the divisors of ow up
+ * to 16 (columns of one output row), ascending. */
+static int row_choices(const Conv *cv, int64_t *out)
 {
     int n = 0;
-    for (int64_t m = 1; m <= MAX_ROWS && m <= ow; m++)
-        if (ow % m == 0)
+    if (cv->stride == 1)
+        out[n++] = FLAT;
+    for (int64_t m = 1; m <= MAX_ROWS && m <= cv->ow; m++)
+        if (cv->ow % m == 0)
             out[n++] = m;
     return n;
+}
+
+/* The largest row tile that divides ow (tiles along output rows). */
+static int64_t largest_row_tile(int64_t ow)
+{
+    int64_t best = 1;
+    for (int64_t m = 1; m <= MAX_ROWS && m <= ow; m++)
+        if (ow % m == 0)
+            best = m;
+    return best;
+}
+
+/* Flattened positions by default where their 16-row tiles are fewer than the row tiles
+ * by more than a tenth (the 7x7 layers: 4 tiles for 7 rows of 7). */
+static bool flat_by_default(const Conv *cv)
+{
+    if (cv->stride != 1)
+        return false;
+    int64_t flat_tiles = flat_extents(cv, MAX_ROWS).positions / MAX_ROWS;
+    int64_t row_tiles = cv->oh * (cv->ow / largest_row_tile(cv->ow));
+    return flat_tiles * 10 < row_tiles * 9;
 }
 
 static TsStatus amx_define_space(const Variant *var, const TsTemplateArgs *args,
                                  const TsTemplateTarget *target, TsConfigSpace *space, TsError *err)
 {
     Conv cv;
-    int64_t ic[8], rows[MAX_ROWS];
+    int64_t ic[8], rows[MAX_ROWS + 1];
     static const int64_t orders[] = { 0, 1 };
     TsStatus st = read_conv(var, args, target, &cv, err);
     if (st == TS_OK)
         st = ts_space_define_knob(space, "ic_bn", input_blocks(var, cv.c, ic), ic, err);
     if (st == TS_OK)
-        st = ts_space_define_knob(space, "rows", row_choices(cv.ow, rows), rows, err);
+        st = ts_space_define_knob(space, "rows", row_choices(&cv, rows), rows, err);
     if (st == TS_OK)
         st = ts_space_define_knob(space, "loop_order", 2, orders, err);
     return st;
@@ -145,15 +200,16 @@ static TsStatus amx_default_config(const Variant *var, const TsTemplateArgs *arg
                                    TsConfig *out, TsError *err)
 {
     Conv cv;
-    int64_t ic[8], rows[MAX_ROWS];
+    int64_t ic[8];
     TsStatus st = read_conv(var, args, target, &cv, err);
     if (st != TS_OK)
         return st;
-    int num_ic = input_blocks(var, cv.c, ic), num_rows = row_choices(cv.ow, rows);
+    int num_ic = input_blocks(var, cv.c, ic);
+    bool flat = flat_by_default(&cv);
     sch_tmpl_config_init(space, out);
     st = sch_tmpl_want_knob(out, "ic_bn", ic[num_ic - 1], err);
     if (st == TS_OK)
-        st = sch_tmpl_want_knob(out, "rows", rows[num_rows - 1], err);
+        st = sch_tmpl_want_knob(out, "rows", flat ? FLAT : largest_row_tile(cv.ow), err);
     if (st == TS_OK)
         st = sch_tmpl_want_knob(out, "loop_order", 0, err);
     if (st == TS_OK)
@@ -165,6 +221,7 @@ static TsStatus amx_default_config(const Variant *var, const TsTemplateArgs *arg
 
 typedef struct ConvTensors {
     TsTensor *data, *weight, *pad, *out;
+    TsTensor *wide; /* flat: the output over the wide rows' positions, else NULL */
 } ConvTensors;
 
 static void conv_expression(TsArena *A, const Variant *var, const Conv *cv, int64_t ic_bn,
@@ -178,6 +235,7 @@ static void conv_expression(TsArena *A, const Variant *var, const Conv *cv, int6
                                (int64_t[]){ ocb, icb, cv->r, cv->s, ic_bn / group, OC_BN, group },
                                var->weight);
     t->pad = sch_nchwc_pad(A, t->data, cv->pad);
+    t->wide = NULL;
     TsAxis *n = ts_axis(A, "n", cv->n), *oc = ts_axis(A, "oc", ocb);
     TsAxis *oh = ts_axis(A, "oh", cv->oh), *ow = ts_axis(A, "ow", cv->ow);
     TsAxis *ob = ts_axis(A, "ob", OC_BN);
@@ -194,6 +252,62 @@ static void conv_expression(TsArena *A, const Variant *var, const Conv *cv, int6
     t->out = ts_compute_tagged(A, "conv2d_NCHWc_int8", "conv2d_NCHWc_int8", 5,
                                (TsAxis *[]){ n, oc, oh, ow, ob },
                                ts_sum(A, prod, 5, (TsAxis *[]){ ic, kh, kw, ig, g }, NULL));
+}
+
+/* The flattened padded data [N, ICB, len, ic_bn]: position q is padded row q / wp and
+ * column q % wp, zero outside the image and past it. */
+static TsTensor *flat_pad(TsArena *A, TsTensor *data, const Conv *cv, const Flat *f)
+{
+    TsAxis *n = ts_axis(A, "n", ts_tensor_dim(data, 0));
+    TsAxis *cc = ts_axis(A, "cc", ts_tensor_dim(data, 1)), *q = ts_axis(A, "q", f->len);
+    TsAxis *cb = ts_axis(A, "cb", ts_tensor_dim(data, 4));
+    TsExpr *wp = ts_i32(A, (int32_t)f->wp), *pad = ts_i32(A, (int32_t)cv->pad);
+    TsExpr *y = ts_sub(A, ts_floordiv(A, ts_var(q), wp), pad);
+    TsExpr *x = ts_sub(A, ts_floormod(A, ts_var(q), wp), pad);
+    TsExpr *zero = ts_i32(A, 0);
+    TsExpr *inside = ts_and(A, ts_and(A, ts_ge(A, y, zero), ts_lt(A, y, ts_i32(A, (int32_t)cv->h))),
+                            ts_and(A, ts_ge(A, x, zero), ts_lt(A, x, ts_i32(A, (int32_t)cv->w))));
+    TsExpr *value = ts_at(A, data, ts_var(n), ts_var(cc), y, x, ts_var(cb));
+    return ts_compute_tagged(
+        A, "data_flat", "pad", 4, (TsAxis *[]){ n, cc, q, cb },
+        ts_if_then_else(A, inside, value, ts_cast(A, ts_tensor_dtype(data), zero)));
+}
+
+/* The flat form: the wide output [N, OCB, positions, 16] from the flattened data, and
+ * the output its valid columns. */
+static void flat_expression(TsArena *A, const Variant *var, const Conv *cv, int64_t ic_bn,
+                            const Flat *f, ConvTensors *t)
+{
+    const int64_t group = var->group;
+    int64_t icb = sch_ceil_div(cv->c, ic_bn), ocb = sch_ceil_div(cv->k, OC_BN);
+    t->data =
+        ts_placeholder(A, "data", 5, (int64_t[]){ cv->n, icb, cv->h, cv->w, ic_bn }, var->data);
+    t->weight = ts_placeholder(A, "weight", 7,
+                               (int64_t[]){ ocb, icb, cv->r, cv->s, ic_bn / group, OC_BN, group },
+                               var->weight);
+    t->pad = flat_pad(A, t->data, cv, f);
+    TsAxis *n = ts_axis(A, "n", cv->n), *oc = ts_axis(A, "oc", ocb);
+    TsAxis *p = ts_axis(A, "p", f->positions), *ob = ts_axis(A, "ob", OC_BN);
+    TsAxis *ic = ts_reduce_axis(A, "ic", icb), *kh = ts_reduce_axis(A, "kh", cv->r);
+    TsAxis *kw = ts_reduce_axis(A, "kw", cv->s), *ig = ts_reduce_axis(A, "ig", ic_bn / group);
+    TsAxis *g = ts_reduce_axis(A, "g", group);
+    TsExpr *q = ts_add(A, ts_add(A, ts_var(p), ts_mul(A, ts_var(kh), ts_i32(A, (int32_t)f->wp))),
+                       ts_var(kw));
+    TsExpr *lane = ts_add(A, ts_mul(A, ts_var(ig), ts_i32(A, (int32_t)group)), ts_var(g));
+    TsExpr *in = ts_at(A, t->pad, ts_var(n), ts_var(ic), q, lane);
+    TsExpr *w = ts_at(A, t->weight, ts_var(oc), ts_var(ic), ts_var(kh), ts_var(kw), ts_var(ig),
+                      ts_var(ob), ts_var(g));
+    TsExpr *prod = ts_mul(A, ts_cast(A, var->acc, in), ts_cast(A, var->acc, w));
+    t->wide =
+        ts_compute_tagged(A, "conv2d_wide", "conv2d_NCHWc_int8", 4, (TsAxis *[]){ n, oc, p, ob },
+                          ts_sum(A, prod, 5, (TsAxis *[]){ ic, kh, kw, ig, g }, NULL));
+    TsAxis *on = ts_axis(A, "n", cv->n), *ooc = ts_axis(A, "oc", ocb);
+    TsAxis *oh = ts_axis(A, "oh", cv->oh), *ow = ts_axis(A, "ow", cv->ow);
+    TsAxis *oob = ts_axis(A, "ob", OC_BN);
+    TsExpr *pos = ts_add(A, ts_mul(A, ts_var(oh), ts_i32(A, (int32_t)f->wp)), ts_var(ow));
+    t->out = ts_compute_tagged(A, "conv2d_NCHWc_int8", "conv2d_NCHWc_int8", 5,
+                               (TsAxis *[]){ on, ooc, oh, ow, oob },
+                               ts_at(A, t->wide, ts_var(on), ts_var(ooc), pos, ts_var(oob)));
 }
 
 /* ---- the intrinsic ---- */
@@ -312,7 +426,7 @@ static TsStatus declare_intrin(TsArena *A, const TileShape *t, const TsIntrin **
 /* ---- the schedule ---- */
 
 typedef struct ConvKnobs {
-    int64_t ic_bn, rows, loop_order;
+    int64_t ic_bn, rows, loop_order, flat;
 } ConvKnobs;
 
 static TsStatus conv_prepare(const Variant *var, const TsTemplateArgs *args,
@@ -325,14 +439,20 @@ static TsStatus conv_prepare(const Variant *var, const TsTemplateArgs *args,
     kn->ic_bn = sch_tmpl_knob(config, "ic_bn", err, &st);
     kn->rows = sch_tmpl_knob(config, "rows", err, &st);
     kn->loop_order = sch_tmpl_knob(config, "loop_order", err, &st);
-    if (st == TS_OK && (kn->ic_bn < MIN_IC_BN || kn->ic_bn > max_ic_bn(var) ||
-                        kn->ic_bn % MIN_IC_BN || kn->rows < 1 || kn->rows > MAX_ROWS ||
-                        cv->ow % kn->rows || (kn->loop_order != 0 && kn->loop_order != 1)))
-        st = ts_fail(err, TS_EINVAL,
-                     "%s: ic_bn %lld must be a multiple of 4 up to %lld, rows %lld a divisor "
-                     "of the output width %lld up to 16, loop_order %lld 0 or 1",
-                     var->name, (long long)kn->ic_bn, (long long)max_ic_bn(var),
-                     (long long)kn->rows, (long long)cv->ow, (long long)kn->loop_order);
+    kn->flat = kn->rows == FLAT && cv->stride == 1;
+    bool rows_ok = kn->flat || (kn->rows >= 1 && kn->rows <= MAX_ROWS && cv->ow % kn->rows == 0);
+    if (st == TS_OK &&
+        (kn->ic_bn < MIN_IC_BN || kn->ic_bn > max_ic_bn(var) || kn->ic_bn % MIN_IC_BN || !rows_ok ||
+         (kn->loop_order != 0 && kn->loop_order != 1)))
+        st =
+            ts_fail(err, TS_EINVAL,
+                    "%s: ic_bn %lld must be a multiple of 4 up to %lld, rows %lld a divisor "
+                    "of the output width %lld up to 16 (or 0 with stride 1, stride is %lld), "
+                    "loop_order %lld 0 or 1",
+                    var->name, (long long)kn->ic_bn, (long long)max_ic_bn(var), (long long)kn->rows,
+                    (long long)cv->ow, (long long)cv->stride, (long long)kn->loop_order);
+    if (kn->flat)
+        kn->rows = MAX_ROWS;
     return st;
 }
 
@@ -362,6 +482,33 @@ static TsStatus schedule_output(TsSchedule *sch, const ConvTensors *t, const Con
     return s;
 }
 
+/* The flat form: n, oc and position blocks in the knob's order, then the tensorized
+ * region (p.inner, ob, ic, kh, kw, ig, g); the output copies the valid columns of the
+ * wide rows, a vector of 16 channels at a time. */
+static TsStatus schedule_flat(TsSchedule *sch, const ConvTensors *t, const ConvKnobs *kn,
+                              const TsIntrin *intrin, TsError *err)
+{
+    TsStage *st = ts_stage(sch, t->wide);
+    TsAxis *root[9], *po, *pi;
+    for (int i = 0; i < 9; i++)
+        root[i] = ts_stage_root_axis(st, i);
+    TsStatus s = ts_split(st, root[2], kn->rows, &po, &pi, err);
+    TsAxis *order[10] = { root[0], root[1], po,      pi,      root[3],
+                          root[4], root[5], root[6], root[7], root[8] };
+    if (kn->loop_order == 1)
+        order[1] = po, order[2] = root[1];
+    if (s == TS_OK)
+        s = ts_reorder(st, 10, order, err);
+    if (s == TS_OK)
+        s = ts_tensorize(st, pi, intrin, err);
+    TsStage *out = ts_stage(sch, t->out), *pad = ts_stage(sch, t->pad);
+    if (s == TS_OK)
+        s = ts_vectorize(out, ts_stage_root_axis(out, 4), err);
+    if (s == TS_OK)
+        s = ts_vectorize(pad, ts_stage_root_axis(pad, 3), err);
+    return s;
+}
+
 static TsStatus amx_instantiate(const Variant *var, const TsTemplateArgs *args,
                                 const TsTemplateTarget *target, const TsConfig *config,
                                 TsArena *arena, TsTemplateInstance *out, TsError *err)
@@ -372,7 +519,11 @@ static TsStatus amx_instantiate(const Variant *var, const TsTemplateArgs *args,
     if (st != TS_OK)
         return st;
     ConvTensors t;
-    conv_expression(arena, var, &cv, kn.ic_bn, &t);
+    Flat flat = flat_extents(&cv, kn.rows);
+    if (kn.flat)
+        flat_expression(arena, var, &cv, kn.ic_bn, &flat, &t);
+    else
+        conv_expression(arena, var, &cv, kn.ic_bn, &t);
     TileShape *shape = ts_arena_alloc(arena, sizeof *shape);
     if ((st = ts_arena_check(arena, err)) != TS_OK)
         return st;
@@ -384,7 +535,8 @@ static TsStatus amx_instantiate(const Variant *var, const TsTemplateArgs *args,
     if (st == TS_OK)
         st = ts_arena_check(arena, err);
     if (st == TS_OK)
-        st = schedule_output(sch, &t, &kn, intrin, err);
+        st = kn.flat ? schedule_flat(sch, &t, &kn, intrin, err)
+                     : schedule_output(sch, &t, &kn, intrin, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
