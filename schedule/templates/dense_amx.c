@@ -34,7 +34,14 @@
 #include "tessera/intrin.h"
 #include "tmpl_internal.h"
 
-enum { TILE = 16, TILE_BYTES = 64, MAX_STEPS = 64, MAX_PANEL = 16, NUM_STEP_CHOICES = 3 };
+enum {
+    TILE = 16,
+    TILE_BYTES = 64,
+    MAX_STEPS = 64,
+    MAX_PANEL = 16,
+    MAX_BLOCK = 2,
+    NUM_STEP_CHOICES = 3
+};
 
 typedef struct Variant {
     const char *name;
@@ -132,24 +139,38 @@ static int panel_choices(int64_t tiles, int64_t *out)
     return n;
 }
 
+/* block_m or block_n: 1, and 2 where the tiles are even. */
+static int block_choices(int64_t tiles, int64_t *out)
+{
+    out[0] = 1, out[1] = MAX_BLOCK;
+    return tiles % MAX_BLOCK == 0 ? 2 : 1;
+}
+
 static TsStatus dense_define_space(const Variant *var, const TsTemplateArgs *args,
                                    const TsTemplateTarget *target, TsConfigSpace *space,
                                    TsError *err)
 {
     Dense d;
-    int64_t steps[NUM_STEP_CHOICES], m_panel[8], n_panel[8];
+    int64_t steps[NUM_STEP_CHOICES], bm[2], bn[2], m_panel[8], n_panel[8];
     static const int64_t on_off[] = { 0, 1 };
     TsStatus st = read_dense(var, args, target, &d, err);
+    if (st != TS_OK)
+        return st;
+    int num_bm = block_choices(d.m_tiles, bm), num_bn = block_choices(d.n_tiles, bn);
+    /* panels of blocks, whichever block is chosen */
+    int num_mp = panel_choices(d.m_tiles / bm[num_bm - 1], m_panel);
+    int num_np = panel_choices(d.n_tiles / bn[num_bn - 1], n_panel);
+    st = ts_space_define_knob(space, "k_steps", step_choices(d.k_tiles, steps), steps, err);
     if (st == TS_OK)
-        st = ts_space_define_knob(space, "k_steps", step_choices(d.k_tiles, steps), steps, err);
+        st = ts_space_define_knob(space, "block_m", num_bm, bm, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "block_n", num_bn, bn, err);
     if (st == TS_OK)
         st = ts_space_define_knob(space, "order", 2, on_off, err);
     if (st == TS_OK)
-        st =
-            ts_space_define_knob(space, "m_panel", panel_choices(d.m_tiles, m_panel), m_panel, err);
+        st = ts_space_define_knob(space, "m_panel", num_mp, m_panel, err);
     if (st == TS_OK)
-        st =
-            ts_space_define_knob(space, "n_panel", panel_choices(d.n_tiles, n_panel), n_panel, err);
+        st = ts_space_define_knob(space, "n_panel", num_np, n_panel, err);
     if (st == TS_OK)
         st = ts_space_define_knob(space, "parallel", target->num_cores > 1 ? 2 : 1, on_off, err);
     return st;
@@ -171,6 +192,10 @@ static TsStatus dense_default_config(const Variant *var, const TsTemplateArgs *a
     sch_tmpl_config_init(space, out);
     st = sch_tmpl_want_knob(out, "k_steps", steps[pick], err);
     if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "block_m", MAX_BLOCK, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "block_n", MAX_BLOCK, err);
+    if (st == TS_OK)
         st = sch_tmpl_want_knob(out, "parallel", target->num_cores > 1, err);
     if (st == TS_OK)
         st = sch_tmpl_config_finish(out, err);
@@ -179,40 +204,60 @@ static TsStatus dense_default_config(const Variant *var, const TsTemplateArgs *a
 
 /* ---- the intrinsic ---- */
 
-/* What the emitters need: the variant and the tile steps of a region. */
+/* What the emitters need: the variant, the tile steps of a region and its blocks of
+ * accumulator tiles. */
 typedef struct TileShape {
     const Variant *var;
-    int64_t steps;
+    int64_t steps, block_m, block_n;
 } TileShape;
 
-/* A tile's place as a statement takes it: its first element's address and its row
- * stride in bytes. */
-static void tile_place(TsArena *A, const TsIntrinRegion *region, TsExpr **args)
+/* Dimension dim's stride in bytes in region. */
+static int64_t stride_bytes(const TsIntrinRegion *region, int dim)
 {
     const TsTensor *t = ts_intrin_region_tensor(region);
-    int64_t bytes =
-        (int64_t)ts_dtype_bytes(ts_tensor_dtype(t)) * ts_intrin_region_stride(region, 0);
-    args[0] = ts_intrin_region_address(A, region, NULL);
-    args[1] = ts_int(A, TS_INT64, bytes);
+    return (int64_t)ts_dtype_bytes(ts_tensor_dtype(t)) * ts_intrin_region_stride(region, dim);
 }
 
-/* C = (accumulate ? C : 0) + the steps' products, one deep statement: A steps 64 bytes
- * along its rows, B 16 rows (one tile) down. */
+static TsExpr *i64(TsArena *A, int64_t v)
+{
+    return ts_int(A, TS_INT64, v);
+}
+
+/* C = (accumulate ? C : 0) + the steps' products, one deep statement over the block of
+ * block_m x block_n accumulator tiles (codegen/amx.c's block form; row blocks are the
+ * next 16 rows of data and out): A steps 64 bytes along its rows, B 16 rows (one tile)
+ * down. Regions: a [bm, 16, depth, G], b [bn, depth, 16, G], c [bm, 16, bn, 16]. */
 static TsStmt *tile_product(TsArena *A, const TsIntrinRegion *const *regions, const TileShape *t,
                             bool accumulate)
 {
-    TsExpr *args[13] = { ts_i32(A, TILE), ts_i32(A, TILE_BYTES), ts_i32(A, TILE_BYTES) };
-    tile_place(A, regions[2], args + 3);
-    tile_place(A, regions[0], args + 5);
-    tile_place(A, regions[1], args + 7);
-    const TsTensor *b = ts_intrin_region_tensor(regions[1]);
-    int64_t b_row =
-        (int64_t)ts_dtype_bytes(ts_tensor_dtype(b)) * ts_intrin_region_stride(regions[1], 0);
+    const TsIntrinRegion *a = regions[0], *b = regions[1], *c = regions[2];
+    if (stride_bytes(a, 0) != TILE * stride_bytes(a, 1) ||
+        stride_bytes(c, 0) != TILE * stride_bytes(c, 1)) {
+        ts_arena_fail(A, TS_EINVAL,
+                      "%s: the row blocks of data and out are not the next 16 rows (%lld and "
+                      "%lld bytes apart, rows %lld and %lld)",
+                      t->var->name, (long long)stride_bytes(a, 0), (long long)stride_bytes(c, 0),
+                      (long long)stride_bytes(a, 1), (long long)stride_bytes(c, 1));
+        return NULL;
+    }
+    TsExpr *args[23] = { ts_i32(A, TILE), ts_i32(A, TILE_BYTES), ts_i32(A, TILE_BYTES) };
+    args[3] = ts_intrin_region_address(A, c, NULL);
+    args[4] = i64(A, stride_bytes(c, 1));
+    args[5] = ts_intrin_region_address(A, a, NULL);
+    args[6] = i64(A, stride_bytes(a, 1));
+    args[7] = ts_intrin_region_address(A, b, NULL);
+    args[8] = i64(A, stride_bytes(b, 1));
     args[9] = ts_i32(A, (int32_t)t->steps);
-    args[10] = ts_int(A, TS_INT64, TILE_BYTES);
-    args[11] = ts_int(A, TS_INT64, TILE * b_row);
+    args[10] = i64(A, TILE_BYTES);
+    args[11] = i64(A, TILE * stride_bytes(b, 1));
     args[12] = ts_i32(A, accumulate ? 1 : 0);
-    return ts_intrin_call(A, t->var->product, 13, args);
+    for (int l = 0; l < 2; l++) /* no outer levels */
+        args[13 + 3 * l] = ts_i32(A, 1), args[14 + 3 * l] = i64(A, 0), args[15 + 3 * l] = i64(A, 0);
+    args[19] = ts_i32(A, (int32_t)t->block_m);
+    args[20] = ts_i32(A, (int32_t)t->block_n);
+    args[21] = i64(A, stride_bytes(c, 2));
+    args[22] = i64(A, stride_bytes(b, 0));
+    return ts_intrin_call(A, t->var->product, 23, args);
 }
 
 static TsStmt *tile_body(TsArena *A, const TsIntrin *intrin, const TsIntrinRegion *const *regions,
@@ -229,13 +274,23 @@ static TsStmt *tile_update(TsArena *A, const TsIntrin *intrin, const TsIntrinReg
     return tile_product(A, regions, user, true);
 }
 
+/* Every accumulator tile of the block zeroed. */
 static TsStmt *tile_zero(TsArena *A, const TsIntrin *intrin, const TsIntrinRegion *const *regions,
                          void *user)
 {
-    (void)user;
-    TsExpr *args[4] = { ts_i32(A, TILE), ts_i32(A, TILE_BYTES) };
-    tile_place(A, regions[ts_intrin_num_inputs(intrin)], args + 2);
-    return ts_intrin_call(A, "llvm.x86.tilezero.internal", 4, args);
+    const TileShape *t = user;
+    const TsIntrinRegion *c = regions[ts_intrin_num_inputs(intrin)];
+    TsStmt *zero[MAX_BLOCK * MAX_BLOCK];
+    int n = 0;
+    for (int64_t r = 0; r < t->block_m; r++)
+        for (int64_t s = 0; s < t->block_n; s++) {
+            int64_t offset = r * ts_intrin_region_stride(c, 0) + s * ts_intrin_region_stride(c, 2);
+            TsExpr *args[4] = { ts_i32(A, TILE), ts_i32(A, TILE_BYTES),
+                                ts_intrin_region_address(A, c, ts_i32(A, (int32_t)offset)),
+                                i64(A, stride_bytes(c, 1)) };
+            zero[n++] = ts_intrin_call(A, "llvm.x86.tilezero.internal", 4, args);
+        }
+    return ts_intrin_seq(A, n, zero);
 }
 
 /* The tile product of t->steps steps, in arena. */
@@ -246,27 +301,31 @@ static TsStatus declare_intrin(TsArena *A, const Dense *d, const TileShape *t, c
     TsDType a_dt = var->bf16 ? TS_BFLOAT16 : TS_UINT8, b_dt = var->bf16 ? TS_BFLOAT16 : TS_INT8;
     TsDType acc = var->bf16 ? TS_FLOAT32 : TS_INT32;
     int64_t depth = TILE * t->steps; /* groups of the reduction */
+    int64_t bm = t->block_m, bn = t->block_n;
     char name[64];
-    snprintf(name, sizeof name, "%s.16x16x%lld", var->family, (long long)(depth * d->group));
-    TsTensor *ta = ts_placeholder(A, "a", 3, (int64_t[]){ TILE, depth, d->group }, a_dt);
-    TsTensor *tb = ts_placeholder(A, "b", 3, (int64_t[]){ depth, TILE, d->group }, b_dt);
-    TsAxis *i = ts_axis(A, "i", TILE), *j = ts_axis(A, "j", TILE);
+    snprintf(name, sizeof name, "%s.%lldx%lldx%lld", var->family, (long long)(TILE * bm),
+             (long long)(TILE * bn), (long long)(depth * d->group));
+    TsTensor *ta = ts_placeholder(A, "a", 4, (int64_t[]){ bm, TILE, depth, d->group }, a_dt);
+    TsTensor *tb = ts_placeholder(A, "b", 4, (int64_t[]){ bn, depth, TILE, d->group }, b_dt);
+    TsAxis *r = ts_axis(A, "r", bm), *i = ts_axis(A, "i", TILE);
+    TsAxis *s = ts_axis(A, "s", bn), *j = ts_axis(A, "j", TILE);
     TsAxis *k = ts_reduce_axis(A, "k", depth), *g = ts_reduce_axis(A, "g", d->group);
-    TsExpr *prod = ts_mul(A, ts_cast(A, acc, ts_at(A, ta, ts_var(i), ts_var(k), ts_var(g))),
-                          ts_cast(A, acc, ts_at(A, tb, ts_var(k), ts_var(j), ts_var(g))));
-    TsTensor *c =
-        ts_compute(A, "c", 2, (TsAxis *[]){ i, j }, ts_sum(A, prod, 2, (TsAxis *[]){ k, g }, NULL));
+    TsExpr *va = ts_at(A, ta, ts_var(r), ts_var(i), ts_var(k), ts_var(g));
+    TsExpr *vb = ts_at(A, tb, ts_var(s), ts_var(k), ts_var(j), ts_var(g));
+    TsExpr *prod = ts_mul(A, ts_cast(A, acc, va), ts_cast(A, acc, vb));
+    TsTensor *c = ts_compute(A, "c", 4, (TsAxis *[]){ r, i, s, j },
+                             ts_sum(A, prod, 2, (TsAxis *[]){ k, g }, NULL));
     TsStatus st = ts_arena_check(A, err);
     TsIntrin *in = NULL;
     if (st == TS_OK)
         st = ts_intrin_declare(A, name, c, 2, (TsTensor *[]){ ta, tb }, &in, err);
     const int64_t any = TS_INTRIN_STRIDE_ANY;
     if (st == TS_OK)
-        st = ts_intrin_set_strides(in, ta, (int64_t[]){ any, d->group, 1 }, err);
+        st = ts_intrin_set_strides(in, ta, (int64_t[]){ any, any, d->group, 1 }, err);
     if (st == TS_OK)
-        st = ts_intrin_set_strides(in, tb, (int64_t[]){ any, d->group, 1 }, err);
+        st = ts_intrin_set_strides(in, tb, (int64_t[]){ any, any, d->group, 1 }, err);
     if (st == TS_OK)
-        st = ts_intrin_set_strides(in, c, (int64_t[]){ any, 1 }, err);
+        st = ts_intrin_set_strides(in, c, (int64_t[]){ any, any, any, 1 }, err);
     if (st == TS_OK)
         st = ts_intrin_require(in, "amx-tile", err);
     if (st == TS_OK)
@@ -302,7 +361,7 @@ static void dense_expression(TsArena *A, const Variant *var, const Dense *d, Den
 }
 
 typedef struct Knobs {
-    int64_t k_steps, order, m_panel, n_panel, parallel;
+    int64_t k_steps, block_m, block_n, order, m_panel, n_panel, parallel;
 } Knobs;
 
 static TsStatus read_knobs(const Variant *var, const Dense *d, const TsConfig *config, Knobs *kn,
@@ -310,34 +369,48 @@ static TsStatus read_knobs(const Variant *var, const Dense *d, const TsConfig *c
 {
     TsStatus st = TS_OK;
     kn->k_steps = sch_tmpl_knob(config, "k_steps", err, &st);
+    kn->block_m = sch_tmpl_knob(config, "block_m", err, &st);
+    kn->block_n = sch_tmpl_knob(config, "block_n", err, &st);
     kn->order = sch_tmpl_knob(config, "order", err, &st);
     kn->m_panel = sch_tmpl_knob(config, "m_panel", err, &st);
     kn->n_panel = sch_tmpl_knob(config, "n_panel", err, &st);
     kn->parallel = sch_tmpl_knob(config, "parallel", err, &st);
     if (st != TS_OK)
         return st;
-    if (kn->k_steps < 1 || kn->k_steps > MAX_STEPS || d->k_tiles % kn->k_steps || kn->m_panel < 1 ||
-        d->m_tiles % kn->m_panel || kn->n_panel < 1 || d->n_tiles % kn->n_panel ||
-        (kn->order != 0 && kn->order != 1))
+    if (kn->k_steps < 1 || kn->k_steps > MAX_STEPS || d->k_tiles % kn->k_steps || kn->order < 0 ||
+        kn->order > 1)
         return ts_fail(err, TS_EINVAL,
-                       "%s: k_steps %lld must divide the %lld tile steps of K (at most %d), "
-                       "m_panel %lld and n_panel %lld the %lld row and %lld column tiles, "
-                       "order %lld be 0 or 1",
+                       "%s: k_steps %lld must divide the %lld tile steps of K (at most %d), order "
+                       "%lld be 0 or 1",
                        var->name, (long long)kn->k_steps, (long long)d->k_tiles, MAX_STEPS,
-                       (long long)kn->m_panel, (long long)kn->n_panel, (long long)d->m_tiles,
-                       (long long)d->n_tiles, (long long)kn->order);
+                       (long long)kn->order);
+    if (kn->block_m < 1 || kn->block_m > MAX_BLOCK || d->m_tiles % kn->block_m || kn->block_n < 1 ||
+        kn->block_n > MAX_BLOCK || d->n_tiles % kn->block_n || kn->m_panel < 1 ||
+        (d->m_tiles / kn->block_m) % kn->m_panel || kn->n_panel < 1 ||
+        (d->n_tiles / kn->block_n) % kn->n_panel)
+        return ts_fail(err, TS_EINVAL,
+                       "%s: block_m %lld and block_n %lld (1 or 2) must divide the %lld row and "
+                       "%lld column tiles, m_panel %lld and n_panel %lld the blocks",
+                       var->name, (long long)kn->block_m, (long long)kn->block_n,
+                       (long long)d->m_tiles, (long long)d->n_tiles, (long long)kn->m_panel,
+                       (long long)kn->n_panel);
     return TS_OK;
 }
 
-/* Loops: the panels and the tiles of a panel, rows first (order 0) or columns first,
- * k.outer, then the tile (i.inner 16, j.inner 16, k steps, k group) tensorized. */
+/* Loops: the panels and the blocks of a panel, rows first (order 0) or columns first,
+ * k.outer, then the block (block_m row tiles of 16, block_n column tiles of 16, k steps,
+ * k group) tensorized. */
 static TsStatus schedule_tiles(const Dense *d, const Knobs *kn, const TsIntrin *intrin, TsStage *st,
                                TsError *err)
 {
-    TsAxis *io, *ii, *jo, *ji, *ko, *kr, *kt, *kg, *ip, *it, *jp, *jt;
-    TsStatus s = ts_split(st, ts_stage_root_axis(st, 0), TILE, &io, &ii, err);
+    TsAxis *i16, *ii, *j16, *ji, *ko, *kr, *kt, *kg, *ip, *it, *jp, *jt, *io, *im, *jo, *jm;
+    TsStatus s = ts_split(st, ts_stage_root_axis(st, 0), TILE, &i16, &ii, err);
     if (s == TS_OK)
-        s = ts_split(st, ts_stage_root_axis(st, 1), TILE, &jo, &ji, err);
+        s = ts_split(st, ts_stage_root_axis(st, 1), TILE, &j16, &ji, err);
+    if (s == TS_OK)
+        s = ts_split(st, i16, kn->block_m, &io, &im, err);
+    if (s == TS_OK)
+        s = ts_split(st, j16, kn->block_n, &jo, &jm, err);
     if (s == TS_OK)
         s = ts_split(st, ts_stage_root_axis(st, 2), d->k_step * kn->k_steps, &ko, &kr, err);
     if (s == TS_OK)
@@ -348,14 +421,14 @@ static TsStatus schedule_tiles(const Dense *d, const Knobs *kn, const TsIntrin *
         s = ts_split(st, jo, kn->n_panel, &jp, &jt, err);
     if (s != TS_OK)
         return s;
-    TsAxis *order[10] = { ip, jp, it, jt, ko, ii, ji, kt, kg };
+    TsAxis *order[11] = { ip, jp, it, jt, ko, im, ii, jm, ji, kt, kg };
     if (kn->order == 1)
         order[0] = jp, order[1] = ip, order[2] = jt, order[3] = it;
-    s = ts_reorder(st, 9, order, err);
+    s = ts_reorder(st, 11, order, err);
     if (s == TS_OK && kn->parallel)
         s = ts_parallel(st, order[0], err);
     if (s == TS_OK)
-        s = ts_tensorize(st, ii, intrin, err);
+        s = ts_tensorize(st, im, intrin, err);
     return s;
 }
 
@@ -375,7 +448,7 @@ static TsStatus dense_instantiate(const Variant *var, const TsTemplateArgs *args
     TileShape *shape = ts_arena_alloc(arena, sizeof *shape);
     if ((st = ts_arena_check(arena, err)) != TS_OK)
         return st;
-    *shape = (TileShape){ var, kn.k_steps };
+    *shape = (TileShape){ var, kn.k_steps, kn.block_m, kn.block_n };
     const TsIntrin *intrin = NULL;
     st = declare_intrin(arena, &d, shape, &intrin, err);
     TsSchedule *sch = st == TS_OK ? ts_schedule_create(arena, 1, &t.out) : NULL;

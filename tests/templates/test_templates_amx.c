@@ -2,12 +2,13 @@
  * conv2d_amx.c), where this CPU has AMX:
  *   - dense int8 and bf16 on shapes no tile divides (K not a multiple of 64, N not of 16,
  *     K deep enough for 16 and 32 tile steps): the default and configs spread evenly
- *     over the space (k_steps, order, panels, parallel) built and checked bit for bit
+ *     over the space (k_steps, blocks, order, panels, parallel) built and checked bit for bit
  *     (int8) or within the float tolerance (bf16) against the same expression under a
  *     fresh schedule;
  *   - the dense space is a real one (more than a hundred configs at 1024^3), and the
  *     default keeps the whole K of 1024 int8 elements in one region (one deep tile
- *     statement of 16 steps), a smaller k_steps loops over regions that accumulate;
+ *     statement of 16 steps over 2 x 2 accumulator tiles), a smaller k_steps loops over
+ *     regions that accumulate;
  *   - conv2d's flattened positions (rows 0, stride 1): every rows choice and loop order
  *     on 7x7 outputs with padding and batch 2, and without padding, against a naive
  *     convolution on the packed layouts (int8 bit for bit, bf16 within float rounding);
@@ -142,6 +143,7 @@ static void test_dense_bf16_configs(void **state)
     }
     check_sampled(&sch_template_dense_bf16_amx, "M=20 N=40 K=1000 dtype=bfloat16");
     check_sampled(&sch_template_dense_bf16_amx, "M=50 N=33 K=300 dtype=bfloat16");
+    check_sampled(&sch_template_dense_bf16_amx, "M=64 N=64 K=130 dtype=bfloat16");
 }
 
 /* The lowered text of config (the default, or the point with these knob values). */
@@ -165,7 +167,8 @@ static void expect_in(const char *text, const char *want)
         fail_msg("no \"%s\" in\n%s", want, text);
 }
 
-/* The whole K of 1024 in one deep statement by default; k_steps 4 is four regions. */
+/* The whole K of 1024 in one deep statement over 2 x 2 tiles by default; k_steps 4 is
+ * four regions that accumulate. */
 static void test_dense_deep_regions(void **state)
 {
     (void)state;
@@ -174,19 +177,27 @@ static void test_dense_deep_regions(void **state)
     setup(&s, &sch_template_dense_int8_amx, "M=1024 N=1024 K=1024 dtype=int8", 1);
     assert_true(ts_space_size(s.space) >= 100);
     teardown(&s);
-    setup(&s, &sch_template_dense_int8_amx, "M=32 N=48 K=1024 dtype=int8", 1);
+    /* 2 x 2 tiles of 16 x 16 (each A and B tile loaded once for two products) */
+    setup(&s, &sch_template_dense_int8_amx, "M=32 N=32 K=1024 dtype=int8", 1);
     const char *text = lowered(&sch_template_dense_int8_amx, &s, A, NULL, NULL, 0);
-    expect_in(text, "tensorize x86.amx.u8s8.16x16x1024.body");
-    expect_in(text, "for (i.outer.outer, 0, 2)");
-    expect_in(text, "for (j.outer.outer, 0, 3)");
-    /* 16 steps, A 64 bytes and B 1 KiB apart, C not loaded */
-    expect_in(text, ", 16, 64i64, 1024i64, 0)");
+    expect_in(text, "tensorize x86.amx.u8s8.32x32x1024.body");
+    /* 16 steps, A 64 bytes and B 1 KiB apart, C not loaded; blocks 2 x 2, the second
+     * column 64 bytes further in out and 16 KiB (1024 x 16) in the weight */
+    expect_in(text, ", 16, 64i64, 1024i64, 0, 1, 0i64, 0i64, 1, 0i64, 0i64, 2, 2, 64i64, "
+                    "16384i64)");
+    teardown(&s);
+    /* 3 column tiles: blocks of one column */
+    setup(&s, &sch_template_dense_int8_amx, "M=32 N=48 K=1024 dtype=int8", 1);
+    text = lowered(&sch_template_dense_int8_amx, &s, A, NULL, NULL, 0);
+    expect_in(text, "tensorize x86.amx.u8s8.32x16x1024.body");
+    expect_in(text, "for (j.outer.outer.outer, 0, 3)");
     assert_null(strstr(text, "k.outer"));
-    static const char *const knobs[] = { "k_steps" };
-    text = lowered(&sch_template_dense_int8_amx, &s, A, knobs, (int64_t[]){ 4 }, 1);
+    static const char *const knobs[] = { "k_steps", "block_m" };
+    text = lowered(&sch_template_dense_int8_amx, &s, A, knobs, (int64_t[]){ 4, 1 }, 2);
     expect_in(text, "x86.amx.u8s8.16x16x256");
+    expect_in(text, "for (i.outer.outer.outer, 0, 2)");
     expect_in(text, "for (k.outer, 0, 4)");
-    expect_in(text, ", 4, 64i64, 1024i64, 1)");
+    expect_in(text, ", 4, 64i64, 1024i64, 1, 1, 0i64, 0i64, 1, 0i64, 0i64, 1, 1, ");
     teardown(&s);
     ts_arena_destroy(A);
 }
