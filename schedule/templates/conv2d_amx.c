@@ -32,19 +32,28 @@
  * past the image, L = P + (R - 1) Wp + S - 1 for P the positions, (OH - 1) Wp + OW,
  * rounded up to 16.
  *
+ * A region holds block_pos x block_oc accumulator tiles (codegen/amx.c's block form: 2
+ * x 2 is 4 of the 8 tile registers, with 2 A and 2 B tiles, each loaded once per step for
+ * two products): block_pos consecutive tiles of positions (the next rows of the A and C
+ * tiles) by block_oc output channel blocks.
+ *
  * Knobs: ic_bn (4, 8, ... up to a tile row, no larger than C rounded up to 4), rows (0,
  * the flattened positions, with stride 1; then the divisors of OW up to 16), loop_order
  * (0: n, oc, then the output's tiles, each weight block reused over the image; 1: n, the
- * tiles, oc, each data block reused over the weights). Default: the largest ic_bn, the
- * flattened positions where their tiles are fewer than the row tiles by more than a
- * tenth, else the largest rows; loop_order 0. One thread (no parallel knob yet). */
+ * tiles, oc, each data block reused over the weights), block_pos (1 or 2; with rows that
+ * leave an odd number of tiles in an output row, 1), block_oc (1, or 2 with an even
+ * number of output channel blocks), parallel (offered with more than one core: the loop
+ * after n on the pool). Default: the largest ic_bn, the flattened positions where their
+ * tiles are fewer than the row tiles by more than a tenth or no more and the row tiles
+ * cannot pair, else the largest rows; loop_order 0, blocks of 2 x 2, parallel with more
+ * than one core. */
 #include <stdio.h>
 
 #include "tmpl_internal.h"
 
 #include "tessera/intrin.h"
 
-enum { OC_BN = 16, MIN_IC_BN = 4, MAX_ROWS = 16, TILE_BYTES = 64, FLAT = 0 };
+enum { OC_BN = 16, MIN_IC_BN = 4, MAX_ROWS = 16, TILE_BYTES = 64, FLAT = 0, MAX_BLOCK = 2 };
 
 static const char *const arg_names[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad", NULL };
 static const char *const int8_dtypes[] = { "int8", NULL };
@@ -169,14 +178,15 @@ static int64_t largest_row_tile(int64_t ow)
 }
 
 /* Flattened positions by default where their 16-row tiles are fewer than the row tiles
- * by more than a tenth (the 7x7 layers: 4 tiles for 7 rows of 7). */
+ * by more than a tenth (the 7x7 layers: 4 tiles for 7 rows of 7), or no more where the
+ * row tiles cannot pair into blocks (14x14: one tile per row). */
 static bool flat_by_default(const Conv *cv)
 {
     if (cv->stride != 1)
         return false;
     int64_t flat_tiles = flat_extents(cv, MAX_ROWS).positions / MAX_ROWS;
-    int64_t row_tiles = cv->oh * (cv->ow / largest_row_tile(cv->ow));
-    return flat_tiles * 10 < row_tiles * 9;
+    int64_t per_row = cv->ow / largest_row_tile(cv->ow), row_tiles = cv->oh * per_row;
+    return flat_tiles * 10 < row_tiles * 9 || (flat_tiles <= row_tiles && per_row % MAX_BLOCK != 0);
 }
 
 static TsStatus amx_define_space(const Variant *var, const TsTemplateArgs *args,
@@ -184,14 +194,21 @@ static TsStatus amx_define_space(const Variant *var, const TsTemplateArgs *args,
 {
     Conv cv;
     int64_t ic[8], rows[MAX_ROWS + 1];
-    static const int64_t orders[] = { 0, 1 };
+    static const int64_t orders[] = { 0, 1 }, blocks[] = { 1, MAX_BLOCK };
     TsStatus st = read_conv(var, args, target, &cv, err);
+    bool oc_even = st == TS_OK && sch_ceil_div(cv.k, OC_BN) % MAX_BLOCK == 0;
     if (st == TS_OK)
         st = ts_space_define_knob(space, "ic_bn", input_blocks(var, cv.c, ic), ic, err);
     if (st == TS_OK)
         st = ts_space_define_knob(space, "rows", row_choices(&cv, rows), rows, err);
     if (st == TS_OK)
         st = ts_space_define_knob(space, "loop_order", 2, orders, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "block_pos", 2, blocks, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "block_oc", oc_even ? 2 : 1, blocks, err);
+    if (st == TS_OK)
+        st = ts_space_define_knob(space, "parallel", target->num_cores > 1 ? 2 : 1, orders, err);
     return st;
 }
 
@@ -212,6 +229,13 @@ static TsStatus amx_default_config(const Variant *var, const TsTemplateArgs *arg
         st = sch_tmpl_want_knob(out, "rows", flat ? FLAT : largest_row_tile(cv.ow), err);
     if (st == TS_OK)
         st = sch_tmpl_want_knob(out, "loop_order", 0, err);
+    int64_t per_row = cv.ow / largest_row_tile(cv.ow);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "block_pos", flat || per_row % MAX_BLOCK == 0 ? 2 : 1, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "block_oc", MAX_BLOCK, err);
+    if (st == TS_OK)
+        st = sch_tmpl_want_knob(out, "parallel", target->num_cores > 1, err);
     if (st == TS_OK)
         st = sch_tmpl_config_finish(out, err);
     return st;
@@ -312,11 +336,12 @@ static void flat_expression(TsArena *A, const Variant *var, const Conv *cv, int6
 
 /* ---- the intrinsic ---- */
 
-/* What the emitters need beyond the regions: the tile's rows and the nest's extents. */
+/* What the emitters need beyond the regions: the tile's rows, the nest's extents and
+ * the blocks of accumulator tiles (positions x output channel blocks). */
 typedef struct TileShape {
     const Variant *var;
     int rows, ic_bn;
-    int64_t icb, r, s;
+    int64_t icb, r, s, block_pos, block_oc;
 } TileShape;
 
 static TsExpr *i64(TsArena *A, int64_t v)
@@ -325,38 +350,49 @@ static TsExpr *i64(TsArena *A, int64_t v)
 }
 
 /* A region's dimension dim's stride in bytes (elements of bytes bytes). */
-static TsExpr *stride_bytes(TsArena *A, const TsIntrinRegion *region, int dim, int64_t bytes)
+static int64_t stride_bytes(const TsIntrinRegion *region, int dim, int64_t bytes)
 {
-    return i64(A, bytes * ts_intrin_region_stride(region, dim));
+    return bytes * ts_intrin_region_stride(region, dim);
 }
 
 /* C = (accumulate ? C : 0) + the whole reduction, one statement (codegen/amx.c's nested
- * form): the kw steps innermost, then kh, then ic. a is [ic, kh, kw, i, k, g], b is
- * [ic, kh, kw, k, j, g], c is [i, j]. */
+ * form with blocks): the kw steps innermost, then kh, then ic; block_pos x block_oc
+ * accumulator tiles, position blocks the next rows of C and A. a is [bp, ic, kh, kw, i,
+ * k, g], b is [bo, ic, kh, kw, k, j, g], c is [bp, i, bo, j]. */
 static TsStmt *tile_conv(TsArena *A, const TsIntrinRegion *const *regions, const TileShape *t,
                          bool accumulate)
 {
     const TsIntrinRegion *a = regions[0], *b = regions[1], *c = regions[2];
     int64_t e = ts_dtype_bytes(t->var->data); /* data and weight alike */
-    TsExpr *args[19] = { ts_i32(A, t->rows), ts_i32(A, OC_BN * 4),
+    if (stride_bytes(a, 0, e) != t->rows * stride_bytes(a, 4, e) ||
+        stride_bytes(c, 0, 4) != t->rows * stride_bytes(c, 1, 4)) {
+        ts_arena_fail(A, TS_EINVAL, "%s: position blocks are not the next %d rows of the tiles",
+                      t->var->name, t->rows);
+        return NULL;
+    }
+    TsExpr *args[23] = { ts_i32(A, t->rows), ts_i32(A, OC_BN * 4),
                          ts_i32(A, (int32_t)(t->ic_bn * e)) };
     args[3] = ts_intrin_region_address(A, c, NULL);
-    args[4] = stride_bytes(A, c, 0, 4);
+    args[4] = i64(A, stride_bytes(c, 1, 4));
     args[5] = ts_intrin_region_address(A, a, NULL);
-    args[6] = stride_bytes(A, a, 3, e);
+    args[6] = i64(A, stride_bytes(a, 4, e));
     args[7] = ts_intrin_region_address(A, b, NULL);
-    args[8] = stride_bytes(A, b, 3, e);
+    args[8] = i64(A, stride_bytes(b, 4, e));
     args[9] = ts_i32(A, (int32_t)t->s);
-    args[10] = stride_bytes(A, a, 2, e);
-    args[11] = stride_bytes(A, b, 2, e);
+    args[10] = i64(A, stride_bytes(a, 3, e));
+    args[11] = i64(A, stride_bytes(b, 3, e));
     args[12] = ts_i32(A, accumulate ? 1 : 0);
     args[13] = ts_i32(A, (int32_t)t->r);
-    args[14] = stride_bytes(A, a, 1, e);
-    args[15] = stride_bytes(A, b, 1, e);
+    args[14] = i64(A, stride_bytes(a, 2, e));
+    args[15] = i64(A, stride_bytes(b, 2, e));
     args[16] = ts_i32(A, (int32_t)t->icb);
-    args[17] = stride_bytes(A, a, 0, e);
-    args[18] = stride_bytes(A, b, 0, e);
-    return ts_intrin_call(A, t->var->product, 19, args);
+    args[17] = i64(A, stride_bytes(a, 1, e));
+    args[18] = i64(A, stride_bytes(b, 1, e));
+    args[19] = ts_i32(A, (int32_t)t->block_pos);
+    args[20] = ts_i32(A, (int32_t)t->block_oc);
+    args[21] = i64(A, stride_bytes(c, 2, 4));
+    args[22] = i64(A, stride_bytes(b, 0, e));
+    return ts_intrin_call(A, t->var->product, 23, args);
 }
 
 static TsStmt *tile_body(TsArena *A, const TsIntrin *intrin, const TsIntrinRegion *const *regions,
@@ -373,14 +409,23 @@ static TsStmt *tile_update(TsArena *A, const TsIntrin *intrin, const TsIntrinReg
     return tile_conv(A, regions, user, true);
 }
 
+/* Every accumulator tile of the block zeroed. */
 static TsStmt *tile_reset(TsArena *A, const TsIntrin *intrin, const TsIntrinRegion *const *regions,
                           void *user)
 {
     const TileShape *t = user;
-    TsExpr *args[4] = { ts_i32(A, t->rows), ts_i32(A, OC_BN * 4),
-                        ts_intrin_region_address(A, regions[ts_intrin_num_inputs(intrin)], NULL),
-                        stride_bytes(A, regions[ts_intrin_num_inputs(intrin)], 0, 4) };
-    return ts_intrin_call(A, "llvm.x86.tilezero.internal", 4, args);
+    const TsIntrinRegion *c = regions[ts_intrin_num_inputs(intrin)];
+    TsStmt *zero[MAX_BLOCK * MAX_BLOCK];
+    int n = 0;
+    for (int64_t p = 0; p < t->block_pos; p++)
+        for (int64_t o = 0; o < t->block_oc; o++) {
+            int64_t offset = p * ts_intrin_region_stride(c, 0) + o * ts_intrin_region_stride(c, 2);
+            TsExpr *args[4] = { ts_i32(A, t->rows), ts_i32(A, OC_BN * 4),
+                                ts_intrin_region_address(A, c, ts_i32(A, (int32_t)offset)),
+                                i64(A, stride_bytes(c, 1, 4)) };
+            zero[n++] = ts_intrin_call(A, "llvm.x86.tilezero.internal", 4, args);
+        }
+    return ts_intrin_seq(A, n, zero);
 }
 
 /* The tile convolution at this instance's shape, in arena. */
@@ -388,21 +433,26 @@ static TsStatus declare_intrin(TsArena *A, const TileShape *t, const TsIntrin **
 {
     const Variant *var = t->var;
     const int64_t group = var->group, depth = t->ic_bn / group;
+    const int64_t bp = t->block_pos, bo = t->block_oc;
     char intrin_name[64];
-    snprintf(intrin_name, sizeof intrin_name, "%s.%dx16x%lld", var->family, t->rows,
+    snprintf(intrin_name, sizeof intrin_name, "%s.%lldx%lldx%lld", var->family,
+             (long long)(t->rows * bp), (long long)(OC_BN * bo),
              (long long)(t->icb * t->r * t->s * t->ic_bn));
     TsTensor *ta = ts_placeholder(
-        A, "a", 6, (int64_t[]){ t->icb, t->r, t->s, t->rows, depth, group }, var->data);
-    TsTensor *tb = ts_placeholder(A, "b", 6, (int64_t[]){ t->icb, t->r, t->s, depth, OC_BN, group },
-                                  var->weight);
-    TsAxis *i = ts_axis(A, "i", t->rows), *j = ts_axis(A, "j", OC_BN);
+        A, "a", 7, (int64_t[]){ bp, t->icb, t->r, t->s, t->rows, depth, group }, var->data);
+    TsTensor *tb = ts_placeholder(
+        A, "b", 7, (int64_t[]){ bo, t->icb, t->r, t->s, depth, OC_BN, group }, var->weight);
+    TsAxis *p = ts_axis(A, "p", bp), *i = ts_axis(A, "i", t->rows);
+    TsAxis *o = ts_axis(A, "o", bo), *j = ts_axis(A, "j", OC_BN);
     TsAxis *ic = ts_reduce_axis(A, "ic", t->icb), *kh = ts_reduce_axis(A, "kh", t->r);
     TsAxis *kw = ts_reduce_axis(A, "kw", t->s), *k = ts_reduce_axis(A, "k", depth);
     TsAxis *g = ts_reduce_axis(A, "g", group);
-    TsExpr *va = ts_at(A, ta, ts_var(ic), ts_var(kh), ts_var(kw), ts_var(i), ts_var(k), ts_var(g));
-    TsExpr *vb = ts_at(A, tb, ts_var(ic), ts_var(kh), ts_var(kw), ts_var(k), ts_var(j), ts_var(g));
+    TsExpr *va = ts_at(A, ta, ts_var(p), ts_var(ic), ts_var(kh), ts_var(kw), ts_var(i), ts_var(k),
+                       ts_var(g));
+    TsExpr *vb = ts_at(A, tb, ts_var(o), ts_var(ic), ts_var(kh), ts_var(kw), ts_var(k), ts_var(j),
+                       ts_var(g));
     TsExpr *prod = ts_mul(A, ts_cast(A, var->acc, va), ts_cast(A, var->acc, vb));
-    TsTensor *c = ts_compute(A, "c", 2, (TsAxis *[]){ i, j },
+    TsTensor *c = ts_compute(A, "c", 4, (TsAxis *[]){ p, i, o, j },
                              ts_sum(A, prod, 5, (TsAxis *[]){ ic, kh, kw, k, g }, NULL));
     TsStatus st = ts_arena_check(A, err);
     TsIntrin *in = NULL;
@@ -410,11 +460,11 @@ static TsStatus declare_intrin(TsArena *A, const TileShape *t, const TsIntrin **
         st = ts_intrin_declare(A, intrin_name, c, 2, (TsTensor *[]){ ta, tb }, &in, err);
     const int64_t any = TS_INTRIN_STRIDE_ANY;
     if (st == TS_OK)
-        st = ts_intrin_set_strides(in, ta, (int64_t[]){ any, any, any, any, group, 1 }, err);
+        st = ts_intrin_set_strides(in, ta, (int64_t[]){ any, any, any, any, any, group, 1 }, err);
     if (st == TS_OK)
-        st = ts_intrin_set_strides(in, tb, (int64_t[]){ any, any, any, any, group, 1 }, err);
+        st = ts_intrin_set_strides(in, tb, (int64_t[]){ any, any, any, any, any, group, 1 }, err);
     if (st == TS_OK)
-        st = ts_intrin_set_strides(in, c, (int64_t[]){ any, 1 }, err);
+        st = ts_intrin_set_strides(in, c, (int64_t[]){ any, any, any, 1 }, err);
     for (int f = 0; var->features[f] && st == TS_OK; f++)
         st = ts_intrin_require(in, var->features[f], err);
     if (st == TS_OK)
@@ -426,7 +476,7 @@ static TsStatus declare_intrin(TsArena *A, const TileShape *t, const TsIntrin **
 /* ---- the schedule ---- */
 
 typedef struct ConvKnobs {
-    int64_t ic_bn, rows, loop_order, flat;
+    int64_t ic_bn, rows, loop_order, flat, block_pos, block_oc, parallel;
 } ConvKnobs;
 
 static TsStatus conv_prepare(const Variant *var, const TsTemplateArgs *args,
@@ -439,6 +489,9 @@ static TsStatus conv_prepare(const Variant *var, const TsTemplateArgs *args,
     kn->ic_bn = sch_tmpl_knob(config, "ic_bn", err, &st);
     kn->rows = sch_tmpl_knob(config, "rows", err, &st);
     kn->loop_order = sch_tmpl_knob(config, "loop_order", err, &st);
+    kn->block_pos = sch_tmpl_knob(config, "block_pos", err, &st);
+    kn->block_oc = sch_tmpl_knob(config, "block_oc", err, &st);
+    kn->parallel = sch_tmpl_knob(config, "parallel", err, &st);
     kn->flat = kn->rows == FLAT && cv->stride == 1;
     bool rows_ok = kn->flat || (kn->rows >= 1 && kn->rows <= MAX_ROWS && cv->ow % kn->rows == 0);
     if (st == TS_OK &&
@@ -453,54 +506,94 @@ static TsStatus conv_prepare(const Variant *var, const TsTemplateArgs *args,
                     (long long)cv->ow, (long long)cv->stride, (long long)kn->loop_order);
     if (kn->flat)
         kn->rows = MAX_ROWS;
+    if (st == TS_OK && (kn->block_pos < 1 || kn->block_pos > MAX_BLOCK || kn->block_oc < 1 ||
+                        kn->block_oc > MAX_BLOCK || sch_ceil_div(cv->k, OC_BN) % kn->block_oc))
+        st = ts_fail(err, TS_EINVAL,
+                     "%s: block_pos %lld must be 1 or 2, block_oc %lld 1 or 2 dividing the %lld "
+                     "output channel blocks",
+                     var->name, (long long)kn->block_pos, (long long)kn->block_oc,
+                     (long long)sch_ceil_div(cv->k, OC_BN));
+    /* the tiles of one output row that do not pair up are blocks of one */
+    if (st == TS_OK && !kn->flat && (cv->ow / kn->rows) % kn->block_pos)
+        kn->block_pos = 1;
     return st;
 }
 
-/* The output: n, oc and oh blocks in the knob's order, the ow blocks, then the tensorized
- * region (ow.inner, ob, ic, kh, kw, ig, g). */
+/* The region's axes: oc split into blocks of block_oc (co, cm), the tiles' axis into
+ * blocks of block_pos tiles of rows (to, tm, ti). */
+typedef struct Blocked {
+    TsAxis *co, *cm, *to, *tm, *ti;
+} Blocked;
+
+static TsStatus split_blocks(TsStage *st, TsAxis *oc, TsAxis *tiles, const ConvKnobs *kn,
+                             Blocked *b, TsError *err)
+{
+    TsAxis *t16;
+    TsStatus s = ts_split(st, oc, kn->block_oc, &b->co, &b->cm, err);
+    if (s == TS_OK)
+        s = ts_split(st, tiles, kn->rows, &t16, &b->ti, err);
+    if (s == TS_OK)
+        s = ts_split(st, t16, kn->block_pos, &b->to, &b->tm, err);
+    return s;
+}
+
+/* The loops in order (n, then the outer ones in the knob's order), parallel after n,
+ * the region tensorized. */
+static TsStatus order_and_tensorize(TsStage *st, TsAxis **order, int num, int num_outer,
+                                    const ConvKnobs *kn, const TsIntrin *intrin, TsError *err)
+{
+    if (kn->loop_order == 1) { /* the tiles outside the output channel blocks */
+        TsAxis *co = order[1];
+        for (int i = 1; i < num_outer - 1; i++)
+            order[i] = order[i + 1];
+        order[num_outer - 1] = co;
+    }
+    TsStatus s = ts_reorder(st, num, order, err);
+    if (s == TS_OK && kn->parallel)
+        s = ts_parallel(st, order[1], err);
+    if (s == TS_OK)
+        s = ts_tensorize(st, order[num_outer], intrin, err);
+    return s;
+}
+
+/* The output: n, oc blocks, oh, ow blocks (or oh, ow blocks, oc blocks), then the
+ * tensorized region (ow tiles of the block, ow.inner, oc of the block, ob, ic, kh, kw,
+ * ig, g). */
 static TsStatus schedule_output(TsSchedule *sch, const ConvTensors *t, const ConvKnobs *kn,
                                 const TsIntrin *intrin, TsError *err)
 {
     TsStage *st = ts_stage(sch, t->out);
-    TsAxis *root[10], *owo, *owi;
+    TsAxis *root[10];
+    Blocked b;
     for (int i = 0; i < 10; i++)
         root[i] = ts_stage_root_axis(st, i);
-    TsStatus s = ts_split(st, root[3], kn->rows, &owo, &owi, err);
-    TsAxis *order[11] = { root[0], root[1], root[2], owo,     owi,    root[4],
-                          root[5], root[6], root[7], root[8], root[9] };
-    if (kn->loop_order == 1) {
-        order[1] = root[2];
-        order[2] = owo;
-        order[3] = root[1];
-    }
+    TsStatus s = split_blocks(st, root[1], root[3], kn, &b, err);
+    TsAxis *order[13] = { root[0], b.co,    root[2], b.to,    b.tm,    b.ti,   b.cm,
+                          root[4], root[5], root[6], root[7], root[8], root[9] };
     if (s == TS_OK)
-        s = ts_reorder(st, 11, order, err);
-    if (s == TS_OK)
-        s = ts_tensorize(st, owi, intrin, err);
+        s = order_and_tensorize(st, order, 13, 4, kn, intrin, err);
     if (s == TS_OK && t->pad != t->data)
         s = ts_vectorize(ts_stage(sch, t->pad), ts_stage_root_axis(ts_stage(sch, t->pad), 4), err);
     return s;
 }
 
-/* The flat form: n, oc and position blocks in the knob's order, then the tensorized
- * region (p.inner, ob, ic, kh, kw, ig, g); the output copies the valid columns of the
- * wide rows, a vector of 16 channels at a time. */
+/* The flat form: n, oc blocks and position blocks in the knob's order, then the
+ * tensorized region (position tiles of the block, p.inner, oc of the block, ob, ic, kh,
+ * kw, ig, g); the output copies the valid columns of the wide rows, a vector of 16
+ * channels at a time. */
 static TsStatus schedule_flat(TsSchedule *sch, const ConvTensors *t, const ConvKnobs *kn,
                               const TsIntrin *intrin, TsError *err)
 {
     TsStage *st = ts_stage(sch, t->wide);
-    TsAxis *root[9], *po, *pi;
+    TsAxis *root[9];
+    Blocked b;
     for (int i = 0; i < 9; i++)
         root[i] = ts_stage_root_axis(st, i);
-    TsStatus s = ts_split(st, root[2], kn->rows, &po, &pi, err);
-    TsAxis *order[10] = { root[0], root[1], po,      pi,      root[3],
-                          root[4], root[5], root[6], root[7], root[8] };
-    if (kn->loop_order == 1)
-        order[1] = po, order[2] = root[1];
+    TsStatus s = split_blocks(st, root[1], root[2], kn, &b, err);
+    TsAxis *order[12] = { root[0], b.co,    b.to,    b.tm,    b.ti,    b.cm,
+                          root[3], root[4], root[5], root[6], root[7], root[8] };
     if (s == TS_OK)
-        s = ts_reorder(st, 10, order, err);
-    if (s == TS_OK)
-        s = ts_tensorize(st, pi, intrin, err);
+        s = order_and_tensorize(st, order, 12, 3, kn, intrin, err);
     TsStage *out = ts_stage(sch, t->out), *pad = ts_stage(sch, t->pad);
     if (s == TS_OK)
         s = ts_vectorize(out, ts_stage_root_axis(out, 4), err);
@@ -519,7 +612,7 @@ static TsStatus amx_instantiate(const Variant *var, const TsTemplateArgs *args,
     if (st != TS_OK)
         return st;
     ConvTensors t;
-    Flat flat = flat_extents(&cv, kn.rows);
+    Flat flat = flat_extents(&cv, kn.rows * kn.block_pos);
     if (kn.flat)
         flat_expression(arena, var, &cv, kn.ic_bn, &flat, &t);
     else
@@ -527,8 +620,8 @@ static TsStatus amx_instantiate(const Variant *var, const TsTemplateArgs *args,
     TileShape *shape = ts_arena_alloc(arena, sizeof *shape);
     if ((st = ts_arena_check(arena, err)) != TS_OK)
         return st;
-    *shape =
-        (TileShape){ var, (int)kn.rows, (int)kn.ic_bn, sch_ceil_div(cv.c, kn.ic_bn), cv.r, cv.s };
+    *shape = (TileShape){ var,  (int)kn.rows, (int)kn.ic_bn, sch_ceil_div(cv.c, kn.ic_bn),
+                          cv.r, cv.s,         kn.block_pos,  kn.block_oc };
     const TsIntrin *intrin;
     st = declare_intrin(arena, shape, &intrin, err);
     TsSchedule *sch = st == TS_OK ? ts_schedule_create(arena, 1, &t.out) : NULL;

@@ -332,6 +332,9 @@ static void test_conv_flat_int8(void **state)
                      "N=2 C=70 H=7 W=7 K=20 R=3 S=3 stride=1 pad=1 dtype=int8");
     check_every_rows(&sch_template_conv2d_int8_amx,
                      "N=1 C=20 H=9 W=9 K=17 R=3 S=3 stride=1 pad=0 dtype=int8");
+    /* blocks, loop orders and parallel (two cores) sampled, against the reference */
+    check_sampled(&sch_template_conv2d_int8_amx,
+                  "N=2 C=70 H=14 W=14 K=64 R=3 S=3 stride=1 pad=1 dtype=int8");
 }
 
 static void test_conv_flat_bf16(void **state)
@@ -345,8 +348,8 @@ static void test_conv_flat_bf16(void **state)
                      "N=2 C=40 H=7 W=7 K=20 R=3 S=3 stride=1 pad=1 dtype=bfloat16");
 }
 
-/* Buffers and trip counts of the flattened form at the 7x7 layer; the 14x14 layer (14
- * tiles either way) keeps 14 columns of one row per tile; stride 2 has no flat choice. */
+/* Buffers and trip counts of the flattened form at the 7x7 and 14x14 layers; the 28x28
+ * layer keeps tiles of 14 columns of one row; stride 2 has no flat choice. */
 static void test_conv_flat_extents(void **state)
 {
     (void)state;
@@ -358,15 +361,27 @@ static void test_conv_flat_extents(void **state)
     /* 61 positions (6 rows of 9, then 7) in 4 tiles of 16; 64 + 2 rows of 9 + 2 read */
     expect_in(text, "allocate data_flat: uint8[1, 8, 84, 64]");
     expect_in(text, "allocate conv2d_wide: int32[1, 32, 64, 16]");
-    expect_in(text, "for (p.outer, 0, 4)");
-    expect_in(text, "tensorize x86.amx.u8s8.16x16x4608.body");
+    /* blocks of 2 x 2 tiles: 2 blocks of 32 positions, 16 of 2 output channel blocks */
+    expect_in(text, "for (p.outer.outer, 0, 2)");
+    expect_in(text, "for (oc.outer, 0, 16)");
+    expect_in(text, "tensorize x86.amx.u8s8.32x32x4608.body");
+    expect_in(text, ", 2, 2, 4096i64, 73728i64)"); /* blocks; C and B oc block strides */
     teardown(&s);
+    /* 14x14: 14 tiles either way, paired only when flattened (224 positions; data 224 + 2
+     * rows of 16 + 2) */
     setup(&s, &sch_template_conv2d_int8_amx,
           "N=1 C=256 H=14 W=14 K=256 R=3 S=3 stride=1 pad=1 dtype=int8", 1);
-    int64_t rows;
-    TsError err;
-    ok(ts_config_knob(&s.config, "rows", &rows, &err), &err);
-    assert_int_equal(rows, 14);
+    text = lowered(&sch_template_conv2d_int8_amx, &s, A, NULL, NULL, 0);
+    expect_in(text, "allocate data_flat: uint8[1, 4, 258, 64]");
+    expect_in(text, "allocate conv2d_wide: int32[1, 16, 224, 16]");
+    expect_in(text, "for (p.outer.outer, 0, 7)");
+    teardown(&s);
+    /* 28x28: 2 tiles of 14 per row, paired, along the rows */
+    setup(&s, &sch_template_conv2d_int8_amx,
+          "N=1 C=128 H=28 W=28 K=128 R=3 S=3 stride=1 pad=1 dtype=int8", 1);
+    text = lowered(&sch_template_conv2d_int8_amx, &s, A, NULL, NULL, 0);
+    assert_null(strstr(text, "data_flat"));
+    expect_in(text, "tensorize x86.amx.u8s8.28x32x1152.body");
     teardown(&s);
     setup(&s, &sch_template_conv2d_int8_amx,
           "N=1 C=16 H=14 W=14 K=16 R=3 S=3 stride=2 pad=1 dtype=int8", 1);
