@@ -214,51 +214,110 @@ static int64_t total_steps(const CgAmxGemm *g)
     return total;
 }
 
-static LLVMValueRef gemm_step(CgFunc *f, const CgAmxGemm *g, LLVMValueRef k, LLVMValueRef acc)
+enum { MAX_ACCUMULATORS = 4, TILE_REGISTERS = 8 };
+
+/* The blocks of dimension d (0 rows, 1 columns) of g. */
+static int block_count(const CgAmxGemm *g, int d)
+{
+    return g->blocks[d].count > 1 ? g->blocks[d].count : 1;
+}
+
+/* base plus index times step bytes (base itself for index 0). */
+static LLVMValueRef block_ptr(CgFunc *f, LLVMValueRef base, int index, LLVMValueRef step)
+{
+    if (index == 0)
+        return base;
+    LLVMValueRef off = LLVMBuildMul(f->b, cg_i64(f->m, index), step, "");
+    return LLVMBuildGEP2(f->b, f->m->t_i8, base, &off, 1, "");
+}
+
+/* C's tile of row block r and column block s. */
+static LLVMValueRef c_block(CgFunc *f, const CgAmxGemm *g, int r, int s)
+{
+    LLVMValueRef ptr = r ? block_ptr(f, g->c, r, g->blocks[0].c_step) : g->c;
+    return s ? block_ptr(f, ptr, s, g->blocks[1].c_step) : ptr;
+}
+
+/* One step: each A and B tile at step k loaded once, multiplied into the accumulators. */
+static bool gemm_step(CgFunc *f, const CgAmxGemm *g, LLVMValueRef k, LLVMValueRef *acc,
+                      LLVMValueRef *next)
 {
     CgModule *m = f->m;
     int depth_bytes = g->depth * products[g->product].element_bytes;
-    LLVMValueRef a_off, b_off;
+    int mb = block_count(g, 0), nb = block_count(g, 1);
+    LLVMValueRef a_off, b_off, a[MAX_ACCUMULATORS], b[MAX_ACCUMULATORS];
     step_offsets(f, g, k, &a_off, &b_off);
     LLVMValueRef a_ptr = LLVMBuildGEP2(f->b, m->t_i8, g->a, &a_off, 1, "amx.a");
     LLVMValueRef b_ptr = LLVMBuildGEP2(f->b, m->t_i8, g->b, &b_off, 1, "amx.b");
-    LLVMValueRef a = cg_amx_tile_load(f, g->rows, depth_bytes, a_ptr, g->a_stride);
-    LLVMValueRef b =
-        a ? cg_amx_tile_load(f, depth_bytes / 4, g->cols * 4, b_ptr, g->b_stride) : NULL;
-    return b ? cg_amx_tile_product(f, g->product, g->rows, g->cols, g->depth, acc, a, b) : NULL;
+    for (int r = 0; r < mb; r++)
+        if (!(a[r] = cg_amx_tile_load(f, g->rows, depth_bytes,
+                                      block_ptr(f, a_ptr, r, g->blocks[0].ab_step), g->a_stride)))
+            return false;
+    for (int s = 0; s < nb; s++)
+        if (!(b[s] = cg_amx_tile_load(f, depth_bytes / 4, g->cols * 4,
+                                      block_ptr(f, b_ptr, s, g->blocks[1].ab_step), g->b_stride)))
+            return false;
+    for (int r = 0; r < mb; r++)
+        for (int s = 0; s < nb; s++)
+            if (!(next[r * nb + s] = cg_amx_tile_product(f, g->product, g->rows, g->cols, g->depth,
+                                                         acc[r * nb + s], a[r], b[s])))
+                return false;
+    return true;
+}
+
+static bool blocks_fit(CgFunc *f, const CgAmxGemm *g)
+{
+    int mb = block_count(g, 0), nb = block_count(g, 1);
+    if (mb * nb <= MAX_ACCUMULATORS && mb * nb + mb + nb <= TILE_REGISTERS)
+        return true;
+    return cg_fail(f->m, TS_ECODEGEN,
+                   "%s: AMX %s over %d x %d accumulator tiles; at most %d, which with their A "
+                   "and B tiles fit the %d tile registers",
+                   f->kernel, products[g->product].instruction, mb, nb, MAX_ACCUMULATORS,
+                   TILE_REGISTERS);
 }
 
 bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g)
 {
     CgModule *m = f->m;
-    if (!cg_amx_require(f, g->product))
+    if (!cg_amx_require(f, g->product) || !blocks_fit(f, g))
         return false;
     if (g->steps < 1)
         return cg_fail(m, TS_ECODEGEN, "%s: AMX %s with %lld reduction steps", f->kernel,
                        products[g->product].instruction, (long long)g->steps);
-    LLVMValueRef acc = g->accumulate ? cg_amx_tile_load(f, g->rows, g->cols * 4, g->c, g->c_stride)
-                                     : cg_amx_tile_zero(f, g->rows, g->cols * 4);
-    if (!acc)
-        return false;
+    int num = block_count(g, 0) * block_count(g, 1), nb = block_count(g, 1);
+    LLVMValueRef init[MAX_ACCUMULATORS], acc[MAX_ACCUMULATORS], next[MAX_ACCUMULATORS];
+    for (int i = 0; i < num; i++) {
+        init[i] = g->accumulate ? cg_amx_tile_load(f, g->rows, g->cols * 4,
+                                                   c_block(f, g, i / nb, i % nb), g->c_stride)
+                                : cg_amx_tile_zero(f, g->rows, g->cols * 4);
+        if (!init[i])
+            return false;
+    }
     LLVMBasicBlockRef before = LLVMGetInsertBlock(f->b);
     LLVMBasicBlockRef loop = cg_block(f, "amx.loop"), done = cg_block(f, "amx.done");
     LLVMBuildBr(f->b, loop);
     LLVMPositionBuilderAtEnd(f->b, loop);
     LLVMValueRef k = LLVMBuildPhi(f->b, m->t_i64, "amx.k");
-    LLVMValueRef tile = LLVMBuildPhi(f->b, LLVMX86AMXTypeInContext(m->ctx), "amx.acc");
-    LLVMValueRef next_tile = gemm_step(f, g, k, tile);
-    if (!next_tile)
+    for (int i = 0; i < num; i++)
+        acc[i] = LLVMBuildPhi(f->b, LLVMX86AMXTypeInContext(m->ctx), "amx.acc");
+    if (!gemm_step(f, g, k, acc, next))
         return false;
     LLVMValueRef next_k = LLVMBuildNUWAdd(f->b, k, cg_i64(m, 1), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(f->b);
-    LLVMValueRef k_in[] = { cg_i64(m, 0), next_k }, tile_in[] = { acc, next_tile };
     LLVMBasicBlockRef from[] = { before, latch };
+    LLVMValueRef k_in[] = { cg_i64(m, 0), next_k };
     LLVMAddIncoming(k, k_in, from, 2);
-    LLVMAddIncoming(tile, tile_in, from, 2);
+    for (int i = 0; i < num; i++)
+        LLVMAddIncoming(acc[i], (LLVMValueRef[]){ init[i], next[i] }, from, 2);
     LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, next_k, cg_i64(m, total_steps(g)), ""),
                     done, loop);
     LLVMPositionBuilderAtEnd(f->b, done);
-    return cg_amx_tile_store(f, g->rows, g->cols * 4, g->c, g->c_stride, next_tile);
+    for (int i = 0; i < num; i++)
+        if (!cg_amx_tile_store(f, g->rows, g->cols * 4, c_block(f, g, i / nb, i % nb), g->c_stride,
+                               next[i]))
+            return false;
+    return true;
 }
 
 /* ---- tile intrinsics as loop-nest statements ---- */
@@ -281,7 +340,12 @@ bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g)
  *   the same with six more (steps1, a_step1, b_step1, steps2, a_step2, b_step2): the
  *       steps above repeated steps1 times, each a_step1 and b_step1 bytes further, and
  *       that repeated steps2 times (a convolution's kernel columns, rows and input
- *       channel blocks, in one accumulation); steps1 and steps2 are constants.
+ *       channel blocks, in one accumulation); steps1 and steps2 are constants;
+ *   the same with four more (row_blocks, col_blocks, c_col_step, b_col_step): C is
+ *       row_blocks x col_blocks tiles (constants, at most 4 tiles, with their A and B
+ *       tiles at most 8); row block r is the rows r * rows further down C and A, column
+ *       block s's C and B are s c_col_step and s b_col_step bytes further; every step
+ *       loads each A and B tile once.
  * A tile stored and loaded again at once waits for the store, so a deep reduction is
  * much faster in one statement than in many.
  * These are what the tensor intrinsics x86.amx.* (schedule/intrin_amx.c) emit. Every
@@ -381,6 +445,35 @@ static bool deep_args(CgFunc *f, const char *name, TsExpr *const *args, CgAmxGem
     return g->b_step != NULL;
 }
 
+/* A constant count of blocks in [1, MAX_ACCUMULATORS] (args[i]), or 0 after the error. */
+static int block_count_arg(CgFunc *f, const char *name, TsExpr *const *args, int i)
+{
+    int64_t count;
+    if (cg_const_operand(args[i], &count) && count >= 1 && count <= MAX_ACCUMULATORS)
+        return (int)count;
+    cg_fail(f->m, TS_ECODEGEN,
+            "%s: intrinsic %s: argument %d (%s), a count of blocks, must be an integer constant "
+            "in [1, %d]",
+            f->kernel, name, i, cg_expr_text(f->m, args[i], 60), MAX_ACCUMULATORS);
+    return 0;
+}
+
+/* The block form's blocks (args 19 to 22) into g: row blocks follow one another (the
+ * next rows of C and A), column blocks are c_col_step and b_col_step bytes apart. */
+static bool block_args(CgFunc *f, const char *name, TsExpr *const *args, CgAmxGemm *g)
+{
+    g->blocks[0].count = block_count_arg(f, name, args, 19);
+    g->blocks[1].count = g->blocks[0].count ? block_count_arg(f, name, args, 20) : 0;
+    if (!g->blocks[1].count)
+        return false;
+    LLVMValueRef rows = cg_i64(f->m, g->rows);
+    g->blocks[0].c_step = LLVMBuildMul(f->b, rows, g->c_stride, "");
+    g->blocks[0].ab_step = LLVMBuildMul(f->b, rows, g->a_stride, "");
+    g->blocks[1].c_step = i64_arg(f, name, args[21], 21);
+    g->blocks[1].ab_step = g->blocks[1].c_step ? i64_arg(f, name, args[22], 22) : NULL;
+    return g->blocks[1].ab_step != NULL;
+}
+
 /* The nested form's two outer levels (args 13 to 18) into g. */
 static bool level_args(CgFunc *f, const char *name, TsExpr *const *args, CgAmxGemm *g)
 {
@@ -430,7 +523,9 @@ static bool product_in_memory(CgFunc *f, const char *name, CgAmxProduct product,
         return false;
     if (num_args >= 13 && !deep_args(f, name, args, &g))
         return false;
-    if (num_args == 19 && !level_args(f, name, args, &g))
+    if (num_args >= 19 && !level_args(f, name, args, &g))
+        return false;
+    if (num_args == 23 && !block_args(f, name, args, &g))
         return false;
     return cg_amx_gemm(f, &g);
 }
@@ -449,10 +544,11 @@ bool cg_amx_call(CgFunc *f, const char *name, int num_args, TsExpr *const *args,
                        "llvm.x86.tdpbssd.internal and llvm.x86.tdpbf16ps.internal, with "
                        "tiles in memory",
                        f->kernel, name);
-    if (form == 0 ? num_args != 4 : num_args != 9 && num_args != 13 && num_args != 19)
+    if (form == 0 ? num_args != 4
+                  : num_args != 9 && num_args != 13 && num_args != 19 && num_args != 23)
         return cg_fail(f->m, TS_ECODEGEN,
                        "%s: intrinsic %s takes %s arguments as a statement, the call gives %d",
-                       f->kernel, name, form == 0 ? "4" : "9, 13 or 19", num_args);
+                       f->kernel, name, form == 0 ? "4" : "9, 13, 19 or 23", num_args);
     if (form == 0)
         return zero_in_memory(f, name, args);
     return product_in_memory(f, name, (CgAmxProduct)(form - 1), num_args, args);

@@ -296,7 +296,13 @@ LLVMValueRef cg_amx_tile_product(CgFunc *f, CgAmxProduct product, int rows, int 
  * With outer levels (a convolution's kernel rows and input channel blocks), the steps
  * are a nest: levels[0] repeats the steps levels[0].steps times, a_step and b_step bytes
  * further each time, and levels[1] repeats that; a level of one step (or NULL steps)
- * adds nothing. The nest is still one loop around one accumulator. */
+ * adds nothing. The nest is still one loop around one accumulator.
+ * With blocks, C is a block of blocks[0].count x blocks[1].count tiles (at most 4, and
+ * with their A and B tiles at most the 8 tile registers): row block r's C and A tiles
+ * are r c_step and r ab_step bytes after the first ones (blocks[0]), column block s's C
+ * and B tiles s c_step and s ab_step bytes after (blocks[1]); each step loads each A
+ * and B tile once for all the products that use it. A count of 0 or 1 (NULL steps) is
+ * one block. */
 typedef struct CgAmxGemm {
     CgAmxProduct product;
     int rows, cols, depth; /* M <= 16, N <= 16, the K of one step (64 bytes of A at most) */
@@ -308,6 +314,10 @@ typedef struct CgAmxGemm {
         int64_t steps; /* 0 or 1: no level */
         LLVMValueRef a_step, b_step;
     } levels[2];
+    struct {
+        int count; /* 0 or 1: one block */
+        LLVMValueRef c_step, ab_step;
+    } blocks[2];
 } CgAmxGemm;
 bool cg_amx_gemm(CgFunc *f, const CgAmxGemm *g);
 

@@ -3,12 +3,11 @@
  * (uint8 data x int8 weight -> int32, dtype=int8) or bfloat16 (-> float32,
  * dtype=bfloat16). Arguments M N K and dtype.
  *
- * Layouts: data [MP, KP], weight [NP / 16, KP / G, 16, G] (te/ops/dot_pack.c's
- * ts_op_dense_pack_weight_dot with n_bn 16), out [MP, NP]. G is 4 for int8, 2 for bf16;
- * NP is N rounded up to 16 and KP is K rounded up to the reduction step (G for the
- * vector forms, one AMX tile row of 64 bytes for AMX); MP is M, rounded up to 16 rows
- * for AMX. The padding of the weight is zero, so padded data adds nothing, and the
- * padded rows and columns of out are the caller's to ignore.
+ * Layouts: data [M, KP], weight [NP / 16, KP / G, 16, G] (te/ops/dot_pack.c's
+ * ts_op_dense_pack_weight_dot with n_bn 16), out [M, NP]. G is 4 for int8, 2 for bf16;
+ * NP is N rounded up to 16 and KP is K rounded up to G. The padding of the weight is
+ * zero, so padded data adds nothing, and the padded columns of out are the caller's to
+ * ignore.
  *
  * The expression (as the tensorize tests' packed dense):
  *     out[i, j] = sum over k of acc(data[i, k]) * acc(weight[j / 16, k / G, j % 16, k % G])
@@ -17,29 +16,25 @@
  * - dense_int8_vnni (avx512vnni) and dense_bf16_avx512 (avx512bf16): rows in register
  *   blocks of mr (knob tile_m, unrolled), loops i.outer, j.outer, k.outer, i.inner,
  *   j.inner (16), k.inner (G); the (j.inner, k.inner) nest is vpdpbusd / vdpbf16ps.
- * - dense_int8_amx and dense_bf16_amx (amx-tile with amx-int8 / amx-bf16): 16 x 16
- *   output tiles, loops i.outer, j.outer (in the order "order" picks), k.outer, then the
- *   (i.inner 16, j.inner 16, k 64 bytes) nest as one tile product (tdpbusd / tdpbf16ps).
- * "parallel" (offered with more than one core) runs the outermost loop on the pool. */
+ * "parallel" (offered with more than one core) runs the outermost loop on the pool.
+ * The AMX forms, dense_int8_amx and dense_bf16_amx, in the same layouts with KP rounded
+ * up to a 64-byte tile row and MP to 16 rows, are dense_amx.c's. */
 #include <stdio.h>
 #include <string.h>
 
 #include "tessera/intrin.h"
 #include "tmpl_internal.h"
 
-enum { N_BLOCK = 16, TILE_ROWS = 16, TILE_BYTES = 64 };
+enum { N_BLOCK = 16 };
 
 typedef struct Variant {
     const char *name;
     bool bf16;          /* bfloat16 -> float32, else uint8 x int8 -> int32 */
-    bool amx;           /* tile form, else vector form */
     const char *intrin; /* the tensor intrinsic */
 } Variant;
 
-static const Variant int8_vnni = { "dense_int8_vnni", false, false, "x86.vnni.u8s8.16x4" };
-static const Variant int8_amx = { "dense_int8_amx", false, true, "x86.amx.u8s8.16x16x64" };
-static const Variant bf16_avx512 = { "dense_bf16_avx512", true, false, "x86.avx512bf16.f32.16x2" };
-static const Variant bf16_amx = { "dense_bf16_amx", true, true, "x86.amx.bf16.16x16x32" };
+static const Variant int8_vnni = { "dense_int8_vnni", false, "x86.vnni.u8s8.16x4" };
+static const Variant bf16_avx512 = { "dense_bf16_avx512", true, "x86.avx512bf16.f32.16x2" };
 
 static const char *const arg_names[] = { "M", "N", "K", NULL };
 static const char *const int8_dtypes[] = { "int8", NULL };
@@ -47,8 +42,8 @@ static const char *const bf16_dtypes[] = { "bfloat16", NULL };
 
 typedef struct Dense {
     int64_t m, n, k;
-    int64_t group, k_step; /* G, and the reduction one step of the inner nest takes */
-    int64_t mp, np, kp;    /* the padded extents */
+    int64_t group;      /* G */
+    int64_t mp, np, kp; /* the padded extents (mp is m) */
 } Dense;
 
 static TsDType served(const Variant *var)
@@ -86,10 +81,9 @@ static TsStatus read_dense(const Variant *var, const TsTemplateArgs *args,
         return st;
     d->m = v[0], d->n = v[1], d->k = v[2];
     d->group = var->bf16 ? 2 : 4;
-    d->k_step = var->amx ? TILE_BYTES / (var->bf16 ? 2 : 1) : d->group;
-    d->mp = var->amx ? sch_ceil_div(d->m, TILE_ROWS) * TILE_ROWS : d->m;
+    d->mp = d->m;
     d->np = sch_ceil_div(d->n, N_BLOCK) * N_BLOCK;
-    d->kp = sch_ceil_div(d->k, d->k_step) * d->k_step;
+    d->kp = sch_ceil_div(d->k, d->group) * d->group;
     if (d->mp * d->kp > TS_MAX_EXTENT || d->mp * d->np > TS_MAX_EXTENT ||
         d->np * d->kp > TS_MAX_EXTENT)
         return ts_fail(err, TS_EINVAL, "%s: M=%lld N=%lld K=%lld padded exceed %lld elements",
@@ -107,18 +101,15 @@ static TsStatus dense_define_space(const Variant *var, const TsTemplateArgs *arg
     Dense d;
     TsStatus st = read_dense(var, args, target, &d, err);
     static const int64_t on_off[] = { 0, 1 };
-    if (st == TS_OK && !var->amx) {
-        static const int64_t rows[] = { 1, 2, 4, 6, 8, 12 };
+    static const int64_t rows[] = { 1, 2, 4, 6, 8, 12 };
+    if (st == TS_OK)
         st = ts_space_define_knob(space, "tile_m", 6, rows, err);
-    }
-    if (st == TS_OK && var->amx) /* 0: row tiles outermost, 1: column tiles */
-        st = ts_space_define_knob(space, "order", 2, on_off, err);
     if (st == TS_OK)
         st = ts_space_define_knob(space, "parallel", target->num_cores > 1 ? 2 : 1, on_off, err);
     return st;
 }
 
-/* Vector forms: 8 rows of one accumulator vector each; AMX: row tiles outermost. */
+/* 8 rows of one accumulator vector each. */
 static TsStatus dense_default_config(const Variant *var, const TsTemplateArgs *args,
                                      const TsTemplateTarget *target, const TsConfigSpace *space,
                                      TsConfig *out, TsError *err)
@@ -128,8 +119,7 @@ static TsStatus dense_default_config(const Variant *var, const TsTemplateArgs *a
     if (st != TS_OK)
         return st;
     sch_tmpl_config_init(space, out);
-    if (!var->amx)
-        st = sch_tmpl_want_knob(out, "tile_m", 8, err);
+    st = sch_tmpl_want_knob(out, "tile_m", 8, err);
     if (st == TS_OK)
         st = sch_tmpl_want_knob(out, "parallel", target->num_cores > 1, err);
     if (st == TS_OK)
@@ -191,32 +181,6 @@ static TsStatus schedule_vector(const Variant *var, const Dense *d, TsStage *st,
     return s;
 }
 
-/* (i.outer, j.outer in "order"), k.outer, i.inner 16, j.inner 16, k.tile, k.group. */
-static TsStatus schedule_amx(const Variant *var, const Dense *d, TsStage *st,
-                             const TsConfig *config, TsError *err)
-{
-    TsStatus s = TS_OK;
-    int64_t order = sch_tmpl_knob(config, "order", err, &s);
-    int64_t parallel = sch_tmpl_knob(config, "parallel", err, &s);
-    TsAxis *io, *ii, *jo, *ji, *ko, *kr, *kt, *kg;
-    if (s == TS_OK)
-        s = ts_split(st, ts_stage_root_axis(st, 0), TILE_ROWS, &io, &ii, err);
-    if (s == TS_OK)
-        s = ts_split(st, ts_stage_root_axis(st, 1), N_BLOCK, &jo, &ji, err);
-    if (s == TS_OK)
-        s = ts_split(st, ts_stage_root_axis(st, 2), d->k_step, &ko, &kr, err);
-    if (s == TS_OK)
-        s = ts_split(st, kr, d->group, &kt, &kg, err);
-    TsAxis *first = order ? jo : io, *second = order ? io : jo;
-    if (s == TS_OK)
-        s = ts_reorder(st, 7, (TsAxis *[]){ first, second, ko, ii, ji, kt, kg }, err);
-    if (s == TS_OK)
-        s = parallel_outer(st, first, parallel, err);
-    if (s == TS_OK)
-        s = ts_tensorize(st, ii, ts_intrin_lookup(var->intrin), err);
-    return s;
-}
-
 static TsStatus dense_instantiate(const Variant *var, const TsTemplateArgs *args,
                                   const TsTemplateTarget *target, const TsConfig *config,
                                   TsArena *arena, TsTemplateInstance *out, TsError *err)
@@ -233,8 +197,7 @@ static TsStatus dense_instantiate(const Variant *var, const TsTemplateArgs *args
     if (!sch)
         return ts_arena_check(arena, err);
     TsStage *stage = ts_stage(sch, t.out);
-    st = var->amx ? schedule_amx(var, &d, stage, config, err)
-                  : schedule_vector(var, &d, stage, config, err);
+    st = schedule_vector(var, &d, stage, config, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
@@ -275,14 +238,10 @@ static double dense_flop(const TsTemplateArgs *args)
     }
 
 VARIANT_FUNCTIONS(int8_vnni)
-VARIANT_FUNCTIONS(int8_amx)
 VARIANT_FUNCTIONS(bf16_avx512)
-VARIANT_FUNCTIONS(bf16_amx)
 
 static const char *const vnni_features[] = { "avx512vnni", NULL };
-static const char *const amx_int8_features[] = { "amx-tile", "amx-int8", NULL };
 static const char *const avx512bf16_features[] = { "avx512bf16", NULL };
-static const char *const amx_bf16_features[] = { "amx-tile", "amx-bf16", NULL };
 
 const TsTemplate sch_template_dense_int8_vnni = {
     .name = "dense_int8_vnni",
@@ -299,21 +258,6 @@ const TsTemplate sch_template_dense_int8_vnni = {
     .flop = dense_flop,
 };
 
-const TsTemplate sch_template_dense_int8_amx = {
-    .name = "dense_int8_amx",
-    .op = "dense",
-    .summary = "int8 dense (uint8 x int8 -> int32), weight packed [N/16, K/4, 16, 4], "
-               "16 x 16 output tiles through AMX tdpbusd",
-    .dtypes = int8_dtypes,
-    .features = amx_int8_features,
-    .priority = 20,
-    .arg_names = arg_names,
-    .define_space = int8_amx_define_space,
-    .default_config = int8_amx_default_config,
-    .instantiate = int8_amx_instantiate,
-    .flop = dense_flop,
-};
-
 const TsTemplate sch_template_dense_bf16_avx512 = {
     .name = "dense_bf16_avx512",
     .op = "dense",
@@ -326,20 +270,5 @@ const TsTemplate sch_template_dense_bf16_avx512 = {
     .define_space = bf16_avx512_define_space,
     .default_config = bf16_avx512_default_config,
     .instantiate = bf16_avx512_instantiate,
-    .flop = dense_flop,
-};
-
-const TsTemplate sch_template_dense_bf16_amx = {
-    .name = "dense_bf16_amx",
-    .op = "dense",
-    .summary = "bfloat16 dense (-> float32), weight packed [N/16, K/2, 16, 2], 16 x 16 "
-               "output tiles through AMX tdpbf16ps",
-    .dtypes = bf16_dtypes,
-    .features = amx_bf16_features,
-    .priority = 20,
-    .arg_names = arg_names,
-    .define_space = bf16_amx_define_space,
-    .default_config = bf16_amx_default_config,
-    .instantiate = bf16_amx_instantiate,
     .flop = dense_flop,
 };

@@ -345,7 +345,7 @@ static void test_tile_statement_errors(void **state)
     expect_call_refused("llvm.x86.tdpbusd.internal", 13, deep,
                         "argument 9 (n), the steps, must be an integer constant");
     expect_call_refused("llvm.x86.tdpbusd.internal", 10, deep,
-                        "llvm.x86.tdpbusd.internal takes 9, 13 or 19 arguments as a statement");
+                        "llvm.x86.tdpbusd.internal takes 9, 13, 19 or 23 arguments as a statement");
     TsExpr *nested[19] = { sixteen, ts_i32(A, 64), ts_i32(A, 64), NULL,   stride,
                            NULL,    stride,        NULL,          stride, ts_i32(A, 3),
                            stride,  stride,        ts_i32(A, 0),  ts_i32(A, 3), stride,
@@ -355,6 +355,16 @@ static void test_tile_statement_errors(void **state)
     nested[16] = ts_i32(A, 1 << 19);
     expect_call_refused("llvm.x86.tdpbusd.internal", 19, nested,
                         "all levels' steps at most 2^20");
+    /* the block form: 2 x 3 accumulators and their 5 A and B tiles exceed the 8 registers */
+    nested[16] = ts_i32(A, 1);
+    TsExpr *blocks[23];
+    memcpy(blocks, nested, sizeof nested);
+    blocks[19] = ts_i32(A, 2), blocks[20] = ts_i32(A, 3), blocks[21] = stride, blocks[22] = stride;
+    expect_call_refused("llvm.x86.tdpbusd.internal", 23, blocks,
+                        "over 2 x 3 accumulator tiles; at most 4");
+    blocks[20] = ts_i32(A, 0);
+    expect_call_refused("llvm.x86.tdpbusd.internal", 23, blocks,
+                        "argument 20 (0), a count of blocks, must be an integer constant in [1, 4]");
     ts_arena_destroy(A);
 }
 
