@@ -15,14 +15,16 @@
  * and a pair counts the differing bits under the mask.
  *
  * Layouts (channels in 32-bit words, bit c % 32 of word c / 32; each group's channels
- * start a new word; planes are the innermost axis of the data):
- *   data   [N, G * CWG, H, W, abits]                       uint32
+ * start a new word):
+ *   data   [N, H, W, abits, G * CWG]                       uint32
  *   weight [G * KBG, CWG, R, S, wbits, ob]                  uint32  (ob = oc_bn)
  *   out    [N, G * KBG, OH, OW, ob]                         int32 or int64
  * with CWG = ceil(C / G / 32) words per group and KBG = ceil(K / G / ob) output blocks
  * per group; padded weight channels are zero, padded output channels the caller's to
- * ignore. Dense is the 1x1 convolution of one image of M positions: data [1, KW, 1, M,
- * abits], weight [NB, KW, 1, 1, wbits, ob], out [1, NB, 1, M, ob].
+ * ignore. The data is te/ops' ts_op_bitpack of NCHW or NHWC data into uint32 words,
+ * which is also what ts_op_bitserial_threshold_pack gives the next layer. Dense is the
+ * 1x1 convolution of one image of M positions: data [1, 1, M, abits, KW] (ts_op_bitpack's
+ * [M, abits, KW]), weight [NB, KW, 1, 1, wbits, ob], out [1, NB, 1, M, ob].
  *
  * The expression. P_ij, the popcounts of plane pair (i, j) over the window and the words:
  *     P_ij[n, kb, oh, ow, ob] = sum over cw, kh, kw of popcount(t_ij)
@@ -301,7 +303,7 @@ static TsTensor *pad_stage(TsArena *A, const Bitserial *b, TsTensor *data)
     bool mask = b->encoding == ENC_XNOR;
     if (b->pad == 0 && !mask)
         return data;
-    int64_t cw = ts_tensor_dim(data, 1), p = b->pad;
+    int64_t cw = ts_tensor_dim(data, 4), p = b->pad;
     TsAxis *an = ts_axis(A, "n", b->n), *ac = ts_axis(A, "cw", cw);
     TsAxis *ay = ts_axis(A, "y", b->h + 2 * p), *ax = ts_axis(A, "x", b->w + 2 * p);
     TsAxis *ap = ts_axis(A, "plane", b->abits + mask);
@@ -309,12 +311,12 @@ static TsTensor *pad_stage(TsArena *A, const Bitserial *b, TsTensor *data)
     TsExpr *inside = ts_and(A, ts_and(A, ts_ge(A, y, i32(A, 0)), ts_lt(A, y, i32(A, b->h))),
                             ts_and(A, ts_ge(A, x, i32(A, 0)), ts_lt(A, x, i32(A, b->w))));
     TsExpr *plane = ts_var(ap);
-    TsExpr *value = ts_at(A, data, ts_var(an), ts_var(ac), y, x,
-                          mask ? ts_min(A, plane, i32(A, b->abits - 1)) : plane);
+    TsExpr *value = ts_at(A, data, ts_var(an), y, x,
+                          mask ? ts_min(A, plane, i32(A, b->abits - 1)) : plane, ts_var(ac));
     if (mask)
         value = ts_select(A, ts_lt(A, plane, i32(A, b->abits)), value,
                           channel_mask(A, b, ts_var(ac)));
-    return ts_compute_tagged(A, "data_pad", "pad", 5, (TsAxis *[]){ an, ac, ay, ax, ap },
+    return ts_compute_tagged(A, "data_pad", "pad", 5, (TsAxis *[]){ an, ay, ax, ap, ac },
                              ts_if_then_else(A, inside, value, ts_uint(A, TS_UINT32, 0)));
 }
 
@@ -339,13 +341,13 @@ static TsExpr *pair_count(TsArena *A, const Bitserial *b, const Tensors *t, cons
                           TsExpr *i, TsExpr *j, TsExpr *kb, TsAxis *cw, TsAxis *kh, TsAxis *kw,
                           TsExpr *ob)
 {
-    TsExpr *a = ts_at(A, t->pad, win->n, win->word, win->y, win->x, i);
+    TsExpr *a = ts_at(A, t->pad, win->n, win->y, win->x, i, win->word);
     TsExpr *w = ts_at(A, t->weight, kb, ts_var(cw), ts_var(kh), ts_var(kw), j, ob);
     TsExpr *bits = ts_bitand(A, a, w);
     if (b->encoding == ENC_XNOR)
         bits = ts_bitand(A, ts_bitxor(A, a, w),
-                         ts_at(A, t->pad, win->n, win->word, win->y, win->x,
-                               i32(A, b->abits)));
+                         ts_at(A, t->pad, win->n, win->y, win->x, i32(A, b->abits),
+                               win->word));
     return ts_cast(A, TS_INT32, ts_popcount(A, bits));
 }
 
@@ -413,13 +415,13 @@ static TsTensor *side_stage(TsArena *A, const Bitserial *b, const Tensors *t)
     Window win = window(A, b, ts_var(an), ts_var(ag), cw, oh, ow, kh, kw);
     TsAxis *axes[] = { an, ag, oh, ow };
     if (b->encoding == ENC_XNOR) {
-        TsExpr *m = ts_at(A, t->pad, win.n, win.word, win.y, win.x, i32(A, b->abits));
+        TsExpr *m = ts_at(A, t->pad, win.n, win.y, win.x, i32(A, b->abits), win.word);
         TsExpr *count = ts_cast(A, b->acc_dtype, ts_popcount(A, m));
         return ts_compute_tagged(A, "side", "bitserial_side", 4, axes,
                                  ts_sum(A, count, 3, (TsAxis *[]){ cw, kh, kw }, NULL));
     }
     TsAxis *ri = ts_reduce_axis(A, "i", b->abits);
-    TsExpr *a = ts_at(A, t->pad, win.n, win.word, win.y, win.x, ts_var(ri));
+    TsExpr *a = ts_at(A, t->pad, win.n, win.y, win.x, ts_var(ri), win.word);
     TsExpr *count = ts_cast(A, b->acc_dtype, ts_popcount(A, a));
     TsExpr *weighted = ts_shl(A, count, ts_cast(A, b->acc_dtype, ts_var(ri)));
     return ts_compute_tagged(A, "side", "bitserial_side", 4, axes,
@@ -475,7 +477,7 @@ static void build_expression(TsArena *A, const Bitserial *b, const Knobs *kn, bo
 {
     int64_t kbg = sch_ceil_div(b->k / b->groups, kn->oc_bn), kb = kbg * b->groups;
     int64_t cw = b->cwg * b->groups;
-    t->data = ts_placeholder(A, "data", 5, (int64_t[]){ b->n, cw, b->h, b->w, b->abits },
+    t->data = ts_placeholder(A, "data", 5, (int64_t[]){ b->n, b->h, b->w, b->abits, cw },
                              TS_UINT32);
     t->weight = ts_placeholder(A, "weight", 6,
                                (int64_t[]){ kb, b->cwg, b->r, b->s, b->wbits, kn->oc_bn },
@@ -522,7 +524,8 @@ static TsStatus schedule_accumulator(TsSchedule *sch, const Tensors *t, const Kn
     return s;
 }
 
-/* The padding and side stages at the root, n x words (n x groups) parallel when asked. */
+/* The padding and side stages at the root, the two outer loops fused and parallel when
+ * asked. */
 static TsStatus schedule_root_stage(TsSchedule *sch, TsTensor *t, const Knobs *kn, TsError *err)
 {
     if (!t || !kn->parallel || ts_tensor_is_placeholder(t))

@@ -92,7 +92,7 @@ static int64_t value_of(uint32_t u, int64_t bits, bool pm1)
     return pm1 ? 2 * (int64_t)u - ((1 << bits) - 1) : (int64_t)u;
 }
 
-/* Packs codes[N][C][H][W] into data [N, G * CWG, H, W, abits]. */
+/* Packs codes[N][C][H][W] into data [N, H, W, abits, G * CWG]. */
 static void pack_data(const Problem *p, const uint32_t *codes, uint32_t *data)
 {
     int64_t cg = p->c / p->groups, cwg = (cg + 31) / 32, cw = cwg * p->groups;
@@ -104,7 +104,7 @@ static void pack_data(const Problem *p, const uint32_t *codes, uint32_t *data)
                     uint32_t u = codes[((n * p->c + c) * p->h + y) * p->w + x];
                     int64_t word = (c / cg) * cwg + (c % cg) / 32, bit = (c % cg) % 32;
                     for (int64_t i = 0; i < p->abits; i++)
-                        data[(((n * cw + word) * p->h + y) * p->w + x) * p->abits + i] |=
+                        data[(((n * p->h + y) * p->w + x) * p->abits + i) * cw + word] |=
                             ((u >> i) & 1u) << bit;
                 }
 }
