@@ -3,7 +3,9 @@
  * AVX512-VPOPCNTDQ; the byte counts or nibble lookups LLVM makes of llvm.ctpop on other
  * targets, the AVX2 fallback). Arguments of bitserial_conv2d: N C H W K R S stride pad
  * abits wbits, and optionally encoding (0, the default), groups and dilation (1); of
- * bitserial_dense: M N K abits wbits, and optionally encoding.
+ * bitserial_dense: M N K abits wbits, and optionally encoding. Both take the optional
+ * output stage: output=0 (the accumulator, the default), 1 (float32) or 2 (int8), and
+ * relu=1 (see below).
  *
  * Encodings (te/ops' definitions; an operand of b bits is the unsigned number u of its
  * bit planes u_0 .. u_{b-1}):
@@ -33,12 +35,20 @@
  *     out = Q                                   (encoding 0)
  *           2Q - (2^wb - 1) * S,  S = sum of a over the window   (1)
  *           (2^ab - 1)(2^wb - 1) * S - 2Q,  S = valid elements of the window   (2)
- * S (channel-independent, [N, G, OH, OW]) is a small stage of its own. The accumulator
- * is int32 unless 2 (2^ab - 1)(2^wb - 1) C/G R S reaches 2^31, then int64: no input
- * can overflow it. Knob "pairs" picks the accumulation: 1 keeps one accumulator per
+ * S (channel-independent, [N, G, OH, OW]) is a small stage of its own. The sums are
+ * int32 unless 2 (2^ab - 1)(2^wb - 1) C/G R S reaches 2^31, then int64, so no input
+ * can overflow them, and out has the operator's type (ts_bitserial_accum_dtype: int16,
+ * int32 or int64). Knob "pairs" picks the accumulation: 1 keeps one accumulator per
  * plane pair (stage "planes", int32; AND, popcount and add per step, the shifts once
  * per output in the output loop), 0 one accumulator shifted at every step (fewer
  * registers at high bit widths).
+ *
+ * The fused output stage, te/ops' ts_op_bitserial_output on the blocked layout, computed
+ * in the output loop: with output=1 or 2 the kernel takes scale and bias [G * KBG, ob]
+ * (float32, per output channel, blocked as out) after the weight, and gives
+ *     y = float32(out) * scale + bias, then max(y, 0) with relu=1,
+ * as float32 (output=1) or saturated to int8 with rounding half to even (output=2).
+ * With output=0, relu=1 is max(out, 0) in the integer type.
  *
  * The schedule (as conv2d_NCHWc_int8's): the output in register blocks of reg_n
  * positions (tile_ow) by oh_bn rows (tile_oh), ob as vectors of 32-bit lanes (16 on
@@ -51,6 +61,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tessera/ops.h"
 #include "tmpl_internal.h"
 
 enum { WORD_BITS = 32, MAX_BITS = 8, ENC_AND = 0, ENC_PM1_WEIGHTS = 1, ENC_XNOR = 2 };
@@ -59,11 +70,14 @@ enum { WORD_BITS = 32, MAX_BITS = 8, ENC_AND = 0, ENC_PM1_WEIGHTS = 1, ENC_XNOR 
 typedef struct Bitserial {
     const char *name;
     int64_t n, c, h, w, k, r, s, stride, pad, dilation, groups;
-    int64_t abits, wbits, encoding;
+    int64_t abits, wbits, encoding, output, relu;
     int64_t oh, ow;
     int64_t cwg;       /* words per group */
-    TsDType acc_dtype; /* of Q and the output */
+    TsDType acc_dtype; /* of Q and the side sums */
+    TsDType op_dtype;  /* the operator's: ts_bitserial_accum_dtype */
 } Bitserial;
+
+enum { OUTPUT_ACC = 0, OUTPUT_F32 = 1, OUTPUT_INT8 = 2 };
 
 static const char *const conv_args[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad",
                                          "abits", "wbits", NULL };
@@ -113,7 +127,26 @@ static TsStatus finish_problem(Bitserial *b, TsError *err)
     b->ow = (b->w + 2 * b->pad - span_s) / b->stride + 1;
     b->cwg = sch_ceil_div(b->c / b->groups, WORD_BITS);
     b->acc_dtype = accumulator_dtype(b);
+    b->op_dtype = ts_bitserial_accum_dtype((int)b->abits, (int)b->wbits,
+                                           b->c / b->groups * b->r * b->s);
+    if (b->op_dtype.bits == 0)
+        return ts_fail(err, TS_EINVAL, "%s: no accumulator for a reduction of %lld", b->name,
+                       (long long)(b->c / b->groups * b->r * b->s));
     return TS_OK;
+}
+
+/* The optional arguments every bitserial template takes. */
+static TsStatus read_common(const char *name, const TsTemplateArgs *args, Bitserial *b,
+                            TsError *err)
+{
+    TsStatus st = optional_arg(name, args, "encoding", ENC_AND, ENC_AND, ENC_XNOR, &b->encoding,
+                               err);
+    if (st == TS_OK)
+        st = optional_arg(name, args, "output", OUTPUT_ACC, OUTPUT_ACC, OUTPUT_INT8, &b->output,
+                          err);
+    if (st == TS_OK)
+        st = optional_arg(name, args, "relu", 0, 0, 1, &b->relu, err);
+    return st;
 }
 
 static TsStatus read_conv(const char *name, const TsTemplateArgs *args,
@@ -128,7 +161,7 @@ static TsStatus read_conv(const char *name, const TsTemplateArgs *args,
                       .r = v[5], .s = v[6], .stride = v[7], .pad = v[8], .abits = v[9],
                       .wbits = v[10] };
     if (st == TS_OK)
-        st = optional_arg(name, args, "encoding", ENC_AND, ENC_AND, ENC_XNOR, &b->encoding, err);
+        st = read_common(name, args, b, err);
     if (st == TS_OK)
         st = optional_arg(name, args, "groups", 1, 1, TS_MAX_EXTENT, &b->groups, err);
     if (st == TS_OK)
@@ -148,7 +181,7 @@ static TsStatus read_dense(const char *name, const TsTemplateArgs *args,
                       .s = 1, .stride = 1, .pad = 0, .dilation = 1, .groups = 1, .abits = v[3],
                       .wbits = v[4] };
     if (st == TS_OK)
-        st = optional_arg(name, args, "encoding", ENC_AND, ENC_AND, ENC_XNOR, &b->encoding, err);
+        st = read_common(name, args, b, err);
     return st == TS_OK ? finish_problem(b, err) : st;
 }
 
@@ -277,7 +310,7 @@ static TsStatus read_knobs(const TsConfig *config, Knobs *kn, TsError *err)
 }
 
 typedef struct Tensors {
-    TsTensor *data, *weight, *pad, *side, *acc, *out;
+    TsTensor *data, *weight, *scale, *bias, *pad, *side, *acc, *out;
 } Tensors;
 
 static TsExpr *i32(TsArena *A, int64_t v)
@@ -447,6 +480,30 @@ static TsExpr *combine(TsArena *A, const Bitserial *b, const Tensors *t, TsExpr 
     return ts_sub(A, ts_mul(A, side, acc_int(A, b, amax * wmax)), twice);
 }
 
+/* The output stage of te/ops' ts_op_bitserial_output (its formula, on the blocked
+ * layout) or, with output=0, the operator's type (with relu, clamped at 0). */
+static TsExpr *output_value(TsArena *A, const Bitserial *b, const Tensors *t, TsExpr *v,
+                            TsAxis *kb, TsAxis *ob)
+{
+    if (b->output == OUTPUT_ACC) {
+        v = ts_cast(A, b->op_dtype, v);
+        return b->relu ? ts_max(A, v, ts_int(A, b->op_dtype, 0)) : v;
+    }
+    TsExpr *y = ts_cast(A, TS_FLOAT32, v);
+    y = ts_mul(A, y, ts_at(A, t->scale, ts_var(kb), ts_var(ob)));
+    y = ts_add(A, y, ts_at(A, t->bias, ts_var(kb), ts_var(ob)));
+    if (b->relu)
+        y = ts_max(A, y, ts_f32(A, 0.0));
+    if (b->output == OUTPUT_F32)
+        return y;
+    y = ts_min(A, ts_max(A, y, ts_f32(A, -128.0)), ts_f32(A, 127.0));
+    TsExpr *r = ts_floor(A, y), *half = ts_f32(A, 0.5);
+    TsExpr *frac = ts_sub(A, y, r);
+    TsExpr *odd = ts_ne(A, ts_mul(A, ts_floor(A, ts_mul(A, r, half)), ts_f32(A, 2.0)), r);
+    TsExpr *up = ts_or(A, ts_gt(A, frac, half), ts_and(A, ts_eq(A, frac, half), odd));
+    return ts_cast(A, TS_INT8, ts_add(A, r, ts_select(A, up, ts_f32(A, 1.0), ts_f32(A, 0.0))));
+}
+
 /* The operator's output: from the plane accumulators (pairs) or from q. */
 static TsTensor *output_stage(TsArena *A, const Bitserial *b, const Tensors *t, int64_t kb,
                               int64_t kbg, int64_t oc_bn, bool pairs, const char *tag)
@@ -469,6 +526,7 @@ static TsTensor *output_stage(TsArena *A, const Bitserial *b, const Tensors *t, 
         q = ts_at(A, t->acc, ts_var(n), ts_var(akb), ts_var(oh), ts_var(ow), ts_var(ob));
     }
     TsExpr *value = combine(A, b, t, q, n, group_of(A, b, ts_var(akb), kbg), oh, ow);
+    value = output_value(A, b, t, value, akb, ob);
     return ts_compute_tagged(A, tag, tag, 5, (TsAxis *[]){ n, akb, oh, ow, ob }, value);
 }
 
@@ -482,6 +540,11 @@ static void build_expression(TsArena *A, const Bitserial *b, const Knobs *kn, bo
     t->weight = ts_placeholder(A, "weight", 6,
                                (int64_t[]){ kb, b->cwg, b->r, b->s, b->wbits, kn->oc_bn },
                                TS_UINT32);
+    t->scale = t->bias = NULL;
+    if (b->output != OUTPUT_ACC) {
+        t->scale = ts_placeholder(A, "scale", 2, (int64_t[]){ kb, kn->oc_bn }, TS_FLOAT32);
+        t->bias = ts_placeholder(A, "bias", 2, (int64_t[]){ kb, kn->oc_bn }, TS_FLOAT32);
+    }
     t->pad = pad_stage(A, b, t->data);
     t->side = side_stage(A, b, t);
     t->acc = kn->pairs ? planes_stage(A, b, t, kb, kbg, kn->oc_bn)
@@ -588,9 +651,13 @@ static TsStatus instantiate(ReadProblem read, const char *name, bool dense,
     st = schedule_bitserial(arena, &kn, &t, NULL, &sch, &final, err);
     if (st != TS_OK)
         return st;
-    *out = (TsTemplateInstance){
-        .sch = sch, .num_tensors = 3, .num_outputs = 1, .tensors = { t.data, t.weight, t.out }
-    };
+    *out = (TsTemplateInstance){ .sch = sch, .num_outputs = 1, .tensors = { t.data, t.weight } };
+    out->num_tensors = 2;
+    if (t.scale) {
+        out->tensors[out->num_tensors++] = t.scale;
+        out->tensors[out->num_tensors++] = t.bias;
+    }
+    out->tensors[out->num_tensors++] = t.out;
     return TS_OK;
 }
 
@@ -623,12 +690,13 @@ static TsStatus schedule_dag(ReadProblem read, const char *name, bool dense,
     const char *tag = dense ? "bitserial_dense" : "bitserial_conv2d";
     Tensors t = { .data = inst->tensors[0], .weight = inst->tensors[1],
                   .out = inst->tensors[inst->num_tensors - 1] };
+    int want_tensors = b.output == OUTPUT_ACC ? 3 : 5;
     t.acc = find_tagged(t.out, kn.pairs ? "bitserial_planes" : "bitserial_q", 1);
     t.pad = find_tagged(t.acc, "pad", 1);
     t.side = find_tagged(t.out, "bitserial_side", 1);
     if (!t.pad)
         t.pad = t.data;
-    if (strcmp(ts_tensor_tag(t.out), tag) != 0 || inst->num_tensors != 3 || !t.acc ||
+    if (strcmp(ts_tensor_tag(t.out), tag) != 0 || inst->num_tensors != want_tensors || !t.acc ||
         ts_tensor_dim(t.out, 4) != kn.oc_bn || (b.encoding != ENC_AND && !t.side))
         return ts_fail(err, TS_EINVAL, "%s: the DAG's operator %s is not the output of a %s "
                        "instance for this config", name, ts_tensor_name(t.out), tag);
