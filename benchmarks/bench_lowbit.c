@@ -134,15 +134,16 @@ static uint32_t weight_code(const Layer *l, const uint32_t *w, int wbits, int64_
 }
 
 /* The packed operands' integer codes through a naive convolution, against the output
- * [1, KB, OH, OW, ob] (int32). */
+ * [1, KB, OH, OW, ob] (the operator's type, int16 or int32 here). */
 static TsStatus check_bitserial(const Layer *l, const Kernel *k, int width, TsError *err)
 {
     int abits = widths[width][0], wbits = widths[width][1];
     const uint32_t *d = k->buffers[0], *w = k->buffers[1];
-    const int32_t *out = k->buffers[2];
     int64_t ob = ts_tensor_dim(k->tk.args[2], 4), hw = l->hw;
-    if (ts_tensor_dtype(k->tk.args[2]).bits != 32)
-        return ts_fail(err, TS_EINVAL, "%s: output is not int32", k->name);
+    int out_bits = ts_tensor_dtype(k->tk.args[2]).bits;
+    if (out_bits != 16 && out_bits != 32)
+        return ts_fail(err, TS_EINVAL, "%s: output is int%d, not int16 or int32", k->name,
+                       out_bits);
     uint32_t *codes = malloc((size_t)(l->ch * hw * hw) * 4);
     for (int64_t c = 0; c < l->ch; c++)
         for (int64_t y = 0; y < hw; y++)
@@ -163,7 +164,9 @@ static TsStatus check_bitserial(const Layer *l, const Kernel *k, int width, TsEr
                         if (iy >= 0 && iy < hw && ix >= 0 && ix < hw)
                             want += (int64_t)codes[(c * hw + iy) * hw + ix] * wc[c * 9 + r];
                     }
-                int32_t got = out[((kk / ob * hw + y) * hw + x) * ob + kk % ob];
+                size_t at = (size_t)(((kk / ob * hw + y) * hw + x) * ob + kk % ob);
+                int32_t got = out_bits == 16 ? ((const int16_t *)k->buffers[2])[at]
+                                             : ((const int32_t *)k->buffers[2])[at];
                 if (got != want) {
                     st = ts_fail(err, TS_EDEVICE, "%s: output k=%lld y=%lld x=%lld is %d, "
                                  "naive C says %lld", k->name, (long long)kk, (long long)y,

@@ -130,6 +130,14 @@ static void pack_weight(const Problem *p, int64_t ob, const uint32_t *codes, uin
                 }
 }
 
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
 /* Element at of an integer output of 16, 32 or 64 bits. */
 static int64_t element(const TsTensor *t, const void *data, size_t at)
 {
@@ -545,6 +553,75 @@ static void test_relu_dag(void **state)
     ts_target_free(target);
 }
 
+/* ---- work and buffers ---- */
+
+/* The elements of the buffer allocated as name in the lowered text, or -1. */
+static int64_t allocated(const char *text, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "allocate %s: ", name);
+    const char *p = strstr(text, key);
+    if (!p)
+        return -1;
+    p = strchr(p, '[');
+    int64_t count = 1;
+    char *end;
+    for (p++; p && *p != ']'; p = end + strspn(end, ", "))
+        count *= strtoll(p, &end, 10);
+    return count;
+}
+
+/* No unpacked intermediate and no wasted work: the kernel allocates only the padded
+ * words (with the mask plane for XNOR), the side sums and one register block of plane
+ * accumulators; the reduction loops run over words (C / 32), not channels, and the
+ * block's body holds exactly one popcount per (kw, plane pair, position). */
+static void test_work_and_buffers(void **state)
+{
+    (void)state;
+    TsTarget *target;
+    TsError err;
+    ok(ts_target_parse("llvm -mcpu=sapphirerapids", &target, &err), &err);
+    TsTemplateTarget tt = template_target(target, 1);
+    const TsTemplate *tmpl = &sch_template_bitserial_conv2d_x86;
+    for (int enc = 0; enc < 3; enc++) {
+        char shape[160];
+        snprintf(shape, sizeof shape,
+                 "N=1 C=64 H=8 W=8 K=32 R=3 S=3 stride=1 pad=1 abits=2 wbits=2 encoding=%d", enc);
+        TsTemplateArgs args = parse_args(shape);
+        TsConfigSpace *space = ts_config_space_create();
+        ok(tmpl->define_space(&args, &tt, space, &err), &err);
+        TsConfig config;
+        ok(tmpl->default_config(&args, &tt, space, &config, &err), &err);
+        int64_t f[TS_KNOB_MAX_OUTPUTS], reg_n, oc_bn, pairs;
+        int n;
+        ok(ts_config_split(&config, "tile_ow", f, TS_KNOB_MAX_OUTPUTS, &n, &err), &err);
+        reg_n = f[1];
+        ok(ts_config_knob(&config, "oc_bn", &oc_bn, &err), &err);
+        ok(ts_config_knob(&config, "pairs", &pairs, &err), &err);
+        assert_int_equal(pairs, 1);
+        TsArena *A = ts_arena_create();
+        TsLoweredFunc *func;
+        ok(tt_lower_config(tmpl, &args, &tt, &config, A, &func, &err), &err);
+        const char *text = ts_lowered_str(A, func);
+        assert_int_equal(allocated(text, "data_pad"), 10 * 10 * (2 + (enc == 2)) * 2);
+        assert_int_equal(allocated(text, "side"), enc == 0 ? -1 : 8 * 8);
+        assert_int_equal(allocated(text, "planes"), reg_n * 2 * 2 * oc_bn);
+        assert_int_equal(count_of(text, "allocate "), enc == 0 ? 2 : 3);
+        const char *block = strstr(text, "allocate planes");
+        assert_non_null(block);
+        assert_non_null(strstr(block, "for (cw, 0, 2)"));
+        const char *store = strstr(block, "bitserial_conv2d[");
+        assert_non_null(store);
+        int pops = 0;
+        for (const char *p = block; (p = strstr(p, "popcount(")) && p < store; p++)
+            pops++;
+        assert_int_equal(pops, 3 * 4 * reg_n);
+        ts_arena_destroy(A);
+        ts_config_space_free(space);
+    }
+    ts_target_free(target);
+}
+
 /* ---- dense ---- */
 
 static const char *const dense_shapes[] = {
@@ -566,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_vpopcntdq),
         cmocka_unit_test(test_conv2d_avx2_fallback),
         cmocka_unit_test(test_largest_values),
+        cmocka_unit_test(test_work_and_buffers),
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_fused_output),
         cmocka_unit_test(test_relu_dag),
