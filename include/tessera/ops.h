@@ -340,8 +340,9 @@ TsTensor *ts_op_bitserial_output(TsArena *arena, TsTensor *acc, TsTensor *scale,
  * channel c is q = the number of k with acc >= thresholds[c, k] (thresholds [C, 2^bits -
  * 1] of acc's dtype, ascending for a monotone quantizer; a folded batch norm with a
  * negative scale negates that channel's weights instead), and q is packed along axis as
- * ts_op_bitpack packs it (bits planes, word, groups): NCHW or NHWC [N, C, H, W] ->
- * [N, H, W, bits, CW]. Two stages: "bitserial_threshold" (uint8 levels, a reduction over
+ * ts_op_bitpack packs it (bits planes, word, groups): an NCHW accumulator [N, C, H, W]
+ * (axis 1) or an NHWC one [N, H, W, C] (axis 3) -> [N, H, W, bits, CW], the data layout
+ * of the next ts_op_bitserial_conv2d. Two stages: "bitserial_threshold" (uint8 levels, a reduction over
  * k) and the pack, tagged "bitserial_threshold_pack". */
 TsTensor *ts_op_bitserial_threshold_pack(TsArena *arena, TsTensor *acc, TsTensor *thresholds,
                                          int axis, int bits, int64_t groups, TsDType word);

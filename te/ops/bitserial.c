@@ -294,7 +294,7 @@ static TsExpr *term(TsArena *A, const Product *p, TsExpr *a, TsExpr *w, TsExpr *
 static bool check_planes(TsArena *arena, const char *op, TsTensor *data, const TeOpShape *sd,
                          TsTensor *weight, const TeOpShape *sw, int *abits, int *wbits)
 {
-    char buf[TS_DTYPE_STR_MAX];
+    char buf[TS_DTYPE_STR_MAX], weight_buf[TS_DTYPE_STR_MAX];
     TsDType dw = ts_tensor_dtype(data);
 
     if (!check_word(arena, op, "data's word", dw) ||
@@ -305,7 +305,7 @@ static bool check_planes(TsArena *arena, const char *op, TsTensor *data, const T
                       "%s: data '%s' and weight '%s' are packed in different "
                       "words (%s and %s)",
                       op, ts_tensor_name(data), ts_tensor_name(weight), ts_dtype_str(dw, buf),
-                      ts_dtype_str(ts_tensor_dtype(weight), buf));
+                      ts_dtype_str(ts_tensor_dtype(weight), weight_buf));
         return false;
     }
     *abits = (int)sd->dim[sd->ndim - 2];

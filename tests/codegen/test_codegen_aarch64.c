@@ -5,7 +5,8 @@
  * must equal the reference interpreter's bit for bit, so the kernels are ones whose
  * results do not depend on rounding: an int8 matmul accumulating in int32 (blocked,
  * NEON vectors, parallel), integer division of every kind, max pooling with padding,
- * and float16 conversions; and int8 dense kernels tensorized with the AArch64 dot-product
+ * float16 conversions, bitserial conv2d and dense (packing, popcounts, padded taps);
+ * and int8 dense kernels tensorized with the AArch64 dot-product
  * intrinsics (sdot and udot with +dotprod, smull/saddlp without it). Skipped when the cross compiler or qemu is missing
  * (scripts/install-deps.sh installs both). */
 #include <setjmp.h>
@@ -29,7 +30,7 @@
 
 extern char **environ;
 
-enum { NUM_KERNELS = 4 };
+enum { NUM_KERNELS = 6 };
 
 static TsLoweredFunc *lower(TsSchedule *sch, const char *name)
 {
@@ -100,6 +101,37 @@ static TsLoweredFunc *max_pool(TsArena *A, TsTensor **out)
     return lower(sch, "max_pool");
 }
 
+/* A +-1 x +-1 A2W2 bitserial conv2d, NHWC, padded, 19 channels in uint64 words (a tail),
+ * two groups: popcounts of packed words, guarded padded taps and the tail count. */
+static TsLoweredFunc *bitserial_conv(TsArena *A, TsTensor **out)
+{
+    TsTensor *data = ts_placeholder(A, "codes", 4, (int64_t[]){ 2, 6, 5, 38 }, TS_UINT8);
+    TsTensor *weight = ts_placeholder(A, "wcodes", 4, (int64_t[]){ 3, 3, 19, 4 }, TS_UINT8);
+    TsBitserialConv2dAttrs attrs = ts_bitserial_conv2d_attrs_default(38);
+    attrs.layout = TS_LAYOUT_NHWC;
+    attrs.encoding = TS_BITSERIAL_PM1_PM1;
+    attrs.groups = 2;
+    for (int k = 0; k < 4; k++)
+        attrs.padding[k] = 1;
+    *out = ts_op_bitserial_conv2d(A, ts_op_bitpack(A, data, 3, 2, 2, TS_UINT64),
+                                  ts_op_bitpack(A, weight, 2, 2, 1, TS_UINT64), &attrs);
+    assert_non_null(*out);
+    return lower(ts_schedule_create(A, 1, out), "bitserial_conv");
+}
+
+/* A 0/1 x +-1 A3W1 bitserial dense of 900 units over 100 features in uint32 words. */
+static TsLoweredFunc *bitserial_dense(TsArena *A, TsTensor **out)
+{
+    TsTensor *data = ts_placeholder(A, "x", 2, (int64_t[]){ 2, 100 }, TS_UINT8);
+    TsTensor *weight = ts_placeholder(A, "wx", 2, (int64_t[]){ 900, 100 }, TS_UINT8);
+    TsBitserialDenseAttrs attrs = ts_bitserial_dense_attrs_default(100);
+    attrs.encoding = TS_BITSERIAL_01_PM1;
+    *out = ts_op_bitserial_dense(A, ts_op_bitpack(A, data, 1, 3, 1, TS_UINT32),
+                                 ts_op_bitpack(A, weight, 1, 1, 1, TS_UINT32), &attrs);
+    assert_non_null(*out);
+    return lower(ts_schedule_create(A, 1, out), "bitserial_dense");
+}
+
 /* Divisors (the int32 B) without zeros. */
 static void fill(CgtRng *rng, const TsTensor *t, void *data)
 {
@@ -163,10 +195,15 @@ static void test_aarch64_round_trip(void **state)
     mkdir(dir, 0755);
     TsArena *A = ts_arena_create();
     TsTensor *outs[NUM_KERNELS];
-    static const char *const names[NUM_KERNELS] = { "matmul_int8", "division", "half",
-                                                    "max_pool" };
-    const TsLoweredFunc *funcs[NUM_KERNELS] = { int8_matmul(A, &outs[0]), division(A, &outs[1]),
-                                                half(A, &outs[2]), max_pool(A, &outs[3]) };
+    static const char *const names[NUM_KERNELS] = { "matmul_int8",    "division",
+                                                    "half",           "max_pool",
+                                                    "bitserial_conv", "bitserial_dense" };
+    const TsLoweredFunc *funcs[NUM_KERNELS] = { int8_matmul(A, &outs[0]),
+                                                division(A, &outs[1]),
+                                                half(A, &outs[2]),
+                                                max_pool(A, &outs[3]),
+                                                bitserial_conv(A, &outs[4]),
+                                                bitserial_dense(A, &outs[5]) };
     TsTarget *target;
     TsError err;
     cgt_ok(ts_target_parse("llvm -mtriple=aarch64-linux-gnu -mattr=+neon", &target, &err), &err);

@@ -260,6 +260,28 @@ static void test_lower_other_ops(void **state)
     }
 }
 
+/* The bitserial operators: integer codes packed by bitpack stages, the accumulator of
+ * the bit widths, and bad widths or encodings refused naming the culprit. */
+static void test_lower_bitserial(void **state)
+{
+    (void)state;
+    const CmdRun *r = cmd_run("lower", "bitserial_conv2d", "N=1", "C=10", "H=5", "W=5", "O=4",
+                              "pad=1", "abits=2", "encoding=pm1xpm1", "word=uint8");
+    assert_run_succeeds(r);
+    assert_contains(r->out, "func bitserial_conv2d(data: uint8[1, 10, 5, 5], weight: uint8[4, 10, "
+                            "3, 3], bitserial_conv2d: int16[1, 4, 5, 5])");
+    assert_contains(r->out, "allocate bitpack: uint8[1, 5, 5, 2, 2]");
+    assert_contains(r->out, "popcount(");
+    r = cmd_run("lower", "bitserial_dense", "N=2", "M=768", "K=600", "abits=8", "wbits=8");
+    assert_run_succeeds(r);
+    assert_contains(r->out, "bitserial_dense: int32[2, 768])");
+    assert_run_fails(cmd_run("lower", "bitserial_conv2d", "N=1", "C=8", "H=5", "W=5", "O=4",
+                             "wbits=9"),
+                     1, "bitpack: bits 9 outside [1, 8]");
+    assert_run_fails(cmd_run("lower", "bitserial_dense", "N=1", "M=8", "K=8", "encoding=xor"), 1,
+                     "bitserial_dense: encoding=xor: must be 01x01, 01xpm1 or pm1xpm1");
+}
+
 /* ---- tessera lower: errors ---- */
 
 static void test_lower_unknown_op(void **state)
@@ -371,6 +393,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lower_pad_vectorized),
         cmocka_unit_test(test_lower_ts_dump),
         cmocka_unit_test(test_lower_elementwise_vectorized),
+        cmocka_unit_test(test_lower_bitserial),
         cmocka_unit_test(test_lower_other_ops),
         cmocka_unit_test(test_lower_unknown_op),
         cmocka_unit_test(test_lower_unknown_key),
