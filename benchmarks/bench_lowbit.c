@@ -42,8 +42,9 @@ enum {
 #define MIN_REPEAT_MS 40.0
 #define LOG_PATH "bench_lowbit.log"
 
-static const int64_t layer_dims[NUM_LAYERS][2] = { { 64, 56 }, { 128, 28 }, { 256, 14 },
-                                                   { 512, 7 } };
+static const int64_t layer_dims[NUM_LAYERS][2] = {
+    { 64, 56 }, { 128, 28 }, { 256, 14 }, { 512, 7 }
+};
 static const int widths[NUM_WIDTHS][2] = { { 1, 1 }, { 2, 1 }, { 2, 2 }, { 4, 4 }, { 8, 8 } };
 /* The targets of the first three widths over fp32. */
 static const double targets[3] = { 6.0, 3.0, 1.8 };
@@ -168,9 +169,11 @@ static TsStatus check_bitserial(const Layer *l, const Kernel *k, int width, TsEr
                 int32_t got = out_bits == 16 ? ((const int16_t *)k->buffers[2])[at]
                                              : ((const int32_t *)k->buffers[2])[at];
                 if (got != want) {
-                    st = ts_fail(err, TS_EDEVICE, "%s: output k=%lld y=%lld x=%lld is %d, "
-                                 "naive C says %lld", k->name, (long long)kk, (long long)y,
-                                 (long long)x, got, (long long)want);
+                    st = ts_fail(err, TS_EDEVICE,
+                                 "%s: output k=%lld y=%lld x=%lld is %d, "
+                                 "naive C says %lld",
+                                 k->name, (long long)kk, (long long)y, (long long)x, got,
+                                 (long long)want);
                     break;
                 }
             }
@@ -181,8 +184,7 @@ static TsStatus check_bitserial(const Layer *l, const Kernel *k, int width, TsEr
 
 /* ---- the x86 section ---- */
 
-static TsStatus make_kernel(Layer *l, int kernel, int trials, const TsTarget *target,
-                            TsError *err)
+static TsStatus make_kernel(Layer *l, int kernel, int trials, const TsTarget *target, TsError *err)
 {
     Kernel *k = &l->k[kernel];
     if (kernel < NUM_WIDTHS)
@@ -192,11 +194,11 @@ static TsStatus make_kernel(Layer *l, int kernel, int trials, const TsTarget *ta
     TsTemplateArgs args;
     TsStatus st = layer_args(l, kernel, &args, err);
     if (st == TS_OK)
-        st = tuned_kernel_build(kernel < NUM_WIDTHS ? "bitserial_conv2d" : "conv2d", &args,
-                                trials, LOG_PATH, target, &k->tk, err);
+        st = tuned_kernel_build(kernel < NUM_WIDTHS ? "bitserial_conv2d" : "conv2d", &args, trials,
+                                LOG_PATH, target, &k->tk, err);
     if (st == TS_OK && k->tk.num_args != 3)
-        st = ts_fail(err, TS_EINVAL, "%s: %d arguments, expected 3",
-                     ts_tune_task_name(k->tk.task), k->tk.num_args);
+        st = ts_fail(err, TS_EINVAL, "%s: %d arguments, expected 3", ts_tune_task_name(k->tk.task),
+                     k->tk.num_args);
     if (st != TS_OK)
         return st;
     bind_kernel(k, 1000 + (uint64_t)kernel);
@@ -249,12 +251,12 @@ static double x86_report(Layer *layers, int rounds, int trials, char *result, si
             }
             printf("%3lldch %2lldx%-2lld   %-6s  %-22s %8.4f %8.1f %9.2fx %9.2fx  %s\n",
                    (long long)l->ch, (long long)l->hw, (long long)l->hw, l->k[i].name,
-                   ts_tune_task_template(l->k[i].tk.task)->name, t * 1e3, flop / t * 1e-9, over_fp32, over_int8,
-                   target_text);
+                   ts_tune_task_template(l->k[i].tk.task)->name, t * 1e3, flop / t * 1e-9,
+                   over_fp32, over_int8, target_text);
             if (used < size)
-                used += (size_t)snprintf(result + used, size - used, " c%lld_%s=%.2f",
-                                         (long long)l->ch, l->k[i].name,
-                                         i < NUM_WIDTHS ? over_fp32 : t * 1e3);
+                used +=
+                    (size_t)snprintf(result + used, size - used, " c%lld_%s=%.2f", (long long)l->ch,
+                                     l->k[i].name, i < NUM_WIDTHS ? over_fp32 : t * 1e3);
         }
     }
     printf("\n(ms: median time of one call; GOPS: 2 x multiply-adds of the unpacked "

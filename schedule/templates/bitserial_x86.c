@@ -79,8 +79,8 @@ typedef struct Bitserial {
 
 enum { OUTPUT_ACC = 0, OUTPUT_F32 = 1, OUTPUT_INT8 = 2 };
 
-static const char *const conv_args[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad",
-                                         "abits", "wbits", NULL };
+static const char *const conv_args[] = { "N", "C",      "H",   "W",     "K",     "R",
+                                         "S", "stride", "pad", "abits", "wbits", NULL };
 static const char *const dense_args[] = { "M", "N", "K", "abits", "wbits", NULL };
 
 /* An optional integer argument in [lo, hi], def when absent. */
@@ -112,23 +112,24 @@ static TsDType accumulator_dtype(const Bitserial *b)
 static TsStatus finish_problem(Bitserial *b, TsError *err)
 {
     if (b->abits < 1 || b->abits > MAX_BITS || b->wbits < 1 || b->wbits > MAX_BITS)
-        return ts_fail(err, TS_EINVAL, "%s: abits=%lld and wbits=%lld must be in [1, %d]",
-                       b->name, (long long)b->abits, (long long)b->wbits, MAX_BITS);
+        return ts_fail(err, TS_EINVAL, "%s: abits=%lld and wbits=%lld must be in [1, %d]", b->name,
+                       (long long)b->abits, (long long)b->wbits, MAX_BITS);
     if (b->c % b->groups || b->k % b->groups)
         return ts_fail(err, TS_EINVAL, "%s: groups=%lld must divide C=%lld and K=%lld", b->name,
                        (long long)b->groups, (long long)b->c, (long long)b->k);
     int64_t span_r = (b->r - 1) * b->dilation + 1, span_s = (b->s - 1) * b->dilation + 1;
     if (b->h + 2 * b->pad < span_r || b->w + 2 * b->pad < span_s)
-        return ts_fail(err, TS_EINVAL, "%s: the kernel %lldx%lld (dilation %lld) does not fit "
-                       "the padded input %lldx%lld", b->name, (long long)b->r, (long long)b->s,
-                       (long long)b->dilation, (long long)(b->h + 2 * b->pad),
-                       (long long)(b->w + 2 * b->pad));
+        return ts_fail(err, TS_EINVAL,
+                       "%s: the kernel %lldx%lld (dilation %lld) does not fit "
+                       "the padded input %lldx%lld",
+                       b->name, (long long)b->r, (long long)b->s, (long long)b->dilation,
+                       (long long)(b->h + 2 * b->pad), (long long)(b->w + 2 * b->pad));
     b->oh = (b->h + 2 * b->pad - span_r) / b->stride + 1;
     b->ow = (b->w + 2 * b->pad - span_s) / b->stride + 1;
     b->cwg = sch_ceil_div(b->c / b->groups, WORD_BITS);
     b->acc_dtype = accumulator_dtype(b);
-    b->op_dtype = ts_bitserial_accum_dtype((int)b->abits, (int)b->wbits,
-                                           b->c / b->groups * b->r * b->s);
+    b->op_dtype =
+        ts_bitserial_accum_dtype((int)b->abits, (int)b->wbits, b->c / b->groups * b->r * b->s);
     if (b->op_dtype.bits == 0)
         return ts_fail(err, TS_EINVAL, "%s: no accumulator for a reduction of %lld", b->name,
                        (long long)(b->c / b->groups * b->r * b->s));
@@ -139,8 +140,8 @@ static TsStatus finish_problem(Bitserial *b, TsError *err)
 static TsStatus read_common(const char *name, const TsTemplateArgs *args, Bitserial *b,
                             TsError *err)
 {
-    TsStatus st = optional_arg(name, args, "encoding", ENC_AND, ENC_AND, ENC_XNOR, &b->encoding,
-                               err);
+    TsStatus st =
+        optional_arg(name, args, "encoding", ENC_AND, ENC_AND, ENC_XNOR, &b->encoding, err);
     if (st == TS_OK)
         st = optional_arg(name, args, "output", OUTPUT_ACC, OUTPUT_ACC, OUTPUT_INT8, &b->output,
                           err);
@@ -157,8 +158,17 @@ static TsStatus read_conv(const char *name, const TsTemplateArgs *args,
     TsStatus st = sch_tmpl_read_args(name, args, conv_args, min, v, err);
     if (st == TS_OK)
         st = sch_tmpl_check_target(name, target, err);
-    *b = (Bitserial){ .name = name, .n = v[0], .c = v[1], .h = v[2], .w = v[3], .k = v[4],
-                      .r = v[5], .s = v[6], .stride = v[7], .pad = v[8], .abits = v[9],
+    *b = (Bitserial){ .name = name,
+                      .n = v[0],
+                      .c = v[1],
+                      .h = v[2],
+                      .w = v[3],
+                      .k = v[4],
+                      .r = v[5],
+                      .s = v[6],
+                      .stride = v[7],
+                      .pad = v[8],
+                      .abits = v[9],
                       .wbits = v[10] };
     if (st == TS_OK)
         st = read_common(name, args, b, err);
@@ -177,8 +187,19 @@ static TsStatus read_dense(const char *name, const TsTemplateArgs *args,
     TsStatus st = sch_tmpl_read_args(name, args, dense_args, min, v, err);
     if (st == TS_OK)
         st = sch_tmpl_check_target(name, target, err);
-    *b = (Bitserial){ .name = name, .n = 1, .c = v[2], .h = 1, .w = v[0], .k = v[1], .r = 1,
-                      .s = 1, .stride = 1, .pad = 0, .dilation = 1, .groups = 1, .abits = v[3],
+    *b = (Bitserial){ .name = name,
+                      .n = 1,
+                      .c = v[2],
+                      .h = 1,
+                      .w = v[0],
+                      .k = v[1],
+                      .r = 1,
+                      .s = 1,
+                      .stride = 1,
+                      .pad = 0,
+                      .dilation = 1,
+                      .groups = 1,
+                      .abits = v[3],
                       .wbits = v[4] };
     if (st == TS_OK)
         st = read_common(name, args, b, err);
@@ -347,8 +368,8 @@ static TsTensor *pad_stage(TsArena *A, const Bitserial *b, TsTensor *data)
     TsExpr *value = ts_at(A, data, ts_var(an), y, x,
                           mask ? ts_min(A, plane, i32(A, b->abits - 1)) : plane, ts_var(ac));
     if (mask)
-        value = ts_select(A, ts_lt(A, plane, i32(A, b->abits)), value,
-                          channel_mask(A, b, ts_var(ac)));
+        value =
+            ts_select(A, ts_lt(A, plane, i32(A, b->abits)), value, channel_mask(A, b, ts_var(ac)));
     return ts_compute_tagged(A, "data_pad", "pad", 5, (TsAxis *[]){ an, ay, ax, ap, ac },
                              ts_if_then_else(A, inside, value, ts_uint(A, TS_UINT32, 0)));
 }
@@ -379,8 +400,7 @@ static TsExpr *pair_count(TsArena *A, const Bitserial *b, const Tensors *t, cons
     TsExpr *bits = ts_bitand(A, a, w);
     if (b->encoding == ENC_XNOR)
         bits = ts_bitand(A, ts_bitxor(A, a, w),
-                         ts_at(A, t->pad, win->n, win->y, win->x, i32(A, b->abits),
-                               win->word));
+                         ts_at(A, t->pad, win->n, win->y, win->x, i32(A, b->abits), win->word));
     return ts_cast(A, TS_INT32, ts_popcount(A, bits));
 }
 
@@ -391,10 +411,10 @@ typedef struct Axes {
 
 static Axes make_axes(TsArena *A, const Bitserial *b, int64_t kb, int64_t oc_bn)
 {
-    return (Axes){ ts_axis(A, "n", b->n), ts_axis(A, "kb", kb), ts_axis(A, "oh", b->oh),
-                   ts_axis(A, "ow", b->ow), ts_axis(A, "ob", oc_bn),
-                   ts_reduce_axis(A, "cw", b->cwg), ts_reduce_axis(A, "kh", b->r),
-                   ts_reduce_axis(A, "kw", b->s) };
+    return (Axes){ ts_axis(A, "n", b->n),         ts_axis(A, "kb", kb),
+                   ts_axis(A, "oh", b->oh),       ts_axis(A, "ow", b->ow),
+                   ts_axis(A, "ob", oc_bn),       ts_reduce_axis(A, "cw", b->cwg),
+                   ts_reduce_axis(A, "kh", b->r), ts_reduce_axis(A, "kw", b->s) };
 }
 
 /* The group of output block kb (per-group blocks kbg). */
@@ -409,8 +429,8 @@ static TsTensor *planes_stage(TsArena *A, const Bitserial *b, const Tensors *t, 
 {
     Axes x = make_axes(A, b, kb, oc_bn);
     TsAxis *ai = ts_axis(A, "i", b->abits), *aj = ts_axis(A, "j", b->wbits);
-    Window win = window(A, b, ts_var(x.n), group_of(A, b, ts_var(x.kb), kbg), x.cw, x.oh, x.ow,
-                        x.kh, x.kw);
+    Window win =
+        window(A, b, ts_var(x.n), group_of(A, b, ts_var(x.kb), kbg), x.cw, x.oh, x.ow, x.kh, x.kw);
     TsExpr *count = pair_count(A, b, t, &win, ts_var(ai), ts_var(aj), ts_var(x.kb), x.cw, x.kh,
                                x.kw, ts_var(x.ob));
     return ts_compute_tagged(A, "planes", "bitserial_planes", 7,
@@ -424,8 +444,8 @@ static TsTensor *shifted_stage(TsArena *A, const Bitserial *b, const Tensors *t,
 {
     Axes x = make_axes(A, b, kb, oc_bn);
     TsAxis *ri = ts_reduce_axis(A, "i", b->abits), *rj = ts_reduce_axis(A, "j", b->wbits);
-    Window win = window(A, b, ts_var(x.n), group_of(A, b, ts_var(x.kb), kbg), x.cw, x.oh, x.ow,
-                        x.kh, x.kw);
+    Window win =
+        window(A, b, ts_var(x.n), group_of(A, b, ts_var(x.kb), kbg), x.cw, x.oh, x.ow, x.kh, x.kw);
     TsExpr *count = ts_cast(A, b->acc_dtype,
                             pair_count(A, b, t, &win, ts_var(ri), ts_var(rj), ts_var(x.kb), x.cw,
                                        x.kh, x.kw, ts_var(x.ob)));
@@ -482,8 +502,8 @@ static TsExpr *combine(TsArena *A, const Bitserial *b, const Tensors *t, TsExpr 
 
 /* The output stage of te/ops' ts_op_bitserial_output (its formula, on the blocked
  * layout) or, with output=0, the operator's type (with relu, clamped at 0). */
-static TsExpr *output_value(TsArena *A, const Bitserial *b, const Tensors *t, TsExpr *v,
-                            TsAxis *kb, TsAxis *ob)
+static TsExpr *output_value(TsArena *A, const Bitserial *b, const Tensors *t, TsExpr *v, TsAxis *kb,
+                            TsAxis *ob)
 {
     if (b->output == OUTPUT_ACC) {
         v = ts_cast(A, b->op_dtype, v);
@@ -516,8 +536,8 @@ static TsTensor *output_stage(TsArena *A, const Bitserial *b, const Tensors *t, 
         for (int64_t i = 0; i < b->abits; i++)
             for (int64_t j = 0; j < b->wbits; j++) {
                 TsExpr *p = ts_cast(A, b->acc_dtype,
-                                    ts_at(A, t->acc, ts_var(n), ts_var(akb), ts_var(oh),
-                                          ts_var(ow), i32(A, i), i32(A, j), ts_var(ob)));
+                                    ts_at(A, t->acc, ts_var(n), ts_var(akb), ts_var(oh), ts_var(ow),
+                                          i32(A, i), i32(A, j), ts_var(ob)));
                 if (i + j > 0)
                     p = ts_shl(A, p, acc_int(A, b, i + j));
                 q = q ? ts_add(A, q, p) : p;
@@ -535,11 +555,10 @@ static void build_expression(TsArena *A, const Bitserial *b, const Knobs *kn, bo
 {
     int64_t kbg = sch_ceil_div(b->k / b->groups, kn->oc_bn), kb = kbg * b->groups;
     int64_t cw = b->cwg * b->groups;
-    t->data = ts_placeholder(A, "data", 5, (int64_t[]){ b->n, b->h, b->w, b->abits, cw },
-                             TS_UINT32);
-    t->weight = ts_placeholder(A, "weight", 6,
-                               (int64_t[]){ kb, b->cwg, b->r, b->s, b->wbits, kn->oc_bn },
-                               TS_UINT32);
+    t->data =
+        ts_placeholder(A, "data", 5, (int64_t[]){ b->n, b->h, b->w, b->abits, cw }, TS_UINT32);
+    t->weight = ts_placeholder(
+        A, "weight", 6, (int64_t[]){ kb, b->cwg, b->r, b->s, b->wbits, kn->oc_bn }, TS_UINT32);
     t->scale = t->bias = NULL;
     if (b->output != OUTPUT_ACC) {
         t->scale = ts_placeholder(A, "scale", 2, (int64_t[]){ kb, kn->oc_bn }, TS_FLOAT32);
@@ -575,8 +594,7 @@ static TsStatus schedule_accumulator(TsSchedule *sch, const Tensors *t, const Kn
         s = ts_split(st, r[3], kn->reg_n, &owo, &owi, err);
     if (s == TS_OK)
         s = ts_reorder(st, 12,
-                       (TsAxis *[]){ r[0], r[1], oho, owo, cw, kh, kw, aj, ai, ohi, owi, ob },
-                       err);
+                       (TsAxis *[]){ r[0], r[1], oho, owo, cw, kh, kw, aj, ai, ohi, owi, ob }, err);
     TsAxis *unrolled[] = { aj, ai, ohi, owi };
     for (int i = 0; i < 4 && s == TS_OK; i++)
         s = ts_unroll(st, unrolled[i], err);
@@ -607,8 +625,8 @@ static TsStatus schedule_bitserial(TsArena *arena, const Knobs *kn, const Tensor
     if (st == TS_OK && *final != t->out)
         st = ts_compute_inline(ts_stage(*sch, t->out), err);
     if (st == TS_OK)
-        st = sch_schedule_conv_output(*sch, *final, t->acc, kn->oh_bn, kn->reg_n,
-                                      kn->parallel != 0, err);
+        st = sch_schedule_conv_output(*sch, *final, t->acc, kn->oh_bn, kn->reg_n, kn->parallel != 0,
+                                      err);
     if (st == TS_OK)
         st = schedule_accumulator(*sch, t, kn, err);
     if (st == TS_OK && t->pad != t->data)
@@ -688,7 +706,8 @@ static TsStatus schedule_dag(ReadProblem read, const char *name, bool dense,
     if (st != TS_OK)
         return st;
     const char *tag = dense ? "bitserial_dense" : "bitserial_conv2d";
-    Tensors t = { .data = inst->tensors[0], .weight = inst->tensors[1],
+    Tensors t = { .data = inst->tensors[0],
+                  .weight = inst->tensors[1],
                   .out = inst->tensors[inst->num_tensors - 1] };
     int want_tensors = b.output == OUTPUT_ACC ? 3 : 5;
     t.acc = find_tagged(t.out, kn.pairs ? "bitserial_planes" : "bitserial_q", 1);
@@ -698,8 +717,10 @@ static TsStatus schedule_dag(ReadProblem read, const char *name, bool dense,
         t.pad = t.data;
     if (strcmp(ts_tensor_tag(t.out), tag) != 0 || inst->num_tensors != want_tensors || !t.acc ||
         ts_tensor_dim(t.out, 4) != kn.oc_bn || (b.encoding != ENC_AND && !t.side))
-        return ts_fail(err, TS_EINVAL, "%s: the DAG's operator %s is not the output of a %s "
-                       "instance for this config", name, ts_tensor_name(t.out), tag);
+        return ts_fail(err, TS_EINVAL,
+                       "%s: the DAG's operator %s is not the output of a %s "
+                       "instance for this config",
+                       name, ts_tensor_name(t.out), tag);
     TsSchedule *sch;
     TsTensor *final;
     st = schedule_bitserial(arena, &kn, &t, dag, &sch, &final, err);

@@ -71,13 +71,39 @@ static Problem problem_of(const TsTemplateArgs *args, bool dense)
 {
     Problem p;
     if (dense) {
-        p = (Problem){ 1, arg_or(args, "K", 0), 1, arg_or(args, "M", 0), arg_or(args, "N", 0),
-                       1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0 };
+        p = (Problem){ 1,
+                       arg_or(args, "K", 0),
+                       1,
+                       arg_or(args, "M", 0),
+                       arg_or(args, "N", 0),
+                       1,
+                       1,
+                       1,
+                       0,
+                       1,
+                       1,
+                       0,
+                       0,
+                       0,
+                       0,
+                       0 };
     } else {
-        p = (Problem){ arg_or(args, "N", 0), arg_or(args, "C", 0), arg_or(args, "H", 0),
-                       arg_or(args, "W", 0), arg_or(args, "K", 0), arg_or(args, "R", 0),
-                       arg_or(args, "S", 0), arg_or(args, "stride", 1), arg_or(args, "pad", 0),
-                       arg_or(args, "dilation", 1), arg_or(args, "groups", 1), 0, 0, 0, 0, 0 };
+        p = (Problem){ arg_or(args, "N", 0),
+                       arg_or(args, "C", 0),
+                       arg_or(args, "H", 0),
+                       arg_or(args, "W", 0),
+                       arg_or(args, "K", 0),
+                       arg_or(args, "R", 0),
+                       arg_or(args, "S", 0),
+                       arg_or(args, "stride", 1),
+                       arg_or(args, "pad", 0),
+                       arg_or(args, "dilation", 1),
+                       arg_or(args, "groups", 1),
+                       0,
+                       0,
+                       0,
+                       0,
+                       0 };
     }
     p.abits = arg_or(args, "abits", 1);
     p.wbits = arg_or(args, "wbits", 1);
@@ -124,8 +150,7 @@ static void pack_weight(const Problem *p, int64_t ob, const uint32_t *codes, uin
                     uint32_t u = codes[((k * cg + c) * p->r + r) * p->s + s];
                     int64_t kb = (k / kg) * kbg + (k % kg) / ob, lane = (k % kg) % ob;
                     for (int64_t j = 0; j < p->wbits; j++)
-                        weight[((((kb * cwg + c / 32) * p->r + r) * p->s + s) * p->wbits + j) *
-                                   ob +
+                        weight[((((kb * cwg + c / 32) * p->r + r) * p->s + s) * p->wbits + j) * ob +
                                lane] |= ((u >> j) & 1u) << (c % 32);
                 }
 }
@@ -255,8 +280,8 @@ static void expect_ops(const Problem *p, bool dense, bool int_relu, const TsTens
                 int64_t block = k / kg * kbg + k % kg / ob;
                 size_t at = (size_t)(((n * kbg * p->groups + block) * p->oh * p->ow + y) * ob +
                                      k % kg % ob);
-                size_t ref = dense ? (size_t)(y * p->k + k)
-                                   : (size_t)((n * p->k + k) * p->oh * p->ow + y);
+                size_t ref =
+                    dense ? (size_t)(y * p->k + k) : (size_t)((n * p->k + k) * p->oh * p->ow + y);
                 int64_t w = f32 ? 0 : element(ref_t, want, ref);
                 if (int_relu && w < 0)
                     w = 0;
@@ -337,15 +362,16 @@ static void check_config(const TsTemplate *tmpl, const char *shape, const TsTemp
     /* te/ops: the same packed data, and the same output */
     void *ops_data = calloc(1, tv_num_bytes(ops.packed_data));
     void *ops_out = calloc(1, tv_num_bytes(ops.out));
-    TsBinding ob_[6] = { { ops.act, act }, { ops.packed_data, ops_data }, { ops.wgt, wgt },
-                         { ops.out, ops_out }, { ops.scale, scale }, { ops.bias, bias } };
+    TsBinding ob_[6] = { { ops.act, act },     { ops.packed_data, ops_data }, { ops.wgt, wgt },
+                         { ops.out, ops_out }, { ops.scale, scale },          { ops.bias, bias } };
     assert_int_equal(tv_num_bytes(ops.packed_data), tv_num_bytes(inst.tensors[0]));
     ok(ts_evaluate(1, &ops.packed_data, 2, ob_, &err), &err);
     if (memcmp(ops_data, bufs[0], tv_num_bytes(inst.tensors[0])) != 0)
         fail_msg("%s: the packed data differs from te/ops' bitpack", what);
     TsBinding eb[5] = { ob_[0], ob_[2], ob_[3], ob_[4], ob_[5] };
     ok(ts_evaluate(1, &ops.out, output > 0 ? 5 : 3, eb, &err), &err);
-    expect_ops(&p, dense, output == 0 && arg_or(&args, "relu", 0), out_t, bufs[num - 1], ops.out, ops_out, what);
+    expect_ops(&p, dense, output == 0 && arg_or(&args, "relu", 0), out_t, bufs[num - 1], ops.out,
+               ops_out, what);
     if (output == 0 && arg_or(&args, "relu", 0) == 0)
         expect_naive(&p, act_nchw, wgt, out_t, bufs[num - 1], what);
     if (act_nchw != act)
@@ -371,8 +397,8 @@ static const char *const conv_shapes[] = {
 enum { RANDOM_CONFIGS = 1 };
 
 /* Every shape in every encoding: the default config and a few sampled ones. */
-static void check_shapes(const TsTemplate *tmpl, const char *target_str,
-                         const char *const *shapes, size_t num_shapes, int random_configs)
+static void check_shapes(const TsTemplate *tmpl, const char *target_str, const char *const *shapes,
+                         size_t num_shapes, int random_configs)
 {
     TsTarget *target;
     TsError err;
@@ -429,8 +455,8 @@ static void test_conv2d_avx2_fallback(void **state)
         return;
     check_shapes(&sch_template_bitserial_conv2d_x86, "llvm -mcpu=haswell", conv_shapes,
                  sizeof conv_shapes / sizeof conv_shapes[0], 0);
-    check_shapes(&sch_template_bitserial_conv2d_x86,
-                 "llvm -mattr=-avx512vpopcntdq,-avx512bitalg", conv_shapes, 2, 0);
+    check_shapes(&sch_template_bitserial_conv2d_x86, "llvm -mattr=-avx512vpopcntdq,-avx512bitalg",
+                 conv_shapes, 2, 0);
 }
 
 /* ---- the accumulator ---- */
@@ -531,7 +557,8 @@ static void test_relu_dag(void **state)
                 tv_fill_random(&rng, inst.tensors[i], bufs[i]);
         }
         void *want = calloc(1, tv_num_bytes(inst.tensors[2]));
-        TsBinding rb[3] = { { inst.tensors[0], bufs[0] }, { inst.tensors[1], bufs[1] },
+        TsBinding rb[3] = { { inst.tensors[0], bufs[0] },
+                            { inst.tensors[1], bufs[1] },
                             { inst.tensors[2], want } };
         ok(ts_evaluate(1, &inst.tensors[2], 3, rb, &err), &err);
         char message[512];

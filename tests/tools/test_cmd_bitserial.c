@@ -51,8 +51,9 @@ static int count_lines(const char *path)
     return n;
 }
 
-#define CONV "bitserial_conv2d", "N=1", "C=40", "H=9", "W=9", "K=32", "R=3", "S=3", "stride=1", \
-             "pad=1", "abits=2", "wbits=1"
+#define CONV                                                                                    \
+    "bitserial_conv2d", "N=1", "C=40", "H=9", "W=9", "K=32", "R=3", "S=3", "stride=1", "pad=1", \
+        "abits=2", "wbits=1"
 
 static void test_tune_build_run_conv2d(void **state)
 {
