@@ -1,5 +1,6 @@
-/* The autotuning subcommands' shared parts: KEY=VALUE words into template arguments, the
- * list of templates, and the reports on a tuning log: `tessera tune --summary FILE` (the
+/* The autotuning subcommands' shared parts: KEY=VALUE words into template arguments (a
+ * bitserial encoding by name or number), the list of templates, and the reports on a
+ * tuning log: `tessera tune --summary FILE` (the
  * best record of each task) and `tessera tune --plot FILE -o SVG` (the best-so-far
  * GFLOPS of each task against the trial number). */
 #include <errno.h>
@@ -8,14 +9,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tessera/ops.h"
 #include "tools.h"
 #include "tune_tools.h"
+
+/* encoding=NAME of the bitserial operators (01x01, 01xpm1, pm1xpm1: ops.h's names) as
+ * the number the templates take; false for any other word. */
+static bool parse_encoding(const char *word, TsTemplateArgs *args)
+{
+    const char *prefix = "encoding=";
+    if (strncmp(word, prefix, strlen(prefix)) != 0)
+        return false;
+    for (int e = TS_BITSERIAL_01_01; e <= TS_BITSERIAL_PM1_PM1; e++)
+        if (strcmp(word + strlen(prefix), ts_bitserial_encoding_name((TsBitserialEncoding)e)) == 0)
+            return ts_template_args_set(args, "encoding", e, NULL) == TS_OK;
+    return false;
+}
 
 bool tune_tool_parse_pairs(const char *program, int num_words, char *const *words,
                            TsTemplateArgs *args)
 {
     for (int i = 0; i < num_words; i++) {
         TsError err;
+        if (parse_encoding(words[i], args))
+            continue;
         if (ts_template_args_parse(args, words[i], &err) != TS_OK) {
             fprintf(stderr, "%s: %s\n", program, err.message);
             return false;
