@@ -239,6 +239,64 @@ static TsTensor *build_pad(TsArena *arena, const ToolOp *op, const ToolArgs *arg
     return ts_op_pad(arena, data, before, after, 0.0);
 }
 
+/* ---- bitserial operators: integer codes packed by bitpack stages in the DAG ---- */
+
+/* The unpacked codes' dtype: the requested integer type, or uint8 for the default
+ * float32 (low-bit codes are integers whatever --dtype says). */
+static TsDType bitserial_codes(TsDType dtype)
+{
+    return ts_dtype_is_int(dtype) ? dtype : TS_UINT8;
+}
+
+static const TsDType bitserial_words[4] = { { TS_TYPE_UINT, 8, 1 }, { TS_TYPE_UINT, 16, 1 },
+                                            { TS_TYPE_UINT, 32, 1 }, { TS_TYPE_UINT, 64, 1 } };
+
+static TsTensor *build_bitserial_conv2d(TsArena *arena, const ToolOp *op, const ToolArgs *args,
+                                        TsDType dtype)
+{
+    int64_t n = tool_arg(op, args, "N"), c = tool_arg(op, args, "C");
+    int64_t h = tool_arg(op, args, "H"), w = tool_arg(op, args, "W");
+    int64_t o = tool_arg(op, args, "O"), groups = tool_arg(op, args, "groups");
+    int64_t kh = tool_arg(op, args, "KH"), kw = tool_arg(op, args, "KW");
+    int abits = (int)tool_arg(op, args, "abits"), wbits = (int)tool_arg(op, args, "wbits");
+    TsDType word = bitserial_words[tool_arg(op, args, "word")], codes = bitserial_codes(dtype);
+    if (!groups_divide(arena, op, groups, "C", c) || !groups_divide(arena, op, groups, "O", o))
+        return NULL;
+    TsBitserialConv2dAttrs attrs = ts_bitserial_conv2d_attrs_default(c);
+    attrs.stride[0] = attrs.stride[1] = tool_arg(op, args, "stride");
+    attrs.dilation[0] = attrs.dilation[1] = tool_arg(op, args, "dilation");
+    for (int i = 0; i < 4; i++)
+        attrs.padding[i] = tool_arg(op, args, "pad");
+    attrs.groups = groups;
+    attrs.layout = tool_arg(op, args, "layout") == 0 ? TS_LAYOUT_NCHW : TS_LAYOUT_NHWC;
+    attrs.encoding = (TsBitserialEncoding)tool_arg(op, args, "encoding");
+    bool nchw = attrs.layout == TS_LAYOUT_NCHW;
+    int64_t data_shape[4] = { n, c, h, w }, weight_shape[4] = { o, c / groups, kh, kw };
+    if (!nchw) {
+        memcpy(data_shape, (int64_t[]){ n, h, w, c }, sizeof data_shape);
+        memcpy(weight_shape, (int64_t[]){ kh, kw, c / groups, o }, sizeof weight_shape);
+    }
+    TsTensor *data = ts_placeholder(arena, "data", 4, data_shape, codes);
+    TsTensor *weight = ts_placeholder(arena, "weight", 4, weight_shape, codes);
+    TsTensor *packed_data = ts_op_bitpack(arena, data, nchw ? 1 : 3, abits, groups, word);
+    TsTensor *packed_weight = ts_op_bitpack(arena, weight, nchw ? 1 : 2, wbits, 1, word);
+    return ts_op_bitserial_conv2d(arena, packed_data, packed_weight, &attrs);
+}
+
+static TsTensor *build_bitserial_dense(TsArena *arena, const ToolOp *op, const ToolArgs *args,
+                                       TsDType dtype)
+{
+    int64_t n = tool_arg(op, args, "N"), m = tool_arg(op, args, "M"), k = tool_arg(op, args, "K");
+    int abits = (int)tool_arg(op, args, "abits"), wbits = (int)tool_arg(op, args, "wbits");
+    TsDType word = bitserial_words[tool_arg(op, args, "word")], codes = bitserial_codes(dtype);
+    TsBitserialDenseAttrs attrs = ts_bitserial_dense_attrs_default(k);
+    attrs.encoding = (TsBitserialEncoding)tool_arg(op, args, "encoding");
+    TsTensor *data = ts_placeholder(arena, "data", 2, (int64_t[]){ n, k }, codes);
+    TsTensor *weight = ts_placeholder(arena, "weight", 2, (int64_t[]){ m, k }, codes);
+    return ts_op_bitserial_dense(arena, ts_op_bitpack(arena, data, 1, abits, 1, word),
+                                 ts_op_bitpack(arena, weight, 1, wbits, 1, word), &attrs);
+}
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -259,6 +317,13 @@ static TsTensor *build_pad(TsArena *arena, const ToolOp *op, const ToolArgs *arg
       .help = "window step" },                                                     \
     COUNT("pad", 0, "padding on every side"),                                      \
     FLAG("ceil_mode", "round the output size up"), LAYOUT
+
+#define BITSERIAL_KEYS                                                             \
+    POSITIVE("abits", 1, "activation bits (1-8)"), POSITIVE("wbits", 1, "weight bits (1-8)"), \
+    { .name = "encoding", .kind = TOOL_KEY_WORD, .words = { "01x01", "01xpm1", "pm1xpm1" },  \
+      .help = "0/1 x 0/1 (AND), 0/1 x +-1, +-1 x +-1 (XNOR)" },                              \
+    { .name = "word", .kind = TOOL_KEY_WORD, .words = { "uint8", "uint16", "uint32", "uint64" }, \
+      .def = 3, .help = "the packed word" }
 
 static const ToolOp ops[] = {
     { .name = "matmul", .summary = "C[i, j] = sum over k of A[i, k] * B[k, j]",
@@ -285,6 +350,21 @@ static const ToolOp ops[] = {
                 LAYOUT, POSITIVE("tile_h", 4, "output rows per tile (tiled schedule)"),
                 POSITIVE("tile_w", 8, "output columns per tile (tiled schedule)") },
       .schedules = { "tiled", "inline_pad" } },
+    { .name = "bitserial_conv2d",
+      .summary = "low-bit conv2d of integer codes, bit-packed by bitpack stages (--dtype: the codes', uint8 unless an integer)",
+      .build = build_bitserial_conv2d,
+      .keys = { REQUIRED("N", "batch"), REQUIRED("C", "input channels"),
+                REQUIRED("H", "input height"), REQUIRED("W", "input width"),
+                REQUIRED("O", "output channels"), POSITIVE("KH", 3, "kernel height"),
+                POSITIVE("KW", 3, "kernel width"), POSITIVE("stride", 1, "step in H and W"),
+                COUNT("pad", 0, "zero padding on every side"),
+                POSITIVE("dilation", 1, "kernel dilation"), POSITIVE("groups", 1, "channel groups"),
+                LAYOUT, BITSERIAL_KEYS } },
+    { .name = "bitserial_dense",
+      .summary = "low-bit dense out[n, m] of integer codes, bit-packed along K",
+      .build = build_bitserial_dense,
+      .keys = { REQUIRED("N", "rows of data (batch)"), REQUIRED("M", "rows of weight (units)"),
+                REQUIRED("K", "features"), BITSERIAL_KEYS } },
     { .name = "pool2d", .summary = "max or average pooling over kernel x kernel windows",
       .build = build_pool2d,
       .keys = { POOL_KEYS, { .name = "kind", .kind = TOOL_KEY_WORD, .words = { "max", "avg" },

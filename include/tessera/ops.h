@@ -213,6 +213,139 @@ TsTensor *ts_op_conv2d_pack_weight_dot(TsArena *arena, TsTensor *weight, int64_t
 TsTensor *ts_op_dense_pack_weight_dot(TsArena *arena, TsTensor *weight, int64_t n_bn,
                                       int64_t group);
 
+/* ---- extremely low-bit operators: bit packing and bitserial products (bitserial.c) ----
+ *
+ * A low-bit value is a sum of bit planes, x = sum_i 2^i x_i, each plane packed along the
+ * reduction (the channels) into unsigned words (uint8, 16, 32 or 64), channel c of a word
+ * in bit c % word_bits (least significant first). A product of two packed operands sums
+ * popcounts of whole words, plane by plane, weighted by 2^(i + j).
+ *
+ * Encodings say what a plane's bit means (B the operand's bit width):
+ * - 0/1: the bit is 0 or 1; the operand is the unsigned integer u in [0, 2^B - 1].
+ * - +-1: the bit b stands for 2b - 1, so the operand is sum_i 2^i (2 b_i - 1) =
+ *   2u - (2^B - 1), u its bits as an unsigned integer: one bit gives -1 and +1, two bits
+ *   -3, -1, +1, +3, eight bits the odd integers in [-255, 255]. To pack a value x of this
+ *   kind, pack its code u = (x + 2^B - 1) / 2.
+ * Every bitserial product equals the integer product of the decoded values summed over
+ * the real (unpadded) reduction: padded positions (spatial padding and the word tail past
+ * the channel count) contribute exactly 0 in every encoding, the +-1 ones included. */
+typedef enum TsBitserialEncoding {
+    /* 0/1 activations x 0/1 weights: sum_{i,j} 2^(i+j) popcount(a_i & w_j). */
+    TS_BITSERIAL_01_01 = 0,
+    /* 0/1 activations x +-1 weights (TVM's "unipolar"):
+     * sum_{i,j} 2^(i+j) (popcount(a_i & w_j) - popcount(a_i & ~w_j)). */
+    TS_BITSERIAL_01_PM1 = 1,
+    /* +-1 activations x +-1 weights (XNOR-popcount):
+     * sum_{i,j} 2^(i+j) (valid - 2 popcount(a_i ^ w_j)), valid the number of real
+     * channels in the word (padded positions are left out of the sum altogether). */
+    TS_BITSERIAL_PM1_PM1 = 2
+} TsBitserialEncoding;
+
+/* Bit widths of activations and weights lie in [1, TS_BITSERIAL_MAX_BITS]. */
+#define TS_BITSERIAL_MAX_BITS 8
+
+/* "01x01", "01xpm1", "pm1xpm1"; NULL for a value outside the enum. */
+const char *ts_bitserial_encoding_name(TsBitserialEncoding encoding);
+/* The accumulator of a bitserial product, the narrowest of int16, int32 and int64 that
+ * holds R (2^abits - 1) (2^wbits - 1) (R the reduction length: in-channels per group x
+ * kernel height x kernel width for conv2d, features for dense), which bounds the sum and
+ * every partial sum of every encoding, whatever the order of summation. Templates use it
+ * so that they accumulate in the operator's type. A dtype with bits == 0 for bit widths
+ * outside [1, TS_BITSERIAL_MAX_BITS] or R < 1. */
+TsDType ts_bitserial_accum_dtype(int activation_bits, int weight_bits, int64_t reduction_length);
+/* Words of `word` (uint8..uint64) that hold length channels: ceil(length / word bits);
+ * 0 for a word that is not an unsigned scalar integer or length < 1. */
+int64_t ts_bitserial_num_words(int64_t length, TsDType word);
+
+/* Packs the low `bits` bits (1..8) of an integer tensor (two's complement: int8 -1 with
+ * bits 2 is 3) along dimension axis into words of dtype word (uint8, uint16, uint32 or
+ * uint64). The packed dimension leaves its place and two dimensions are appended,
+ * [..., bits, words]: bit plane p, then the words, the innermost, contiguous, so that a
+ * popcount reduction over words reads consecutive memory whatever the data's layout:
+ *   NCHW data [N, C, H, W] (axis 1) and NHWC data [N, H, W, C] (axis 3) -> [N, H, W, B, CW]
+ *   OIHW weight [O, I, KH, KW] (axis 1) -> [O, KH, KW, B, IW]
+ *   HWIO weight [KH, KW, I, O] (axis 2) -> [KH, KW, O, B, IW]
+ *   dense data [M, K] and weight [N, K] (axis 1) -> [M, B, KW], [N, B, KW]
+ * groups (>= 1, dividing the axis's extent L) packs each of its runs of L / groups
+ * elements into words of its own: CW = groups * ceil(L / groups / word bits), group g in
+ * words [g CW / groups, (g + 1) CW / groups). The tail of each group's last word is 0.
+ * Tagged "bitpack"; the output is named "bitpack". */
+TsTensor *ts_op_bitpack(TsArena *arena, TsTensor *data, int axis, int bits, int64_t groups,
+                        TsDType word);
+
+typedef struct TsBitserialConv2dAttrs {
+    int64_t stride[2];   /* height, width; >= 1 */
+    int64_t padding[4];  /* top, left, bottom, right; >= 0 */
+    int64_t dilation[2]; /* height, width; >= 1 */
+    int64_t groups;      /* divides in_channels and the out-channels */
+    /* NCHW: weight packed from OIHW, output [N, O, OH, OW]; NHWC: weight packed from HWIO,
+     * output [N, OH, OW, O]. The packed data is [N, H, W, abits, CW] in both. */
+    TsLayout layout;
+    TsBitserialEncoding encoding;
+    int64_t in_channels; /* C, the data's channels before packing (all groups) */
+    /* The accumulator and output: bits == 0 for ts_bitserial_accum_dtype's, or a signed
+     * integer at least as wide. */
+    TsDType out_dtype;
+} TsBitserialConv2dAttrs;
+
+/* Stride 1, no padding, dilation 1, one group, NCHW, 0/1 x 0/1, in_channels C. */
+TsBitserialConv2dAttrs ts_bitserial_conv2d_attrs_default(int64_t in_channels);
+/* Bitserial 2-D convolution (cross-correlation) of packed operands, both packed with
+ * ts_op_bitpack into one word dtype (or given in its layout):
+ *   data   [N, H, W, abits, CW]  (CW = groups * ceil(in_channels / groups / word bits))
+ *   weight NCHW [O, KH, KW, wbits, CWg], NHWC [KH, KW, O, wbits, CWg] (CWg = CW / groups)
+ * out[n, f, y, x] = sum over the real in-channels c of f's group and the taps (ky, kx)
+ * whose input point lies inside the data of dec(a[n, c, y s + ky d - pt, x s + kx d - pl])
+ * * dec(w[f, c, ky, kx]), dec the encoding's decoded value; abits, wbits (<= 8) are the
+ * plane dimensions. The sum is one reduction over (ky, kx, activation plane, weight
+ * plane, word), the word innermost, with the padded taps guarded out. Tagged
+ * "bitserial_conv2d_nchw" or "bitserial_conv2d_nhwc", named "bitserial_conv2d". */
+TsTensor *ts_op_bitserial_conv2d(TsArena *arena, TsTensor *data, TsTensor *weight,
+                                 const TsBitserialConv2dAttrs *attrs);
+
+typedef struct TsBitserialDenseAttrs {
+    TsBitserialEncoding encoding;
+    int64_t in_features; /* K before packing */
+    TsDType out_dtype;   /* as for conv2d */
+} TsBitserialDenseAttrs;
+
+/* 0/1 x 0/1, in_features K. */
+TsBitserialDenseAttrs ts_bitserial_dense_attrs_default(int64_t in_features);
+/* out[m, n] = sum_k dec(data[m, k]) dec(weight[n, k]) with data packed [M, abits, KW] and
+ * weight [N, wbits, KW] (ts_op_bitpack along axis 1), one reduction over (activation
+ * plane, weight plane, word). Tagged "bitserial_dense". */
+TsTensor *ts_op_bitserial_dense(TsArena *arena, TsTensor *data, TsTensor *weight,
+                                const TsBitserialDenseAttrs *attrs);
+
+/* The output stage of a bitserial layer, elementwise on its accumulator, so a template
+ * computes it in its output loop:
+ *   y = float32(acc) * scale[c] + bias[c]     (a folded batch norm; c along axis)
+ *   y = max(y, 0) with relu, then min(max(y, clip_min), clip_max) with clip
+ *   out = y (float32), or int8: saturate(round_half_even(y)) (the requantized value).
+ * scale and bias float32, one element or [C], NULL for 1 and 0. Tagged
+ * "bitserial_output". */
+typedef struct TsBitserialOutputAttrs {
+    int axis; /* the channel dimension of the accumulator (1 for NCHW, -1 for NHWC) */
+    bool relu;
+    bool clip;
+    double clip_min, clip_max;
+    TsDType out_dtype; /* float32 or int8 */
+} TsBitserialOutputAttrs;
+
+/* Channels on axis, no ReLU, no clip, float32 output. */
+TsBitserialOutputAttrs ts_bitserial_output_attrs_default(int axis);
+TsTensor *ts_op_bitserial_output(TsArena *arena, TsTensor *acc, TsTensor *scale, TsTensor *bias,
+                                 const TsBitserialOutputAttrs *attrs);
+/* Thresholds an accumulator straight into the next layer's packed input: the level of
+ * channel c is q = the number of k with acc >= thresholds[c, k] (thresholds [C, 2^bits -
+ * 1] of acc's dtype, ascending for a monotone quantizer; a folded batch norm with a
+ * negative scale negates that channel's weights instead), and q is packed along axis as
+ * ts_op_bitpack packs it (bits planes, word, groups): NCHW or NHWC [N, C, H, W] ->
+ * [N, H, W, bits, CW]. Two stages: "bitserial_threshold" (uint8 levels, a reduction over
+ * k) and the pack, tagged "bitserial_threshold_pack". */
+TsTensor *ts_op_bitserial_threshold_pack(TsArena *arena, TsTensor *acc, TsTensor *thresholds,
+                                         int axis, int bits, int64_t groups, TsDType word);
+
 /* ---- elementwise ---- */
 
 /* Numpy-style broadcasting: shapes are aligned at the last dimension, and each pair of

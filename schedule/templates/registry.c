@@ -72,6 +72,8 @@ static void register_builtins(void)
         &sch_template_dense_int8_amx,
         &sch_template_dense_bf16_avx512,
         &sch_template_dense_bf16_amx,
+        &sch_template_bitserial_conv2d_x86,
+        &sch_template_bitserial_dense_x86,
         &sch_template_bitserial_conv2d_aarch64,
         &sch_template_bitserial_dense_aarch64,
     };
