@@ -1,14 +1,27 @@
 /* The AArch64 templates of bitserial conv2d ("bitserial_conv2d_aarch64") and bitserial
  * dense ("bitserial_dense_aarch64"): activations of abits and weights of wbits bits
- * (1 to 8), summed exactly in int32, with one of three NEON schemes chosen by the widths.
- * Arguments N C H W K R S stride pad abits wbits (dense: M N K abits wbits).
+ * (1 to 8), summed exactly, with one of three NEON schemes chosen by the widths.
+ * Arguments N C H W K R S stride pad abits wbits (dense: M N K abits wbits, the 1x1 conv
+ * of one image of M positions), and optionally encoding (0, 1, 2 as te/ops'
+ * TsBitserialEncoding: 0/1 x 0/1, 0/1 x +-1, +-1 x +-1; default 0), output (0: the
+ * operator's accumulator, ts_bitserial_accum_dtype; 1: float32; 2: int8) and relu;
+ * groups and dilation are taken only as 1.
  *
- * The encoding of the op (0/1 x 0/1, 0/1 x +-1, +-1 x +-1) is folded in before and after
- * these kernels: a +-1 value of b bits, sum 2^i (2 bit_i - 1), is 2 v - (2^b - 1) for the
- * 0/1 value v of the same bits, so every encoding is the 0/1 x 0/1 product plus terms
- * that depend on the activation window or the weights alone. The kernels here compute
- * that product, sum over c, kh, kw of a[c, y, x] * w[k, c, kh, kw], for unsigned a < 2^abits
- * and w < 2^wbits; spatial padding is zeros and so contributes nothing.
+ * Encodings. A +-1 operand of b bits with 0/1 code u is 2u - (2^b - 1), so with
+ * alpha = 2^abits - 1, beta = 2^wbits - 1 and D the 0/1 x 0/1 product the kernels compute,
+ *     0: D;   1: 2D - beta Sa;   2: 4D - 2 beta Sa - 2 alpha Sw + alpha beta C V
+ * Sa[n, oh, ow] the activation codes summed over the window ("side"), Sw[oc, oh, ow, ob]
+ * the weight codes summed over the channels and the taps inside the data ("wside", from
+ * "wsum" [oc, kh, kw, ob]), V the number of those taps. Spatial padding and channel tails
+ * are zero codes, so they add nothing to D or Sa, and Sw and V count only real taps:
+ * padding is exact in every encoding. The fold and the output stage (te/ops'
+ * ts_op_bitserial_output formula on the blocked layout: float32(v) * scale[oc, ob] +
+ * bias[oc, ob], ReLU, int8 rounded half to even and saturated; with output=0, ReLU in the
+ * integer type) are computed in the output loop.
+ *
+ * The kernels compute D = sum over c, kh, kw of a[c, y, x] * w[k, c, kh, kw] for codes
+ * a < 2^abits, w < 2^wbits, in int32 (reductions where 4 alpha beta C R S passes int32, or
+ * whose operator type is int64, are refused), and the output has the operator's type.
  *
  * The schemes (what the inner nest is tensorized into; the intrinsics are declared per
  * instance, since their step counts follow the widths):
@@ -20,7 +33,8 @@
  *   at most 16 a step, so the reduction is refused beyond 4095 steps (C R S > 524160).
  * - MLA (2^abits - 1)(2^wbits - 1) <= 255 / 4 (A2W1, A2W2, A3W1 ...): unpacked uint8
  *   values, 16 output channels a vector, one activation broadcast:
- *       out[n, oc, oh, ow, ob] = sum over ic, kh, kw, t of data[n, ic, y, x, t] * weight[oc, ic, kh, kw, t, ob]
+ *       D[n, oc, oh, ow, ob] = sum over ic, kh, kw, t of
+ *           data[n, ic, y, x, t] * weight[oc, ic, kh, kw, t, ob]
  *   the chunk of T channels is T mla into uint8 lanes (T products of at most 255 / T each
  *   cannot wrap), then widened once into the int32 accumulators (SenseTime, ICPP 2020).
  * - UMLAL (wider): weights in pairs of channels g, [.., tt, ob, g], 8 output channels:
@@ -28,11 +42,13 @@
  *   products of at most 65535 / (T / 2) cannot wrap), then uadalp folds each pair into
  *   its int32 lane. At A8W8 T is 2: umull then uadalp.
  *
- * Layouts (channels past C are zero in the weight; bits past C zero in the packed words):
+ * Layouts (codes past C are zero in the data and the weight, bits past C zero in the packed
+ * words; the kernel takes scale and bias [ceil(K / ob), ob] after the weight with output
+ * 1 or 2):
  *   CNT:   data [N, ceil(C / 128), H, W, 16] uint8, weight [ceil(K / ob), ceil(C / 128), R, S, ob, 16]
  *   MLA:   data [N, ceil(C / T), H, W, T] uint8,   weight [ceil(K / ob), ceil(C / T), R, S, T, ob]
  *   UMLAL: data [N, ceil(C / T), H, W, T] uint8,   weight [ceil(K / ob), ceil(C / T), R, S, T / 2, ob, 2]
- *   output [N, ceil(K / ob), OH, OW, ob] int32.
+ *   output [N, ceil(K / ob), OH, OW, ob], the operator's type (output=0), float32 or int8.
  *
  * Knobs: oc_bn (output channels of a block: 1-8 words for CNT, 16 or 32 for MLA, 8, 16 or
  * 32 for UMLAL), chunk (T, MLA and UMLAL: powers of two within the wrap bound, at most
@@ -44,14 +60,20 @@
 #include "tmpl_internal.h"
 
 #include "tessera/intrin.h"
+#include "tessera/ops.h"
 
 typedef enum Scheme { SCHEME_CNT, SCHEME_MLA, SCHEME_UMLAL } Scheme;
 
 enum { CNT_WORD = 16, CNT_LANES = 8, MLA_LANES = 16, UMLAL_LANES = 8, MAX_CHUNK = 64 };
 enum { CNT_MAX_STEPS = 65535 / (2 * 8) };
 
+enum { ENC_01_01 = 0, ENC_01_PM1 = 1, ENC_PM1_PM1 = 2 };
+enum { OUTPUT_ACC = 0, OUTPUT_F32 = 1, OUTPUT_INT8 = 2 };
+
 typedef struct Conv {
     int64_t n, c, h, w, k, r, s, stride, pad, oh, ow, abits, wbits;
+    int64_t encoding, output, relu;
+    TsDType op_dtype; /* the operator's accumulator (ts_bitserial_accum_dtype) */
 } Conv;
 
 typedef struct Knobs {
@@ -88,14 +110,14 @@ static int64_t chunk_bound(const Conv *cv)
 
 static TsStatus check_conv(const char *op, Conv *cv, TsError *err)
 {
-    if (cv->abits > 8 || cv->wbits > 8)
+    if (cv->abits > TS_BITSERIAL_MAX_BITS || cv->wbits > TS_BITSERIAL_MAX_BITS)
         return ts_fail(err, TS_EINVAL, "%s: abits %lld and wbits %lld must be 1 to 8", op,
                        (long long)cv->abits, (long long)cv->wbits);
     TsStatus st = sch_window_extents(op, "kernel", cv->h, cv->w, cv->r, cv->s, cv->stride,
                                      cv->pad, &cv->oh, &cv->ow, err);
     if (st != TS_OK)
         return st;
-    double most = (double)max_product(cv) * (double)cv->c * (double)cv->r * (double)cv->s;
+    double most = 4.0 * (double)max_product(cv) * (double)cv->c * (double)cv->r * (double)cv->s;
     if (most > 2147483647.0)
         return ts_fail(err, TS_EINVAL, "%s: C %lld x R %lld x S %lld at A%lldW%lld can sum "
                        "past int32 (these kernels accumulate in int32)", op, (long long)cv->c,
@@ -107,6 +129,37 @@ static TsStatus check_conv(const char *op, Conv *cv, TsError *err)
                        "overflow the uint16 popcount lanes (at most %d)", op, (long long)steps,
                        (long long)cv->c, (long long)cv->r, (long long)cv->s, CNT_MAX_STEPS);
     return TS_OK;
+}
+
+/* An optional integer argument in [lo, hi], def when absent. */
+static TsStatus optional_arg(const char *op, const TsTemplateArgs *args, const char *name,
+                             int64_t def, int64_t lo, int64_t hi, int64_t *out, TsError *err)
+{
+    *out = def;
+    if (ts_template_args_get(args, name, out, NULL) != TS_OK)
+        *out = def;
+    if (*out < lo || *out > hi)
+        return ts_fail(err, TS_EINVAL, "%s: %s=%lld must be in [%lld, %lld]", op, name,
+                       (long long)*out, (long long)lo, (long long)hi);
+    return TS_OK;
+}
+
+/* encoding, output, relu; groups and dilation, which these kernels take only as 1. */
+static TsStatus read_options(const char *op, bool dense, const TsTemplateArgs *args, Conv *cv,
+                             TsError *err)
+{
+    int64_t groups = 1, dilation = 1;
+    TsStatus st = optional_arg(op, args, "encoding", ENC_01_01, ENC_01_01, ENC_PM1_PM1,
+                               &cv->encoding, err);
+    if (st == TS_OK)
+        st = optional_arg(op, args, "output", OUTPUT_ACC, OUTPUT_ACC, OUTPUT_INT8, &cv->output, err);
+    if (st == TS_OK)
+        st = optional_arg(op, args, "relu", 0, 0, 1, &cv->relu, err);
+    if (st == TS_OK && !dense)
+        st = optional_arg(op, args, "groups", 1, 1, 1, &groups, err);
+    if (st == TS_OK && !dense)
+        st = optional_arg(op, args, "dilation", 1, 1, 1, &dilation, err);
+    return st;
 }
 
 static TsStatus read_conv(const char *op, bool dense, const TsTemplateArgs *args,
@@ -121,10 +174,25 @@ static TsStatus read_conv(const char *op, bool dense, const TsTemplateArgs *args
         st = sch_tmpl_check_target(op, target, err);
     if (st != TS_OK)
         return st;
-    /* dense: out[m, n] = sum_k a[m, k] w[n, k], a conv of 1 x 1 over M images of K channels. */
-    *cv = dense ? (Conv){ v[0], v[2], 1, 1, v[1], 1, 1, 1, 0, 0, 0, v[3], v[4] }
-                : (Conv){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0, v[9], v[10] };
-    return check_conv(op, cv, err);
+    /* dense: out[m, n] = sum_k a[m, k] w[n, k], the 1x1 conv of one image of M positions
+     * and K channels. */
+    *cv = dense ? (Conv){ 1, v[2], 1, v[0], v[1], 1, 1, 1, 0, 0, 0, v[3], v[4], 0, 0, 0, { 0 } }
+                : (Conv){ v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], 0, 0, v[9], v[10],
+                          0, 0, 0, { 0 } };
+    st = read_options(op, dense, args, cv, err);
+    if (st != TS_OK)
+        return st;
+    st = check_conv(op, cv, err);
+    if (st == TS_OK) {
+        cv->op_dtype = ts_bitserial_accum_dtype((int)cv->abits, (int)cv->wbits,
+                                                cv->c * cv->r * cv->s);
+        if (cv->op_dtype.bits == 0 || cv->op_dtype.bits > 32)
+            st = ts_fail(err, TS_EINVAL, "%s: the operator's accumulator for C %lld x R %lld "
+                         "x S %lld at A%lldW%lld is wider than int32, which these kernels "
+                         "sum in", op, (long long)cv->c, (long long)cv->r, (long long)cv->s,
+                         (long long)cv->abits, (long long)cv->wbits);
+    }
+    return st;
 }
 
 /* ---- the intrinsics ---- */
@@ -279,7 +347,12 @@ static TsStatus declare_intrin(TsArena *A, Scheme scheme, int64_t chunk, const T
 /* ---- the expression ---- */
 
 typedef struct ConvTensors {
-    TsTensor *data, *weight, *pad, *acc, *out;
+    TsTensor *data, *weight, *scale, *bias, *pad;
+    TsTensor *acc;          /* the tensorized reduction */
+    TsTensor *prod;         /* the 0/1 x 0/1 product, int32 (acc itself but for CNT) */
+    TsTensor *side;         /* encodings 1 and 2: the activations summed over the window */
+    TsTensor *wsum, *wside; /* encoding 2: weights summed over channels, then valid taps */
+    TsTensor *out;
 } ConvTensors;
 
 /* The channel lanes of one data block: 16 bytes of bits, or a chunk of values. */
@@ -293,7 +366,7 @@ static int64_t channel_blocks(Scheme scheme, const Conv *cv, const Knobs *kn)
     return sch_ceil_div(cv->c, scheme == SCHEME_CNT ? 8 * CNT_WORD : kn->chunk);
 }
 
-/* CNT: part (uint16 lanes) and out, its lanes summed. */
+/* CNT: acc (uint16 lanes) and prod, its lanes summed. */
 static void cnt_expression(TsArena *A, const Conv *cv, const Knobs *kn, ConvTensors *t,
                            TsAxis *const *spatial, TsExpr *y, TsExpr *x)
 {
@@ -318,12 +391,12 @@ static void cnt_expression(TsArena *A, const Conv *cv, const Knobs *kn, ConvTens
     TsAxis *lr = ts_reduce_axis(A, "l", CNT_LANES);
     TsExpr *lane = ts_at(A, t->acc, ts_var(n), ts_var(oc), ts_var(oh), ts_var(ow), ts_var(ob2),
                          ts_var(lr));
-    t->out = ts_compute_tagged(A, "bitserial_conv2d", "bitserial_conv2d", 5,
-                               (TsAxis *[]){ n, oc, oh, ow, ob2 },
-                               ts_sum(A, ts_cast(A, TS_INT32, lane), 1, &lr, NULL));
+    t->prod = ts_compute_tagged(A, "bitserial_product", "bitserial_product", 5,
+                                (TsAxis *[]){ n, oc, oh, ow, ob2 },
+                                ts_sum(A, ts_cast(A, TS_INT32, lane), 1, &lr, NULL));
 }
 
-/* MLA and UMLAL: out itself, the products of uint8 values summed in int32. */
+/* MLA and UMLAL: acc (= prod), the products of uint8 values summed in int32. */
 static void value_expression(TsArena *A, Scheme scheme, const Conv *cv, const Knobs *kn,
                              ConvTensors *t, TsAxis *const *spatial, TsExpr *y, TsExpr *x)
 {
@@ -344,26 +417,150 @@ static void value_expression(TsArena *A, Scheme scheme, const Conv *cv, const Kn
                           : ts_at(A, t->weight, ts_var(spatial[1]), ts_var(ic), ts_var(kh),
                                   ts_var(kw), ts_var(tt), ts_var(ob));
     TsAxis *reduce[] = { ic, kh, kw, tt, g };
-    t->acc = NULL;
-    t->out = ts_compute_tagged(A, "bitserial_conv2d", "bitserial_conv2d", 5,
+    t->acc = ts_compute_tagged(A, "bitserial_product", "bitserial_product", 5,
                                (TsAxis *[]){ spatial[0], spatial[1], spatial[2], spatial[3], ob },
                                ts_sum(A, product(A, in, w), pairs > 1 ? 5 : 4, reduce, NULL));
+    t->prod = t->acc;
+}
+
+/* An operand element as an int32 0/1 value sum: the value, or its byte's popcount. */
+static TsExpr *element_sum(TsArena *A, Scheme scheme, TsExpr *element)
+{
+    return ts_cast(A, TS_INT32, scheme == SCHEME_CNT ? ts_popcount(A, element) : element);
+}
+
+/* side[n, oh, ow]: the activations summed over the window (padding and the channel tail
+ * are zero). */
+static void side_stage(TsArena *A, Scheme scheme, const Conv *cv, const Knobs *kn, ConvTensors *t)
+{
+    TsAxis *n = ts_axis(A, "n", cv->n), *oh = ts_axis(A, "oh", cv->oh), *ow = ts_axis(A, "ow", cv->ow);
+    TsAxis *ic = ts_reduce_axis(A, "ic", channel_blocks(scheme, cv, kn));
+    TsAxis *kh = ts_reduce_axis(A, "kh", cv->r), *kw = ts_reduce_axis(A, "kw", cv->s);
+    TsAxis *lane = ts_reduce_axis(A, "lane", data_lanes(scheme, kn));
+    TsExpr *y = ts_add(A, ts_mul(A, ts_var(oh), ts_i32(A, cv->stride)), ts_var(kh));
+    TsExpr *x = ts_add(A, ts_mul(A, ts_var(ow), ts_i32(A, cv->stride)), ts_var(kw));
+    TsExpr *v = element_sum(A, scheme, ts_at(A, t->pad, ts_var(n), ts_var(ic), y, x, ts_var(lane)));
+    t->side = ts_compute_tagged(A, "side", "bitserial_side", 3, (TsAxis *[]){ n, oh, ow },
+                                ts_sum(A, v, 4, (TsAxis *[]){ ic, kh, kw, lane }, NULL));
+}
+
+/* The taps of a window along one dimension that fall inside the data: kh in
+ * [max(0, pad - o s), min(R, H + pad - o s)). */
+static TsExpr *valid_taps(TsArena *A, TsExpr *o, int64_t stride, int64_t pad, int64_t extent,
+                          int64_t taps)
+{
+    TsExpr *start = ts_sub(A, ts_i32(A, pad), ts_mul(A, o, ts_i32(A, stride)));
+    TsExpr *lo = ts_max(A, start, ts_i32(A, 0));
+    TsExpr *hi = ts_min(A, ts_add(A, start, ts_i32(A, extent)), ts_i32(A, taps));
+    return ts_max(A, ts_sub(A, hi, lo), ts_i32(A, 0));
+}
+
+/* wsum[oc, kh, kw, ob]: the weights summed over the channels; wside[oc, oh, ow, ob]: wsum
+ * summed over the taps inside the data. */
+static void weight_side(TsArena *A, Scheme scheme, const Conv *cv, const Knobs *kn,
+                        ConvTensors *t)
+{
+    int64_t ocb = sch_ceil_div(cv->k, kn->oc_bn);
+    TsAxis *oc = ts_axis(A, "oc", ocb), *kh = ts_axis(A, "kh", cv->r), *kw = ts_axis(A, "kw", cv->s);
+    TsAxis *ob = ts_axis(A, "ob", kn->oc_bn), *ic = ts_reduce_axis(A, "ic", channel_blocks(scheme, cv, kn));
+    int nd = ts_tensor_ndim(t->weight);
+    TsAxis *lanes[2] = { ts_reduce_axis(A, "lane", ts_tensor_dim(t->weight, scheme == SCHEME_CNT ? 5 : 4)),
+                         ts_reduce_axis(A, "g", 2) };
+    TsExpr *idx[7] = { ts_var(oc), ts_var(ic), ts_var(kh), ts_var(kw), ts_var(lanes[0]), ts_var(ob),
+                       ts_var(lanes[1]) };
+    if (scheme == SCHEME_CNT)
+        idx[4] = ts_var(ob), idx[5] = ts_var(lanes[0]);
+    TsExpr *w = ts_access(A, t->weight, nd, idx);
+    t->wsum = ts_compute_tagged(A, "wsum", "bitserial_wsum", 4, (TsAxis *[]){ oc, kh, kw, ob },
+                                ts_sum(A, element_sum(A, scheme, w), nd == 7 ? 3 : 2,
+                                       (TsAxis *[]){ ic, lanes[0], lanes[1] }, NULL));
+    TsAxis *oc2 = ts_axis(A, "oc", ocb), *oh = ts_axis(A, "oh", cv->oh), *ow = ts_axis(A, "ow", cv->ow);
+    TsAxis *ob2 = ts_axis(A, "ob", kn->oc_bn);
+    TsAxis *rh = ts_reduce_axis(A, "kh", cv->r), *rw = ts_reduce_axis(A, "kw", cv->s);
+    TsExpr *y = ts_sub(A, ts_add(A, ts_mul(A, ts_var(oh), ts_i32(A, cv->stride)), ts_var(rh)),
+                       ts_i32(A, cv->pad));
+    TsExpr *x = ts_sub(A, ts_add(A, ts_mul(A, ts_var(ow), ts_i32(A, cv->stride)), ts_var(rw)),
+                       ts_i32(A, cv->pad));
+    TsExpr *inside = ts_and(A, ts_and(A, ts_ge(A, y, ts_i32(A, 0)), ts_lt(A, y, ts_i32(A, cv->h))),
+                            ts_and(A, ts_ge(A, x, ts_i32(A, 0)), ts_lt(A, x, ts_i32(A, cv->w))));
+    TsExpr *v = ts_select(A, inside, ts_at(A, t->wsum, ts_var(oc2), ts_var(rh), ts_var(rw), ts_var(ob2)),
+                          ts_i32(A, 0));
+    t->wside = ts_compute_tagged(A, "wside", "bitserial_wside", 4, (TsAxis *[]){ oc2, oh, ow, ob2 },
+                                 ts_sum(A, v, 2, (TsAxis *[]){ rh, rw }, NULL));
+}
+
+/* The encoding's value from the 0/1 x 0/1 product d (int32), alpha = 2^abits - 1,
+ * beta = 2^wbits - 1: d; 2d - beta side; 4d - 2 beta side - 2 alpha wside + alpha beta
+ * valid, valid the real channels times the taps inside the data. */
+static TsExpr *fold(TsArena *A, const Conv *cv, const ConvTensors *t, TsExpr *d, TsAxis *const *ax)
+{
+    int64_t alpha = (INT64_C(1) << cv->abits) - 1, beta = (INT64_C(1) << cv->wbits) - 1;
+    if (cv->encoding == ENC_01_01)
+        return d;
+    TsExpr *side = ts_at(A, t->side, ts_var(ax[0]), ts_var(ax[2]), ts_var(ax[3]));
+    if (cv->encoding == ENC_01_PM1)
+        return ts_sub(A, ts_mul(A, d, ts_i32(A, 2)), ts_mul(A, side, ts_i32(A, beta)));
+    TsExpr *wside = ts_at(A, t->wside, ts_var(ax[1]), ts_var(ax[2]), ts_var(ax[3]), ts_var(ax[4]));
+    TsExpr *valid = ts_mul(A, valid_taps(A, ts_var(ax[2]), cv->stride, cv->pad, cv->h, cv->r),
+                           valid_taps(A, ts_var(ax[3]), cv->stride, cv->pad, cv->w, cv->s));
+    TsExpr *v = ts_sub(A, ts_mul(A, d, ts_i32(A, 4)), ts_mul(A, side, ts_i32(A, 2 * beta)));
+    v = ts_sub(A, v, ts_mul(A, wside, ts_i32(A, 2 * alpha)));
+    return ts_add(A, v, ts_mul(A, valid, ts_i32(A, alpha * beta * cv->c)));
+}
+
+/* te/ops' ts_op_bitserial_output on the blocked layout (scale and bias [oc, ob]), or with
+ * output=0 the operator's type (with relu, clamped at 0). */
+static TsExpr *output_value(TsArena *A, const Conv *cv, const ConvTensors *t, TsExpr *v,
+                            TsAxis *oc, TsAxis *ob)
+{
+    if (cv->output == OUTPUT_ACC) {
+        v = ts_cast(A, cv->op_dtype, v);
+        return cv->relu ? ts_max(A, v, ts_int(A, cv->op_dtype, 0)) : v;
+    }
+    TsExpr *y = ts_mul(A, ts_cast(A, TS_FLOAT32, v), ts_at(A, t->scale, ts_var(oc), ts_var(ob)));
+    y = ts_add(A, y, ts_at(A, t->bias, ts_var(oc), ts_var(ob)));
+    if (cv->relu)
+        y = ts_max(A, y, ts_f32(A, 0.0));
+    if (cv->output == OUTPUT_F32)
+        return y;
+    y = ts_min(A, ts_max(A, y, ts_f32(A, -128.0)), ts_f32(A, 127.0));
+    TsExpr *r = ts_floor(A, y), *half = ts_f32(A, 0.5);
+    TsExpr *frac = ts_sub(A, y, r);
+    TsExpr *odd = ts_ne(A, ts_mul(A, ts_floor(A, ts_mul(A, r, half)), ts_f32(A, 2.0)), r);
+    TsExpr *up = ts_or(A, ts_gt(A, frac, half), ts_and(A, ts_eq(A, frac, half), odd));
+    return ts_cast(A, TS_INT8, ts_add(A, r, ts_select(A, up, ts_f32(A, 1.0), ts_f32(A, 0.0))));
 }
 
 static void conv_expression(TsArena *A, Scheme scheme, const Conv *cv, const Knobs *kn,
-                            ConvTensors *t)
+                            const char *tag, ConvTensors *t)
 {
     int64_t icb = channel_blocks(scheme, cv, kn), lanes = data_lanes(scheme, kn);
+    int64_t ocb = sch_ceil_div(cv->k, kn->oc_bn);
     t->data = ts_placeholder(A, "data", 5, (int64_t[]){ cv->n, icb, cv->h, cv->w, lanes }, TS_UINT8);
+    t->scale = t->bias = t->side = t->wsum = t->wside = NULL;
+    if (cv->output != OUTPUT_ACC) {
+        t->scale = ts_placeholder(A, "scale", 2, (int64_t[]){ ocb, kn->oc_bn }, TS_FLOAT32);
+        t->bias = ts_placeholder(A, "bias", 2, (int64_t[]){ ocb, kn->oc_bn }, TS_FLOAT32);
+    }
     t->pad = sch_nchwc_pad(A, t->data, cv->pad);
-    TsAxis *spatial[4] = { ts_axis(A, "n", cv->n), ts_axis(A, "oc", sch_ceil_div(cv->k, kn->oc_bn)),
-                           ts_axis(A, "oh", cv->oh), ts_axis(A, "ow", cv->ow) };
+    TsAxis *spatial[4] = { ts_axis(A, "n", cv->n), ts_axis(A, "oc", ocb), ts_axis(A, "oh", cv->oh),
+                           ts_axis(A, "ow", cv->ow) };
     TsExpr *y = ts_mul(A, ts_var(spatial[2]), ts_i32(A, cv->stride));
     TsExpr *x = ts_mul(A, ts_var(spatial[3]), ts_i32(A, cv->stride));
     if (scheme == SCHEME_CNT)
         cnt_expression(A, cv, kn, t, spatial, y, x);
     else
         value_expression(A, scheme, cv, kn, t, spatial, y, x);
+    if (cv->encoding != ENC_01_01)
+        side_stage(A, scheme, cv, kn, t);
+    if (cv->encoding == ENC_PM1_PM1)
+        weight_side(A, scheme, cv, kn, t);
+    TsAxis *ax[5] = { ts_axis(A, "n", cv->n), ts_axis(A, "oc", ocb), ts_axis(A, "oh", cv->oh),
+                      ts_axis(A, "ow", cv->ow), ts_axis(A, "ob", kn->oc_bn) };
+    TsExpr *d = ts_at(A, t->prod, ts_var(ax[0]), ts_var(ax[1]), ts_var(ax[2]), ts_var(ax[3]),
+                      ts_var(ax[4]));
+    TsExpr *v = output_value(A, cv, t, fold(A, cv, t, d, ax), ax[1], ax[4]);
+    t->out = ts_compute_tagged(A, tag, tag, 5, ax, v);
 }
 
 /* ---- the schedule ---- */
@@ -410,24 +607,26 @@ static TsStatus schedule_accumulator(Scheme scheme, TsStage *st, const Knobs *kn
     return s;
 }
 
-/* CNT's output: the lanes of each position's words summed, in the block of positions the
- * accumulator is computed at. */
-static TsStatus schedule_cnt_output(TsSchedule *sch, const ConvTensors *t, const Knobs *kn,
+/* CNT's product: each position's lanes summed, in the block the accumulator fills. */
+static TsStatus schedule_cnt_product(TsSchedule *sch, const ConvTensors *t, TsError *err)
+{
+    TsStage *st = ts_stage(sch, t->prod);
+    TsStatus s = ts_unroll(st, ts_stage_root_axis(st, 5), err);
+    if (s == TS_OK)
+        s = ts_unroll(st, ts_stage_root_axis(st, 4), err);
+    return s;
+}
+
+/* A stage computed at the root: its two outer loops fused and parallel when asked. */
+static TsStatus schedule_root_stage(TsSchedule *sch, TsTensor *tensor, const Knobs *kn,
                                     TsError *err)
 {
-    TsStage *st = ts_stage(sch, t->out);
-    TsAxis *n = ts_stage_root_axis(st, 0), *oc = ts_stage_root_axis(st, 1), *owo, *owi, *fused;
-    TsStatus s = ts_split(st, ts_stage_root_axis(st, 3), kn->reg_n, &owo, &owi, err);
-    if (s == TS_OK)
-        s = ts_unroll(st, ts_stage_root_axis(st, 5), err);
-    if (s == TS_OK && kn->parallel) {
-        s = ts_fuse(st, n, oc, &fused, err);
-        if (s == TS_OK)
-            s = ts_parallel(st, fused, err);
-    }
-    if (s == TS_OK)
-        s = ts_compute_at(ts_stage(sch, t->acc), st, owo, err);
-    return s;
+    if (!tensor || !kn->parallel)
+        return TS_OK;
+    TsStage *st = ts_stage(sch, tensor);
+    TsAxis *fused;
+    TsStatus s = ts_fuse(st, ts_stage_root_axis(st, 0), ts_stage_root_axis(st, 1), &fused, err);
+    return s == TS_OK ? ts_parallel(st, fused, err) : s;
 }
 
 static TsStatus schedule_padding(TsSchedule *sch, const ConvTensors *t, const Knobs *kn,
@@ -437,15 +636,12 @@ static TsStatus schedule_padding(TsSchedule *sch, const ConvTensors *t, const Kn
         return TS_OK;
     TsStage *st = ts_stage(sch, t->pad);
     TsStatus s = ts_vectorize(st, ts_stage_root_axis(st, 4), err);
-    if (s == TS_OK && kn->parallel) {
-        TsAxis *fused;
-        s = ts_fuse(st, ts_stage_root_axis(st, 0), ts_stage_root_axis(st, 1), &fused, err);
-        if (s == TS_OK)
-            s = ts_parallel(st, fused, err);
-    }
-    return s;
+    return s == TS_OK ? schedule_root_stage(sch, t->pad, kn, err) : s;
 }
 
+/* The output in register blocks (sch_schedule_conv_output: ob as vectors, n x oc
+ * parallel), the product and the accumulator computed at the block; the side stages at
+ * the root. */
 static TsStatus schedule_conv(TsArena *A, Scheme scheme, const Knobs *kn, ConvTensors *t,
                               TsSchedule **sch, TsError *err)
 {
@@ -456,18 +652,22 @@ static TsStatus schedule_conv(TsArena *A, Scheme scheme, const Knobs *kn, ConvTe
     *sch = ts_schedule_create(A, 1, &t->out);
     if (!*sch)
         return ts_arena_check(A, err);
-    if (scheme == SCHEME_CNT) {
-        st = schedule_cnt_output(*sch, t, kn, err);
-    } else {
-        st = ts_cache_write(*sch, t->out, &t->acc, err);
+    st = sch_schedule_conv_output(*sch, t->out, t->prod, 1, kn->reg_n, kn->parallel != 0, err);
+    if (st == TS_OK && scheme == SCHEME_CNT) {
+        /* the product's outermost loop inside the block: the block's lanes at once */
+        TsStage *prod = ts_stage(*sch, t->prod);
+        st = ts_compute_at(ts_stage(*sch, t->acc), prod, ts_stage_root_axis(prod, 2), err);
         if (st == TS_OK)
-            st = sch_schedule_conv_output(*sch, t->out, t->acc, 1, kn->reg_n, kn->parallel != 0,
-                                          err);
+            st = schedule_cnt_product(*sch, t, err);
     }
     if (st == TS_OK)
         st = schedule_accumulator(scheme, ts_stage(*sch, t->acc), kn, intrin, err);
     if (st == TS_OK)
         st = schedule_padding(*sch, t, kn, err);
+    if (st == TS_OK)
+        st = schedule_root_stage(*sch, t->side, kn, err);
+    if (st == TS_OK)
+        st = schedule_root_stage(*sch, t->wside, kn, err);
     return st;
 }
 
@@ -614,16 +814,22 @@ static TsStatus instantiate(const Family *fam, const TsTemplateArgs *args,
     if (st != TS_OK)
         return st;
     ConvTensors t;
-    conv_expression(A, scheme_of(&cv), &cv, &kn, &t);
+    conv_expression(A, scheme_of(&cv), &cv, &kn, fam->dense ? "bitserial_dense" : "bitserial_conv2d",
+                    &t);
     if ((st = ts_arena_check(A, err)) != TS_OK)
         return st;
     TsSchedule *sch;
     st = schedule_conv(A, scheme_of(&cv), &kn, &t, &sch, err);
     if (st != TS_OK)
         return st;
-    *out = (TsTemplateInstance){
-        .sch = sch, .num_tensors = 3, .num_outputs = 1, .tensors = { t.data, t.weight, t.out }
-    };
+    *out = (TsTemplateInstance){ .sch = sch, .num_outputs = 1 };
+    out->tensors[out->num_tensors++] = t.data;
+    out->tensors[out->num_tensors++] = t.weight;
+    if (t.scale) {
+        out->tensors[out->num_tensors++] = t.scale;
+        out->tensors[out->num_tensors++] = t.bias;
+    }
+    out->tensors[out->num_tensors++] = t.out;
     return TS_OK;
 }
 

@@ -1,9 +1,11 @@
 /* The AArch64 bitserial templates (schedule/templates/bitserial_aarch64.c):
- * - every scheme (cnt at A1W1, mla at the lowest widths, umlal above) on odd shapes
+ * - every scheme (cnt at A1W1, mla at the lowest widths, umlal above) and encoding
+ *   (0/1 x 0/1, 0/1 x +-1, +-1 x +-1, decoded as te/ops defines them) on odd shapes
  *   (channels not a multiple of the word or chunk, output channels not a multiple of the
  *   block, stride 2, padding, batch 2), and at 512 channels x 3x3 with every value at its
- *   largest: the reference interpreter's outputs equal naive C on the unpacked values
- *   (so the expression is the conv), here on the host;
+ *   largest: the reference interpreter's outputs equal naive C on the decoded values
+ *   (so the expression is the conv), in te/ops' accumulator type, here on the host;
+ * - the fused output stage (scale and bias, ReLU, int8) in the same kernels;
  * - the same kernels cross-compiled for "llvm -mtriple=aarch64-linux-gnu -mattr=+neon",
  *   run under qemu-aarch64 (run_aarch64_helper.sh, as test_codegen_aarch64 does), equal
  *   the reference interpreter bit for bit; skipped, saying so, when qemu-aarch64 or the
@@ -32,6 +34,7 @@
 #include "test_util.h"
 
 #include "cg_testing.h"
+#include "tessera/ops.h"
 #include "tessera/template.h"
 
 extern char **environ;
@@ -44,29 +47,44 @@ typedef struct Case {
     int64_t oc_bn, chunk, reg_n; /* 0: the default's */
     bool max_values;
     const char *expect[3]; /* mnemonics the assembly must hold */
+    int64_t encoding, output, relu;
 } Case;
 
 static const Case cases[] = {
-    { "a1w1_odd", 1, 1, 2, 200, 7, 6, 5, 3, 3, 2, 1, 2, 0, 3, false, { "cnt", "uadalp", NULL } },
-    { "a1w1_max", 1, 1, 1, 512, 5, 5, 3, 3, 3, 1, 1, 0, 0, 0, true, { "cnt", "uadalp", NULL } },
-    { "a2w1_odd", 2, 1, 2, 13, 6, 7, 19, 3, 3, 2, 1, 16, 32, 2, false, { "mla", NULL, NULL } },
-    { "a2w2_odd", 2, 2, 2, 21, 5, 6, 17, 3, 3, 1, 1, 32, 8, 3, false, { "mla", NULL, NULL } },
-    { "a2w2_max", 2, 2, 1, 512, 5, 5, 16, 3, 3, 1, 1, 0, 0, 0, true, { "mla", NULL, NULL } },
-    { "a4w4_odd", 4, 4, 2, 13, 6, 5, 9, 3, 3, 2, 1, 8, 4, 2, false, { "umlal", "uadalp", NULL } },
-    { "a3w5_odd", 3, 5, 1, 10, 5, 5, 11, 3, 3, 1, 1, 16, 16, 3, false, { "umlal", "uadalp", NULL } },
-    { "a8w8_odd", 8, 8, 2, 7, 5, 6, 9, 3, 3, 2, 1, 0, 0, 0, false, { "umull", "uadalp", NULL } },
-    { "a8w8_max", 8, 8, 1, 512, 4, 4, 8, 3, 3, 1, 1, 0, 0, 0, true, { "umull", "uadalp", NULL } },
+    { "a1w1_odd", 1, 1, 2, 200, 7, 6, 5, 3, 3, 2, 1, 2, 0, 3, false, { "cnt", "uadalp", NULL }, 0, 0, 0 },
+    { "a1w1_max", 1, 1, 1, 512, 5, 5, 3, 3, 3, 1, 1, 0, 0, 0, true, { "cnt", "uadalp", NULL }, 0, 0, 0 },
+    { "a2w1_odd", 2, 1, 2, 13, 6, 7, 19, 3, 3, 2, 1, 16, 32, 2, false, { "mla", NULL, NULL }, 0, 0, 0 },
+    { "a2w2_odd", 2, 2, 2, 21, 5, 6, 17, 3, 3, 1, 1, 32, 8, 3, false, { "mla", NULL, NULL }, 0, 0, 0 },
+    { "a2w2_max", 2, 2, 1, 512, 5, 5, 16, 3, 3, 1, 1, 0, 0, 0, true, { "mla", NULL, NULL }, 0, 0, 0 },
+    { "a4w4_odd", 4, 4, 2, 13, 6, 5, 9, 3, 3, 2, 1, 8, 4, 2, false, { "umlal", "uadalp", NULL }, 0, 0, 0 },
+    { "a3w5_odd", 3, 5, 1, 10, 5, 5, 11, 3, 3, 1, 1, 16, 16, 3, false, { "umlal", "uadalp", NULL }, 0, 0, 0 },
+    { "a8w8_odd", 8, 8, 2, 7, 5, 6, 9, 3, 3, 2, 1, 0, 0, 0, false, { "umull", "uadalp", NULL }, 0, 0, 0 },
+    { "a8w8_max", 8, 8, 1, 512, 4, 4, 8, 3, 3, 1, 1, 0, 0, 0, true, { "umull", "uadalp", NULL }, 0, 0, 0 },
+    /* 0/1 x +-1 and +-1 x +-1, whose padding must add nothing */
+    { "a1w1_e1", 1, 1, 2, 130, 5, 6, 7, 3, 3, 2, 1, 2, 0, 2, false, { "cnt", NULL, NULL }, 1, 0, 0 },
+    { "a1w1_e2", 1, 1, 2, 130, 5, 6, 7, 3, 3, 1, 1, 4, 0, 3, false, { "cnt", NULL, NULL }, 2, 0, 0 },
+    { "a2w2_e1", 2, 2, 2, 21, 5, 6, 17, 3, 3, 2, 1, 16, 8, 2, false, { "mla", NULL, NULL }, 1, 0, 0 },
+    { "a2w2_e2", 2, 2, 1, 21, 5, 6, 17, 3, 3, 1, 1, 32, 16, 3, false, { "mla", NULL, NULL }, 2, 0, 0 },
+    { "a4w4_e2", 4, 4, 2, 13, 6, 5, 9, 3, 3, 2, 1, 8, 4, 2, false, { "umlal", NULL, NULL }, 2, 0, 0 },
+    { "a8w8_e2_max", 8, 8, 1, 300, 4, 4, 8, 3, 3, 1, 1, 0, 0, 0, true, { "umull", NULL, NULL }, 2, 0, 0 },
+    { "a2w1_e1_max", 2, 1, 1, 512, 5, 5, 16, 3, 3, 1, 1, 0, 0, 0, true, { "mla", NULL, NULL }, 1, 0, 0 },
+    /* the fused output stage: scale and bias, ReLU, int8 (float32 output is left out:
+     * the compiled code may fuse the multiply-add, which the bit-for-bit check forbids) */
+    { "a1w1_int8_relu", 1, 1, 2, 100, 5, 5, 6, 3, 3, 2, 1, 2, 0, 0, false, { "cnt", NULL, NULL }, 2, 2, 1 },
+    { "a2w2_int8", 2, 2, 1, 21, 5, 6, 17, 3, 3, 1, 1, 0, 0, 0, false, { "mla", NULL, NULL }, 1, 2, 0 },
+    { "a4w4_relu", 4, 4, 1, 13, 6, 5, 9, 3, 3, 1, 1, 0, 0, 0, false, { "umlal", NULL, NULL }, 2, 0, 1 },
 };
 enum { NUM_CASES = sizeof cases / sizeof cases[0] };
 
 static TsTemplateArgs case_args(const Case *c)
 {
     TsTemplateArgs args = { 0 };
-    const char *names[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad", "abits", "wbits" };
-    int64_t values[] = { c->n, c->c, c->h, c->w, c->k, c->r, c->s, c->stride, c->pad, c->abits,
-                         c->wbits };
+    const char *names[] = { "N",   "C",      "H",     "W",     "K",        "R",      "S",
+                            "stride", "pad", "abits", "wbits", "encoding", "output", "relu" };
+    int64_t values[] = { c->n,      c->c,      c->h,     c->w,   c->k,        c->r,      c->s,
+                         c->stride, c->pad,    c->abits, c->wbits, c->encoding, c->output, c->relu };
     TsError err;
-    for (int i = 0; i < 11; i++)
+    for (int i = 0; i < 14; i++)
         cgt_ok(ts_template_args_set(&args, names[i], values[i], &err), &err);
     return args;
 }
@@ -165,6 +183,10 @@ static int64_t channel_of(const TsTensor *t, int64_t i)
 static void fill(CgtRng *rng, const TsTensor *t, void *data)
 {
     const Case *c = filling;
+    if (ts_dtype_is_float(ts_tensor_dtype(t))) {
+        cgt_fill_default(rng, t, data);
+        return;
+    }
     bool weight = strcmp(ts_tensor_name(t), "weight") == 0;
     int64_t bits = weight ? c->wbits : c->abits, top = (INT64_C(1) << bits) - 1;
     uint8_t *bytes = data;
@@ -218,9 +240,10 @@ static int64_t value_at(const Case *c, const TsTensor *t, const uint8_t *d, int6
 }
 
 /* The reference interpreter's output (out) equals naive C on the unpacked values. */
-static void expect_naive(const Case *c, const Built *b, void *const *data, const int32_t *out)
+static void expect_naive(const Case *c, const Built *b, void *const *data, const void *out)
 {
-    const TsTensor *dt = b->inst.tensors[0], *wt = b->inst.tensors[1], *ot = b->inst.tensors[2];
+    const TsTensor *dt = b->inst.tensors[0], *wt = b->inst.tensors[1];
+    const TsTensor *ot = b->inst.tensors[b->inst.num_tensors - 1];
     int64_t kb = ts_tensor_dim(ot, 1), oh = ts_tensor_dim(ot, 2), ow = ts_tensor_dim(ot, 3);
     int64_t ob = ts_tensor_dim(ot, 4);
     for (int64_t n = 0; n < c->n; n++)
@@ -235,14 +258,23 @@ static void expect_naive(const Case *c, const Built *b, void *const *data, const
                                 int64_t ix = x * c->stride - c->pad + s;
                                 if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w)
                                     continue;
-                                want += value_at(c, dt, data[0], n, ch, iy, ix) *
-                                        value_at(c, wt, data[1], k, ch, r, s);
+                                int64_t a = value_at(c, dt, data[0], n, ch, iy, ix);
+                                int64_t v = value_at(c, wt, data[1], k, ch, r, s);
+                                if (c->encoding == 2)
+                                    a = 2 * a - ((INT64_C(1) << c->abits) - 1);
+                                if (c->encoding >= 1)
+                                    v = 2 * v - ((INT64_C(1) << c->wbits) - 1);
+                                want += a * v;
                             }
-                    int32_t got = out[(((n * kb + k / ob) * oh + y) * ow + x) * ob + k % ob];
+                    if (c->relu && want < 0)
+                        want = 0;
+                    int64_t at = (((n * kb + k / ob) * oh + y) * ow + x) * ob + k % ob;
+                    int64_t got = ts_tensor_dtype(ot).bits == 16 ? ((const int16_t *)out)[at]
+                                                                 : ((const int32_t *)out)[at];
                     if (got != want)
-                        fail_msg("%s: output n=%lld k=%lld y=%lld x=%lld is %d, naive C says %lld",
-                                 c->name, (long long)n, (long long)k, (long long)y, (long long)x,
-                                 got, (long long)want);
+                        fail_msg("%s: output n=%lld k=%lld y=%lld x=%lld is %lld, naive C says "
+                                 "%lld", c->name, (long long)n, (long long)k, (long long)y,
+                                 (long long)x, (long long)got, (long long)want);
                 }
 }
 
@@ -257,10 +289,16 @@ static void write_case(const char *dir, const Case *c, const Built *b, uint64_t 
     for (int i = 0; i < args.num; i++)
         bindings[i] = (TsBinding){ args.tensors[i], args.data[i] };
     TsError err;
-    TsTensor *out = b->inst.tensors[2];
+    TsTensor *out = b->inst.tensors[b->inst.num_tensors - 1];
     cgt_ok(ts_evaluate(1, &out, args.num, bindings, &err), &err);
-    assert_int_equal(args.num, 3);
-    expect_naive(c, b, args.data, args.data[2]);
+    assert_int_equal(args.num, b->inst.num_tensors);
+    /* the accumulator's type follows te/ops' rule */
+    if (c->output == 0)
+        assert_true(ts_dtype_eq(ts_tensor_dtype(out),
+                                ts_bitserial_accum_dtype((int)c->abits, (int)c->wbits,
+                                                         c->c * c->r * c->s)));
+    if (c->output == 0)
+        expect_naive(c, b, args.data, args.data[args.num - 1]);
     if (dir) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s.bin", dir, c->name);
@@ -430,7 +468,7 @@ static void test_bitserial_aarch64_one_function(void **state)
     TsError err;
     cgt_ok(ts_target_parse(neon, &target, &err), &err);
     TsTemplateTarget tt = template_target(target);
-    Case layer = { "a1w1_layer", 1, 1, 1, 64, 56, 56, 64, 3, 3, 1, 1, 0, 0, 0, false, { NULL } };
+    Case layer = { "a1w1_layer", 1, 1, 1, 64, 56, 56, 64, 3, 3, 1, 1, 0, 0, 0, false, { NULL }, 0, 0, 0 };
     TsArena *A = ts_arena_create();
     Built b;
     build_case(&layer, &tt, A, &b);
