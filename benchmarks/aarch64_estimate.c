@@ -6,13 +6,16 @@
  * label and the last branch back to it, the smallest such loop holding products), and
  * its products per iteration are counted from the instructions (fmla .4s: 4; sdot .4s:
  * 16; smlal/smull/mla/mul/fmul: one per lane of the destination vector). Printed: products per
- * cycle on cortex-a76 and cortex-a55, and the int8 over fp32 ratio. */
+ * cycle on cortex-a76 and cortex-a55, and the int8 over fp32 ratio. The estimate of one
+ * kernel (aarch64_estimate.h) serves bench_lowbit too; there cnt .16b counts 128 one-bit
+ * products. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "benchmarks/aarch64_estimate.h"
 #include "benchmarks/bench_lowp.h"
 #include "tessera/autotune.h"
 #include "tessera/codegen.h"
@@ -24,26 +27,18 @@ typedef struct Asm {
     int count;
 } Asm;
 
-/* Builds the default config of op (dtype "" for float32) for target with TS_DUMP=asm,
- * stderr sent to a file, and reads the assembly back. */
-static int kernel_asm(const char *op, const char *dtype, const char *target_str, Asm *out,
+/* Builds the default config of op on args for target with TS_DUMP=asm, stderr sent to
+ * a file, and reads the assembly back. */
+static int kernel_asm(const char *op, const TsTemplateArgs *args, const char *target_str, Asm *out,
                       char *tmpl_name, size_t name_size, char *why, size_t why_size)
 {
     TsError err = { 0 };
-    TsTemplateArgs args = { 0 };
-    const char *names[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad" };
-    const int64_t values[] = { 1, 64, 56, 56, 64, 3, 3, 1, 1 };
-    for (int i = 0; i < 9; i++)
-        ts_template_args_set(&args, names[i], values[i], &err);
-    TsDType dt;
-    if (dtype[0] && ts_dtype_parse(dtype, &dt))
-        ts_template_args_set_dtype(&args, "dtype", dt, &err);
     TsTuneTask *task = NULL;
     TsTarget *target = NULL;
     TsArena *arena = ts_arena_create();
     TsConfig config;
     TsLoweredFunc *func = NULL;
-    TsStatus st = ts_tune_task_create(op, &args, target_str, &task, &err);
+    TsStatus st = ts_tune_task_create(op, args, target_str, &task, &err);
     if (st == TS_OK) {
         snprintf(tmpl_name, name_size, "%s", ts_tune_task_template(task)->name);
         st = ts_tune_task_default(task, &config, &err);
@@ -122,12 +117,15 @@ static int products(const char *mnemonic, const char *dest)
 {
     if (dest[0] != 'v')
         return 0;
+    if (strcmp(mnemonic, "cnt") == 0) /* a popcount of bytes: 8 one-bit products each */
+        return 8 * lanes(dest);
     if (strcmp(mnemonic, "sdot") == 0 || strcmp(mnemonic, "udot") == 0 ||
         strcmp(mnemonic, "usdot") == 0)
         return 4 * lanes(dest);
     static const char *const per_lane[] = { "fmla",   "fmls",   "mla",    "mls",    "mul",
                                             "smlal",  "smlal2", "umlal",  "umlal2", "smull",
-                                            "smull2", "umull",  "umull2", "fmul" };
+                                            "smull2", "umull",  "umull2", "fmul",
+                                            "umlal2" };
     for (size_t i = 0; i < sizeof per_lane / sizeof per_lane[0]; i++)
         if (strcmp(mnemonic, per_lane[i]) == 0)
             return lanes(dest);
@@ -216,6 +214,39 @@ static double mca_cycles(const Asm *a, int begin, int end, const char *cpu)
     return cycles > 0 && iterations > 0 ? cycles / iterations : -1;
 }
 
+int aarch64_estimate_inner_loop(const char *op, const TsTemplateArgs *args, const char *target,
+                                int num_cpus, const char *const *cpus, Aarch64LoopEstimate *out)
+{
+    Asm a;
+    memset(out, 0, sizeof *out);
+    snprintf(out->template_name, sizeof out->template_name, "?");
+    if (kernel_asm(op, args, target, &a, out->template_name, sizeof out->template_name, out->why,
+                   sizeof out->why) != 0)
+        return -1;
+    int begin = 0, end = -1;
+    if (!inner_loop(&a, &begin, &end, &out->products)) {
+        snprintf(out->why, sizeof out->why, "%s: no loop with products found in the assembly",
+                 out->template_name);
+        free(a.lines);
+        return -1;
+    }
+    for (int k = begin; k <= end; k++) {
+        char mn[32], operand[LINE];
+        out->instructions += instruction(a.lines[k], mn, sizeof mn, operand, sizeof operand);
+    }
+    for (int c = 0; c < num_cpus && c < AARCH64_MAX_CPUS; c++) {
+        out->cycles[c] = mca_cycles(&a, begin, end, cpus[c]);
+        out->per_cycle[c] = out->cycles[c] > 0 ? out->products / out->cycles[c] : 0;
+    }
+    free(a.lines);
+    return 0;
+}
+
+bool aarch64_estimate_available(void)
+{
+    return system("llvm-mca-16 --version >/dev/null 2>&1") == 0;
+}
+
 typedef struct Estimate {
     const char *what, *op, *dtype, *target;
     double per_cycle[2];
@@ -223,40 +254,42 @@ typedef struct Estimate {
 
 static const char *const cpus[2] = { "cortex-a76", "cortex-a55" };
 
+/* The 64-channel 56x56 layer's arguments, with dtype ("" for float32). */
+static TsTemplateArgs layer_args(const char *dtype)
+{
+    TsError err = { 0 };
+    TsTemplateArgs args = { 0 };
+    const char *names[] = { "N", "C", "H", "W", "K", "R", "S", "stride", "pad" };
+    const int64_t values[] = { 1, 64, 56, 56, 64, 3, 3, 1, 1 };
+    for (int i = 0; i < 9; i++)
+        ts_template_args_set(&args, names[i], values[i], &err);
+    TsDType dt;
+    if (dtype[0] && ts_dtype_parse(dtype, &dt))
+        ts_template_args_set_dtype(&args, "dtype", dt, &err);
+    return args;
+}
+
 static void estimate(Estimate *e)
 {
-    Asm a;
-    char why[512];
+    Aarch64LoopEstimate loop;
+    TsTemplateArgs args = layer_args(e->dtype);
     e->per_cycle[0] = e->per_cycle[1] = 0;
-    char name[64] = "?";
-    if (kernel_asm(e->op, e->dtype, e->target, &a, name, sizeof name, why, sizeof why) != 0) {
-        printf("  %-6s not built: %s\n", e->what, why);
+    if (aarch64_estimate_inner_loop(e->op, &args, e->target, 2, cpus, &loop) != 0) {
+        printf("  %-6s not built: %s\n", e->what, loop.why);
         return;
     }
-    int begin = 0, end = -1, macs = 0;
-    if (!inner_loop(&a, &begin, &end, &macs)) {
-        printf("  %-6s %s: no loop with products found in the assembly\n", e->what, name);
-        free(a.lines);
-        return;
-    }
-    int count = 0;
-    for (int k = begin; k <= end; k++) {
-        char mn[32], op[LINE];
-        count += instruction(a.lines[k], mn, sizeof mn, op, sizeof op);
-    }
-    printf("  %s %-24s inner loop %3d instructions, %4d products:", e->what, name, count, macs);
+    printf("  %s %-24s inner loop %3d instructions, %4d products:", e->what, loop.template_name,
+           loop.instructions, loop.products);
     for (int c = 0; c < 2; c++) {
-        double cycles = mca_cycles(&a, begin, end, cpus[c]);
-        e->per_cycle[c] = cycles > 0 ? macs / cycles : 0;
-        printf("  %s %5.1f cycles = %5.2f/cycle", cpus[c], cycles, e->per_cycle[c]);
+        e->per_cycle[c] = loop.per_cycle[c];
+        printf("  %s %5.1f cycles = %5.2f/cycle", cpus[c], loop.cycles[c], e->per_cycle[c]);
     }
     printf("\n");
-    free(a.lines);
 }
 
 void bench_lowp_print_aarch64_estimates(void)
 {
-    if (system("llvm-mca-16 --version >/dev/null 2>&1") != 0) {
+    if (!aarch64_estimate_available()) {
         printf("\nAArch64 estimates: skipped, llvm-mca-16 is not installed (llvm-16)\n");
         return;
     }

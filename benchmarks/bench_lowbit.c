@@ -15,8 +15,10 @@
  * All kernels of a layer are timed in interleaved rounds by the runtime's time evaluator
  * in this process, one thread (TS_NUM_THREADS=1), and reported as medians.
  *
- * Sections, one function each: the measured x86 section (x86_section); other sections
- * (estimates for other architectures) are added beside it and called from main.
+ * Sections, one function each: the measured x86 section (x86_section), then the AArch64
+ * estimates (bench_lowbit_aarch64.c: llvm-mca-16, not timings), whose fields join the
+ * RESULT line (aarch64_ratio: the worst AArch64 target's estimate ratio over it); ratio=
+ * stays the x86 one.
  *
  * Targets (x86, over Tessera's own fp32 on the same layer): A1W1 >= 6x, A2W1 >= 3x,
  * A2W2 >= 1.8x. The last line: RESULT bench=lowbit ... ratio=R, R the worst over the
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "benchmarks/bench_lowbit_aarch64.h"
 #include "benchmarks/bench_util.h"
 #include "benchmarks/tuned_kernel.h"
 
@@ -315,10 +318,12 @@ int main(void)
     char result[2048] = "";
     double worst = 0;
     int status = 0;
-    if (x86_section(target, trials, rounds, result, sizeof result, &worst, &err) != TS_OK)
+    if (x86_section(target, trials, rounds, result, sizeof result, &worst, &err) != TS_OK) {
         status = bench_report_error("bench_lowbit: x86", &err);
-    else
+    } else {
+        bench_lowbit_aarch64_section(result, sizeof result);
         printf("RESULT bench=lowbit threads=1 trials=%d%s ratio=%.3f\n", trials, result, worst);
+    }
     ts_target_free(target);
     return status;
 }

@@ -32,8 +32,15 @@ int cg_widest_vector_bits(const TeStmt *s)
     return widest;
 }
 
+/* A tensorized region counts the loops of the code emitted for it, not those of its
+ * declared form (which codegen never emits): a register block of 16 intrinsic sites is
+ * not cut into parts, which would pass its accumulators through memory. */
 static TeVisit count_loop(void *ctx, const TeStmt *s)
 {
+    if (s->kind == TE_STMT_TENSORIZE) {
+        *(int *)ctx += s->u.tensorize.code ? cg_count_loops(s->u.tensorize.code) : 0;
+        return TE_VISIT_SKIP;
+    }
     *(int *)ctx += s->kind == TE_STMT_FOR;
     return TE_VISIT_CHILDREN;
 }

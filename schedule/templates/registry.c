@@ -74,6 +74,8 @@ static void register_builtins(void)
         &sch_template_dense_bf16_amx,
         &sch_template_bitserial_conv2d_x86,
         &sch_template_bitserial_dense_x86,
+        &sch_template_bitserial_conv2d_aarch64,
+        &sch_template_bitserial_dense_aarch64,
     };
     pthread_mutex_lock(&table_lock);
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)

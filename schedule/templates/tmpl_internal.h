@@ -25,6 +25,8 @@ extern const TsTemplate sch_template_dense_bf16_avx512;
 extern const TsTemplate sch_template_dense_bf16_amx;
 extern const TsTemplate sch_template_bitserial_conv2d_x86;
 extern const TsTemplate sch_template_bitserial_dense_x86;
+extern const TsTemplate sch_template_bitserial_conv2d_aarch64;
+extern const TsTemplate sch_template_bitserial_dense_aarch64;
 
 /* The dtypes the built-in templates serve: float32 (their "dtype" argument, optional). */
 extern const char *const sch_dtypes_f32[];
