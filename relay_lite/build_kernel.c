@@ -145,8 +145,39 @@ static TsStatus schedule_innermost(TsStage *stage, int ndim, int64_t lanes, bool
     return st == TS_OK ? ts_parallel(stage, fused, err) : st;
 }
 
+/* A reduction (an NCHW pool, say) whose last dimension holds a vector: that dimension
+ * split into vectors, the reduction's loops moved outside the vector, so each step of
+ * the window updates a vector of outputs; the outer dimensions fused into the parallel
+ * loop. */
+static TsStatus schedule_reduction_rows(TsStage *stage, int ndim, int64_t lanes, bool parallel,
+                                        TsError *err)
+{
+    int num_roots = ts_stage_num_root_axes(stage);
+    TsAxis *order[2 * TS_MAX_DIMS + 2], *outer, *inner;
+    if (num_roots + 1 > (int)(sizeof order / sizeof order[0]))
+        return TS_OK;
+    TsStatus st = ts_split(stage, ts_stage_root_axis(stage, ndim - 1), lanes, &outer, &inner, err);
+    int n = 0;
+    for (int d = 0; d + 1 < ndim; d++)
+        order[n++] = ts_stage_root_axis(stage, d);
+    order[n++] = outer;
+    for (int r = ndim; r < num_roots; r++)
+        order[n++] = ts_stage_root_axis(stage, r);
+    order[n++] = inner;
+    if (st == TS_OK)
+        st = ts_reorder(stage, n, order, err);
+    if (st == TS_OK)
+        st = ts_vectorize(stage, inner, err);
+    if (st != TS_OK || ndim == 1 || !parallel)
+        return st;
+    TsAxis *fused;
+    st = fuse_leaves(stage, 0, ndim - 1, &fused, err);
+    return st == TS_OK ? ts_parallel(stage, fused, err) : st;
+}
+
 /* Vectorizes and parallelizes an output stage: along its last dimension when that holds
- * at least one vector, else over its data-parallel leaves fused into one loop. */
+ * at least one vector (a reduction too), else over its data-parallel leaves fused into
+ * one loop. */
 static TsStatus schedule_output(RlyBuild *b, TsSchedule *sch, TsTensor *out, TsError *err)
 {
     TsStage *stage = ts_stage(sch, out);
@@ -159,6 +190,8 @@ static TsStatus schedule_output(RlyBuild *b, TsSchedule *sch, TsTensor *out, TsE
     int64_t lanes = b->isa.vector_bits / (bits ? bits : 8);
     if (lanes > 16)
         lanes = 16;
+    if (has_reduction(stage, ndim) && lanes >= 2 && ts_tensor_dim(out, ndim - 1) >= lanes)
+        return schedule_reduction_rows(stage, ndim, lanes, parallel, err);
     bool vector = !has_reduction(stage, ndim) && lanes >= 2 && elements >= 2 * lanes;
     if (vector && ts_tensor_dim(out, ndim - 1) >= lanes)
         return schedule_innermost(stage, ndim, lanes, parallel, err);

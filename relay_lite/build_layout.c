@@ -3,9 +3,12 @@
  * without this step each such group packs its NCHW input and unpacks its output. Here a
  * group's output value stays blocked when every group that reads it computes blocked
  * too, and every anchor that reads it (as its data) wants the same channel block, its
- * template instance's ic_bn under the config apply-best picks. Then:
- *   - the producer's out kernel (build_template.c) packs its result, bias and fused
- *     nodes inlined, into that block: one pass over the data, no unpack;
+ * template instance's ic_bn under the config apply-best picks. A conv reading a blocked
+ * producer takes the producer's output block as its ic_bn (the rest of its config the
+ * record's), so that its data is kept in the block it is made in. Then:
+ *   - the producer writes its result, bias and fused nodes included, in that block: a
+ *     conv from its own kernel (build_template.c), others from their out kernel; where
+ *     the block is not the one it computes in, a layout kernel repacks it;
  *   - a consumer anchor reads the blocked value as its template's data, no pack kernel;
  *   - a consumer's fused node (a residual add) reads it through an unpack inlined into
  *     its out kernel.
@@ -26,10 +29,74 @@ static void quiet(const char *message, void *user)
     (void)user;
 }
 
-/* The input and output channel blocks of group's template instance, 0 when the group
- * is no blocked-layout group a template serves. */
-static void group_blocks(RlyBuild *b, const RlyGroup *group, int64_t *in, int64_t *out)
+/* config with the inner factor of its split knob name set to block, when the space
+ * offers that split. */
+static bool with_inner_split(const TsConfig *config, const char *name, int64_t block,
+                             TsConfig *out)
 {
+    const TsConfigSpace *space = config->space;
+    for (int k = 0; space && k < ts_space_num_knobs(space); k++) {
+        if (strcmp(ts_space_knob_name(space, k), name) != 0)
+            continue;
+        int64_t choice[TS_CONFIG_MAX_KNOBS];
+        memcpy(choice, config->choice, sizeof choice);
+        for (int64_t c = 0; c < ts_space_knob_size(space, k); c++) {
+            choice[k] = c;
+            TsConfig candidate;
+            TsError err;
+            int64_t f[TS_KNOB_MAX_OUTPUTS];
+            int n = 0;
+            if (ts_space_from_choices(space, choice, &candidate, &err) == TS_OK &&
+                ts_config_split(&candidate, name, f, TS_KNOB_MAX_OUTPUTS, &n, &err) == TS_OK &&
+                n > 0 && f[n - 1] == block) {
+                *out = candidate;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* The group whose output value v is, among the first n, or -1. */
+static int producer_of(const RlyBuild *b, int n, const RlyValue *v)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < b->groups[i]->num_outputs; k++)
+            if (b->groups[i]->outputs[k] == v)
+                return i;
+    return -1;
+}
+
+/* A conv reading a blocked producer's output takes the producer's output block as its
+ * input block (its tile_ic), so that the value stays blocked as it is made and no
+ * layout kernel converts it between them; the rest of its config stays the record's.
+ * Sets b->in_want[i]. */
+static void agree_input_block(RlyBuild *b, int i, const RlyWorkload *w, TsConfig *config)
+{
+    b->in_want[i] = 0;
+    if (strcmp(w->op, "conv2d") != 0)
+        return;
+    int p = producer_of(b, i, rly_input(b->groups[i]->anchor, 0));
+    TsConfig agreed;
+    if (p >= 0 && b->out_block[p] > 0 &&
+        with_inner_split(config, "tile_ic", b->out_block[p], &agreed)) {
+        *config = agreed;
+        b->in_want[i] = b->out_block[p];
+    }
+}
+
+void rly_build_agreed_config(const RlyBuild *b, const RlyGroup *group, TsConfig *config)
+{
+    for (int i = 0; b->in_want && i < b->num_groups; i++)
+        if (b->groups[i] == group && b->in_want[i] > 0)
+            with_inner_split(config, "tile_ic", b->in_want[i], config);
+}
+
+/* The input and output channel blocks of group i's template instance, 0 when the group
+ * is no blocked-layout group a template serves. */
+static void group_blocks(RlyBuild *b, int i, int64_t *in, int64_t *out)
+{
+    const RlyGroup *group = b->groups[i];
     *in = *out = 0;
     RlyWorkload w;
     if (group->kind != RLY_GROUP_ANCHORED || !group->anchor || group->num_outputs != 1 ||
@@ -46,6 +113,8 @@ static void group_blocks(RlyBuild *b, const RlyGroup *group, int64_t *in, int64_
     if (st == TS_OK)
         st = ts_tune_apply_best(task, b->options->num_logs, b->options->logs, quiet, NULL, &config,
                                 &found, &best, &why);
+    if (st == TS_OK)
+        agree_input_block(b, i, &w, &config);
     if (st == TS_OK)
         st = ts_tune_task_template(task)->instantiate(&w.args, ts_tune_task_isa(task), &config,
                                                       b->arena, &inst, &why);
@@ -119,13 +188,15 @@ TsStatus rly_plan_layouts(RlyBuild *b, TsError *err)
     b->out_block = ts_arena_alloc(b->arena, sizeof *b->out_block * n);
     b->kept = ts_arena_alloc(b->arena, sizeof *b->kept * n);
     b->kept_blocked = ts_arena_alloc(b->arena, sizeof *b->kept_blocked * n);
-    if (!b->in_block || !b->out_block || !b->kept || !b->kept_blocked)
+    b->in_want = ts_arena_alloc(b->arena, sizeof *b->in_want * n);
+    if (!b->in_block || !b->out_block || !b->kept || !b->kept_blocked || !b->in_want)
         return ts_arena_check(b->arena, err);
+    memset(b->in_want, 0, sizeof *b->in_want * n);
     b->num_kept = 0;
     if (!b->graph->plan || b->options->keep_nchw)
         return TS_OK;
     for (int i = 0; i < b->num_groups; i++)
-        group_blocks(b, b->groups[i], &b->in_block[i], &b->out_block[i]);
+        group_blocks(b, i, &b->in_block[i], &b->out_block[i]);
     for (int i = 0; i < b->num_groups; i++) {
         const RlyValue *v = b->groups[i]->outputs[0];
         if (b->out_block[i] == 0 || is_graph_output(b->graph, v) || v->ndim != 4 || v->constant ||

@@ -8,17 +8,23 @@
  * consumers, which the template's schedule_dag computes on the product's register
  * tiles: one kernel.
  *
- * Blocked layouts (conv2d, depthwise conv2d, pool2d compute in NCHW[x]c): three kernels,
- * as TVM's alter-layout would leave them between two layouts:
- *   pack:     the NCHW input into NCHW[ic]c (generic schedule), a scratch buffer;
- *   template: the tuned kernel, its weight packed once, here, into a constant; its
- *             blocked output another scratch buffer;
- *   out:      unpack to NCHW, the conv's bias, and the group's fused nodes (batch norm,
- *             activation, residual add) with the generic schedule.
+ * Blocked layouts (conv2d, depthwise conv2d, pool2d compute in NCHW[x]c):
+ *   pack:     the NCHW input into NCHW[ic]c (a layout kernel, build_transform.c), a
+ *             scratch buffer; none when the input is kept blocked (build_layout.c);
+ *   conv2d:   one kernel, the template's over a DAG: its weight packed once, here, into a
+ *             constant; the conv's bias and the group's fused nodes (batch norm,
+ *             activation, residual add; inputs kept blocked read through an inlined
+ *             unpack) written over the NCHW view of the conv's blocked output and packed
+ *             back into its block, which the simplifier cancels, so the template's
+ *             schedule_dag computes them on the accumulator's register block before the
+ *             store. It writes the output kept blocked in place; a graph output or NCHW
+ *             reader (or readers wanting another block) get a layout kernel after it;
+ *   others:   the template's kernel into a scratch value, then the out kernel: unpack to
+ *             NCHW, the group's fused nodes with the generic schedule (packed again when
+ *             the output is kept blocked); an anchor alone (a pool) writes its kept
+ *             output in place or is followed by a layout kernel only.
  * Scratch buffers live within one group's kernels, so every group reuses one region
- * after the memory plan's arena. Between two such groups the data may stay blocked
- * (build_layout.c): then the producer's out kernel packs for its readers and a reader
- * has no pack kernel.
+ * after the memory plan's arena.
  *
  * A template that cannot take a group (schedule_dag refusing a consumer that is not
  * elementwise, say) leaves it to the generic schedule, with a note naming the group and
@@ -235,33 +241,33 @@ static TsStatus dense_kernels(RlyBuild *b, const RlyGroup *group, const RlyWorkl
     return st;
 }
 
+static bool same_dims(const RlyValue *v, const TsTensor *t)
+{
+    if (v->ndim != ts_tensor_ndim(t))
+        return false;
+    for (int d = 0; d < v->ndim; d++)
+        if (v->dims[d] != ts_tensor_dim(t, d))
+            return false;
+    return true;
+}
+
+/* A group of its anchor alone and no bias (a pool, say): its out kernel only converts. */
+static bool anchor_alone(const RlyGroup *group)
+{
+    return group->num_nodes == 1 && group->num_outputs == 1 &&
+           !(group->anchor->op == RLY_OP_CONV && rly_input(group->anchor, 2));
+}
+
 /* ---- blocked layouts ---- */
 
 /* Kernel 1: the NCHW input packed into the template's NCHW[cb]c, a scratch value. */
 static TsStatus pack_kernel(RlyBuild *b, const RlyGroup *group, const TsTensor *data,
                             RlyValue **packed, TsError *err)
 {
-    const RlyValue *x = rly_input(group->anchor, 0);
-    RlyValueMap map;
-    TsStatus st = rly_map_init(b, &map, 2, err);
-    if (st != TS_OK)
-        return st;
-    TsTensor *ph = placeholder_of(b, "data", x);
-    TsTensor *t = ph ? ts_op_nchwc_pack(b->arena, ph, ts_tensor_dim(data, 4)) : NULL;
     *packed = scratch_of(b, group, "data_nchwc", data);
-    if (!t || !*packed)
+    if (!*packed)
         return ts_arena_check(b->arena, err);
-    rly_map_add(&map, x, ph);
-    rly_map_add(&map, *packed, t);
-    TsSchedule *sch = ts_schedule_create(b->arena, 1, &t);
-    if (!sch)
-        return ts_arena_check(b->arena, err);
-    st = rly_schedule_generic(b, sch, 1, &t, err);
-    if (st == TS_OK)
-        st = rly_lower_kernel(b, sch, group, &map, rly_kernel_name(b, group, "_pack"),
-                              next_kernel(b), err);
-    b->num_kernels += st == TS_OK;
-    return st;
+    return rly_layout_kernel(b, group, rly_input(group->anchor, 0), *packed, "_pack", err);
 }
 
 /* The anchor's weight in the template's blocked layout, packed once into a constant. */
@@ -298,7 +304,10 @@ static TsStatus template_kernel(RlyBuild *b, const RlyGroup *group, const RlyWor
             return st;
         rly_map_add(&map, weight, inst->tensors[1]);
     }
-    *blocked = scratch_of(b, group, "out_nchwc", out);
+    RlyValue *kept = rly_build_kept(b, group->outputs[0]);
+    *blocked = kept && anchor_alone(group) && same_dims(kept, out)
+                   ? kept
+                   : scratch_of(b, group, "out_nchwc", out);
     if (!*blocked)
         return ts_arena_check(b->arena, err);
     rly_map_add(&map, *blocked, out);
@@ -388,14 +397,108 @@ static TsStatus out_kernel(RlyBuild *b, const RlyGroup *group, const RlyValue *b
     return st;
 }
 
-static bool same_dims(const RlyValue *v, const TsTensor *t)
+/* The out kernel of an anchor alone: a layout kernel into what its readers want, or
+ * nothing when they want the template's block (template_kernel wrote it in place). */
+static TsStatus layout_out_kernel(RlyBuild *b, const RlyGroup *group, RlyValue *blocked,
+                                  TsError *err)
 {
-    if (v->ndim != ts_tensor_ndim(t))
-        return false;
-    for (int d = 0; d < v->ndim; d++)
-        if (v->dims[d] != ts_tensor_dim(t, d))
-            return false;
-    return true;
+    RlyValue *kept = rly_build_kept(b, group->outputs[0]);
+    if (kept == blocked)
+        return TS_OK;
+    return rly_layout_kernel(b, group, blocked, kept ? kept : group->outputs[0],
+                             kept ? "_repack" : "_unpack", err);
+}
+
+
+/* ---- conv2d: the group in one kernel ---- */
+
+/* The group's output over the conv's blocked output: unpacked to NCHW, the bias and the
+ * group's fused nodes there (inputs kept blocked unpacked on the fly), packed back into
+ * the conv's block. The pack of the unpack cancels in the simplifier, so each output
+ * position reads its own accumulator lane and the chain runs on the register block. */
+static TsStatus fused_chain(RlyBuild *b, const RlyGroup *group, TsTensor *conv,
+                            RlyValueMap *map, TsTensor **final, TsError *err)
+{
+    const RlyNode *anchor = group->anchor;
+    const RlyValue *bias = rly_input(anchor, 2);
+    TsTensor *y = ts_op_nchwc_unpack(b->arena, conv), *out = NULL;
+    if (y && bias) {
+        TsTensor *bt = placeholder_of(b, "bias", bias);
+        rly_map_add(map, bias, bt);
+        y = bt ? ts_op_bias_add(b->arena, y, bt, 1) : NULL;
+    }
+    if (!y)
+        return ts_arena_check(b->arena, err);
+    rly_map_add(map, rly_output(anchor, 0), y);
+    TsStatus st = blocked_inputs(b, group, map, err);
+    if (st == TS_OK)
+        st = rly_group_placeholders(b, group, map, err);
+    if (st == TS_OK)
+        st = rly_group_lower_nodes(b, group, anchor, map, err);
+    if (st == TS_OK)
+        st = rly_group_outputs(b, group, map, &out, err);
+    if (st != TS_OK)
+        return st;
+    for (int d = 0; d < 4; d++)
+        if (ts_tensor_ndim(out) != 4 || ts_tensor_dim(out, d) != ts_tensor_dim(y, d))
+            return ts_fail(err, TS_EINVAL, "group %d: its output %s is not of its conv's shape",
+                           group->id, group->outputs[0]->name);
+    *final = ts_op_nchwc_pack(b->arena, out, ts_tensor_dim(conv, 4));
+    return *final ? TS_OK : ts_arena_check(b->arena, err);
+}
+
+/* The value the fused kernel writes: the output kept blocked in the conv's block, else a
+ * scratch value that a layout kernel converts (*convert) into what the readers want. */
+static RlyValue *fused_target(RlyBuild *b, const RlyGroup *group, const TsTensor *final,
+                              bool *convert)
+{
+    RlyValue *kept = rly_build_kept(b, group->outputs[0]);
+    *convert = !kept || !same_dims(kept, final);
+    return *convert ? scratch_of(b, group, "out_nchwc", final) : kept;
+}
+
+static TsStatus fused_conv_kernels(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
+                                   const TsTemplate *tmpl, const TsTemplateTarget *isa,
+                                   const TsConfig *config, TsTemplateInstance *inst,
+                                   RlyValue *packed, TsError *err)
+{
+    RlyValueMap map;
+    TsStatus st = rly_map_init(b, &map, rly_group_map_capacity(group) + 2 * group->num_inputs + 4,
+                               err);
+    RlyValue *weight = NULL, *target = NULL;
+    TsTensor *conv = inst->tensors[inst->num_tensors - 1], *final = NULL;
+    if (st == TS_OK)
+        st = packed_weight(b, group, w, inst->tensors[1], &weight, err);
+    if (st == TS_OK) {
+        rly_map_add(&map, packed, inst->tensors[0]);
+        rly_map_add(&map, weight, inst->tensors[1]);
+        st = fused_chain(b, group, conv, &map, &final, err);
+    }
+    bool convert = false;
+    if (st == TS_OK && !(target = fused_target(b, group, final, &convert)))
+        st = ts_arena_check(b->arena, err);
+    TsTemplateDag dag;
+    if (st == TS_OK) {
+        rly_map_add(&map, target, final);
+        st = make_dag(b, conv, final, &dag, err);
+    }
+    if (st == TS_OK)
+        st = ts_template_schedule_dag(tmpl, &w->args, isa, config, b->arena, &dag, inst, err);
+    if (st == TS_OK)
+        st = rly_lower_kernel(b, inst->sch, group, &map, rly_kernel_name(b, group, ""),
+                              next_kernel(b), err);
+    b->num_kernels += st == TS_OK;
+    if (st != TS_OK || !convert)
+        return st;
+    RlyValue *kept = rly_build_kept(b, group->outputs[0]);
+    return rly_layout_kernel(b, group, target, kept ? kept : group->outputs[0],
+                             kept ? "_repack" : "_unpack", err);
+}
+
+static bool fuses_in_template(const RlyWorkload *w, const TsTemplate *tmpl,
+                              const TsTemplateInstance *inst)
+{
+    return !strcmp(w->op, "conv2d") && tmpl->schedule_dag && inst->num_tensors == 3;
 }
 
 static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
@@ -413,8 +516,24 @@ static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWor
                      packed->name);
     if (st == TS_OK && !packed)
         st = pack_kernel(b, group, inst.tensors[0], &packed, err);
+    if (st == TS_OK && fuses_in_template(w, tmpl, &inst)) {
+        int kernels = b->num_kernels, scratch = b->num_scratch;
+        int64_t cursor = b->scratch_cursor;
+        st = fused_conv_kernels(b, group, w, tmpl, ts_tune_task_isa(task), config, &inst,
+                                packed, err);
+        if (st != TS_EINVAL)
+            return st;
+        rly_build_note(b, "group %d (node %s): its fused nodes stay out of the conv's kernel "
+                       "(%s)", group->id, group->anchor->label, err->message);
+        b->num_kernels = kernels;
+        b->num_scratch = scratch;
+        b->scratch_cursor = cursor;
+        st = TS_OK;
+    }
     if (st == TS_OK)
         st = template_kernel(b, group, w, &inst, packed, &blocked, err);
+    if (st == TS_OK && anchor_alone(group))
+        return layout_out_kernel(b, group, blocked, err);
     if (st == TS_OK)
         st = out_kernel(b, group, blocked, err);
     return st;
@@ -457,6 +576,8 @@ TsStatus rly_build_anchored(RlyBuild *b, const RlyGroup *group, bool *handled, T
     if (st == TS_OK)
         st = ts_tune_apply_best(task, b->options->num_logs, b->options->logs, forward_warning,
                                 &notes, &config, &found, &best, &why);
+    if (st == TS_OK)
+        rly_build_agreed_config(b, group, &config);
     int kernels_before = b->num_kernels, scratch_before = b->num_scratch;
     b->scratch_cursor = 0;
     if (st == TS_OK)

@@ -41,6 +41,7 @@ typedef struct RlyBuild {
      * blocks (0: no blocked-layout group); the values kept blocked between groups and
      * their blocked values. */
     int64_t *in_block, *out_block;
+    int64_t *in_want; /* per group: the input block a conv takes from its producer, or 0 */
     int num_kept;
     const RlyValue **kept;
     RlyValue **kept_blocked;
@@ -111,10 +112,24 @@ TsStatus rly_build_qconv(RlyBuild *b, const RlyGroup *group, bool *handled, TsEr
 RlyValue *rly_build_value(RlyBuild *b, const char *name, TsDType dtype, int ndim,
                           const int64_t *dims, const void *data);
 
+/* ---- build_transform.c: layout transforms as kernels of their own ---- */
+
+/* Schedules out, a pack, unpack or repack (te/ops' nchwc transforms, inlined into one
+ * stage) of in, along the blocked side's order. */
+TsStatus rly_schedule_layout(RlyBuild *b, TsSchedule *sch, TsTensor *out, const TsTensor *in,
+                             TsError *err);
+/* Appends group's kernel "k<id>_<op><suffix>" that converts value from into to (NCHW and
+ * NCHW[x]c either way, or between two blocks). */
+TsStatus rly_layout_kernel(RlyBuild *b, const RlyGroup *group, const RlyValue *from,
+                           const RlyValue *to, const char *suffix, TsError *err);
+
 /* ---- build_layout.c: blocked values kept between groups ---- */
 
 /* Decides which group outputs stay blocked (after the groups exist, before kernels). */
 TsStatus rly_plan_layouts(RlyBuild *b, TsError *err);
+/* The config apply-best picked for group, with the input block agreed with its
+ * producer's output block (b->in_want), as the layout plan assumed. */
+void rly_build_agreed_config(const RlyBuild *b, const RlyGroup *group, TsConfig *config);
 /* The blocked value ([N, C / cb, H, W, cb]) standing for v, or NULL when v is NCHW. */
 RlyValue *rly_build_kept(const RlyBuild *b, const RlyValue *v);
 /* The graph value whose storage v has: the graph value of a blocked value, else v. */

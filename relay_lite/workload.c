@@ -8,7 +8,9 @@
  *   Conv with group = C = K and a [C, 1, R, S] weight     -> depthwise_conv2d N C H W R S stride pad
  *   Gemm of a 2-D A (transA 0) with a constant B, MatMul of 2-D A and constant 2-D B
  *                                                         -> dense M N K
- *   MaxPool, AveragePool 2-D (ceil_mode 0, dilations 1, pads equal, count_include_pad 0),
+ *   MaxPool, AveragePool 2-D (dilations 1, pads equal, count_include_pad 0; ceil_mode 0,
+ *   or 1 where the strides step exactly onto the last window, so that no window is cut
+ *   and the output is the same size either way, as SqueezeNet's pools),
  *   GlobalAveragePool                                     -> pool2d N C H W R S stride pad kind
  * Anything else (1-D or grouped convolution, asymmetric pads, a weight computed at run
  * time) has no workload: its group keeps the generic schedule. */
@@ -109,6 +111,18 @@ static bool dense_workload(const TsGraph *g, const RlyNode *node, RlyWorkload *o
     return true;
 }
 
+/* Whether the windows of a pool step exactly onto the padded input's end in both
+ * dimensions: then ceil_mode makes no window more (nor a cut one). */
+static bool exact_windows(const RlyValue *x, const int64_t *kernel, int64_t stride, int64_t pad)
+{
+    for (int d = 0; d < 2; d++) {
+        int64_t span = x->dims[2 + d] + 2 * pad - kernel[d];
+        if (span < 0 || span % stride != 0)
+            return false;
+    }
+    return true;
+}
+
 static bool pool_workload(const TsGraph *g, const RlyNode *node, RlyWorkload *out)
 {
     const RlyValue *x = rly_input(node, 0), *y = rly_output(node, 0);
@@ -126,7 +140,8 @@ static bool pool_workload(const TsGraph *g, const RlyNode *node, RlyWorkload *ou
             !uniform_ints(g, node, "strides", 1, 2, &stride) ||
             !uniform_ints(g, node, "dilations", 1, 2, &dilation) || dilation != 1 ||
             !uniform_ints(g, node, "pads", 0, 4, &pad) || pad >= kernel[0] || pad >= kernel[1] ||
-            rly_attr_int(g, node, "ceil_mode", 0, &ceil_mode, &err) != TS_OK || ceil_mode ||
+            rly_attr_int(g, node, "ceil_mode", 0, &ceil_mode, &err) != TS_OK ||
+            (ceil_mode && !exact_windows(x, kernel, stride, pad)) ||
             rly_attr_int(g, node, "count_include_pad", 0, &include_pad, &err) != TS_OK ||
             (include_pad && pad))
             return false;

@@ -179,9 +179,11 @@ typedef struct TsTemplateInstance {
 
 /* A DAG given to a template (ts_template_schedule_dag): the operator's output, as the
  * template built it (an instance's output), followed by elementwise consumers fused
- * after it (bias add, ReLU, requantize), each of the output's shape and reading the one
- * before it and, besides, only placeholders listed in inputs. The last consumer is the
- * kernel's output. */
+ * after it (bias add, ReLU, requantize), in an order where each reads only the output,
+ * consumers before it and placeholders listed in inputs, and none reduces. The last
+ * consumer is the kernel's output, of the operator's shape, and reads the output; the
+ * ones before it are inlined, so they may move elements (a blocked output unpacked to
+ * NCHW, the fused nodes computed there, and packed back by the last consumer). */
 typedef struct TsTemplateDag {
     int num_inputs; /* placeholders the consumers read (bias, scales) */
     TsTensor *inputs[TS_TEMPLATE_MAX_TENSORS];

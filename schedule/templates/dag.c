@@ -1,8 +1,10 @@
 /* Templates over a given DAG: the checks ts_template_schedule_dag makes before a
  * template schedules the operator it built together with the elementwise consumers a
- * graph fused after it (bias add, ReLU, requantize), and the part of that schedule every
- * template shares: the consumers before the last are inlined, so the whole chain is
- * computed where the last one stores, at the template's register tile. */
+ * graph fused after it (bias add, ReLU, requantize; for a blocked-layout operator, the
+ * unpack to NCHW, the fused nodes there and the pack back, which cancel), and the part
+ * of that schedule every template shares: the consumers before the last are inlined,
+ * so the whole chain is computed where the last one stores, at the template's register
+ * tile. */
 #include <string.h>
 
 #include "tmpl_internal.h"
@@ -25,33 +27,49 @@ static bool listed(const TsTemplateDag *dag, const TsTensor *t)
     return false;
 }
 
-/* Consumer i reads the tensor before it and otherwise only listed placeholders. */
-static TsStatus check_consumer(const char *name, const TsTemplateDag *dag, const TsTensor *prev,
-                               int i, TsError *err)
+/* The index of t among the consumers before i, -1 when it is none of them. */
+static int earlier_consumer(const TsTemplateDag *dag, int i, const TsTensor *t)
+{
+    for (int k = 0; k < i; k++)
+        if (dag->consumers[k] == t)
+            return k;
+    return -1;
+}
+
+/* Consumer i reads the operator's output or earlier consumers, and otherwise only listed
+ * placeholders (sch_dag_begin refuses one that reduces). The last consumer (the
+ * kernel's output) has the operator's shape; the ones before it are inlined into it, so
+ * they may have another (an unpack to NCHW and the fused nodes over it, packed back by
+ * the last): the chain stays a function of one output position. *reaches says whether the consumer reads the
+ * operator's output, directly or through earlier consumers. */
+static TsStatus check_consumer(const char *name, const TsTemplateDag *dag, const TsTensor *op,
+                               int i, bool *reaches, TsError *err)
 {
     const TsTensor *c = dag->consumers[i];
+    const TsTensor *prev = i > 0 ? dag->consumers[i - 1] : op;
     if (!c || ts_tensor_is_placeholder(c))
         return ts_fail(err, TS_EINVAL, "template %s: DAG consumer %d is %s, not a compute op", name,
                        i, c ? ts_tensor_name(c) : "NULL");
-    if (!same_shape(c, prev))
+    if (i == dag->num_consumers - 1 && !same_shape(c, op))
         return ts_fail(err, TS_EINVAL,
                        "template %s: DAG consumer %s does not have the shape of "
                        "%s: a fused consumer must be elementwise",
-                       name, ts_tensor_name(c), ts_tensor_name(prev));
-    bool reads_prev = false;
+                       name, ts_tensor_name(c), ts_tensor_name(op));
+    reaches[i] = false;
     for (int k = 0; k < ts_tensor_num_inputs(c); k++) {
         const TsTensor *in = ts_tensor_input(c, k);
-        if (in == prev)
-            reads_prev = true;
+        int j = earlier_consumer(dag, i, in);
+        if (in == op || j >= 0)
+            reaches[i] = reaches[i] || in == op || reaches[j];
         else if (!listed(dag, in))
             return ts_fail(err, TS_EINVAL,
                            "template %s: DAG consumer %s reads %s, which is "
-                           "neither %s nor one of the DAG's inputs",
+                           "neither %s nor one of the DAG's inputs (nor a consumer before it)",
                            name, ts_tensor_name(c), ts_tensor_name(in), ts_tensor_name(prev));
     }
-    if (!reads_prev)
+    if (i == dag->num_consumers - 1 && !reaches[i])
         return ts_fail(err, TS_EINVAL, "template %s: DAG consumer %s does not read %s", name,
-                       ts_tensor_name(c), ts_tensor_name(prev));
+                       ts_tensor_name(c), ts_tensor_name(op));
     return TS_OK;
 }
 
@@ -72,12 +90,12 @@ static TsStatus check_dag(const TsTemplate *tmpl, const TsTemplateDag *dag,
         if (!dag->inputs[i] || !ts_tensor_is_placeholder(dag->inputs[i]))
             return ts_fail(err, TS_EINVAL, "template %s: DAG input %d (%s) is not a placeholder",
                            tmpl->name, i, dag->inputs[i] ? ts_tensor_name(dag->inputs[i]) : "NULL");
-    const TsTensor *prev = inst->tensors[inst->num_tensors - 1];
+    const TsTensor *op = inst->tensors[inst->num_tensors - 1];
+    bool reaches[TS_TEMPLATE_MAX_TENSORS];
     for (int i = 0; i < dag->num_consumers; i++) {
-        TsStatus st = check_consumer(tmpl->name, dag, prev, i, err);
+        TsStatus st = check_consumer(tmpl->name, dag, op, i, reaches, err);
         if (st != TS_OK)
             return st;
-        prev = dag->consumers[i];
     }
     return TS_OK;
 }
@@ -110,13 +128,16 @@ TsStatus sch_dag_begin(TsArena *arena, const TsTemplateDag *dag, TsTensor *op_ou
     *sch = ts_schedule_create(arena, 1, final);
     if (!*sch)
         return ts_arena_check(arena, err);
-    TsStage *last = *final != op_output ? ts_stage(*sch, *final) : NULL;
-    for (int i = ts_tensor_ndim(*final); last && i < ts_stage_num_root_axes(last); i++)
-        if (ts_axis_is_reduce(ts_stage_root_axis(last, i)))
-            return ts_fail(err, TS_EINVAL,
-                           "DAG consumer %s reduces: a fused consumer must be "
-                           "elementwise",
-                           ts_tensor_name(*final));
+    for (int c = 0; dag && c < dag->num_consumers; c++) {
+        TsTensor *t = dag->consumers[c];
+        TsStage *stage = ts_stage(*sch, t);
+        for (int i = ts_tensor_ndim(t); stage && i < ts_stage_num_root_axes(stage); i++)
+            if (ts_axis_is_reduce(ts_stage_root_axis(stage, i)))
+                return ts_fail(err, TS_EINVAL,
+                               "DAG consumer %s reduces: a fused consumer must be "
+                               "elementwise",
+                               ts_tensor_name(t));
+    }
     for (int i = 0; dag && i + 1 < dag->num_consumers; i++) {
         TsStatus st = ts_compute_inline(ts_stage(*sch, dag->consumers[i]), err);
         if (st != TS_OK)

@@ -314,9 +314,9 @@ static void test_arena_reuse(void **state)
     mb_output(mb, "c4");
     TsBuildStats stats = build_and_check(mb, "chain", NULL);
     int64_t one = 4 * 8 * 8 * (int64_t)sizeof(float);
-    /* The first conv: pack, template, out; the others read the blocked value their
-     * producer's out kernel writes: template, out. */
-    assert_int_equal(stats.num_kernels, 11);
+    /* x packed once; each conv one kernel that writes the blocked value the next reads
+     * (4 channels: every block is 4); c4 unpacked once. */
+    assert_int_equal(stats.num_kernels, 7);
     assert_int_equal(stats.num_kept_blocked, 4);
     assert_int_equal(stats.num_default, 5);
     assert_true(stats.arena_bytes <= 4 * one);
@@ -396,7 +396,9 @@ static int calls_ending(const TsGraphExecutor *ex, const char *suffix)
 /* Between two blocked groups the data stays blocked: only the convs that read a graph
  * input (x) or a graph output (e) pack; every value an anchor reads as its data and that
  * no NCHW reader needs is kept (a, s, r, r2, dw, p, f); the results match the reference
- * either way, and converting at every group costs a pack per blocked group. */
+ * either way. Converting at every group costs a pack and an unpack (or out kernel) per
+ * blocked group (10 of them); kept, a group has its own kernel and converts its output
+ * only where its readers want another block than it computes in (or NCHW). */
 static void test_blocked_layout_kept(void **state)
 {
     (void)state;
@@ -404,13 +406,94 @@ static void test_blocked_layout_kept(void **state)
     TsBuildStats kept = build_with(layout_chain_model(), "kept", NULL, &ex);
     assert_int_equal(calls_ending(ex, "_pack"), 2);
     assert_int_equal(kept.num_kept_blocked, 7);
+    int conversions =
+        calls_ending(ex, "_repack") + calls_ending(ex, "_unpack") + calls_ending(ex, "_out");
+    assert_int_equal(kept.num_kernels, 2 + 10 + conversions + 2);
     ts_graph_executor_free(ex);
     TsBuildOptions nchw = { .keep_nchw = true };
     TsBuildStats converted = build_with(layout_chain_model(), "nchw", &nchw, &ex);
     assert_int_equal(calls_ending(ex, "_pack"), 10);
     assert_int_equal(converted.num_kept_blocked, 0);
-    assert_int_equal(converted.num_kernels - kept.num_kernels, 8);
+    assert_int_equal(converted.num_kernels, 3 * 10 + 2);
     ts_graph_executor_free(ex);
+}
+
+static int calls_named(const TsGraphExecutor *ex, const char *name)
+{
+    int count = 0;
+    for (int i = 0; i < ts_graph_executor_num_calls(ex); i++)
+        count += !strcmp(ts_graph_executor_call_name(ex, i), name);
+    return count;
+}
+
+static int calls_starting(const TsGraphExecutor *ex, const char *prefix)
+{
+    int count = 0;
+    for (int i = 0; i < ts_graph_executor_num_calls(ex); i++)
+        count += !strncmp(ts_graph_executor_call_name(ex, i), prefix, strlen(prefix));
+    return count;
+}
+
+/* A conv group computes its bias, activation and residual add in the conv's own kernel,
+ * on the register block before the store: between blocked layers one kernel per group.
+ *   x -> conv 3x3 +b, relu (a) -> conv 3x3 +b, + a, relu (r) -> conv 1x1 (y)
+ * With 8 channels every default config blocks by 8, so a and r stay blocked in the
+ * block their producer computes: x packed once, y unpacked once, and no out kernel. */
+static void test_conv_group_one_kernel(void **state)
+{
+    (void)state;
+    ModelBuilder *mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 4, I64S(1, 8, 10, 10));
+    conv_node(mb, "x", "ca", 8, 8, 3, 1, 1, true);
+    mb_node(mb, "Relu", "ca", "a");
+    conv_node(mb, "a", "cr", 8, 8, 3, 1, 1, true);
+    mb_node(mb, "Add", "cr,a", "sr");
+    mb_node(mb, "Relu", "sr", "r");
+    conv_node(mb, "r", "y", 8, 8, 1, 1, 1, false);
+    mb_output(mb, "y");
+    TsGraphExecutor *ex;
+    TsBuildStats stats = build_with(mb, "onekernel", NULL, &ex);
+    assert_int_equal(stats.num_kept_blocked, 2);
+    /* The residual group: the conv, its bias, the add and the ReLU in one kernel. */
+    assert_int_equal(calls_starting(ex, "k1_"), 1);
+    assert_int_equal(calls_named(ex, "k1_conv"), 1);
+    assert_int_equal(calls_ending(ex, "_out"), 0);
+    /* pack x, three convs, unpack y. */
+    assert_int_equal(stats.num_kernels, 5);
+    assert_int_equal(calls_ending(ex, "_pack"), 1);
+    assert_int_equal(calls_ending(ex, "_unpack"), 1);
+    ts_graph_executor_free(ex);
+}
+
+/* MaxPool with ceil_mode 1 (SqueezeNet's pools) where the windows step exactly onto the
+ * input's end: the same output as ceil_mode 0, so the pool template serves it and the
+ * conv's output stays blocked for it. Where they do not (10 columns), a window is cut
+ * and the pool keeps the generic schedule, whose reduction runs on vectors of columns;
+ * both match the reference. */
+static ModelBuilder *ceil_pool_model(int64_t size)
+{
+    ModelBuilder *mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 4, I64S(1, 8, size, size));
+    conv_node(mb, "x", "c", 8, 8, 3, 1, 1, true);
+    mb_node(mb, "Relu", "c", "a");
+    Onnx__NodeProto *pool = mb_node(mb, "MaxPool", "a", "p");
+    mb_attr_ints(mb, pool, "kernel_shape", NV(3, 3));
+    mb_attr_ints(mb, pool, "strides", NV(2, 2));
+    mb_attr_int(mb, pool, "ceil_mode", 1);
+    conv_node(mb, "p", "y", 8, 8, 1, 1, 1, false);
+    mb_output(mb, "y");
+    return mb;
+}
+
+static void test_ceil_mode_pool(void **state)
+{
+    (void)state;
+    TsBuildStats exact = build_and_check(ceil_pool_model(9), "ceil_exact", NULL);
+    assert_int_equal(exact.num_generic, 0);
+    assert_int_equal(exact.num_kept_blocked, 2);
+    TsBuildStats cut = build_and_check(ceil_pool_model(10), "ceil_cut", NULL);
+    assert_int_equal(cut.num_generic, 1);
+    assert_int_equal(cut.num_kept_blocked, 0);
 }
 
 /* The model's shared object links no LLVM (nor anything but the C library's parts). */
@@ -462,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_residual_block),     cmocka_unit_test(test_pool_concat_softmax),
         cmocka_unit_test(test_arena_reuse),        cmocka_unit_test(test_dense_forms),        cmocka_unit_test(test_no_llvm_needed),
         cmocka_unit_test(test_output_of_no_kernel), cmocka_unit_test(test_blocked_layout_kept),
+        cmocka_unit_test(test_conv_group_one_kernel), cmocka_unit_test(test_ceil_mode_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
