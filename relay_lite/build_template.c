@@ -15,6 +15,10 @@
  *             blocked output another scratch buffer;
  *   out:      unpack to NCHW, the conv's bias, and the group's fused nodes (batch norm,
  *             activation, residual add) with the generic schedule.
+ * A depthwise group whose output stays blocked in the template's own block is one
+ * kernel instead (depthwise_fused_kernel): the template computes the bias and the fused
+ * nodes on its accumulator, as dense does (depthwise convolution is bound by memory, so
+ * a pass over its output costs as much as the convolution).
  * Scratch buffers live within one group's kernels, so every group reuses one region
  * after the memory plan's arena. Between two such groups the data may stay blocked
  * (build_layout.c): then the producer's out kernel packs for its readers and a reader
@@ -398,6 +402,91 @@ static bool same_dims(const RlyValue *v, const TsTensor *t)
     return true;
 }
 
+/* The stages of the chain from the template's blocked output op_out to final, which
+ * has op_out's shape (unpack to NCHW, bias, the fused nodes, pack again), and the
+ * placeholders they read: a DAG for the template's schedule_dag. */
+static TsStatus chain_dag(RlyBuild *b, TsTensor *op_out, TsTensor *final, TsTemplateDag *dag,
+                          TsError *err)
+{
+    TsStatus st = make_dag(b, op_out, final, dag, err);
+    if (st == TS_OK && dag->num_inputs + 3 > TS_TEMPLATE_MAX_TENSORS)
+        st = ts_fail(err, TS_EINVAL, "%d fused inputs: more kernel arguments than %d",
+                     dag->num_inputs, TS_TEMPLATE_MAX_TENSORS);
+    /* make_dag lists stages producers first: the last is final. */
+    if (st == TS_OK && (dag->num_consumers < 1 || dag->consumers[dag->num_consumers - 1] != final))
+        st = ts_fail(err, TS_EINVAL, "the fused chain does not end at %s", ts_tensor_name(final));
+    return st;
+}
+
+/* A depthwise group as one kernel, from its blocked input to its output kept blocked in
+ * the template's own block: the conv's bias and the group's fused nodes (a folded batch
+ * norm, a Clip for ReLU6) are computed on the accumulator as it is stored. The chain
+ * reads the template's output through an unpack and ends in a pack into the same block,
+ * so it is elementwise in the blocked layout once the template inlines it; it is handed
+ * to the template's schedule_dag as it is (the DAG check of ts_template_schedule_dag
+ * wants every consumer in the operator's shape, which the NCHW stages between are not;
+ * the template inlines them all and checks that the last has its shape). *fused false,
+ * and nothing built, when the output is not kept in the template's block (a graph
+ * output, or readers that want another block): the group then takes the three-kernel
+ * path. */
+static TsStatus depthwise_fused_kernel(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
+                                       const TsTuneTask *task, const TsConfig *config,
+                                       TsTemplateInstance *inst, RlyValue *packed, bool *fused,
+                                       TsError *err)
+{
+    const TsTemplate *tmpl = ts_tune_task_template(task);
+    const RlyNode *anchor = group->anchor;
+    RlyValue *kept = rly_build_kept(b, group->outputs[0]), *weight;
+    TsTensor *op_out = inst->tensors[inst->num_tensors - 1];
+    *fused = strcmp(w->op, "depthwise_conv2d") == 0 && tmpl->schedule_dag && kept &&
+             inst->num_tensors == 3 && same_dims(kept, op_out);
+    if (!*fused)
+        return TS_OK;
+    RlyValueMap map;
+    TsStatus st =
+        rly_map_init(b, &map, rly_group_map_capacity(group) + 2 * group->num_inputs + 4, err);
+    if (st == TS_OK)
+        st = packed_weight(b, group, w, inst->tensors[1], &weight, err);
+    if (st != TS_OK)
+        return st;
+    rly_map_add(&map, packed, inst->tensors[0]);
+    rly_map_add(&map, weight, inst->tensors[1]);
+    TsTensor *y = ts_op_nchwc_unpack(b->arena, op_out);
+    const RlyValue *bias = rly_input(anchor, 2);
+    if (y && bias) {
+        TsTensor *bt = placeholder_of(b, "bias", bias);
+        rly_map_add(&map, bias, bt);
+        y = bt ? ts_op_bias_add(b->arena, y, bt, 1) : NULL;
+    }
+    if (!y)
+        return ts_arena_check(b->arena, err);
+    rly_map_add(&map, rly_output(anchor, 0), y);
+    st = blocked_inputs(b, group, &map, err);
+    if (st == TS_OK)
+        st = rly_group_placeholders(b, group, &map, err);
+    if (st == TS_OK)
+        st = rly_group_lower_nodes(b, group, anchor, &map, err);
+    TsTensor *z = st == TS_OK ? rly_map_find(&map, group->outputs[0]) : NULL;
+    TsTensor *final = z ? ts_op_nchwc_pack(b->arena, z, kept->dims[4]) : NULL;
+    if (st == TS_OK && !final)
+        st = z ? ts_arena_check(b->arena, err)
+               : ts_fail(err, TS_EINVAL, "group %d does not compute its output %s", group->id,
+                         group->outputs[0]->name);
+    TsTemplateDag dag;
+    if (st == TS_OK)
+        st = chain_dag(b, op_out, final, &dag, err);
+    if (st == TS_OK)
+        st =
+            tmpl->schedule_dag(&w->args, ts_tune_task_isa(task), config, b->arena, &dag, inst, err);
+    if (st != TS_OK)
+        return st;
+    rly_map_add(&map, kept, final);
+    st = rly_lower_kernel(b, inst->sch, group, &map, rly_kernel_name(b, group, ""), next_kernel(b),
+                          err);
+    b->num_kernels += st == TS_OK;
+    return st;
+}
+
 static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
                                 const TsTuneTask *task, const TsConfig *config, TsError *err)
 {
@@ -413,9 +502,12 @@ static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWor
                      packed->name);
     if (st == TS_OK && !packed)
         st = pack_kernel(b, group, inst.tensors[0], &packed, err);
+    bool fused = false;
     if (st == TS_OK)
+        st = depthwise_fused_kernel(b, group, w, task, config, &inst, packed, &fused, err);
+    if (st == TS_OK && !fused)
         st = template_kernel(b, group, w, &inst, packed, &blocked, err);
-    if (st == TS_OK)
+    if (st == TS_OK && !fused)
         st = out_kernel(b, group, blocked, err);
     return st;
 }

@@ -15,7 +15,7 @@
  *    the body is guarded by if (likely(parent < extent)), which loop partitioning later
  *    peels into a tail loop so the main loop stays guard-free and vectorizable. An
  *    attached stage is also guarded to its tensor's domain (simplification removes
- *    what it can prove).
+ *    what it can prove). A reduction's condition guards its update the same way.
  * 4. Nests: one loop per leaf; a reduction's init store goes just before its first
  *    reduce loop; attached stages go inside their parent's loop with their buffer
  *    allocated there; accesses become loads from the producer's buffer, offset by its
@@ -881,7 +881,10 @@ static TeStmt *stage_nest(Lower *L, StageLower *sl)
         TsExpr *acc = te_load(A, sl->buffer, op->ndim, local, false);
         TsExpr *cond = body->u.reduce.cond ? te_mutate_expr(A, body->u.reduce.cond, &m) : NULL;
         update = te_store(A, sl->buffer, op->ndim, local, sch_reducer_combine(A, r, acc, source), false);
-        update = guarded(A, cond, update, false);
+        /* A reduction's condition is likely too: it is how a window skips the points
+         * outside its input (padding without a padded copy, pooling's borders), true
+         * but at the edges, and loop partitioning then cuts the edges off. */
+        update = guarded(A, cond, update, true);
         update = guarded(A, and_all(A, data_guard, reduce_guard), update, true);
         init = guarded(A, data_guard,
                        te_store(A, sl->buffer, op->ndim, local, sch_reducer_identity(A, r, body->dtype),

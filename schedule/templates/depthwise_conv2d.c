@@ -10,11 +10,30 @@
  * a full vector, whatever the stride, where vectorizing NCHW along the width would need
  * strided loads for stride 2.
  *
- * The schedule: the output row is split into register blocks of reg_n positions
- * ("tile_ow"); cache_write gives an accumulator of reg_n x cb computed at the block,
- * with loops kh, kw (unrolled when "unroll_kw"), positions (unrolled), cb (vectors).
- * data_pad is computed first with its lane vectorized; "parallel" runs n x channel
- * blocks on the thread pool. */
+ * No padding stage. Depthwise convolution does 2 R S flops per output element, so it is
+ * bound by memory, and a padded copy of the input (written, then read again) cost more
+ * than the convolution itself. The padding is the reduction's condition instead: a tap
+ * outside the input is skipped, as pool2d skips it. Lowering makes that condition a
+ * likely guard, and loop partitioning (schedule/pass_loop_partition.c) cuts the rows
+ * and the register blocks of the output row into a guard-free interior and the few
+ * border parts where the guard is decided tap by tap; after unrolling, the interior is
+ * R x S x reg_n straight vector multiply-adds on the accumulators, reading the data
+ * where it lies.
+ *
+ * The schedule (sch_schedule_window_op, shared with pool2d): the output row in register
+ * blocks of reg_n positions ("tile_ow"), the channel block cb ("tile_c": one vector, or
+ * two to four, each step's multiply-adds then that many vectors wide) as vectors;
+ * cache_write gives the accumulator of reg_n x cb computed at the block, with loops kh,
+ * kw (unrolled when "unroll_kw"), positions (unrolled), cb (vectors): the weight vector
+ * of a tap is loaded once for the block's reg_n multiply-adds. "parallel" runs n x
+ * channel blocks on the thread pool.
+ *
+ * Over a given DAG (schedule_dag): the graph's bias, folded batch norm and activation
+ * (ReLU6 is a Clip) as elementwise consumers of the output in its blocked layout; they
+ * are inlined into the store of the accumulator, so a depthwise group is one kernel
+ * from blocked input to blocked output. */
+#include <string.h>
+
 #include "tmpl_internal.h"
 
 static const char *const arg_names[] = { "N", "C", "H", "W", "R", "S", "stride", "pad", NULL };
@@ -64,27 +83,63 @@ static TsStatus dw_default_config(const TsTemplateArgs *args, const TsTemplateTa
 }
 
 typedef struct DwTensors {
-    TsTensor *data, *weight, *pad, *out;
+    TsTensor *data, *weight, *out;
 } DwTensors;
 
+/* out[n, cc, oh, ow, b] = sum over the taps (kh, kw) inside the input of
+ *     data[n, cc, oh*stride + kh - pad, ow*stride + kw - pad, b] * weight[cc, kh, kw, b]. */
 static void dw_expression(TsArena *A, const Depthwise *d, int64_t cb, DwTensors *t)
 {
     t->data =
         ts_placeholder(A, "data", 5, (int64_t[]){ d->n, d->c / cb, d->h, d->w, cb }, TS_FLOAT32);
     t->weight =
         ts_placeholder(A, "weight", 4, (int64_t[]){ d->c / cb, d->r, d->s, cb }, TS_FLOAT32);
-    t->pad = sch_nchwc_pad(A, t->data, d->pad);
     TsAxis *n = ts_axis(A, "n", d->n), *cc = ts_axis(A, "cc", d->c / cb);
     TsAxis *oh = ts_axis(A, "oh", d->oh), *ow = ts_axis(A, "ow", d->ow);
     TsAxis *b = ts_axis(A, "cb", cb);
     TsAxis *kh = ts_reduce_axis(A, "kh", d->r), *kw = ts_reduce_axis(A, "kw", d->s);
-    TsExpr *y = ts_add(A, ts_mul(A, ts_var(oh), ts_i32(A, d->stride)), ts_var(kh));
-    TsExpr *x = ts_add(A, ts_mul(A, ts_var(ow), ts_i32(A, d->stride)), ts_var(kw));
-    TsExpr *prod = ts_mul(A, ts_at(A, t->pad, ts_var(n), ts_var(cc), y, x, ts_var(b)),
+    TsExpr *y = ts_sub(A, ts_add(A, ts_mul(A, ts_var(oh), ts_i32(A, d->stride)), ts_var(kh)),
+                       ts_i32(A, d->pad));
+    TsExpr *x = ts_sub(A, ts_add(A, ts_mul(A, ts_var(ow), ts_i32(A, d->stride)), ts_var(kw)),
+                       ts_i32(A, d->pad));
+    TsExpr *inside = NULL;
+    if (d->pad > 0)
+        inside = ts_and(A, ts_and(A, ts_ge(A, y, ts_i32(A, 0)), ts_lt(A, y, ts_i32(A, d->h))),
+                        ts_and(A, ts_ge(A, x, ts_i32(A, 0)), ts_lt(A, x, ts_i32(A, d->w))));
+    TsExpr *prod = ts_mul(A, ts_at(A, t->data, ts_var(n), ts_var(cc), y, x, ts_var(b)),
                           ts_at(A, t->weight, ts_var(cc), ts_var(kh), ts_var(kw), ts_var(b)));
     t->out = ts_compute_tagged(A, "depthwise_conv2d_NCHWc", "depthwise_conv2d_NCHWc", 5,
                                (TsAxis *[]){ n, cc, oh, ow, b },
-                               ts_sum(A, prod, 2, (TsAxis *[]){ kh, kw }, NULL));
+                               ts_sum(A, prod, 2, (TsAxis *[]){ kh, kw }, inside));
+}
+
+static TsStatus dw_prepare(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                           const TsConfig *config, Depthwise *d, SchWindowKnobs *kn, TsError *err)
+{
+    TsStatus st = read_depthwise(args, target, d, err);
+    if (st == TS_OK)
+        st = sch_read_window_knobs(config, kn, err);
+    if (st == TS_OK && d->c % kn->cb)
+        st = ts_fail(err, TS_EINVAL, "depthwise_conv2d: channel block %lld must divide C=%lld",
+                     (long long)kn->cb, (long long)d->c);
+    return st;
+}
+
+/* The schedule of t->out computed into itself or, with a DAG, into its last fused
+ * consumer: the accumulator at the register block, the chain inlined into its store. */
+static TsStatus dw_schedule(TsArena *arena, const SchWindowKnobs *kn, const DwTensors *t,
+                            const TsTemplateDag *dag, TsSchedule **sch, TsTensor **final,
+                            TsError *err)
+{
+    TsTensor *acc;
+    TsStatus st = sch_dag_begin(arena, dag, t->out, sch, final, err);
+    if (st == TS_OK)
+        st = ts_cache_write(*sch, t->out, &acc, err);
+    if (st == TS_OK && *final != t->out)
+        st = ts_compute_inline(ts_stage(*sch, t->out), err);
+    if (st == TS_OK)
+        st = sch_schedule_window_op(*sch, *final, acc, kn, err);
+    return st;
 }
 
 static TsStatus dw_instantiate(const TsTemplateArgs *args, const TsTemplateTarget *target,
@@ -93,35 +148,49 @@ static TsStatus dw_instantiate(const TsTemplateArgs *args, const TsTemplateTarge
 {
     Depthwise d;
     SchWindowKnobs kn;
-    TsStatus st = read_depthwise(args, target, &d, err);
-    if (st == TS_OK)
-        st = sch_read_window_knobs(config, &kn, err);
+    TsStatus st = dw_prepare(args, target, config, &d, &kn, err);
     if (st != TS_OK)
         return st;
-    if (d.c % kn.cb)
-        return ts_fail(err, TS_EINVAL, "depthwise_conv2d: channel block %lld must divide C=%lld",
-                       (long long)kn.cb, (long long)d.c);
     DwTensors t;
     dw_expression(arena, &d, kn.cb, &t);
     if ((st = ts_arena_check(arena, err)) != TS_OK)
         return st;
-    TsSchedule *sch = ts_schedule_create(arena, 1, &t.out);
-    if (!sch)
-        return ts_arena_check(arena, err);
-    TsTensor *acc;
-    st = ts_cache_write(sch, t.out, &acc, err);
-    if (st == TS_OK)
-        st = sch_schedule_window_op(sch, t.out, acc, &kn, err);
-    if (st == TS_OK && t.pad != t.data) {
-        TsStage *ps = ts_stage(sch, t.pad);
-        st = ts_vectorize(ps, ts_stage_root_axis(ps, 4), err);
-    }
+    TsSchedule *sch;
+    TsTensor *final;
+    st = dw_schedule(arena, &kn, &t, NULL, &sch, &final, err);
     if (st != TS_OK)
         return st;
     *out = (TsTemplateInstance){
         .sch = sch, .num_tensors = 3, .num_outputs = 1, .tensors = { t.data, t.weight, t.out }
     };
     return TS_OK;
+}
+
+/* The DAG's operator is an instance's output, the depthwise_conv2d_NCHWc stage. */
+static TsStatus dw_schedule_dag(const TsTemplateArgs *args, const TsTemplateTarget *target,
+                                const TsConfig *config, TsArena *arena, const TsTemplateDag *dag,
+                                TsTemplateInstance *inst, TsError *err)
+{
+    Depthwise d;
+    SchWindowKnobs kn;
+    TsStatus st = dw_prepare(args, target, config, &d, &kn, err);
+    if (st != TS_OK)
+        return st;
+    DwTensors t = { .data = inst->tensors[0],
+                    .weight = inst->tensors[1],
+                    .out = inst->tensors[inst->num_tensors - 1] };
+    if (strcmp(ts_tensor_tag(t.out), "depthwise_conv2d_NCHWc") != 0 || inst->num_tensors != 3 ||
+        ts_tensor_dim(t.out, 4) != kn.cb)
+        return ts_fail(err, TS_EINVAL,
+                       "depthwise_conv2d: the DAG's operator %s is not the "
+                       "output of a depthwise_conv2d_NCHWc instance for this config",
+                       ts_tensor_name(t.out));
+    TsSchedule *sch;
+    TsTensor *final;
+    st = dw_schedule(arena, &kn, &t, dag, &sch, &final, err);
+    if (st == TS_OK)
+        sch_dag_finish(dag, sch, final, inst);
+    return st;
 }
 
 static double dw_flop(const TsTemplateArgs *args)
@@ -137,11 +206,13 @@ const TsTemplate sch_template_depthwise_conv2d = {
     .name = "depthwise_conv2d_NCHWc",
     .op = "depthwise_conv2d",
     .summary = "depthwise conv2d (multiplier 1) on NCHW[x]c data: channel lanes as vectors, "
-               "register blocks of output positions; any x86-64 or AArch64 target (knobs follow its vector width)",
+               "register blocks of output positions, borders by loop partitioning (no padded "
+               "copy); any x86-64 or AArch64 target (knobs follow its vector width)",
     .dtypes = sch_dtypes_f32,
     .arg_names = arg_names,
     .define_space = dw_define_space,
     .default_config = dw_default_config,
     .instantiate = dw_instantiate,
     .flop = dw_flop,
+    .schedule_dag = dw_schedule_dag,
 };

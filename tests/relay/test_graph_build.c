@@ -7,7 +7,8 @@
  * pooling, concat, reshape and softmax. Also: the .so needs no LLVM (its NEEDED entries),
  * the memory plan's arena is smaller than one buffer per intermediate, a model whose
  * output is no kernel's is refused with a message naming the value, and a chain of
- * convs and pools keeps its data blocked between them (no pack between two of them). */
+ * convs and pools keeps its data blocked between them (no pack between two of them), and
+ * a depthwise conv + batch norm + ReLU6 between two convs is one kernel. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -396,7 +397,8 @@ static int calls_ending(const TsGraphExecutor *ex, const char *suffix)
 /* Between two blocked groups the data stays blocked: only the convs that read a graph
  * input (x) or a graph output (e) pack; every value an anchor reads as its data and that
  * no NCHW reader needs is kept (a, s, r, r2, dw, p, f); the results match the reference
- * either way, and converting at every group costs a pack per blocked group. */
+ * either way, and converting at every group costs a pack per blocked group (and the
+ * depthwise group, whose output is kept blocked in its own block, its out kernel). */
 static void test_blocked_layout_kept(void **state)
 {
     (void)state;
@@ -409,7 +411,67 @@ static void test_blocked_layout_kept(void **state)
     TsBuildStats converted = build_with(layout_chain_model(), "nchw", &nchw, &ex);
     assert_int_equal(calls_ending(ex, "_pack"), 10);
     assert_int_equal(converted.num_kept_blocked, 0);
-    assert_int_equal(converted.num_kernels - kept.num_kernels, 8);
+    /* 8 packs, and the depthwise group's out kernel: kept blocked, its bias and ReLU
+     * are computed in the template's kernel. */
+    assert_int_equal(converted.num_kernels - kept.num_kernels, 9);
+    ts_graph_executor_free(ex);
+}
+
+static void init_scalar(ModelBuilder *mb, const char *name, float value)
+{
+    mb_init_f32(mb, name, 0, NULL);
+    Onnx__GraphProto *g = mb_model(mb)->graph;
+    g->initializer[g->n_initializer - 1]->float_data[0] = value;
+}
+
+/* MobileNetV2's block: x -> conv 1x1 +b, relu (a) -> depthwise 3x3 stride 2 +b -> batch
+ * norm -> clip(0, 6) (dw) -> conv 1x1 +b (y); 32 channels, batch 2 (the
+ * depthwise conv and the last conv both want blocks of 16 channels on AVX-512, 8 on
+ * AVX2). With dw_output, dw is a graph output too. */
+static ModelBuilder *depthwise_block_model(bool dw_output)
+{
+    ModelBuilder *mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 4, I64S(2, 32, 13, 10));
+    conv_node(mb, "x", "ca", 32, 32, 1, 1, 1, true);
+    mb_node(mb, "Relu", "ca", "a");
+    conv_node(mb, "a", "cdw", 32, 32, 3, 2, 32, true);
+    init_random(mb, "gamma", 1, I64S(32), 0.5f, 0.25f);
+    init_random(mb, "beta", 1, I64S(32), -0.5f, 0.5f);
+    init_random(mb, "mean", 1, I64S(32), -0.5f, 0.5f);
+    init_random(mb, "var", 1, I64S(32), 0.5f, 0.5f);
+    mb_node(mb, "BatchNormalization", "cdw,gamma,beta,mean,var", "bn");
+    init_scalar(mb, "lo", 0);
+    init_scalar(mb, "hi", 6);
+    mb_node(mb, "Clip", "bn,lo,hi", "dw");
+    conv_node(mb, "dw", "y", 32, 16, 1, 1, 1, true);
+    mb_output(mb, "y");
+    if (dw_output)
+        mb_output(mb, "dw");
+    return mb;
+}
+
+/* A depthwise group (conv, folded batch norm, ReLU6) between two blocked layers is one
+ * kernel: its bias, batch norm and clip computed on the template's accumulator, from the
+ * blocked input to the blocked output, no out kernel and no blocked scratch copy between
+ * them (the padding was never a buffer of the build; the template tests check that the
+ * kernel allocates nothing but its accumulator). Kernels: the first conv packs x, runs,
+ * and packs its output for the depthwise conv (3); the depthwise group (1); the last
+ * conv and its unpack to the NCHW output (2). When dw is a graph output it stays NCHW
+ * and its group takes the template and out kernels (2): the values match either way. */
+static void test_depthwise_group_one_kernel(void **state)
+{
+    (void)state;
+    TsGraphExecutor *ex;
+    TsBuildStats fused = build_with(depthwise_block_model(false), "dw", NULL, &ex);
+    assert_int_equal(fused.num_kernels, 6);
+    assert_int_equal(ts_graph_executor_num_calls(ex), 6);
+    assert_int_equal(calls_ending(ex, "_out"), 2);
+    assert_int_equal(calls_ending(ex, "_pack"), 1);
+    assert_int_equal(fused.num_kept_blocked, 2);
+    ts_graph_executor_free(ex);
+    TsBuildStats unfused = build_with(depthwise_block_model(true), "dw_out", NULL, &ex);
+    assert_int_equal(unfused.num_kernels, 8); /* dw: template, out; the last conv's pack */
+    assert_int_equal(calls_ending(ex, "_out"), 3);
     ts_graph_executor_free(ex);
 }
 
@@ -459,9 +521,14 @@ static void test_output_of_no_kernel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_residual_block),     cmocka_unit_test(test_pool_concat_softmax),
-        cmocka_unit_test(test_arena_reuse),        cmocka_unit_test(test_dense_forms),        cmocka_unit_test(test_no_llvm_needed),
-        cmocka_unit_test(test_output_of_no_kernel), cmocka_unit_test(test_blocked_layout_kept),
+        cmocka_unit_test(test_residual_block),
+        cmocka_unit_test(test_pool_concat_softmax),
+        cmocka_unit_test(test_arena_reuse),
+        cmocka_unit_test(test_dense_forms),
+        cmocka_unit_test(test_no_llvm_needed),
+        cmocka_unit_test(test_output_of_no_kernel),
+        cmocka_unit_test(test_blocked_layout_kept),
+        cmocka_unit_test(test_depthwise_group_one_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
