@@ -549,6 +549,11 @@ TsStatus rly_build_anchored(RlyBuild *b, const RlyGroup *group, bool *handled, T
     if (st == TS_OK)
         st = ts_tune_apply_best(task, b->options->num_logs, b->options->logs, forward_warning,
                                 &notes, &config, &found, &best, &why);
+    for (int i = 0; st == TS_OK && i < b->num_groups && b->depthwise_block; i++)
+        if (b->groups[i] == group && b->depthwise_block[i] > 0 &&
+            !rly_depthwise_block_config(task, &config, b->depthwise_block[i], &config))
+            st = ts_fail(&why, TS_EINVAL, "no config of block %lld", /* planned, so found */
+                         (long long)b->depthwise_block[i]);
     int kernels_before = b->num_kernels, scratch_before = b->num_scratch;
     b->scratch_cursor = 0;
     if (st == TS_OK)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "relay_lite/rly_internal.h"
+#include "tessera/autotune.h"
 #include "tessera/codegen.h"
 #include "tessera/graph_executor.h"
 #include "tessera/template.h"
@@ -41,6 +42,9 @@ typedef struct RlyBuild {
      * blocks (0: no blocked-layout group); the values kept blocked between groups and
      * their blocked values. */
     int64_t *in_block, *out_block;
+    /* Per group: the channel block a depthwise group computes in instead of its
+     * config's, to match the block its reader wants (0: its config's). */
+    int64_t *depthwise_block;
     int num_kept;
     const RlyValue **kept;
     RlyValue **kept_blocked;
@@ -115,6 +119,10 @@ TsStatus rly_plan_layouts(RlyBuild *b, TsError *err);
 RlyValue *rly_build_kept(const RlyBuild *b, const RlyValue *v);
 /* The graph value whose storage v has: the graph value of a blocked value, else v. */
 const RlyValue *rly_build_home(const RlyBuild *b, const RlyValue *v);
+/* config with its depthwise channel block ("tile_c") set to block, into out; false when
+ * the task's space has no such block or the template refuses the result. */
+bool rly_depthwise_block_config(const TsTuneTask *task, const TsConfig *config, int64_t block,
+                                TsConfig *out);
 /* Whether group reads or writes a value kept blocked. */
 bool rly_group_touches_kept(const RlyBuild *b, const RlyGroup *group);
 

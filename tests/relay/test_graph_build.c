@@ -425,25 +425,24 @@ static void init_scalar(ModelBuilder *mb, const char *name, float value)
 }
 
 /* MobileNetV2's block: x -> conv 1x1 +b, relu (a) -> depthwise 3x3 stride 2 +b -> batch
- * norm -> clip(0, 6) (dw) -> conv 1x1 +b (y); 32 channels, batch 2 (the
- * depthwise conv and the last conv both want blocks of 16 channels on AVX-512, 8 on
- * AVX2). With dw_output, dw is a graph output too. */
-static ModelBuilder *depthwise_block_model(bool dw_output)
+ * norm -> clip(0, 6) (dw) -> conv 1x1 +b (y); c channels, batch 2. With dw_output, dw is
+ * a graph output too. */
+static ModelBuilder *depthwise_block_model(int64_t c, bool dw_output)
 {
     ModelBuilder *mb = mb_new(13);
-    mb_input(mb, "x", FLOAT, 4, I64S(2, 32, 13, 10));
-    conv_node(mb, "x", "ca", 32, 32, 1, 1, 1, true);
+    mb_input(mb, "x", FLOAT, 4, I64S(2, c, 13, 10));
+    conv_node(mb, "x", "ca", c, c, 1, 1, 1, true);
     mb_node(mb, "Relu", "ca", "a");
-    conv_node(mb, "a", "cdw", 32, 32, 3, 2, 32, true);
-    init_random(mb, "gamma", 1, I64S(32), 0.5f, 0.25f);
-    init_random(mb, "beta", 1, I64S(32), -0.5f, 0.5f);
-    init_random(mb, "mean", 1, I64S(32), -0.5f, 0.5f);
-    init_random(mb, "var", 1, I64S(32), 0.5f, 0.5f);
+    conv_node(mb, "a", "cdw", c, c, 3, 2, c, true);
+    init_random(mb, "gamma", 1, I64S(c), 0.5f, 0.25f);
+    init_random(mb, "beta", 1, I64S(c), -0.5f, 0.5f);
+    init_random(mb, "mean", 1, I64S(c), -0.5f, 0.5f);
+    init_random(mb, "var", 1, I64S(c), 0.5f, 0.5f);
     mb_node(mb, "BatchNormalization", "cdw,gamma,beta,mean,var", "bn");
     init_scalar(mb, "lo", 0);
     init_scalar(mb, "hi", 6);
     mb_node(mb, "Clip", "bn,lo,hi", "dw");
-    conv_node(mb, "dw", "y", 32, 16, 1, 1, 1, true);
+    conv_node(mb, "dw", "y", c, 16, 1, 1, 1, true);
     mb_output(mb, "y");
     if (dw_output)
         mb_output(mb, "dw");
@@ -456,20 +455,27 @@ static ModelBuilder *depthwise_block_model(bool dw_output)
  * them (the padding was never a buffer of the build; the template tests check that the
  * kernel allocates nothing but its accumulator). Kernels: the first conv packs x, runs,
  * and packs its output for the depthwise conv (3); the depthwise group (1); the last
- * conv and its unpack to the NCHW output (2). When dw is a graph output it stays NCHW
- * and its group takes the template and out kernels (2): the values match either way. */
+ * conv and its unpack to the NCHW output (2). With 32 channels both convs and the
+ * depthwise conv want the same block; with 24 the depthwise default (8, a power of two)
+ * is not the last conv's (12), and the depthwise group computes in its reader's block.
+ * When dw is a graph output it stays NCHW and its group takes the template and out
+ * kernels (2): the values match the reference every time. */
 static void test_depthwise_group_one_kernel(void **state)
 {
     (void)state;
+    static const int64_t channels[] = { 32, 24 };
+    for (int i = 0; i < 2; i++) {
+        TsGraphExecutor *ex;
+        TsBuildStats fused = build_with(depthwise_block_model(channels[i], false), "dw", NULL, &ex);
+        assert_int_equal(fused.num_kernels, 6);
+        assert_int_equal(ts_graph_executor_num_calls(ex), 6);
+        assert_int_equal(calls_ending(ex, "_out"), 2);
+        assert_int_equal(calls_ending(ex, "_pack"), 1);
+        assert_int_equal(fused.num_kept_blocked, 2);
+        ts_graph_executor_free(ex);
+    }
     TsGraphExecutor *ex;
-    TsBuildStats fused = build_with(depthwise_block_model(false), "dw", NULL, &ex);
-    assert_int_equal(fused.num_kernels, 6);
-    assert_int_equal(ts_graph_executor_num_calls(ex), 6);
-    assert_int_equal(calls_ending(ex, "_out"), 2);
-    assert_int_equal(calls_ending(ex, "_pack"), 1);
-    assert_int_equal(fused.num_kept_blocked, 2);
-    ts_graph_executor_free(ex);
-    TsBuildStats unfused = build_with(depthwise_block_model(true), "dw_out", NULL, &ex);
+    TsBuildStats unfused = build_with(depthwise_block_model(32, true), "dw_out", NULL, &ex);
     assert_int_equal(unfused.num_kernels, 8); /* dw: template, out; the last conv's pack */
     assert_int_equal(calls_ending(ex, "_out"), 3);
     ts_graph_executor_free(ex);
