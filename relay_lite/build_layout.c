@@ -12,6 +12,8 @@
  *   - a consumer anchor reads the blocked value as its template's data, no pack kernel;
  *   - a consumer's fused node (a residual add) reads it through an unpack inlined into
  *     its out kernel.
+ * A depthwise group computes in the block its reader wants (depthwise_follows_readers),
+ * so that its output stage stays in its kernel.
  * A graph output, a value read by a generic or dense group (flatten, gemm, concat), or
  * by anchors that disagree on the block stays NCHW, converted once where it is made.
  * The blocked value is a value of the build (rly_build_kept) with the graph value's
@@ -31,8 +33,7 @@ static void quiet(const char *message, void *user)
 
 /* config with the inner factor of its split knob name set to block, when the space
  * offers that split. */
-static bool with_inner_split(const TsConfig *config, const char *name, int64_t block,
-                             TsConfig *out)
+static bool with_inner_split(const TsConfig *config, const char *name, int64_t block, TsConfig *out)
 {
     const TsConfigSpace *space = config->space;
     for (int k = 0; space && k < ts_space_num_knobs(space); k++) {
@@ -160,6 +161,69 @@ static int64_t wanted_block(const RlyBuild *b, int producer, const RlyValue *v)
     return block;
 }
 
+bool rly_depthwise_block_config(const TsTuneTask *task, const TsConfig *config, int64_t block,
+                                TsConfig *out)
+{
+    const TsConfigSpace *space = ts_tune_task_space(task);
+    int knob = 0, n = ts_space_num_knobs(space);
+    while (knob < n && strcmp(ts_space_knob_name(space, knob), "tile_c") != 0)
+        knob++;
+    if (knob == n)
+        return false;
+    int64_t choice[TS_CONFIG_MAX_KNOBS];
+    memcpy(choice, config->choice, sizeof choice);
+    for (int64_t c = 0; c < ts_space_knob_size(space, knob); c++) {
+        int64_t f[TS_KNOB_MAX_OUTPUTS] = { 0 };
+        int count;
+        choice[knob] = c;
+        if (ts_space_from_choices(space, choice, out, NULL) != TS_OK ||
+            ts_config_split(out, "tile_c", f, TS_KNOB_MAX_OUTPUTS, &count, NULL) != TS_OK ||
+            f[1] != block)
+            continue;
+        /* The template may refuse it (its register budget): try it. */
+        TsArena *arena = ts_arena_create();
+        TsTemplateInstance inst;
+        const TsTemplate *tmpl = ts_tune_task_template(task);
+        bool built = arena && tmpl->instantiate(ts_tune_task_args(task), ts_tune_task_isa(task),
+                                                out, arena, &inst, NULL) == TS_OK;
+        ts_arena_destroy(arena);
+        return built;
+    }
+    return false;
+}
+
+/* A depthwise conv is bound by memory, and its block costs little either way, while an
+ * output kept in another block than the template's leaves it two kernels (build_template.c
+ * fuses its output stage only into its own block): a depthwise group whose readers want
+ * another block computes in that block. Readers first (last group first), so that a
+ * reader's block is settled when its producer follows it. */
+static void depthwise_follows_readers(RlyBuild *b)
+{
+    const char *target = b->options->target ? b->options->target : "llvm";
+    for (int i = b->num_groups - 1; i >= 0; i--) {
+        const RlyGroup *group = b->groups[i];
+        RlyWorkload w;
+        b->depthwise_block[i] = 0;
+        if (b->out_block[i] == 0 || !rly_node_workload(b->graph, group->anchor, &w) ||
+            strcmp(w.op, "depthwise_conv2d") != 0 || is_graph_output(b->graph, group->outputs[0]))
+            continue;
+        int64_t block = wanted_block(b, i, group->outputs[0]);
+        if (block == 0 || block == b->out_block[i])
+            continue;
+        TsError why;
+        TsTuneTask *task = NULL;
+        TsConfig config, moved;
+        TsTuneRecord best;
+        bool found = false;
+        if (ts_tune_task_create(w.op, &w.args, target, &task, &why) == TS_OK &&
+            ts_tune_apply_best(task, b->options->num_logs, b->options->logs, quiet, NULL, &config,
+                               &found, &best, &why) == TS_OK &&
+            rly_depthwise_block_config(task, &config, block, &moved))
+            b->depthwise_block[i] = b->in_block[i] = b->out_block[i] = block;
+        ts_tune_task_free(task);
+    }
+}
+
 static TsStatus keep(RlyBuild *b, const RlyValue *v, int64_t block, TsError *err)
 {
     int64_t dims[5] = { v->dims[0], v->dims[1] / block, v->dims[2], v->dims[3], block };
@@ -189,14 +253,18 @@ TsStatus rly_plan_layouts(RlyBuild *b, TsError *err)
     b->kept = ts_arena_alloc(b->arena, sizeof *b->kept * n);
     b->kept_blocked = ts_arena_alloc(b->arena, sizeof *b->kept_blocked * n);
     b->in_want = ts_arena_alloc(b->arena, sizeof *b->in_want * n);
-    if (!b->in_block || !b->out_block || !b->kept || !b->kept_blocked || !b->in_want)
+    b->depthwise_block = ts_arena_alloc(b->arena, sizeof *b->depthwise_block * n);
+    if (!b->in_block || !b->out_block || !b->kept || !b->kept_blocked || !b->in_want ||
+        !b->depthwise_block)
         return ts_arena_check(b->arena, err);
     memset(b->in_want, 0, sizeof *b->in_want * n);
+    memset(b->depthwise_block, 0, sizeof *b->depthwise_block * n);
     b->num_kept = 0;
     if (!b->graph->plan || b->options->keep_nchw)
         return TS_OK;
     for (int i = 0; i < b->num_groups; i++)
         group_blocks(b, i, &b->in_block[i], &b->out_block[i]);
+    depthwise_follows_readers(b);
     for (int i = 0; i < b->num_groups; i++) {
         const RlyValue *v = b->groups[i]->outputs[0];
         if (b->out_block[i] == 0 || is_graph_output(b->graph, v) || v->ndim != 4 || v->constant ||

@@ -11,7 +11,8 @@
  * Blocked layouts (conv2d, depthwise conv2d, pool2d compute in NCHW[x]c):
  *   pack:     the NCHW input into NCHW[ic]c (a layout kernel, build_transform.c), a
  *             scratch buffer; none when the input is kept blocked (build_layout.c);
- *   conv2d:   one kernel, the template's over a DAG: its weight packed once, here, into a
+ *   conv2d and depthwise conv2d:
+ *             one kernel, the template's over a DAG: its weight packed once, here, into a
  *             constant; the conv's bias and the group's fused nodes (batch norm,
  *             activation, residual add; inputs kept blocked read through an inlined
  *             unpack) written over the NCHW view of the conv's blocked output and packed
@@ -57,8 +58,9 @@ RlyValue *rly_build_value(RlyBuild *b, const char *name, TsDType dtype, int ndim
     v->ndim = ndim;
     memcpy(v->dims, dims, sizeof(int64_t) * (size_t)ndim);
     if (c) {
-        *c = (RlyConst){ .dtype = dtype, .ndim = ndim, .data = data,
-                         .num_elements = rly_value_elements(v) };
+        *c = (RlyConst){
+            .dtype = dtype, .ndim = ndim, .data = data, .num_elements = rly_value_elements(v)
+        };
         memcpy(c->shape, dims, sizeof(int64_t) * (size_t)ndim);
         v->constant = c;
         return v;
@@ -71,8 +73,7 @@ RlyValue *rly_build_value(RlyBuild *b, const char *name, TsDType dtype, int ndim
     return v;
 }
 
-static RlyValue *scratch_of(RlyBuild *b, const RlyGroup *group, const char *what,
-                            const TsTensor *t)
+static RlyValue *scratch_of(RlyBuild *b, const RlyGroup *group, const char *what, const TsTensor *t)
 {
     char name[64];
     snprintf(name, sizeof name, "group%d.%s", group->id, what);
@@ -123,8 +124,8 @@ static RlyKernel *next_kernel(RlyBuild *b)
 
 /* alpha * prod + beta * C (C broadcast to prod's [M, N]); prod when there is nothing to
  * add. */
-static TsStatus gemm_epilogue(RlyBuild *b, const RlyNode *anchor, TsTensor *prod,
-                              RlyValueMap *map, TsTensor **out, TsError *err)
+static TsStatus gemm_epilogue(RlyBuild *b, const RlyNode *anchor, TsTensor *prod, RlyValueMap *map,
+                              TsTensor **out, TsError *err)
 {
     double alpha = 1, beta = 1;
     const RlyValue *c = rly_input(anchor, 2);
@@ -278,11 +279,11 @@ static TsStatus packed_weight(RlyBuild *b, const RlyGroup *group, const RlyWorkl
     TsTensor *ph = placeholder_of(b, "weight", from);
     if (!ph)
         return ts_arena_check(b->arena, err);
-    TsTensor *expr = !strcmp(w->op, "conv2d")
-                         ? ts_op_nchwc_pack_weight(b->arena, ph, ts_tensor_dim(weight, 4),
-                                                   ts_tensor_dim(weight, 5))
-                         : ts_op_nchwc_pack_depthwise_weight(b->arena, ph,
-                                                             ts_tensor_dim(weight, 3));
+    TsTensor *expr =
+        !strcmp(w->op, "conv2d")
+            ? ts_op_nchwc_pack_weight(b->arena, ph, ts_tensor_dim(weight, 4),
+                                      ts_tensor_dim(weight, 5))
+            : ts_op_nchwc_pack_depthwise_weight(b->arena, ph, ts_tensor_dim(weight, 3));
     return constant_of(b, group, "weight_nchwc", ph, from, expr, out, err);
 }
 
@@ -311,16 +312,15 @@ static TsStatus template_kernel(RlyBuild *b, const RlyGroup *group, const RlyWor
     if (!*blocked)
         return ts_arena_check(b->arena, err);
     rly_map_add(&map, *blocked, out);
-    st = rly_lower_kernel(b, inst->sch, group, &map, rly_kernel_name(b, group, ""),
-                          next_kernel(b), err);
+    st = rly_lower_kernel(b, inst->sch, group, &map, rly_kernel_name(b, group, ""), next_kernel(b),
+                          err);
     b->num_kernels += st == TS_OK;
     return st;
 }
 
 /* The group's inputs kept blocked: each graph value read through an unpack of its
  * blocked value's placeholder (inlined into the reader). */
-static TsStatus blocked_inputs(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
-                               TsError *err)
+static TsStatus blocked_inputs(RlyBuild *b, const RlyGroup *group, RlyValueMap *map, TsError *err)
 {
     for (int i = 0; i < group->num_inputs; i++) {
         RlyValue *kept = rly_build_kept(b, group->inputs[i]);
@@ -353,8 +353,8 @@ static TsStatus packed_out_kernel(RlyBuild *b, const RlyGroup *group, RlyValueMa
         return ts_arena_check(b->arena, err);
     TsStatus st = rly_schedule_generic(b, sch, 1, &out, err);
     if (st == TS_OK)
-        st = rly_lower_kernel(b, sch, group, map, rly_kernel_name(b, group, "_out"),
-                              next_kernel(b), err);
+        st = rly_lower_kernel(b, sch, group, map, rly_kernel_name(b, group, "_out"), next_kernel(b),
+                              err);
     return st;
 }
 
@@ -391,8 +391,8 @@ static TsStatus out_kernel(RlyBuild *b, const RlyGroup *group, const RlyValue *b
     if (st == TS_OK && kept)
         st = packed_out_kernel(b, group, &map, kept, err);
     else if (st == TS_OK)
-        st = rly_generic_kernel(b, group, &map, rly_kernel_name(b, group, "_out"),
-                                next_kernel(b), err);
+        st = rly_generic_kernel(b, group, &map, rly_kernel_name(b, group, "_out"), next_kernel(b),
+                                err);
     b->num_kernels += st == TS_OK;
     return st;
 }
@@ -409,15 +409,14 @@ static TsStatus layout_out_kernel(RlyBuild *b, const RlyGroup *group, RlyValue *
                              kept ? "_repack" : "_unpack", err);
 }
 
-
 /* ---- conv2d: the group in one kernel ---- */
 
 /* The group's output over the conv's blocked output: unpacked to NCHW, the bias and the
  * group's fused nodes there (inputs kept blocked unpacked on the fly), packed back into
  * the conv's block. The pack of the unpack cancels in the simplifier, so each output
  * position reads its own accumulator lane and the chain runs on the register block. */
-static TsStatus fused_chain(RlyBuild *b, const RlyGroup *group, TsTensor *conv,
-                            RlyValueMap *map, TsTensor **final, TsError *err)
+static TsStatus fused_chain(RlyBuild *b, const RlyGroup *group, TsTensor *conv, RlyValueMap *map,
+                            TsTensor **final, TsError *err)
 {
     const RlyNode *anchor = group->anchor;
     const RlyValue *bias = rly_input(anchor, 2);
@@ -463,8 +462,8 @@ static TsStatus fused_conv_kernels(RlyBuild *b, const RlyGroup *group, const Rly
                                    RlyValue *packed, TsError *err)
 {
     RlyValueMap map;
-    TsStatus st = rly_map_init(b, &map, rly_group_map_capacity(group) + 2 * group->num_inputs + 4,
-                               err);
+    TsStatus st =
+        rly_map_init(b, &map, rly_group_map_capacity(group) + 2 * group->num_inputs + 4, err);
     RlyValue *weight = NULL, *target = NULL;
     TsTensor *conv = inst->tensors[inst->num_tensors - 1], *final = NULL;
     if (st == TS_OK)
@@ -498,7 +497,8 @@ static TsStatus fused_conv_kernels(RlyBuild *b, const RlyGroup *group, const Rly
 static bool fuses_in_template(const RlyWorkload *w, const TsTemplate *tmpl,
                               const TsTemplateInstance *inst)
 {
-    return !strcmp(w->op, "conv2d") && tmpl->schedule_dag && inst->num_tensors == 3;
+    return (!strcmp(w->op, "conv2d") || !strcmp(w->op, "depthwise_conv2d")) && tmpl->schedule_dag &&
+           inst->num_tensors == 3;
 }
 
 static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWorkload *w,
@@ -507,8 +507,8 @@ static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWor
     const TsTemplate *tmpl = ts_tune_task_template(task);
     TsTemplateInstance inst = { 0 };
     TsStatus st = tmpl->instantiate(&w->args, ts_tune_task_isa(task), config, b->arena, &inst, err);
-    if (st == TS_OK && (inst.num_tensors < 2 || inst.num_outputs != 1 ||
-                        ts_tensor_ndim(inst.tensors[0]) != 5))
+    if (st == TS_OK &&
+        (inst.num_tensors < 2 || inst.num_outputs != 1 || ts_tensor_ndim(inst.tensors[0]) != 5))
         st = ts_fail(err, TS_EINVAL, "template %s: an instance of another layout", tmpl->name);
     RlyValue *packed = rly_build_kept(b, rly_input(group->anchor, 0)), *blocked = NULL;
     if (st == TS_OK && packed && !same_dims(packed, inst.tensors[0]))
@@ -519,12 +519,14 @@ static TsStatus blocked_kernels(RlyBuild *b, const RlyGroup *group, const RlyWor
     if (st == TS_OK && fuses_in_template(w, tmpl, &inst)) {
         int kernels = b->num_kernels, scratch = b->num_scratch;
         int64_t cursor = b->scratch_cursor;
-        st = fused_conv_kernels(b, group, w, tmpl, ts_tune_task_isa(task), config, &inst,
-                                packed, err);
+        st = fused_conv_kernels(b, group, w, tmpl, ts_tune_task_isa(task), config, &inst, packed,
+                                err);
         if (st != TS_EINVAL)
             return st;
-        rly_build_note(b, "group %d (node %s): its fused nodes stay out of the conv's kernel "
-                       "(%s)", group->id, group->anchor->label, err->message);
+        rly_build_note(b,
+                       "group %d (node %s): its fused nodes stay out of the conv's kernel "
+                       "(%s)",
+                       group->id, group->anchor->label, err->message);
         b->num_kernels = kernels;
         b->num_scratch = scratch;
         b->scratch_cursor = cursor;
@@ -578,6 +580,11 @@ TsStatus rly_build_anchored(RlyBuild *b, const RlyGroup *group, bool *handled, T
                                 &notes, &config, &found, &best, &why);
     if (st == TS_OK)
         rly_build_agreed_config(b, group, &config);
+    for (int i = 0; st == TS_OK && i < b->num_groups && b->depthwise_block; i++)
+        if (b->groups[i] == group && b->depthwise_block[i] > 0 &&
+            !rly_depthwise_block_config(task, &config, b->depthwise_block[i], &config))
+            st = ts_fail(&why, TS_EINVAL, "no config of block %lld", /* planned, so found */
+                         (long long)b->depthwise_block[i]);
     int kernels_before = b->num_kernels, scratch_before = b->num_scratch;
     b->scratch_cursor = 0;
     if (st == TS_OK)
@@ -587,9 +594,10 @@ TsStatus rly_build_anchored(RlyBuild *b, const RlyGroup *group, bool *handled, T
     if (st == TS_ENOMEM)
         return ts_fail(err, st, "%s", why.message);
     if (st != TS_OK && rly_group_touches_kept(b, group))
-        return ts_fail(err, TS_EINVAL, "build: group %d (node %s) reads or writes a value kept "
-                       "blocked, and its template kernel failed: %s", group->id,
-                       group->anchor->label, why.message);
+        return ts_fail(err, TS_EINVAL,
+                       "build: group %d (node %s) reads or writes a value kept "
+                       "blocked, and its template kernel failed: %s",
+                       group->id, group->anchor->label, why.message);
     if (st != TS_OK) {
         b->num_kernels = kernels_before;
         b->num_scratch = scratch_before;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "relay_lite/rly_internal.h"
+#include "tessera/autotune.h"
 #include "tessera/codegen.h"
 #include "tessera/graph_executor.h"
 #include "tessera/template.h"
@@ -42,6 +43,9 @@ typedef struct RlyBuild {
      * their blocked values. */
     int64_t *in_block, *out_block;
     int64_t *in_want; /* per group: the input block a conv takes from its producer, or 0 */
+    /* Per group: the channel block a depthwise group computes in instead of its
+     * config's, to match the block its reader wants (0: its config's). */
+    int64_t *depthwise_block;
     int num_kept;
     const RlyValue **kept;
     RlyValue **kept_blocked;
@@ -52,7 +56,7 @@ typedef struct RlyBuild {
 typedef struct RlyWorkload {
     char op[32]; /* "conv2d", "depthwise_conv2d", "dense", "pool2d" */
     TsTemplateArgs args;
-    double flop; /* one call */
+    double flop;            /* one call */
     bool transposed_weight; /* dense: the graph's weight is [K, N] (MatMul, Gemm transB 0) */
 } RlyWorkload;
 
@@ -73,24 +77,22 @@ int rly_group_map_capacity(const RlyGroup *group);
 TsTensor *rly_map_find(const RlyValueMap *map, const RlyValue *value);
 void rly_map_add(RlyValueMap *map, const RlyValue *value, TsTensor *tensor);
 /* Placeholders for the group's inputs the map lacks. */
-TsStatus rly_group_placeholders(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
-                                TsError *err);
+TsStatus rly_group_placeholders(RlyBuild *b, const RlyGroup *group, RlyValueMap *map, TsError *err);
 /* rly_lower_node for the group's nodes (but skip), their outputs added to the map. */
 TsStatus rly_group_lower_nodes(RlyBuild *b, const RlyGroup *group, const RlyNode *skip,
                                RlyValueMap *map, TsError *err);
 /* The tensors of the group's outputs (copies where one is a placeholder or repeated). */
-TsStatus rly_group_outputs(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
-                           TsTensor **outputs, TsError *err);
+TsStatus rly_group_outputs(RlyBuild *b, const RlyGroup *group, RlyValueMap *map, TsTensor **outputs,
+                           TsError *err);
 /* The generic schedule (see build_kernel.c) of the DAG of outputs. */
 TsStatus rly_schedule_generic(RlyBuild *b, TsSchedule *sch, int num_outputs,
                               TsTensor *const *outputs, TsError *err);
 /* Lowers sch as kernel name and binds its arguments to the map's values. */
 TsStatus rly_lower_kernel(RlyBuild *b, TsSchedule *sch, const RlyGroup *group,
-                          const RlyValueMap *map, const char *name, RlyKernel *out,
-                          TsError *err);
+                          const RlyValueMap *map, const char *name, RlyKernel *out, TsError *err);
 /* The group's outputs from the map, generically scheduled, lowered and bound. */
-TsStatus rly_generic_kernel(RlyBuild *b, const RlyGroup *group, RlyValueMap *map,
-                            const char *name, RlyKernel *out, TsError *err);
+TsStatus rly_generic_kernel(RlyBuild *b, const RlyGroup *group, RlyValueMap *map, const char *name,
+                            RlyKernel *out, TsError *err);
 /* "k<group id>_<op><suffix>". */
 const char *rly_kernel_name(RlyBuild *b, const RlyGroup *group, const char *suffix);
 /* The kernel of group with the generic schedule. */
@@ -134,6 +136,10 @@ void rly_build_agreed_config(const RlyBuild *b, const RlyGroup *group, TsConfig 
 RlyValue *rly_build_kept(const RlyBuild *b, const RlyValue *v);
 /* The graph value whose storage v has: the graph value of a blocked value, else v. */
 const RlyValue *rly_build_home(const RlyBuild *b, const RlyValue *v);
+/* config with its depthwise channel block ("tile_c") set to block, into out; false when
+ * the task's space has no such block or the template refuses the result. */
+bool rly_depthwise_block_config(const TsTuneTask *task, const TsConfig *config, int64_t block,
+                                TsConfig *out);
 /* Whether group reads or writes a value kept blocked. */
 bool rly_group_touches_kept(const RlyBuild *b, const RlyGroup *group);
 

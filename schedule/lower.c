@@ -15,7 +15,8 @@
  *    the body is guarded by if (likely(parent < extent)), which loop partitioning later
  *    peels into a tail loop so the main loop stays guard-free and vectorizable. An
  *    attached stage is also guarded to its tensor's domain (simplification removes
- *    what it can prove).
+ *    what it can prove). A reduction's condition guards its update the same way, unless
+ *    it varies along a vectorized loop (cond_is_bound).
  * 4. Nests: one loop per leaf; a reduction's init store goes just before its first
  *    reduce loop; attached stages go inside their parent's loop with their buffer
  *    allocated there; accesses become loads from the producer's buffer, offset by its
@@ -826,6 +827,20 @@ static TeStmt *guarded(TsArena *A, TsExpr *cond, TeStmt *s, bool likely)
 
 static TeStmt *stage_nest(Lower *L, StageLower *sl);
 
+/* Whether a reduction's condition is a likely guard: it is how a window skips the points
+ * outside its input (padding without a padded copy, pooling's borders), true but at the
+ * edges, and loop partitioning then cuts the edges off the loops it depends on. Not when
+ * it depends on a vectorized loop: cutting that loop would leave vectors of odd lengths,
+ * where a mask over the lanes (vectorize's masked loads and stores) keeps one vector. */
+static bool cond_is_bound(const TsStage *st, const TsExpr *cond)
+{
+    for (int i = 0; cond && i < st->num_leaves; i++)
+        if (sch_axis_info(st, st->leaves[i])->loop_kind == SCH_LOOP_VECTORIZED &&
+            te_expr_uses_var(cond, st->leaves[i]->var))
+            return false;
+    return true;
+}
+
 /* Stages attached at st's leaf pos, allocated around body and computed before it. */
 static TeStmt *with_children(Lower *L, const TsStage *st, int pos, TeStmt *body)
 {
@@ -881,7 +896,7 @@ static TeStmt *stage_nest(Lower *L, StageLower *sl)
         TsExpr *acc = te_load(A, sl->buffer, op->ndim, local, false);
         TsExpr *cond = body->u.reduce.cond ? te_mutate_expr(A, body->u.reduce.cond, &m) : NULL;
         update = te_store(A, sl->buffer, op->ndim, local, sch_reducer_combine(A, r, acc, source), false);
-        update = guarded(A, cond, update, false);
+        update = guarded(A, cond, update, cond_is_bound(st, cond));
         update = guarded(A, and_all(A, data_guard, reduce_guard), update, true);
         init = guarded(A, data_guard,
                        te_store(A, sl->buffer, op->ndim, local, sch_reducer_identity(A, r, body->dtype),

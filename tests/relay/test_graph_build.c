@@ -7,7 +7,8 @@
  * pooling, concat, reshape and softmax. Also: the .so needs no LLVM (its NEEDED entries),
  * the memory plan's arena is smaller than one buffer per intermediate, a model whose
  * output is no kernel's is refused with a message naming the value, and a chain of
- * convs and pools keeps its data blocked between them (no pack between two of them). */
+ * convs and pools keeps its data blocked between them (no pack between two of them), and
+ * a depthwise conv + batch norm + ReLU6 between two convs is one kernel. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,8 +36,8 @@ static float next_random(void)
 }
 
 /* A float32 initializer of random values in [lo, lo + 2 * scale). */
-static void init_random(ModelBuilder *mb, const char *name, int ndim, const int64_t *dims,
-                        float lo, float scale)
+static void init_random(ModelBuilder *mb, const char *name, int ndim, const int64_t *dims, float lo,
+                        float scale)
 {
     mb_init_f32(mb, name, ndim, dims);
     Onnx__GraphProto *g = mb_model(mb)->graph;
@@ -418,6 +419,79 @@ static void test_blocked_layout_kept(void **state)
     ts_graph_executor_free(ex);
 }
 
+static void init_scalar(ModelBuilder *mb, const char *name, float value)
+{
+    mb_init_f32(mb, name, 0, NULL);
+    Onnx__GraphProto *g = mb_model(mb)->graph;
+    g->initializer[g->n_initializer - 1]->float_data[0] = value;
+}
+
+/* MobileNetV2's block: x -> conv 1x1 +b, relu (a) -> depthwise 3x3 stride 2 +b -> batch
+ * norm -> clip(0, 6) (dw) -> conv 1x1 +b (y); c channels, batch 2. With dw_output, dw is
+ * a graph output too. */
+static ModelBuilder *depthwise_block_model(int64_t c, bool dw_output)
+{
+    ModelBuilder *mb = mb_new(13);
+    mb_input(mb, "x", FLOAT, 4, I64S(2, c, 13, 10));
+    conv_node(mb, "x", "ca", c, c, 1, 1, 1, true);
+    mb_node(mb, "Relu", "ca", "a");
+    conv_node(mb, "a", "cdw", c, c, 3, 2, c, true);
+    init_random(mb, "gamma", 1, I64S(c), 0.5f, 0.25f);
+    init_random(mb, "beta", 1, I64S(c), -0.5f, 0.5f);
+    init_random(mb, "mean", 1, I64S(c), -0.5f, 0.5f);
+    init_random(mb, "var", 1, I64S(c), 0.5f, 0.5f);
+    mb_node(mb, "BatchNormalization", "cdw,gamma,beta,mean,var", "bn");
+    init_scalar(mb, "lo", 0);
+    init_scalar(mb, "hi", 6);
+    mb_node(mb, "Clip", "bn,lo,hi", "dw");
+    conv_node(mb, "dw", "y", c, 16, 1, 1, 1, true);
+    mb_output(mb, "y");
+    if (dw_output)
+        mb_output(mb, "dw");
+    return mb;
+}
+
+/* A depthwise group (conv, folded batch norm, ReLU6) between two blocked layers is one
+ * kernel: its bias, batch norm and clip computed on the template's accumulator, from the
+ * blocked input to the blocked output, no out kernel and no blocked scratch copy between
+ * them (the padding was never a buffer of the build; the template tests check that the
+ * kernel allocates nothing but its accumulator). Kernels: the first conv packs x and
+ * runs (2), with 32 channels a repack into the depthwise conv's block (1); the depthwise
+ * group (1); the last conv and its unpack to the NCHW output (2). With 24 channels the
+ * depthwise group computes in its reader's block. When dw is a graph output its kernel
+ * is followed by an unpack, and the last conv packs dw again: the values match the
+ * reference every time. */
+static int calls_named(const TsGraphExecutor *ex, const char *name);
+static int calls_starting(const TsGraphExecutor *ex, const char *prefix);
+
+static void test_depthwise_group_one_kernel(void **state)
+{
+    (void)state;
+    static const int64_t channels[] = { 32, 24 };
+    static const int kernels[] = { 6, 5 }; /* 32: the first conv's block is not the dw's */
+    for (int i = 0; i < 2; i++) {
+        TsGraphExecutor *ex;
+        TsBuildStats fused = build_with(depthwise_block_model(channels[i], false), "dw", NULL, &ex);
+        assert_int_equal(fused.num_kernels, kernels[i]);
+        assert_int_equal(ts_graph_executor_num_calls(ex), kernels[i]);
+        assert_int_equal(calls_starting(ex, "k1_"), 1); /* the depthwise group */
+        assert_int_equal(calls_named(ex, "k1_conv"), 1);
+        assert_int_equal(calls_ending(ex, "_out"), 0);
+        assert_int_equal(calls_ending(ex, "_pack"), 1);
+        assert_int_equal(calls_ending(ex, "_repack"), kernels[i] - 5);
+        assert_int_equal(fused.num_kept_blocked, 2);
+        ts_graph_executor_free(ex);
+    }
+    TsGraphExecutor *ex;
+    TsBuildStats unfused = build_with(depthwise_block_model(32, true), "dw_out", NULL, &ex);
+    /* dw: its kernel and the unpack of the graph output; the last conv packs it again. */
+    assert_int_equal(unfused.num_kernels, 8);
+    assert_int_equal(calls_named(ex, "k1_conv_unpack"), 1);
+    assert_int_equal(calls_named(ex, "k2_conv_pack"), 1);
+    assert_int_equal(calls_ending(ex, "_out"), 0);
+    ts_graph_executor_free(ex);
+}
+
 static int calls_named(const TsGraphExecutor *ex, const char *name)
 {
     int count = 0;
@@ -542,10 +616,16 @@ static void test_output_of_no_kernel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_residual_block),     cmocka_unit_test(test_pool_concat_softmax),
-        cmocka_unit_test(test_arena_reuse),        cmocka_unit_test(test_dense_forms),        cmocka_unit_test(test_no_llvm_needed),
-        cmocka_unit_test(test_output_of_no_kernel), cmocka_unit_test(test_blocked_layout_kept),
-        cmocka_unit_test(test_conv_group_one_kernel), cmocka_unit_test(test_ceil_mode_pool),
+        cmocka_unit_test(test_residual_block),
+        cmocka_unit_test(test_pool_concat_softmax),
+        cmocka_unit_test(test_arena_reuse),
+        cmocka_unit_test(test_dense_forms),
+        cmocka_unit_test(test_no_llvm_needed),
+        cmocka_unit_test(test_output_of_no_kernel),
+        cmocka_unit_test(test_blocked_layout_kept),
+        cmocka_unit_test(test_conv_group_one_kernel),
+        cmocka_unit_test(test_ceil_mode_pool),
+        cmocka_unit_test(test_depthwise_group_one_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
