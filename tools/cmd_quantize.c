@@ -20,7 +20,7 @@ static const char quantize_usage[] =
     "(QuantizeLinear and DequantizeLinear around the float operators), which ONNX Runtime\n"
     "loads and `tessera build` turns into integer kernels. Conv, Gemm and MatMul layers with\n"
     "constant weights become int8: weights symmetric per output channel, activations\n"
-    "asymmetric per tensor (TFLite's scheme), biases int32.\n"
+    "asymmetric per tensor in uint8 (TFLite's scheme), biases int32.\n"
     "  --calib           sample inputs: ONNX TensorProto (.pb) or numpy (.npy) files, or\n"
     "                    folders of them; a file may stack several samples\n"
     "  --method          how the activation ranges are chosen (default minmax); percentile\n"

@@ -17,9 +17,11 @@
  *               bottom), over a histogram of 2048 bins;
  *   entropy     the threshold that keeps the Kullback-Leibler divergence between the
  *               histogram of |values| and its quantized form smallest (TensorRT's method).
- * Scheme (the TFLite specification's, int8):
+ * Scheme (the TFLite specification's, 8 bits):
  *   activations asymmetric per tensor: scale = (max - min) / 255 over a range holding 0,
- *               zero point = round(-128 - min / scale) in [-128, 127];
+ *               zero point = round(-min / scale) in [0, 255], stored as uint8 (TFLite's
+ *               int8 values plus 128: the same arithmetic, in the form ONNX Runtime's
+ *               QDQ models and the x86 u8 x s8 instructions, VNNI and AMX, take);
  *   weights     symmetric per output channel: scale = max |w| / 127, zero point 0, values
  *               in [-127, 127] (per tensor for models of opsets 10 to 12, which have no
  *               per-axis DequantizeLinear, with a note);
@@ -147,7 +149,7 @@ const char *ts_quantize_plan_str(TsArena *arena, const TsQuantizeResult *result)
 
 /* ---- the arithmetic, for tests and for users who bring their own ranges ---- */
 
-/* Asymmetric int8 parameters of the range [lo, hi] (widened to hold 0). */
+/* Asymmetric uint8 parameters of the range [lo, hi] (widened to hold 0). */
 void ts_quant_activation_params(double lo, double hi, double *scale, int32_t *zero_point);
 /* The clipping threshold of |x| by the entropy method, from a histogram of |x| of
  * num_bins bins over [0, max_abs], for num_levels quantized levels (128 for a signed

@@ -1,5 +1,5 @@
-/* Quantization parameters: the int8 arithmetic of activations (asymmetric, TFLite's
- * scheme), the user's JSON file of parameters and precisions, and the per-node
+/* Quantization parameters: the 8-bit arithmetic of activations (asymmetric, TFLite's
+ * scheme, stored as uint8), the user's JSON file of parameters and precisions, and the per-node
  * precisions of the command line. */
 #include <jansson.h>
 #include <math.h>
@@ -14,12 +14,12 @@ void ts_quant_activation_params(double lo, double hi, double *scale, int32_t *ze
     hi = fmax(hi, 0);
     if (!(hi - lo > 1e-30)) {
         *scale = 1.0;
-        *zero_point = -128;
+        *zero_point = 0;
         return;
     }
     *scale = (double)(float)((hi - lo) / 255.0); /* what the model's float32 holds */
-    double zp = nearbyint(-128.0 - lo / *scale);
-    *zero_point = (int32_t)(zp < -128 ? -128 : zp > 127 ? 127 : zp);
+    double zp = nearbyint(-lo / *scale);
+    *zero_point = (int32_t)(zp < 0 ? 0 : zp > 255 ? 255 : zp);
 }
 
 TsStatus quant_check_precision(const char *precision, const char *where, TsError *err)
@@ -119,15 +119,15 @@ static TsStatus apply_tensor(const char *path, TsQuantizeResult *r, const char *
         if ((st = number(scale, path, name, "scale", &s, err)) != TS_OK ||
             (st = number(zp, path, name, "zero_point", &z, err)) != TS_OK)
             return st;
-        if (!(s > 0) || z != floor(z) || z < -128 || z > 127)
+        if (!(s > 0) || z != floor(z) || z < 0 || z > 255)
             return ts_fail(err, TS_EINVAL,
                            "%s: tensors.\"%s\": scale must be > 0 and zero_point an integer in "
-                           "[-128, 127]",
+                           "[0, 255]",
                            path, name);
         t->scale = s;
         t->zero_point = (int32_t)z;
-        t->lo = (-128 - z) * s;
-        t->hi = (127 - z) * s;
+        t->lo = (0 - z) * s;
+        t->hi = (255 - z) * s;
     } else if (min || max) {
         if (!min || !max)
             return ts_fail(err, TS_EINVAL, "%s: tensors.\"%s\": give min and max together", path,

@@ -183,14 +183,14 @@ static bool rename_inputs(Writer *w, size_t num_original, Onnx__NodeProto **orig
  * value's name (owned by the new node). */
 static const char *append_activation_pair(Writer *w, const TsQuantTensor *t)
 {
-    int8_t zp = (int8_t)t->zero_point;
+    uint8_t zp = (uint8_t)t->zero_point;
     float scale = (float)t->scale;
     char *scale_name = unique_name(w, t->name, "_scale");
     Onnx__TensorProto *s = add_initializer(w, scale_name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 0,
                                            NULL, &scale, sizeof scale);
     char *zp_name = unique_name(w, t->name, "_zero_point");
     Onnx__TensorProto *z =
-        add_initializer(w, zp_name, ONNX__TENSOR_PROTO__DATA_TYPE__INT8, 0, NULL, &zp, sizeof zp);
+        add_initializer(w, zp_name, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, 0, NULL, &zp, sizeof zp);
     if (!s || !z)
         return NULL;
     char *q = unique_name(w, t->name, "_quantized");

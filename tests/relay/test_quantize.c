@@ -121,16 +121,16 @@ static void test_activation_params(void **state)
     int32_t zp;
     ts_quant_activation_params(0, 1, &scale, &zp);
     assert_float_equal(scale, (float)(1.0 / 255), 1e-12);
-    assert_int_equal(zp, -128);
-    ts_quant_activation_params(-0.5, 1.5, &scale, &zp); /* -128 + 63.75 */
+    assert_int_equal(zp, 0);
+    ts_quant_activation_params(-0.5, 1.5, &scale, &zp); /* 63.75 */
     assert_float_equal(scale, (float)(2.0 / 255), 1e-12);
-    assert_int_equal(zp, -64);
+    assert_int_equal(zp, 64);
     ts_quant_activation_params(2, 5, &scale, &zp); /* widened to hold 0 */
     assert_float_equal(scale, (float)(5.0 / 255), 1e-12);
-    assert_int_equal(zp, -128);
+    assert_int_equal(zp, 0);
     ts_quant_activation_params(-3, -1, &scale, &zp);
     assert_float_equal(scale, (float)(3.0 / 255), 1e-12);
-    assert_int_equal(zp, 127);
+    assert_int_equal(zp, 255);
     ts_quant_activation_params(0, 0, &scale, &zp);
     assert_true(scale > 0);
 }
@@ -283,7 +283,8 @@ static void test_qdq_model(void **state)
     assert_string_equal(xq->input[0], "x");
     const Onnx__TensorProto *xs = init(g, xq->input[1]), *xz = init(g, xq->input[2]);
     assert_float_equal(*(const float *)xs->raw_data.data, (float)x->scale, 0);
-    assert_int_equal(*(const int8_t *)xz->raw_data.data, x->zero_point);
+    assert_int_equal(xz->data_type, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8);
+    assert_int_equal(*(const uint8_t *)xz->raw_data.data, x->zero_point);
     check_weight(g, orig, conv->input[1], "w", K);
     check_weight(g, orig, fc->input[1], "W", 3);
     /* The conv's bias: int32, scale sx * sw[c]. */
@@ -341,7 +342,7 @@ static void test_report(void **state)
 static void test_user_params(void **state)
 {
     (void)state;
-    write_file(json_path, "{\"tensors\": {\"x\": {\"scale\": 0.02, \"zero_point\": -3},"
+    write_file(json_path, "{\"tensors\": {\"x\": {\"scale\": 0.02, \"zero_point\": 3},"
                           " \"r\": {\"min\": 0, \"max\": 6}, \"f\": {\"min\": 0, \"max\": 6}}}");
     TsQuantizeOptions o = ts_quantize_options_default();
     o.params_path = json_path;
@@ -355,7 +356,7 @@ static void test_user_params(void **state)
     assert_int_equal(r.num_samples, 0);
     assert_true(tensor(&r, "x")->user);
     assert_float_equal(tensor(&r, "x")->scale, 0.02, 0);
-    assert_int_equal(tensor(&r, "x")->zero_point, -3);
+    assert_int_equal(tensor(&r, "x")->zero_point, 3);
     assert_float_equal(tensor(&r, "r")->scale, (float)(6.0 / 255), 1e-12);
     ts_quantize_result_free(&r);
 }
