@@ -94,7 +94,8 @@ static Onnx__TensorProto *add_initializer(Writer *w, char *name, int32_t data_ty
     t->name = name;
     t->data_type = data_type;
     t->n_dims = (size_t)ndim;
-    memcpy(d, dims, (size_t)ndim * sizeof *d);
+    if (ndim > 0)
+        memcpy(d, dims, (size_t)ndim * sizeof *d);
     t->dims = d;
     memcpy(bytes, data, nbytes);
     t->raw_data.data = bytes;
