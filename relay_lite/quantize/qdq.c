@@ -48,12 +48,8 @@ static bool name_taken(const Writer *w, const char *name)
     for (size_t i = 0; i < w->num_nodes; i++)
         if (strcmp(w->nodes[i]->output[0], name) == 0 || strcmp(w->nodes[i]->name, name) == 0)
             return true;
-    for (size_t i = 0; i < g->n_initializer; i++)
-        if (strcmp(g->initializer[i]->name, name) == 0)
-            return true;
-    for (size_t i = 0; i < g->n_input; i++)
-        if (strcmp(g->input[i]->name, name) == 0)
-            return true;
+    if (quant_initializer(g, name) || quant_is_graph_input(g, name))
+        return true;
     for (size_t i = 0; i < g->n_node; i++)
         for (size_t k = 0; k < g->node[i]->n_output; k++)
             if (strcmp(g->node[i]->output[k], name) == 0)
@@ -156,14 +152,6 @@ static void append_node(Writer *w, const char *op, char *name, int num_inputs, c
     w->nodes[w->num_nodes++] = n;
 }
 
-static Onnx__TensorProto *find_initializer(const Onnx__GraphProto *g, const char *name)
-{
-    for (size_t i = 0; i < g->n_initializer; i++)
-        if (strcmp(g->initializer[i]->name, name) == 0)
-            return g->initializer[i];
-    return NULL;
-}
-
 /* Every input of the original nodes that reads from is made to read to. */
 static bool rename_inputs(Writer *w, size_t num_original, Onnx__NodeProto **original,
                           const char *from, const char *to)
@@ -222,7 +210,7 @@ static TsStatus float_values(Writer *w, const Onnx__TensorProto *tp, OnnxTensor 
 static TsStatus quantize_weight(Writer *w, const QuantLayer *layer, bool per_channel, int8_t **q,
                                 float **scales, int *num_scales, OnnxTensor *wt)
 {
-    Onnx__TensorProto *tp = find_initializer(w->g, layer->weight);
+    const Onnx__TensorProto *tp = quant_initializer(w->g, layer->weight);
     TsStatus st = tp ? float_values(w, tp, wt)
                      : ts_fail(w->err, TS_EINVAL, "quantize: no initializer \"%s\"", layer->weight);
     if (st != TS_OK)
@@ -250,17 +238,14 @@ static TsStatus quantize_weight(Writer *w, const QuantLayer *layer, bool per_cha
     return TS_OK;
 }
 
-static bool used_elsewhere(const Onnx__GraphProto *g, size_t num, Onnx__NodeProto **nodes,
-                           const char *name, int except)
+/* Whether a node, or the graph's outputs or inputs, still name it. */
+static bool still_named(const Onnx__GraphProto *g, const char *name)
 {
-    for (size_t i = 0; i < num; i++)
-        for (size_t k = 0; k < nodes[i]->n_input; k++)
-            if ((int)i != except && strcmp(nodes[i]->input[k], name) == 0)
+    for (size_t i = 0; i < g->n_node; i++)
+        for (size_t k = 0; k < g->node[i]->n_input; k++)
+            if (strcmp(g->node[i]->input[k], name) == 0)
                 return true;
-    for (size_t i = 0; i < g->n_output; i++)
-        if (strcmp(g->output[i]->name, name) == 0)
-            return true;
-    return false;
+    return quant_is_graph_output(g, name) || quant_is_graph_input(g, name);
 }
 
 /* The weight (and bias) of one layer: integer initializers behind DequantizeLinear nodes
@@ -304,8 +289,8 @@ static TsStatus quantize_layer(Writer *w, Onnx__NodeProto **original, const Quan
         }
     }
     const TsQuantTensor *x = &result->tensors[layer->input_tensor];
-    Onnx__TensorProto *bp =
-        layer->bias && st == TS_OK && !w->oom ? find_initializer(w->g, layer->bias) : NULL;
+    const Onnx__TensorProto *bp =
+        layer->bias && st == TS_OK && !w->oom ? quant_initializer(w->g, layer->bias) : NULL;
     OnnxTensor bt = { 0 };
     if (bp && (st = float_values(w, bp, &bt)) == TS_OK && bt.ndim == 1 &&
         (bt.shape[0] == num_scales || num_scales == 1)) {
@@ -358,14 +343,7 @@ static void drop_unused_initializers(Onnx__GraphProto *g)
     size_t kept = 0;
     for (size_t i = 0; i < g->n_initializer; i++) {
         Onnx__TensorProto *t = g->initializer[i];
-        if (used_elsewhere(g, g->n_node, g->node, t->name, -1)) {
-            g->initializer[kept++] = t;
-            continue;
-        }
-        bool graph_input = false;
-        for (size_t k = 0; k < g->n_input; k++)
-            graph_input |= strcmp(g->input[k]->name, t->name) == 0;
-        if (graph_input)
+        if (still_named(g, t->name))
             g->initializer[kept++] = t;
         else
             onnx__tensor_proto__free_unpacked(t, NULL);
@@ -389,8 +367,8 @@ static void pairs_after(Writer *w, size_t num_original, Onnx__NodeProto **origin
         bool here = false; /* after its producer, or first for a graph input */
         if (producer)
             here = produces(producer, qt->name);
-        for (size_t k = 0; !producer && k < w->g->n_input; k++)
-            here |= strcmp(w->g->input[k]->name, qt->name) == 0;
+        if (!producer)
+            here = quant_is_graph_input(w->g, qt->name);
         if (!here)
             continue;
         const char *dq = append_activation_pair(w, qt);

@@ -89,6 +89,9 @@ TsStatus quant_check_precision(const char *precision, const char *where, TsError
 TsStatus quant_observed_model(Onnx__ModelProto *mp, int num, const char *const *names,
                               uint8_t **bytes, size_t *size, TsError *err);
 bool quant_is_graph_input(const Onnx__GraphProto *g, const char *name);
+bool quant_is_graph_output(const Onnx__GraphProto *g, const char *name);
+/* The initializer called name, or NULL. */
+const Onnx__TensorProto *quant_initializer(const Onnx__GraphProto *g, const char *name);
 
 /* The report (report.c): the fp32 model (its bytes) and result's QDQ model run on the
  * samples; per activation tensor (the graph's input left out) and for the graph's first

@@ -65,7 +65,7 @@ static const Onnx__AttributeProto *attr(const Onnx__NodeProto *n, const char *na
     return NULL;
 }
 
-static const Onnx__TensorProto *initializer(const Onnx__GraphProto *g, const char *name)
+const Onnx__TensorProto *quant_initializer(const Onnx__GraphProto *g, const char *name)
 {
     for (size_t i = 0; i < g->n_initializer; i++)
         if (strcmp(g->initializer[i]->name, name) == 0)
@@ -73,10 +73,18 @@ static const Onnx__TensorProto *initializer(const Onnx__GraphProto *g, const cha
     return NULL;
 }
 
-static bool is_graph_output(const Onnx__GraphProto *g, const char *name)
+bool quant_is_graph_output(const Onnx__GraphProto *g, const char *name)
 {
     for (size_t i = 0; i < g->n_output; i++)
         if (strcmp(g->output[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
+bool quant_is_graph_input(const Onnx__GraphProto *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_input; i++)
+        if (strcmp(g->input[i]->name, name) == 0)
             return true;
     return false;
 }
@@ -88,8 +96,9 @@ static int weight_axis(const Onnx__GraphProto *g, const Onnx__NodeProto *n)
         return -1;
     if (n->n_input < 2 || !n->input[0][0])
         return -1;
-    const Onnx__TensorProto *w = initializer(g, n->input[1]);
-    if (!w || w->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || initializer(g, n->input[0]))
+    const Onnx__TensorProto *w = quant_initializer(g, n->input[1]);
+    if (!w || w->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
+        quant_initializer(g, n->input[0]))
         return -1;
     if (strcmp(n->op_type, "Conv") == 0)
         return w->n_dims >= 3 ? 0 : -1;
@@ -109,7 +118,7 @@ static int weight_axis(const Onnx__GraphProto *g, const Onnx__NodeProto *n)
 static const char *output_point(const Onnx__GraphProto *g, const Onnx__NodeProto *n)
 {
     const char *out = n->output[0];
-    if (is_graph_output(g, out))
+    if (quant_is_graph_output(g, out))
         return out;
     const Onnx__NodeProto *reader = NULL;
     int readers = 0;
@@ -173,13 +182,13 @@ static TsStatus find_layers(Quantizer *q)
         ql->input = copy(n->input[0]);
         ql->weight = copy(n->input[1]);
         const Onnx__TensorProto *b =
-            n->n_input > 2 && n->input[2][0] ? initializer(g, n->input[2]) : NULL;
+            n->n_input > 2 && n->input[2][0] ? quant_initializer(g, n->input[2]) : NULL;
         ql->bias = b && b->n_dims == 1 && b->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT
                        ? copy(n->input[2])
                        : NULL;
         const char *out = output_point(g, n);
-        ql->output = is_graph_output(g, out) ? NULL : copy(out);
-        if (!ql->input || !ql->weight || (out && !is_graph_output(g, out) && !ql->output))
+        ql->output = quant_is_graph_output(g, out) ? NULL : copy(out);
+        if (!ql->input || !ql->weight || (out && !quant_is_graph_output(g, out) && !ql->output))
             return ts_fail(q->err, TS_ENOMEM, "quantize: no memory for the plan");
     }
     if (r->num_layers == 0)
@@ -215,14 +224,6 @@ static TsStatus serialize(Onnx__ModelProto *mp, uint8_t **bytes, size_t *size, T
     return TS_OK;
 }
 
-bool quant_is_graph_input(const Onnx__GraphProto *g, const char *name)
-{
-    for (size_t i = 0; i < g->n_input; i++)
-        if (strcmp(g->input[i]->name, name) == 0)
-            return true;
-    return false;
-}
-
 TsStatus quant_observed_model(Onnx__ModelProto *mp, int num, const char *const *names,
                               uint8_t **bytes, size_t *size, TsError *err)
 {
@@ -238,7 +239,7 @@ TsStatus quant_observed_model(Onnx__ModelProto *mp, int num, const char *const *
     memcpy(outputs, g->output, old * sizeof *outputs);
     size_t n = old;
     for (int i = 0; i < num; i++) {
-        if (is_graph_output(g, names[i]) || quant_is_graph_input(g, names[i]))
+        if (quant_is_graph_output(g, names[i]) || quant_is_graph_input(g, names[i]))
             continue;
         onnx__value_info_proto__init(&extra[i]);
         extra[i].name = (char *)names[i];

@@ -383,9 +383,8 @@ static TsStatus dense_instantiate(const TsTemplateArgs *args, const TsTemplateTa
 
 /* The DAG's operator is an instance's output: the "dense" stage reading packed_weight. */
 static TsStatus dense_schedule_dag(const TsTemplateArgs *args, const TsTemplateTarget *target,
-                                   const TsConfig *config, TsArena *arena,
-                                   const TsTemplateDag *dag, TsTemplateInstance *inst,
-                                   TsError *err)
+                                   const TsConfig *config, TsArena *arena, const TsTemplateDag *dag,
+                                   TsTemplateInstance *inst, TsError *err)
 {
     Dense d;
     DenseKnobs kn;
@@ -398,8 +397,10 @@ static TsStatus dense_schedule_dag(const TsTemplateArgs *args, const TsTemplateT
             packed = ts_tensor_input(result, i);
     if (strcmp(ts_tensor_tag(result), "dense") != 0 || !packed || inst->num_tensors != 3 ||
         ts_tensor_dim(packed, 2) != kn.bn)
-        return ts_fail(err, TS_EINVAL, "dense: the DAG's operator %s is not the output of a "
-                       "dense_pack instance for this config", ts_tensor_name(result));
+        return ts_fail(err, TS_EINVAL,
+                       "dense: the DAG's operator %s is not the output of a "
+                       "dense_pack instance for this config",
+                       ts_tensor_name(result));
     TsSchedule *sch;
     TsTensor *final;
     st = schedule_dense(arena, &kn, result, packed, dag, &sch, &final, err);
@@ -408,7 +409,7 @@ static TsStatus dense_schedule_dag(const TsTemplateArgs *args, const TsTemplateT
     return st;
 }
 
-static double dense_flop(const TsTemplateArgs *args)
+double sch_dense_flop(const TsTemplateArgs *args)
 {
     int64_t m = 0, n = 0, k = 0;
     ts_template_args_get(args, "M", &m, NULL);
@@ -421,12 +422,13 @@ const TsTemplate sch_template_dense = {
     .name = "dense_pack",
     .op = "dense",
     .summary = "dense (data . weight^T) with the weight packed into panels, register tiles, "
-               "row blocking and k unrolling; any x86-64 or AArch64 target (knobs follow its vector width)",
+               "row blocking and k unrolling; any x86-64 or AArch64 target (knobs follow its "
+               "vector width)",
     .dtypes = sch_dtypes_f32,
     .arg_names = arg_names,
     .define_space = dense_define_space,
     .default_config = dense_default_config,
     .instantiate = dense_instantiate,
-    .flop = dense_flop,
+    .flop = sch_dense_flop,
     .schedule_dag = dense_schedule_dag,
 };

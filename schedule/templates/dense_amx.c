@@ -464,16 +464,6 @@ static TsStatus dense_instantiate(const Variant *var, const TsTemplateArgs *args
     return TS_OK;
 }
 
-/* Multiply-adds times two over the real extents (not the padding). */
-static double dense_flop(const TsTemplateArgs *args)
-{
-    static const int64_t min[] = { 1, 1, 1 };
-    int64_t v[3] = { 0 };
-    if (sch_tmpl_read_args("dense", args, arg_names, min, v, NULL) != TS_OK)
-        return 0;
-    return 2.0 * (double)v[0] * (double)v[1] * (double)v[2];
-}
-
 /* ---- the templates ---- */
 
 /* The functions of variant V's template, whose function pointers take no variant. */
@@ -513,7 +503,7 @@ const TsTemplate sch_template_dense_int8_amx = {
     .define_space = int8_amx_define_space,
     .default_config = int8_amx_default_config,
     .instantiate = int8_amx_instantiate,
-    .flop = dense_flop,
+    .flop = sch_dense_flop,
 };
 
 const TsTemplate sch_template_dense_bf16_amx = {
@@ -528,5 +518,5 @@ const TsTemplate sch_template_dense_bf16_amx = {
     .define_space = bf16_amx_define_space,
     .default_config = bf16_amx_default_config,
     .instantiate = bf16_amx_instantiate,
-    .flop = dense_flop,
+    .flop = sch_dense_flop,
 };

@@ -33,6 +33,9 @@ extern const char *const sch_dtypes_f32[];
 /* A valid target for what does not depend on one (flop counts). */
 extern const TsTemplateTarget sch_any_target;
 
+/* 2 M N K: the flop count of the dense templates' tasks (dense.c). */
+double sch_dense_flop(const TsTemplateArgs *args);
+
 /* Reads the named arguments (NULL-terminated names) into values, each at least min
  * (TS_EINVAL naming the missing or bad argument, prefixed with op). */
 TsStatus sch_tmpl_read_args(const char *op, const TsTemplateArgs *args, const char *const *names,
@@ -109,8 +112,8 @@ TsStatus sch_define_window_space(TsConfigSpace *space, const TsTemplateTarget *t
 TsStatus sch_read_window_knobs(const TsConfig *config, SchWindowKnobs *kn, TsError *err);
 /* Their default for channels c: one vector of channels (sch_vector_block), reg_n
  * positions, kw unrolled, parallel when there are cores. */
-TsStatus sch_window_default(const TsConfigSpace *space, const TsTemplateTarget *target,
-                            int64_t c, int64_t reg_n, TsConfig *out, TsError *err);
+TsStatus sch_window_default(const TsConfigSpace *space, const TsTemplateTarget *target, int64_t c,
+                            int64_t reg_n, TsConfig *out, TsError *err);
 /* Their schedule, for out [N, CC, OH, OW, cb] computed through the accumulator
  * acc [N, CC, OH, OW, cb] with reduce axes kh, kw: the output row in register blocks of
  * reg_n positions (unrolled), cb as vectors, n x cc parallel when asked; acc computed at
@@ -143,7 +146,7 @@ typedef struct SchDotBlock {
     const char *const *features;
 } SchDotBlock;
 /* Declares it in arena (not registered: the instance's tensorize takes it). */
-TsStatus sch_dot_block_declare(TsArena *arena, const SchDotBlock *shape, const struct TsIntrin **out,
-                               TsError *err);
+TsStatus sch_dot_block_declare(TsArena *arena, const SchDotBlock *shape,
+                               const struct TsIntrin **out, TsError *err);
 
 #endif /* TESSERA_SCHEDULE_TEMPLATES_TMPL_INTERNAL_H */
